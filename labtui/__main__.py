@@ -1,0 +1,7 @@
+"""`python -m labtui` is the `labtui` command."""
+
+import sys
+
+from labtui.cli import main
+
+sys.exit(main())

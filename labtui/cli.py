@@ -1,0 +1,372 @@
+"""The command line: `labtui` (the app), `labtui --step ID --headless`, `labtui list`,
+`labtui logs STEP`. Arguments are parsed here and handed to the engine; nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from types import FrameType
+from typing import NoReturn
+
+from labtui.catalog import Catalog, CatalogError, Unit
+from labtui.engine import Engine, Outcome, RequirementsError
+from labtui.events import Listener
+from labtui.masking import Masker
+from labtui.state import Workspace, WorkspaceError, WorkspaceLocked, default_workspace
+from labtui.step import ENVIRONMENTS
+from labtui.values import Answers, Resolver, ValuesError, load_answers, parse_set_args
+
+
+class ExitCode(IntEnum):
+    """Exit codes of the headless runner and the proctor."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    DRIFT = 3
+    LOCKED = 4
+    INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad arguments; the message is one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _common_options(suppress: bool) -> _Parser:
+    """Options every command takes. Subcommands get them with SUPPRESS defaults so a value
+    given before the subcommand is not overwritten by the subcommand's default."""
+    parent = _Parser(add_help=False)
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    parent.add_argument("--workspace", type=Path, default=default(None), metavar="DIR",
+                        help="the attendee's workspace folder (env LABTUI_WORKSPACE)")
+    parent.add_argument("--target", choices=("local", "azure"), default=default("local"),
+                        help="where the lab's resources live (default: local)")
+    parent.add_argument("--values", type=Path, default=default(None), metavar="FILE",
+                        help="answers file (TOML) with input values")
+    parent.add_argument("--set", action="append", default=default([]), metavar="KEY=VALUE",
+                        dest="set_values", help="an input value (not for secrets); repeatable")
+    parent.add_argument("--json", action="store_true", default=default(False),
+                        help="one JSON event per line on stdout; human text on stderr")
+    parent.add_argument("--force-unlock", action="store_true", default=default(False),
+                        help="take over a workspace whose lock holder is gone")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="labtui",
+        description="Run the Databricks ML DevOps hands-on lab: the app by default, or "
+                    "headless steps with --step ID --headless / --all --headless.",
+        parents=[_common_options(suppress=False)],
+        epilog="exit codes: 0 done and verified, 1 a step failed, 2 bad usage or missing/"
+               "invalid values, 3 verify found drift, 4 workspace locked, 130 interrupted",
+    )
+    parser.add_argument("--step", action="append", default=[], metavar="ID",
+                        help="the step to work on (repeatable); see `labtui list`")
+    parser.add_argument("--all", action="store_true", help="every step, in lab order")
+    parser.add_argument("--headless", action="store_true", help="no app: log to the terminal")
+    parser.add_argument("--env", choices=ENVIRONMENTS,
+                        help="only this environment of per-environment steps")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--verify", action="store_true", help="check only, read-only")
+    action.add_argument("--rollback", action="store_true",
+                        help="remove what the step created (newest first)")
+    action.add_argument("--plan", action="store_true", help="show what a run would do")
+    parser.add_argument("--force", action="store_true",
+                        help="run even when verify says the step is done")
+    parser.add_argument("--with-requires", action="store_true",
+                        help="run the steps it requires first")
+    parser.add_argument("--log-file", type=Path, metavar="PATH",
+                        help="also write the (masked) log to PATH")
+    parser.add_argument("--heartbeat", type=float, default=30.0, help=argparse.SUPPRESS)
+
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = [_common_options(suppress=True)]
+    commands.add_parser("list", parents=common, help="the lab's steps with their status")
+    logs = commands.add_parser("logs", parents=common, help="a step's last run log")
+    logs.add_argument("step_id", metavar="STEP")
+    logs.add_argument("--env", choices=ENVIRONMENTS, dest="logs_env")
+    return parser
+
+
+def _workspace_path(args: argparse.Namespace) -> Path:
+    path: Path | None = args.workspace
+    return path.expanduser() if path is not None else default_workspace()
+
+
+def _command_line(argv: Sequence[str]) -> str:
+    """The command, for the lock holder; --set values are dropped (they may be sensitive)."""
+    shown, skip = ["labtui"], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--set":
+            skip = True
+            continue
+        if arg.startswith("--set="):
+            continue
+        shown.append(arg)
+    return " ".join(shown)
+
+
+@dataclass
+class Session:
+    """What a headless command works with: the catalogue, the workspace, values, masker."""
+
+    catalog: Catalog
+    workspace: Workspace
+    resolver: Resolver
+    masker: Masker
+
+
+def _resolver(args: argparse.Namespace, catalog: Catalog, workspace: Workspace) -> Resolver:
+    fields = catalog.fields()
+    answers = load_answers(args.values, fields) if args.values else Answers()
+    return Resolver(fields, set_args=parse_set_args(args.set_values, fields), answers=answers,
+                    workspace=workspace)
+
+
+@contextmanager
+def _cancel_on_interrupt(cancel: Callable[[], None], say: Callable[[str], None]) -> Iterator[None]:
+    """First Ctrl-C (or SIGTERM) asks the running step to stop cleanly; the second stops now."""
+    asked = {"count": 0}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        asked["count"] += 1
+        if asked["count"] > 1:
+            raise KeyboardInterrupt
+        say("cancelling at the next safe point (Ctrl-C again to stop at once)")
+        cancel()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> int:
+    from labtui.console import Console, JsonLines, LogFile
+    from labtui.targets import open_target
+
+    if not args.step and not args.all:
+        raise UsageError("--headless needs --step ID or --all")
+    if args.step and args.all:
+        raise UsageError("give either --step or --all, not both")
+    catalog = Catalog.discover()
+    units = catalog.units(args.step or None, args.env)
+    if not units:
+        raise UsageError(f"no step runs in environment {args.env!r}")
+    console = Console(masker, live=False if args.json else None)
+    workspace = Workspace.open(_workspace_path(args), command=_command_line(argv),
+                               force_unlock=args.force_unlock)
+    listeners: list[Listener] = []
+    engine: Engine | None = None
+    try:
+        resolver = _resolver(args, catalog, workspace)
+        engine = Engine(catalog, workspace, lambda: open_target(args.target, workspace.path),
+                        resolver, masker=masker, heartbeat_after=args.heartbeat)
+        listeners = [JsonLines(masker)] if args.json else [console]
+        if args.log_file:
+            listeners.append(LogFile(args.log_file, masker))
+        engine.listeners.extend(listeners)
+        with _cancel_on_interrupt(engine.cancel, lambda m: console.print(m, "yellow")):
+            try:
+                if args.verify:
+                    results = engine.verify(units)
+                elif args.rollback:
+                    results = engine.rollback(units)
+                elif args.plan:
+                    results = engine.plan(units)
+                else:
+                    results = engine.run(units, force=args.force,
+                                         with_requires=args.with_requires)
+            except RequirementsError as exc:
+                raise UsageError(str(exc)) from None
+        console.close()
+        console.summary([(r.unit.label, r.outcome.value, r.message) for r in results]
+                        if len(results) > 1 else [])
+        return _exit_code({r.outcome for r in results})
+    finally:
+        console.close()
+        for listener in listeners:
+            close = getattr(listener, "close", None)
+            if close is not None:
+                close()
+        if engine is not None:
+            engine.close()
+        workspace.close()
+
+
+def _exit_code(outcomes: set[Outcome]) -> ExitCode:
+    if Outcome.CANCELLED in outcomes:
+        return ExitCode.INTERRUPTED
+    if Outcome.FAILED in outcomes:
+        return ExitCode.FAILED
+    if Outcome.DRIFT in outcomes:
+        return ExitCode.DRIFT
+    return ExitCode.OK
+
+
+def _open_for_reading(args: argparse.Namespace) -> Workspace | None:
+    path = _workspace_path(args)
+    if not (path / "state.db").exists():
+        return None
+    return Workspace(path, read_only=True)
+
+
+def _list(args: argparse.Namespace) -> int:
+    catalog = Catalog.discover()
+    workspace = _open_for_reading(args)
+    try:
+        resolver = Resolver(catalog.fields(), workspace=workspace)
+        rows = []
+        for unit in catalog.units():
+            record = workspace.status(unit.id, unit.env) if workspace else None
+            status = record.status if record else "not-started"
+            if status == "not-started":
+                if unit.step.manual:
+                    status = "manual"
+                elif resolver.problems(unit.step.inputs, unit.env):
+                    status = "needs-input"
+            rows.append((unit, status))
+    finally:
+        if workspace is not None:
+            workspace.close()
+    if args.json:
+        for unit, status in rows:
+            print(json.dumps({"step": unit.id, "env": unit.env, "section": unit.step.section,
+                              "title": unit.step.title, "status": status}))
+        return ExitCode.OK
+    from rich.console import Console as RichConsole
+
+    RichConsole(highlight=False).print(_status_table(rows), soft_wrap=False)
+    return ExitCode.OK
+
+
+def _status_table(rows: list[tuple[Unit, str]]) -> object:
+    from rich.table import Table
+    from rich.text import Text
+
+    styles = {"done": "green", "failed": "red", "drift": "yellow", "cancelled": "yellow",
+              "needs-input": "magenta", "manual": "cyan", "not-started": "dim"}
+    table = Table(title="labtui steps")
+    for column in ("section", "step", "env", "status", "title"):
+        table.add_column(column)
+    section = None
+    for unit, status in rows:
+        shown = unit.step.section if unit.step.section != section else ""
+        section = unit.step.section
+        table.add_row(shown, unit.id, unit.env or "", Text(status, style=styles.get(status, "")),
+                      Text(unit.step.title))
+    return table
+
+
+def _logs(args: argparse.Namespace) -> int:
+    catalog = Catalog.discover()
+    step = catalog.get(args.step_id)
+    if step.per_environment and args.logs_env is None:
+        raise UsageError(f"step {step.id!r} runs per environment: add --env dev or --env pipeline")
+    workspace = _open_for_reading(args)
+    record = workspace.last_run(step.id, args.logs_env if step.per_environment else None) \
+        if workspace else None
+    if workspace is not None:
+        workspace.close()
+    if record is None:
+        print(f"labtui: step {step.id!r} has not run in this workspace yet", file=sys.stderr)
+        return ExitCode.FAILED
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started))
+    print(f"# {record.action} of {step.id}{f' ({record.env})' if record.env else ''} at {when}: "
+          f"{record.outcome or 'did not finish'}", file=sys.stderr)
+    for line in record.lines:
+        print(line)
+    return ExitCode.OK
+
+
+def _app(args: argparse.Namespace) -> int:
+    raise UsageError("the app is not built yet; use --headless with --step ID or --all")
+
+
+def _report_crash(args: argparse.Namespace | None, exc: BaseException, masker: Masker) -> str:
+    """Write the (masked) traceback of an unexpected error to a log file; return that file."""
+    text = masker.redact("".join(traceback.format_exception(exc)))
+    folder = _workspace_path(args) / "logs" if args is not None else Path.cwd()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        log = folder / "labtui.log"
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} crash\n{text}")
+    except OSError:
+        import tempfile
+
+        fd, name = tempfile.mkstemp(prefix="labtui-crash-", suffix=".log")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        log = Path(name)
+    return str(log)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `labtui` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args: argparse.Namespace | None = None
+    masker = Masker()
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "list":
+            return _list(args)
+        if args.command == "logs":
+            return _logs(args)
+        if args.headless:
+            return _headless(args, argv, masker)
+        if args.verify or args.rollback or args.plan or args.all:
+            raise UsageError("--verify, --rollback, --plan and --all need --headless")
+        return _app(args)
+    except UsageError as exc:
+        _error(f"{exc} (see labtui --help)")
+        return ExitCode.USAGE
+    except WorkspaceLocked as exc:
+        _error(str(exc))
+        return ExitCode.LOCKED
+    except ValuesError as exc:
+        for problem in exc.problems:
+            _error(problem)
+        return ExitCode.USAGE
+    except (CatalogError, WorkspaceError) as exc:
+        _error(str(exc))
+        return ExitCode.USAGE
+    except KeyboardInterrupt:
+        _error("interrupted; the journal is intact: --rollback removes what was created")
+        return ExitCode.INTERRUPTED
+    except Exception as exc:  # last resort: one line for the user, the traceback to a file
+        log = _report_crash(args, exc, masker)
+        _error(masker.redact(f"unexpected error {type(exc).__name__}: {exc} (details in {log})"))
+        return ExitCode.FAILED
+
+
+def _error(message: str) -> None:
+    print(f"labtui: {message}", file=sys.stderr)
+
+
+def run() -> NoReturn:
+    sys.exit(main())

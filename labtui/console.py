@@ -1,0 +1,197 @@
+"""Headless rendering of engine events: a live status line in a terminal, plain lines in a
+pipe, JSON lines with --json. Human text goes to stderr; with --json, stdout is data only."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from labtui.events import (
+    CheckResult,
+    Event,
+    Heartbeat,
+    LogLine,
+    PlannedChange,
+    Progress,
+    StepFinished,
+    StepStarted,
+)
+from labtui.masking import Masker
+
+SYMBOLS = {"done": "✓", "skipped": "✓", "rolled-back": "↺", "clean": "·", "planned": "·",
+           "failed": "✗", "drift": "!", "cancelled": "■"}
+STYLES = {"done": "green", "skipped": "green", "rolled-back": "cyan", "clean": "dim",
+          "planned": "cyan", "failed": "red", "drift": "yellow", "cancelled": "yellow"}
+PLAN_SIGNS = {"create": "+", "change": "~", "delete": "-", "keep": "="}
+
+
+def _label(event: Event) -> str:
+    return f"{event.step} ({event.env})" if event.env else event.step
+
+
+class JsonLines:
+    """Writes each event as one JSON object per line (already masked; masked again here so
+    nothing a listener adds can leak)."""
+
+    def __init__(self, masker: Masker, stream: IO[str] | None = None) -> None:
+        self.masker = masker
+        self.stream = stream or sys.stdout
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        line = self.masker.redact(json.dumps(event.to_json(), default=str))
+        with self._lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class LogFile:
+    """Appends every (masked) log line, with its unit and time, to a file."""
+
+    def __init__(self, path: Path, masker: Masker) -> None:
+        self.masker = masker
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        path.chmod(0o600)
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, LogLine):
+            text = f"{event.line}"
+        elif isinstance(event, StepStarted):
+            text = f"== {event.action} started"
+        elif isinstance(event, StepFinished):
+            text = f"== {event.action} {event.outcome}: {event.message}"
+        else:
+            return
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.at))
+        with self._lock:
+            self._handle.write(self.masker.redact(f"{stamp} [{_label(event)}] {text}") + "\n")
+            self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class Console:
+    """Human-readable rendering on stderr: a live status line in a terminal (spinner, step,
+    environment, elapsed time, progress bar) above the streamed log, or plain lines."""
+
+    def __init__(self, masker: Masker, *, live: bool | None = None,
+                 stream: IO[str] | None = None) -> None:
+        from rich.console import Console as RichConsole
+
+        self.masker = masker
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty() if live is None else live
+        self.rich = RichConsole(file=self.stream, highlight=False, soft_wrap=not self.live,
+                                force_terminal=self.live or None)
+        self._progress: Any = None
+        self._tasks: dict[tuple[str, str | None], Any] = {}
+        self._lock = threading.RLock()
+
+    # -- live status line ------------------------------------------------------------------
+
+    def _start_live(self) -> Any:
+        if self._progress is None:
+            from rich.progress import (
+                BarColumn,
+                SpinnerColumn,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+            from rich.progress import Progress as RichProgress
+
+            self._progress = RichProgress(
+                SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+                TaskProgressColumn(), TimeElapsedColumn(), TextColumn("{task.fields[note]}"),
+                console=self.rich, transient=True,
+            )
+            self._progress.start()
+        return self._progress
+
+    def close(self) -> None:
+        with self._lock:
+            if self._progress is not None:
+                self._progress.stop()
+                self._progress = None
+
+    # -- events ----------------------------------------------------------------------------
+
+    def print(self, text: str, style: str | None = None) -> None:
+        with self._lock:
+            self.rich.print(self.masker.redact(text), style=style, markup=False)
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            self._render(event)
+
+    def _render(self, event: Event) -> None:
+        key = (event.step, event.env)
+        if isinstance(event, StepStarted):
+            if self.live:
+                progress = self._start_live()
+                self._tasks[key] = progress.add_task(f"{event.action} {_label(event)}",
+                                                     total=None, note="")
+            else:
+                self.print(f"▶ {event.action} {_label(event)}", "bold")
+        elif isinstance(event, LogLine):
+            prefix = "  " if self.live else f"  [{_label(event)}] "
+            self.print(prefix + event.line, "yellow" if event.level == "warning" else None)
+        elif isinstance(event, Progress):
+            if self.live and key in self._tasks:
+                self._progress.update(self._tasks[key], completed=event.done,
+                                      total=event.total or None, note=event.message[:40])
+        elif isinstance(event, Heartbeat):
+            self.print(f"  … {_label(event)} still working ({event.quiet_seconds:.0f} s "
+                       "without output)", "dim")
+        elif isinstance(event, CheckResult):
+            mark = "✓" if event.ok else "✗"
+            text = f"  {mark} {event.name}" + (f": {event.message}" if event.message else "")
+            self.print(text, "green" if event.ok else "red")
+            if not event.ok and event.hint:
+                self.print(f"      hint: {event.hint}", "dim")
+        elif isinstance(event, PlannedChange):
+            sign = PLAN_SIGNS.get(event.action, "?")
+            detail = f" ({event.detail})" if event.detail else ""
+            self.print(f"  {sign} {event.action} {event.resource_kind} {event.ref}{detail}")
+        elif isinstance(event, StepFinished):
+            if self.live and key in self._tasks:
+                self._progress.remove_task(self._tasks.pop(key))
+                if not self._tasks:
+                    self.close()
+            symbol = SYMBOLS.get(event.outcome, "?")
+            message = event.message or event.outcome
+            self.print(f"{symbol} {_label(event)}: {message} ({event.duration:.1f}s)",
+                       STYLES.get(event.outcome))
+
+    def summary(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        """A closing table of (unit, outcome, message)."""
+        if not rows:
+            return
+        if self.live:
+            from rich.table import Table
+
+            table = Table(title="Summary", show_lines=False)
+            table.add_column("step")
+            table.add_column("outcome")
+            table.add_column("message", overflow="fold")
+            from rich.text import Text
+
+            for unit, outcome, message in rows:
+                table.add_row(Text(unit), Text(outcome, style=STYLES.get(outcome, "")),
+                              Text(self.masker.redact(message)))
+            with self._lock:
+                self.rich.print(table)
+        else:
+            for unit, outcome, message in rows:
+                self.print(f"{SYMBOLS.get(outcome, '?')} {unit}: {outcome} — {message}")

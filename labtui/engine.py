@@ -1,0 +1,449 @@
+"""The engine: runs, verifies, rolls back and plans units of work, and tells front ends.
+
+The headless console, the app and the proctor all drive the lab through an `Engine`; none of
+them calls a step hook directly. The engine owns the order of things (values before work,
+requires before a run, verify before and after a run), the journal, the run history, masking of
+everything that leaves a hook, and cooperative cancellation.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from labtui.catalog import Catalog, Unit
+from labtui.events import (
+    CheckResult,
+    Event,
+    Heartbeat,
+    Listener,
+    LogLine,
+    PlannedChange,
+    Progress,
+    StepFinished,
+    StepStarted,
+)
+from labtui.masking import Masker
+from labtui.state import Workspace, WorkspaceError
+from labtui.step import Cancelled, Change, Check, JournalEntry, StepContext, StepError, Verdict
+from labtui.targets.base import Target, TargetError
+from labtui.values import Resolver, ValuesError
+
+
+class Outcome(StrEnum):
+    """How one unit of work ended."""
+
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    DRIFT = "drift"
+    CANCELLED = "cancelled"
+    ROLLED_BACK = "rolled-back"
+    CLEAN = "clean"
+    PLANNED = "planned"
+
+
+class Status(StrEnum):
+    """The recorded status of a unit in the workspace."""
+
+    NOT_STARTED = "not-started"
+    DONE = "done"
+    FAILED = "failed"
+    DRIFT = "drift"
+    CANCELLED = "cancelled"
+
+
+class RequirementsError(Exception):
+    """A unit's requirements are not done; `missing` names them."""
+
+    def __init__(self, unit: Unit, missing: Sequence[Unit]) -> None:
+        self.unit = unit
+        self.missing = list(missing)
+        names = ", ".join(repr(m.label) for m in missing)
+        super().__init__(
+            f"step {unit.label!r} needs {names} done first: run "
+            f"{'it' if len(missing) == 1 else 'them'}, or add --with-requires"
+        )
+
+
+@dataclass
+class Result:
+    """The result of one action on one unit."""
+
+    unit: Unit
+    action: str
+    outcome: Outcome
+    message: str = ""
+    checks: list[Check] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (Outcome.DONE, Outcome.SKIPPED, Outcome.ROLLED_BACK,
+                                Outcome.CLEAN, Outcome.PLANNED)
+
+
+EXPECTED_ERRORS = (StepError, TargetError, WorkspaceError, ValuesError)
+
+
+class _Journal:
+    def __init__(self, workspace: Workspace, unit: Unit) -> None:
+        self._workspace, self._unit = workspace, unit
+
+    def record(self, kind: str, ref: str, **undo: Any) -> JournalEntry:
+        return self._workspace.journal_record(self._unit.id, self._unit.env, kind, ref, undo)
+
+    def entries(self) -> list[JournalEntry]:
+        return self._workspace.journal_entries(self._unit.id, self._unit.env)
+
+    def forget(self, entry: JournalEntry) -> None:
+        self._workspace.journal_forget(entry.seq)
+
+
+class _Outputs:
+    def __init__(self, workspace: Workspace, unit: Unit, masker: Masker) -> None:
+        self._workspace, self._unit, self._masker = workspace, unit, masker
+
+    def set(self, name: str, value: str, *, secret: bool = False) -> None:
+        if secret:
+            self._masker.register(value)
+        self._workspace.set_output(self._unit.id, self._unit.env, name, value, secret=secret)
+
+    def get(self, name: str, *, step: str | None = None, env: str | None = None) -> str | None:
+        return self._workspace.get_output(step or self._unit.id, env or self._unit.env, name)
+
+
+class _RunLog:
+    """The log of one hook call: masks, emits LogLine events and keeps the lines in the run
+    history, flushed in batches so a chatty step does not write the database per line."""
+
+    FLUSH_LINES = 200
+    FLUSH_SECONDS = 0.5
+
+    def __init__(self, engine: Engine, unit: Unit, run_id: int) -> None:
+        self._engine, self._unit, self._run_id = engine, unit, run_id
+        self._pending: list[tuple[float, str, str]] = []
+        self._lock = threading.Lock()
+        self._flushed = time.monotonic()
+        self.last_activity = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        self._write(message, "info")
+
+    def warn(self, message: str) -> None:
+        self._write(message, "warning")
+
+    def _write(self, message: str, level: str) -> None:
+        masked = self._engine.masker.redact(str(message))
+        now = time.time()
+        lines = masked.splitlines() or [""]
+        with self._lock:
+            self.last_activity = time.monotonic()
+            self._pending.extend((now, level, line) for line in lines)
+            due = (len(self._pending) >= self.FLUSH_LINES
+                   or time.monotonic() - self._flushed >= self.FLUSH_SECONDS)
+        for line in lines:
+            self._engine.emit(LogLine(self._unit.id, self._unit.env, line, level))
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+            self._flushed = time.monotonic()
+        self._engine.workspace.add_log_lines(self._run_id, pending)
+
+
+class Engine:
+    """Drives units of work for a front end. One engine per workspace and command."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        workspace: Workspace,
+        target: Target | Callable[[], Target],
+        resolver: Resolver,
+        *,
+        masker: Masker | None = None,
+        listener: Listener | None = None,
+        heartbeat_after: float = 30.0,
+        error_log: Path | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.workspace = workspace
+        self._target = target
+        self.resolver = resolver
+        self.masker = masker or Masker()
+        self.listeners: list[Listener] = [listener] if listener else []
+        self.heartbeat_after = heartbeat_after
+        self.error_log = error_log or workspace.path / "logs" / "labtui.log"
+        self.cancelled = threading.Event()
+        for secret in workspace.secret_values():
+            self.masker.register(secret)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @property
+    def target(self) -> Target:
+        if not isinstance(self._target, Target):
+            self._target = self._target()
+        return self._target
+
+    def close(self) -> None:
+        """Close the target if this engine opened it."""
+        if isinstance(self._target, Target):
+            self._target.close()
+
+    def emit(self, event: Event) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+    def cancel(self) -> None:
+        """Ask the running hook to stop at its next check; the journal stays exact."""
+        self.cancelled.set()
+
+    def status(self, unit: Unit) -> Status:
+        record = self.workspace.status(unit.id, unit.env)
+        return Status(record.status) if record else Status.NOT_STARTED
+
+    def values_for(self, unit: Unit) -> dict[str, str]:
+        values = self.resolver.resolve(unit.env).values
+        for fld in self.resolver.fields.values():
+            if fld.is_secret and fld.name in values:
+                self.masker.register(values[fld.name])
+        return values
+
+    def check_values(self, units: Sequence[Unit]) -> None:
+        """Raise ValuesError naming every missing or invalid value the units need."""
+        problems: list[str] = []
+        for unit in units:
+            for problem in self.resolver.problems(unit.step.inputs, unit.env):
+                if problem not in problems:
+                    problems.append(problem)
+        if problems:
+            raise ValuesError(problems)
+        for unit in units:
+            self.resolver.remember([f.name for f in unit.step.inputs], unit.env)
+
+    def check_requires(self, unit: Unit, planned: Sequence[Unit] = ()) -> None:
+        """Raise RequirementsError unless every requirement is done (or runs before it)."""
+        ahead = {(u.id, u.env) for u in planned}
+        missing = [
+            required for required in self.catalog.requirements(unit)
+            if (required.id, required.env) not in ahead and self.status(required) != Status.DONE
+        ]
+        if missing:
+            raise RequirementsError(unit, missing)
+
+    def _context(self, unit: Unit, log: _RunLog) -> StepContext:
+        artifacts = self.workspace.path / "artifacts" / (
+            f"{unit.id}-{unit.env}" if unit.env else unit.id)
+        artifacts.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+        def progress(done: float, total: float, message: str) -> None:
+            log.last_activity = time.monotonic()
+            self.emit(Progress(unit.id, unit.env, done, total, self.masker.redact(message)))
+
+        return StepContext(
+            step_id=unit.id, env=unit.env, values=self.values_for(unit), target=self.target,
+            log=log, journal=_Journal(self.workspace, unit),
+            outputs=_Outputs(self.workspace, unit, self.masker), artifacts=artifacts,
+            cancelled=self.cancelled, report_progress=progress,
+            register_secret=self.masker.register,
+        )
+
+    def _verify(self, unit: Unit, ctx: StepContext) -> Verdict:
+        verdict = unit.step.verify(ctx)
+        checks = [Check(c.name, c.ok, self.masker.redact(c.message), self.masker.redact(c.hint))
+                  for c in verdict.checks]
+        self.workspace.save_checks(unit.id, unit.env,
+                                   [(c.name, c.ok, c.message, c.hint) for c in checks])
+        for check in checks:
+            self.emit(CheckResult(unit.id, unit.env, check.name, check.ok, check.message,
+                                  check.hint))
+        return Verdict(tuple(checks))
+
+    def _perform(self, unit: Unit, action: str,
+                 body: Callable[[StepContext], Result]) -> Result:
+        """Run one action with its run-history record, events, heartbeat and error handling."""
+        started = time.monotonic()
+        run_id = self.workspace.start_run(unit.id, unit.env, action)
+        log = _RunLog(self, unit, run_id)
+        self.emit(StepStarted(unit.id, unit.env, action))
+        stop_heartbeat = self._start_heartbeat(unit, log)
+        try:
+            result = body(self._context(unit, log))
+        except Cancelled:
+            result = Result(unit, action, Outcome.CANCELLED,
+                            f"{unit.label}: cancelled; what it created is in the journal "
+                            f"(--rollback removes it)")
+        except RequirementsError as exc:
+            result = Result(unit, action, Outcome.FAILED, str(exc))
+        except EXPECTED_ERRORS as exc:
+            result = Result(unit, action, Outcome.FAILED,
+                            f"{unit.label}: {self.masker.redact(str(exc))}")
+        except Exception as exc:  # any bug in a step: recorded in full, named in one line
+            result = Result(unit, action, Outcome.FAILED, self._unexpected(unit, exc))
+        finally:
+            stop_heartbeat.set()
+        result.duration = time.monotonic() - started
+        if result.outcome in (Outcome.FAILED, Outcome.CANCELLED, Outcome.DRIFT):
+            log.warn(result.message)
+        log.flush()
+        self.workspace.finish_run(run_id, result.outcome.value, result.message)
+        self.emit(StepFinished(unit.id, unit.env, action, result.outcome.value, result.message,
+                               result.duration))
+        return result
+
+    def _unexpected(self, unit: Unit, exc: BaseException) -> str:
+        text = "".join(traceback.format_exception(exc))
+        self.error_log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.error_log, "a", encoding="utf-8") as handle:
+            handle.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {unit.label}\n")
+            handle.write(self.masker.redact(text))
+        self.error_log.chmod(0o600)
+        summary = self.masker.redact(f"{type(exc).__name__}: {exc}")
+        return f"{unit.label}: unexpected error {summary} (details in {self.error_log})"
+
+    def _start_heartbeat(self, unit: Unit, log: _RunLog) -> threading.Event:
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(min(1.0, self.heartbeat_after)):
+                quiet = time.monotonic() - log.last_activity
+                if quiet >= self.heartbeat_after:
+                    self.emit(Heartbeat(unit.id, unit.env, round(quiet, 1)))
+                    log.last_activity = time.monotonic()
+
+        threading.Thread(target=beat, name=f"heartbeat-{unit.label}", daemon=True).start()
+        return stop
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def run(self, units: Sequence[Unit], *, force: bool = False,
+            with_requires: bool = False) -> list[Result]:
+        """Run units in order; stop at the first that does not end done.
+
+        Raises:
+            ValuesError: a value is missing or invalid (nothing was run).
+            RequirementsError: a requirement is not done and not about to run.
+        """
+        if with_requires:
+            units = self.catalog.closure(units)
+        self.check_values(units)
+        for i, unit in enumerate(units):
+            self.check_requires(unit, units[:i])
+        results = []
+        for unit in units:
+            result = self._perform(unit, "run", partial(self._run, unit, force))
+            results.append(result)
+            if not result.ok:
+                break
+        return results
+
+    def _run(self, unit: Unit, force: bool, ctx: StepContext) -> Result:
+        self.check_requires(unit)
+        if not force:
+            verdict = self._verify(unit, ctx)
+            if verdict.ok:
+                self.workspace.set_status(unit.id, unit.env, Status.DONE)
+                return Result(unit, "run", Outcome.SKIPPED, "already done (verified)",
+                              list(verdict.checks))
+        ctx.check_cancelled()
+        try:
+            unit.step.run(ctx)
+            ctx.check_cancelled()
+            verdict = self._verify(unit, ctx)
+        except Cancelled:
+            self.workspace.set_status(unit.id, unit.env, Status.CANCELLED)
+            raise
+        except BaseException as exc:
+            message = self.masker.redact(str(exc))
+            self.workspace.set_status(unit.id, unit.env, Status.FAILED, message)
+            raise
+        if verdict.ok:
+            self.workspace.set_status(unit.id, unit.env, Status.DONE)
+            return Result(unit, "run", Outcome.DONE, "done and verified", list(verdict.checks))
+        message = "; ".join(f"{c.name}: {c.message}" for c in verdict.failed)
+        self.workspace.set_status(unit.id, unit.env, Status.FAILED, message)
+        return Result(unit, "run", Outcome.FAILED,
+                      f"{unit.label}: ran, but verify failed: {message}", list(verdict.checks))
+
+    def verify(self, units: Sequence[Unit]) -> list[Result]:
+        """Verify units, read-only; a done unit that no longer verifies becomes drift."""
+        self.check_values(units)
+        return [self._perform(unit, "verify", partial(self._verify_unit, unit)) for unit in units]
+
+    def _verify_unit(self, unit: Unit, ctx: StepContext) -> Result:
+        verdict = self._verify(unit, ctx)
+        checks = list(verdict.checks)
+        if verdict.ok:
+            if self.status(unit) != Status.DONE:
+                self.workspace.set_status(unit.id, unit.env, Status.DONE)
+            return Result(unit, "verify", Outcome.DONE, "verified", checks)
+        message = "; ".join(f"{c.name}: {c.message}" for c in verdict.failed)
+        if self.status(unit) in (Status.DONE, Status.DRIFT):
+            self.workspace.set_status(unit.id, unit.env, Status.DRIFT, message)
+        return Result(unit, "verify", Outcome.DRIFT, f"{unit.label}: {message}", checks)
+
+    def rollback(self, units: Sequence[Unit]) -> list[Result]:
+        """Undo units newest-first (reverse order); continue past failures, report each."""
+        results = []
+        for unit in reversed(units):
+            results.append(self._perform(unit, "rollback", partial(self._rollback, unit)))
+            if self.cancelled.is_set():
+                break
+        return results
+
+    def _rollback(self, unit: Unit, ctx: StepContext) -> Result:
+        entries = ctx.journal.entries()
+        if not entries:
+            self._reset(unit)
+            return Result(unit, "rollback", Outcome.CLEAN, "nothing to remove")
+        for entry in reversed(entries):
+            ctx.log(f"remove {entry.kind} {entry.ref}")
+        try:
+            unit.step.rollback(ctx)
+        except BaseException:
+            self.workspace.set_status(unit.id, unit.env, Status.FAILED,
+                                      "rollback incomplete; run --rollback again")
+            raise
+        left = ctx.journal.entries()
+        if left:
+            names = ", ".join(f"{e.kind} {e.ref}" for e in left)
+            raise StepError(f"rollback left {names} in the journal")
+        self._reset(unit)
+        return Result(unit, "rollback", Outcome.ROLLED_BACK,
+                      f"removed {len(entries)} resource{'s' if len(entries) != 1 else ''}")
+
+    def _reset(self, unit: Unit) -> None:
+        self.workspace.clear_outputs(unit.id, unit.env)
+        self.workspace.save_checks(unit.id, unit.env, [])
+        self.workspace.set_status(unit.id, unit.env, Status.NOT_STARTED)
+
+    def rollback_plan(self, unit: Unit) -> list[Change]:
+        """What a rollback of `unit` would delete, newest first (read from the journal)."""
+        return [Change("delete", entry.kind, entry.ref)
+                for entry in reversed(self.workspace.journal_entries(unit.id, unit.env))]
+
+    def plan(self, units: Sequence[Unit]) -> list[Result]:
+        """What a run of each unit would do, touching nothing."""
+        self.check_values(units)
+        return [self._perform(unit, "plan", partial(self._plan, unit)) for unit in units]
+
+    def _plan(self, unit: Unit, ctx: StepContext) -> Result:
+        changes = unit.step.plan(ctx)
+        for change in changes:
+            self.emit(PlannedChange(unit.id, unit.env, change.action, change.kind, change.ref,
+                                    self.masker.redact(change.detail)))
+        summary = ", ".join(f"{c.action} {c.kind} {c.ref}" for c in changes if
+                            c.action != "keep") or "nothing to do"
+        return Result(unit, "plan", Outcome.PLANNED, summary, changes=changes)

@@ -1,0 +1,80 @@
+"""Events the engine emits while it works, for whichever front end is attached.
+
+Each event is a small frozen dataclass; `to_json()` gives the JSON-lines form that `--json`
+prints. Text in events has already been masked by the engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to one unit of work (a step in an environment)."""
+
+    step: str
+    env: str | None
+    at: float = field(default_factory=time.time, kw_only=True)
+
+    @property
+    def kind(self) -> str:
+        name = type(self).__name__
+        return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    action: str
+
+
+@dataclass(frozen=True)
+class StepFinished(Event):
+    action: str
+    outcome: str
+    message: str = ""
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class LogLine(Event):
+    line: str
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class CheckResult(Event):
+    name: str
+    ok: bool
+    message: str = ""
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    done: float
+    total: float
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Heartbeat(Event):
+    quiet_seconds: float
+
+
+@dataclass(frozen=True)
+class PlannedChange(Event):
+    action: str
+    resource_kind: str
+    ref: str
+    detail: str = ""
+
+
+Listener = Callable[[Event], None]
+"""A front end's handler; called from the engine's threads, so it must be thread-safe."""

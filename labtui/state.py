@@ -1,0 +1,497 @@
+"""The workspace: one folder per attendee holding everything labtui knows about their lab.
+
+`state.db` (SQLite, WAL) keeps values, step outputs, step status, the last verify's checks, the
+journal of created resources and the history of runs with their (masked) logs. Secret values and
+outputs are encrypted with a key kept in the workspace (0600). The folder is 0700 and its files
+0600. A lock file names the process that holds the workspace; a second process is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labtui.step import JournalEntry
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS input_values (
+    name TEXT NOT NULL, env TEXT NOT NULL, value TEXT NOT NULL, secret INTEGER NOT NULL,
+    PRIMARY KEY (name, env));
+CREATE TABLE IF NOT EXISTS outputs (
+    step TEXT NOT NULL, env TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
+    secret INTEGER NOT NULL, PRIMARY KEY (step, env, name));
+CREATE TABLE IF NOT EXISTS status (
+    step TEXT NOT NULL, env TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL,
+    updated REAL NOT NULL, PRIMARY KEY (step, env));
+CREATE TABLE IF NOT EXISTS checks (
+    step TEXT NOT NULL, env TEXT NOT NULL, position INTEGER NOT NULL, name TEXT NOT NULL,
+    ok INTEGER NOT NULL, message TEXT NOT NULL, hint TEXT NOT NULL, checked REAL NOT NULL,
+    PRIMARY KEY (step, env, position));
+CREATE TABLE IF NOT EXISTS journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, step TEXT NOT NULL, env TEXT NOT NULL,
+    kind TEXT NOT NULL, ref TEXT NOT NULL, undo TEXT NOT NULL, created REAL NOT NULL,
+    UNIQUE (step, env, kind, ref));
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, step TEXT NOT NULL, env TEXT NOT NULL,
+    action TEXT NOT NULL, started REAL NOT NULL, finished REAL, outcome TEXT, message TEXT);
+CREATE TABLE IF NOT EXISTS run_logs (
+    run_id INTEGER NOT NULL, seq INTEGER NOT NULL, at REAL NOT NULL, level TEXT NOT NULL,
+    line TEXT NOT NULL, PRIMARY KEY (run_id, seq));
+"""
+
+
+class WorkspaceError(Exception):
+    """The workspace cannot be used (not writable, corrupt …); the message says why."""
+
+
+class WorkspaceLocked(WorkspaceError):
+    """Another process holds the workspace; the message names it."""
+
+    def __init__(self, path: Path, holder: Mapping[str, Any]) -> None:
+        self.holder = dict(holder)
+        started = holder.get("started")
+        when = time.strftime("%H:%M:%S", time.localtime(started)) if started else "?"
+        super().__init__(
+            f"workspace {path} is in use by pid {holder.get('pid', '?')} on "
+            f"{holder.get('host', '?')} ({holder.get('command', '?')!s}, since {when}); "
+            "wait for it, or use --force-unlock if that process is gone"
+        )
+
+
+def default_workspace() -> Path:
+    """The workspace used when neither --workspace nor LABTUI_WORKSPACE is given."""
+    env = os.environ.get("LABTUI_WORKSPACE")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("labtui", appauthor=False)) / "workspace"
+
+
+def _env_key(env: str | None) -> str:
+    return env or ""
+
+
+def _env_of(key: str) -> str | None:
+    return key or None
+
+
+@dataclass(frozen=True)
+class StatusRecord:
+    """The recorded status of one unit: not-started, done, failed, drift, cancelled."""
+
+    status: str
+    message: str
+    updated: float
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One past run / verify / rollback of a unit, with its masked log."""
+
+    id: int
+    step: str
+    env: str | None
+    action: str
+    started: float
+    finished: float | None
+    outcome: str | None
+    message: str | None
+    lines: tuple[str, ...]
+
+
+class WorkspaceLock:
+    """An exclusive, advisory lock on a workspace that names its holder.
+
+    The kernel releases the lock when its holder dies (even by SIGKILL), so a stale lock file
+    from a crashed process never blocks anyone; `force` takes a lock whose holder cannot be
+    seen from here (another host) after checking it is not a live local process.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def holder(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text() or "{}")
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def acquire(self, command: str, *, force: bool = False) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self.holder()
+            os.close(fd)
+            if force and not _is_local_live(holder):
+                self.path.unlink(missing_ok=True)
+                self.acquire(command)
+                return
+            raise WorkspaceLocked(self.path.parent, holder) from None
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
+                "started": time.time()}
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(info).encode())
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def _is_local_live(holder: Mapping[str, Any]) -> bool:
+    pid = holder.get("pid")
+    if holder.get("host") != socket.gethostname() or not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Workspace:
+    """An attendee's workspace folder and its state.db. Thread-safe."""
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = path
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        self._file_lock: WorkspaceLock | None = None
+        self._fernet: Any = None
+        try:
+            if not read_only:
+                path.mkdir(parents=True, exist_ok=True, mode=0o700)
+                os.chmod(path, 0o700)
+                for sub in ("artifacts", "logs"):
+                    (path / sub).mkdir(exist_ok=True, mode=0o700)
+            elif not (path / "state.db").exists():
+                raise WorkspaceError(f"workspace {path} has no state.db yet")
+            self._db = self._connect(path / "state.db", read_only)
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceError(f"workspace {path}: state.db is not usable ({exc})") from None
+        except OSError as exc:
+            raise WorkspaceError(
+                f"workspace {path} is not writable: {exc.strerror or exc}"
+            ) from None
+
+    @staticmethod
+    def _connect(db_path: Path, read_only: bool) -> sqlite3.Connection:
+        if read_only:
+            db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
+            return db
+        fresh = not db_path.exists()
+        db = sqlite3.connect(db_path, check_same_thread=False, timeout=30)
+        if fresh:
+            os.chmod(db_path, 0o600)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        for suffix in ("-wal", "-shm"):
+            side = db_path.with_name(db_path.name + suffix)
+            if side.exists():
+                os.chmod(side, 0o600)
+        return db
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, *, command: str, force_unlock: bool = False) -> Workspace:
+        """Open `path` for work, taking its lock.
+
+        Raises:
+            WorkspaceLocked: another live process holds it.
+            WorkspaceError: the folder or its state cannot be used.
+        """
+        workspace = cls(path)
+        lock = WorkspaceLock(path / "labtui.lock")
+        try:
+            lock.acquire(command, force=force_unlock)
+        except OSError as exc:
+            workspace.close()
+            raise WorkspaceError(f"workspace {path}: cannot lock ({exc.strerror})") from None
+        except WorkspaceLocked:
+            workspace.close()
+            raise
+        workspace._file_lock = lock
+        return workspace
+
+    def holder(self) -> dict[str, Any]:
+        """Who holds this workspace's lock right now ({} if nobody)."""
+        lock = WorkspaceLock(self.path / "labtui.lock")
+        try:
+            fd = os.open(lock.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return {}
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return lock.holder()
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return {}
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        with self._lock:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            if self._file_lock is not None:
+                self._file_lock.release()
+                self._file_lock = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise WorkspaceError(f"workspace {self.path} is open read-only")
+        with self._lock:
+            try:
+                with self._db:
+                    yield self._db
+            except sqlite3.OperationalError as exc:
+                raise WorkspaceError(f"workspace {self.path}: {exc}") from None
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # -- secrets at rest -------------------------------------------------------------------
+
+    def _cipher(self) -> Any:
+        if self._fernet is None:
+            from cryptography.fernet import Fernet
+
+            key_path = self.path / "secret.key"
+            if not key_path.exists():
+                if self.read_only:
+                    raise WorkspaceError(f"workspace {self.path} has no secret.key")
+                fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(Fernet.generate_key())
+            self._fernet = Fernet(key_path.read_bytes())
+        return self._fernet
+
+    def _seal(self, value: str, secret: bool) -> str:
+        return self._cipher().encrypt(value.encode()).decode() if secret else value
+
+    def _open_sealed(self, value: str, secret: bool) -> str:
+        if not secret:
+            return value
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return str(self._cipher().decrypt(value.encode()).decode())
+        except InvalidToken:
+            raise WorkspaceError(
+                f"workspace {self.path}: a secret cannot be decrypted (secret.key changed?)"
+            ) from None
+
+    # -- values ----------------------------------------------------------------------------
+
+    def set_value(self, name: str, env: str | None, value: str, *, secret: bool) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO input_values VALUES (?, ?, ?, ?)",
+                (name, _env_key(env), self._seal(value, secret), int(secret)),
+            )
+
+    def get_value(self, name: str, env: str | None) -> str | None:
+        rows = self._query(
+            "SELECT value, secret FROM input_values WHERE name = ? AND env = ?",
+            (name, _env_key(env)),
+        )
+        return self._open_sealed(rows[0][0], bool(rows[0][1])) if rows else None
+
+    def delete_value(self, name: str, env: str | None) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM input_values WHERE name = ? AND env = ?",
+                       (name, _env_key(env)))
+
+    def secret_values(self) -> list[str]:
+        """Every secret value and secret output held here, decrypted (for the masker)."""
+        rows = self._query("SELECT value FROM input_values WHERE secret = 1")
+        rows += self._query("SELECT value FROM outputs WHERE secret = 1")
+        return [self._open_sealed(row[0], True) for row in rows]
+
+    # -- outputs ---------------------------------------------------------------------------
+
+    def set_output(self, step: str, env: str | None, name: str, value: str, *,
+                   secret: bool) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?)",
+                (step, _env_key(env), name, self._seal(value, secret), int(secret)),
+            )
+
+    def get_output(self, step: str, env: str | None, name: str) -> str | None:
+        rows = self._query(
+            "SELECT value, secret FROM outputs WHERE step = ? AND env = ? AND name = ?",
+            (step, _env_key(env), name),
+        )
+        return self._open_sealed(rows[0][0], bool(rows[0][1])) if rows else None
+
+    def outputs(self, step: str, env: str | None) -> dict[str, tuple[str, bool]]:
+        """name -> (value, secret) for one unit."""
+        rows = self._query(
+            "SELECT name, value, secret FROM outputs WHERE step = ? AND env = ?",
+            (step, _env_key(env)),
+        )
+        return {name: (self._open_sealed(value, bool(secret)), bool(secret))
+                for name, value, secret in rows}
+
+    def clear_outputs(self, step: str, env: str | None) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM outputs WHERE step = ? AND env = ?", (step, _env_key(env)))
+
+    # -- status and checks -----------------------------------------------------------------
+
+    def set_status(self, step: str, env: str | None, status: str, message: str = "") -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO status VALUES (?, ?, ?, ?, ?)",
+                (step, _env_key(env), status, message, time.time()),
+            )
+
+    def status(self, step: str, env: str | None) -> StatusRecord | None:
+        rows = self._query(
+            "SELECT status, message, updated FROM status WHERE step = ? AND env = ?",
+            (step, _env_key(env)),
+        )
+        return StatusRecord(*rows[0]) if rows else None
+
+    def statuses(self) -> dict[tuple[str, str | None], StatusRecord]:
+        rows = self._query("SELECT step, env, status, message, updated FROM status")
+        return {(step, _env_of(env)): StatusRecord(status, message, updated)
+                for step, env, status, message, updated in rows}
+
+    def save_checks(self, step: str, env: str | None,
+                    checks: list[tuple[str, bool, str, str]]) -> None:
+        """Keep the last verify's checks as (name, ok, message, hint)."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute("DELETE FROM checks WHERE step = ? AND env = ?", (step, _env_key(env)))
+            db.executemany(
+                "INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(step, _env_key(env), i, name, int(ok), message, hint, now)
+                 for i, (name, ok, message, hint) in enumerate(checks)],
+            )
+
+    def checks(self, step: str, env: str | None) -> list[tuple[str, bool, str, str]]:
+        rows = self._query(
+            "SELECT name, ok, message, hint FROM checks WHERE step = ? AND env = ? "
+            "ORDER BY position", (step, _env_key(env)),
+        )
+        return [(name, bool(ok), message, hint) for name, ok, message, hint in rows]
+
+    # -- journal ---------------------------------------------------------------------------
+
+    def journal_record(self, step: str, env: str | None, kind: str, ref: str,
+                       undo: Mapping[str, Any]) -> JournalEntry:
+        """Record a resource; committed (durable) before this returns. Re-recording the same
+        resource keeps its original position and updates what its undo needs."""
+        payload = json.dumps(dict(undo), sort_keys=True)
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO journal (step, env, kind, ref, undo, created) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (step, env, kind, ref) "
+                "DO UPDATE SET undo = excluded.undo",
+                (step, _env_key(env), kind, ref, payload, time.time()),
+            )
+            seq = db.execute(
+                "SELECT seq FROM journal WHERE step = ? AND env = ? AND kind = ? AND ref = ?",
+                (step, _env_key(env), kind, ref),
+            ).fetchone()[0]
+        return JournalEntry(int(seq), kind, ref, json.loads(payload))
+
+    def journal_entries(self, step: str, env: str | None) -> list[JournalEntry]:
+        rows = self._query(
+            "SELECT seq, kind, ref, undo FROM journal WHERE step = ? AND env = ? ORDER BY seq",
+            (step, _env_key(env)),
+        )
+        return [JournalEntry(seq, kind, ref, json.loads(undo)) for seq, kind, ref, undo in rows]
+
+    def journal_forget(self, seq: int) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM journal WHERE seq = ?", (seq,))
+
+    def journal_size(self) -> int:
+        return int(self._query("SELECT count(*) FROM journal")[0][0])
+
+    # -- run history -----------------------------------------------------------------------
+
+    def start_run(self, step: str, env: str | None, action: str) -> int:
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (step, env, action, started) VALUES (?, ?, ?, ?)",
+                (step, _env_key(env), action, time.time()),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def add_log_lines(self, run_id: int, lines: list[tuple[float, str, str]]) -> None:
+        """Append already-masked (at, level, line) rows to a run's log."""
+        if not lines:
+            return
+        with self._tx() as db:
+            start = db.execute(
+                "SELECT coalesce(max(seq), -1) + 1 FROM run_logs WHERE run_id = ?", (run_id,)
+            ).fetchone()[0]
+            db.executemany(
+                "INSERT INTO run_logs VALUES (?, ?, ?, ?, ?)",
+                [(run_id, start + i, at, level, line) for i, (at, level, line) in enumerate(lines)],
+            )
+
+    def finish_run(self, run_id: int, outcome: str, message: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET finished = ?, outcome = ?, message = ? WHERE id = ?",
+                       (time.time(), outcome, message, run_id))
+
+    def last_run(self, step: str, env: str | None,
+                 actions: tuple[str, ...] = ("run", "rollback", "verify")) -> RunRecord | None:
+        marks = ",".join("?" for _ in actions)
+        rows = self._query(
+            f"SELECT id, step, env, action, started, finished, outcome, message FROM runs "
+            f"WHERE step = ? AND env = ? AND action IN ({marks}) ORDER BY id DESC LIMIT 1",
+            (step, _env_key(env), *actions),
+        )
+        if not rows:
+            return None
+        run_id, step_id, env_key, action, started, finished, outcome, message = rows[0]
+        lines = self._query("SELECT line FROM run_logs WHERE run_id = ? ORDER BY seq", (run_id,))
+        return RunRecord(run_id, step_id, _env_of(env_key), action, started, finished,
+                         outcome, message, tuple(row[0] for row in lines))
+
+    def runs(self) -> list[RunRecord]:
+        """Every run, oldest first, without log lines."""
+        rows = self._query(
+            "SELECT id, step, env, action, started, finished, outcome, message FROM runs "
+            "ORDER BY id"
+        )
+        return [RunRecord(r[0], r[1], _env_of(r[2]), r[3], r[4], r[5], r[6], r[7], ())
+                for r in rows]

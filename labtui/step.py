@@ -1,0 +1,265 @@
+"""The step contract: what a lab step declares and the hooks the engine calls.
+
+A step is one unit of the lab ("Add secrets to the Key Vault"). It declares the inputs it needs
+(`Field`), the steps that must be done before it (`requires`) and whether it repeats for each of
+the lab's environments (`per_environment`). The engine calls its hooks with a `StepContext`:
+
+- `verify(ctx)` is read-only and returns a `Verdict` of named checks;
+- `run(ctx)` does the work, idempotently, recording every resource it creates in the journal
+  *before* creating it, so a crash leaves an exact list of what may exist;
+- `rollback(ctx)` undoes the journal newest-first; a resource that is already gone is fine;
+- `plan(ctx)` says what `run` would create, change or delete without touching anything.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+from labtui.validation import validate_value
+
+if TYPE_CHECKING:
+    from labtui.targets.base import Target
+
+ENVIRONMENTS: tuple[str, ...] = ("dev", "pipeline")
+"""The lab's environments: most infrastructure steps run once for each."""
+
+SECTIONS: tuple[str, ...] = ("Infrastructure", "Azure DevOps", "Dev loop", "Pipelines")
+"""The lab's sections, in the order the lab text teaches them."""
+
+STEP_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+Derive = Callable[[Mapping[str, str], "str | None"], "str | None"]
+"""A derived default: (values resolved so far, environment) -> value, or None if not derivable."""
+
+
+class StepError(Exception):
+    """An expected failure of a step: its message is shown to the attendee as it is (masked)."""
+
+
+class Cancelled(Exception):
+    """Raised inside a step when the user cancelled the run (Ctrl-C, the app's cancel)."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input a step needs from the attendee.
+
+    `kind` is one of `labtui.validation.FIELD_KINDS`; `resource` names the Azure resource type
+    whose naming rule applies to an `azure-name` (for example "storage-account"). `derive`
+    computes a default from other values; `validate` adds a rule of the step's own and returns
+    an error message or None. Secret fields are never accepted on the command line and never
+    shown in clear.
+    """
+
+    name: str
+    label: str
+    kind: str = "text"
+    required: bool = True
+    secret: bool = False
+    default: str | None = None
+    derive: Derive | None = None
+    validate: Callable[[str], str | None] | None = None
+    help: str = ""
+    resource: str | None = None
+    choices: tuple[str, ...] = ()
+
+    @property
+    def env_var(self) -> str:
+        """The environment variable that supplies this input: LABTUI_TENANT_ID for tenant-id."""
+        return "LABTUI_" + self.name.upper().replace("-", "_")
+
+    @property
+    def is_secret(self) -> bool:
+        return self.secret or self.kind == "secret"
+
+    def check(self, value: str) -> str | None:
+        """Validate `value`; return a one-line problem naming the field and the rule, or None."""
+        problem = validate_value(self.kind, value, resource=self.resource, choices=self.choices)
+        if problem is None and self.validate is not None:
+            problem = self.validate(value)
+        return f"{self.name}: {problem}" if problem else None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named check of a verify: ok, or a message saying what is wrong and a hint what to do."""
+
+    name: str
+    ok: bool
+    message: str = ""
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of a verify: a list of checks. It holds when every check is ok."""
+
+    checks: tuple[Check, ...] = ()
+
+    @classmethod
+    def of(cls, *checks: Check) -> Verdict:
+        return cls(tuple(checks))
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(check.ok for check in self.checks)
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        return tuple(check for check in self.checks if not check.ok)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing `run` would do: create, change or delete a resource (or keep it as it is)."""
+
+    action: Literal["create", "change", "delete", "keep"]
+    kind: str
+    ref: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """A resource a step created (or is about to create), with what its undo needs."""
+
+    seq: int
+    kind: str
+    ref: str
+    undo: Mapping[str, Any]
+
+
+class Journal(Protocol):
+    """The journal of one unit of work (a step in an environment), kept in the workspace."""
+
+    def record(self, kind: str, ref: str, **undo: Any) -> JournalEntry:
+        """Record a resource before creating it; durable when this returns."""
+
+    def entries(self) -> list[JournalEntry]:
+        """Every recorded resource, oldest first."""
+
+    def forget(self, entry: JournalEntry) -> None:
+        """Drop an entry once its resource has been removed."""
+
+
+class Outputs(Protocol):
+    """Values a step hands to later steps (a service principal's app id, a cluster id)."""
+
+    def set(self, name: str, value: str, *, secret: bool = False) -> None:
+        """Keep `value` under `name` for this unit; secret ones are encrypted and masked."""
+
+    def get(self, name: str, *, step: str | None = None, env: str | None = None) -> str | None:
+        """An output of `step` (default: this step) in `env` (default: this unit's)."""
+
+
+class Logger(Protocol):
+    """The step's log: masked, thread-safe, streamed to whichever front end is attached."""
+
+    def __call__(self, message: str) -> None: ...
+
+    def warn(self, message: str) -> None: ...
+
+
+@dataclass
+class StepContext:
+    """What a hook gets: resolved values, the target's ports, the log, the journal, outputs."""
+
+    step_id: str
+    env: str | None
+    values: Mapping[str, str]
+    target: Target
+    log: Logger
+    journal: Journal
+    outputs: Outputs
+    artifacts: Path
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    report_progress: Callable[[float, float, str], None] = lambda done, total, message: None
+    register_secret: Callable[[str], None] = lambda value: None
+
+    def progress(self, done: float, total: float, message: str = "") -> None:
+        """Report progress (done of total) for the front ends' progress bars."""
+        self.report_progress(done, total, message)
+
+    def check_cancelled(self) -> None:
+        """Raise `Cancelled` if the user asked to stop; call it between units of work."""
+        if self.cancelled.is_set():
+            raise Cancelled(f"{self.step_id} was cancelled")
+
+    def value(self, name: str) -> str:
+        """A resolved input value; a missing one is a bug in the step's declared inputs."""
+        try:
+            return self.values[name]
+        except KeyError:
+            raise StepError(f"step {self.step_id!r} did not declare the input {name!r}") from None
+
+    def secret(self, value: str) -> str:
+        """Mask `value` from now on (a generated password) and return it."""
+        self.register_secret(value)
+        return value
+
+
+class Step(ABC):
+    """A lab step. Subclasses set the class attributes and implement `run` and `verify`.
+
+    Hooks must be safe to call again: `run` on a half-done unit finishes it, `rollback` on a
+    clean one does nothing. They talk to the lab's resources only through `ctx.target`.
+    """
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    section: ClassVar[str] = "Infrastructure"
+    summary: ClassVar[str] = ""
+    requires: ClassVar[tuple[str, ...]] = ()
+    inputs: ClassVar[tuple[Field, ...]] = ()
+    per_environment: ClassVar[bool] = False
+    manual: ClassVar[bool] = False
+
+    @abstractmethod
+    def run(self, ctx: StepContext) -> None:
+        """Do the step's work. Record every created resource in `ctx.journal` before creating it.
+
+        Raises:
+            StepError: an expected failure, with a message for the attendee.
+            Cancelled: when `ctx.cancelled` is set (via `ctx.check_cancelled()`).
+        """
+
+    @abstractmethod
+    def verify(self, ctx: StepContext) -> Verdict:
+        """Check, read-only, that the step's result exists and is right."""
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        """What `run` would do. The default derives it from `verify`: each failing check."""
+        verdict = self.verify(ctx)
+        return [
+            Change("create", "check", check.name, check.message) for check in verdict.failed
+        ]
+
+    def rollback(self, ctx: StepContext) -> None:
+        """Undo the journal newest-first; `undo` removes one entry's resource."""
+        for entry in reversed(ctx.journal.entries()):
+            ctx.check_cancelled()
+            self.undo(ctx, entry)
+            ctx.journal.forget(entry)
+
+    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
+        """Remove the resource of one journal entry; it may already be gone.
+
+        Raises:
+            StepError: the resource exists and could not be removed.
+        """
+        raise StepError(f"step {self.id!r} does not know how to remove a {entry.kind!r}")
+
+    def solve(self, ctx: StepContext) -> None:
+        """Fill in a reference answer for a manual step (proctors and `--solve`)."""
+        raise StepError(f"step {self.id!r} has no reference answer to fill in")
+
+    @classmethod
+    def environments(cls) -> Sequence[str | None]:
+        """The environments this step runs in: each lab environment, or just once (None)."""
+        return ENVIRONMENTS if cls.per_environment else (None,)

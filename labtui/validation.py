@@ -1,0 +1,131 @@
+"""Validation rules for input values, by field kind and by Azure resource type.
+
+Every rule returns None when the value is fine, or a short sentence that names the rule broken,
+so the front ends can show "storage-account: 3-24 lowercase letters and digits (got 25 characters)".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+FIELD_KINDS: frozenset[str] = frozenset(
+    {"text", "guid", "secret", "choice", "path", "bool", "int", "azure-name", "url"}
+)
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+BOOL_WORDS = {"true": True, "yes": True, "1": True, "on": True,
+              "false": False, "no": False, "0": False, "off": False}
+
+
+@dataclass(frozen=True)
+class NamingRule:
+    """An Azure naming rule: a pattern, its length range and the sentence that states it."""
+
+    pattern: re.Pattern[str]
+    min_len: int
+    max_len: int
+    rule: str
+    extra: Callable[[str], str | None] | None = None
+
+    def check(self, value: str) -> str | None:
+        if not self.min_len <= len(value) <= self.max_len:
+            return f"{self.rule} (got {len(value)} characters)"
+        if not self.pattern.fullmatch(value):
+            return self.rule
+        return self.extra(value) if self.extra else None
+
+
+def _no_double_hyphen(value: str) -> str | None:
+    return "no two hyphens in a row" if "--" in value else None
+
+
+def _no_trailing_period(value: str) -> str | None:
+    return "must not end in a period" if value.endswith(".") else None
+
+
+AZURE_NAMING: dict[str, NamingRule] = {
+    "resource-group": NamingRule(
+        re.compile(r"[\w.()-]+"), 1, 90,
+        "1-90 letters, digits, underscores, periods, hyphens and parentheses, not ending in '.'",
+        _no_trailing_period,
+    ),
+    "storage-account": NamingRule(
+        re.compile(r"[a-z0-9]+"), 3, 24, "3-24 lowercase letters and digits"
+    ),
+    "key-vault": NamingRule(
+        re.compile(r"[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]"), 3, 24,
+        "3-24 letters, digits and hyphens, starting with a letter, not ending in a hyphen",
+        _no_double_hyphen,
+    ),
+    "ml-workspace": NamingRule(
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*"), 3, 33,
+        "3-33 letters, digits, hyphens and underscores, starting with a letter or digit",
+    ),
+    "databricks-workspace": NamingRule(
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*"), 3, 64,
+        "3-64 letters, digits, hyphens and underscores, starting with a letter or digit",
+    ),
+    "prefix": NamingRule(
+        re.compile(r"[a-z][a-z0-9]*"), 3, 11,
+        "3-11 lowercase letters and digits, starting with a letter "
+        "(it becomes part of storage account and vault names)",
+    ),
+    "devops-project": NamingRule(
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]*[A-Za-z0-9_-]|[A-Za-z0-9]"), 1, 64,
+        "1-64 letters, digits, spaces, periods, underscores and hyphens, not ending in '.'",
+    ),
+    "git-branch": NamingRule(
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*"), 1, 100,
+        "1-100 letters, digits, '.', '_', '-' and '/', starting with a letter or digit",
+        lambda v: "no '..' and no trailing '/' or '.lock'"
+        if ".." in v or v.endswith(("/", ".lock")) else None,
+    ),
+}
+
+
+def validate_value(
+    kind: str,
+    value: str,
+    *,
+    resource: str | None = None,
+    choices: tuple[str, ...] = (),
+) -> str | None:
+    """Check `value` against the rule of `kind`; return the broken rule or None."""
+    if kind in ("text", "secret"):
+        return "must not be empty" if not value.strip() else None
+    if kind == "guid":
+        if _GUID.fullmatch(value.strip()):
+            return None
+        return "a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47 (8-4-4-4-12 hex digits)"
+    if kind == "choice":
+        return None if value in choices else f"one of {', '.join(choices)}"
+    if kind == "bool":
+        return None if value.lower() in BOOL_WORDS else "true or false"
+    if kind == "int":
+        try:
+            int(value)
+        except ValueError:
+            return "a whole number"
+        return None
+    if kind == "url":
+        parsed = urlparse(value)
+        if parsed.scheme in ("http", "https") and parsed.netloc:
+            return None
+        return "an http(s) URL like https://dev.azure.com/contoso"
+    if kind == "path":
+        if not value.strip():
+            return "must not be empty"
+        try:
+            Path(value).expanduser()
+        except (ValueError, RuntimeError) as exc:
+            return f"not a usable path ({exc})"
+        return None
+    if kind == "azure-name":
+        if resource is None or resource not in AZURE_NAMING:
+            return f"no naming rule for resource type {resource!r}"
+        return AZURE_NAMING[resource].check(value)
+    return f"unknown kind {kind!r}"

@@ -1,0 +1,241 @@
+"""Resolve step inputs from every place a value can come from, and validate them.
+
+Order, first found wins: `--set key=value` → the `LABTUI_<KEY>` environment variable →
+`--values answers.toml` (an `[env.<name>]` table before the top level) → what the workspace
+already holds (for the environment, then for all) → the field's derived default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labtui.step import Field
+
+if TYPE_CHECKING:
+    from labtui.state import Workspace
+
+
+class ValuesError(Exception):
+    """Values are missing or invalid; `problems` holds one line for each."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Answers:
+    """An answers file: top-level values and per-environment overrides."""
+
+    path: Path | None = None
+    top: Mapping[str, str] = field(default_factory=dict)
+    per_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+def _as_text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return None
+
+
+def load_answers(path: Path, known: Mapping[str, Field]) -> Answers:
+    """Read an answers TOML file.
+
+    Raises:
+        ValuesError: the file is missing, not TOML, or names inputs nobody declares.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValuesError([f"answers file {path} does not exist"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValuesError([f"answers file {path} cannot be read ({exc})"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValuesError([f"answers file {path} is not valid TOML: {exc}"]) from None
+    problems: list[str] = []
+
+    def table(items: Mapping[str, Any], where: str) -> dict[str, str]:
+        values = {}
+        for key, raw in items.items():
+            text = _as_text(raw)
+            if key not in known:
+                problems.append(f"answers file {path}: unknown input {key!r}{where}")
+            elif text is None:
+                problems.append(f"answers file {path}: {key}{where} must be a string or number")
+            else:
+                values[key] = text
+        return values
+
+    envs = data.pop("env", {})
+    top = table(data, "")
+    per_env: dict[str, dict[str, str]] = {}
+    if not isinstance(envs, dict):
+        problems.append(f"answers file {path}: 'env' must be a table like [env.dev]")
+    else:
+        for env_name, items in envs.items():
+            if not isinstance(items, dict):
+                problems.append(f"answers file {path}: [env.{env_name}] must be a table")
+                continue
+            per_env[env_name] = table(items, f" in [env.{env_name}]")
+    if problems:
+        raise ValuesError(problems)
+    return Answers(path, top, per_env)
+
+
+def parse_set_args(items: Iterable[str], known: Mapping[str, Field]) -> dict[str, str]:
+    """Parse `--set key=value` arguments.
+
+    Raises:
+        ValuesError: malformed, unknown, or a secret (argv is visible to every user).
+    """
+    values: dict[str, str] = {}
+    problems = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            problems.append(f"--set {item.split('=')[0]!r}: expected key=value")
+        elif key not in known:
+            problems.append(f"--set {key}: unknown input (known: {', '.join(sorted(known))})")
+        elif known[key].is_secret:
+            problems.append(
+                f"--set {key}: secret values are not accepted on the command line (other users "
+                f"can read it); use {known[key].env_var}, the answers file, or the prompt"
+            )
+        else:
+            values[key] = value
+    if problems:
+        raise ValuesError(problems)
+    return values
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Resolved values for one environment, with where each came from."""
+
+    values: dict[str, str]
+    origins: dict[str, str]
+
+
+class Resolver:
+    """Resolves and validates inputs; one per command invocation."""
+
+    def __init__(
+        self,
+        fields: Mapping[str, Field],
+        *,
+        set_args: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        answers: Answers | None = None,
+        workspace: Workspace | None = None,
+    ) -> None:
+        self.fields = dict(fields)
+        self.set_args = dict(set_args or {})
+        self.environ = os.environ if environ is None else environ
+        self.answers = answers or Answers()
+        self.workspace = workspace
+
+    def _explicit(self, fld: Field, env: str | None) -> tuple[str, str] | None:
+        if fld.name in self.set_args:
+            return self.set_args[fld.name], "--set"
+        if fld.env_var in self.environ:
+            return self.environ[fld.env_var], fld.env_var
+        where = self.answers.path.name if self.answers.path else "answers file"
+        if env is not None and fld.name in self.answers.per_env.get(env, {}):
+            return self.answers.per_env[env][fld.name], f"{where} [env.{env}]"
+        if fld.name in self.answers.top:
+            return self.answers.top[fld.name], where
+        if self.workspace is not None:
+            for scope in ((env, None) if env else (None,)):
+                stored = self.workspace.get_value(fld.name, scope)
+                if stored is not None:
+                    return stored, "workspace"
+        return None
+
+    def resolve(self, env: str | None) -> Resolved:
+        """Every known input's value for `env` (inputs with no value are left out)."""
+        values: dict[str, str] = {}
+        origins: dict[str, str] = {}
+        pending = []
+        for fld in self.fields.values():
+            found = self._explicit(fld, env)
+            if found is not None:
+                values[fld.name], origins[fld.name] = found
+            else:
+                pending.append(fld)
+        # Derived defaults may build on each other (a vault name from the prefix …).
+        for _ in range(len(pending) + 1):
+            progressed = False
+            for fld in list(pending):
+                value = _derive(fld, values, env)
+                if value is not None:
+                    values[fld.name], origins[fld.name] = value, "derived"
+                    pending.remove(fld)
+                    progressed = True
+            if not progressed:
+                break
+        return Resolved(values, origins)
+
+    def problems(self, fields: Iterable[Field], env: str | None) -> list[str]:
+        """One line for each missing or invalid value among `fields` in `env`."""
+        resolved = self.resolve(env)
+        problems = []
+        for fld in fields:
+            value = resolved.values.get(fld.name)
+            where = f" [{env}]" if env else ""
+            if value is None or (value == "" and fld.required):
+                if fld.required:
+                    problems.append(f"missing value {fld.name!r} ({fld.label}){where}: "
+                                    f"{how_to_supply(fld)}")
+                continue
+            problem = fld.check(value)
+            if problem:
+                origin = resolved.origins.get(fld.name, "")
+                problems.append(f"{problem} (from {origin}){where}" if origin else problem)
+        return problems
+
+    def remember(self, names: Iterable[str], env: str | None) -> None:
+        """Keep explicitly given values in the workspace so later runs need not repeat them."""
+        if self.workspace is None:
+            return
+        for name in names:
+            fld = self.fields.get(name)
+            if fld is None:
+                continue
+            if env is not None and name in self.answers.per_env.get(env, {}):
+                value, scope = self.answers.per_env[env][name], env
+            elif name in self.set_args:
+                value, scope = self.set_args[name], None
+            elif fld.env_var in self.environ:
+                value, scope = self.environ[fld.env_var], None
+            elif name in self.answers.top:
+                value, scope = self.answers.top[name], None
+            else:
+                continue
+            if self.workspace.get_value(name, scope) != value:
+                self.workspace.set_value(name, scope, value, secret=fld.is_secret)
+
+
+def _derive(fld: Field, values: Mapping[str, str], env: str | None) -> str | None:
+    if fld.derive is not None:
+        try:
+            derived = fld.derive(values, env)
+        except KeyError:
+            return None
+        if derived is not None:
+            return derived
+    return fld.default
+
+
+def how_to_supply(fld: Field) -> str:
+    """The ways to give a value for `fld`, in one phrase."""
+    ways = [] if fld.is_secret else [f"--set {fld.name}=…"]
+    ways += [f"env {fld.env_var}", f"'{fld.name}' in the answers file (--values)"]
+    return "give it with " + ", ".join(ways)

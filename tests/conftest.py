@@ -1,0 +1,112 @@
+"""Shared fixtures: the demo step plugin, a labtui subprocess runner, and `require`.
+
+`require(ok, reason)` skips a test whose real dependency (a Docker engine, Java …) is missing on
+a user's machine, but fails it in CI (CI=true), so a broken CI set-up cannot hide behind skips.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_PLUGIN = ROOT / "tests" / "plugins" / "labtui-demo-steps"
+LAB_DATA = ROOT.parent / "shared" / "data" / "AdultCensusIncome.csv"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(ok: bool, reason: str) -> None:
+    """Skip (on a user's machine) or fail (in CI) when a real dependency is missing."""
+    if ok:
+        return
+    if in_ci():
+        pytest.fail(f"CI must provide this: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def demo_plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo step distribution, pip-installed into a private folder (not the venv)."""
+    target = tmp_path_factory.mktemp("demo-plugin")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(DEMO_PLUGIN)],
+        check=True, capture_output=True, text=True,
+    )
+    return target
+
+
+@pytest.fixture
+def demo_plugin(demo_plugin_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Makes the demo plugin visible to this process (entry points scan sys.path)."""
+    monkeypatch.syspath_prepend(str(demo_plugin_path))
+    yield demo_plugin_path
+    for name in [m for m in sys.modules if m.startswith("labtui_demo_steps")]:
+        del sys.modules[name]
+
+
+@dataclass
+class Ran:
+    """A finished labtui subprocess."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass
+class LabtuiRunner:
+    """Runs `python -m labtui` in a subprocess against one workspace."""
+
+    workspace: Path
+    env: dict[str, str]
+
+    def __call__(self, *args: str, extra_env: dict[str, str] | None = None,
+                 timeout: float = 300) -> Ran:
+        env = {**self.env, **(extra_env or {})}
+        done = subprocess.run(
+            [sys.executable, "-m", "labtui", *args, "--workspace", str(self.workspace)],
+            capture_output=True, text=True, env=env, timeout=timeout, stdin=subprocess.DEVNULL,
+        )
+        return Ran(done.returncode, done.stdout, done.stderr)
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "labtui", *args, "--workspace", str(self.workspace)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+def labtui_env(pythonpath: Sequence[Path] = (), **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABTUI_")}
+    paths = [str(p) for p in pythonpath]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    if paths:
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def labtui(tmp_path: Path, demo_plugin_path: Path) -> LabtuiRunner:
+    """`labtui` as a subprocess with the demo plugin installed and a fresh workspace."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = labtui_env([demo_plugin_path], HOME=str(home),
+                     DATABRICKS_CONFIG_FILE=str(home / ".databrickscfg"), COLUMNS="200")
+    return LabtuiRunner(tmp_path / "ws", env)

@@ -1,0 +1,93 @@
+"""The catalogue finds steps through entry points and refuses broken ones in one line."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pytest
+
+from labtui.catalog import Catalog, CatalogError
+from labtui.step import Check, Field, Step, StepContext, Verdict
+
+
+def make_step(step_id: str, *, requires: tuple[str, ...] = (), section: str = "Infrastructure",
+              inputs: tuple[Field, ...] = (), per_environment: bool = False) -> type[Step]:
+    class Made(Step):
+        id = step_id
+        title = f"Step {step_id}"
+        run_calls: ClassVar[int] = 0
+
+        def run(self, ctx: StepContext) -> None:
+            return None
+
+        def verify(self, ctx: StepContext) -> Verdict:
+            return Verdict.of(Check("ok", True))
+
+    Made.requires = requires
+    Made.section = section
+    Made.inputs = inputs
+    Made.per_environment = per_environment
+    return Made
+
+
+def test_orders_sections_in_lab_order_and_requires_first() -> None:
+    later = make_step("train", section="Dev loop", requires=("vault",))
+    vault = make_step("vault", requires=("groups",))
+    groups = make_step("groups")
+    catalog = Catalog([later, vault, groups])
+    assert [step.id for step in catalog] == ["groups", "vault", "train"]
+    assert [name for name, _ in catalog.sections()] == ["Infrastructure", "Dev loop"]
+
+
+def test_per_environment_steps_expand_to_units_and_requirements_follow_env() -> None:
+    groups = make_step("groups")
+    vault = make_step("vault", requires=("groups",), per_environment=True)
+    secrets = make_step("secrets", requires=("vault",), per_environment=True)
+    catalog = Catalog([groups, vault, secrets])
+    assert [u.label for u in catalog.units()] == [
+        "groups", "vault (dev)", "vault (pipeline)", "secrets (dev)", "secrets (pipeline)"]
+    assert [u.label for u in catalog.units(["secrets"], "pipeline")] == ["secrets (pipeline)"]
+    pipeline_secrets = catalog.units(["secrets"], "pipeline")[0]
+    assert [u.label for u in catalog.requirements(pipeline_secrets)] == ["vault (pipeline)"]
+    assert [u.label for u in catalog.closure([pipeline_secrets])] == [
+        "groups", "vault (pipeline)", "secrets (pipeline)"]
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        (lambda: [make_step("a"), make_step("a")], "step 'a': defined twice"),
+        (lambda: [make_step("a", requires=("ghost",))], "step 'a': requires unknown step 'ghost'"),
+        (lambda: [make_step("a", requires=("b",)), make_step("b", requires=("a",))],
+         "requires form a cycle"),
+        (lambda: [make_step("a", inputs=(Field("x", "X", kind="colour"),))],
+         "step 'a' input 'x': unknown kind 'colour'"),
+        (lambda: [make_step("a", inputs=(Field("n", "N", kind="azure-name", resource="boat"),))],
+         "step 'a' input 'n': no naming rule for resource 'boat'"),
+        (lambda: [make_step("Not_Kebab")], "id must be kebab-case"),
+        (lambda: [dict], "not a labtui Step class"),
+    ],
+)
+def test_broken_plugins_are_refused_in_one_line(steps: object, message: str) -> None:
+    with pytest.raises(CatalogError) as raised:
+        Catalog(steps())  # type: ignore[operator]
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_shared_input_declared_two_ways_is_refused() -> None:
+    a = make_step("a", inputs=(Field("tenant-id", "Tenant", kind="guid"),))
+    b = make_step("b", inputs=(Field("tenant-id", "Tenant", kind="text"),))
+    with pytest.raises(CatalogError, match="'tenant-id': declared as text here but as guid"):
+        Catalog([a, b])
+
+
+def test_discovers_the_third_party_plugin_through_entry_points(demo_plugin: object) -> None:
+    catalog = Catalog.discover()
+    assert {"demo-files", "demo-per-env", "demo-canary"} <= {step.id for step in catalog}
+
+
+def test_unknown_step_names_the_known_ones() -> None:
+    catalog = Catalog([make_step("alpha")])
+    with pytest.raises(CatalogError, match=r"unknown step 'beta' \(known: alpha\)"):
+        catalog.get("beta")
