@@ -12,19 +12,19 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
 from labtui.catalog import Catalog, CatalogError, Unit
-from labtui.engine import Engine, Outcome, RequirementsError
+from labtui.engine import Outcome, RequirementsError
 from labtui.events import Listener
 from labtui.masking import Masker
+from labtui.session import Session, SessionOptions
 from labtui.state import Workspace, WorkspaceError, WorkspaceLocked, default_workspace
 from labtui.step import ENVIRONMENTS
-from labtui.values import Answers, Resolver, ValuesError, load_answers, parse_set_args
+from labtui.values import Resolver, ValuesError
 
 
 class ExitCode(IntEnum):
@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     logs = commands.add_parser("logs", parents=common, help="a step's last run log")
     logs.add_argument("step_id", metavar="STEP")
     logs.add_argument("--env", choices=ENVIRONMENTS, dest="logs_env")
+    from labtui import proctor
+
+    proctor.configure_parser(commands.add_parser(
+        "proctor", parents=common,
+        help="reset, provision or check every attendee's environment at once"))
     return parser
 
 
@@ -128,23 +133,6 @@ def _command_line(argv: Sequence[str]) -> str:
     return " ".join(shown)
 
 
-@dataclass
-class Session:
-    """What a headless command works with: the catalogue, the workspace, values, masker."""
-
-    catalog: Catalog
-    workspace: Workspace
-    resolver: Resolver
-    masker: Masker
-
-
-def _resolver(args: argparse.Namespace, catalog: Catalog, workspace: Workspace) -> Resolver:
-    fields = catalog.fields()
-    answers = load_answers(args.values, fields) if args.values else Answers()
-    return Resolver(fields, set_args=parse_set_args(args.set_values, fields), answers=answers,
-                    workspace=workspace)
-
-
 @contextmanager
 def _cancel_on_interrupt(cancel: Callable[[], None], say: Callable[[str], None]) -> Iterator[None]:
     """First Ctrl-C (or SIGTERM) asks the running step to stop cleanly; the second stops now."""
@@ -165,9 +153,16 @@ def _cancel_on_interrupt(cancel: Callable[[], None], say: Callable[[str], None])
             signal.signal(sig, old)
 
 
+def _options(args: argparse.Namespace, argv: Sequence[str]) -> SessionOptions:
+    return SessionOptions(
+        workspace=_workspace_path(args), target=args.target, values_file=args.values,
+        set_values=args.set_values, command=_command_line(argv),
+        force_unlock=args.force_unlock, heartbeat_after=getattr(args, "heartbeat", 30.0),
+    )
+
+
 def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> int:
     from labtui.console import Console, JsonLines, LogFile
-    from labtui.targets import open_target
 
     if not args.step and not args.all:
         raise UsageError("--headless needs --step ID or --all")
@@ -178,44 +173,35 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
     if not units:
         raise UsageError(f"no step runs in environment {args.env!r}")
     console = Console(masker, live=False if args.json else None)
-    workspace = Workspace.open(_workspace_path(args), command=_command_line(argv),
-                               force_unlock=args.force_unlock)
-    listeners: list[Listener] = []
-    engine: Engine | None = None
+    listeners: list[Listener] = [JsonLines(masker)] if args.json else [console]
+    if args.log_file:
+        listeners.append(LogFile(args.log_file, masker))
     try:
-        resolver = _resolver(args, catalog, workspace)
-        engine = Engine(catalog, workspace, lambda: open_target(args.target, workspace.path),
-                        resolver, masker=masker, heartbeat_after=args.heartbeat)
-        listeners = [JsonLines(masker)] if args.json else [console]
-        if args.log_file:
-            listeners.append(LogFile(args.log_file, masker))
-        engine.listeners.extend(listeners)
-        with _cancel_on_interrupt(engine.cancel, lambda m: console.print(m, "yellow")):
-            try:
-                if args.verify:
-                    results = engine.verify(units)
-                elif args.rollback:
-                    results = engine.rollback(units)
-                elif args.plan:
-                    results = engine.plan(units)
-                else:
-                    results = engine.run(units, force=args.force,
-                                         with_requires=args.with_requires)
-            except RequirementsError as exc:
-                raise UsageError(str(exc)) from None
-        console.close()
-        console.summary([(r.unit.label, r.outcome.value, r.message) for r in results]
-                        if len(results) > 1 else [])
-        return _exit_code({r.outcome for r in results})
+        with Session(_options(args, argv), catalog=catalog, masker=masker,
+                     listeners=listeners) as session:
+            engine = session.engine
+            with _cancel_on_interrupt(engine.cancel, lambda m: console.print(m, "yellow")):
+                try:
+                    if args.verify:
+                        results = engine.verify(units)
+                    elif args.rollback:
+                        results = engine.rollback(units)
+                    elif args.plan:
+                        results = engine.plan(units)
+                    else:
+                        results = engine.run(units, force=args.force,
+                                             with_requires=args.with_requires)
+                except RequirementsError as exc:
+                    raise UsageError(str(exc)) from None
     finally:
         console.close()
         for listener in listeners:
             close = getattr(listener, "close", None)
             if close is not None:
                 close()
-        if engine is not None:
-            engine.close()
-        workspace.close()
+    console.summary([(r.unit.label, r.outcome.value, r.message) for r in results]
+                    if len(results) > 1 else [])
+    return _exit_code({r.outcome for r in results})
 
 
 def _exit_code(outcomes: set[Outcome]) -> ExitCode:
@@ -303,8 +289,10 @@ def _logs(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _app(args: argparse.Namespace) -> int:
-    raise UsageError("the app is not built yet; use --headless with --step ID or --all")
+def _app(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from labtui.app import run_app
+
+    return run_app(_options(args, argv), focus=args.step[0] if args.step else None)
 
 
 def _report_crash(args: argparse.Namespace | None, exc: BaseException, masker: Masker) -> str:
@@ -337,11 +325,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list(args)
         if args.command == "logs":
             return _logs(args)
+        if args.command == "proctor":
+            from labtui import proctor
+
+            return proctor.run(args, masker)
         if args.headless:
             return _headless(args, argv, masker)
         if args.verify or args.rollback or args.plan or args.all:
             raise UsageError("--verify, --rollback, --plan and --all need --headless")
-        return _app(args)
+        return _app(args, argv)
     except UsageError as exc:
         _error(f"{exc} (see labtui --help)")
         return ExitCode.USAGE

@@ -1,0 +1,76 @@
+"""Open an engine on a workspace: the one way every front end (headless, app, proctor) starts.
+
+A `Session` owns the locked workspace, the value resolver, the masker and the engine; closing
+it closes the target and releases the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labtui.catalog import Catalog
+from labtui.engine import Engine
+from labtui.events import Listener
+from labtui.masking import Masker
+from labtui.state import Workspace
+from labtui.values import Answers, Resolver, load_answers, parse_set_args
+
+
+@dataclass
+class SessionOptions:
+    """Where and how to work: what `labtui` was given on its command line."""
+
+    workspace: Path
+    target: str = "local"
+    values_file: Path | None = None
+    set_values: Sequence[str] = ()
+    environ: Mapping[str, str] | None = None
+    command: str = "labtui"
+    force_unlock: bool = False
+    heartbeat_after: float = 30.0
+    extra_answers: Mapping[str, str] = field(default_factory=dict)
+
+
+class Session:
+    """A locked workspace with its engine. Use as a context manager."""
+
+    def __init__(self, options: SessionOptions, *, catalog: Catalog | None = None,
+                 masker: Masker | None = None, listeners: Sequence[Listener] = ()) -> None:
+        from labtui.targets import open_target
+
+        self.options = options
+        self.catalog = catalog or Catalog.discover()
+        self.masker = masker or Masker()
+        self.workspace = Workspace.open(options.workspace, command=options.command,
+                                        force_unlock=options.force_unlock)
+        try:
+            fields = self.catalog.fields()
+            answers = (load_answers(options.values_file, fields) if options.values_file
+                       else Answers())
+            if options.extra_answers:
+                answers = Answers(answers.path, {**answers.top, **options.extra_answers},
+                                  answers.per_env)
+            self.resolver = Resolver(fields, set_args=parse_set_args(options.set_values, fields),
+                                     environ=options.environ, answers=answers,
+                                     workspace=self.workspace)
+            self.engine = Engine(
+                self.catalog, self.workspace,
+                lambda: open_target(options.target, self.workspace.path), self.resolver,
+                masker=self.masker, heartbeat_after=options.heartbeat_after,
+            )
+        except BaseException:
+            self.workspace.close()
+            raise
+        self.engine.listeners.extend(listeners)
+
+    def close(self) -> None:
+        self.engine.close()
+        self.workspace.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
