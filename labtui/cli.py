@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--rollback", action="store_true",
                         help="remove what the step created (newest first)")
     action.add_argument("--plan", action="store_true", help="show what a run would do")
+    action.add_argument("--solve", action="store_true",
+                        help="fill in the reference answer of a manual step (write-test); "
+                             "with --all, run everything and solve manual steps on the way")
     parser.add_argument("--force", action="store_true",
                         help="run even when verify says the step is done")
     parser.add_argument("--with-requires", action="store_true",
@@ -188,9 +191,15 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
                         results = engine.rollback(units)
                     elif args.plan:
                         results = engine.plan(units)
+                    elif args.solve and not args.all:
+                        manual = [unit for unit in units if unit.step.manual]
+                        if not manual:
+                            raise UsageError("--solve is for manual steps (like write-test)")
+                        results = engine.solve(manual)
                     else:
                         results = engine.run(units, force=args.force,
-                                             with_requires=args.with_requires)
+                                             with_requires=args.with_requires,
+                                             solve_manual=args.solve)
                 except RequirementsError as exc:
                     raise UsageError(str(exc)) from None
     finally:
@@ -331,8 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return proctor.run(args, masker)
         if args.headless:
             return _headless(args, argv, masker)
-        if args.verify or args.rollback or args.plan or args.all:
-            raise UsageError("--verify, --rollback, --plan and --all need --headless")
+        if args.verify or args.rollback or args.plan or args.solve or args.all:
+            raise UsageError("--verify, --rollback, --plan, --solve and --all need --headless")
         return _app(args, argv)
     except UsageError as exc:
         _error(f"{exc} (see labtui --help)")

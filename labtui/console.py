@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from labtui.events import (
+    ArtifactReady,
     CheckResult,
     Event,
     Heartbeat,
@@ -164,6 +165,8 @@ class Console:
             sign = PLAN_SIGNS.get(event.action, "?")
             detail = f" ({event.detail})" if event.detail else ""
             self.print(f"  {sign} {event.action} {event.resource_kind} {event.ref}{detail}")
+        elif isinstance(event, ArtifactReady):
+            self._show_artifact(event)
         elif isinstance(event, StepFinished):
             if self.live and key in self._tasks:
                 self._progress.remove_task(self._tasks.pop(key))
@@ -173,6 +176,26 @@ class Console:
             message = event.message or event.outcome
             self.print(f"{symbol} {_label(event)}: {message} ({event.duration:.1f}s)",
                        STYLES.get(event.outcome))
+
+    def _show_artifact(self, event: ArtifactReady) -> None:
+        """Test and coverage results as tables, training metrics as one line."""
+        from labtui import reports
+
+        path = Path(event.path)
+        try:
+            if event.name == "junit":
+                report = reports.TestReport.load(path)
+                self.rich.print(reports.render_tests(report))
+                for line in reports.failure_lines(report):
+                    self.print(line, "red")
+            elif event.name == "coverage":
+                self.rich.print(reports.render_coverage(reports.CoverageReport.load(path)))
+            elif event.name == "metrics":
+                metrics = json.loads(path.read_text())
+                self.print(f"  MAE {metrics['mae']:,.1f}   R² {metrics['r2']:.4f}   "
+                           f"({len(metrics.get('actual', []))} test rows)", "bold")
+        except (reports.ReportError, OSError, ValueError, KeyError) as exc:
+            self.print(f"  cannot show {event.name} results from {path}: {exc}", "yellow")
 
     def summary(self, rows: Sequence[tuple[str, str, str]]) -> None:
         """A closing table of (unit, outcome, message)."""

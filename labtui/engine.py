@@ -20,6 +20,7 @@ from typing import Any
 
 from labtui.catalog import Catalog, Unit
 from labtui.events import (
+    ArtifactReady,
     CheckResult,
     Event,
     Heartbeat,
@@ -252,12 +253,16 @@ class Engine:
             log.last_activity = time.monotonic()
             self.emit(Progress(unit.id, unit.env, done, total, self.masker.redact(message)))
 
+        def publish(name: str, path: Path) -> None:
+            self.emit(ArtifactReady(unit.id, unit.env, name, str(path)))
+
         return StepContext(
             step_id=unit.id, env=unit.env, values=self.values_for(unit), target=self.target,
             log=log, journal=_Journal(self.workspace, unit),
             outputs=_Outputs(self.workspace, unit, self.masker), artifacts=artifacts,
             cancelled=self.cancelled, report_progress=progress,
-            register_secret=self.masker.register,
+            register_secret=self.masker.register, publish_artifact=publish,
+            redact=self.masker.redact,
         )
 
     def _verify(self, unit: Unit, ctx: StepContext) -> Verdict:
@@ -328,9 +333,10 @@ class Engine:
 
     # -- actions ---------------------------------------------------------------------------
 
-    def run(self, units: Sequence[Unit], *, force: bool = False,
-            with_requires: bool = False) -> list[Result]:
-        """Run units in order; stop at the first that does not end done.
+    def run(self, units: Sequence[Unit], *, force: bool = False, with_requires: bool = False,
+            solve_manual: bool = False) -> list[Result]:
+        """Run units in order; stop at the first that does not end done. With `solve_manual`,
+        a manual step that does not verify gets its reference answer instead of instructions.
 
         Raises:
             ValuesError: a value is missing or invalid (nothing was run).
@@ -343,13 +349,13 @@ class Engine:
             self.check_requires(unit, units[:i])
         results = []
         for unit in units:
-            result = self._perform(unit, "run", partial(self._run, unit, force))
+            result = self._perform(unit, "run", partial(self._run, unit, force, solve_manual))
             results.append(result)
             if not result.ok:
                 break
         return results
 
-    def _run(self, unit: Unit, force: bool, ctx: StepContext) -> Result:
+    def _run(self, unit: Unit, force: bool, solve_manual: bool, ctx: StepContext) -> Result:
         self.check_requires(unit)
         if not force:
             verdict = self._verify(unit, ctx)
@@ -359,7 +365,10 @@ class Engine:
                               list(verdict.checks))
         ctx.check_cancelled()
         try:
-            unit.step.run(ctx)
+            if unit.step.manual and solve_manual:
+                unit.step.solve(ctx)
+            else:
+                unit.step.run(ctx)
             ctx.check_cancelled()
             verdict = self._verify(unit, ctx)
         except Cancelled:
@@ -376,6 +385,32 @@ class Engine:
         self.workspace.set_status(unit.id, unit.env, Status.FAILED, message)
         return Result(unit, "run", Outcome.FAILED,
                       f"{unit.label}: ran, but verify failed: {message}", list(verdict.checks))
+
+    def solve(self, units: Sequence[Unit]) -> list[Result]:
+        """Fill in the reference answer of manual steps (proctors, --solve), then verify.
+
+        Raises:
+            ValuesError: a value is missing or invalid (nothing was changed).
+            RequirementsError: a requirement is not done.
+        """
+        self.check_values(units)
+        for unit in units:
+            self.check_requires(unit)
+        results = []
+        for unit in units:
+            result = self._perform(unit, "solve", partial(self._solve, unit))
+            results.append(result)
+            if not result.ok:
+                break
+        return results
+
+    def _solve(self, unit: Unit, ctx: StepContext) -> Result:
+        unit.step.solve(ctx)
+        result = self._verify_unit(unit, ctx)
+        if result.outcome != Outcome.DONE:
+            self.workspace.set_status(unit.id, unit.env, Status.FAILED, result.message)
+            return Result(unit, "solve", Outcome.FAILED, result.message, result.checks)
+        return Result(unit, "solve", Outcome.DONE, "solved and verified", result.checks)
 
     def verify(self, units: Sequence[Unit]) -> list[Result]:
         """Verify units, read-only; a done unit that no longer verifies becomes drift."""

@@ -76,5 +76,14 @@ class PlannedChange(Event):
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class ArtifactReady(Event):
+    """A step produced a result file front ends know how to show: "junit", "coverage" or
+    "metrics" (train-model's metrics.json)."""
+
+    name: str
+    path: str
+
+
 Listener = Callable[[Event], None]
 """A front end's handler; called from the engine's threads, so it must be thread-safe."""

@@ -181,10 +181,16 @@ class StepContext:
     cancelled: threading.Event = field(default_factory=threading.Event)
     report_progress: Callable[[float, float, str], None] = lambda done, total, message: None
     register_secret: Callable[[str], None] = lambda value: None
+    publish_artifact: Callable[[str, Path], None] = lambda name, path: None
+    redact: Callable[[str], str] = lambda text: text
 
     def progress(self, done: float, total: float, message: str = "") -> None:
         """Report progress (done of total) for the front ends' progress bars."""
         self.report_progress(done, total, message)
+
+    def publish(self, name: str, path: Path) -> None:
+        """Announce a result file ("junit", "coverage", "metrics") for the front ends to show."""
+        self.publish_artifact(name, path)
 
     def check_cancelled(self) -> None:
         """Raise `Cancelled` if the user asked to stop; call it between units of work."""
@@ -218,6 +224,9 @@ class Step(ABC):
     requires: ClassVar[tuple[str, ...]] = ()
     inputs: ClassVar[tuple[Field, ...]] = ()
     per_environment: ClassVar[bool] = False
+    environment: ClassVar[str | None] = None
+    """For a step that runs once: the one environment whose resources it works with (the dev
+    loop works in "dev"), or None for a step that belongs to no environment."""
     manual: ClassVar[bool] = False
 
     @abstractmethod
@@ -262,4 +271,6 @@ class Step(ABC):
     @classmethod
     def environments(cls) -> Sequence[str | None]:
         """The environments this step runs in: each lab environment, or just once (None)."""
-        return ENVIRONMENTS if cls.per_environment else (None,)
+        if cls.per_environment:
+            return ENVIRONMENTS
+        return (cls.environment,)
