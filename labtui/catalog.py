@@ -224,11 +224,16 @@ def _order(by_id: dict[str, type[Step]]) -> list[str]:
     """Sections in lab order (unknown sections after, in discovery order), and within the
     whole list every step after the steps it requires. Raises on a cycle."""
     section_rank = {name: i for i, name in enumerate(SECTIONS)}
-    discovery = {step_id: i for i, step_id in enumerate(by_id)}
+    modules: dict[str, int] = {}
+    for cls in by_id.values():
+        modules.setdefault(cls.__module__, len(modules))
 
-    def rank(step_id: str) -> tuple[int, int]:
-        section = by_id[step_id].section
-        return (section_rank.get(section, len(SECTIONS)), discovery[step_id])
+    def rank(step_id: str) -> tuple[int, int, int]:
+        # Within a section, steps keep the order their module defines them in (the lab's
+        # order), whatever order the entry points are listed in.
+        cls = by_id[step_id]
+        line = getattr(getattr(cls.run, "__code__", None), "co_firstlineno", 0)
+        return (section_rank.get(cls.section, len(SECTIONS)), modules[cls.__module__], line)
 
     ordered: list[str] = []
     state: dict[str, str] = {}

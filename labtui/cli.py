@@ -23,7 +23,6 @@ from labtui.events import Listener
 from labtui.masking import Masker
 from labtui.session import Session, SessionOptions
 from labtui.state import Workspace, WorkspaceError, WorkspaceLocked, default_workspace
-from labtui.step import ENVIRONMENTS
 from labtui.values import Resolver, ValuesError
 
 
@@ -83,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the step to work on (repeatable); see `labtui list`")
     parser.add_argument("--all", action="store_true", help="every step, in lab order")
     parser.add_argument("--headless", action="store_true", help="no app: log to the terminal")
-    parser.add_argument("--env", choices=ENVIRONMENTS,
-                        help="only this environment of per-environment steps")
+    parser.add_argument("--env", metavar="ENV",
+                        help="only this environment (dev, pipeline …) of per-environment steps")
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--verify", action="store_true", help="check only, read-only")
     action.add_argument("--rollback", action="store_true",
@@ -106,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("list", parents=common, help="the lab's steps with their status")
     logs = commands.add_parser("logs", parents=common, help="a step's last run log")
     logs.add_argument("step_id", metavar="STEP")
-    logs.add_argument("--env", choices=ENVIRONMENTS, dest="logs_env")
+    logs.add_argument("--env", dest="logs_env", metavar="ENV")
     from labtui import proctor
 
     proctor.configure_parser(commands.add_parser(
@@ -172,6 +171,7 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
     if args.step and args.all:
         raise UsageError("give either --step or --all, not both")
     catalog = Catalog.discover()
+    _check_env(catalog, args.env)
     units = catalog.units(args.step or None, args.env)
     if not units:
         raise UsageError(f"no step runs in environment {args.env!r}")
@@ -211,6 +211,12 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
     console.summary([(r.unit.label, r.outcome.value, r.message) for r in results]
                     if len(results) > 1 else [])
     return _exit_code({r.outcome for r in results})
+
+
+def _check_env(catalog: Catalog, env: str | None) -> None:
+    known = sorted({unit.env for unit in catalog.units() if unit.env})
+    if env is not None and env not in known:
+        raise UsageError(f"--env {env}: the environments are {', '.join(known)}")
 
 
 def _exit_code(outcomes: set[Outcome]) -> ExitCode:
@@ -255,36 +261,50 @@ def _list(args: argparse.Namespace) -> int:
         return ExitCode.OK
     from rich.console import Console as RichConsole
 
-    RichConsole(highlight=False).print(_status_table(rows), soft_wrap=False)
+    console = RichConsole(highlight=False)
+    console.print(_status_table(rows, with_titles=console.width >= 100), soft_wrap=False)
     return ExitCode.OK
 
 
-def _status_table(rows: list[tuple[Unit, str]]) -> object:
+def _status_table(rows: list[tuple[Unit, str]], *, with_titles: bool) -> object:
     from rich.table import Table
     from rich.text import Text
 
     styles = {"done": "green", "failed": "red", "drift": "yellow", "cancelled": "yellow",
               "needs-input": "magenta", "manual": "cyan", "not-started": "dim"}
     table = Table(title="labtui steps")
-    for column in ("section", "step", "env", "status", "title"):
-        table.add_column(column)
+    widths = {
+        "section": max((len(u.step.section) for u, _ in rows), default=7),
+        "step": max((len(u.id) for u, _ in rows), default=4),
+        "env": max((len(u.env or "") for u, _ in rows), default=3),
+        "status": max((len(status) for _, status in rows), default=6),
+    }
+    for column, width in widths.items():
+        table.add_column(column, no_wrap=True, min_width=max(width, len(column)))
+    if with_titles:
+        table.add_column("title", no_wrap=True, overflow="ellipsis")
     section = None
     for unit, status in rows:
         shown = unit.step.section if unit.step.section != section else ""
         section = unit.step.section
-        table.add_row(shown, unit.id, unit.env or "", Text(status, style=styles.get(status, "")),
-                      Text(unit.step.title))
+        cells: list[str | Text] = [shown, unit.id, unit.env or "",
+                                   Text(status, style=styles.get(status, ""))]
+        table.add_row(*cells, *([Text(unit.step.title)] if with_titles else []))
     return table
 
 
 def _logs(args: argparse.Namespace) -> int:
     catalog = Catalog.discover()
     step = catalog.get(args.step_id)
-    if step.per_environment and args.logs_env is None:
-        raise UsageError(f"step {step.id!r} runs per environment: add --env dev or --env pipeline")
+    envs = step.environments()
+    if args.logs_env is None and len(envs) > 1:
+        raise UsageError(f"step {step.id!r} runs per environment: add --env "
+                         f"{' or --env '.join(e for e in envs if e)}")
+    env = args.logs_env if args.logs_env is not None else envs[0]
+    if env not in envs:
+        raise UsageError(f"step {step.id!r} does not run in environment {env!r}")
     workspace = _open_for_reading(args)
-    record = workspace.last_run(step.id, args.logs_env if step.per_environment else None) \
-        if workspace else None
+    record = workspace.last_run(step.id, env) if workspace else None
     if workspace is not None:
         workspace.close()
     if record is None:

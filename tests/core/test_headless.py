@@ -98,7 +98,8 @@ def test_bad_usage_gets_one_line_and_exit_2(labtui: LabtuiRunner, tmp_path: Path
         (["--step", "demo-canary", "--headless", "--set", "demo-secret=hunter22"],
          "secret values are not accepted on the command line"),
         (["--step", "demo-files", "--headless", "--set", "nonsense"], "expected key=value"),
-        (["--step", "demo-files", "--headless", "--env", "prod"], "invalid choice"),
+        (["--step", "demo-files", "--headless", "--env", "qa"],
+         "--env qa: the environments are dev, pipeline"),
         (["--step", "demo-files", "--headless", "--values", str(tmp_path / "none.toml")],
          "does not exist"),
     ]

@@ -1,0 +1,1 @@
+"""Inference code of Project_One: the provider behind score.py's init() and run()."""

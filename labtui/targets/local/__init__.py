@@ -1,0 +1,126 @@
+"""The local target: a sandbox under the workspace folder where every step does real work.
+
+The sandbox (`<workspace>/sandbox/`) is opened on the first use of a port, so commands that
+never touch a resource (`labtui list`) create nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from labtui.targets.base import Target, TargetError
+from labtui.targets.local.containers import DockerContainers
+from labtui.targets.local.databricks import LocalDatabricks
+from labtui.targets.local.datalake import LocalDataLake
+from labtui.targets.local.devops import LocalDevOps
+from labtui.targets.local.identity import LocalIdentity
+from labtui.targets.local.models import LocalModels
+from labtui.targets.local.notebooks import NotebookHost
+from labtui.targets.local.resource_groups import LocalResourceGroups
+from labtui.targets.local.sandbox import Sandbox
+from labtui.targets.local.vault import LocalVault
+
+LATENCY_ENV = "LABTUI_LOCAL_LATENCY"
+
+
+class _Ports:
+    """The ports over one opened sandbox."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.resource_groups = LocalResourceGroups(sandbox)
+        self.datalake = LocalDataLake(sandbox)
+        self.vault = LocalVault(sandbox)
+        self.identity = LocalIdentity(sandbox)
+        self.models = LocalModels(sandbox)
+        host = NotebookHost(sandbox, self.datalake, self.identity, self.models)
+        self.databricks = LocalDatabricks(sandbox, self.vault, host)
+        self.containers = DockerContainers(latency=sandbox.pause)
+        self.devops = LocalDevOps(sandbox.root / "devops", latency=sandbox.pause)
+
+
+class LocalTarget(Target):
+    """The embedded default target: resources live under `<workspace>/sandbox`.
+
+    `latency` (seconds, default from $LABTUI_LOCAL_LATENCY or 0) is slept by every port call,
+    to stand in for a cloud's round trips in benchmarks.
+    """
+
+    name = "local"
+
+    def __init__(self, workspace: Path, *, latency: float | None = None) -> None:
+        super().__init__(workspace)
+        self.latency = _latency_from_env() if latency is None else latency
+        if self.latency < 0:
+            raise TargetError(f"the local target's latency must not be negative (got {latency})")
+        self._ports: _Ports | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def sandbox_path(self) -> Path:
+        return self.workspace / "sandbox"
+
+    def identity(self) -> dict[str, str]:
+        return {"target": "local", "sandbox": str(self.sandbox_path)}
+
+    def _open(self) -> _Ports:
+        with self._lock:
+            if self._ports is None:
+                self._ports = _Ports(Sandbox(self.sandbox_path, latency=self.latency))
+            return self._ports
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The opened sandbox (database, key, folders)."""
+        return self._open().sandbox
+
+    @property
+    def resource_groups(self) -> LocalResourceGroups:
+        return self._open().resource_groups
+
+    @property
+    def datalake(self) -> LocalDataLake:
+        return self._open().datalake
+
+    @property
+    def vault(self) -> LocalVault:
+        return self._open().vault
+
+    @property
+    def principals(self) -> LocalIdentity:
+        return self._open().identity
+
+    @property
+    def databricks(self) -> LocalDatabricks:
+        return self._open().databricks
+
+    @property
+    def models(self) -> LocalModels:
+        return self._open().models
+
+    @property
+    def containers(self) -> DockerContainers:
+        return self._open().containers
+
+    @property
+    def devops(self) -> LocalDevOps:
+        return self._open().devops
+
+    def close(self) -> None:
+        with self._lock:
+            if self._ports is not None:
+                self._ports.containers.close()
+                self._ports.sandbox.close()
+                self._ports = None
+
+
+def _latency_from_env() -> float:
+    raw = os.environ.get(LATENCY_ENV, "").strip()
+    if not raw:
+        return 0.0
+    try:
+        return float(raw)
+    except ValueError:
+        raise TargetError(f"{LATENCY_ENV}={raw!r} is not a number of seconds") from None

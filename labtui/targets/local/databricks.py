@@ -1,0 +1,460 @@
+"""Local Databricks: workspace and cluster records, cluster libraries, secret scopes and the
+CLI profiles in `.databrickscfg`.
+
+A Key Vault-backed scope holds no secrets of its own: it reads the vault live, so a secret added
+to the vault later is visible through the scope, as in Azure.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from labtui.targets.base import (
+    Cluster,
+    Conflict,
+    Databricks,
+    DatabricksWorkspace,
+    KeyVault,
+    Library,
+    LibraryStatus,
+    NotFound,
+    Profile,
+    SecretScope,
+    TargetError,
+)
+from labtui.targets.databrickscfg import ProfileFile
+from labtui.targets.local.resource_groups import resource_id
+from labtui.targets.local.sandbox import LocalPort, Sandbox, with_latency
+from labtui.targets.local.vault import LocalVault
+
+if TYPE_CHECKING:
+    from labtui.targets.local.notebooks import NotebookHost
+
+LOCAL_HOST_SUFFIX = "labtui.localhost"
+"""Local workspaces get hosts under .localhost (reserved for loopback): never a real workspace."""
+
+
+def _workspace(row: sqlite3.Row) -> DatabricksWorkspace:
+    return DatabricksWorkspace(
+        name=row["name"],
+        resource_group=row["resource_group"],
+        location=row["location"],
+        sku=row["sku"],
+        workspace_id=row["workspace_id"],
+        url=f"https://adb-{row['workspace_id']}.{LOCAL_HOST_SUFFIX}",
+        id=resource_id(row["resource_group"], "Microsoft.Databricks/workspaces", row["name"]),
+    )
+
+
+def _cluster(row: sqlite3.Row) -> Cluster:
+    return Cluster(
+        cluster_id=row["cluster_id"],
+        name=row["name"],
+        node_type=row["node_type"],
+        spark_version=row["spark_version"],
+        num_workers=row["num_workers"],
+        autotermination_minutes=row["autotermination_minutes"],
+        state=row["state"],
+    )
+
+
+def _scope(row: sqlite3.Row) -> SecretScope:
+    backend: Literal["DATABRICKS", "AZURE_KEYVAULT"] = (
+        "AZURE_KEYVAULT" if row["backend"] == "AZURE_KEYVAULT" else "DATABRICKS"
+    )
+    return SecretScope(row["name"], backend, row["vault_uri"], row["vault_id"])
+
+
+def _new_cluster_id() -> str:
+    """An id shaped like Databricks' own: MMDD-HHMMSS-8 lowercase letters/digits."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    stamp = time.strftime("%m%d-%H%M%S", time.gmtime())
+    return f"{stamp}-{''.join(secrets.choice(alphabet) for _ in range(8))}"
+
+
+@with_latency
+class LocalDatabricks(LocalPort, Databricks):
+    """Databricks workspaces of the sandbox; scopes backed by the sandbox's vaults."""
+
+    def __init__(self, sandbox: Sandbox, vault: LocalVault,
+                 notebook_host: NotebookHost | None = None) -> None:
+        super().__init__(sandbox)
+        self._vault = vault
+        self._host = notebook_host
+
+    # --- workspaces ----------------------------------------------------------------------
+
+    def create_workspace(
+        self, resource_group: str, name: str, location: str, *, sku: str = "premium"
+    ) -> DatabricksWorkspace:
+        with self._sandbox.transaction() as conn:
+            group = conn.execute(
+                "SELECT name FROM resource_groups WHERE name = ?", (resource_group,)
+            ).fetchone()
+            if group is None:
+                raise NotFound(f"resource group {resource_group} does not exist")
+            row = conn.execute(
+                "SELECT * FROM databricks_workspaces WHERE name = ?", (name,)
+            ).fetchone()
+            if row is None:
+                workspace_id = str(secrets.randbelow(9 * 10**15) + 10**15)
+                conn.execute(
+                    "INSERT INTO databricks_workspaces VALUES (?, ?, ?, ?, ?)",
+                    (name, group["name"], location, sku.lower(), workspace_id),
+                )
+                row = conn.execute(
+                    "SELECT * FROM databricks_workspaces WHERE name = ?", (name,)
+                ).fetchone()
+        workspace = _workspace(row)
+        if workspace.resource_group.lower() != resource_group.lower():
+            raise Conflict(
+                f"Databricks workspace {name} belongs to resource group {workspace.resource_group}"
+            )
+        if workspace.sku != sku.lower():
+            raise Conflict(f"Databricks workspace {name} exists with the {workspace.sku} tier")
+        return workspace
+
+    def get_workspace(self, name: str) -> DatabricksWorkspace:
+        return _workspace(self._workspace_row(name))
+
+    def delete_workspace(self, name: str) -> bool:
+        with self._sandbox.transaction() as conn:
+            deleted = bool(
+                conn.execute("DELETE FROM databricks_workspaces WHERE name = ?", (name,)).rowcount
+            )
+        # The clusters' scratch folders (notebook runs, Spark) go with the workspace.
+        self._sandbox.remove_folder("databricks", name.lower())
+        return deleted
+
+    # --- clusters ------------------------------------------------------------------------
+
+    def create_cluster(
+        self,
+        workspace: str,
+        name: str,
+        *,
+        node_type: str,
+        spark_version: str,
+        num_workers: int,
+        autotermination_minutes: int,
+    ) -> Cluster:
+        if autotermination_minutes != 0 and not 10 <= autotermination_minutes <= 43200:
+            raise TargetError(
+                f"cluster {name}: auto-termination must be 0 (off) or 10-43200 minutes"
+            )
+        cluster_id = _new_cluster_id()
+        with self._sandbox.transaction() as conn:
+            ws = self._workspace_row(workspace, conn)
+            conn.execute(
+                "INSERT INTO clusters VALUES (?, ?, ?, ?, ?, ?, ?, 'RUNNING')",
+                (cluster_id, ws["name"], name, node_type, spark_version, num_workers,
+                 autotermination_minutes),
+            )
+            row = conn.execute(
+                "SELECT * FROM clusters WHERE cluster_id = ?", (cluster_id,)
+            ).fetchone()
+        return _cluster(row)
+
+    def clusters(self, workspace: str) -> list[Cluster]:
+        ws = self._workspace_row(workspace)
+        rows = self._sandbox.query(
+            "SELECT * FROM clusters WHERE workspace = ? ORDER BY name, cluster_id", (ws["name"],)
+        )
+        return [_cluster(row) for row in rows]
+
+    def get_cluster(self, workspace: str, cluster_id: str) -> Cluster:
+        return _cluster(self._cluster_row(workspace, cluster_id))
+
+    def edit_cluster(
+        self, workspace: str, cluster_id: str, *, autotermination_minutes: int
+    ) -> Cluster:
+        self._cluster_row(workspace, cluster_id)
+        with self._sandbox.transaction() as conn:
+            conn.execute(
+                "UPDATE clusters SET autotermination_minutes = ? WHERE cluster_id = ?",
+                (autotermination_minutes, cluster_id),
+            )
+        return _cluster(self._cluster_row(workspace, cluster_id))
+
+    def delete_cluster(self, workspace: str, cluster_id: str) -> bool:
+        with self._sandbox.transaction() as conn:
+            return bool(
+                conn.execute(
+                    "DELETE FROM clusters WHERE cluster_id = ? AND workspace = ?",
+                    (cluster_id, workspace),
+                ).rowcount
+            )
+
+    # --- libraries -----------------------------------------------------------------------
+
+    def install_libraries(
+        self, workspace: str, cluster_id: str, libraries: Sequence[Library]
+    ) -> None:
+        self._cluster_row(workspace, cluster_id)
+        with self._sandbox.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO cluster_libraries VALUES (?, ?, ?, 'INSTALLED')",
+                [(cluster_id, lib.kind, lib.spec) for lib in libraries],
+            )
+
+    def cluster_libraries(self, workspace: str, cluster_id: str) -> list[LibraryStatus]:
+        self._cluster_row(workspace, cluster_id)
+        rows = self._sandbox.query(
+            "SELECT kind, spec, status FROM cluster_libraries WHERE cluster_id = ? "
+            "ORDER BY kind, spec",
+            (cluster_id,),
+        )
+        return [LibraryStatus(Library(r["kind"], r["spec"]), r["status"]) for r in rows]
+
+    def uninstall_libraries(
+        self, workspace: str, cluster_id: str, libraries: Sequence[Library]
+    ) -> None:
+        self._cluster_row(workspace, cluster_id)
+        with self._sandbox.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM cluster_libraries WHERE cluster_id = ? AND kind = ? AND spec = ?",
+                [(cluster_id, lib.kind, lib.spec) for lib in libraries],
+            )
+
+    # --- secret scopes -------------------------------------------------------------------
+
+    def create_secret_scope(
+        self, workspace: str, name: str, *, vault: KeyVault | None = None
+    ) -> SecretScope:
+        if vault is not None:
+            # The vault must exist: Databricks checks it when the scope is created.
+            self._vault.vault_by_id(vault.id)
+        backend: Literal["DATABRICKS", "AZURE_KEYVAULT"] = (
+            "AZURE_KEYVAULT" if vault is not None else "DATABRICKS"
+        )
+        wanted = SecretScope(
+            name, backend, vault.uri if vault else "", vault.id if vault else ""
+        )
+        with self._sandbox.transaction() as conn:
+            ws = self._workspace_row(workspace, conn)
+            row = conn.execute(
+                "SELECT * FROM secret_scopes WHERE workspace = ? AND name = ?", (ws["name"], name)
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO secret_scopes VALUES (?, ?, ?, ?, ?)",
+                    (ws["name"], name, backend, wanted.vault_uri, wanted.vault_id),
+                )
+                return wanted
+        existing = _scope(row)
+        if existing != wanted:
+            behind = existing.vault_id or "Databricks"
+            raise Conflict(f"secret scope {name} exists already, backed by {behind}")
+        return existing
+
+    def secret_scopes(self, workspace: str) -> list[SecretScope]:
+        ws = self._workspace_row(workspace)
+        rows = self._sandbox.query(
+            "SELECT * FROM secret_scopes WHERE workspace = ? ORDER BY name", (ws["name"],)
+        )
+        return [_scope(row) for row in rows]
+
+    def delete_secret_scope(self, workspace: str, name: str) -> bool:
+        with self._sandbox.transaction() as conn:
+            return bool(
+                conn.execute(
+                    "DELETE FROM secret_scopes WHERE workspace = ? AND name = ?", (workspace, name)
+                ).rowcount
+            )
+
+    def put_scope_secret(self, workspace: str, scope: str, key: str, value: str) -> None:
+        """Write a secret into a Databricks-backed scope (`databricks secrets put`).
+
+        Raises:
+            NotFound: no such workspace or scope.
+            TargetError: the scope is Key Vault-backed (write to the vault instead).
+        """
+        found = self._scope_of(workspace, scope)
+        if found.backend == "AZURE_KEYVAULT":
+            raise TargetError(
+                f"secret scope {scope} is backed by a Key Vault: add the secret to the vault"
+            )
+        encrypted = self._sandbox.encrypt(value)
+        with self._sandbox.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO scope_secrets VALUES (?, ?, ?, ?)",
+                (self._workspace_row(workspace, conn)["name"], scope, key, encrypted),
+            )
+
+    def scope_secrets(self, workspace: str, scope: str) -> list[str]:
+        found = self._scope_of(workspace, scope)
+        if found.backend == "AZURE_KEYVAULT":
+            return self._vault.list_secrets(self._vault.vault_by_id(found.vault_id).name)
+        rows = self._sandbox.query(
+            "SELECT key FROM scope_secrets WHERE workspace = ? AND scope = ? ORDER BY key",
+            (self._workspace_row(workspace)["name"], scope),
+        )
+        return [row["key"] for row in rows]
+
+    def read_scope_secret(self, workspace: str, scope: str, key: str) -> str:
+        found = self._scope_of(workspace, scope)
+        if found.backend == "AZURE_KEYVAULT":
+            vault = self._vault.vault_by_id(found.vault_id)
+            try:
+                return self._vault.get_secret(vault.name, key)
+            except NotFound:
+                raise NotFound(f"secret {key} does not exist in scope {scope}") from None
+        rows = self._sandbox.query(
+            "SELECT value FROM scope_secrets WHERE workspace = ? AND scope = ? AND key = ?",
+            (self._workspace_row(workspace)["name"], scope, key),
+        )
+        if not rows:
+            raise NotFound(f"secret {key} does not exist in scope {scope}")
+        return self._sandbox.decrypt(rows[0]["value"])
+
+    # --- notebooks and Git integration ---------------------------------------------------
+
+    def import_notebook(self, workspace: str, path: str, source: str) -> None:
+        with self._sandbox.transaction() as conn:
+            name = self._workspace_row(workspace, conn)["name"]
+            conn.execute(
+                "INSERT INTO notebooks (workspace, path, source) VALUES (?, ?, ?) "
+                "ON CONFLICT (workspace, path) DO UPDATE SET source = excluded.source",
+                (name, path, source),
+            )
+
+    def notebook_source(self, workspace: str, path: str) -> str:
+        rows = self._sandbox.query(
+            "SELECT source FROM notebooks WHERE workspace = ? AND path = ?",
+            (self._workspace_row(workspace)["name"], path),
+        )
+        if not rows or rows[0]["source"] is None:
+            raise NotFound(f"notebook {path} does not exist in workspace {workspace}")
+        return str(rows[0]["source"])
+
+    def delete_notebook(self, workspace: str, path: str) -> bool:
+        with self._sandbox.transaction() as conn:
+            rows = conn.execute(
+                "SELECT link_url FROM notebooks WHERE workspace = ? AND path = ? "
+                "AND source IS NOT NULL", (workspace, path)).fetchall()
+            if not rows:
+                return False
+            if rows[0]["link_url"] is None:
+                conn.execute("DELETE FROM notebooks WHERE workspace = ? AND path = ?",
+                             (workspace, path))
+            else:
+                conn.execute("UPDATE notebooks SET source = NULL WHERE workspace = ? AND "
+                             "path = ?", (workspace, path))
+            return True
+
+    def set_git_provider(self, workspace: str, provider: str) -> None:
+        with self._sandbox.transaction() as conn:
+            name = self._workspace_row(workspace, conn)["name"]
+            conn.execute("INSERT OR REPLACE INTO workspace_settings VALUES (?, 'git-provider', ?)",
+                         (name, provider))
+
+    def git_provider(self, workspace: str) -> str | None:
+        rows = self._sandbox.query(
+            "SELECT value FROM workspace_settings WHERE workspace = ? AND key = 'git-provider'",
+            (self._workspace_row(workspace)["name"],),
+        )
+        return str(rows[0]["value"]) if rows else None
+
+    def link_notebook(self, workspace: str, path: str, repo_url: str, branch: str,
+                      repo_path: str) -> None:
+        with self._sandbox.transaction() as conn:
+            name = self._workspace_row(workspace, conn)["name"]
+            conn.execute(
+                "INSERT INTO notebooks (workspace, path, link_url, link_branch, link_path) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace, path) DO UPDATE SET "
+                "link_url = excluded.link_url, link_branch = excluded.link_branch, "
+                "link_path = excluded.link_path",
+                (name, path, repo_url, branch, repo_path),
+            )
+
+    def notebook_link(self, workspace: str, path: str) -> tuple[str, str, str] | None:
+        rows = self._sandbox.query(
+            "SELECT link_url, link_branch, link_path FROM notebooks WHERE workspace = ? "
+            "AND path = ? AND link_url IS NOT NULL",
+            (self._workspace_row(workspace)["name"], path),
+        )
+        if not rows:
+            return None
+        return (str(rows[0]["link_url"]), str(rows[0]["link_branch"]),
+                str(rows[0]["link_path"]))
+
+    def unlink_notebook(self, workspace: str, path: str) -> bool:
+        with self._sandbox.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE notebooks SET link_url = NULL, link_branch = NULL, link_path = NULL "
+                "WHERE workspace = ? AND path = ? AND link_url IS NOT NULL", (workspace, path),
+            ).rowcount
+            conn.execute("DELETE FROM notebooks WHERE workspace = ? AND path = ? AND "
+                         "source IS NULL AND link_url IS NULL", (workspace, path))
+            return bool(changed)
+
+    def run_notebook(
+        self,
+        workspace: str,
+        cluster_id: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        log: Callable[[str], None] = lambda line: None,
+        progress: Callable[[float, float, str], None] = lambda done, total, text: None,
+        cancelled: threading.Event | None = None,
+    ) -> dict[str, Any]:
+        if self._host is None:
+            raise TargetError("this sandbox cannot run notebooks")
+        cluster = self.get_cluster(workspace, cluster_id)
+        source = self.notebook_source(workspace, path)
+        log(f"cluster {cluster.name} ({cluster.spark_version}): running {path}")
+        return self._host.run(self, workspace, cluster, path, source, params or {}, log,
+                              progress, cancelled)
+
+    # --- CLI profiles --------------------------------------------------------------------
+
+    def write_profile(self, name: str, host: str, token: str) -> None:
+        ProfileFile.default().write(name, host, token)
+
+    def read_profile(self, name: str) -> Profile:
+        return ProfileFile.default().read(name)
+
+    def delete_profile(self, name: str) -> bool:
+        return ProfileFile.default().delete(name)
+
+    def profile_file(self) -> Path:
+        return ProfileFile.default().path
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _workspace_row(self, name: str, conn: sqlite3.Connection | None = None) -> sqlite3.Row:
+        sql = "SELECT * FROM databricks_workspaces WHERE name = ?"
+        if conn is not None:
+            row: sqlite3.Row | None = conn.execute(sql, (name,)).fetchone()
+        else:
+            rows = self._sandbox.query(sql, (name,))
+            row = rows[0] if rows else None
+        if row is None:
+            raise NotFound(f"Databricks workspace {name} does not exist")
+        return row
+
+    def _cluster_row(self, workspace: str, cluster_id: str) -> sqlite3.Row:
+        ws = self._workspace_row(workspace)
+        rows = self._sandbox.query(
+            "SELECT * FROM clusters WHERE cluster_id = ? AND workspace = ?",
+            (cluster_id, ws["name"]),
+        )
+        if not rows:
+            raise NotFound(f"cluster {cluster_id} does not exist in workspace {workspace}")
+        return rows[0]
+
+    def _scope_of(self, workspace: str, scope: str) -> SecretScope:
+        ws = self._workspace_row(workspace)
+        rows = self._sandbox.query(
+            "SELECT * FROM secret_scopes WHERE workspace = ? AND name = ?", (ws["name"], scope)
+        )
+        if not rows:
+            raise NotFound(f"secret scope {scope} does not exist in workspace {workspace}")
+        return _scope(rows[0])

@@ -1,0 +1,348 @@
+"""The local sandbox: `<workspace>/sandbox/` holding `sandbox.db` (SQLite, WAL) and folders.
+
+One connection is shared by all threads behind a lock; every port call runs in one short
+transaction, so a crash never leaves a resource half-recorded. Folders are created 0700 and
+files 0600: the sandbox holds encrypted secrets and tokens.
+
+The injected latency (`LocalTarget(workspace, latency=0.05)` or `LABTUI_LOCAL_LATENCY`) makes
+every port call sleep that long *outside* the lock, as a network round trip would, so a proctor
+benchmark can compare sequential and concurrent work without a cloud.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from labtui.targets.base import TargetError
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS resource_groups (
+    name TEXT PRIMARY KEY COLLATE NOCASE,
+    location TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS storage_accounts (
+    name TEXT PRIMARY KEY COLLATE NOCASE,
+    resource_group TEXT NOT NULL REFERENCES resource_groups(name) ON DELETE CASCADE,
+    location TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    access_tier TEXT NOT NULL,
+    hns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS file_systems (
+    account TEXT NOT NULL REFERENCES storage_accounts(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    PRIMARY KEY (account, name)
+);
+CREATE TABLE IF NOT EXISTS acl_entries (
+    account TEXT NOT NULL,
+    file_system TEXT NOT NULL,
+    path TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    permissions TEXT NOT NULL,
+    PRIMARY KEY (account, file_system, path, scope, kind, principal),
+    FOREIGN KEY (account, file_system) REFERENCES file_systems(account, name) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS vaults (
+    name TEXT PRIMARY KEY COLLATE NOCASE,
+    resource_group TEXT NOT NULL REFERENCES resource_groups(name) ON DELETE CASCADE,
+    location TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS secrets (
+    vault TEXT NOT NULL COLLATE NOCASE REFERENCES vaults(name) ON DELETE CASCADE,
+    name TEXT NOT NULL COLLATE NOCASE,
+    value BLOB NOT NULL,
+    version INTEGER NOT NULL,
+    deleted_on REAL,
+    PRIMARY KEY (vault, name)
+);
+CREATE TABLE IF NOT EXISTS databricks_workspaces (
+    name TEXT PRIMARY KEY COLLATE NOCASE,
+    resource_group TEXT NOT NULL REFERENCES resource_groups(name) ON DELETE CASCADE,
+    location TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    workspace_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS clusters (
+    cluster_id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL COLLATE NOCASE
+        REFERENCES databricks_workspaces(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    node_type TEXT NOT NULL,
+    spark_version TEXT NOT NULL,
+    num_workers INTEGER NOT NULL,
+    autotermination_minutes INTEGER NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cluster_libraries (
+    cluster_id TEXT NOT NULL REFERENCES clusters(cluster_id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (cluster_id, kind, spec)
+);
+CREATE TABLE IF NOT EXISTS secret_scopes (
+    workspace TEXT NOT NULL COLLATE NOCASE
+        REFERENCES databricks_workspaces(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    vault_uri TEXT NOT NULL,
+    vault_id TEXT NOT NULL,
+    PRIMARY KEY (workspace, name)
+);
+CREATE TABLE IF NOT EXISTS scope_secrets (
+    workspace TEXT NOT NULL COLLATE NOCASE,
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (workspace, scope, key),
+    FOREIGN KEY (workspace, scope) REFERENCES secret_scopes(workspace, name) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS notebooks (
+    workspace TEXT NOT NULL COLLATE NOCASE
+        REFERENCES databricks_workspaces(name) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    source TEXT,
+    link_url TEXT,
+    link_branch TEXT,
+    link_path TEXT,
+    PRIMARY KEY (workspace, path)
+);
+CREATE TABLE IF NOT EXISTS workspace_settings (
+    workspace TEXT NOT NULL COLLATE NOCASE
+        REFERENCES databricks_workspaces(name) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (workspace, key)
+);
+CREATE TABLE IF NOT EXISTS ml_workspaces (
+    name TEXT PRIMARY KEY COLLATE NOCASE,
+    resource_group TEXT NOT NULL REFERENCES resource_groups(name) ON DELETE CASCADE,
+    location TEXT NOT NULL,
+    store TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS service_principals (
+    app_id TEXT PRIMARY KEY,
+    object_id TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL UNIQUE,
+    tenant_id TEXT NOT NULL,
+    password_salt BLOB NOT NULL,
+    password_hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS role_assignments (
+    id TEXT PRIMARY KEY,
+    principal_id TEXT NOT NULL REFERENCES service_principals(object_id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    scope TEXT NOT NULL COLLATE NOCASE,
+    UNIQUE (principal_id, role, scope)
+);
+"""
+
+LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+"""The subscription id in the local target's resource ids (there is no Azure subscription)."""
+
+T = TypeVar("T")
+
+
+class Sandbox:
+    """The sandbox of one workspace: the database, the vault key and the resource folders."""
+
+    def __init__(self, root: Path, *, latency: float = 0.0) -> None:
+        self.root = root
+        self.latency = latency
+        self._lock = threading.RLock()
+        try:
+            _make_private_dir(root)
+            self._fernet = Fernet(_load_or_create_key(root / "vault.key"))
+            db_path = root / "sandbox.db"
+            _touch_private(db_path)
+            self._conn = sqlite3.connect(
+                db_path, check_same_thread=False, isolation_level=None, timeout=30
+            )
+        except OSError as exc:
+            raise TargetError(
+                f"cannot open the sandbox in {root}: {_reason(exc)}"
+                " (choose a writable workspace folder with --workspace)"
+            ) from None
+        except sqlite3.Error as exc:
+            raise TargetError(f"cannot open the sandbox database in {root}: {exc}") from None
+        self._conn.row_factory = sqlite3.Row
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(SCHEMA)
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        for side_file in ("sandbox.db-wal", "sandbox.db-shm"):
+            if (root / side_file).exists():
+                os.chmod(root / side_file, 0o600)
+
+    # --- database ------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit of work; rolled back if the block raises."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """Read rows (outside any write transaction)."""
+        with self._lock:
+            return list(self._conn.execute(sql, params))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # --- secrets at rest -----------------------------------------------------------------
+
+    def encrypt(self, value: str) -> bytes:
+        return self._fernet.encrypt(value.encode("utf-8"))
+
+    def decrypt(self, token: bytes) -> str:
+        try:
+            return self._fernet.decrypt(token).decode("utf-8")
+        except InvalidToken:
+            raise TargetError(
+                f"a secret in {self.root / 'sandbox.db'} cannot be decrypted with "
+                f"{self.root / 'vault.key'} (was the key file replaced?)"
+            ) from None
+
+    # --- folders -------------------------------------------------------------------------
+
+    def folder(self, *parts: str) -> Path:
+        """A folder under the sandbox, created 0700 with its parents."""
+        path = self.root.joinpath(*parts)
+        current = self.root
+        for part in path.relative_to(self.root).parts:
+            current = current / part
+            _make_private_dir(current)
+        return path
+
+    def remove_folder(self, *parts: str) -> None:
+        path = self.root.joinpath(*parts)
+        if path.exists():
+            shutil.rmtree(path)
+        # Parents left empty by the removal would be a trace of the deleted resource.
+        parent = path.parent
+        while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+
+    # --- latency -------------------------------------------------------------------------
+
+    def pause(self) -> None:
+        """Sleep the injected per-call latency (no-op when zero)."""
+        if self.latency > 0:
+            time.sleep(self.latency)
+
+
+class LocalPort:
+    """Base of the local ports: holds the sandbox."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
+
+
+P = TypeVar("P", bound=LocalPort)
+
+
+def with_latency(cls: type[P]) -> type[P]:
+    """Make every public method of a local port sleep the sandbox's latency first."""
+    for name, member in list(vars(cls).items()):
+        if name.startswith("_") or not callable(member):
+            continue
+        setattr(cls, name, _delayed(member))
+    return cls
+
+
+def _delayed(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def wrapper(self: LocalPort, *args: Any, **kwargs: Any) -> T:
+        self._sandbox.pause()
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _make_private_dir(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def _touch_private(path: Path) -> None:
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def _load_or_create_key(path: Path) -> bytes:
+    """The vault's Fernet key: read it, or create it 0600 (exclusively, so two processes
+    opening a fresh sandbox at once agree on one key)."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        key = path.read_bytes().strip()
+        if not key:
+            raise TargetError(f"the vault key {path} is empty") from None
+        return key
+    key = Fernet.generate_key()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return key
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror.lower() if exc.strerror else type(exc).__name__
+
+
+def copy_private(source: Path, destination: Path) -> None:
+    """Copy a file to `destination` atomically (temp file + rename), 0600."""
+    temp = destination.with_name(f".{destination.name}.part")
+    fd = os.open(temp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+        os.replace(temp, destination)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def write_private(data: bytes, destination: Path) -> None:
+    """Write bytes to `destination` atomically, 0600."""
+    temp = destination.with_name(f".{destination.name}.part")
+    fd = os.open(temp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(temp, destination)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise

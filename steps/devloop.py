@@ -1,0 +1,573 @@
+"""The lab's "Dev loop": train the model from the notebook, write a test, build the inference
+image, and run the tests with coverage inside it.
+
+Everything happens in the dev environment. The code comes from the attendee's working copy (their
+branch, with whatever they changed), the model from the dev ML workspace's registry.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from labtui_steps.devops import NOTEBOOK_REPO_PATH, NOTEBOOK_WORKSPACE_PATH, repository
+from labtui_steps.devops import working_copy_path as repo_path
+from labtui_steps.fields import (
+    BASE_IMAGE,
+    BRANCH,
+    CA_BUNDLE,
+    CLUSTER_NAME,
+    CREATED_BY,
+    DATABRICKS_WORKSPACE,
+    DEVOPS_ORGANIZATION,
+    DEVOPS_PROJECT,
+    IMAGE_NAME,
+    ML_WORKSPACE,
+    MODEL_NAME,
+    PREFIX,
+)
+
+from labtui.step import Change, Check, JournalEntry, Step, StepContext, StepError, Verdict
+from labtui.targets.base import ModelVersion, NotFound, TargetError
+
+MODEL_FILES = ("model.pkl", "x_scaler.pkl", "y_scaler.pkl")
+SAMPLE_INPUT = {"age": 37, "hours-per-week": 40.0, "sex": "Female",
+                "occupation": "Exec-managerial"}
+TESTS_FOLDER = "Project_One-Tests"
+SERVER_PORT = 5001
+RESULTS_IN_IMAGE = "/var/azureml-app/test_results"
+WORKSPACE_LABEL = "labtui.workspace"
+REFERENCE_TEST = '''
+
+def test_run_returns_a_numeric_estimate():
+    """Reference answer (labtui --solve): scoring the lab's sample gives a number."""
+    import json as _json
+
+    from inference_code.model_provider import ModelProvider
+
+    provider = ModelProvider()
+    provider.init()
+    result = provider.run(_json.dumps({"age": 37, "hours-per-week": 40.0}))
+    assert isinstance(result["estimate"], float)
+'''
+
+
+def model_tags(ctx: StepContext) -> dict[str, str]:
+    """The tags the notebook registers with: the environment as state, and created_by."""
+    return {"state": ctx.env or "dev", "created_by": ctx.value("created-by")}
+
+
+def newest_model(ctx: StepContext) -> ModelVersion:
+    """The newest registered version of the lab's model with this environment's tags.
+
+    Raises:
+        StepError: there is none (train-model has not run).
+    """
+    try:
+        versions = ctx.target.models.list_models(ctx.value("ml-workspace-name"),
+                                                 ctx.value("model-name"), model_tags(ctx))
+    except NotFound as exc:
+        raise StepError(f"{exc}; run train-model first") from None
+    if not versions:
+        raise StepError(f"no version of {ctx.value('model-name')} with tags {model_tags(ctx)}; "
+                        "run train-model first")
+    return versions[-1]
+
+
+def working_copy(ctx: StepContext) -> Path:
+    """The attendee's clone, which must exist (seed-repo made it)."""
+    path = repo_path(ctx)
+    if not (path / ".git").is_dir():
+        raise StepError(f"no working copy at {path}; run seed-repo first")
+    return path
+
+
+def workspace_label(ctx: StepContext) -> str:
+    """A label value unique to this workspace, so rollback removes only our images."""
+    return str(ctx.target.workspace.resolve())
+
+
+# -- train-model ---------------------------------------------------------------------------------
+
+
+class TrainModel(Step):
+    """Import the training notebook into Databricks, run it on the dev cluster, keep results."""
+
+    id = "train-model"
+    title = "Train the world's worst regression"
+    section = "Dev loop"
+    summary = ("Run Project_One/notebooks/train_model.py from your branch on the dev cluster: it "
+               "mounts the data lake with the secret scope's service principal, trains fnlwgt "
+               "on age and hours-per-week, and registers worst_regression with its tags.")
+    requires = ("git-integration", "secrets", "upload-data", "ml-workspace")
+    environment = "dev"
+    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, BRANCH, DATABRICKS_WORKSPACE,
+              CLUSTER_NAME, ML_WORKSPACE, MODEL_NAME, CREATED_BY)
+
+    def run(self, ctx: StepContext) -> None:
+        repo = repository(ctx)
+        branch = ctx.value("branch")
+        copy = ctx.target.devops.working_copy(repo, repo_path(ctx))
+        copy.fetch()
+        source = copy.show(f"origin/{branch}", NOTEBOOK_REPO_PATH)
+        workspace = ctx.value("databricks-workspace")
+        databricks = ctx.target.databricks
+        ctx.journal.record("notebook", NOTEBOOK_WORKSPACE_PATH, workspace=workspace)
+        databricks.import_notebook(workspace, NOTEBOOK_WORKSPACE_PATH, source)
+        ctx.log(f"imported {NOTEBOOK_REPO_PATH} ({branch}) as {NOTEBOOK_WORKSPACE_PATH}")
+        cluster = ctx.outputs.get("cluster-id", step="databricks")
+        if cluster is None:
+            raise StepError("the databricks step has no cluster; run databricks first")
+        ml_workspace, name = ctx.value("ml-workspace-name"), ctx.value("model-name")
+        ctx.journal.record("model", f"{ml_workspace}/{name}", workspace=ml_workspace,
+                           name=name)
+        work_dir = ctx.artifacts / "run"
+        if work_dir.exists():
+            shutil.rmtree(work_dir)
+        results = databricks.run_notebook(
+            workspace, cluster, NOTEBOOK_WORKSPACE_PATH, params={"work_dir": str(work_dir)},
+            log=ctx.log, progress=lambda done, total, text: ctx.progress(done, total, text),
+            cancelled=ctx.cancelled,
+        )
+        results_file = work_dir / "results.json"
+        if not results_file.exists():
+            raise StepError(f"the notebook finished without writing {results_file}")
+        data = json.loads(results_file.read_text())
+        metrics = {"mae": data["metrics"]["mae"], "r2": data["metrics"]["r2"],
+                   "actual": data["test"]["actual"], "predicted": data["test"]["predicted"],
+                   "model": data["model"], "tags": data["tags"]}
+        metrics_file = ctx.artifacts / "metrics.json"
+        metrics_file.write_text(json.dumps(metrics))
+        ctx.outputs.set("model-version", str(data["model"]["version"]))
+        ctx.log(f"notebook run {results.get('run_id', '')}: registered {name} version "
+                f"{data['model']['version']} (MAE {metrics['mae']:,.1f}, R² {metrics['r2']:.4f})")
+        ctx.publish("metrics", metrics_file)
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        try:
+            version = newest_model(ctx)
+        except StepError as exc:
+            return Verdict.of(Check("registered model", False, str(exc), "run this step"))
+        checks = [Check("registered model", True,
+                        f"{version.name} version {version.version} tagged {model_tags(ctx)}")]
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = ctx.target.models.download_model(
+                ctx.value("ml-workspace-name"), version.name, Path(scratch),
+                version=version.version)
+            files = {path.name for path in folder.iterdir()}
+        missing = [name for name in MODEL_FILES if name not in files]
+        checks.append(Check("model files", not missing,
+                            "missing " + ", ".join(missing) if missing else ", ".join(MODEL_FILES),
+                            "the notebook's 'Write the model files' cell must write all three"))
+        metrics = ctx.artifacts / "metrics.json"
+        checks.append(Check("metrics", metrics.exists(), "MAE, R² and the test split kept"
+                            if metrics.exists() else "no metrics.json", "run this step again"))
+        return Verdict(tuple(checks))
+
+    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
+        if entry.kind == "notebook":
+            try:
+                ctx.target.databricks.delete_notebook(entry.undo["workspace"], entry.ref)
+            except NotFound:
+                return
+        elif entry.kind == "model":
+            try:
+                ctx.target.models.delete_model(entry.undo["workspace"], entry.undo["name"])
+            except NotFound:
+                return
+        else:
+            raise StepError(f"unknown journal entry {entry.kind}")
+
+
+# -- write-test ----------------------------------------------------------------------------------
+
+
+def count_tests(folder: Path) -> int:
+    """Test functions pytest would collect from test_*.py files (top level and in Test classes)."""
+    count = 0
+    for path in sorted(folder.rglob("test_*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except SyntaxError as exc:
+            raise StepError(f"{path.name} line {exc.lineno}: {exc.msg}") from None
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and \
+                    node.name.startswith("test"):
+                count += 1
+            elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+                count += sum(1 for item in node.body
+                             if isinstance(item, ast.FunctionDef) and item.name.startswith("test"))
+    return count
+
+
+class WriteTest(Step):
+    """Manual: the attendee adds a unit test to Project_One-Tests; verify runs them."""
+
+    id = "write-test"
+    title = "Write a unit test"
+    section = "Dev loop"
+    summary = ("Add one more test to Project_One-Tests/test_model.py (the example checks that "
+               "x_scaler is populated by init). Verify counts and runs the tests.")
+    manual = True
+    requires = ("train-model",)
+    environment = "dev"
+    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, ML_WORKSPACE, MODEL_NAME, CREATED_BY)
+
+    def run(self, ctx: StepContext) -> None:
+        tests = working_copy(ctx) / TESTS_FOLDER / "test_model.py"
+        ctx.log(f"This step is yours: open {tests}, add a test (pytest style, e.g. that "
+                "run() returns a number for the lab's sample input), save, then verify.")
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        import labtui_assets
+
+        folder = working_copy(ctx) / TESTS_FOLDER
+        given = count_tests(labtui_assets.root() / TESTS_FOLDER)
+        found = count_tests(folder)
+        checks = [Check("tests written", found > given,
+                        f"{found} test{'s' if found != 1 else ''} ({given} given)",
+                        f"add a test function named test_… to {folder / 'test_model.py'}")]
+        if found > given:
+            checks.append(self._run_tests(ctx, folder))
+        return Verdict(tuple(checks))
+
+    def _run_tests(self, ctx: StepContext, folder: Path) -> Check:
+        model_dir = ctx.artifacts / "model"
+        if model_dir.exists():
+            shutil.rmtree(model_dir)
+        version = newest_model(ctx)
+        files = ctx.target.models.download_model(
+            ctx.value("ml-workspace-name"), version.name, model_dir, version=version.version)
+        code = folder.parent / "Project_One"
+        env = {"PYTHONPATH": str(code), "AZUREML_MODEL_DIR": str(files),
+               "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)],
+            capture_output=True, text=True, env=env, cwd=folder.parent, timeout=300,
+        )
+        for line in done.stdout.splitlines()[-15:]:
+            ctx.log(line)
+        last = (done.stdout.strip().splitlines() or ["no output"])[-1]
+        return Check("tests pass", done.returncode == 0, last,
+                     "fix the failing test (its output is in the step log)")
+
+    def solve(self, ctx: StepContext) -> None:
+        tests = working_copy(ctx) / TESTS_FOLDER / "test_model.py"
+        original = tests.read_text(encoding="utf-8")
+        if "def test_run_returns_a_numeric_estimate" in original:
+            ctx.log("the reference test is already there")
+            return
+        ctx.journal.record("reference-test", str(tests), original=original)
+        tests.write_text(original.rstrip("\n") + "\n" + REFERENCE_TEST, encoding="utf-8")
+        ctx.log(f"added test_run_returns_a_numeric_estimate to {tests}")
+
+    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
+        if entry.kind != "reference-test":
+            raise StepError(f"unknown journal entry {entry.kind}")
+        path = Path(entry.ref)
+        if path.parent.exists():
+            path.write_text(entry.undo["original"], encoding="utf-8")
+
+
+# -- build-image ---------------------------------------------------------------------------------
+
+
+def _copy_ca_bundle(ctx: StepContext, context: Path) -> None:
+    bundle = ctx.values.get("ca-bundle")
+    if not bundle:
+        return
+    source = Path(bundle).expanduser()
+    if not source.is_file():
+        raise StepError(f"ca-bundle: {source} is not a file")
+    shutil.copyfile(source, context / "ca-bundle.crt")
+
+
+def _fresh(folder: Path) -> Path:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _image_labels(ctx: StepContext, version: ModelVersion) -> dict[str, str]:
+    labels = {WORKSPACE_LABEL: workspace_label(ctx), "labtui.model.name": version.name,
+              "labtui.model.version": str(version.version)}
+    labels.update({f"labtui.model.tag.{key}": value for key, value in version.tags.items()})
+    return labels
+
+
+def _wait_healthy(url: str, timeout: float) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+                last = f"HTTP {answer.status}"
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            last = str(getattr(exc, "reason", exc))
+        time.sleep(0.25)
+    raise StepError(f"the inference server did not become healthy in {timeout:.0f} s ({last})")
+
+
+def score(url: str, payload: dict[str, object]) -> object:
+    """POST a JSON body to the server's /score and return the decoded answer."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.loads(answer.read().decode())
+    except urllib.error.HTTPError as exc:
+        raise StepError(f"POST /score answered HTTP {exc.code}: "
+                        f"{exc.read().decode(errors='replace')[:200]}") from None
+    except (urllib.error.URLError, ValueError) as exc:
+        raise StepError(f"POST /score failed: {exc}") from None
+
+
+class BuildImage(Step):
+    """Build the inference image: score.py + inference_code + the registered model files."""
+
+    id = "build-image"
+    title = "Build the inference container"
+    section = "Dev loop"
+    summary = ("Download worst_regression from the dev registry, build an image that serves "
+               "score.py the way Azure ML does (azureml-inference-server-http), and check that "
+               "it answers a scoring request.")
+    requires = ("train-model",)
+    environment = "dev"
+    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, ML_WORKSPACE, MODEL_NAME,
+              CREATED_BY, IMAGE_NAME, BASE_IMAGE, CA_BUNDLE)
+
+    def tag(self, ctx: StepContext, version: ModelVersion) -> str:
+        return f"{ctx.value('image-name')}:{version.version}"
+
+    def run(self, ctx: StepContext) -> None:
+        containers = ctx.target.containers
+        ctx.log(f"Docker engine {containers.ping()}")
+        version = newest_model(ctx)
+        code = working_copy(ctx) / "Project_One"
+        context = _fresh(ctx.artifacts / "context")
+        for name in ("Dockerfile", "requirements.txt", "score.py", "inference_code"):
+            source = code / name
+            if source.is_dir():
+                shutil.copytree(source, context / name,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            elif source.exists():
+                shutil.copy2(source, context / name)
+            else:
+                raise StepError(f"Project_One/{name} is missing from your working copy")
+        ctx.target.models.download_model(ctx.value("ml-workspace-name"), version.name,
+                                         context / "model", version=version.version)
+        _copy_ca_bundle(ctx, context)
+        tag = self.tag(ctx, version)
+        ctx.journal.record("image", tag)
+        ctx.log(f"building {tag} from {ctx.value('base-image')} with model version "
+                f"{version.version}")
+        image = containers.build(
+            context, tag, build_args={"BASE_IMAGE": ctx.value("base-image")},
+            labels=_image_labels(ctx, version), log=ctx.log,
+            progress=lambda done, total: ctx.progress(done, total, f"layer {done + 1} of {total}"),
+            cancelled=ctx.cancelled,
+        )
+        ctx.outputs.set("image", tag)
+        ctx.outputs.set("image-id", image.id)
+        ctx.log(f"built {tag} ({image.id[:19]})")
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        try:
+            version = newest_model(ctx)
+        except StepError as exc:
+            return Verdict.of(Check("model", False, str(exc), "run train-model first"))
+        tag = self.tag(ctx, version)
+        containers = ctx.target.containers
+        try:
+            image = containers.image(tag)
+        except NotFound:
+            return Verdict.of(Check("image", False, f"{tag} does not exist", "run this step"))
+        except TargetError as exc:
+            return Verdict.of(Check("Docker engine", False, str(exc),
+                                    "start a Docker engine, then verify again"))
+        expected = _image_labels(ctx, version)
+        wrong = [key for key, value in expected.items() if image.labels.get(key) != value]
+        checks = [Check("image", True, tag),
+                  Check("labels", not wrong, "model name, version and tags" if not wrong else
+                        "wrong " + ", ".join(wrong), "rebuild with --force")]
+        checks.append(self._serve(ctx, tag))
+        return Verdict(tuple(checks))
+
+    def _serve(self, ctx: StepContext, tag: str) -> Check:
+        containers = ctx.target.containers
+        name = f"labtui-verify-{uuid.uuid4().hex[:10]}"
+        container = containers.run(tag, name=name, ports={SERVER_PORT: None},
+                                   labels={WORKSPACE_LABEL: workspace_label(ctx)})
+        try:
+            port = containers.container(container.id).ports.get(SERVER_PORT)
+            if port is None:
+                return Check("scoring", False, "the server's port is not published")
+            base = f"http://127.0.0.1:{port}"
+            _wait_healthy(base + "/", 60)
+            answer = score(base + "/score", SAMPLE_INPUT)
+            estimate = answer.get("estimate") if isinstance(answer, dict) else None
+            ok = isinstance(estimate, int | float)
+            return Check("scoring", ok, f"POST /score with the lab's sample → {answer}",
+                         "run() must return {\"estimate\": <number>}")
+        except StepError as exc:
+            logs = list(containers.logs(container.id))[-10:]
+            for line in logs:
+                ctx.log(f"  server: {line}")
+            return Check("scoring", False, str(exc), "the server's last lines are in the log")
+        finally:
+            containers.remove_container(container.id)
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        try:
+            version = newest_model(ctx)
+        except StepError as exc:
+            return [Change("create", "image", f"{ctx.value('image-name')}:?", str(exc))]
+        tag = self.tag(ctx, version)
+        try:
+            ctx.target.containers.image(tag)
+            return [Change("keep", "image", tag)]
+        except NotFound:
+            return [Change("create", "image", tag, f"model version {version.version}")]
+
+    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
+        if entry.kind != "image":
+            raise StepError(f"unknown journal entry {entry.kind}")
+        remove_image_and_containers(ctx, entry.ref)
+
+
+def remove_image_and_containers(ctx: StepContext, tag: str) -> None:
+    """Remove an image and every container of this workspace made from it."""
+    containers = ctx.target.containers
+    for container in containers.containers(f"{WORKSPACE_LABEL}={workspace_label(ctx)}"):
+        if container.image == tag:
+            containers.remove_container(container.id)
+    if containers.remove_image(tag):
+        ctx.log(f"removed image {tag}")
+
+
+# -- test-image ----------------------------------------------------------------------------------
+
+
+class TestImage(Step):
+    """Extend the inference image with the tests; run pytest with coverage inside it."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+    id = "test-image"
+    title = "Test the inference container"
+    section = "Dev loop"
+    summary = ("Build the test image on top of the inference image, run Project_One-Tests with "
+               "pytest and coverage inside it, and show the JUnit and coverage results.")
+    requires = ("build-image", "write-test")
+    environment = "dev"
+    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, ML_WORKSPACE, MODEL_NAME,
+              CREATED_BY, IMAGE_NAME, CA_BUNDLE)
+
+    def run(self, ctx: StepContext) -> None:
+        containers = ctx.target.containers
+        inference = ctx.outputs.get("image", step="build-image")
+        if inference is None:
+            raise StepError("build-image has not built an image; run it first")
+        version = newest_model(ctx)
+        context = _fresh(ctx.artifacts / "context")
+        shutil.copytree(working_copy(ctx) / TESTS_FOLDER, context, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
+        _copy_ca_bundle(ctx, context)
+        tag = f"{ctx.value('image-name')}-tests:{version.version}"
+        ctx.journal.record("image", tag)
+        containers.build(
+            context, tag, build_args={"INFERENCE_IMAGE": inference},
+            labels=_image_labels(ctx, version), log=ctx.log,
+            progress=lambda done, total: ctx.progress(done, total, f"layer {done + 1} of {total}"),
+            cancelled=ctx.cancelled,
+        )
+        name = f"labtui-tests-{uuid.uuid4().hex[:10]}"
+        ctx.journal.record("container", name)
+        container = containers.run(tag, name=name,
+                                   labels={WORKSPACE_LABEL: workspace_label(ctx)})
+        for line in containers.logs(container.id, follow=True):
+            ctx.log(line)
+            ctx.check_cancelled()
+        exit_code = containers.wait(container.id, timeout=600)
+        results = _fresh(ctx.artifacts / "test_results")
+        containers.copy_from(container.id, RESULTS_IN_IMAGE, results.parent)
+        containers.remove_container(container.id)
+        self._mask(ctx, results)
+        ctx.outputs.set("tests-image", tag)
+        self._report(ctx, results, exit_code)
+
+    @staticmethod
+    def _mask(ctx: StepContext, folder: Path) -> None:
+        for path in folder.rglob("*"):
+            if path.is_file() and path.suffix in (".xml", ".html", ".txt", ".json", ".js"):
+                text = path.read_text(encoding="utf-8", errors="replace")
+                masked = ctx.redact(text)
+                if masked != text:
+                    path.write_text(masked, encoding="utf-8")
+
+    @staticmethod
+    def _report(ctx: StepContext, results: Path, exit_code: int) -> None:
+        from labtui.reports import CoverageReport, ReportError, TestReport
+
+        junit, coverage = results / "junit.xml", results / "coverage.xml"
+        try:
+            report = TestReport.load(junit)
+        except ReportError as exc:
+            raise StepError(f"no test results (pytest exited {exit_code}): {exc}") from None
+        ctx.publish("junit", junit)
+        if coverage.exists():
+            ctx.publish("coverage", coverage)
+            ctx.log(f"coverage {CoverageReport.load(coverage).percent:.0f}%")
+        ctx.log(report.summary())
+        if not report.ok:
+            first = report.problems[0]
+            raise StepError(f"{len(report.problems)} of {report.total} tests failed; "
+                            f"{first.name}: {first.message}")
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        from labtui.reports import ReportError, TestReport
+
+        junit = ctx.artifacts / "test_results" / "junit.xml"
+        coverage = ctx.artifacts / "test_results" / "coverage.xml"
+        if not junit.exists():
+            return Verdict.of(Check("test results", False, "the tests have not run yet",
+                                    "run this step"))
+        try:
+            report = TestReport.load(junit)
+        except ReportError as exc:
+            return Verdict.of(Check("test results", False, str(exc), "run this step again"))
+        tag = ctx.outputs.get("tests-image")
+        checks = [Check("tests pass", report.ok, report.summary(),
+                        "fix the failing tests, then run this step again"),
+                  Check("coverage", coverage.exists(), "coverage.xml collected"
+                        if coverage.exists() else "no coverage.xml", "run this step again")]
+        if tag is not None:
+            try:
+                ctx.target.containers.image(tag)
+                checks.append(Check("test image", True, tag))
+            except NotFound:
+                checks.append(Check("test image", False, f"{tag} is gone", "run this step"))
+        return Verdict(tuple(checks))
+
+    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
+        if entry.kind == "container":
+            ctx.target.containers.remove_container(entry.ref)
+        elif entry.kind == "image":
+            remove_image_and_containers(ctx, entry.ref)
+        else:
+            raise StepError(f"unknown journal entry {entry.kind}")

@@ -1,0 +1,143 @@
+"""The lab's inputs, declared once and shared by every step that needs them.
+
+A field with the same name must mean the same thing in every step (scripts and proctors set
+`tenant-id` once), so steps import these objects instead of declaring their own. Names derived
+from the `prefix` follow the lab's convention (`{prefix}-db-dev` …) and can be overridden like
+any input, per environment with an `[env.dev]` table in the answers file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from labtui.step import Field
+
+Values = Mapping[str, str]
+
+
+def _from_prefix(
+    template: str, limit: int | None = None
+) -> Callable[[Values, str | None], str | None]:
+    """A derived default: `template` filled with the prefix and the environment."""
+
+    def derive(values: Values, env: str | None) -> str | None:
+        if env is None or "prefix" not in values:
+            return None
+        name = template.format(prefix=values["prefix"], env=env)
+        return name[:limit] if limit else name
+
+    return derive
+
+
+PREFIX = Field(
+    "prefix", "Name prefix", kind="azure-name", resource="prefix",
+    help="Your short name for the lab's resources ([some-name] in the lab text), e.g. contoso7.",
+)
+LOCATION = Field(
+    "location", "Azure region", default="eastus",
+    help="Where the resources live; keep every service in the same region.",
+)
+TENANT_ID = Field(
+    "tenant-id", "Tenant ID", kind="guid",
+    help="Your Entra ID (Azure AD) tenant: 'appOwnerTenantId' of `az ad sp show`.",
+)
+SUBSCRIPTION_ID = Field(
+    "subscription-id", "Subscription ID", kind="guid",
+    help="The subscription of the Machine Learning workspace.",
+)
+CREATED_BY = Field(
+    "created-by", "Created by", derive=lambda values, env: env,
+    help="Who made the model versions; the lab uses the environment name (dev, pipeline).",
+)
+DATA_FILE = Field(
+    "data-file", "AdultCensusIncome.csv file", kind="path", required=False,
+    help="A local copy of the lab's data; without it labtui downloads the file, or, offline, "
+    "generates a sample with the same columns.",
+)
+DATA_URL = Field(
+    "data-url", "Address of the lab data", kind="url",
+    default="https://amldockerdatasets.azureedge.net/AdultCensusIncome.csv",
+    help="Where the lab text downloads AdultCensusIncome.csv from.",
+)
+DATABRICKS_TOKEN = Field(
+    "databricks-token", "Databricks access token", kind="secret",
+    help="User Settings > Generate New Token in the Databricks workspace.",
+)
+
+RESOURCE_GROUP = Field(
+    "resource-group", "Resource group", kind="azure-name", resource="resource-group",
+    derive=_from_prefix("{prefix}-db-{env}"),
+    help="One per environment: {prefix}-db-dev, {prefix}-db-pipeline, {prefix}-db-prod.",
+)
+ML_WORKSPACE = Field(
+    "ml-workspace-name", "Machine Learning workspace", kind="azure-name", resource="ml-workspace",
+    derive=_from_prefix("{prefix}-ml-{env}"),
+)
+STORAGE_ACCOUNT = Field(
+    "storage-account", "Storage account (data lake)", kind="azure-name",
+    resource="storage-account", derive=_from_prefix("{prefix}dl{env}", 24),
+    help="Globally unique: 3-24 lowercase letters and digits.",
+)
+KEY_VAULT = Field(
+    "key-vault", "Key Vault", kind="azure-name", resource="key-vault",
+    derive=_from_prefix("{prefix}-kv-{env}"),
+    help="Globally unique: 3-24 letters, digits and hyphens, starting with a letter.",
+)
+DATABRICKS_WORKSPACE = Field(
+    "databricks-workspace", "Databricks workspace", kind="azure-name",
+    resource="databricks-workspace", derive=_from_prefix("{prefix}-adb-{env}"),
+)
+CLUSTER_NAME = Field(
+    "cluster-name", "Databricks cluster", derive=_from_prefix("{prefix}-{env}"),
+)
+DATABRICKS_PROFILE = Field(
+    "databricks-profile", "Databricks CLI profile", derive=_from_prefix("{prefix}-{env}"),
+    help="The [profile] in ~/.databrickscfg (`databricks --profile NAME …`).",
+)
+SERVICE_PRINCIPAL = Field(
+    "service-principal", "Service principal name", derive=_from_prefix("{prefix}-sp-{env}"),
+)
+COMPUTE_NAME = Field(
+    "compute-name", "ML compute name (pipeline)", derive=_from_prefix("{prefix}-dbc", 16),
+    help="The name the pipeline's Databricks cluster is attached under in the ML workspace.",
+)
+MODEL_NAME = Field(
+    "model-name", "Model name", default="worst_regression",
+    help="The registered model the training notebook creates.",
+)
+IMAGE_NAME = Field(
+    "image-name", "Inference image name", derive=_from_prefix("{prefix}-inference"),
+)
+
+# --- Azure DevOps (declared here so every section shares one definition) --------------------
+
+DEVOPS_ORGANIZATION = Field(
+    "devops-organization", "Azure DevOps organization", kind="url",
+    derive=lambda values, env: (f"https://dev.azure.com/{values['prefix']}"
+                                if "prefix" in values else None),
+    help="Your organization's address, e.g. https://dev.azure.com/contoso.",
+)
+DEVOPS_TOKEN = Field(
+    "devops-token", "Azure DevOps personal access token", kind="secret",
+    help="User settings > Personal access tokens, with Code (read & write) and Build scopes.",
+)
+DEVOPS_PROJECT = Field(
+    "devops-project", "Azure DevOps project", kind="azure-name", resource="devops-project",
+    derive=lambda values, env: f"{values['prefix']}-mlops" if "prefix" in values else None,
+    help="The project (Git, Agile) that holds the lab's repository.",
+)
+BRANCH = Field(
+    "branch", "Your branch", kind="azure-name", resource="git-branch",
+    derive=lambda values, env: values.get("prefix"),
+    help="The branch the notebook is linked to: your unique user id (default: the prefix).",
+)
+BASE_IMAGE = Field(
+    "base-image", "Base image of the inference container", default="python:3.11-slim",
+    help="Any image with Python 3.11 and venv. Without a registry, build one from Debian "
+    "packages with scripts/build-base-image.sh and use labtui/python:3.11-bookworm.",
+)
+CA_BUNDLE = Field(
+    "ca-bundle", "CA bundle for the image builds", kind="path", required=False,
+    help="Where a proxy intercepts TLS: the host's CA bundle (e.g. "
+    "/etc/ssl/certs/ca-certificates.crt), so pip inside docker build trusts it.",
+)

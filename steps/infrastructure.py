@@ -1,0 +1,974 @@
+"""The lab's "Infrastructure Set Up" section, one step per part of the lab text.
+
+Every step talks to the lab's resources only through the target's ports, so the same code
+drives the local sandbox and Azure. Each `run` journals what it is about to create *before*
+creating it and leaves alone what existed before it (it is not journaled, so a rollback never
+removes it). `verify` is read-only and says, in the attendee's words, what is missing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+from labtui_steps import census
+from labtui_steps.fields import (
+    CLUSTER_NAME,
+    COMPUTE_NAME,
+    CREATED_BY,
+    DATA_FILE,
+    DATA_URL,
+    DATABRICKS_PROFILE,
+    DATABRICKS_TOKEN,
+    DATABRICKS_WORKSPACE,
+    IMAGE_NAME,
+    KEY_VAULT,
+    LOCATION,
+    ML_WORKSPACE,
+    MODEL_NAME,
+    PREFIX,
+    RESOURCE_GROUP,
+    SERVICE_PRINCIPAL,
+    STORAGE_ACCOUNT,
+    SUBSCRIPTION_ID,
+    TENANT_ID,
+)
+
+from labtui.step import (
+    ENVIRONMENTS,
+    Change,
+    Check,
+    JournalEntry,
+    Step,
+    StepContext,
+    StepError,
+    Verdict,
+)
+from labtui.targets.base import (
+    AclEntry,
+    Cluster,
+    Library,
+    NotFound,
+    StorageAccount,
+)
+
+FILE_SYSTEM = "datalake"
+SCOPE = "data-lake"
+ROLE = "Storage Blob Data Contributor"
+AUTOTERMINATION_MINUTES = 120
+NODE_TYPE = "Standard_DS3_v2"
+SPARK_VERSION = "13.3.x-cpu-ml-scala2.12"
+NUM_WORKERS = 2
+LIBRARIES: tuple[Library, ...] = (
+    Library("pypi", "azureml-sdk"),
+    Library("pypi", "mlflow"),
+    Library("pypi", "scikit-learn"),
+)
+DOWNLOAD_TIMEOUT = 10.0
+PARALLEL_CALLS = 8
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _parallel(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """Apply `work` to every item concurrently (port calls are network round trips)."""
+    if len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(items))) as pool:
+        return list(pool.map(work, items))
+
+
+def _check(name: str, problem: str | None, hint: str = "") -> Check:
+    return Check(name, problem is None, problem or "", hint if problem else "")
+
+
+class InfrastructureStep(Step):
+    """Shared behaviour of the section: journaling once, and undo for every kind it creates."""
+
+    section = "Infrastructure"
+    per_environment = True
+
+    def _journal(self, ctx: StepContext, kind: str, ref: str, **undo: str) -> None:
+        """Record a resource about to be created, unless an earlier, interrupted run did."""
+        if not any(e.kind == kind and e.ref == ref for e in ctx.journal.entries()):
+            ctx.journal.record(kind, ref, **undo)
+
+    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
+        target, undo = ctx.target, entry.undo
+        if entry.kind == "resource-group":
+            target.resource_groups.delete(entry.ref)
+        elif entry.kind == "ml-workspace":
+            target.models.delete_workspace(entry.ref)
+        elif entry.kind == "storage-account":
+            target.datalake.delete_account(entry.ref)
+        elif entry.kind == "file-system":
+            _ignore_missing(lambda: target.datalake.delete_file_system(
+                undo["account"], entry.ref))
+        elif entry.kind == "datalake-file":
+            _ignore_missing(lambda: target.datalake.delete_file(
+                undo["account"], undo["file_system"], entry.ref))
+        elif entry.kind == "key-vault":
+            target.vault.delete_vault(entry.ref)
+        elif entry.kind == "databricks-workspace":
+            target.databricks.delete_workspace(entry.ref)
+        elif entry.kind == "cluster":
+            _ignore_missing(lambda: [
+                target.databricks.delete_cluster(undo["workspace"], cluster.cluster_id)
+                for cluster in target.databricks.clusters(undo["workspace"])
+                if cluster.name == entry.ref
+            ])
+        elif entry.kind == "cluster-libraries":
+            libraries = [Library("pypi", spec) for spec in undo["libraries"].split(",")]
+            _ignore_missing(lambda: target.databricks.uninstall_libraries(
+                undo["workspace"], entry.ref, libraries))
+        elif entry.kind == "cluster-autotermination":
+            _ignore_missing(lambda: target.databricks.edit_cluster(
+                undo["workspace"], entry.ref,
+                autotermination_minutes=int(undo["previous"])))
+        elif entry.kind == "databricks-profile":
+            target.databricks.delete_profile(entry.ref)
+        elif entry.kind == "service-principal":
+            try:
+                principal = target.principals.find_service_principal(entry.ref)
+            except NotFound:
+                return
+            target.principals.delete_service_principal(principal.app_id)
+        elif entry.kind == "datalake-acl":
+            _ignore_missing(lambda: target.datalake.remove_acl(
+                undo["account"], undo["file_system"], "", entry.ref))
+        elif entry.kind == "role-assignment":
+            for assignment in target.principals.role_assignments(undo["scope"]):
+                if assignment.principal_id == undo["principal"] and assignment.role == undo[
+                        "role"]:
+                    target.principals.remove_role_assignment(assignment.id)
+        elif entry.kind == "secret-scope":
+            _ignore_missing(lambda: target.databricks.delete_secret_scope(
+                undo["workspace"], entry.ref))
+        elif entry.kind == "vault-secret":
+            _ignore_missing(lambda: _remove_secret(ctx, undo["vault"], entry.ref))
+        else:
+            super().undo(ctx, entry)
+
+
+def _ignore_missing(action: Callable[[], object]) -> None:
+    """Run an undo action; what it would remove being already gone is fine."""
+    try:
+        action()
+    except NotFound:
+        return
+
+
+def _remove_secret(ctx: StepContext, vault: str, name: str) -> None:
+    # Delete, then purge: a soft-deleted secret would block the next run from setting it.
+    ctx.target.vault.delete_secret(vault, name)
+    ctx.target.vault.purge_deleted_secret(vault, name)
+
+
+# --- resource groups ---------------------------------------------------------------------
+
+
+class ResourceGroups(InfrastructureStep):
+    """{prefix}-db-dev, {prefix}-db-pipeline and {prefix}-db-prod."""
+
+    id = "resource-groups"
+    title = "Create the resource groups"
+    summary = "One resource group per environment: dev, pipeline and prod."
+    inputs = (PREFIX, LOCATION, RESOURCE_GROUP)
+
+    @classmethod
+    def environments(cls) -> Sequence[str | None]:
+        # The lab creates a prod group too; later sections (the release) fill it.
+        return (*ENVIRONMENTS, "prod")
+
+    def run(self, ctx: StepContext) -> None:
+        name, location = ctx.value("resource-group"), ctx.value("location")
+        groups = ctx.target.resource_groups
+        if groups.exists(name):
+            ctx.log(f"resource group {name} exists already")
+        else:
+            self._journal(ctx, "resource-group", name)
+            ctx.log(f"create resource group {name} in {location}")
+        groups.create(name, location)
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        name, location = ctx.value("resource-group"), ctx.value("location")
+        try:
+            group = ctx.target.resource_groups.get(name)
+        except NotFound:
+            return Verdict.of(Check("resource group", False, f"{name} does not exist",
+                                    "run this step to create it"))
+        return Verdict.of(
+            Check("resource group", True),
+            _check("location", None if group.location == location else
+                   f"{name} is in {group.location}, not in {location}",
+                   "set location to where the group is, or choose another prefix"),
+        )
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        name = ctx.value("resource-group")
+        exists = ctx.target.resource_groups.exists(name)
+        return [Change("keep" if exists else "create", "resource group", name,
+                       "" if exists else f"in {ctx.value('location')}")]
+
+
+# --- ML workspace ------------------------------------------------------------------------
+
+
+class MlWorkspace(InfrastructureStep):
+    """The Machine Learning workspace: the model registry of the environment."""
+
+    id = "ml-workspace"
+    title = "Add the Machine Learning workspace"
+    summary = "A Machine Learning service workspace per environment (the model registry)."
+    requires = ("resource-groups",)
+    inputs = (PREFIX, LOCATION, RESOURCE_GROUP, ML_WORKSPACE)
+
+    def run(self, ctx: StepContext) -> None:
+        name = ctx.value("ml-workspace-name")
+        models = ctx.target.models
+        try:
+            models.get_workspace(name)
+            ctx.log(f"ML workspace {name} exists already")
+        except NotFound:
+            self._journal(ctx, "ml-workspace", name)
+            ctx.log(f"create ML workspace {name}")
+        models.create_workspace(ctx.value("resource-group"), name, ctx.value("location"))
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        name, group = ctx.value("ml-workspace-name"), ctx.value("resource-group")
+        try:
+            workspace = ctx.target.models.get_workspace(name)
+        except NotFound:
+            return Verdict.of(Check("ML workspace", False, f"{name} does not exist",
+                                    "run this step to create it"))
+        return Verdict.of(_check(
+            "ML workspace",
+            None if workspace.resource_group.lower() == group.lower()
+            else f"{name} is in resource group {workspace.resource_group}, not {group}",
+            "choose another ml-workspace-name"))
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        name = ctx.value("ml-workspace-name")
+        return [Change("keep" if _exists(lambda: ctx.target.models.get_workspace(name))
+                       else "create", "ML workspace", name)]
+
+
+def _exists(lookup: Callable[[], object]) -> bool:
+    try:
+        lookup()
+    except NotFound:
+        return False
+    return True
+
+
+# --- data lake ---------------------------------------------------------------------------
+
+
+class DataLake(InfrastructureStep):
+    """StorageV2, hierarchical namespace on, Cool tier, with the file system `datalake`."""
+
+    id = "data-lake"
+    title = "Add the data lake (Storage gen 2)"
+    summary = "StorageV2 account, hierarchical namespace on, Cool tier; file system 'datalake'."
+    requires = ("resource-groups",)
+    inputs = (PREFIX, LOCATION, RESOURCE_GROUP, STORAGE_ACCOUNT)
+
+    def run(self, ctx: StepContext) -> None:
+        name, lake = ctx.value("storage-account"), ctx.target.datalake
+        try:
+            account = lake.get_account(name)
+            ctx.log(f"storage account {name} exists already")
+        except NotFound:
+            self._journal(ctx, "storage-account", name)
+            ctx.log(f"create storage account {name} (StorageV2, Cool, hierarchical namespace)")
+        account = lake.create_account(
+            ctx.value("resource-group"), name, ctx.value("location"),
+            kind="StorageV2", access_tier="Cool", hierarchical_namespace=True,
+        )
+        ctx.check_cancelled()
+        if FILE_SYSTEM not in lake.file_systems(name):
+            self._journal(ctx, "file-system", FILE_SYSTEM, account=name)
+            ctx.log(f"create file system {FILE_SYSTEM}")
+            lake.create_file_system(name, FILE_SYSTEM)
+        ctx.outputs.set("datalake-fqdn", lake.uri(account.name, FILE_SYSTEM))
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        name = ctx.value("storage-account")
+        try:
+            account = ctx.target.datalake.get_account(name)
+        except NotFound:
+            return Verdict.of(Check("storage account", False, f"{name} does not exist",
+                                    "run this step to create it"))
+        return Verdict.of(Check("storage account", True), *_account_checks(ctx, account))
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        name, lake = ctx.value("storage-account"), ctx.target.datalake
+        if not _exists(lambda: lake.get_account(name)):
+            return [Change("create", "storage account", name, "StorageV2, Cool, HNS on"),
+                    Change("create", "file system", FILE_SYSTEM)]
+        has_fs = FILE_SYSTEM in lake.file_systems(name)
+        return [Change("keep", "storage account", name),
+                Change("keep" if has_fs else "create", "file system", FILE_SYSTEM)]
+
+
+def _account_checks(ctx: StepContext, account: StorageAccount) -> list[Check]:
+    group = ctx.value("resource-group")
+    return [
+        _check("resource group", None if account.resource_group.lower() == group.lower() else
+               f"{account.name} belongs to {account.resource_group}, not {group}",
+               "storage account names are global: choose another storage-account"),
+        _check("StorageV2", None if account.kind == "StorageV2" else
+               f"{account.name} is {account.kind}, the lab needs StorageV2",
+               "delete the account and run this step again"),
+        _check("hierarchical namespace", None if account.hierarchical_namespace else
+               f"{account.name} has no hierarchical namespace (Data Lake Storage Gen2 off)",
+               "it cannot be turned on later: delete the account and run this step again"),
+        _check("access tier", None if account.access_tier == "Cool" else
+               f"{account.name} uses the {account.access_tier} tier, the lab uses Cool"),
+        _check("file system", None if FILE_SYSTEM in ctx.target.datalake.file_systems(
+            account.name) else f"there is no file system '{FILE_SYSTEM}' in {account.name}",
+            "run this step to create it"),
+    ]
+
+
+# --- key vault ---------------------------------------------------------------------------
+
+
+class KeyVault(InfrastructureStep):
+    """One Key Vault per environment."""
+
+    id = "key-vault"
+    title = "Add the Key Vault"
+    summary = "A Key Vault per environment for the secrets the notebooks and pipelines read."
+    requires = ("resource-groups",)
+    inputs = (PREFIX, LOCATION, RESOURCE_GROUP, KEY_VAULT)
+
+    def run(self, ctx: StepContext) -> None:
+        name, vault = ctx.value("key-vault"), ctx.target.vault
+        if _exists(lambda: vault.get_vault(name)):
+            ctx.log(f"key vault {name} exists already")
+        else:
+            self._journal(ctx, "key-vault", name)
+            ctx.log(f"create key vault {name}")
+        created = vault.create_vault(ctx.value("resource-group"), name, ctx.value("location"))
+        ctx.outputs.set("vault-uri", created.uri)
+        ctx.outputs.set("vault-id", created.id)
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        name, group = ctx.value("key-vault"), ctx.value("resource-group")
+        try:
+            vault = ctx.target.vault.get_vault(name)
+        except NotFound:
+            return Verdict.of(Check("key vault", False, f"{name} does not exist",
+                                    "run this step to create it"))
+        return Verdict.of(_check(
+            "key vault", None if vault.resource_group.lower() == group.lower() else
+            f"{name} belongs to resource group {vault.resource_group}, not {group}",
+            "vault names are global: choose another key-vault"))
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        name = ctx.value("key-vault")
+        return [Change("keep" if _exists(lambda: ctx.target.vault.get_vault(name))
+                       else "create", "key vault", name)]
+
+
+# --- databricks --------------------------------------------------------------------------
+
+
+class Databricks(InfrastructureStep):
+    """Premium workspace; one cluster that stops after 120 idle minutes, ML libraries on it."""
+
+    id = "databricks"
+    title = "Add the Databricks workspace and cluster"
+    summary = ("Premium Databricks workspace, a cluster that terminates after 120 minutes of "
+               "inactivity, with azureml-sdk and the ML libraries installed.")
+    requires = ("resource-groups",)
+    inputs = (PREFIX, LOCATION, RESOURCE_GROUP, DATABRICKS_WORKSPACE, CLUSTER_NAME)
+
+    def run(self, ctx: StepContext) -> None:
+        name, cluster_name = ctx.value("databricks-workspace"), ctx.value("cluster-name")
+        databricks = ctx.target.databricks
+        if _exists(lambda: databricks.get_workspace(name)):
+            ctx.log(f"Databricks workspace {name} exists already")
+        else:
+            self._journal(ctx, "databricks-workspace", name)
+            ctx.log(f"create Databricks workspace {name} (premium)")
+        workspace = databricks.create_workspace(
+            ctx.value("resource-group"), name, ctx.value("location"), sku="premium")
+        ctx.check_cancelled()
+        cluster = _find_cluster(databricks.clusters(name), cluster_name)
+        if cluster is None:
+            self._journal(ctx, "cluster", cluster_name, workspace=name)
+            ctx.log(f"create cluster {cluster_name}: terminates after "
+                    f"{AUTOTERMINATION_MINUTES} minutes of inactivity")
+            cluster = databricks.create_cluster(
+                name, cluster_name, node_type=NODE_TYPE, spark_version=SPARK_VERSION,
+                num_workers=NUM_WORKERS, autotermination_minutes=AUTOTERMINATION_MINUTES)
+        elif cluster.autotermination_minutes != AUTOTERMINATION_MINUTES:
+            self._journal(ctx, "cluster-autotermination", cluster.cluster_id, workspace=name,
+                          previous=str(cluster.autotermination_minutes))
+            ctx.log(f"set cluster {cluster_name} to terminate after "
+                    f"{AUTOTERMINATION_MINUTES} idle minutes")
+            cluster = databricks.edit_cluster(
+                name, cluster.cluster_id, autotermination_minutes=AUTOTERMINATION_MINUTES)
+        ctx.check_cancelled()
+        installed = {status.library for status in
+                     databricks.cluster_libraries(name, cluster.cluster_id)}
+        missing = [library for library in LIBRARIES if library not in installed]
+        if missing:
+            specs = ",".join(library.spec for library in missing)
+            self._journal(ctx, "cluster-libraries", cluster.cluster_id, workspace=name,
+                          libraries=specs)
+            ctx.log(f"install {specs.replace(',', ', ')} on {cluster_name}")
+            databricks.install_libraries(name, cluster.cluster_id, missing)
+        ctx.outputs.set("workspace-url", workspace.url)
+        ctx.outputs.set("workspace-id", workspace.workspace_id)
+        ctx.outputs.set("cluster-id", cluster.cluster_id)
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        name, cluster_name = ctx.value("databricks-workspace"), ctx.value("cluster-name")
+        databricks = ctx.target.databricks
+        try:
+            workspace = databricks.get_workspace(name)
+        except NotFound:
+            return Verdict.of(Check("workspace", False, f"Databricks workspace {name} does "
+                                    "not exist", "run this step to create it"))
+        checks = [
+            Check("workspace", True),
+            _check("premium tier", None if workspace.sku == "premium" else
+                   f"{name} is on the {workspace.sku} tier; the lab needs Premium "
+                   "(Key Vault-backed secret scopes and RBAC)"),
+        ]
+        cluster = _find_cluster(databricks.clusters(name), cluster_name)
+        if cluster is None:
+            checks.append(Check("cluster", False, f"there is no cluster {cluster_name} in {name}",
+                                "run this step to create it"))
+            return Verdict(tuple(checks))
+        minutes = cluster.autotermination_minutes
+        if minutes == 0:
+            problem: str | None = (
+                f"cluster {cluster_name} never terminates by itself (auto-termination is off): "
+                "it keeps running, and billing, while idle")
+        elif minutes != AUTOTERMINATION_MINUTES:
+            problem = (f"cluster {cluster_name} terminates after {minutes} idle minutes; the lab "
+                       f"uses {AUTOTERMINATION_MINUTES}")
+        else:
+            problem = None
+        installed = {status.library for status in
+                     databricks.cluster_libraries(name, cluster.cluster_id)
+                     if status.status == "INSTALLED"}
+        missing = [library.spec for library in LIBRARIES if library not in installed]
+        recorded = ctx.outputs.get("cluster-id")
+        checks += [
+            Check("cluster", True),
+            _check("auto-termination", problem,
+                   f"set 'Terminate after {AUTOTERMINATION_MINUTES} minutes of inactivity' or "
+                   "run this step again"),
+            _check("libraries", f"not installed on {cluster_name}: {', '.join(missing)}"
+                   if missing else None, "run this step again to install them"),
+            _check("cluster id recorded", None if recorded == cluster.cluster_id else
+                   "the cluster's id is not recorded for the later steps",
+                   "run this step again"),
+        ]
+        return Verdict(tuple(checks))
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        name, cluster_name = ctx.value("databricks-workspace"), ctx.value("cluster-name")
+        databricks = ctx.target.databricks
+        if not _exists(lambda: databricks.get_workspace(name)):
+            return [Change("create", "Databricks workspace", name, "premium"),
+                    Change("create", "cluster", cluster_name,
+                           f"auto-termination {AUTOTERMINATION_MINUTES} minutes"),
+                    *(Change("create", "library", lib.spec) for lib in LIBRARIES)]
+        changes = [Change("keep", "Databricks workspace", name)]
+        cluster = _find_cluster(databricks.clusters(name), cluster_name)
+        if cluster is None:
+            return [*changes, Change("create", "cluster", cluster_name),
+                    *(Change("create", "library", lib.spec) for lib in LIBRARIES)]
+        changes.append(Change(
+            "keep" if cluster.autotermination_minutes == AUTOTERMINATION_MINUTES else "change",
+            "cluster", cluster_name, f"auto-termination {AUTOTERMINATION_MINUTES} minutes"))
+        installed = {s.library for s in databricks.cluster_libraries(name, cluster.cluster_id)}
+        changes += [Change("keep" if lib in installed else "create", "library", lib.spec)
+                    for lib in LIBRARIES]
+        return changes
+
+
+def _find_cluster(clusters: Iterable[Cluster], name: str) -> Cluster | None:
+    return next((cluster for cluster in clusters if cluster.name == name), None)
+
+
+# --- upload data -------------------------------------------------------------------------
+
+
+class UploadData(InfrastructureStep):
+    """AdultCensusIncome.csv into the `datalake` file system."""
+
+    id = "upload-data"
+    title = "Add the initial data to the data lake"
+    summary = "Upload AdultCensusIncome.csv to the 'datalake' file system."
+    requires = ("data-lake",)
+    inputs = (PREFIX, STORAGE_ACCOUNT, DATA_FILE, DATA_URL)
+
+    def run(self, ctx: StepContext) -> None:
+        account, lake = ctx.value("storage-account"), ctx.target.datalake
+        source, origin = self._source(ctx)
+        header, rows = census.describe(source.read_bytes())
+        problem = census.header_problem(header)
+        if problem:
+            raise StepError(f"{origin} is not the lab's {census.FILE_NAME}: {problem}")
+        exists = any(f.path == census.FILE_NAME for f in lake.list_files(account, FILE_SYSTEM))
+        if not exists:
+            self._journal(ctx, "datalake-file", census.FILE_NAME, account=account,
+                          file_system=FILE_SYSTEM)
+        ctx.log(f"upload {census.FILE_NAME} ({rows:,} rows, from {origin})")
+        lake.upload(account, FILE_SYSTEM, census.FILE_NAME, source)
+        ctx.outputs.set("rows", str(rows))
+        ctx.outputs.set("source", origin)
+
+    def _source(self, ctx: StepContext) -> tuple[Path, str]:
+        """The file to upload: data-file, else a download, else a generated sample."""
+        given = ctx.values.get("data-file", "").strip()
+        if given:
+            path = Path(given).expanduser()
+            if not path.is_file():
+                raise StepError(f"data-file {path} does not exist or is not a file")
+            return path, str(path)
+        url = ctx.value("data-url")
+        download = ctx.artifacts / census.FILE_NAME
+        partial = download.with_name(download.name + ".part")
+        try:
+            ctx.log(f"download {url}")
+            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response, \
+                    open(partial, "wb") as out:
+                shutil.copyfileobj(response, out, 1 << 20)
+            os.replace(partial, download)
+            header, _ = census.describe(download.read_bytes()[:4096])
+            problem = census.header_problem(header)
+            if problem is None:
+                return download, url
+            ctx.log.warn(f"{url} did not return the lab's file ({problem})")
+        except (OSError, ValueError) as exc:
+            partial.unlink(missing_ok=True)
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            ctx.log.warn(f"cannot download {url} ({reason})")
+        sample = ctx.artifacts / f"sample-{census.FILE_NAME}"
+        census.write_sample(sample)
+        ctx.log.warn(f"using a generated sample of {census.SAMPLE_ROWS:,} rows with the lab "
+                     "file's columns (give data-file to use the real file)")
+        return sample, "a generated sample"
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        account, lake = ctx.value("storage-account"), ctx.target.datalake
+        try:
+            data = lake.read(account, FILE_SYSTEM, census.FILE_NAME)
+        except NotFound:
+            return Verdict.of(Check("file", False, f"{census.FILE_NAME} is not in "
+                                    f"{lake.uri(account, FILE_SYSTEM)}",
+                                    "run this step to upload it"))
+        header, rows = census.describe(data)
+        expected = ctx.outputs.get("rows")
+        if expected is None:
+            count_problem: str | None = "no upload of this file is recorded"
+        elif str(rows) != expected:
+            count_problem = f"the file has {rows:,} rows, {int(expected):,} were uploaded"
+        else:
+            count_problem = None
+        return Verdict.of(
+            Check("file", True),
+            _check("header", census.header_problem(header), "run this step again"),
+            _check("rows", count_problem, "run this step again to upload it"),
+        )
+
+
+# --- CLI profiles ------------------------------------------------------------------------
+
+
+class CliProfiles(InfrastructureStep):
+    """A token profile per workspace in `.databrickscfg`, as `databricks configure` writes."""
+
+    id = "cli-profiles"
+    title = "Configure the Databricks CLI profiles"
+    summary = ("Write a token profile for the workspace to ~/.databrickscfg (read by both "
+               "Databricks CLIs and databricks-sdk).")
+    requires = ("databricks",)
+    inputs = (PREFIX, DATABRICKS_WORKSPACE, DATABRICKS_PROFILE, DATABRICKS_TOKEN)
+
+    def run(self, ctx: StepContext) -> None:
+        databricks = ctx.target.databricks
+        profile, token = ctx.value("databricks-profile"), ctx.value("databricks-token")
+        host = databricks.get_workspace(ctx.value("databricks-workspace")).url
+        try:
+            existing = databricks.read_profile(profile)
+        except NotFound:
+            self._journal(ctx, "databricks-profile", profile)
+            ctx.log(f"add profile [{profile}] for {host} to {databricks.profile_file()}")
+        else:
+            if existing.host.rstrip("/") != host:
+                raise StepError(
+                    f"profile [{profile}] in {databricks.profile_file()} is for another "
+                    f"workspace ({existing.host}); choose another databricks-profile")
+            ctx.log(f"update the token of profile [{profile}]")
+        databricks.write_profile(profile, host, token)
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        databricks = ctx.target.databricks
+        profile = ctx.value("databricks-profile")
+        try:
+            host = databricks.get_workspace(ctx.value("databricks-workspace")).url
+        except NotFound as exc:
+            return Verdict.of(Check("workspace", False, str(exc), "run the databricks step"))
+        path = databricks.profile_file()
+        try:
+            found = databricks.read_profile(profile)
+        except NotFound:
+            return Verdict.of(Check("profile", False, f"there is no [{profile}] in {path}",
+                                    "run this step to add it"))
+        same_token = hmac.compare_digest(found.token.encode(),
+                                         ctx.value("databricks-token").encode())
+        loose = path.stat().st_mode & 0o077
+        return Verdict.of(
+            Check("profile", True),
+            _check("host", None if found.host.rstrip("/") == host else
+                   f"[{profile}] points at {found.host}, not {host}", "run this step again"),
+            _check("token", None if same_token else
+                   f"[{profile}] holds another token than databricks-token",
+                   "run this step again to write the token"),
+            _check("file permissions", f"{path} can be read by other users ({oct(loose)})"
+                   if loose else None, f"chmod 600 {path}"),
+        )
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        profile = ctx.value("databricks-profile")
+        exists = _exists(lambda: ctx.target.databricks.read_profile(profile))
+        return [Change("change" if exists else "create", "CLI profile", profile,
+                       str(ctx.target.databricks.profile_file()))]
+
+
+# --- service principal -------------------------------------------------------------------
+
+
+class ServicePrincipal(InfrastructureStep):
+    """The service principal notebooks mount the data lake with: ACL rwx + default on
+    `datalake`, and "Storage Blob Data Contributor" on the account."""
+
+    id = "service-principal"
+    title = "Create the service principal and give it the data lake"
+    summary = ("az ad sp create-for-rbac; rwx and default ACL on 'datalake'; role Storage "
+               "Blob Data Contributor on the storage account.")
+    requires = ("data-lake",)
+    inputs = (PREFIX, TENANT_ID, STORAGE_ACCOUNT, SERVICE_PRINCIPAL)
+
+    def run(self, ctx: StepContext) -> None:
+        principals, lake = ctx.target.principals, ctx.target.datalake
+        name, tenant = ctx.value("service-principal"), ctx.value("tenant-id")
+        account = lake.get_account(ctx.value("storage-account"))
+        try:
+            principal = principals.find_service_principal(name)
+        except NotFound:
+            self._journal(ctx, "service-principal", name)
+            ctx.log(f"create service principal {name}")
+            principal = principals.create_service_principal(name, tenant)
+            if principal.password is None:
+                raise StepError(f"the target created {name} without a password") from None
+            password = ctx.secret(principal.password)
+        else:
+            if principal.tenant_id.lower() != tenant.lower():
+                raise StepError(f"service principal {name} belongs to tenant "
+                                f"{principal.tenant_id}, not to tenant-id {tenant}")
+            known = ctx.outputs.get("sp-password")
+            if known is not None and principals.check_password(principal.app_id, known):
+                password = known
+            else:
+                # The password is shown only once; without it, make a new one (as
+                # `az ad sp credential reset` does) rather than leave the lab without it.
+                ctx.log(f"service principal {name} exists; reset its password")
+                password = ctx.secret(principals.reset_password(principal.app_id))
+        ctx.outputs.set("sp-app-id", principal.app_id)
+        ctx.outputs.set("sp-object-id", principal.object_id)
+        ctx.outputs.set("sp-password", password, secret=True)
+        ctx.check_cancelled()
+        wanted = _acl_for(principal.object_id)
+        if not set(wanted) <= set(lake.get_acl(account.name, FILE_SYSTEM)):
+            self._journal(ctx, "datalake-acl", principal.object_id, account=account.name,
+                          file_system=FILE_SYSTEM)
+            ctx.log(f"give {name} read, write and execute on {FILE_SYSTEM}, also as default")
+            lake.update_acl(account.name, FILE_SYSTEM, "", wanted)
+        if not _has_role(ctx, principal.object_id, account.id):
+            self._journal(ctx, "role-assignment", f"{ROLE} on {account.name}",
+                          principal=principal.object_id, role=ROLE, scope=account.id)
+            ctx.log(f"assign {ROLE} on {account.name} to {name}")
+            principals.assign_role(principal.object_id, ROLE, account.id)
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        principals, lake = ctx.target.principals, ctx.target.datalake
+        name, tenant = ctx.value("service-principal"), ctx.value("tenant-id")
+        try:
+            principal = principals.find_service_principal(name)
+        except NotFound:
+            return Verdict.of(Check("service principal", False, f"{name} does not exist",
+                                    "run this step to create it"))
+        password = ctx.outputs.get("sp-password")
+        signs_in = password is not None and principals.check_password(principal.app_id, password)
+        checks = [
+            Check("service principal", True),
+            _check("tenant", None if principal.tenant_id.lower() == tenant.lower() else
+                   f"{name} is in tenant {principal.tenant_id}, not {tenant}"),
+            _check("app id recorded", None if ctx.outputs.get("sp-app-id") == principal.app_id
+                   else "the app id is not recorded for the secrets step", "run this step again"),
+            _check("password", None if signs_in else
+                   "the recorded password does not sign in (or none is recorded)",
+                   "run this step again: it resets the password"),
+        ]
+        try:
+            account = lake.get_account(ctx.value("storage-account"))
+            acl = set(lake.get_acl(account.name, FILE_SYSTEM))
+        except NotFound as exc:
+            return Verdict((*checks, Check("data lake access", False, str(exc),
+                                           "run the data-lake step")))
+        missing = [str(entry) for entry in _acl_for(principal.object_id) if entry not in acl]
+        checks += [
+            _check("data lake ACL", f"{FILE_SYSTEM} lacks {', '.join(missing)}"
+                   if missing else None, "run this step again"),
+            _check("role", None if _has_role(ctx, principal.object_id, account.id) else
+                   f"{name} does not have {ROLE} on {account.name}", "run this step again"),
+        ]
+        return Verdict(tuple(checks))
+
+
+def _acl_for(object_id: str) -> list[AclEntry]:
+    return [AclEntry("access", "user", object_id, "rwx"),
+            AclEntry("default", "user", object_id, "rwx")]
+
+
+def _has_role(ctx: StepContext, principal_id: str, scope: str) -> bool:
+    return any(a.principal_id == principal_id and a.role == ROLE
+               for a in ctx.target.principals.role_assignments(scope))
+
+
+# --- secret scope ------------------------------------------------------------------------
+
+
+class SecretScope(InfrastructureStep):
+    """The Key Vault-backed secret scope `data-lake` in the Databricks workspace."""
+
+    id = "secret-scope"
+    title = "Create the Key Vault-backed secret scope"
+    summary = "Secret scope 'data-lake' in Databricks, backed by the environment's Key Vault."
+    requires = ("key-vault", "databricks")
+    inputs = (PREFIX, DATABRICKS_WORKSPACE, KEY_VAULT)
+
+    def run(self, ctx: StepContext) -> None:
+        databricks, workspace = ctx.target.databricks, ctx.value("databricks-workspace")
+        vault = ctx.target.vault.get_vault(ctx.value("key-vault"))
+        if not any(scope.name == SCOPE for scope in databricks.secret_scopes(workspace)):
+            self._journal(ctx, "secret-scope", SCOPE, workspace=workspace)
+            ctx.log(f"create secret scope {SCOPE} backed by {vault.uri}")
+        databricks.create_secret_scope(workspace, SCOPE, vault=vault)
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        databricks, workspace = ctx.target.databricks, ctx.value("databricks-workspace")
+        try:
+            vault = ctx.target.vault.get_vault(ctx.value("key-vault"))
+            scopes = {scope.name: scope for scope in databricks.secret_scopes(workspace)}
+        except NotFound as exc:
+            return Verdict.of(Check("secret scope", False, str(exc),
+                                    "run the key-vault and databricks steps"))
+        scope = scopes.get(SCOPE)
+        if scope is None:
+            return Verdict.of(Check("secret scope", False,
+                                    f"there is no secret scope {SCOPE} in {workspace}",
+                                    "run this step to create it"))
+        return Verdict.of(
+            Check("secret scope", True),
+            _check("backed by the key vault", None if scope.backend == "AZURE_KEYVAULT" and
+                   scope.vault_id.lower() == vault.id.lower() else
+                   f"scope {SCOPE} is backed by {scope.vault_id or 'Databricks'}, "
+                   f"not by {vault.name}",
+                   "delete the scope and run this step again"),
+        )
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        workspace = ctx.value("databricks-workspace")
+        try:
+            names = [s.name for s in ctx.target.databricks.secret_scopes(workspace)]
+        except NotFound:
+            names = []
+        return [Change("keep" if SCOPE in names else "create", "secret scope", SCOPE,
+                       f"backed by {ctx.value('key-vault')}")]
+
+
+# --- secrets -----------------------------------------------------------------------------
+
+
+class Secrets(InfrastructureStep):
+    """The secrets notebooks and pipelines read through the `data-lake` scope."""
+
+    id = "secrets"
+    title = "Add the secrets to the Key Vault"
+    summary = ("sp-tenant-id, sp-app-id, sp-password, sp-token-endpoint, datalake-fqdn, "
+               "subscription-id, resource-group, ml-workspace-name, alg-state, created-by; "
+               "for pipeline also what the build pipeline needs.")
+    requires = ("key-vault", "service-principal", "secret-scope", "ml-workspace")
+    inputs = (PREFIX, TENANT_ID, SUBSCRIPTION_ID, CREATED_BY, RESOURCE_GROUP, ML_WORKSPACE,
+              STORAGE_ACCOUNT, KEY_VAULT, DATABRICKS_WORKSPACE, DATABRICKS_TOKEN,
+              COMPUTE_NAME, MODEL_NAME, IMAGE_NAME)
+
+    LAB_SECRETS: ClassVar[tuple[str, ...]] = (
+        "sp-tenant-id", "sp-app-id", "sp-password", "sp-token-endpoint", "datalake-fqdn",
+        "subscription-id", "resource-group", "ml-workspace-name", "alg-state", "created-by",
+    )
+    PIPELINE_SECRETS: ClassVar[tuple[str, ...]] = (
+        "compute-name", "db-workspace-name", "db-access-token", "db-cluster-id", "model-name",
+        "image-name",
+    )
+
+    def wanted(self, ctx: StepContext) -> dict[str, str]:
+        """Secret name -> value, for this environment."""
+        tenant = ctx.value("tenant-id")
+
+        def output(name: str, step: str) -> str:
+            value = ctx.outputs.get(name, step=step)
+            if value is None:
+                raise StepError(f"{name} is not recorded: run the {step} step first")
+            return value
+
+        values = {
+            "sp-tenant-id": tenant,
+            "sp-app-id": output("sp-app-id", "service-principal"),
+            "sp-password": output("sp-password", "service-principal"),
+            "sp-token-endpoint": f"https://login.microsoftonline.com/{tenant}/oauth2/token",
+            "datalake-fqdn": ctx.target.datalake.uri(ctx.value("storage-account"), FILE_SYSTEM),
+            "subscription-id": ctx.value("subscription-id"),
+            "resource-group": ctx.value("resource-group"),
+            "ml-workspace-name": ctx.value("ml-workspace-name"),
+            "alg-state": ctx.env or "",
+            "created-by": ctx.value("created-by"),
+        }
+        if ctx.env == "pipeline":
+            values.update({
+                "compute-name": ctx.value("compute-name"),
+                "db-workspace-name": ctx.value("databricks-workspace"),
+                "db-access-token": ctx.value("databricks-token"),
+                "db-cluster-id": output("cluster-id", "databricks"),
+                "model-name": ctx.value("model-name"),
+                "image-name": ctx.value("image-name"),
+            })
+        return values
+
+    def _compare(self, ctx: StepContext, wanted: dict[str, str]) -> tuple[list[str], list[str]]:
+        """Names of the secrets missing from the vault, and of those with another value."""
+        vault, store = ctx.value("key-vault"), ctx.target.vault
+
+        def state(name: str) -> str:
+            try:
+                value = store.get_secret(vault, name)
+            except NotFound:
+                return "missing"
+            return "same" if hmac.compare_digest(value.encode(), wanted[name].encode()) \
+                else "different"
+
+        states = dict(zip(wanted, _parallel(state, list(wanted)), strict=True))
+        return ([n for n, s in states.items() if s == "missing"],
+                [n for n, s in states.items() if s == "different"])
+
+    def run(self, ctx: StepContext) -> None:
+        wanted = self.wanted(ctx)
+        vault, store = ctx.value("key-vault"), ctx.target.vault
+        store.get_vault(vault)
+        missing, different = self._compare(ctx, wanted)
+        deleted = {secret.name for secret in store.list_deleted_secrets(vault)}
+        for name in missing:
+            if name in deleted:
+                # Deleted but recoverable: Key Vault refuses to set it until it is recovered.
+                ctx.log(f"recover the deleted secret {name}")
+                store.recover_deleted_secret(vault, name)
+            else:
+                self._journal(ctx, "vault-secret", name, vault=vault)
+        todo = missing + different
+        if not todo:
+            ctx.log("every secret is in place")
+            return
+        ctx.check_cancelled()
+        done = 0
+        total = len(todo)
+
+        def write(name: str) -> str | None:
+            if ctx.cancelled.is_set():
+                return f"{name} (cancelled)"
+            store.set_secret(vault, name, wanted[name])
+            return None
+
+        ctx.log(f"set {total} secret{'s' if total != 1 else ''} in {vault}: {', '.join(todo)}")
+        failures: list[str] = []
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, total)) as pool:
+            futures = {pool.submit(write, name): name for name in todo}
+            for future, name in futures.items():
+                error = future.exception()
+                if error is not None:
+                    failures.append(f"{name} ({error})")
+                elif future.result() is not None:
+                    failures.append(f"{name} (cancelled)")
+                done += 1
+                ctx.progress(done, total, name)
+        ctx.check_cancelled()
+        if failures:
+            raise StepError(f"could not set {len(failures)} secret(s) in {vault}: "
+                            + "; ".join(failures))
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        try:
+            wanted = self.wanted(ctx)
+        except StepError as exc:
+            return Verdict.of(Check("inputs", False, str(exc)))
+        vault, workspace = ctx.value("key-vault"), ctx.value("databricks-workspace")
+        try:
+            ctx.target.vault.get_vault(vault)
+        except NotFound as exc:
+            return Verdict.of(Check("key vault", False, str(exc), "run the key-vault step"))
+        missing, different = self._compare(ctx, wanted)
+        problems = []
+        if missing:
+            problems.append(f"missing: {', '.join(missing)}")
+        if different:
+            problems.append(f"different value: {', '.join(different)}")
+        checks = [_check(f"secrets in {vault}", "; ".join(problems) or None,
+                         "run this step to set them")]
+
+        def readable(name: str) -> bool:
+            try:
+                value = ctx.target.databricks.read_scope_secret(workspace, SCOPE, name)
+            except NotFound:
+                return False
+            return hmac.compare_digest(value.encode(), wanted[name].encode())
+
+        try:
+            ctx.target.databricks.scope_secrets(workspace, SCOPE)
+        except NotFound as exc:
+            checks.append(Check(f"readable through scope {SCOPE}", False, str(exc),
+                                "run the secret-scope step"))
+            return Verdict(tuple(checks))
+        names = list(wanted)
+        unreadable = [n for n, ok in zip(names, _parallel(readable, names), strict=True)
+                      if not ok]
+        checks.append(_check(f"readable through scope {SCOPE}",
+                             f"not readable as set: {', '.join(unreadable)}" if unreadable
+                             else None, "run the secret-scope step, then this one"))
+        return Verdict(tuple(checks))
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        try:
+            wanted = self.wanted(ctx)
+            missing, different = self._compare(ctx, wanted)
+        except (StepError, NotFound):
+            return [Change("create", "secret", name) for name in self.LAB_SECRETS]
+        return [Change("create" if name in missing else "change" if name in different
+                       else "keep", "secret", name) for name in wanted]

@@ -1,0 +1,147 @@
+"""`labtui --headless` on the Infrastructure section, end to end in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LAB_DATA, LabtuiRunner, labtui_env
+from tests.sandbox_snapshot import snapshot
+
+TOKEN = "dapi-e2e-token-5f1d2c3b"
+ANSWERS = f"""\
+prefix = "contoso7"
+tenant-id = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+subscription-id = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
+created-by = "ada"
+data-file = "{LAB_DATA}"
+[env.pipeline]
+created-by = "pipeline"
+"""
+OTHER_PROFILE = "[mine]\nhost = https://adb-5.5.azuredatabricks.net\ntoken = dapi-mine\n"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def lab(tmp_path: Path, home: Path) -> LabtuiRunner:
+    env = labtui_env(HOME=str(home), DATABRICKS_CONFIG_FILE=str(home / ".databrickscfg"),
+                     LABTUI_DATABRICKS_TOKEN=TOKEN, COLUMNS="200")
+    return LabtuiRunner(tmp_path / "ws", env)
+
+
+def write_answers(tmp_path: Path, text: str = ANSWERS) -> Path:
+    path = tmp_path / "answers.toml"
+    path.write_text(text)
+    return path
+
+
+def test_whole_section_runs_then_skips_then_rolls_back_without_trace(
+        lab: LabtuiRunner, tmp_path: Path, home: Path) -> None:
+    config = home / ".databrickscfg"
+    config.write_text(OTHER_PROFILE)
+    answers = write_answers(tmp_path)
+    before, config_before = snapshot(lab.workspace), config.read_bytes()
+
+    first = lab("--all", "--headless", "--values", str(answers))
+    assert first.code == 0, first.output
+    assert TOKEN not in first.output
+    assert "contoso7-db-prod" in first.output
+    assert "[contoso7-dev]" in config.read_text() and config.read_text().startswith(
+        OTHER_PROFILE)
+
+    started = time.monotonic()
+    second = lab("--all", "--headless", "--values", str(answers), "--json")
+    elapsed = time.monotonic() - started
+    assert second.code == 0, second.output
+    finished = [e for e in map(json.loads, second.stdout.splitlines())
+                if e.get("event") == "step_finished"]
+    assert len(finished) == 21, "10 steps, 2 environments (resource groups also for prod)"
+    assert finished and {e["outcome"] for e in finished} == {"skipped"}, second.stdout[-2000:]
+    assert elapsed < 10, f"a second run re-verifies only ({elapsed:.1f}s)"
+
+    one = lab("--step", "secrets", "--headless", "--env", "pipeline", "--force")
+    assert one.code == 0, one.output
+    assert "secrets (pipeline)" in one.output and "secrets (dev)" not in one.output
+
+    rolled = lab("--all", "--headless", "--rollback")
+    assert rolled.code == 0, rolled.output
+    after = snapshot(lab.workspace)
+    assert after == {"tables": {}, "files": []}, after
+    assert before == {"tables": {}, "files": []}
+    assert config.read_bytes() == config_before
+
+
+def test_a_step_whose_requirement_is_not_done_is_refused(lab: LabtuiRunner,
+                                                         tmp_path: Path) -> None:
+    ran = lab("--step", "secrets", "--headless", "--env", "dev", "--values",
+              str(write_answers(tmp_path)))
+    assert ran.code == 2, ran.output
+    assert "secrets (dev)" in ran.stderr and "key-vault (dev)" in ran.stderr
+    assert not (lab.workspace / "sandbox").exists() or snapshot(lab.workspace)["tables"] == {}
+
+
+@pytest.mark.parametrize(("override", "named"), [
+    ('tenant-id = "not-a-guid"', "tenant-id"),
+    ('storage-account = "Contoso7DL"', "storage-account"),
+    (f'storage-account = "{"a" * 25}"', "storage-account"),
+    ('key-vault = "7contoso-kv"', "key-vault"),
+])
+def test_invalid_values_are_named_and_nothing_is_created(
+        lab: LabtuiRunner, tmp_path: Path, override: str, named: str) -> None:
+    answers = write_answers(tmp_path, override + "\n" + ANSWERS.replace(
+        'tenant-id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\n', "" if "tenant" in override
+        else 'tenant-id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\n'))
+    ran = lab("--all", "--headless", "--values", str(answers))
+    assert ran.code == 2, ran.output
+    assert named in ran.stderr
+    assert snapshot(lab.workspace)["tables"] == {}
+
+
+def test_an_empty_token_is_refused(lab: LabtuiRunner, tmp_path: Path) -> None:
+    ran = lab("--all", "--headless", "--values", str(write_answers(tmp_path)),
+              extra_env={"LABTUI_DATABRICKS_TOKEN": ""})
+    assert ran.code == 2, ran.output
+    assert "databricks-token" in ran.stderr
+    assert snapshot(lab.workspace)["tables"] == {}
+
+
+def test_an_answers_file_that_is_not_toml_is_refused(lab: LabtuiRunner,
+                                                     tmp_path: Path) -> None:
+    answers = write_answers(tmp_path, "prefix: contoso7\n[[[\n")
+    ran = lab("--all", "--headless", "--values", str(answers))
+    assert ran.code == 2
+    assert "answers.toml" in ran.stderr and "TOML" in ran.stderr
+
+
+def test_a_databrickscfg_that_is_not_ini_fails_the_step_and_is_kept(
+        lab: LabtuiRunner, tmp_path: Path, home: Path) -> None:
+    config = home / ".databrickscfg"
+    config.write_text("this is: not ini\n")
+    ran = lab("--step", "cli-profiles", "--env", "dev", "--with-requires", "--headless",
+              "--values", str(write_answers(tmp_path)))
+    assert ran.code == 1, ran.output
+    assert str(config) in ran.stderr and "cli-profiles (dev)" in ran.stderr
+    assert config.read_text() == "this is: not ini\n"
+    assert TOKEN not in ran.output
+    # What the requirements created is kept: a verify of the databricks step holds.
+    verified = lab("--step", "databricks", "--env", "dev", "--headless", "--verify")
+    assert verified.code == 0, verified.output
+
+
+def test_a_workspace_that_is_not_writable_is_named(lab: LabtuiRunner, tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    runner = LabtuiRunner(blocker / "ws", lab.env)
+    ran = runner("--all", "--headless", "--values", str(write_answers(tmp_path)))
+    assert ran.code == 2, ran.output
+    assert str(blocker) in ran.stderr
+    assert len(ran.stderr.strip().splitlines()) == 1

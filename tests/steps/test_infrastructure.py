@@ -1,0 +1,254 @@
+"""The Infrastructure section's hooks on the local target, without the engine."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from labtui_steps import infrastructure as infra
+from labtui_steps.census import HEADER
+from labtui_steps.fields import KEY_VAULT, STORAGE_ACCOUNT, TENANT_ID
+
+from labtui.step import StepError
+from labtui.targets.base import AclEntry, Library, NotFound
+from tests.sandbox_snapshot import snapshot
+from tests.steps.conftest import Lab, resolve
+
+
+def test_section_creates_what_the_lab_describes(lab: Lab) -> None:
+    lab.run_section()
+    target = lab.target
+    assert [g.name for g in target.resource_groups.list()] == [
+        "contoso7-db-dev", "contoso7-db-pipeline", "contoso7-db-prod"]
+    account = target.datalake.get_account("contoso7dldev")
+    assert (account.kind, account.access_tier, account.hierarchical_namespace) == (
+        "StorageV2", "Cool", True)
+    assert target.datalake.file_systems("contoso7dldev") == ["datalake"]
+    workspace = target.databricks.get_workspace("contoso7-adb-dev")
+    assert workspace.sku == "premium"
+    (cluster,) = target.databricks.clusters("contoso7-adb-dev")
+    assert cluster.autotermination_minutes == 120
+    libraries = {s.library for s in target.databricks.cluster_libraries(
+        "contoso7-adb-dev", cluster.cluster_id)}
+    assert Library("pypi", "azureml-sdk") in libraries
+    csv = target.datalake.read("contoso7dlpipeline", "datalake", "AdultCensusIncome.csv")
+    assert csv.splitlines()[0].decode() == HEADER
+    assert lab.outputs[("upload-data", "dev", "rows")] == "32561"
+
+
+def test_secrets_are_the_labs_and_readable_through_the_scope(lab: Lab) -> None:
+    lab.run_section()
+    vault, databricks = lab.target.vault, lab.target.databricks
+    dev = set(vault.list_secrets("contoso7-kv-dev"))
+    assert dev == set(infra.Secrets.LAB_SECRETS)
+    pipeline = set(vault.list_secrets("contoso7-kv-pipeline"))
+    assert pipeline == set(infra.Secrets.LAB_SECRETS + infra.Secrets.PIPELINE_SECRETS)
+    tenant = lab.answers["tenant-id"]
+    read = lambda env, name: databricks.read_scope_secret(  # noqa: E731
+        f"contoso7-adb-{env}", "data-lake", name)
+    assert read("dev", "sp-token-endpoint") == (
+        f"https://login.microsoftonline.com/{tenant}/oauth2/token")
+    assert read("dev", "datalake-fqdn") == "abfss://datalake@contoso7dldev.dfs.core.windows.net"
+    assert read("dev", "alg-state") == "dev" and read("pipeline", "alg-state") == "pipeline"
+    assert read("pipeline", "db-cluster-id") == lab.outputs[("databricks", "pipeline",
+                                                              "cluster-id")]
+    assert read("pipeline", "db-access-token") == lab.answers["databricks-token"]
+    app_id = read("dev", "sp-app-id")
+    assert lab.target.principals.check_password(app_id, read("dev", "sp-password"))
+
+
+def test_secret_values_are_encrypted_at_rest(lab: Lab) -> None:
+    lab.run_section(("dev",))
+    password = lab.outputs[("service-principal", "dev", "sp-password")]
+    assert password in lab.secrets, "the generated password is registered with the masker"
+    raw = b"".join(p.read_bytes() for p in (lab.workspace / "sandbox").rglob("*")
+                   if p.is_file())
+    assert password.encode() not in raw
+    assert lab.answers["databricks-token"].encode() not in raw
+    assert not any(password in line for line in lab.log)
+
+
+def test_verify_names_missing_and_changed_secrets_but_not_values(lab: Lab) -> None:
+    lab.run_section(("dev",))
+    vault = lab.target.vault
+    vault.delete_secret("contoso7-kv-dev", "sp-app-id")
+    vault.set_secret("contoso7-kv-dev", "created-by", "someone-else-entirely")
+    verdict = infra.Secrets().verify(lab.ctx(infra.Secrets, "dev"))
+    assert not verdict.ok
+    text = " ".join(c.message for c in verdict.failed)
+    assert "missing: sp-app-id" in text
+    assert "different value: created-by" in text
+    assert "someone-else-entirely" not in text and "dev" not in text.replace(
+        "contoso7-kv-dev", "")
+    # A rerun recovers the soft-deleted secret and writes both back.
+    lab.run(infra.Secrets, "dev")
+    assert vault.get_secret("contoso7-kv-dev", "created-by") == "dev"
+
+
+def test_vault_backed_scope_sees_secrets_added_later(lab: Lab) -> None:
+    lab.run_section(("dev",))
+    lab.target.vault.set_secret("contoso7-kv-dev", "added-later", "value-added-later")
+    assert "added-later" in lab.target.databricks.scope_secrets("contoso7-adb-dev", "data-lake")
+
+
+def test_cluster_without_autotermination_fails_verify_and_run_fixes_it(lab: Lab) -> None:
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(infra.Databricks, "dev")
+    databricks = lab.target.databricks
+    (cluster,) = databricks.clusters("contoso7-adb-dev")
+    databricks.edit_cluster("contoso7-adb-dev", cluster.cluster_id, autotermination_minutes=0)
+    verdict = infra.Databricks().verify(lab.ctx(infra.Databricks, "dev"))
+    (failed,) = verdict.failed
+    assert failed.name == "auto-termination"
+    assert "billing" in failed.message and "120" in failed.hint
+    lab.run(infra.Databricks, "dev")
+    assert databricks.get_cluster("contoso7-adb-dev",
+                                  cluster.cluster_id).autotermination_minutes == 120
+    assert len(databricks.clusters("contoso7-adb-dev")) == 1
+
+
+def test_rollback_of_the_section_leaves_the_sandbox_as_before(lab: Lab, tmp_path: Path) -> None:
+    config = tmp_path / "home" / ".databrickscfg"
+    config.parent.mkdir()
+    config.write_text("[other]\nhost = https://adb-1.2.azuredatabricks.net\ntoken = x-1234\n")
+    lab.target.sandbox  # noqa: B018 - open the (empty) sandbox
+    before, config_before = snapshot(lab.workspace), config.read_bytes()
+    lab.run_section()
+    assert snapshot(lab.workspace) != before
+    lab.rollback_section()
+    assert snapshot(lab.workspace) == before
+    assert config.read_bytes() == config_before
+    assert all(not entries for entries in lab.journals.values())
+
+
+def test_rollback_keeps_what_existed_before(lab: Lab) -> None:
+    lab.target.resource_groups.create("contoso7-db-dev", "eastus")
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(infra.KeyVault, "dev")
+    infra.KeyVault().rollback(lab.ctx(infra.KeyVault, "dev"))
+    infra.ResourceGroups().rollback(lab.ctx(infra.ResourceGroups, "dev"))
+    assert lab.target.resource_groups.exists("contoso7-db-dev"), "it was there before"
+    with pytest.raises(NotFound, match="key vault contoso7-kv-dev does not exist"):
+        lab.target.vault.get_vault("contoso7-kv-dev")
+
+
+def test_rollback_after_an_interrupted_run_is_fine(lab: Lab) -> None:
+    """The journal is written before creating: an entry whose resource never came is fine."""
+    lab.run(infra.ResourceGroups, "dev")
+    ctx = lab.ctx(infra.KeyVault, "dev")
+    ctx.journal.record("key-vault", "contoso7-kv-dev")  # crashed before creating it
+    infra.KeyVault().rollback(ctx)
+    assert ctx.journal.entries() == []
+
+
+def test_service_principal_gets_acl_default_acl_and_role(lab: Lab) -> None:
+    for step in (infra.ResourceGroups, infra.DataLake, infra.ServicePrincipal):
+        lab.run(step, "dev")
+    object_id = lab.outputs[("service-principal", "dev", "sp-object-id")]
+    acl = lab.target.datalake.get_acl("contoso7dldev", "datalake")
+    assert AclEntry("access", "user", object_id, "rwx") in acl
+    assert AclEntry("default", "user", object_id, "rwx") in acl
+    account = lab.target.datalake.get_account("contoso7dldev")
+    (role,) = lab.target.principals.role_assignments(account.id)
+    assert (role.principal_id, role.role) == (object_id, "Storage Blob Data Contributor")
+    principal = lab.target.principals.get_service_principal(
+        lab.outputs[("service-principal", "dev", "sp-app-id")])
+    assert principal.tenant_id == lab.answers["tenant-id"]
+    # Files uploaded later inherit the default ACL, as in ADLS Gen2.
+    lab.target.datalake.upload("contoso7dldev", "datalake", "raw/new.csv", b"a, b\n1, 2\n")
+    inherited = lab.target.datalake.get_acl("contoso7dldev", "datalake", "raw/new.csv")
+    assert AclEntry("access", "user", object_id, "rwx") in inherited
+
+
+def test_service_principal_rerun_with_lost_password_resets_it(lab: Lab) -> None:
+    for step in (infra.ResourceGroups, infra.DataLake, infra.ServicePrincipal):
+        lab.run(step, "dev")
+    old = lab.outputs.pop(("service-principal", "dev", "sp-password"))
+    assert not infra.ServicePrincipal().verify(lab.ctx(infra.ServicePrincipal, "dev")).ok
+    lab.run(infra.ServicePrincipal, "dev")
+    new = lab.outputs[("service-principal", "dev", "sp-password")]
+    assert new != old and new in lab.secrets
+
+
+def test_upload_offline_falls_back_to_a_generated_sample(lab: Lab) -> None:
+    del lab.answers["data-file"]
+    lab.answers["data-url"] = "http://127.0.0.1:9/AdultCensusIncome.csv"  # refused at once
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(infra.DataLake, "dev")
+    lab.run(infra.UploadData, "dev")
+    data = lab.target.datalake.read("contoso7dldev", "datalake", "AdultCensusIncome.csv")
+    lines = data.decode().splitlines()
+    assert lines[0] == HEADER and len(lines) == 2001
+    first = lines[1].split(", ")
+    assert len(first) == 15 and first[0].isdigit() and first[2].isdigit()
+    assert any("cannot download" in line for line in lab.log)
+
+
+def test_upload_verify_catches_a_truncated_file(lab: Lab) -> None:
+    for step in (infra.ResourceGroups, infra.DataLake, infra.UploadData):
+        lab.run(step, "dev")
+    lake = lab.target.datalake
+    data = lake.read("contoso7dldev", "datalake", "AdultCensusIncome.csv")
+    lake.upload("contoso7dldev", "datalake", "AdultCensusIncome.csv",
+                b"\n".join(data.splitlines()[:100]))
+    (failed,) = infra.UploadData().verify(lab.ctx(infra.UploadData, "dev")).failed
+    assert failed.name == "rows" and "99 rows, 32,561 were uploaded" in failed.message
+
+
+def test_upload_rejects_a_data_file_that_is_not_the_lab_file(lab: Lab, tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("a,b,c\n1,2,3\n")
+    lab.answers["data-file"] = str(wrong)
+    for step in (infra.ResourceGroups, infra.DataLake):
+        lab.run(step, "dev")
+    with pytest.raises(StepError, match=r"wrong\.csv is not the lab's AdultCensusIncome\.csv"):
+        infra.UploadData().run(lab.ctx(infra.UploadData, "dev"))
+    assert lab.target.datalake.list_files("contoso7dldev", "datalake") == []
+
+
+def test_cli_profile_of_another_workspace_is_not_overwritten(lab: Lab, tmp_path: Path) -> None:
+    config = tmp_path / "home" / ".databrickscfg"
+    config.parent.mkdir()
+    config.write_text("[contoso7-dev]\nhost = https://adb-9.9.azuredatabricks.net\ntoken = t-1\n")
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(infra.Databricks, "dev")
+    with pytest.raises(StepError, match=r"profile \[contoso7-dev\] .* is for another workspace"):
+        infra.CliProfiles().run(lab.ctx(infra.CliProfiles, "dev"))
+    assert "adb-9.9" in config.read_text()
+
+
+def test_plan_says_what_run_would_create_and_keep(lab: Lab) -> None:
+    plan = infra.DataLake().plan(lab.ctx(infra.DataLake, "dev"))
+    assert [(c.action, c.kind) for c in plan] == [
+        ("create", "storage account"), ("create", "file system")]
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(infra.DataLake, "dev")
+    plan = infra.DataLake().plan(lab.ctx(infra.DataLake, "dev"))
+    assert {c.action for c in plan} == {"keep"}
+    assert {c.action for c in infra.Secrets().plan(lab.ctx(infra.Secrets, "dev"))} == {"create"}
+    assert sqlite3.connect(lab.workspace / "sandbox" / "sandbox.db").execute(
+        "SELECT COUNT(*) FROM vaults").fetchone() == (0,), "plan touches nothing"
+
+
+@pytest.mark.parametrize(("field", "value", "rule"), [
+    (STORAGE_ACCOUNT, "Contoso7dldev", "lowercase"),
+    (STORAGE_ACCOUNT, "a" * 25, "got 25 characters"),
+    (KEY_VAULT, "7contoso-kv-dev", "starting with a letter"),
+    (TENANT_ID, "72f988bf-86f1-41af-91ab", "GUID"),
+])
+def test_bad_names_are_refused_naming_field_and_rule(field: object, value: str,
+                                                     rule: str) -> None:
+    from labtui.step import Field
+
+    assert isinstance(field, Field)
+    problem = field.check(value)
+    assert problem is not None and problem.startswith(f"{field.name}:") and rule in problem
+
+
+def test_derived_names_fit_azure_rules() -> None:
+    values = resolve(infra.Secrets, {"prefix": "abcdefghijk"}, "pipeline")
+    for fld in infra.Secrets.inputs:
+        if fld.name in values and fld.kind == "azure-name":
+            assert fld.check(values[fld.name]) is None, (fld.name, values[fld.name])
+    assert values["storage-account"] == "abcdefghijkdlpipeline"

@@ -1,0 +1,126 @@
+"""Local Databricks: scopes backed by the vault, and the `.databrickscfg` profile file."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from labtui.targets.base import Conflict, NotFound, TargetError
+from labtui.targets.databrickscfg import ProfileFile
+from labtui.targets.local import LocalTarget
+
+OTHER = ("# my own workspaces\n[DEFAULT]\nhost = https://adb-1.1.azuredatabricks.net\n"
+         "token = dapi-default\n\n[prod]   \nhost = https://adb-2.2.azuredatabricks.net\n"
+         "token = dapi-prod\n")
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "home" / ".databrickscfg"
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(path))
+    return path
+
+
+def test_vault_backed_scope_reads_the_vault_live(target: LocalTarget, group: str) -> None:
+    databricks, vault = target.databricks, target.vault
+    databricks.create_workspace(group, "lab-adb-dev", "eastus")
+    kv = vault.create_vault(group, "lab-kv-dev", "eastus")
+    scope = databricks.create_secret_scope("lab-adb-dev", "data-lake", vault=kv)
+    assert scope.backend == "AZURE_KEYVAULT" and scope.vault_uri == kv.uri
+    assert databricks.create_secret_scope("lab-adb-dev", "data-lake", vault=kv) == scope
+    with pytest.raises(Conflict, match="backed by"):
+        databricks.create_secret_scope("lab-adb-dev", "data-lake")
+    assert databricks.scope_secrets("lab-adb-dev", "data-lake") == []
+    vault.set_secret("lab-kv-dev", "sp-app-id", "app-id-value")
+    assert databricks.scope_secrets("lab-adb-dev", "data-lake") == ["sp-app-id"]
+    assert databricks.read_scope_secret("lab-adb-dev", "data-lake", "sp-app-id") == (
+        "app-id-value")
+    with pytest.raises(TargetError, match="backed by a Key Vault"):
+        databricks.put_scope_secret("lab-adb-dev", "data-lake", "k", "v")
+    assert databricks.delete_secret_scope("lab-adb-dev", "data-lake") is True
+    assert vault.get_secret("lab-kv-dev", "sp-app-id") == "app-id-value", "vault untouched"
+
+
+def test_clusters_and_libraries(target: LocalTarget, group: str) -> None:
+    databricks = target.databricks
+    databricks.create_workspace(group, "lab-adb-dev", "eastus")
+    with pytest.raises(Conflict, match="exists with the premium tier"):
+        databricks.create_workspace(group, "lab-adb-dev", "eastus", sku="standard")
+    cluster = databricks.create_cluster(
+        "lab-adb-dev", "lab", node_type="Standard_DS3_v2", spark_version="13.3.x-cpu-ml",
+        num_workers=2, autotermination_minutes=120)
+    assert cluster.autotermination_minutes == 120
+    with pytest.raises(TargetError, match="auto-termination"):
+        databricks.create_cluster("lab-adb-dev", "x", node_type="n", spark_version="v",
+                                  num_workers=1, autotermination_minutes=5)
+    from labtui.targets.base import Library
+
+    databricks.install_libraries("lab-adb-dev", cluster.cluster_id,
+                                 [Library("pypi", "azureml-sdk")])
+    (status,) = databricks.cluster_libraries("lab-adb-dev", cluster.cluster_id)
+    assert (status.library.spec, status.status) == ("azureml-sdk", "INSTALLED")
+    assert databricks.delete_workspace("lab-adb-dev") is True
+    with pytest.raises(NotFound):
+        databricks.get_cluster("lab-adb-dev", cluster.cluster_id)
+
+
+def test_profile_write_keeps_other_sections_byte_for_byte(config: Path) -> None:
+    config.parent.mkdir(parents=True)
+    config.write_text(OTHER)
+    config.chmod(0o644)
+    profiles = ProfileFile.default()
+    profiles.write("lab-dev", "https://adb-3.labtui.localhost", "dapi-lab")
+    text = config.read_text()
+    assert text.startswith(OTHER)
+    assert text.endswith("[lab-dev]\nhost = https://adb-3.labtui.localhost\ntoken = dapi-lab\n")
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    profiles.write("lab-dev", "https://adb-3.labtui.localhost", "dapi-new")
+    assert profiles.read("lab-dev").token == "dapi-new"
+    assert config.read_text().count("[lab-dev]") == 1
+    assert profiles.delete("lab-dev") is True
+    assert config.read_text() == OTHER
+    assert profiles.delete("lab-dev") is False
+    with pytest.raises(NotFound, match=r"no profile \[lab-dev\]"):
+        profiles.read("lab-dev")
+
+
+def test_profile_file_follows_the_env_and_is_removed_when_emptied(config: Path) -> None:
+    profiles = ProfileFile.default()
+    assert profiles.path == config
+    profiles.write("lab-dev", "https://adb-3.labtui.localhost", "dapi-lab")
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    profiles.delete("lab-dev")
+    assert not config.exists()
+
+
+def test_a_config_that_is_not_ini_is_named_and_left_untouched(config: Path) -> None:
+    config.parent.mkdir(parents=True)
+    config.write_text("host: not an ini file\n")
+    with pytest.raises(TargetError) as caught:
+        ProfileFile.default().write("lab-dev", "https://h", "dapi-lab")
+    message = str(caught.value)
+    assert str(config) in message and "not a Databricks config file" in message
+    assert "\n" not in message and "dapi-lab" not in message
+    assert config.read_text() == "host: not an ini file\n"
+    assert [p.name for p in config.parent.iterdir()] == [".databrickscfg"], "no temp file left"
+
+
+def test_databricks_sdk_reads_the_written_profile(
+        config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import databricks.sdk.config as sdk_config
+    from databricks.sdk.core import Config
+
+    def offline(host: str, client: object = None) -> None:
+        raise ValueError("no network in tests")
+
+    # The SDK probes the host for metadata; keep the test off the network.
+    monkeypatch.setattr(sdk_config, "get_host_metadata", offline)
+    config.parent.mkdir(parents=True)
+    config.write_text(OTHER)
+    ProfileFile.default().write("lab-dev", "https://adb-42.labtui.localhost", "dapi-lab-token")
+    loaded = Config(profile="lab-dev")
+    assert loaded.host == "https://adb-42.labtui.localhost"
+    assert loaded.token == "dapi-lab-token"
+    assert loaded.authenticate() == {"Authorization": "Bearer dapi-lab-token"}

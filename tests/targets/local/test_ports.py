@@ -1,0 +1,157 @@
+"""Resource groups, data lake, vault and identity of the local target."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from labtui.targets.base import AclEntry, Conflict, NotFound
+from labtui.targets.local import LocalTarget
+
+
+def test_resource_group_owns_its_resources(target: LocalTarget, group: str) -> None:
+    lake, vault = target.datalake, target.vault
+    account = lake.create_account(group, "labdldev", "eastus")
+    lake.create_file_system("labdldev", "datalake")
+    lake.upload("labdldev", "datalake", "data.csv", b"a, b\n")
+    vault.create_vault(group, "lab-kv-dev", "eastus")
+    vault.set_secret("lab-kv-dev", "s", "secret-value")
+    target.databricks.create_workspace(group, "lab-adb-dev", "eastus")
+    target.models.create_workspace(group, "lab-ml-dev", "eastus")
+    principal = target.principals.create_service_principal("sp", "72f988bf-86f1-41af-91ab-"
+                                                           "2d7cd011db47")
+    target.principals.assign_role(principal.object_id, "Reader", account.id)
+    assert target.resource_groups.delete(group) is True
+    for lookup in (lambda: lake.get_account("labdldev"), lambda: vault.get_vault("lab-kv-dev"),
+                   lambda: target.databricks.get_workspace("lab-adb-dev"),
+                   lambda: target.models.get_workspace("lab-ml-dev")):
+        with pytest.raises(NotFound):
+            lookup()
+    assert target.principals.role_assignments(account.id) == []
+    assert not (target.sandbox_path / "datalake" / "labdldev").exists()
+    assert target.resource_groups.delete(group) is False, "deleting again is fine"
+
+
+def test_creating_again_is_idempotent_but_other_settings_conflict(
+        target: LocalTarget, group: str) -> None:
+    assert target.resource_groups.create(group, "eastus").name == group
+    with pytest.raises(Conflict, match="exists in eastus, not in westus"):
+        target.resource_groups.create(group, "westus")
+    target.datalake.create_account(group, "labdldev", "eastus")
+    assert target.datalake.create_account(group, "labdldev", "eastus").access_tier == "Cool"
+    with pytest.raises(Conflict, match="StorageV2/Cool/hierarchical namespace on"):
+        target.datalake.create_account(group, "labdldev", "eastus", access_tier="Hot")
+    target.resource_groups.create("other-rg", "eastus")
+    with pytest.raises(Conflict, match="name labdldev is taken"):
+        target.datalake.create_account("other-rg", "labdldev", "eastus")
+    with pytest.raises(NotFound, match="resource group nope does not exist"):
+        target.vault.create_vault("nope", "lab-kv", "eastus")
+
+
+def test_abfss_uri_resolves_to_the_file_system_folder(target: LocalTarget, group: str) -> None:
+    lake = target.datalake
+    lake.create_account(group, "labdldev", "eastus")
+    lake.create_file_system("labdldev", "datalake")
+    lake.upload("labdldev", "datalake", "AdultCensusIncome.csv", b"age, income\n")
+    uri = lake.uri("labdldev", "datalake")
+    assert uri == "abfss://datalake@labdldev.dfs.core.windows.net"
+    folder = lake.resolve(uri)
+    assert (folder / "AdultCensusIncome.csv").read_bytes() == b"age, income\n"
+    assert lake.resolve(uri + "/AdultCensusIncome.csv") == folder / "AdultCensusIncome.csv"
+    with pytest.raises(NotFound):
+        lake.resolve("abfss://other@labdldev.dfs.core.windows.net")
+
+
+def test_acl_update_remove_and_default_inheritance(target: LocalTarget, group: str) -> None:
+    lake = target.datalake
+    lake.create_account(group, "labdldev", "eastus")
+    lake.create_file_system("labdldev", "datalake")
+    oid = "1f6b1c1e-0000-4000-8000-000000000001"
+    lake.update_acl("labdldev", "datalake", "", [AclEntry("access", "user", oid, "rwx"),
+                                                  AclEntry("default", "user", oid, "r-x")])
+    lake.upload("labdldev", "datalake", "a/b/c.csv", b"x")
+    assert AclEntry("default", "user", oid, "r-x") in lake.get_acl("labdldev", "datalake", "a")
+    file_acl = lake.get_acl("labdldev", "datalake", "a/b/c.csv")
+    assert AclEntry("access", "user", oid, "r-x") in file_acl
+    assert all(entry.scope == "access" for entry in file_acl), "files have no default ACL"
+    assert lake.remove_acl("labdldev", "datalake", "", oid) is True
+    assert all(e.principal != oid for e in lake.get_acl("labdldev", "datalake"))
+    with pytest.raises(NotFound):
+        lake.get_acl("labdldev", "datalake", "missing.csv")
+
+
+def test_vault_soft_delete_recover_and_purge(target: LocalTarget, group: str) -> None:
+    vault = target.vault
+    vault.create_vault(group, "lab-kv-dev", "eastus")
+    vault.set_secret("lab-kv-dev", "sp-password", "first-value")
+    vault.set_secret("lab-kv-dev", "sp-password", "second-value")
+    assert vault.get_secret("lab-kv-dev", "sp-password") == "second-value"
+    assert vault.delete_secret("lab-kv-dev", "sp-password") is True
+    assert vault.list_secrets("lab-kv-dev") == []
+    assert [d.name for d in vault.list_deleted_secrets("lab-kv-dev")] == ["sp-password"]
+    with pytest.raises(NotFound):
+        vault.get_secret("lab-kv-dev", "sp-password")
+    with pytest.raises(Conflict, match="deleted but recoverable"):
+        vault.set_secret("lab-kv-dev", "sp-password", "third-value")
+    vault.recover_deleted_secret("lab-kv-dev", "sp-password")
+    assert vault.get_secret("lab-kv-dev", "sp-password") == "second-value"
+    vault.delete_secret("lab-kv-dev", "sp-password")
+    assert vault.purge_deleted_secret("lab-kv-dev", "sp-password") is True
+    vault.set_secret("lab-kv-dev", "sp-password", "third-value")
+    assert vault.delete_secret("lab-kv-dev", "never-there") is False
+    raw = (target.sandbox_path / "sandbox.db").read_bytes()
+    assert b"third-value" not in raw and b"second-value" not in raw
+
+
+def test_vault_takes_concurrent_writes(target: LocalTarget, group: str) -> None:
+    vault = target.vault
+    vault.create_vault(group, "lab-kv-dev", "eastus")
+    threads = [threading.Thread(target=vault.set_secret, args=("lab-kv-dev", f"s{i}", f"v{i}"))
+               for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(vault.list_secrets("lab-kv-dev")) == sorted(f"s{i}" for i in range(16))
+    assert vault.get_secret("lab-kv-dev", "s7") == "v7"
+
+
+def test_service_principals_and_role_assignments(target: LocalTarget, group: str) -> None:
+    import uuid
+
+    tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    principals = target.principals
+    created = principals.create_service_principal("lab-sp-dev", tenant)
+    assert uuid.UUID(created.app_id) and uuid.UUID(created.object_id)
+    assert created.tenant_id == tenant and created.password
+    assert principals.check_password(created.app_id, created.password)
+    assert not principals.check_password(created.app_id, "wrong-password")
+    assert principals.find_service_principal("lab-sp-dev").password is None
+    with pytest.raises(Conflict):
+        principals.create_service_principal("lab-sp-dev", tenant)
+    new_password = principals.reset_password(created.app_id)
+    assert not principals.check_password(created.app_id, created.password)
+    assert principals.check_password(created.app_id, new_password)
+    account = target.datalake.create_account(group, "labdldev", "eastus")
+    first = principals.assign_role(created.object_id, "Storage Blob Data Contributor",
+                                   account.id)
+    again = principals.assign_role(created.object_id, "Storage Blob Data Contributor",
+                                   account.id)
+    assert first == again
+    with pytest.raises(NotFound, match="scope"):
+        principals.assign_role(created.object_id, "Reader", account.id + "x")
+    assert principals.delete_service_principal(created.app_id) is True
+    assert principals.role_assignments(account.id) == []
+    password_bytes = created.password.encode()
+    assert password_bytes not in (target.sandbox_path / "sandbox.db").read_bytes()
+
+
+def test_upload_from_a_missing_file_is_not_found(target: LocalTarget, group: str,
+                                                 tmp_path: Path) -> None:
+    target.datalake.create_account(group, "labdldev", "eastus")
+    target.datalake.create_file_system("labdldev", "datalake")
+    with pytest.raises(NotFound, match=r"missing\.csv does not exist"):
+        target.datalake.upload("labdldev", "datalake", "d.csv", tmp_path / "missing.csv")
+    assert target.datalake.list_files("labdldev", "datalake") == []
