@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--step", action="append", default=[], metavar="ID",
                         help="the step to work on (repeatable); see `labtui list`")
     parser.add_argument("--all", action="store_true", help="every step, in lab order")
+    parser.add_argument("--section", metavar="NAME",
+                        help="every step of one section (Infrastructure, 'Dev loop' …)")
     parser.add_argument("--headless", action="store_true", help="no app: log to the terminal")
     parser.add_argument("--env", metavar="ENV",
                         help="only this environment (dev, pipeline …) of per-environment steps")
@@ -91,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--plan", action="store_true", help="show what a run would do")
     action.add_argument("--solve", action="store_true",
                         help="fill in the reference answer of a manual step (write-test); "
-                             "with --all, run everything and solve manual steps on the way")
+                             "with --all or --section, run them and solve manual steps on the way")
     parser.add_argument("--force", action="store_true",
                         help="run even when verify says the step is done")
     parser.add_argument("--with-requires", action="store_true",
@@ -116,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _workspace_path(args: argparse.Namespace) -> Path:
     path: Path | None = args.workspace
-    return path.expanduser() if path is not None else default_workspace()
+    return (path.expanduser() if path is not None else default_workspace()).absolute()
 
 
 def _command_line(argv: Sequence[str]) -> str:
@@ -166,13 +168,12 @@ def _options(args: argparse.Namespace, argv: Sequence[str]) -> SessionOptions:
 def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> int:
     from labtui.console import Console, JsonLines, LogFile
 
-    if not args.step and not args.all:
-        raise UsageError("--headless needs --step ID or --all")
-    if args.step and args.all:
-        raise UsageError("give either --step or --all, not both")
+    if sum(map(bool, (args.step, args.all, args.section))) != 1:
+        raise UsageError("--headless needs one of --step ID, --section NAME or --all")
     catalog = Catalog.discover()
     _check_env(catalog, args.env)
-    units = catalog.units(args.step or None, args.env)
+    step_ids = args.step or (_section_steps(catalog, args.section) if args.section else None)
+    units = catalog.units(step_ids, args.env)
     if not units:
         raise UsageError(f"no step runs in environment {args.env!r}")
     console = Console(masker, live=False if args.json else None)
@@ -191,7 +192,7 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
                         results = engine.rollback(units)
                     elif args.plan:
                         results = engine.plan(units)
-                    elif args.solve and not args.all:
+                    elif args.solve and args.step:
                         manual = [unit for unit in units if unit.step.manual]
                         if not manual:
                             raise UsageError("--solve is for manual steps (like write-test)")
@@ -211,6 +212,15 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
     console.summary([(r.unit.label, r.outcome.value, r.message) for r in results]
                     if len(results) > 1 else [])
     return _exit_code({r.outcome for r in results})
+
+
+def _section_steps(catalog: Catalog, name: str) -> list[str]:
+    wanted = name.strip().lower().replace("-", " ")
+    for section, steps in catalog.sections():
+        if section.lower() == wanted:
+            return [step.id for step in steps]
+    known = ", ".join(section for section, _ in catalog.sections())
+    raise UsageError(f"--section {name}: no such section (sections: {known})")
 
 
 def _check_env(catalog: Catalog, env: str | None) -> None:
@@ -360,8 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return proctor.run(args, masker)
         if args.headless:
             return _headless(args, argv, masker)
-        if args.verify or args.rollback or args.plan or args.solve or args.all:
-            raise UsageError("--verify, --rollback, --plan, --solve and --all need --headless")
+        if args.verify or args.rollback or args.plan or args.solve or args.all or args.section:
+            raise UsageError("--verify, --rollback, --plan, --solve, --all and --section need "
+                             "--headless")
         return _app(args, argv)
     except UsageError as exc:
         _error(f"{exc} (see labtui --help)")

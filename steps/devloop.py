@@ -383,6 +383,7 @@ class BuildImage(Step):
             progress=lambda done, total: ctx.progress(done, total, f"layer {done + 1} of {total}"),
             cancelled=ctx.cancelled,
         )
+        remove_dangling(ctx)
         ctx.outputs.set("image", tag)
         ctx.outputs.set("image-id", image.id)
         ctx.log(f"built {tag} ({image.id[:19]})")
@@ -452,13 +453,24 @@ class BuildImage(Step):
 
 
 def remove_image_and_containers(ctx: StepContext, tag: str) -> None:
-    """Remove an image and every container of this workspace made from it."""
+    """Remove an image and every container of this workspace made from it, and the untagged
+    images earlier builds of this workspace left behind."""
     containers = ctx.target.containers
-    for container in containers.containers(f"{WORKSPACE_LABEL}={workspace_label(ctx)}"):
+    label = f"{WORKSPACE_LABEL}={workspace_label(ctx)}"
+    for container in containers.containers(label):
         if container.image == tag:
             containers.remove_container(container.id)
     if containers.remove_image(tag):
         ctx.log(f"removed image {tag}")
+    remove_dangling(ctx)
+
+
+def remove_dangling(ctx: StepContext) -> None:
+    """Remove this workspace's images that lost their tag to a rebuild."""
+    containers = ctx.target.containers
+    for image in containers.images(f"{WORKSPACE_LABEL}={workspace_label(ctx)}"):
+        if not image.tags:
+            containers.remove_image(image.id)
 
 
 # -- test-image ----------------------------------------------------------------------------------
@@ -496,6 +508,7 @@ class TestImage(Step):
             progress=lambda done, total: ctx.progress(done, total, f"layer {done + 1} of {total}"),
             cancelled=ctx.cancelled,
         )
+        remove_dangling(ctx)
         name = f"labtui-tests-{uuid.uuid4().hex[:10]}"
         ctx.journal.record("container", name)
         container = containers.run(tag, name=name,
@@ -509,6 +522,7 @@ class TestImage(Step):
         containers.remove_container(container.id)
         self._mask(ctx, results)
         ctx.outputs.set("tests-image", tag)
+        ctx.outputs.set("tested-image-id", ctx.outputs.get("image-id", step="build-image") or "")
         self._report(ctx, results, exit_code)
 
     @staticmethod
@@ -533,7 +547,7 @@ class TestImage(Step):
         if coverage.exists():
             ctx.publish("coverage", coverage)
             ctx.log(f"coverage {CoverageReport.load(coverage).percent:.0f}%")
-        ctx.log(report.summary())
+        ctx.log(report.summary)
         if not report.ok:
             first = report.problems[0]
             raise StepError(f"{len(report.problems)} of {report.total} tests failed; "
@@ -552,10 +566,16 @@ class TestImage(Step):
         except ReportError as exc:
             return Verdict.of(Check("test results", False, str(exc), "run this step again"))
         tag = ctx.outputs.get("tests-image")
-        checks = [Check("tests pass", report.ok, report.summary(),
+        checks = [Check("tests pass", report.ok, report.summary,
                         "fix the failing tests, then run this step again"),
                   Check("coverage", coverage.exists(), "coverage.xml collected"
                         if coverage.exists() else "no coverage.xml", "run this step again")]
+        tested = ctx.outputs.get("tested-image-id")
+        current = ctx.outputs.get("image-id", step="build-image")
+        checks.append(Check("tested image", tested is not None and tested == current,
+                            "results are for the current inference image" if tested == current
+                            else "the inference image was rebuilt since the tests ran",
+                            "run this step again"))
         if tag is not None:
             try:
                 ctx.target.containers.image(tag)

@@ -175,8 +175,12 @@ class SeedRepo(Step):
 
     def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
         if entry.kind == "working-copy":
-            if Path(entry.undo["path"]).exists():
-                shutil.rmtree(entry.undo["path"])
+            path = Path(entry.undo["path"])
+            if path.exists():
+                shutil.rmtree(path)
+            if path.parent.name == "repos" and path.parent.exists() and \
+                    not any(path.parent.iterdir()):
+                path.parent.rmdir()
             return
         if entry.kind == "branch":
             try:

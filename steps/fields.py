@@ -118,8 +118,9 @@ DEVOPS_ORGANIZATION = Field(
     help="Your organization's address, e.g. https://dev.azure.com/contoso.",
 )
 DEVOPS_TOKEN = Field(
-    "devops-token", "Azure DevOps personal access token", kind="secret",
-    help="User settings > Personal access tokens, with Code (read & write) and Build scopes.",
+    "devops-token", "Azure DevOps personal access token", kind="secret", required=False,
+    help="User settings > Personal access tokens, with Code (read & write) and Build scopes "
+    "(the azure target needs it; the local sandbox does not).",
 )
 DEVOPS_PROJECT = Field(
     "devops-project", "Azure DevOps project", kind="azure-name", resource="devops-project",

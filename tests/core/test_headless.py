@@ -91,7 +91,8 @@ def test_missing_values_are_all_named_with_how_to_supply(labtui: LabtuiRunner) -
 def test_bad_usage_gets_one_line_and_exit_2(labtui: LabtuiRunner, tmp_path: Path) -> None:
     cases = [
         (["--step", "nope", "--headless"], "unknown step 'nope'"),
-        (["--headless"], "--headless needs --step ID or --all"),
+        (["--headless"], "--headless needs one of --step ID, --section NAME or --all"),
+        (["--section", "Nope", "--headless"], "--section Nope: no such section"),
         (["--step", "demo-files", "--headless", "--set", "demo-count=lots",
           "--set", f"demo-dir={tmp_path}"],
          "demo-count: a whole number"),

@@ -51,7 +51,7 @@ def test_whole_section_runs_then_skips_then_rolls_back_without_trace(
     answers = write_answers(tmp_path)
     before, config_before = snapshot(lab.workspace), config.read_bytes()
 
-    first = lab("--all", "--headless", "--values", str(answers))
+    first = lab("--section", "Infrastructure", "--headless", "--values", str(answers))
     assert first.code == 0, first.output
     assert TOKEN not in first.output
     assert "contoso7-db-prod" in first.output
@@ -59,7 +59,7 @@ def test_whole_section_runs_then_skips_then_rolls_back_without_trace(
         OTHER_PROFILE)
 
     started = time.monotonic()
-    second = lab("--all", "--headless", "--values", str(answers), "--json")
+    second = lab("--section", "Infrastructure", "--headless", "--values", str(answers), "--json")
     elapsed = time.monotonic() - started
     assert second.code == 0, second.output
     finished = [e for e in map(json.loads, second.stdout.splitlines())
@@ -72,7 +72,7 @@ def test_whole_section_runs_then_skips_then_rolls_back_without_trace(
     assert one.code == 0, one.output
     assert "secrets (pipeline)" in one.output and "secrets (dev)" not in one.output
 
-    rolled = lab("--all", "--headless", "--rollback")
+    rolled = lab("--section", "Infrastructure", "--headless", "--rollback")
     assert rolled.code == 0, rolled.output
     after = snapshot(lab.workspace)
     assert after == {"tables": {}, "files": []}, after
@@ -100,14 +100,14 @@ def test_invalid_values_are_named_and_nothing_is_created(
     answers = write_answers(tmp_path, override + "\n" + ANSWERS.replace(
         'tenant-id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\n', "" if "tenant" in override
         else 'tenant-id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\n'))
-    ran = lab("--all", "--headless", "--values", str(answers))
+    ran = lab("--section", "Infrastructure", "--headless", "--values", str(answers))
     assert ran.code == 2, ran.output
     assert named in ran.stderr
     assert snapshot(lab.workspace)["tables"] == {}
 
 
 def test_an_empty_token_is_refused(lab: LabtuiRunner, tmp_path: Path) -> None:
-    ran = lab("--all", "--headless", "--values", str(write_answers(tmp_path)),
+    ran = lab("--section", "Infrastructure", "--headless", "--values", str(write_answers(tmp_path)),
               extra_env={"LABTUI_DATABRICKS_TOKEN": ""})
     assert ran.code == 2, ran.output
     assert "databricks-token" in ran.stderr
@@ -117,7 +117,7 @@ def test_an_empty_token_is_refused(lab: LabtuiRunner, tmp_path: Path) -> None:
 def test_an_answers_file_that_is_not_toml_is_refused(lab: LabtuiRunner,
                                                      tmp_path: Path) -> None:
     answers = write_answers(tmp_path, "prefix: contoso7\n[[[\n")
-    ran = lab("--all", "--headless", "--values", str(answers))
+    ran = lab("--section", "Infrastructure", "--headless", "--values", str(answers))
     assert ran.code == 2
     assert "answers.toml" in ran.stderr and "TOML" in ran.stderr
 
@@ -141,7 +141,7 @@ def test_a_workspace_that_is_not_writable_is_named(lab: LabtuiRunner, tmp_path: 
     blocker = tmp_path / "blocker"
     blocker.write_text("not a folder")
     runner = LabtuiRunner(blocker / "ws", lab.env)
-    ran = runner("--all", "--headless", "--values", str(write_answers(tmp_path)))
+    ran = runner("--section", "Infrastructure", "--headless", "--values", str(write_answers(tmp_path)))
     assert ran.code == 2, ran.output
     assert str(blocker) in ran.stderr
     assert len(ran.stderr.strip().splitlines()) == 1

@@ -1,0 +1,394 @@
+"""`labtui proctor …`: reset, provision, check or export every attendee of a roster at once.
+
+The command line builds its parser (and so imports this module) for every labtui command,
+so only argparse is imported here; the fleet logic (`labtui.fleet`) and Rich are imported
+when a proctor command actually runs.
+
+Progress: a Rich progress row per attendee on stderr in a terminal, plain lines when piped,
+JSON lines on stdout (every event tagged with its attendee) with --json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from labtui.fleet import FleetEvent, FleetSummary, Grid
+    from labtui.masking import Masker
+
+EXIT_CODES = (
+    "exit codes: 0 every attendee ok; 1 an attendee failed, or its workspace was in use by "
+    "another process (it was not touched, so it counts as failed; the holder is named); "
+    "2 bad roster or usage; 3 (status) a step is not done or has drifted; 130 interrupted"
+)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the proctor's subcommands (reset, provision, status, export) to `labtui proctor`."""
+    parser.description = ("Work on every attendee of a roster at once: reset their "
+                          "environments, provision them ahead, see who is stuck, export logs.")
+    parser.epilog = EXIT_CODES
+    actions = parser.add_subparsers(dest="proctor_command", metavar="ACTION", required=True)
+    shared = _shared_options()
+    actions.add_parser(
+        "reset", parents=[shared], epilog=EXIT_CODES,
+        help="roll back every step for every attendee (a clean one is left as it is)",
+        description="Roll back every step, newest first, for every attendee in parallel. "
+                    "A clean environment is left alone and reported so; an attendee whose "
+                    "workspace is in use is reported, not touched.")
+    provision = actions.add_parser(
+        "provision", parents=[shared], epilog=EXIT_CODES,
+        help="run the lab up to a step for everyone (hot start)",
+        description="Run every step up to and including --through (with what it requires) "
+                    "for every attendee in parallel.")
+    provision.add_argument("--through", required=True, metavar="STEP",
+                           help="the last step to run (see `labtui list`)")
+    status = actions.add_parser(
+        "status", parents=[shared], epilog=EXIT_CODES,
+        help="verify every step for everyone: a grid of attendees by steps",
+        description="Verify every step for every attendee and show the grid. An attendee "
+                    "whose own session is running is not disturbed: their row shows what "
+                    "their workspace last recorded.")
+    status.add_argument("--step", action="append", dest="status_steps", metavar="ID",
+                        help="only these steps' columns (repeatable)")
+    export = actions.add_parser(
+        "export", parents=[shared], epilog=EXIT_CODES,
+        help="write a masked log bundle per attendee",
+        description="Write a bundle per attendee (state summary, journal, every run's log, "
+                    "the workspace's log files), with every secret masked. Reads workspaces "
+                    "without locking them.")
+    export.add_argument("--out", type=Path, metavar="DIR",
+                        help="where the bundles go (default: ./labtui-export-DATE-TIME)")
+    export.add_argument("--format", choices=("tar.gz", "dir"), default="tar.gz",
+                        dest="export_format", help="a .tar.gz per attendee (default) or a folder")
+
+
+def _shared_options() -> argparse.ArgumentParser:
+    """Options of every proctor action. The common labtui options are repeated with SUPPRESS
+    defaults so they may also follow the action (`labtui proctor reset --roster r.csv --json`)
+    without resetting what was given before it."""
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--roster", type=Path, required=True, metavar="FILE",
+                        help="CSV (header: attendee,prefix,workspace[,target][,INPUT…]) or TOML "
+                             "([[attendee]] tables); a secret input's column holds the name of "
+                             "the environment variable holding it")
+    shared.add_argument("--parallel", type=_positive, default=None, metavar="N",
+                        help="attendees worked on at once (default 64: the work is waiting)")
+    shared.add_argument("--only", action="extend", nargs="+", default=[], metavar="ID",
+                        help="only these attendees (roster 'attendee' values)")
+    shared.add_argument("--retries", type=int, default=3, metavar="N",
+                        help="retries of a step that failed for a passing reason (throttling, "
+                             "timeouts), with exponential backoff (default 3)")
+    shared.add_argument("--backoff", type=float, default=1.0, help=argparse.SUPPRESS)
+    shared.add_argument("--target", choices=("local", "azure"), default=argparse.SUPPRESS,
+                        help="target of attendees whose row names none (default: local)")
+    shared.add_argument("--values", type=Path, default=argparse.SUPPRESS, metavar="FILE",
+                        help="shared answers (TOML) for everyone; a roster cell overrides it")
+    shared.add_argument("--set", action="append", default=argparse.SUPPRESS,
+                        metavar="KEY=VALUE", dest="set_values",
+                        help="a shared input value for everyone (not for secrets)")
+    shared.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="one JSON event per line on stdout, tagged with the attendee")
+    shared.add_argument("--force-unlock", action="store_true", default=argparse.SUPPRESS,
+                        help="take over workspaces whose lock holder is gone")
+    return shared
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def run(args: argparse.Namespace, masker: Masker) -> int:
+    """Run a proctor subcommand; returns the exit code (see EXIT_CODES)."""
+    from labtui.catalog import Catalog
+    from labtui.fleet import DEFAULT_PARALLEL, Fleet, FleetOptions, RosterError, load_roster
+
+    if getattr(args, "workspace", None) is not None:
+        _error("proctor takes each attendee's workspace from the roster; drop --workspace")
+        return 2
+    catalog = Catalog.discover()
+    try:
+        roster = load_roster(args.roster, catalog.fields()).select(args.only)
+    except RosterError as exc:
+        for problem in exc.problems:
+            _error(problem)
+        return 2
+    if args.proctor_command == "provision":
+        catalog.get(args.through)  # an unknown step is a usage error, before anyone starts
+    options = FleetOptions(
+        target=args.target, values_file=args.values, set_values=args.set_values,
+        parallel=args.parallel or DEFAULT_PARALLEL, force_unlock=args.force_unlock,
+        retries=max(0, args.retries), backoff=args.backoff, command="labtui proctor",
+    )
+    fleet = Fleet(roster, options, catalog=catalog, masker=masker)
+    renderer: FleetJsonLines | FleetConsole = (
+        FleetJsonLines(masker) if args.json else FleetConsole(masker))
+    from labtui.cli import _cancel_on_interrupt
+
+    say = FleetConsole(masker, live=False)
+    try:
+        with _cancel_on_interrupt(fleet.cancel, lambda m: say.print(m, "yellow")):
+            if args.proctor_command == "status":
+                grid = fleet.status(renderer, args.status_steps)
+            elif args.proctor_command == "reset":
+                summary = fleet.reset(renderer)
+            elif args.proctor_command == "provision":
+                summary = fleet.provision(args.through, renderer)
+            else:
+                out = args.out or Path(f"labtui-export-{time.strftime('%Y%m%d-%H%M%S')}")
+                summary = fleet.export(out, archive=args.export_format == "tar.gz",
+                                       listener=renderer)
+    finally:
+        renderer.close()
+    if args.proctor_command == "status":
+        renderer.grid(grid)
+        return grid.exit_code
+    renderer.summary(summary)
+    return summary.exit_code
+
+
+def _error(message: str) -> None:
+    print(f"labtui: {message}", file=sys.stderr)
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+SYMBOLS = {"done": "✓", "unchanged": "·", "failed": "✗", "locked": "⊘", "cancelled": "■"}
+STYLES = {"done": "green", "unchanged": "dim", "failed": "red", "locked": "red",
+          "cancelled": "yellow"}
+CELL_SYMBOLS = {"done": "✓", "todo": "·", "drift": "!", "failed": "✗", "needs-input": "?"}
+CELL_STYLES = {"done": "green", "todo": "dim", "drift": "yellow", "failed": "red",
+               "needs-input": "magenta"}
+QUIET_UNIT_OUTCOMES = {"clean", "skipped", "done", "drift"}
+"""Unit outcomes not printed line by line when piped: the summary or the grid shows them."""
+
+
+class FleetJsonLines:
+    """Every fleet event as one JSON object per line on stdout, then the results."""
+
+    def __init__(self, masker: Masker, stream: IO[str] | None = None) -> None:
+        self.masker = masker
+        self.stream = stream or sys.stdout
+        self._lock = threading.Lock()
+
+    def __call__(self, event: FleetEvent) -> None:
+        self.write(event.to_json())
+
+    def write(self, data: dict[str, Any]) -> None:
+        import json
+
+        line = self.masker.redact(json.dumps(data, default=str))
+        with self._lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    def summary(self, summary: FleetSummary) -> None:
+        for result in summary.attendees:
+            self.write({"event": "attendee_result", **result.to_json()})
+        self.write({"event": "summary", "action": summary.action,
+                    "attendees": len(summary.attendees), "duration": round(summary.duration, 3),
+                    "outcomes": _counts(summary), "exit_code": summary.exit_code})
+
+    def grid(self, grid: Grid) -> None:
+        for row in grid.rows:
+            self.write(grid.to_json(row))
+        self.write({"event": "summary", "action": "status", "attendees": len(grid.rows),
+                    "exit_code": grid.exit_code})
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class FleetConsole:
+    """Human rendering on stderr: a progress row per attendee (current step, n of N, outcome)
+    in a terminal, plain lines otherwise; the status grid on stdout."""
+
+    def __init__(self, masker: Masker, *, live: bool | None = None,
+                 stream: IO[str] | None = None, out: IO[str] | None = None) -> None:
+        from rich.console import Console
+
+        self.masker = masker
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty() if live is None else live
+        self.rich = Console(file=self.stream, highlight=False, soft_wrap=not self.live,
+                            force_terminal=self.live or None)
+        out = out or sys.stdout
+        # A pipe or file has no width: never squeeze the grid into 80 columns there.
+        self.out = Console(file=out, highlight=False, width=None if out.isatty() else 400)
+        self._progress: Any = None
+        self._tasks: dict[str, tuple[Any, int]] = {}
+        self._lock = threading.RLock()
+
+    def print(self, text: str, style: str | None = None) -> None:
+        with self._lock:
+            self.rich.print(self.masker.redact(text), style=style, markup=False)
+
+    def __call__(self, event: FleetEvent) -> None:
+        with self._lock:
+            self._render(event)
+
+    def _start_live(self) -> Any:
+        if self._progress is None:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+                MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[note]}"),
+                console=self.rich, transient=False,
+            )
+            self._progress.start()
+        return self._progress
+
+    def _render(self, event: FleetEvent) -> None:
+        from labtui.events import StepFinished, StepStarted
+        from labtui.fleet import AttendeeFinished, AttendeeStarted, Retrying, UnitEvent
+
+        name = event.attendee
+        if isinstance(event, AttendeeStarted):
+            if self.live:
+                total = max(1, event.units)
+                self._tasks[name] = (self._start_live().add_task(name, total=total,
+                                                                 note="starting"), total)
+        elif isinstance(event, UnitEvent):
+            inner = event.event
+            label = f"{inner.step} ({inner.env})" if inner.env else inner.step
+            if isinstance(inner, StepStarted) and self.live and name in self._tasks:
+                self._progress.update(self._tasks[name][0], note=f"{inner.action} {label}")
+            elif isinstance(inner, StepFinished):
+                if self.live and name in self._tasks:
+                    self._progress.advance(self._tasks[name][0])
+                elif not self.live and inner.outcome not in QUIET_UNIT_OUTCOMES:
+                    self.print(f"  [{name}] {inner.action} {label}: {inner.outcome}"
+                               f"{' — ' + inner.message if inner.message else ''}",
+                               "red" if inner.outcome == "failed" else None)
+        elif isinstance(event, Retrying):
+            self.print(f"↻ {name} {event.unit}: {event.message} — retry {event.attempt} in "
+                       f"{event.delay:.1f}s", "yellow")
+        elif isinstance(event, AttendeeFinished):
+            if self.live and name in self._tasks:
+                task, total = self._tasks.pop(name)
+                self._progress.update(task, completed=total,
+                                      description=f"{SYMBOLS.get(event.outcome, '?')} {name}",
+                                      note=_shorten(self.masker.redact(event.message), 60))
+            else:
+                self.print(f"{SYMBOLS.get(event.outcome, '?')} {name}: {event.outcome} — "
+                           f"{event.message} ({event.duration:.1f}s)",
+                           STYLES.get(event.outcome))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._progress is not None:
+                self._progress.stop()
+                self._progress = None
+
+    def summary(self, summary: FleetSummary) -> None:
+        """The closing table of attendees (stderr), then one line of counts."""
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=f"proctor {summary.action}", title_justify="left")
+        for column in ("attendee", "outcome", "message"):
+            table.add_column(column, overflow="fold")
+        for result in summary.attendees:
+            outcome = result.outcome.value
+            table.add_row(Text(result.attendee.id),
+                          Text(f"{SYMBOLS.get(outcome, '?')} {outcome}",
+                               style=STYLES.get(outcome, "")),
+                          Text(self.masker.redact(result.message)))
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in _counts(summary).items())
+        with self._lock:
+            self.rich.print(table)
+            self.rich.print(Text(f"{summary.action}: {len(summary.attendees)} attendees in "
+                                 f"{summary.duration:.1f}s: {counts}"))
+
+    def grid(self, grid: Grid) -> None:
+        """The attendee-by-step grid (stdout): a numbered column per step with a mark per
+        environment, then what is missing, drifted or failed, grouped across attendees."""
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        steps: list[str] = []
+        for unit in grid.units:
+            if unit.id not in steps:
+                steps.append(unit.id)
+        table = Table(title="proctor status", title_justify="left", box=box.SIMPLE_HEAD,
+                      padding=(0, 1), pad_edge=False)
+        for column in ("attendee", "done", "at", "session", "active"):
+            table.add_column(column, no_wrap=True)
+        for number, _ in enumerate(steps, start=1):
+            table.add_column(str(number), justify="center", no_wrap=True)
+        now = time.time()
+        needs: dict[str, list[str]] = {}
+        notes: dict[str, list[str]] = {}
+        for row in grid.rows:
+            marks: dict[str, Text] = {step: Text() for step in steps}
+            wanted: list[str] = []
+            for unit, cell in zip(grid.units, row.cells, strict=True):
+                state = cell.state.value
+                marks[unit.id].append(CELL_SYMBOLS.get(state, "?"), CELL_STYLES.get(state, ""))
+                wanted += [name for name in cell.needs if name not in wanted]
+                if cell.state.value in ("drift", "failed") and cell.message:
+                    text = f"{unit.label}: {state} — {cell.message}"
+                    notes.setdefault(text, []).append(row.attendee.id)
+            if wanted:
+                needs.setdefault(", ".join(wanted), []).append(row.attendee.id)
+            if row.error:
+                notes.setdefault(f"not checked: {row.error}", []).append(row.attendee.id)
+            session = "" if row.live else f"pid {row.holder.get('pid', '?')}"
+            table.add_row(Text(row.attendee.id), f"{row.done}/{len(grid.units)}",
+                          Text(row.at(grid.units) or "finished"), session,
+                          _ago(row.last_activity, now), *(marks[step] for step in steps))
+        self.out.print(table, soft_wrap=False)
+        legend = "  ".join(f"{number} {step}" for number, step in enumerate(steps, start=1))
+        self.out.print(Text(f"steps: {legend}", style="dim"))
+        self.out.print(Text("marks (one per environment: dev, pipeline …): ✓ done  · not done "
+                            "yet  ! drift (was done)  ✗ failed  ? needs input; session: the "
+                            "attendee's own labtui holds the workspace (recorded state shown)",
+                            style="dim"))
+        for names, attendees in needs.items():
+            self.out.print(Text(f"{', '.join(attendees)}: needs {names} (give them in the "
+                                "roster, the --values file or LABTUI_* variables)",
+                                style="magenta"))
+        for text, attendees in notes.items():
+            self.out.print(Text(self.masker.redact(f"{', '.join(attendees)}: {text}")))
+
+
+def _counts(summary: FleetSummary) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for result in summary.attendees:
+        counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
+    return counts
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _ago(when: float | None, now: float) -> str:
+    if when is None:
+        return "never"
+    seconds = max(0, int(now - when))
+    if seconds < 60:
+        return f"{seconds}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m ago"

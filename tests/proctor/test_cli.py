@@ -1,0 +1,146 @@
+"""`labtui proctor …` as a proctor types it: exit codes, messages, JSON lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from labtui.masking import Masker
+from labtui.proctor import FleetConsole
+from labtui.state import Workspace
+from tests.conftest import ROOT, Ran
+from tests.proctor.conftest import Room, write_roster
+
+Proctor = Callable[..., Ran]
+SECRETS = {"A1_SECRET": "cli-canary-one-4242", "A2_SECRET": "cli-canary-two-4343"}
+
+
+def roster(tmp_path: Path) -> Path:
+    return write_roster(tmp_path / "roster.csv",
+                        ["attendee", "prefix", "workspace", "demo-dir", "demo-secret"],
+                        [["a1", "contoso1", "ws/a1", str(tmp_path / "f1"), "A1_SECRET"],
+                         ["a2", "contoso2", "ws/a2", str(tmp_path / "f2"), "A2_SECRET"]])
+
+
+def test_a_bad_roster_exits_2_naming_each_line(proctor: Proctor, tmp_path: Path) -> None:
+    path = write_roster(tmp_path / "roster.csv", ["attendee", "prefix", "workspace"],
+                        [["a1", "contoso1", "ws/a1"], ["a2", "contoso1", "ws/a2"],
+                         ["a3", "X", "ws/a3"]])
+    ran = proctor("reset", "--roster", str(path))
+    assert ran.code == 2, ran.output
+    lines = ran.stderr.strip().splitlines()
+    assert lines[0] == "labtui: roster.csv line 3: duplicate prefix 'contoso1' (also on line 2)"
+    assert lines[1].startswith("labtui: roster.csv line 4: prefix 'X': 3-11 lowercase letters")
+    assert not (tmp_path / "ws").exists()
+
+
+def test_usage_errors_exit_2(proctor: Proctor, tmp_path: Path) -> None:
+    path = roster(tmp_path)
+    assert proctor("reset").code == 2
+    no_step = proctor("provision", "--roster", str(path), "--through", "nope", env=SECRETS)
+    assert no_step.code == 2 and "unknown step 'nope'" in no_step.stderr
+    unknown = proctor("status", "--roster", str(path), "--only", "zed", env=SECRETS)
+    assert unknown.code == 2 and "no attendee 'zed'" in unknown.stderr
+    assert proctor("reset", "--roster", str(path), "--parallel", "0").code == 2
+
+
+def test_provision_status_reset_end_to_end(proctor: Proctor, tmp_path: Path) -> None:
+    path = str(roster(tmp_path))
+    provisioned = proctor("provision", "--roster", path, "--through", "demo-per-env",
+                          env=SECRETS)
+    assert provisioned.code == 0, provisioned.output
+    assert "provision: 2 attendees" in provisioned.stderr
+    assert (tmp_path / "f2" / "marker-pipeline.txt").exists()
+
+    (tmp_path / "f1" / "file-000.txt").unlink()
+    status = proctor("status", "--roster", path, "--step", "demo-files", "--step",
+                     "demo-per-env", env=SECRETS)
+    assert status.code == 3, status.output
+    grid = status.stdout
+    assert "a1: demo-files: drift — demo-files: files: missing file-000.txt" in grid
+    row = next(line for line in grid.splitlines() if line.lstrip().startswith("a2"))
+    assert "3/3" in row and "finished" in row
+
+    reset = proctor("reset", "--roster", path, env=SECRETS)
+    assert reset.code == 0, reset.output
+    assert "reset: 2 attendees" in reset.stderr and "2 done" in reset.stderr
+    assert sorted(p.name for p in (tmp_path / "f2").iterdir()) == []
+    again = proctor("reset", "--roster", path, env=SECRETS)
+    assert again.code == 0 and again.stderr.count("already clean: nothing to remove") >= 2
+
+
+def test_json_lines_are_tagged_and_masked(proctor: Proctor, tmp_path: Path) -> None:
+    path = str(roster(tmp_path))
+    ran = proctor("provision", "--roster", path, "--through", "demo-canary", "--json",
+                  env=SECRETS)
+    assert ran.code == 0, ran.output
+    events = [json.loads(line) for line in ran.stdout.splitlines()]
+    assert all("attendee" in e for e in events if e["event"] != "summary")
+    logs = [e for e in events if e["event"] == "log_line"]
+    assert {e["attendee"] for e in logs} == {"a1", "a2"}
+    assert events[-1] == {**events[-1], "event": "summary", "action": "provision",
+                          "outcomes": {"done": 2}, "exit_code": 0}
+    for secret in SECRETS.values():
+        assert secret not in ran.output
+    assert any(e["line"] == "raw: ***" for e in logs)
+
+
+def test_a_locked_attendee_is_reported_with_its_holder_and_exits_1(proctor: Proctor,
+                                                                    tmp_path: Path) -> None:
+    path = str(roster(tmp_path))
+    assert proctor("provision", "--roster", path, "--through", "demo-files",
+                   env=SECRETS).code == 0
+    with Workspace.open(tmp_path / "ws" / "a2", command="labtui (attendee a2's app)"):
+        ran = proctor("reset", "--roster", path, env=SECRETS)
+        status = proctor("status", "--roster", path, "--step", "demo-files", env=SECRETS)
+    assert ran.code == 1, ran.output
+    assert "not reset: workspace in use by pid" in ran.stderr
+    assert "labtui (attendee a2's app)" in ran.stderr
+    assert sorted(p.name for p in (tmp_path / "f2").iterdir()) == [
+        "file-000.txt", "file-001.txt", "file-002.txt"]
+    assert status.code == 3, "a1 was reset, so its step is not done: " + status.output
+    row = next(line for line in status.stdout.splitlines() if line.lstrip().startswith("a2"))
+    assert "1/1" in row and "pid" in row, "the busy attendee's recorded row, with its holder"
+
+
+def test_export_writes_a_bundle_per_attendee(proctor: Proctor, tmp_path: Path) -> None:
+    path = str(roster(tmp_path))
+    proctor("provision", "--roster", path, "--through", "demo-canary", env=SECRETS)
+    ran = proctor("export", "--roster", path, "--out", "bundles", env=SECRETS)
+    assert ran.code == 0, ran.output
+    assert sorted(p.name for p in (tmp_path / "bundles").iterdir()) == ["a1.tar.gz",
+                                                                        "a2.tar.gz"]
+
+
+def test_the_proctor_module_loads_nothing_heavy_when_the_parser_is_built() -> None:
+    code = ("import sys, labtui.cli; labtui.cli.build_parser(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'rich' "
+            "or m in ('labtui.fleet', 'concurrent.futures', 'tarfile')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_shared_set_cannot_override_what_the_roster_gives_each_attendee(
+        proctor: Proctor, tmp_path: Path) -> None:
+    ran = proctor("provision", "--roster", str(roster(tmp_path)), "--through", "demo-files",
+                  "--set", f"demo-dir={tmp_path / 'everyone'}", env=SECRETS)
+    assert ran.code == 2
+    assert "--set demo-dir: the roster gives each attendee their own demo-dir" in ran.stderr
+    assert not (tmp_path / "everyone").exists()
+
+
+def test_in_a_terminal_each_attendee_has_a_progress_row(make_room: Callable[..., Room]) -> None:
+    room = make_room(2)
+    screen = io.StringIO()
+    console = FleetConsole(Masker(), live=True, stream=screen)
+    room.fleet().provision("demo-per-env", console)
+    console.close()
+    shown = screen.getvalue()
+    for attendee in ("a1", "a2"):
+        assert f"✓ {attendee}" in shown, shown[-400:]
+    assert shown.count("3/3") >= 2 and "provisioned through demo-per-env" in shown

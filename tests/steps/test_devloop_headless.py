@@ -1,0 +1,115 @@
+"""The whole lab on the local target, end to end: Infrastructure, Azure DevOps and the Dev loop
+with a real git repository, the notebook training on the census data with Spark, a real Docker
+image serving predictions and the tests running inside it with coverage."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from labtui.targets.base import NotFound, TargetError
+from labtui.targets.local.containers import DockerContainers
+from tests.conftest import LAB_DATA, LabtuiRunner, labtui_env, require
+from tests.sandbox_snapshot import snapshot
+
+BASE_IMAGE = os.environ.get("LABTUI_TEST_BASE_IMAGE", "labtui/python:3.11-bookworm")
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+TOKEN = "dapi-devloop-7c1e9a2b44"
+
+
+def _engine() -> DockerContainers:
+    engine = DockerContainers()
+    try:
+        engine.ping()
+    except TargetError as exc:
+        require(False, str(exc))
+    try:
+        engine.image(BASE_IMAGE)
+    except NotFound:
+        require(False, f"base image {BASE_IMAGE} is missing: run scripts/build-base-image.sh")
+    return engine
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> LabtuiRunner:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = labtui_env(HOME=str(home), DATABRICKS_CONFIG_FILE=str(home / ".databrickscfg"),
+                     LABTUI_DATABRICKS_TOKEN=TOKEN, COLUMNS="160")
+    return LabtuiRunner(tmp_path / "ws", env)
+
+
+def test_the_whole_lab_runs_serves_tests_and_rolls_back(lab: LabtuiRunner,
+                                                        tmp_path: Path) -> None:
+    docker = _engine()
+    answers = tmp_path / "answers.toml"
+    answers.write_text(
+        'prefix = "devloop7"\n'
+        'tenant-id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\n'
+        'subscription-id = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"\n'
+        f'data-file = "{LAB_DATA}"\n'
+        'data-url = "http://127.0.0.1:9/AdultCensusIncome.csv"\n'
+        f'base-image = "{BASE_IMAGE}"\n'
+        + (f'ca-bundle = "{CA_BUNDLE}"\n' if CA_BUNDLE.exists() else "")
+    )
+    before = snapshot(lab.workspace)
+
+    ran = lab("--all", "--headless", "--solve", "--values", str(answers), timeout=1500)
+    assert ran.code == 0, ran.output[-4000:]
+    assert "rows: 32561" in ran.output, "the notebook trained on the whole census file"
+    assert "MAE" in ran.output and "R²" in ran.output
+    assert "test_run_returns_a_numeric_estimate" in ran.output, "the test table is shown"
+    assert "model_provider.py" in ran.output, "the coverage table is shown"
+    assert TOKEN not in ran.output
+
+    metrics = json.loads((lab.workspace / "artifacts" / "train-model-dev" / "metrics.json")
+                         .read_text())
+    assert metrics["r2"] < 0.05, "the world's worst regression explains next to nothing"
+    assert len(metrics["actual"]) == len(metrics["predicted"]) == 10746  # 33% of 32,561
+
+    image = "devloop7-inference:1"
+    served = docker.run(image, name=f"labtui-e2e-{os.getpid()}", ports={5001: None})
+    try:
+        port = docker.container(served.id).ports[5001]
+        body = json.dumps({"age": 37, "hours-per-week": 40.0, "sex": "Female",
+                           "occupation": "Exec-managerial"}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/score", data=body,
+                                         headers={"Content-Type": "application/json"})
+        answer = _retry_json(request)
+        assert isinstance(answer["estimate"], float) and answer["estimate"] > 0
+    finally:
+        docker.remove_container(served.id)
+
+    # A test that fails makes the step fail and says which test and why.
+    tests = lab.workspace / "repos" / "devloop7-mlops" / "Project_One-Tests" / "test_model.py"
+    tests.write_text(tests.read_text() + "\n\ndef test_breaks():\n    assert 1 + 1 == 3\n")
+    failed = lab("--step", "test-image", "--headless", "--force", timeout=600)
+    assert failed.code == 1, failed.output[-3000:]
+    assert "1 of 3 tests failed; test_breaks" in failed.output
+
+    rolled = lab("--all", "--headless", "--rollback", timeout=600)
+    assert rolled.code == 0, rolled.output[-3000:]
+    label = f"labtui.workspace={lab.workspace.resolve()}"
+    assert docker.images(label) == [] and docker.containers(label) == []
+    assert snapshot(lab.workspace) == before
+    assert not (lab.workspace / "repos").exists()
+
+
+def _retry_json(request: urllib.request.Request) -> dict[str, object]:
+    import time
+    import urllib.error
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                data: dict[str, object] = json.loads(answer.read())
+                return data
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
