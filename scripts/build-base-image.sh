@@ -19,8 +19,8 @@
 #   LABTUI_DEBIAN_MIRROR   mirror to bootstrap from (default: http://deb.debian.org/debian)
 #   LABTUI_DEBIAN_SUITE    Debian suite (default: bookworm — the one with Python 3.11)
 # Needs: debootstrap and docker.io (apt-get install -y debootstrap docker.io), dockerd running.
-# Idempotent: exits 0 without work when IMAGE already exists. Takes about 40 s here and gives
-# an image of about 125 MB.
+# Idempotent: exits 0 without work when IMAGE already exists. Measured here: 39-58 s (2 cores,
+# the Debian mirror apt uses), a 155 MB image with Python 3.11.2.
 set -euo pipefail
 
 force=0

@@ -378,7 +378,9 @@ class BuildImage(Step):
         ctx.log(f"building {tag} from {ctx.value('base-image')} with model version "
                 f"{version.version}")
         image = containers.build(
-            context, tag, build_args={"BASE_IMAGE": ctx.value("base-image")},
+            context, tag, build_args={"BASE_IMAGE": ctx.value("base-image"),
+                                      "MODEL_NAME": version.name,
+                                      "MODEL_VERSION": str(version.version)},
             labels=_image_labels(ctx, version), log=ctx.log,
             progress=lambda done, total: ctx.progress(done, total, f"layer {done + 1} of {total}"),
             cancelled=ctx.cancelled,

@@ -109,6 +109,34 @@ def test_unsupported_cell_stops_before_anything_runs(runner: NotebookRunner) -> 
     assert lines == []
 
 
+def test_markdown_and_pip_cells_are_skipped(runner: NotebookRunner) -> None:
+    lines: list[str] = []
+    result = runner.run(
+        nb("# MAGIC %md\n# MAGIC Hello", "# MAGIC %pip install scikit-learn", "print('ran')"),
+        log=lines.append,
+    )
+    assert result.cells_skipped == [1, 2]
+    assert result.cells_run == [3]
+    assert lines == [
+        "[cell 2 (%pip install scikit-learn): skipped %pip; the local runner uses the packages "
+        "installed with labtui]",
+        "[cell 3 (print('ran'))]",
+        "ran",
+    ]
+
+
+def test_importing_the_runner_loads_neither_spark_nor_mlflow() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, labtui.notebook; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'mlflow')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_failing_cell_is_named_and_stops_the_run(runner: NotebookRunner) -> None:
     lines: list[str] = []
     source = nb(

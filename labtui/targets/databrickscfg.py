@@ -19,12 +19,16 @@ import configparser
 import os
 import re
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from labtui.targets.base import NotFound, Profile, TargetError
 
 _SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")
+_EDITING = threading.Lock()
+"""Edits are read-modify-write: threads of one process (a proctor provisioning a room) take
+turns, so no thread's profile is lost to another's rewrite."""
 
 
 def config_path() -> Path:
@@ -79,6 +83,10 @@ class ProfileFile:
         _check_name(name)
         if "\n" in host or "\n" in token:
             raise TargetError(f"profile [{name}]: host and token must be one line each")
+        with _EDITING:
+            self._write(name, host, token)
+
+    def _write(self, name: str, host: str, token: str) -> None:
         text = self._text()
         self._parse(text)
         block = [f"[{name}]\n", f"host = {host}\n", f"token = {token}\n"]
@@ -97,6 +105,10 @@ class ProfileFile:
 
     def delete(self, name: str) -> bool:
         """Remove section `name`; False if it was not there. An emptied file is removed."""
+        with _EDITING:
+            return self._delete(name)
+
+    def _delete(self, name: str) -> bool:
         text = self._text()
         if not text:
             return False

@@ -46,9 +46,10 @@ def lab(tmp_path: Path) -> LabtuiRunner:
 def test_the_whole_lab_runs_serves_tests_and_rolls_back(lab: LabtuiRunner,
                                                         tmp_path: Path) -> None:
     docker = _engine()
+    prefix = f"dl{os.getpid() % 10**6}"  # images of concurrent runs never meet
     answers = tmp_path / "answers.toml"
     answers.write_text(
-        'prefix = "devloop7"\n'
+        f'prefix = "{prefix}"\n'
         'tenant-id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\n'
         'subscription-id = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"\n'
         f'data-file = "{LAB_DATA}"\n'
@@ -71,7 +72,7 @@ def test_the_whole_lab_runs_serves_tests_and_rolls_back(lab: LabtuiRunner,
     assert metrics["r2"] < 0.05, "the world's worst regression explains next to nothing"
     assert len(metrics["actual"]) == len(metrics["predicted"]) == 10746  # 33% of 32,561
 
-    image = "devloop7-inference:1"
+    image = f"{prefix}-inference:1"
     served = docker.run(image, name=f"labtui-e2e-{os.getpid()}", ports={5001: None})
     try:
         port = docker.container(served.id).ports[5001]
@@ -85,7 +86,7 @@ def test_the_whole_lab_runs_serves_tests_and_rolls_back(lab: LabtuiRunner,
         docker.remove_container(served.id)
 
     # A test that fails makes the step fail and says which test and why.
-    tests = lab.workspace / "repos" / "devloop7-mlops" / "Project_One-Tests" / "test_model.py"
+    tests = lab.workspace / "repos" / f"{prefix}-mlops" / "Project_One-Tests" / "test_model.py"
     tests.write_text(tests.read_text() + "\n\ndef test_breaks():\n    assert 1 + 1 == 3\n")
     failed = lab("--step", "test-image", "--headless", "--force", timeout=600)
     assert failed.code == 1, failed.output[-3000:]

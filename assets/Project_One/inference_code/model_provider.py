@@ -2,9 +2,9 @@
 
 The training notebook writes three files into the registered model folder: `x_scaler.pkl`
 (scales age and hours-per-week), `model.pkl` (a LinearRegression on the scaled inputs) and
-`y_scaler.pkl` (turns the scaled prediction back into fnlwgt). Azure ML puts the registered
-model under the folder named by AZUREML_MODEL_DIR, either directly or in a subfolder named
-after the registered folder ("outputs"); both layouts are accepted.
+`y_scaler.pkl` (turns the scaled prediction back into fnlwgt). Azure ML puts registered
+models under the folder named by AZUREML_MODEL_DIR, directly or in subfolders (such as
+azureml-models/<name>/<version>/outputs); the shallowest folder holding all three is used.
 """
 
 import json
@@ -23,16 +23,18 @@ class ModelError(Exception):
 
 
 def find_model_folder(model_dir):
-    """The folder under `model_dir` that holds the three model files."""
+    """The folder at or under `model_dir` that holds the three model files (the shallowest)."""
     base = Path(model_dir)
     if not base.is_dir():
         raise ModelError(f"the model folder {base} does not exist")
-    for folder in [base, *sorted(p for p in base.iterdir() if p.is_dir())]:
+    folders = sorted(
+        (path.parent for path in base.rglob(MODEL_FILES[0])),
+        key=lambda folder: (len(folder.parts), str(folder)),
+    )
+    for folder in folders:
         if all((folder / name).is_file() for name in MODEL_FILES):
             return folder
-    raise ModelError(
-        f"no model files ({', '.join(MODEL_FILES)}) in {base} or its subfolders"
-    )
+    raise ModelError(f"no model files ({', '.join(MODEL_FILES)}) in {base} or under it")
 
 
 class ModelProvider:

@@ -1,0 +1,121 @@
+"""The live log: what the running step says, as it says it, already masked.
+
+Lines arrive in batches (the app drains the engine's events on a timer) and go to the `Log`
+widget in one `write_lines` call. Memory is bounded twice: the widget keeps the last
+`VISIBLE` lines, the pane keeps the last `KEPT` for the filter and for saving.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import Input, Log, Static
+
+from labtui.masking import Masker
+
+
+class LogPane(Vertical):
+    """A filter box, the line count, and the log itself."""
+
+    VISIBLE = 20_000
+    KEPT = 200_000
+
+    def __init__(self, masker: Masker, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.masker = masker
+        self.kept: deque[str] = deque(maxlen=self.KEPT)
+        self.total = 0
+        self.pattern = ""
+        self._filter_timer: Timer | None = None
+        self._status = ""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="log-bar"):
+            yield Static("Log", id="log-title")
+            yield Input(placeholder="filter (/)", id="log-filter", compact=True)
+            yield Static("", id="log-count")
+        yield Log(max_lines=self.VISIBLE, id="log")
+
+    def on_mount(self) -> None:
+        # Not kept: a hint for the first minute, not part of any step's log.
+        self.log_widget.write_lines([
+            "Running steps stream their output here.",
+            "Fill a step's values, press r to run it.",
+            "? lists every key."])
+
+    @property
+    def log_widget(self) -> Log:
+        return self.query_one("#log", Log)
+
+    def add_lines(self, lines: list[str]) -> None:
+        """Append already-masked lines (from the UI thread)."""
+        if not lines:
+            return
+        self.kept.extend(lines)
+        self.total += len(lines)
+        if self.pattern:
+            lines = [line for line in lines if self.pattern in line.lower()]
+        if lines:
+            self.log_widget.write_lines(lines[-self.VISIBLE:])
+        self._update_count()
+
+    def set_status(self, status: str) -> None:
+        """A short note after the title: what runs and its progress."""
+        self._status = status
+        self.query_one("#log-title", Static).update(f"Log {status}" if status else "Log")
+
+    def _update_count(self) -> None:
+        if self.pattern:
+            shown = self.log_widget.line_count
+            text = f"{shown:,} match"
+        else:
+            text = f"{self.total:,} lines"
+        self.query_one("#log-count", Static).update(text)
+
+    @on(Input.Changed, "#log-filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(0.15, lambda: self.apply_filter(event.value))
+
+    def apply_filter(self, pattern: str) -> None:
+        """Show only the kept lines that contain `pattern` (case-insensitive)."""
+        self.pattern = pattern.strip().lower()
+        log = self.log_widget
+        log.clear()
+        if self.pattern:
+            matching = [line for line in self.kept if self.pattern in line.lower()]
+        else:
+            matching = list(self.kept)
+        log.write_lines(matching[-self.VISIBLE:])
+        self._update_count()
+
+    def clear(self) -> None:
+        self.kept.clear()
+        self.total = 0
+        self.log_widget.clear()
+        self._update_count()
+
+    def save(self, folder: Path) -> Path:
+        """Write every kept line (masked again, for lines that came before a secret was known)
+        to a new file in `folder`; return its path."""
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = folder / time.strftime("app-log-%Y%m%d-%H%M%S.log")
+        lines: Iterable[str] = self.kept
+        with open(path, "w", encoding="utf-8") as handle:
+            dropped = self.total - len(self.kept)
+            if dropped > 0:
+                handle.write(f"[{dropped:,} earlier lines not kept by the app; "
+                             "`labtui logs STEP` shows a step's full last run]\n")
+            for line in lines:
+                handle.write(self.masker.redact(line) + "\n")
+        path.chmod(0o600)
+        return path

@@ -1,0 +1,202 @@
+"""What the app works on, without any widget: the lab (catalogue, workspace, values, engine),
+what is selected in the step tree, and the status word of each unit.
+
+Opening a workspace another process holds gives a read-only `Lab` that names the holder and
+has no engine, so nothing can be run or rolled back from it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labtui.catalog import Catalog, Unit
+from labtui.engine import Engine
+from labtui.masking import Masker
+from labtui.session import Session, SessionOptions
+from labtui.state import StatusRecord, Workspace, WorkspaceLocked
+from labtui.step import Step
+from labtui.values import Answers, Resolver, load_answers, parse_set_args
+
+STATUS_WORDS: tuple[str, ...] = (
+    "not started", "running", "done", "failed", "drift", "needs input", "manual")
+"""Every status the tree shows, exactly as the attendee reads it."""
+
+STATUS_GLYPHS: dict[str, str] = {
+    "not started": "○", "running": "◐", "done": "✓", "failed": "✗", "drift": "!",
+    "needs input": "✎", "manual": "☞",
+}
+
+UnitKey = tuple[str, "str | None"]
+
+
+def unit_key(unit: Unit) -> UnitKey:
+    return (unit.id, unit.env)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A node of the step tree: a step (every environment it runs in) or one environment."""
+
+    step: Step
+    env: str | None = None
+
+    @property
+    def units(self) -> list[Unit]:
+        if self.env is None:
+            return [Unit(self.step, env) for env in self.step.environments()]
+        return [Unit(self.step, self.env)]
+
+    @property
+    def per_environment_parent(self) -> bool:
+        return self.step.per_environment and self.env is None
+
+    @property
+    def label(self) -> str:
+        return f"{self.step.id} ({self.env})" if self.env else self.step.id
+
+    @property
+    def scope_text(self) -> str:
+        """Which environments the form's values apply to."""
+        if self.env is not None:
+            return f"for {self.env} only"
+        return "for every environment" if self.step.per_environment else "for this workspace"
+
+
+def holder_text(holder: Mapping[str, Any]) -> str:
+    """One line naming the process that holds a workspace."""
+    started = holder.get("started")
+    since = time.strftime("%H:%M:%S", time.localtime(started)) if isinstance(
+        started, (int, float)) else "?"
+    return (f"pid {holder.get('pid', '?')} on {holder.get('host', '?')} "
+            f"({holder.get('command', '?')}, since {since})")
+
+
+class Lab:
+    """The catalogue, the workspace, the values and — unless read-only — the engine."""
+
+    def __init__(self, options: SessionOptions, catalog: Catalog, workspace: Workspace,
+                 resolver: Resolver, masker: Masker, *, session: Session | None = None,
+                 holder: Mapping[str, Any] | None = None) -> None:
+        self.options = options
+        self.catalog = catalog
+        self.workspace = workspace
+        self.resolver = resolver
+        self.masker = masker
+        self.session = session
+        self.holder = dict(holder) if holder is not None else None
+
+    @classmethod
+    def open(cls, options: SessionOptions, *, catalog: Catalog | None = None) -> Lab:
+        """Open the workspace for work, or read-only when another process holds it.
+
+        Raises:
+            WorkspaceError, ValuesError, CatalogError: as `Session` does.
+        """
+        catalog = catalog or Catalog.discover()
+        try:
+            session = Session(options, catalog=catalog)
+        except WorkspaceLocked as locked:
+            return cls._read_only(options, catalog, locked.holder)
+        return cls(options, catalog, session.workspace, session.resolver, session.masker,
+                   session=session)
+
+    @classmethod
+    def _read_only(cls, options: SessionOptions, catalog: Catalog,
+                   holder: Mapping[str, Any]) -> Lab:
+        workspace = Workspace(options.workspace, read_only=True)
+        fields = catalog.fields()
+        answers = load_answers(options.values_file, fields) if options.values_file else Answers()
+        resolver = Resolver(fields, set_args=parse_set_args(options.set_values, fields),
+                            environ=options.environ, answers=answers, workspace=workspace)
+        masker = Masker()
+        for secret in workspace.secret_values():
+            masker.register(secret)
+        return cls(options, catalog, workspace, resolver, masker, holder=holder)
+
+    @property
+    def read_only(self) -> bool:
+        return self.session is None
+
+    @property
+    def engine(self) -> Engine:
+        """The engine; a read-only lab has none (the app never offers actions then)."""
+        if self.session is None:
+            raise RuntimeError("the workspace is open read-only")
+        return self.session.engine
+
+    @property
+    def artifacts(self) -> Path:
+        return self.workspace.path / "artifacts"
+
+    def artifacts_of(self, unit: Unit) -> Path:
+        """The folder where the engine puts a unit's artifacts (reports, metrics)."""
+        return self.artifacts / (f"{unit.id}-{unit.env}" if unit.env else unit.id)
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+        else:
+            self.workspace.close()
+
+    # -- status ----------------------------------------------------------------------------
+
+    def record(self, unit: Unit) -> StatusRecord | None:
+        return self.workspace.status(unit.id, unit.env)
+
+    def status_word(self, unit: Unit, running: Collection[UnitKey] = ()) -> str:
+        """The unit's status as the tree shows it (one of `STATUS_WORDS`)."""
+        if unit_key(unit) in running:
+            return "running"
+        record = self.record(unit)
+        recorded = record.status if record else "not-started"
+        if recorded == "done":
+            return "done"
+        if recorded in ("failed", "cancelled"):
+            return "failed"
+        if recorded == "drift":
+            return "drift"
+        if unit.step.manual:
+            return "manual"
+        if self.resolver.problems(unit.step.inputs, unit.env):
+            return "needs input"
+        return "not started"
+
+    def selection_word(self, selection: Selection, running: Collection[UnitKey] = ()) -> str:
+        """One word for a tree node: for a step with environments, the most urgent of theirs."""
+        words = [self.status_word(unit, running) for unit in selection.units]
+        for word in ("running", "failed", "drift", "needs input"):
+            if word in words:
+                return word
+        if all(word == "done" for word in words):
+            return "done"
+        if "manual" in words:
+            return "manual"
+        return "not started"
+
+    def progress(self) -> tuple[int, int]:
+        """(units done, all units)."""
+        statuses = self.workspace.statuses()
+        units = self.catalog.units()
+        done = sum(1 for unit in units
+                   if (record := statuses.get(unit_key(unit))) and record.status == "done")
+        return done, len(units)
+
+    # -- identity --------------------------------------------------------------------------
+
+    def identity(self) -> dict[str, str]:
+        """What the banner shows: the target's identity and the lab's tenant / subscription.
+        Opening the target may take a while (the azure one signs in), so call it off the UI."""
+        shown: dict[str, str] = {}
+        if self.session is not None:
+            shown.update(self.session.engine.target.identity())
+        values = self.resolver.resolve(None).values
+        for name in ("tenant-id", "subscription-id"):
+            key = name.removesuffix("-id")
+            if name in values and key not in shown:
+                shown[key] = values[name]
+        shown.pop("target", None)
+        return shown

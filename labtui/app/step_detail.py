@@ -1,0 +1,175 @@
+"""The selected step: what it does, its status, its actions, the last verify's checks, its
+inputs, and any results it produced."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Static
+
+from labtui.app.model import Lab, Selection, UnitKey
+from labtui.app.step_tree import status_text
+from labtui.app.value_form import ValueForm
+
+JUNIT, COBERTURA, METRICS = "junit.xml", "coverage.xml", "metrics.json"
+"""The report files a step may leave in its artifacts folder (the results are shown inline)."""
+
+ACTIONS: tuple[tuple[str, str, str], ...] = (
+    ("run", "Run", "r"), ("verify", "Verify", "v"), ("plan", "Plan", "p"),
+    ("rollback", "Rollback", "u"),
+)
+
+
+class StepDetail(VerticalScroll):
+    """Everything about one tree node; rebuilt when the cursor moves, refreshed in place when
+    a status changes (so a half-typed value keeps its focus)."""
+
+    ALLOW_MAXIMIZE = True
+
+    class ActionPressed(Message):
+        """A Run / Verify / Plan / Rollback button was pressed."""
+
+        def __init__(self, action: str) -> None:
+            super().__init__()
+            self.action = action
+
+    def __init__(self, lab: Lab, selection: Selection, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lab = lab
+        self.selection = selection
+        self.running: frozenset[UnitKey] = frozenset()
+        self.form_valid = True
+        self.busy = False
+        self._reports_seen: tuple[tuple[str, float], ...] | None = None
+
+    def compose(self) -> ComposeResult:
+        step = self.selection.step
+        title = Text(step.title, style="bold")
+        yield Static(title, classes="step-title")
+        where = f"{step.id} · {step.section}"
+        if self.selection.env:
+            where += f" · {self.selection.env}"
+        elif step.per_environment:
+            where += " · every environment"
+        if step.manual:
+            where += " · manual: you do it, Verify checks it"
+        yield Static(Text(where, style="dim"), classes="step-where")
+        if step.summary:
+            yield Static(step.summary, classes="step-summary")
+        yield Static("", id="step-status")
+        with Horizontal(id="actions"):
+            for action, label, _key in ACTIONS:
+                yield Button(label, id=f"do-{action}", compact=True,
+                             classes="action", variant="error" if action == "rollback"
+                             else "primary" if action == "run" else "default")
+        yield Static("", id="checks")
+        if step.inputs:
+            yield ValueForm(self.lab, self.selection, id="form")
+        yield Vertical(id="reports")
+
+    def on_mount(self) -> None:
+        self.refresh_state(self.running, reports=True)
+
+    def refresh_state(self, running: Collection[UnitKey], *, reports: bool = False) -> None:
+        """Re-read status and checks (and reports, when a step finished) from the workspace."""
+        self.running = frozenset(running)
+        self._show_status()
+        self._show_checks()
+        if reports:
+            self._show_reports()
+        self.update_buttons()
+
+    @on(Button.Pressed, ".action")
+    def action_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.post_message(self.ActionPressed((event.button.id or "").removeprefix("do-")))
+
+    def update_buttons(self) -> None:
+        busy = self.busy or bool(self.running)
+        for button in self.query(".action").results(Button):
+            action = (button.id or "").removeprefix("do-")
+            disabled = self.lab.read_only or busy
+            if action in ("run", "plan", "verify") and not self.form_valid:
+                disabled = True
+            button.disabled = disabled
+
+    def _show_status(self) -> None:
+        text = Text()
+        for unit in self.selection.units:
+            if len(text):
+                text.append("\n")
+            if unit.env:
+                text.append(f"{unit.env}: ", style="bold")
+            word = self.lab.status_word(unit, self.running)
+            text.append_text(status_text(word))
+            record = self.lab.record(unit)
+            if record and record.message and word in ("failed", "drift"):
+                text.append(" — ")
+                text.append(self.lab.masker.redact(record.message))
+        self.query_one("#step-status", Static).update(text)
+
+    def _show_checks(self) -> None:
+        text = Text()
+        for unit in self.selection.units:
+            checks = self.lab.workspace.checks(unit.id, unit.env)
+            if not checks:
+                continue
+            heading = f"Checks ({unit.env})" if unit.env else "Checks"
+            text.append(f"{heading} — last verify\n", style="bold")
+            for name, ok, message, hint in checks:
+                text.append("  ✓ " if ok else "  ✗ ", style="green" if ok else "bold red")
+                text.append(name, style="bold")
+                if message:
+                    text.append(f": {self.lab.masker.redact(message)}")
+                text.append("\n")
+                if not ok and hint:
+                    text.append(f"      what to do: {self.lab.masker.redact(hint)}\n",
+                                style="yellow")
+        text.rstrip()
+        box = self.query_one("#checks", Static)
+        box.update(text)
+        box.display = bool(len(text))
+
+    def _reports_signature(self) -> tuple[tuple[str, float], ...]:
+        found = []
+        for unit in self.selection.units:
+            folder = self.lab.artifacts_of(unit)
+            for name in (JUNIT, COBERTURA, METRICS):
+                path = folder / name
+                if path.is_file():
+                    found.append((str(path), path.stat().st_mtime))
+        return tuple(found)
+
+    def _show_reports(self) -> None:
+        """Rebuild the results only when the report files changed (tables keep their cursor)."""
+        signature = self._reports_signature()
+        if signature == self._reports_seen:
+            return
+        self._reports_seen = signature
+        from labtui.app.results import ReportsView, has_reports  # tables load when needed
+
+        box = self.query_one("#reports", Vertical)
+        box.remove_children()
+        views = []
+        for unit in self.selection.units:
+            folder = self.lab.artifacts_of(unit)
+            if has_reports(folder):
+                heading = f"({unit.env})" if unit.env else ""
+                views.append(ReportsView(folder, heading))
+        if views:
+            box.mount_all(views)
+        box.display = bool(views)
+
+    def on_value_form_validity(self, message: ValueForm.Validity) -> None:
+        self.form_valid = message.valid
+        self.update_buttons()
+
+    @property
+    def form(self) -> ValueForm | None:
+        forms = self.query(ValueForm)
+        return forms.first() if forms else None

@@ -1,0 +1,101 @@
+"""The step tree: sections → steps → environments, each with its status, and the progress."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from rich.text import Text
+from textual.widgets import Static, Tree
+from textual.widgets.tree import TreeNode
+
+from labtui.app.model import STATUS_GLYPHS, Lab, Selection, UnitKey
+
+
+def status_text(word: str) -> Text:
+    """A status word in its colour, for places that render Rich text (the tree's labels)."""
+    rich_styles = {"not started": "dim", "running": "bold cyan", "done": "green",
+                   "failed": "bold red", "drift": "yellow", "needs input": "magenta",
+                   "manual": "blue"}
+    return Text(word, style=rich_styles.get(word, ""))
+
+
+def node_label(name: str, word: str) -> Text:
+    label = Text()
+    label.append(STATUS_GLYPHS.get(word, "?"), style=status_text(word).style)
+    label.append(" ")
+    label.append(name)
+    label.append(" ")
+    label.append_text(status_text(word))
+    return label
+
+
+class ProgressLine(Static):
+    """ "Progress ▰▰▱▱ 3 of 23 done" above the tree."""
+
+    def show(self, done: int, total: int) -> None:
+        width = 10
+        filled = round(width * done / total) if total else 0
+        text = Text("▰" * filled, style="green")
+        text.append("▱" * (width - filled), style="dim")
+        text.append(f" {done} of {total} done")
+        self.update(text)
+
+
+class StepTree(Tree[Selection]):
+    """Every step of the lab; arrows and the mouse move, the detail follows the cursor."""
+
+    def __init__(self, lab: Lab, *, id: str | None = None) -> None:
+        super().__init__("Lab", id=id)
+        self.lab = lab
+        self.show_root = False
+        self.guide_depth = 2
+        self._step_nodes: dict[UnitKey, TreeNode[Selection]] = {}
+        self._section_nodes: dict[str, TreeNode[Selection]] = {}
+
+    def on_mount(self) -> None:
+        for section, steps in self.lab.catalog.sections():
+            section_node = self.root.add(Text(section, style="bold"), expand=True)
+            self._section_nodes[section] = section_node
+            for step in steps:
+                selection = Selection(step)
+                if step.per_environment:
+                    node = section_node.add(step.id, data=selection, expand=True)
+                    for env in step.environments():
+                        self._step_nodes[(step.id, env)] = node.add_leaf(
+                            env or "", data=Selection(step, env))
+                else:
+                    node = section_node.add_leaf(step.id, data=selection)
+                self._step_nodes[(step.id, None)] = node
+        self.refresh_statuses()
+
+    def refresh_statuses(self, running: Collection[UnitKey] = ()) -> None:
+        """Relabel every node with its current status."""
+        for (step_id, env), node in self._step_nodes.items():
+            selection = node.data
+            if selection is None:
+                continue
+            word = self.lab.selection_word(selection, running)
+            node.set_label(node_label(env or step_id, word))
+        for section, steps in self.lab.catalog.sections():
+            units = [unit for step in steps for unit in Selection(step).units]
+            done = sum(1 for unit in units if self.lab.status_word(unit, running) == "done")
+            label = Text(section, style="bold")
+            label.append(f" {done}/{len(units)}", style="dim")
+            self._section_nodes[section].set_label(label)
+
+    def select_step(self, step_id: str, env: str | None = None) -> bool:
+        """Move the cursor to a step (or one of its environments); False if it is unknown."""
+        node = self._step_nodes.get((step_id, env)) or self._step_nodes.get((step_id, None))
+        if node is None:
+            return False
+        if node.parent is not None:
+            node.parent.expand()
+        # Node line numbers are only right once the tree has (re)built its lines.
+        _ = self._tree_lines
+        self.move_cursor(node)
+        return True
+
+    @property
+    def selection(self) -> Selection | None:
+        node = self.cursor_node
+        return node.data if node is not None else None

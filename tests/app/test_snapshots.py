@@ -1,0 +1,88 @@
+"""Pictures of the app, at 120x40 and at 80x24 (where nothing may be cut off or overlap).
+
+Review `snapshot_report.html` before accepting changes with `--snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input
+
+from labtui.app.app import LabApp
+from tests.app.conftest import FIXTURES, AppFactory
+
+SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
+SnapCompare = Callable[..., bool]
+
+
+async def steady(pilot: Pilot[int]) -> None:
+    """No blinking cursor, no pending worker (the banner's identity), nothing animating."""
+    await pilot.app.workers.wait_for_complete()
+    for field in pilot.app.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
+def with_history(app: LabApp) -> LabApp:
+    """A workspace where some steps ran: one done, one failed with a hint."""
+    workspace = app.lab.workspace
+    workspace.set_value("demo-dir", None, "files", secret=False)
+    workspace.set_status("demo-files", None, "done")
+    workspace.save_checks("demo-files", None, [("files", True, "all present", "")])
+    workspace.set_status("demo-canary", None, "failed", "the service refused token ***")
+    workspace.save_checks("demo-canary", None, [
+        ("echo", False, "echo is None", "run the step again after fixing the token")])
+    return app
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_main_screen(make_app: AppFactory, snap_compare: SnapCompare,
+                     size: tuple[int, int]) -> None:
+    app = with_history(make_app(focus="demo-canary"))
+
+    async def before(pilot: Pilot[int]) -> None:
+        await steady(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_form_with_errors(make_app: AppFactory, snap_compare: SnapCompare,
+                          size: tuple[int, int]) -> None:
+    app = make_app(focus="demo-files")
+
+    async def before(pilot: Pilot[int]) -> None:
+        await steady(pilot)
+        await pilot.press("enter")
+        detail = pilot.app.detail  # type: ignore[attr-defined]
+        detail.query_one("#input-demo-count", Input).value = "two"
+        detail.query_one("#input-demo-dir", Input).focus()
+        await steady(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_results_view(make_app: AppFactory, snap_compare: SnapCompare,
+                      size: tuple[int, int]) -> None:
+    artifacts = Path("ws/artifacts/test-image")
+    app = make_app(focus="test-image")
+    artifacts.mkdir(parents=True, exist_ok=True)
+    for name in ("junit.xml", "coverage.xml"):
+        shutil.copy(FIXTURES / name, artifacts / name)
+    app.lab.workspace.set_status("test-image", None, "done")
+
+    async def before(pilot: Pilot[int]) -> None:
+        await steady(pilot)
+        detail: Any = pilot.app.detail  # type: ignore[attr-defined]
+        detail.query_one(".tests-table", DataTable).focus()
+        await pilot.press("m")
+        await steady(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
