@@ -68,10 +68,10 @@ def main() -> None:
         print(f"provision through train-model (notebook on {DATA.name}): {provision:7.1f} s")
         print(f"solve write-test:                                     {solve:7.1f} s")
         print(f"dev loop, trained model → shown results:              {loop:7.1f} s "
-              f"(build {build:.1f} s + test {test:.1f} s)  target 180 s → {loop / 180:.2f}×")
+              f"(build {build:.1f} s + test {test:.1f} s)  target 180 s → {loop / 180:.2f}x")
         print(f"rebuild + rerun after a test-file change:             {rebuild:7.1f} s  "
-              f"target 20 s → {rebuild / 20:.2f}×")
-        print(f"rebuild ÷ first build and test:                       {rebuild / loop:7.2f}×")
+              f"target 20 s → {rebuild / 20:.2f}x")
+        print(f"rebuild ÷ first build and test:                       {rebuild / loop:7.2f}x")
     finally:
         if not args.keep:
             subprocess.run([sys.executable, "-m", "labtui", "--all", "--headless", "--rollback",

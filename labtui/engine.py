@@ -231,8 +231,7 @@ class Engine:
                     problems.append(problem)
         if problems:
             raise ValuesError(problems)
-        for unit in units:
-            self.resolver.remember([f.name for f in unit.step.inputs], unit.env)
+        self.resolver.remember()
 
     def check_requires(self, unit: Unit, planned: Sequence[Unit] = ()) -> None:
         """Raise RequirementsError unless every requirement is done (or runs before it)."""

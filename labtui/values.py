@@ -201,26 +201,25 @@ class Resolver:
                 problems.append(f"{problem} (from {origin}){where}" if origin else problem)
         return problems
 
-    def remember(self, names: Iterable[str], env: str | None) -> None:
-        """Keep explicitly given values in the workspace so later runs need not repeat them."""
+    def remember(self) -> None:
+        """Keep every explicitly given value (--set, LABTUI_*, the answers file and its
+        [env.*] tables) in the workspace, so later runs of any step need not repeat them."""
         if self.workspace is None:
             return
-        for name in names:
-            fld = self.fields.get(name)
-            if fld is None:
-                continue
-            if env is not None and name in self.answers.per_env.get(env, {}):
-                value, scope = self.answers.per_env[env][name], env
-            elif name in self.set_args:
-                value, scope = self.set_args[name], None
+        for fld in self.fields.values():
+            given: list[tuple[str, str | None]] = []
+            if fld.name in self.set_args:
+                given.append((self.set_args[fld.name], None))
             elif fld.env_var in self.environ:
-                value, scope = self.environ[fld.env_var], None
-            elif name in self.answers.top:
-                value, scope = self.answers.top[name], None
-            else:
-                continue
-            if self.workspace.get_value(name, scope) != value:
-                self.workspace.set_value(name, scope, value, secret=fld.is_secret)
+                given.append((self.environ[fld.env_var], None))
+            elif fld.name in self.answers.top:
+                given.append((self.answers.top[fld.name], None))
+            for env, table in self.answers.per_env.items():
+                if fld.name in table:
+                    given.append((table[fld.name], env))
+            for value, scope in given:
+                if self.workspace.get_value(fld.name, scope) != value:
+                    self.workspace.set_value(fld.name, scope, value, secret=fld.is_secret)
 
 
 def _derive(fld: Field, values: Mapping[str, str], env: str | None) -> str | None:

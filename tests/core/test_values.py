@@ -55,7 +55,7 @@ def test_remembered_secrets_are_encrypted_at_rest(tmp_path: Path) -> None:
     with Workspace(tmp_path / "ws") as workspace:
         resolver = Resolver(FIELDS, environ={"LABTUI_DATABRICKS_TOKEN": "dapiSECRET42"},
                             workspace=workspace)
-        resolver.remember(["databricks-token"], None)
+        resolver.remember()
         assert workspace.get_value("databricks-token", None) == "dapiSECRET42"
     assert b"dapiSECRET42" not in (tmp_path / "ws" / "state.db").read_bytes()
 

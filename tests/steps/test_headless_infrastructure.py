@@ -141,7 +141,8 @@ def test_a_workspace_that_is_not_writable_is_named(lab: LabtuiRunner, tmp_path: 
     blocker = tmp_path / "blocker"
     blocker.write_text("not a folder")
     runner = LabtuiRunner(blocker / "ws", lab.env)
-    ran = runner("--section", "Infrastructure", "--headless", "--values", str(write_answers(tmp_path)))
+    ran = runner("--section", "Infrastructure", "--headless", "--values",
+                 str(write_answers(tmp_path)))
     assert ran.code == 2, ran.output
     assert str(blocker) in ran.stderr
     assert len(ran.stderr.strip().splitlines()) == 1
