@@ -12,13 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True)
-class Event:
-    """Something that happened to one unit of work (a step in an environment)."""
-
-    step: str
-    env: str | None
-    at: float = field(default_factory=time.time, kw_only=True)
+class JsonEvent:
+    """An event dataclass that names itself in snake case and turns into one JSON object."""
 
     @property
     def kind(self) -> str:
@@ -26,7 +21,16 @@ class Event:
         return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": self.kind, **asdict(self)}
+        return {"event": self.kind, **asdict(self)}  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Event(JsonEvent):
+    """Something that happened to one unit of work (a step in an environment)."""
+
+    step: str
+    env: str | None
+    at: float = field(default_factory=time.time, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
@@ -31,7 +31,7 @@ from typing import Any
 
 from labtui.catalog import Catalog, CatalogError, Unit
 from labtui.engine import Outcome, Result, Status
-from labtui.events import Event
+from labtui.events import Event, JsonEvent
 from labtui.masking import Masker
 from labtui.session import Session, SessionOptions
 from labtui.state import Workspace, WorkspaceError, WorkspaceLocked
@@ -343,19 +343,11 @@ def _example_var(attendee_id: str, name: str) -> str:
 
 
 @dataclass(frozen=True)
-class FleetEvent:
+class FleetEvent(JsonEvent):
     """Something that happened to one attendee's work."""
 
     attendee: str
     at: float = field(default_factory=time.time, kw_only=True)
-
-    @property
-    def kind(self) -> str:
-        name = type(self).__name__
-        return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"event": self.kind, **asdict(self)}
 
 
 @dataclass(frozen=True)

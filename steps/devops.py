@@ -46,6 +46,15 @@ def repository(ctx: StepContext) -> GitRepository:
     return ctx.target.devops.get_repository(organization(ctx), project, project)
 
 
+def journaled_repository(ctx: StepContext, entry: JournalEntry) -> GitRepository | None:
+    """The repository a journal entry names, or None if it is gone already."""
+    try:
+        return ctx.target.devops.get_repository(
+            entry.undo["organization"], entry.undo["project"], entry.undo["repository"])
+    except NotFound:
+        return None
+
+
 def working_copy_path(ctx: StepContext) -> Path:
     """Where the attendee's clone lives: `<workspace>/repos/<project>`."""
     return ctx.target.workspace / "repos" / ctx.value("devops-project")
@@ -183,10 +192,8 @@ class SeedRepo(Step):
                 path.parent.rmdir()
             return
         if entry.kind == "branch":
-            try:
-                repo = ctx.target.devops.get_repository(
-                    entry.undo["organization"], entry.undo["project"], entry.undo["repository"])
-            except NotFound:
+            repo = journaled_repository(ctx, entry)
+            if repo is None:
                 return
             if entry.undo.get("before"):
                 raise StepError(f"master of {repo.name} existed before the seed; it is kept")
@@ -262,11 +269,8 @@ class GitIntegration(Step):
                 return
             return
         if entry.kind == "branch":
-            try:
-                repo = ctx.target.devops.get_repository(
-                    entry.undo["organization"], entry.undo["project"], entry.undo["repository"])
-            except NotFound:
-                return
-            ctx.target.devops.delete_branch(repo, entry.ref)
+            repo = journaled_repository(ctx, entry)
+            if repo is not None:
+                ctx.target.devops.delete_branch(repo, entry.ref)
             return
         raise StepError(f"unknown journal entry {entry.kind}")

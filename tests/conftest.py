@@ -20,6 +20,12 @@ DEMO_PLUGIN = ROOT / "tests" / "plugins" / "labtui-demo-steps"
 LAB_DATA = ROOT.parent / "shared" / "data" / "AdultCensusIncome.csv"
 
 
+def require_lab_data() -> Path:
+    """The lab's data set, which ships beside the project in ../shared/data."""
+    require(LAB_DATA.is_file(), f"the lab's data set is missing: {LAB_DATA}")
+    return LAB_DATA
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

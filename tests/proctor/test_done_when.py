@@ -19,7 +19,7 @@ from labtui.catalog import Catalog
 from labtui.fleet import AttendeeOutcome, Fleet, FleetOptions, FleetSummary, load_roster
 from labtui.masking import Masker
 from labtui.state import Workspace
-from tests.conftest import LAB_DATA
+from tests.conftest import LAB_DATA, require_lab_data
 from tests.proctor.conftest import Room, write_roster
 
 BROKEN = "a4"
@@ -130,6 +130,7 @@ def lab_room(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Pat
                           ["attendee", "prefix", "workspace", "databricks-token"],
                           [[f"a{i}", f"contoso{i}", f"ws/a{i}", f"A{i}_DATABRICKS_TOKEN"]
                            for i in range(1, 11)])
+    require_lab_data()
     answers = tmp_path / "answers.toml"
     answers.write_text('tenant-id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\n'
                        'subscription-id = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"\n'

@@ -14,6 +14,7 @@ from labtui_steps import infrastructure
 
 from labtui.step import JournalEntry, Step, StepContext
 from labtui.targets.local import LocalTarget
+from tests.conftest import require_lab_data
 
 SECTION: tuple[type[Step], ...] = (
     infrastructure.ResourceGroups, infrastructure.MlWorkspace, infrastructure.DataLake,
@@ -132,6 +133,7 @@ class Lab:
 
 @pytest.fixture
 def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
+    require_lab_data()
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "home" / ".databrickscfg"))
     workspace = tmp_path / "ws"
     workspace.mkdir()

@@ -13,7 +13,7 @@ import pytest
 
 from labtui.targets.base import NotFound, TargetError
 from labtui.targets.local.containers import DockerContainers
-from tests.conftest import LAB_DATA, LabtuiRunner, labtui_env, require
+from tests.conftest import LAB_DATA, LabtuiRunner, labtui_env, require, require_lab_data
 from tests.sandbox_snapshot import snapshot
 
 BASE_IMAGE = os.environ.get("LABTUI_TEST_BASE_IMAGE", "labtui/python:3.11-bookworm")
@@ -36,6 +36,7 @@ def _engine() -> DockerContainers:
 
 @pytest.fixture
 def lab(tmp_path: Path) -> LabtuiRunner:
+    require_lab_data()
     home = tmp_path / "home"
     home.mkdir()
     env = labtui_env(HOME=str(home), DATABRICKS_CONFIG_FILE=str(home / ".databrickscfg"),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LAB_DATA, LabtuiRunner, labtui_env
+from tests.conftest import LAB_DATA, LabtuiRunner, labtui_env, require_lab_data
 from tests.sandbox_snapshot import snapshot
 
 TOKEN = "dapi-e2e-token-5f1d2c3b"
@@ -33,6 +33,7 @@ def home(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def lab(tmp_path: Path, home: Path) -> LabtuiRunner:
+    require_lab_data()
     env = labtui_env(HOME=str(home), DATABRICKS_CONFIG_FILE=str(home / ".databrickscfg"),
                      LABTUI_DATABRICKS_TOKEN=TOKEN, COLUMNS="200")
     return LabtuiRunner(tmp_path / "ws", env)
