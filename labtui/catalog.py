@@ -9,7 +9,10 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 from labtui.step import SECTIONS, STEP_ID, Field, Step
 from labtui.validation import AZURE_NAMING, FIELD_KINDS
@@ -61,6 +64,8 @@ class Catalog:
     @classmethod
     def discover(cls) -> Catalog:
         """Load every step registered under the `labtui.steps` entry-point group."""
+        from importlib.metadata import entry_points
+
         classes: list[type[Step]] = []
         origins: dict[str, str] = {}
         for entry in entry_points(group=ENTRY_POINT_GROUP):

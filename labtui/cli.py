@@ -15,15 +15,19 @@ from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from labtui.catalog import Catalog, CatalogError, Unit
-from labtui.engine import Outcome, RequirementsError
-from labtui.events import Listener
+# Only light modules here: `labtui --help` must not pay for the engine, targets or plugins.
+from labtui.catalog import Catalog, CatalogError
 from labtui.masking import Masker
-from labtui.session import Session, SessionOptions
 from labtui.state import Workspace, WorkspaceError, WorkspaceLocked, default_workspace
 from labtui.values import Resolver, ValuesError
+
+if TYPE_CHECKING:
+    from labtui.catalog import Unit
+    from labtui.engine import Outcome
+    from labtui.events import Listener
+    from labtui.session import SessionOptions
 
 
 class ExitCode(IntEnum):
@@ -158,6 +162,8 @@ def _cancel_on_interrupt(cancel: Callable[[], None], say: Callable[[str], None])
 
 
 def _options(args: argparse.Namespace, argv: Sequence[str]) -> SessionOptions:
+    from labtui.session import SessionOptions
+
     return SessionOptions(
         workspace=_workspace_path(args), target=args.target, values_file=args.values,
         set_values=args.set_values, command=_command_line(argv),
@@ -167,6 +173,8 @@ def _options(args: argparse.Namespace, argv: Sequence[str]) -> SessionOptions:
 
 def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> int:
     from labtui.console import Console, JsonLines, LogFile
+    from labtui.engine import RequirementsError
+    from labtui.session import Session
 
     if sum(map(bool, (args.step, args.all, args.section))) != 1:
         raise UsageError("--headless needs one of --step ID, --section NAME or --all")
@@ -230,6 +238,7 @@ def _check_env(catalog: Catalog, env: str | None) -> None:
 
 
 def _exit_code(outcomes: set[Outcome]) -> ExitCode:
+    from labtui.engine import Outcome
     if Outcome.CANCELLED in outcomes:
         return ExitCode.INTERRUPTED
     if Outcome.FAILED in outcomes:

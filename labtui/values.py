@@ -189,7 +189,12 @@ class Resolver:
         problems = []
         for fld in fields:
             value = resolved.values.get(fld.name)
-            where = f" [{env}]" if env else ""
+            origin = resolved.origins.get(fld.name, "")
+            # Name the environment only where the value depends on it, so a bad global value
+            # is reported once, not once per environment.
+            per_env = origin == "derived" or origin.endswith(f"[env.{env}]") or (
+                value is None and fld.derive is not None)
+            where = f" [{env}]" if env and per_env else ""
             if value is None or (value == "" and fld.required):
                 if fld.required:
                     problems.append(f"missing value {fld.name!r} ({fld.label}){where}: "
@@ -197,8 +202,9 @@ class Resolver:
                 continue
             problem = fld.check(value)
             if problem:
-                origin = resolved.origins.get(fld.name, "")
-                problems.append(f"{problem} (from {origin}){where}" if origin else problem)
+                source = ("derived from other values: fix them or set it" if origin == "derived"
+                          else f"from {origin}")
+                problems.append(f"{problem} ({source}){where}" if origin else problem)
         return problems
 
     def remember(self) -> None:
