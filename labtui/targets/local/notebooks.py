@@ -98,7 +98,7 @@ class NotebookHost:
         progress: Callable[[float, float, str], None],
         cancelled: threading.Event | None,
     ) -> dict[str, Any]:
-        from labtui.notebook import MlflowSettings, NotebookRunner
+        from labtui.notebook import MlflowSettings, NotebookError, NotebookRunner
 
         secrets = _ScopeSecrets(databricks, workspace)
         ml_workspace = secrets.get(SETTINGS_SCOPE, "ml-workspace-name")
@@ -118,8 +118,14 @@ class NotebookHost:
         run_id = uuid.uuid4().hex[:12]
         with NotebookRunner(secrets=secrets, resolve_mount=self._mount,
                             work_dir=work_dir) as runner:
-            result = runner.run(source, name=path, parameters=params, extra_globals=extra,
-                                mlflow=mlflow, log=log, progress=progress,
-                                cancelled=cancelled)
+            try:
+                result = runner.run(source, name=path, parameters=params, extra_globals=extra,
+                                    mlflow=mlflow, log=log, progress=progress,
+                                    cancelled=cancelled)
+            except NotebookError as exc:
+                # The attendee edits this notebook: show where their cell failed.
+                for line in exc.traceback_text.splitlines():
+                    log(line)
+                raise
         return {"run_id": run_id, "cells": len(result.cells_run), "seconds": result.seconds,
                 "exit_value": result.exit_value}
