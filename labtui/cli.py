@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, NoReturn
 from labtui.catalog import Catalog, CatalogError
 from labtui.masking import Masker
 from labtui.state import Workspace, WorkspaceError, WorkspaceLocked, default_workspace
+from labtui.targets import TARGETS
 from labtui.values import Resolver, ValuesError
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def _common_options(suppress: bool) -> _Parser:
 
     parent.add_argument("--workspace", type=Path, default=default(None), metavar="DIR",
                         help="the attendee's workspace folder (env LABTUI_WORKSPACE)")
-    parent.add_argument("--target", choices=("local", "azure"), default=default("local"),
+    parent.add_argument("--target", choices=sorted(TARGETS), default=default("local"),
                         help="where the lab's resources live (default: local)")
     parent.add_argument("--values", type=Path, default=default(None), metavar="FILE",
                         help="answers file (TOML) with input values")

@@ -36,6 +36,7 @@ from labtui.masking import Masker
 from labtui.session import Session, SessionOptions
 from labtui.state import Workspace, WorkspaceError, WorkspaceLocked
 from labtui.step import Field
+from labtui.targets import TARGETS
 from labtui.targets.base import TargetError
 from labtui.validation import AZURE_NAMING
 from labtui.values import ValuesError, load_answers, parse_set_args
@@ -45,7 +46,6 @@ DEFAULT_PARALLEL = 64
 
 ROSTER_REQUIRED: tuple[str, ...] = ("attendee", "prefix", "workspace")
 ROSTER_OPTIONAL: tuple[str, ...] = ("target",)
-TARGETS: tuple[str, ...] = ("local", "azure")
 
 _ATTENDEE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 _ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -287,7 +287,7 @@ def _validate(path: Path, rows: Sequence[_Row], fields: Mapping[str, Field],
             if rule:
                 problems.append(f"{row.where}: prefix {prefix!r}: {rule}")
         if target is not None and target not in TARGETS:
-            problems.append(f"{row.where}: target {target!r}: one of {', '.join(TARGETS)}")
+            problems.append(f"{row.where}: target {target!r}: one of {', '.join(sorted(TARGETS))}")
         workspace = (path.parent / Path(workspace_text).expanduser()).resolve()
         values: dict[str, str] = {"prefix": prefix} if prefix else {}
         secret_vars: dict[str, str] = {}

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from labtui.targets import TARGETS
+
 if TYPE_CHECKING:
     from labtui.fleet import FleetEvent, FleetSummary, Grid
     from labtui.masking import Masker
@@ -85,7 +87,7 @@ def _shared_options() -> argparse.ArgumentParser:
                         help="retries of a step that failed for a passing reason (throttling, "
                              "timeouts), with exponential backoff (default 3)")
     shared.add_argument("--backoff", type=float, default=1.0, help=argparse.SUPPRESS)
-    shared.add_argument("--target", choices=("local", "azure"), default=argparse.SUPPRESS,
+    shared.add_argument("--target", choices=sorted(TARGETS), default=argparse.SUPPRESS,
                         help="target of attendees whose row names none (default: local)")
     shared.add_argument("--values", type=Path, default=argparse.SUPPRESS, metavar="FILE",
                         help="shared answers (TOML) for everyone; a roster cell overrides it")

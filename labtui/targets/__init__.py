@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from labtui.targets.base import Target, TargetError
+if TYPE_CHECKING:
+    from labtui.targets.base import Target
 
 TARGETS: dict[str, str] = {
     "local": "labtui.targets.local:LocalTarget",
 }
-"""Target name -> "module:Class"; the module is imported only when the target is opened."""
+"""Target name -> "module:Class"; the module is imported only when the target is opened.
+The azure target (the real cloud through the official SDKs) is not built yet."""
 
 
 def open_target(name: str, workspace: Path) -> Target:
@@ -19,6 +22,8 @@ def open_target(name: str, workspace: Path) -> Target:
     Raises:
         TargetError: the name is unknown or the target cannot be opened here.
     """
+    from labtui.targets.base import TargetError
+
     if name not in TARGETS:
         raise TargetError(
             f"target {name!r} is not available (available: {', '.join(sorted(TARGETS))})"
