@@ -1,0 +1,43 @@
+"""Pieces of the Dev loop steps that need no engine: counting tests, masking result files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from labtui_steps.devloop import TestImage, count_tests
+
+from labtui.masking import Masker
+from labtui.step import StepError
+
+
+def test_count_tests_counts_what_pytest_would_collect(tmp_path: Path) -> None:
+    (tmp_path / "test_model.py").write_text(
+        "def test_a():\n    pass\n\n"
+        "def helper():\n    pass\n\n"
+        "class TestGroup:\n    def test_b(self):\n        pass\n    def other(self):\n"
+        "        pass\n\n"
+        "async def test_c():\n    pass\n"
+    )
+    (tmp_path / "conftest.py").write_text("def test_not_collected():\n    pass\n")
+    assert count_tests(tmp_path) == 3
+
+
+def test_count_tests_names_a_syntax_error(tmp_path: Path) -> None:
+    (tmp_path / "test_model.py").write_text("def test_a(:\n")
+    with pytest.raises(StepError, match=r"test_model.py line 1"):
+        count_tests(tmp_path)
+
+
+def test_secrets_are_masked_in_the_result_files(tmp_path: Path) -> None:
+    masker = Masker()
+    masker.register("sp-password-value-42")
+    (tmp_path / "junit.xml").write_text(
+        '<testcase name="t"><failure message="token sp-password-value-42"/></testcase>')
+    (tmp_path / "cov_html").mkdir()
+    (tmp_path / "cov_html" / "index.html").write_text("<p>sp-password-value-42</p>")
+    TestImage._mask(SimpleNamespace(redact=masker.redact), tmp_path)  # type: ignore[arg-type]
+    for path in (tmp_path / "junit.xml", tmp_path / "cov_html" / "index.html"):
+        text = path.read_text()
+        assert "sp-password-value-42" not in text and "***" in text
