@@ -156,11 +156,15 @@ class Console:
             self.print(f"  … {_label(event)} still working ({event.quiet_seconds:.0f} s "
                        "without output)", "dim")
         elif isinstance(event, CheckResult):
-            mark = "✓" if event.ok else "✗"
-            text = f"  {mark} {event.name}" + (f": {event.message}" if event.message else "")
-            self.print(text, "green" if event.ok else "red")
-            if not event.ok and event.hint:
-                self.print(f"      hint: {event.hint}", "dim")
+            text = event.name + (f": {event.message}" if event.message else "")
+            if event.before_run and not event.ok:
+                self.print(f"  ○ to do — {text}", "dim")
+            elif event.before_run:
+                self.print(f"  ✓ {text}", "dim")
+            else:
+                self.print(f"  {'✓' if event.ok else '✗'} {text}", "green" if event.ok else "red")
+                if not event.ok and event.hint:
+                    self.print(f"      hint: {event.hint}", "dim")
         elif isinstance(event, PlannedChange):
             sign = PLAN_SIGNS.get(event.action, "?")
             detail = f" ({event.detail})" if event.detail else ""

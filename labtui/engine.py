@@ -264,7 +264,7 @@ class Engine:
             redact=self.masker.redact,
         )
 
-    def _verify(self, unit: Unit, ctx: StepContext) -> Verdict:
+    def _verify(self, unit: Unit, ctx: StepContext, *, before_run: bool = False) -> Verdict:
         verdict = unit.step.verify(ctx)
         checks = [Check(c.name, c.ok, self.masker.redact(c.message), self.masker.redact(c.hint))
                   for c in verdict.checks]
@@ -272,7 +272,7 @@ class Engine:
                                    [(c.name, c.ok, c.message, c.hint) for c in checks])
         for check in checks:
             self.emit(CheckResult(unit.id, unit.env, check.name, check.ok, check.message,
-                                  check.hint))
+                                  check.hint, before_run))
         return Verdict(tuple(checks))
 
     def _perform(self, unit: Unit, action: str,
@@ -357,7 +357,7 @@ class Engine:
     def _run(self, unit: Unit, force: bool, solve_manual: bool, ctx: StepContext) -> Result:
         self.check_requires(unit)
         if not force:
-            verdict = self._verify(unit, ctx)
+            verdict = self._verify(unit, ctx, before_run=True)
             if verdict.ok:
                 self.workspace.set_status(unit.id, unit.env, Status.DONE)
                 return Result(unit, "run", Outcome.SKIPPED, "already done (verified)",

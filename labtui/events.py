@@ -54,10 +54,14 @@ class LogLine(Event):
 
 @dataclass(frozen=True)
 class CheckResult(Event):
+    """One check of a verify. `before_run` marks the verify a run starts with, whose failing
+    checks are the work still to do rather than problems."""
+
     name: str
     ok: bool
     message: str = ""
     hint: str = ""
+    before_run: bool = False
 
 
 @dataclass(frozen=True)
