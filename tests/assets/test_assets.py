@@ -157,6 +157,12 @@ def test_a_wheel_ships_the_assets(tmp_path: Path) -> None:
     assert {f"labtui_assets/{path}" for path in LAYOUT} <= names
     assert "labtui_assets/Project_One/.dockerignore" in names
     assert not [name for name in names if "__pycache__" in name]
+    # Everything the program imports or reads at run time ships too, not just the assets.
+    shipped = {p.relative_to(root).as_posix() for p in (root / "labtui").rglob("*")
+               if p.suffix in (".py", ".tcss") and "__pycache__" not in p.parts}
+    assert shipped <= names, sorted(shipped - names)
+    steps = {f"labtui_steps/{p.name}" for p in (root / "steps").glob("*.py")}
+    assert steps <= names, sorted(steps - names)
 
 
 # ------------------------------------------------------------------------------------------
