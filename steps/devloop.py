@@ -228,14 +228,20 @@ class WriteTest(Step):
     def verify(self, ctx: StepContext) -> Verdict:
         import labtui_assets
 
-        folder = working_copy(ctx) / TESTS_FOLDER
+        try:
+            folder = working_copy(ctx) / TESTS_FOLDER
+        except StepError as exc:
+            return Verdict.of(Check("working copy", False, str(exc), "run seed-repo first"))
         given = count_tests(labtui_assets.root() / TESTS_FOLDER)
         found = count_tests(folder)
         checks = [Check("tests written", found > given,
                         f"{found} test{'s' if found != 1 else ''} ({given} given)",
                         f"add a test function named test_… to {folder / 'test_model.py'}")]
         if found > given:
-            checks.append(self._run_tests(ctx, folder))
+            try:
+                checks.append(self._run_tests(ctx, folder))
+            except StepError as exc:
+                checks.append(Check("tests pass", False, str(exc), "run train-model first"))
         return Verdict(tuple(checks))
 
     def _run_tests(self, ctx: StepContext, folder: Path) -> Check:

@@ -39,6 +39,19 @@ def require(ok: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_databricks_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test may touch the user's own ~/.databrickscfg: point the tools at a scratch file."""
+    previous = os.environ.get("DATABRICKS_CONFIG_FILE")
+    folder = tmp_path_factory.mktemp("databricks-config")
+    os.environ["DATABRICKS_CONFIG_FILE"] = str(folder / ".databrickscfg")
+    yield
+    if previous is None:
+        os.environ.pop("DATABRICKS_CONFIG_FILE", None)
+    else:
+        os.environ["DATABRICKS_CONFIG_FILE"] = previous
+
+
 @pytest.fixture(scope="session")
 def demo_plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo step distribution, pip-installed into a private folder (not the venv)."""
