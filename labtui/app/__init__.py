@@ -3,6 +3,8 @@ widgets (and Textual) load when the app starts."""
 
 from __future__ import annotations
 
+import sys
+
 from labtui.session import SessionOptions
 
 
@@ -14,6 +16,9 @@ def run_app(options: SessionOptions, *, focus: str | None = None) -> int:
     theme = terminal_theme()  # asked before Textual takes over the terminal
     from labtui.app.app import build_app
 
+    # A step's thread may hold the interpreter for the default 5 ms at a time, many times
+    # per key press while it streams; 1 ms slices keep the keys within the 100 ms target.
+    sys.setswitchinterval(0.001)
     app = build_app(options, focus=focus, theme=theme)
     try:
         code = app.run()

@@ -10,32 +10,42 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Tree
+from textual.widgets import Button, Footer, Input, Static, Tree
 from textual.worker import Worker, WorkerState
+
+if TYPE_CHECKING:
+    from textual.command import Provider
 
 from labtui.app.banner import Banner
 from labtui.app.bridge import EventBuffer, describe
-from labtui.app.commands import StepCommands
 from labtui.app.confirm import ConfirmScreen
-from labtui.app.help import HelpScreen
 from labtui.app.log_pane import LogPane
-from labtui.app.model import Lab, Selection, UnitKey
+from labtui.app.model import Lab, Selection, UnitKey, unit_key
 from labtui.app.step_detail import StepDetail
-from labtui.app.step_tree import ProgressLine, StepTree
+from labtui.app.step_tree import ProgressLine, StepTree, legend
 from labtui.app.value_form import ValueForm
 from labtui.catalog import Catalog, Unit
 from labtui.engine import RequirementsError, Result
 from labtui.events import LogLine, Progress, StepFinished, StepStarted
 from labtui.session import SessionOptions
 from labtui.values import ValuesError
+
+
+def step_commands() -> type[Provider]:
+    """The palette's step search, imported when the palette first opens (not at start-up)."""
+    from labtui.app.commands import StepCommands
+
+    return StepCommands
+
 
 PLAN_SIGNS = {"create": "+", "change": "~", "delete": "-", "keep": "="}
 PLAN_STYLES = {"create": "green", "change": "yellow", "delete": "red", "keep": "dim"}
@@ -62,10 +72,11 @@ class LabApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "labtui"
-    COMMANDS = App.COMMANDS | {StepCommands}
+    COMMANDS = App.COMMANDS | {step_commands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
-    DRAIN_INTERVAL = 0.05
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    DRAIN_INTERVAL = 0.1
+    """Seconds between log flushes: ten a second looks live and leaves the keys room."""
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # as WIDE below
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
     BINDINGS = [
@@ -75,10 +86,11 @@ class LabApp(App[int]):
         Binding("p", "plan", "Plan"),
         Binding("u", "rollback", "Rollback"),
         Binding("c", "cancel_step", "Cancel step"),
+        Binding("l", "toggle_log", "Log"),
         Binding("slash", "filter_log", "Filter log", show=False),
         Binding("ctrl+s", "save_log", "Save log"),
         Binding("m", "maximize_panel", "Maximize", show=False),
-        Binding("escape", "back_to_tree", "Back", show=False),
+        Binding("escape", "back_to_tree", "Tree"),
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "request_quit", "Quit"),
         Binding("ctrl+c,ctrl+q", "request_quit", "Quit", show=False, priority=True),
@@ -99,6 +111,9 @@ class LabApp(App[int]):
         self._drain_timer: Timer | None = None
         self._details: dict[Selection, StepDetail] = {}
         self._current_detail: StepDetail | None = None
+        self._log_opened_for_job = False
+        self.notes: dict[UnitKey, str] = {}
+        """Why the last action on a unit did not work (shown in its detail)."""
         if not lab.read_only:
             lab.engine.listeners.append(self.events)
 
@@ -110,6 +125,7 @@ class LabApp(App[int]):
             with Vertical(id="left"):
                 yield ProgressLine(id="progress")
                 yield StepTree(self.lab, id="tree")
+                yield Static(legend(), id="legend")
             with Vertical(id="right"):
                 yield Vertical(id="detail-box")
                 yield LogPane(self.lab.masker, id="log-pane")
@@ -124,8 +140,21 @@ class LabApp(App[int]):
         tree = self.query_one(StepTree)
         tree.focus()
         self.refresh_progress()
-        # The tree knows its lines only after its first layout.
-        tree.call_after_refresh(self.select_initial_step)
+
+    @on(StepTree.Populated)
+    def tree_populated(self) -> None:
+        # The tree knows its lines only after its next layout.
+        self.step_tree.call_after_refresh(self.select_initial_step)
+
+    WIDE = 110
+    """From this width the tree has room for its status words."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        tree = self.step_tree
+        wide = event.size.width >= self.WIDE
+        if tree.with_words != wide:
+            tree.with_words = wide
+            tree.refresh_statuses(self.running)
 
     def select_initial_step(self) -> None:
         tree = self.step_tree
@@ -160,10 +189,17 @@ class LabApp(App[int]):
             self.call_after_refresh(self.show_detail, selection)
 
     @on(Tree.NodeSelected, "#tree")
-    def node_selected(self, event: Tree.NodeSelected[Selection]) -> None:
+    async def node_selected(self, event: Tree.NodeSelected[Selection]) -> None:
         """Enter on a step goes to its first value that needs attention, else to Run."""
+        selection = event.node.data
+        if selection is None:
+            return
+        if self.detail is None or self.detail.selection != selection:
+            # Keys typed fast: Enter may come before the detail of the new node is shown.
+            self.selection = selection
+            await self.show_detail(selection)
         detail = self.detail
-        if event.node.data is None or detail is None:
+        if detail is None:
             return
         form = detail.form
         if form is not None and not self.lab.read_only:
@@ -180,24 +216,32 @@ class LabApp(App[int]):
         detail = self._details.get(selection)
         box = self.query_one("#detail-box")
         if detail is None:
-            detail = StepDetail(self.lab, selection)
+            detail = StepDetail(self.lab, selection, notes=self.notes)
             detail.running = frozenset(self.running)
             detail.busy = self.job is not None
             self._details[selection] = detail
             await box.mount(detail)
         else:
             detail.busy = self.job is not None
-            detail.refresh_state(self.running, reports=True)
+            detail.reshow(self.running)
         for child in box.children:
             child.display = child is detail
         self._current_detail = detail
 
     @on(ValueForm.Saved)
     def value_saved(self) -> None:
-        """A saved value may turn "needs input" into "not started": relabel soon, once."""
+        """A saved value may turn "needs input" into "not started" for every step that shares
+        it: relabel the whole tree soon, once for a burst of keys."""
+        self.lab.forget_values()
         if self._relabel_timer is not None:
             self._relabel_timer.stop()
-        self._relabel_timer = self.set_timer(0.3, self.relabel)
+        self._relabel_timer = self.set_timer(0.2, self.relabel)
+
+    @on(ValueForm.Completed)
+    def values_complete(self) -> None:
+        detail = self.detail
+        if detail is not None:
+            detail.query_one("#do-run", Button).focus()
 
     def relabel(self) -> None:
         self._relabel_timer = None
@@ -252,6 +296,7 @@ class LabApp(App[int]):
             self.refresh_statuses(reports=finished)
 
     def refresh_statuses(self, *, reports: bool = False) -> None:
+        self.lab.forget_values()
         self.step_tree.refresh_statuses(self.running)
         self.refresh_progress()
         detail = self.detail
@@ -277,7 +322,14 @@ class LabApp(App[int]):
             return None
         if action == "cancel_step":
             return self.job is not None and not self.lab.read_only
+        if action == "back_to_tree":
+            return self.screen.maximized is not None or not isinstance(self.focused, StepTree)
         return True
+
+    def action_toggle_log(self) -> None:
+        """Open or fold the log pane (it opens by itself while a step works)."""
+        self._log_opened_for_job = False
+        self.log_pane.show(not self.log_pane.is_open)
 
     def _actionable(self, action: str) -> Selection | None:
         """The selection to act on, or None after telling the attendee why not."""
@@ -340,6 +392,9 @@ class LabApp(App[int]):
 
     def start(self, job: Job) -> None:
         self.job = job
+        if job.action != "plan" and not self.log_pane.is_open:
+            self.log_pane.show(True)
+            self._log_opened_for_job = True
         if self._drain_timer is not None:
             self._drain_timer.resume()
         self.refresh_bindings()
@@ -383,6 +438,13 @@ class LabApp(App[int]):
             self._drain_timer.pause()
         self.drain_events()
         self.running.clear()
+        if job is not None:
+            self.remember_outcome(job, worker.result if event.state == WorkerState.SUCCESS
+                                  else worker.error)
+        if self._log_opened_for_job and job is not None and job.action != "plan":
+            # Back to the step: its status and checks say how it ended; l reopens the log.
+            self._log_opened_for_job = False
+            self.log_pane.show(False)
         self.refresh_bindings()
         self.refresh_statuses(reports=True)
         if job is not None:
@@ -392,6 +454,28 @@ class LabApp(App[int]):
                 self.job_failed(job, worker.error)
         if self.quit_when_idle:
             self.exit(0)
+
+    def remember_outcome(self, job: Job, outcome: object) -> None:
+        """Keep why the last action on a unit did not work, for its detail to show until the
+        next action (a toast alone is gone before a first-time attendee has read it)."""
+        masker = self.lab.masker
+        if isinstance(outcome, list):
+            for result in outcome:
+                if isinstance(result, Result):
+                    key = unit_key(result.unit)
+                    if result.ok:
+                        self.notes.pop(key, None)
+                    else:
+                        self.notes[key] = masker.redact(
+                            f"{job.action} {result.outcome}: {result.message}")
+        elif isinstance(outcome, ValuesError):
+            for unit in job.units:
+                self.notes[unit_key(unit)] = masker.redact(
+                    f"{job.action} did not start: " + "; ".join(outcome.problems))
+        elif isinstance(outcome, BaseException) and not isinstance(outcome, RequirementsError):
+            for unit in job.units:
+                self.notes[unit_key(unit)] = masker.redact(
+                    f"{job.action} stopped: {type(outcome).__name__}: {outcome}")
 
     def job_done(self, job: Job, results: list[Result]) -> None:
         masker = self.lab.masker
@@ -494,6 +578,8 @@ class LabApp(App[int]):
     # -- log, help, focus ------------------------------------------------------------------
 
     def action_filter_log(self) -> None:
+        if not self.log_pane.is_open:
+            self.log_pane.show(True)
         self.query_one("#log-filter", Input).focus()
 
     def action_save_log(self) -> None:
@@ -523,8 +609,13 @@ class LabApp(App[int]):
         self.step_tree.focus()
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+        from labtui.app.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        if not self.is_screen_installed("help"):
+            self.install_screen(HelpScreen(), "help")  # built once, shown at once after
+        self.push_screen("help")
 
     def on_unmount(self) -> None:
         if not self.lab.read_only and self.job is not None:

@@ -27,7 +27,21 @@ class Banner(Static):
         self._identity = dict(identity)
         self._refresh_text()
 
+    def on_resize(self) -> None:
+        self._refresh_text()
+
     def _refresh_text(self) -> None:
+        text = self._text(short=False)
+        if self.size.width and text.cell_len > self.size.width - 2:
+            text = self._text(short=True)  # one line on a small screen
+        if self.lab.holder is not None:
+            text.append("\n")
+            text.append(" READ-ONLY ", style="bold reverse")
+            text.append(f" in use by {holder_text(self.lab.holder)} — "
+                        "you can look, not run or roll back")
+        self.update(text)
+
+    def _text(self, *, short: bool) -> Text:
         text = Text()
         text.append(" labtui ", style="bold reverse")
         text.append("  target ", style="dim")
@@ -35,11 +49,11 @@ class Banner(Static):
         text.append("  workspace ", style="dim")
         text.append(str(self.lab.options.workspace), style="bold")
         for key, value in self._identity.items():
+            value = self.lab.masker.redact(value)
+            if short:
+                if key == "sandbox":
+                    continue  # inside the workspace: the workspace says where
+                value = value if len(value) <= 12 else value[:8] + "…"
             text.append(f"  {key} ", style="dim")
-            text.append(self.lab.masker.redact(value))
-        if self.lab.holder is not None:
-            text.append("\n")
-            text.append(" READ-ONLY ", style="bold reverse")
-            text.append(f" in use by {holder_text(self.lab.holder)} — "
-                        "you can look, not run or roll back")
-        self.update(text)
+            text.append(value)
+        return text

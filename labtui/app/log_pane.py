@@ -3,6 +3,10 @@
 Lines arrive in batches (the app drains the engine's events on a timer) and go to the `Log`
 widget in one `write_lines` call. Memory is bounded twice: the widget keeps the last
 `VISIBLE` lines, the pane keeps the last `KEPT` for the filter and for saving.
+
+While no step runs the pane is folded to one line (the last thing said, the line count), so
+the step's values and checks have the screen; it opens when a step starts, and with `l`.
+A folded pane writes nothing to its `Log`: opening it writes the tail once.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -33,26 +38,41 @@ class LogPane(Vertical):
         self.kept: deque[str] = deque(maxlen=self.KEPT)
         self.total = 0
         self.pattern = ""
+        self.is_open = False
         self._filter_timer: Timer | None = None
         self._status = ""
+        self._title = ""
+        self._unwritten = 0
+        """Lines kept while folded, not yet in the `Log`."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="log-bar"):
-            yield Static("Log", id="log-title")
+            yield Static("", id="log-title")
             yield Input(placeholder="filter (/)", id="log-filter", compact=True)
             yield Static("", id="log-count")
         yield Log(max_lines=self.VISIBLE, id="log")
 
     def on_mount(self) -> None:
-        # Not kept: a hint for the first minute, not part of any step's log.
-        self.log_widget.write_lines([
-            "Running steps stream their output here.",
-            "Fill a step's values, press r to run it.",
-            "? lists every key."])
+        self.show(False)
+        self._update_count()
 
     @property
     def log_widget(self) -> Log:
         return self.query_one("#log", Log)
+
+    def show(self, is_open: bool) -> None:
+        """Open the pane (it takes most of the right side) or fold it to its title line."""
+        self.is_open = is_open
+        self.set_class(is_open, "-open")
+        self.log_widget.display = is_open
+        self.query_one("#log-filter").display = is_open
+        if is_open and self._unwritten:
+            tail = list(self.kept)[-min(self._unwritten, self.VISIBLE):]
+            if self.pattern:
+                tail = [line for line in tail if self.pattern in line.lower()]
+            self._unwritten = 0
+            self.log_widget.write_lines(tail)
+        self._show_title()
 
     def add_lines(self, lines: list[str]) -> None:
         """Append already-masked lines (from the UI thread)."""
@@ -60,16 +80,33 @@ class LogPane(Vertical):
             return
         self.kept.extend(lines)
         self.total += len(lines)
-        if self.pattern:
-            lines = [line for line in lines if self.pattern in line.lower()]
-        if lines:
-            self.log_widget.write_lines(lines[-self.VISIBLE:])
+        if not self.is_open:
+            self._unwritten += len(lines)
+            self._show_title()
+        else:
+            if self.pattern:
+                lines = [line for line in lines if self.pattern in line.lower()]
+            if lines:
+                self.log_widget.write_lines(lines[-self.VISIBLE:])
         self._update_count()
 
     def set_status(self, status: str) -> None:
         """A short note after the title: what runs and its progress."""
         self._status = status
-        self.query_one("#log-title", Static).update(f"Log {status}" if status else "Log")
+        self._show_title()
+
+    def _show_title(self) -> None:
+        if self._status:
+            title = f"{'Log' if self.is_open else '▸ Log (l)'} {self._status}"
+        elif self.is_open:
+            title = "Log · l folds it"
+        elif self.kept:
+            title = f"▸ Log (l)  {self.kept[-1].strip()}"
+        else:
+            title = "▸ Log (l)"
+        if title != self._title:
+            self._title = title
+            self.query_one("#log-title", Static).update(Text(title), layout=False)
 
     def _update_count(self) -> None:
         if self.pattern:
@@ -77,7 +114,7 @@ class LogPane(Vertical):
             text = f"{shown:,} match"
         else:
             text = f"{self.total:,} lines"
-        self.query_one("#log-count", Static).update(text)
+        self.query_one("#log-count", Static).update(text, layout=False)
 
     @on(Input.Changed, "#log-filter")
     def filter_changed(self, event: Input.Changed) -> None:
@@ -96,11 +133,13 @@ class LogPane(Vertical):
         else:
             matching = list(self.kept)
         log.write_lines(matching[-self.VISIBLE:])
+        self._unwritten = 0
         self._update_count()
 
     def clear(self) -> None:
         self.kept.clear()
         self.total = 0
+        self._unwritten = 0
         self.log_widget.clear()
         self._update_count()
 

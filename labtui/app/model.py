@@ -8,7 +8,7 @@ has no engine, so nothing can be run or rolled back from it.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from labtui.engine import Engine
 from labtui.masking import Masker
 from labtui.session import Session, SessionOptions
 from labtui.state import StatusRecord, Workspace, WorkspaceLocked
-from labtui.step import Step
+from labtui.step import ENVIRONMENTS, Field, Step
 from labtui.values import Answers, Resolver, load_answers, parse_set_args
 
 STATUS_WORDS: tuple[str, ...] = (
@@ -59,11 +59,57 @@ class Selection:
         return f"{self.step.id} ({self.env})" if self.env else self.step.id
 
     @property
-    def scope_text(self) -> str:
-        """Which environments the form's values apply to."""
+    def values_env(self) -> str | None:
+        """The environment whose values the form shows: the node's, or the one environment the
+        step works in. A per-environment step's own node shows only shared values, resolved
+        as its first environment sees them (derived ones need an environment)."""
         if self.env is not None:
-            return f"for {self.env} only"
-        return "for every environment" if self.step.per_environment else "for this workspace"
+            return self.env
+        return self.step.environments()[0]
+
+    def fields(self) -> tuple[Field, ...]:
+        """The inputs the form edits here: a per-environment step's own node leaves out the
+        values that differ by environment (its dev / pipeline nodes show them)."""
+        if self.per_environment_parent:
+            return tuple(f for f in self.step.inputs if not env_specific(f))
+        return self.step.inputs
+
+
+class _AnyValue(Mapping[str, str]):
+    """A mapping that holds every name (as "x"): enough to see whether a derive uses `env`."""
+
+    def __getitem__(self, key: str) -> str:
+        return "x"
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+_ENV_SPECIFIC: dict[str, bool] = {}
+
+
+def env_specific(field: Field) -> bool:
+    """Whether a field's value differs by environment (the lab names it per environment, like
+    `{prefix}-db-dev`). Those are saved for one environment; every other value is shared by
+    every step and environment, so the attendee types the prefix or the tenant id once."""
+    known = _ENV_SPECIFIC.get(field.name)
+    if known is not None:
+        return known
+    specific = False
+    if field.derive is not None:
+        try:
+            derived = {field.derive(_AnyValue(), env) for env in ENVIRONMENTS}
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            derived = set()  # a derive we cannot probe: treat the value as shared
+        specific = len(derived) > 1
+    _ENV_SPECIFIC[field.name] = specific
+    return specific
 
 
 def holder_text(holder: Mapping[str, Any]) -> str:
@@ -88,6 +134,7 @@ class Lab:
         self.masker = masker
         self.session = session
         self.holder = dict(holder) if holder is not None else None
+        self._resolved: dict[str | None, dict[str, str]] = {}
 
     @classmethod
     def open(cls, options: SessionOptions, *, catalog: Catalog | None = None) -> Lab:
@@ -161,13 +208,35 @@ class Lab:
             return "drift"
         if unit.step.manual:
             return "manual"
-        if self.resolver.problems(unit.step.inputs, unit.env):
+        if self.needs_input(unit):
             return "needs input"
         return "not started"
 
-    def selection_word(self, selection: Selection, running: Collection[UnitKey] = ()) -> str:
-        """One word for a tree node: for a step with environments, the most urgent of theirs."""
-        words = [self.status_word(unit, running) for unit in selection.units]
+    def needs_input(self, unit: Unit) -> bool:
+        """Whether a value the unit needs is missing or invalid. Values are resolved once per
+        environment and kept until `forget_values` (the tree asks for every unit at once)."""
+        resolved = self._resolved.get(unit.env)
+        if resolved is None:
+            resolved = self._resolved[unit.env] = self.resolver.resolve(unit.env).values
+        for fld in unit.step.inputs:
+            value = resolved.get(fld.name)
+            if value is None or value == "":
+                if fld.required:
+                    return True
+            elif fld.check(value) is not None:
+                return True
+        return False
+
+    def forget_values(self) -> None:
+        """Values changed: resolve them again next time."""
+        self._resolved.clear()
+
+    def selection_word(self, selection: Selection, running: Collection[UnitKey] = (), *,
+                       known: Mapping[UnitKey, str] | None = None) -> str:
+        """One word for a tree node: for a step with environments, the most urgent of theirs
+        (`known`: words already worked out, by unit)."""
+        words = [known[unit_key(unit)] if known is not None and unit_key(unit) in known
+                 else self.status_word(unit, running) for unit in selection.units]
         for word in ("running", "failed", "drift", "needs input"):
             if word in words:
                 return word

@@ -3,7 +3,7 @@ inputs, and any results it produced."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from rich.text import Text
 from textual import on
@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Static
 
-from labtui.app.model import Lab, Selection, UnitKey
+from labtui.app.model import Lab, Selection, UnitKey, unit_key
 from labtui.app.step_tree import status_text
 from labtui.app.value_form import ValueForm
 
@@ -25,9 +25,22 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+NEXT_STEP = {
+    "needs input": "fill in the values below, then r runs it",
+    "not started": "r runs it (you see the plan first)",
+    "failed": "fix what it says (see the checks below), then r runs it again",
+    "drift": "r runs it again to repair it, u rolls it back",
+    "done": "v checks it again, u rolls it back",
+    "manual": "do it as the summary says; v checks it",
+    "running": "the log below follows it; c cancels",
+}
+"""What the attendee can do next, by status: shown under the status, so no README is needed."""
+
+
 class StepDetail(VerticalScroll):
-    """Everything about one tree node; rebuilt when the cursor moves, refreshed in place when
-    a status changes (so a half-typed value keeps its focus)."""
+    """Everything about one tree node; built on the first visit, refreshed in place when a
+    status changes (so a half-typed value keeps its focus). When values are missing, the form
+    comes right after the actions, so it is on screen even in a small terminal."""
 
     ALLOW_MAXIMIZE = True
 
@@ -38,8 +51,11 @@ class StepDetail(VerticalScroll):
             super().__init__()
             self.action = action
 
-    def __init__(self, lab: Lab, selection: Selection, *, id: str | None = None) -> None:
+    def __init__(self, lab: Lab, selection: Selection, *,
+                 notes: Mapping[UnitKey, str] | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.notes: Mapping[UnitKey, str] = notes if notes is not None else {}
+        """The app's notes on why the last action on a unit did not work (shared)."""
         self.lab = lab
         self.selection = selection
         self.running: frozenset[UnitKey] = frozenset()
@@ -59,21 +75,42 @@ class StepDetail(VerticalScroll):
         if step.manual:
             where += " · manual: you do it, Verify checks it"
         yield Static(Text(where, style="dim"), classes="step-where")
-        if step.summary:
-            yield Static(step.summary, classes="step-summary")
         yield Static("", id="step-status")
         with Horizontal(id="actions"):
-            for action, label, _key in ACTIONS:
-                yield Button(label, id=f"do-{action}", compact=True,
+            for action, label, key in ACTIONS:
+                yield Button(f"{label} {key}", id=f"do-{action}", compact=True,
                              classes="action", variant="error" if action == "rollback"
                              else "primary" if action == "run" else "default")
-        yield Static("", id="checks")
-        if step.inputs:
+        if self.selection.fields():
             yield ValueForm(self.lab, self.selection, id="form")
+        yield Static(step.summary, classes="step-summary")
+        yield Static("", id="checks")
         yield Vertical(id="reports")
 
     def on_mount(self) -> None:
+        self.query_one(".step-summary").display = bool(self.selection.step.summary)
         self.refresh_state(self.running, reports=True)
+        self.order_sections()
+
+    def order_sections(self) -> None:
+        """Values first while some are missing; otherwise what the step does, then its last
+        checks, then the values."""
+        form = self.form
+        if form is None:
+            return
+        words = {self.lab.status_word(unit, self.running) for unit in self.selection.units}
+        first = "needs input" in words and not form.valid
+        anchor = self.query_one("#actions" if first else "#checks")
+        if self.children.index(form) != self.children.index(anchor) + 1:
+            self.move_child(form, after=anchor)
+
+    def reshow(self, running: Collection[UnitKey]) -> None:
+        """Shown again after another node: values may have been typed elsewhere."""
+        form = self.form
+        if form is not None:
+            form.reload()
+        self.refresh_state(running, reports=True)
+        self.order_sections()
 
     def refresh_state(self, running: Collection[UnitKey], *, reports: bool = False) -> None:
         """Re-read status and checks (and reports, when a step finished) from the workspace."""
@@ -82,6 +119,10 @@ class StepDetail(VerticalScroll):
         self._show_checks()
         if reports:
             self._show_reports()
+            form = self.form
+            if form is None or not form.has_focus_within:
+                self.order_sections()
+                self.scroll_home(animate=False)  # the status says how it ended
         self.update_buttons()
 
     @on(Button.Pressed, ".action")
@@ -100,17 +141,29 @@ class StepDetail(VerticalScroll):
 
     def _show_status(self) -> None:
         text = Text()
+        words: list[str] = []
         for unit in self.selection.units:
             if len(text):
                 text.append("\n")
             if unit.env:
                 text.append(f"{unit.env}: ", style="bold")
             word = self.lab.status_word(unit, self.running)
+            words.append(word)
             text.append_text(status_text(word))
             record = self.lab.record(unit)
+            note = self.notes.get(unit_key(unit))
             if record and record.message and word in ("failed", "drift"):
                 text.append(" — ")
                 text.append(self.lab.masker.redact(record.message))
+            elif note and word != "running":
+                text.append(f" — ✗ {note}", style="red")
+                words.append("failed")
+        if not self.lab.read_only:
+            for word in ("running", "failed", "drift", "needs input", "not started", "manual",
+                         "done"):
+                if word in words:
+                    text.append(f"\n→ {NEXT_STEP[word]}", style="italic")
+                    break
         self.query_one("#step-status", Static).update(text)
 
     def _show_checks(self) -> None:

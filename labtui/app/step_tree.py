@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from rich.text import Text
+from textual.message import Message
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
@@ -19,14 +20,26 @@ def status_text(word: str) -> Text:
     return Text(word, style=rich_styles.get(word, ""))
 
 
-def node_label(name: str, word: str) -> Text:
+def node_label(name: str, word: str, *, with_word: bool = True) -> Text:
     label = Text()
     label.append(STATUS_GLYPHS.get(word, "?"), style=status_text(word).style)
     label.append(" ")
     label.append(name)
-    label.append(" ")
-    label.append_text(status_text(word))
+    if with_word:
+        label.append(" ")
+        label.append_text(status_text(word))
     return label
+
+
+def legend() -> Text:
+    """What each glyph means, for the narrow tree that shows glyphs without words."""
+    text = Text()
+    for word, glyph in STATUS_GLYPHS.items():
+        if len(text):
+            text.append("  ")
+        text.append(glyph, style=status_text(word).style)
+        text.append(f" {word}", style="dim")
+    return text
 
 
 class ProgressLine(Static):
@@ -44,15 +57,27 @@ class ProgressLine(Static):
 class StepTree(Tree[Selection]):
     """Every step of the lab; arrows and the mouse move, the detail follows the cursor."""
 
+    class Populated(Message):
+        """Every node is in the tree (a moment after the first frame)."""
+
     def __init__(self, lab: Lab, *, id: str | None = None) -> None:
         super().__init__("Lab", id=id)
         self.lab = lab
         self.show_root = False
         self.guide_depth = 2
+        self.auto_expand = False  # Enter goes to the values; it must not fold the node
         self._step_nodes: dict[UnitKey, TreeNode[Selection]] = {}
         self._section_nodes: dict[str, TreeNode[Selection]] = {}
+        self.with_words = True
+        """Status words after the names; a narrow screen shows the glyphs only (and a legend)."""
+        self._labels: dict[int, Text] = {}
 
     def on_mount(self) -> None:
+        # After the first frame: the banner and the frame paint first, the steps a moment later.
+        self.call_after_refresh(self.populate)
+
+    def populate(self) -> None:
+        """Add every section, step and environment, with their statuses."""
         for section, steps in self.lab.catalog.sections():
             section_node = self.root.add(Text(section, style="bold"), expand=True)
             self._section_nodes[section] = section_node
@@ -67,21 +92,33 @@ class StepTree(Tree[Selection]):
                     node = section_node.add_leaf(step.id, data=selection)
                 self._step_nodes[(step.id, None)] = node
         self.refresh_statuses()
+        self.post_message(self.Populated())
 
     def refresh_statuses(self, running: Collection[UnitKey] = ()) -> None:
-        """Relabel every node with its current status."""
+        """Relabel the nodes whose status changed (each unit's status is read once)."""
+        if not self._section_nodes:
+            return  # not populated yet: it labels every node when it is
+        words: dict[UnitKey, str] = {}
+        for step in self.lab.catalog:
+            for unit in Selection(step).units:
+                words[(unit.id, unit.env)] = self.lab.status_word(unit, running)
         for (step_id, env), node in self._step_nodes.items():
             selection = node.data
             if selection is None:
                 continue
-            word = self.lab.selection_word(selection, running)
-            node.set_label(node_label(env or step_id, word))
+            word = self.lab.selection_word(selection, running, known=words)
+            self._relabel(node, node_label(env or step_id, word, with_word=self.with_words))
         for section, steps in self.lab.catalog.sections():
-            units = [unit for step in steps for unit in Selection(step).units]
-            done = sum(1 for unit in units if self.lab.status_word(unit, running) == "done")
+            keys = [(unit.id, unit.env) for step in steps for unit in Selection(step).units]
+            done = sum(1 for key in keys if words[key] == "done")
             label = Text(section, style="bold")
-            label.append(f" {done}/{len(units)}", style="dim")
-            self._section_nodes[section].set_label(label)
+            label.append(f" {done}/{len(keys)}", style="dim")
+            self._relabel(self._section_nodes[section], label)
+
+    def _relabel(self, node: TreeNode[Selection], label: Text) -> None:
+        if self._labels.get(node.id) != label:
+            self._labels[node.id] = label
+            node.set_label(label)
 
     def select_step(self, step_id: str, env: str | None = None) -> bool:
         """Move the cursor to a step (or one of its environments); False if it is unknown."""

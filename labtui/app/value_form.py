@@ -1,6 +1,10 @@
 """The step's inputs as a form: pre-filled from the workspace and derived values, checked as
 the attendee types (the error names the field and its rule), secrets masked with a reveal
-toggle, and every valid value saved to the workspace as it is entered."""
+toggle, and every valid value saved to the workspace as it is entered.
+
+A value is shared by every step and environment (the prefix, the tenant id …) unless the lab
+names it per environment (`{prefix}-db-dev`): those are saved for the environment of the form.
+So the attendee types each shared value once, wherever they meet it first."""
 
 from __future__ import annotations
 
@@ -14,8 +18,8 @@ from textual.markup import escape
 from textual.message import Message
 from textual.widgets import Button, Input, Static
 
-from labtui.app.model import Lab, Selection
-from labtui.step import Field
+from labtui.app.model import Lab, Selection, env_specific
+from labtui.step import ENVIRONMENTS, Field
 
 EXPLICIT_HINT = "set outside the app; change it where it was set"
 
@@ -33,6 +37,23 @@ def field_problem(field: Field, value: str) -> str | None:
     return field.check(value)
 
 
+PLACEHOLDERS = {
+    "guid": "a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47",
+    "secret": "paste it here (hidden)",
+    "path": "a file path",
+    "int": "a whole number",
+    "url": "https://…",
+    "bool": "true or false",
+}
+
+
+def placeholder(field: Field) -> str:
+    """What an empty input says, so it is obvious that it is where to type and what."""
+    if field.choices:
+        return " / ".join(field.choices)
+    return PLACEHOLDERS.get(field.kind, f"type the {field.name} here")
+
+
 @dataclass
 class FieldState:
     """What the form knows about one input."""
@@ -46,18 +67,26 @@ class FieldState:
 class FieldRow(Vertical):
     """Label, input (with a reveal toggle for secrets) and the field's problem or help."""
 
-    def __init__(self, field: Field, value: str, origin: str, *, editable: bool) -> None:
+    def __init__(self, field: Field, value: str, origin: str, *, editable: bool,
+                 scope: str) -> None:
         super().__init__(classes="field-row")
         self.field = field
         self._value = value
         self._origin = origin
         self._editable = editable
+        self._scope = scope
+        self._problem: str | None = None
 
     def _label_text(self) -> str:
         field = self.field
-        required = "" if field.required else " (optional)"
-        return (f"[b]{escape(field.label)}[/b] [dim]{field.name}{required} · "
-                f"{escape(self._origin or 'not set')}[/dim]")
+        notes = [field.name, self._scope]
+        if not field.required:
+            notes.append("optional")
+        if self._origin == "derived":
+            notes.append("default")
+        elif self._origin not in ("", "workspace"):
+            notes.append(f"from {self._origin}")
+        return f"[b]{escape(field.label)}[/b] [dim]{escape(' · '.join(notes))}[/dim]"
 
     def set_origin(self, origin: str) -> None:
         if origin != self._origin:
@@ -68,28 +97,43 @@ class FieldRow(Vertical):
         field = self.field
         yield Static(self._label_text(), classes="field-label", markup=True)
         with Horizontal(classes="field-line"):
-            yield Input(self._value, compact=True,
+            yield Input(self._value, compact=True, placeholder=placeholder(field),
                         password=field.is_secret, id=f"input-{field.name}",
                         disabled=not self._editable, classes="field-input")
             if field.is_secret:
                 yield Button("show", id=f"reveal-{field.name}", compact=True,
                              classes="reveal")
         yield Static("", classes="field-problem")
+        if field.help:
+            # Shown while the field has the focus (CSS): the form stays short on small screens.
+            yield Static(escape(field.help), classes="field-help", markup=True)
 
     @property
     def input(self) -> Input:
         return self.query_one(Input)
 
+    def on_descendant_focus(self) -> None:
+        self._show_note()
+
+    def on_descendant_blur(self) -> None:
+        self._show_note()
+
     def show_problem(self, problem: str | None) -> None:
+        self._problem = problem
+        self._show_note()
+
+    def _show_note(self) -> None:
+        problem = self._problem
         note = self.query_one(".field-problem", Static)
-        if problem:
+        if problem and not self.input.value and not self.input.has_focus:
+            # An empty field says so briefly; its rule shows when the attendee gets there.
+            note.update(f"{self.field.name}: required")
+        elif problem:
             note.update(problem)
         elif not self._editable:
             note.update(EXPLICIT_HINT)
-        else:
-            note.update(self.field.help)
         note.set_class(bool(problem), "-error")
-        note.display = bool(problem or self.field.help or not self._editable)
+        note.display = bool(problem or not self._editable)
         self.input.set_class(bool(problem), "-invalid")
 
     @on(Button.Pressed, ".reveal")
@@ -113,6 +157,9 @@ class ValueForm(Vertical):
     class Saved(Message):
         """Posted after a value was saved to the workspace."""
 
+    class Completed(Message):
+        """Enter on the last value while every value is valid: the step can run."""
+
     def __init__(self, lab: Lab, selection: Selection, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.lab = lab
@@ -122,18 +169,29 @@ class ValueForm(Vertical):
 
     @property
     def env(self) -> str | None:
-        return self.selection.env
+        return self.selection.values_env
+
+    def scope_of(self, field: Field) -> str | None:
+        """Where a value typed here is saved: this environment, or None (shared)."""
+        return self.env if env_specific(field) else None
 
     def compose(self) -> ComposeResult:
         resolved = self.lab.resolver.resolve(self.env)
-        yield Static(f"[b]Values[/b] [dim]{self.selection.scope_text} — saved as you type[/dim]",
+        where = f" for {self.selection.env}" if self.selection.env else ""
+        yield Static(f"[b]Values{where}[/b] [dim]· saved as you type[/dim]",
                      classes="section-title", markup=True)
-        for field in self.selection.step.inputs:
+        for field in self.selection.fields():
             origin = resolved.origins.get(field.name, "")
             value = resolved.values.get(field.name, "")
             self.states[field.name] = FieldState(field, origin, value)
             editable = not self.lab.read_only and origin in ("", "workspace", "derived")
-            yield FieldRow(field, value, origin, editable=editable)
+            scope = f"{self.env} only" if self.scope_of(field) else "shared"
+            yield FieldRow(field, value, origin, editable=editable, scope=scope)
+        hidden = [f.name for f in self.selection.step.inputs if f not in self.selection.fields()]
+        if hidden:
+            yield Static(f"[dim]Per environment ({escape(', '.join(hidden))}): select "
+                         f"{' / '.join(e or '' for e in self.selection.step.environments())} "
+                         "in the tree.[/dim]", classes="field-note", markup=True)
 
     def on_mount(self) -> None:
         for row in self.query(FieldRow):
@@ -188,13 +246,21 @@ class ValueForm(Vertical):
 
     def _save(self, field: Field, value: str) -> None:
         workspace = self.lab.workspace
+        scope = self.scope_of(field)
+        self.lab.forget_values()
+        if scope is None:
+            # A shared value replaces what an environment held of its own (typed in an
+            # earlier version of the form, or remembered from an answers file's [env.x]).
+            for env in ENVIRONMENTS:
+                if workspace.get_value(field.name, env) is not None:
+                    workspace.delete_value(field.name, env)
         if value == "":
-            workspace.delete_value(field.name, self.env)
+            workspace.delete_value(field.name, scope)
             return
         if field.is_secret:
             self.lab.masker.register(value)
-        if workspace.get_value(field.name, self.env) != value:
-            workspace.set_value(field.name, self.env, value, secret=field.is_secret)
+        if workspace.get_value(field.name, scope) != value:
+            workspace.set_value(field.name, scope, value, secret=field.is_secret)
         self.states[field.name].origin = "workspace"
 
     def _refresh_derived(self) -> None:
@@ -204,12 +270,43 @@ class ValueForm(Vertical):
             state = self.states[row.field.name]
             if state.edited or state.origin not in ("derived", ""):
                 continue
-            value = resolved.values.get(row.field.name, "")
-            if value != row.input.value:
-                state.value = value
-                with row.input.prevent(Input.Changed):
-                    row.input.value = value
-                row.show_problem(field_problem(row.field, value) if value else None)
+            self._show_value(row, resolved.values.get(row.field.name, ""),
+                             resolved.origins.get(row.field.name, ""))
+
+    def _show_value(self, row: FieldRow, value: str, origin: str) -> None:
+        state = self.states[row.field.name]
+        state.origin = origin
+        row.set_origin(origin)
+        if value != row.input.value:
+            state.value = value
+            with row.input.prevent(Input.Changed):
+                row.input.value = value
+            row.show_problem(field_problem(row.field, value)
+                             if value or row.field.required else None)
+
+    def reload(self) -> None:
+        """Show what the workspace holds now (a value typed in another step's form is shared
+        here too). A field being typed in, or holding a value not yet valid, is left alone."""
+        resolved = self.lab.resolver.resolve(self.env)
+        for row in self.rows():
+            current = row.input.value
+            if row.input.has_focus or (current and field_problem(row.field, current)):
+                continue
+            self._show_value(row, resolved.values.get(row.field.name, ""),
+                             resolved.origins.get(row.field.name, ""))
+        self._post_validity()
+
+    @on(Input.Submitted, ".field-input")
+    def next_field(self, event: Input.Submitted) -> None:
+        """Enter moves on: to the next value that needs attention, else to Run."""
+        event.stop()
+        rows = self.rows()
+        index = next((i for i, r in enumerate(rows) if r.input is event.input), -1)
+        for row in rows[index + 1:] + rows[:index + 1]:
+            if field_problem(row.field, row.input.value) and not row.input.disabled:
+                row.input.focus()
+                return
+        self.post_message(self.Completed())
 
     def _post_validity(self) -> None:
         valid = self.valid

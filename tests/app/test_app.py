@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input, Static
 
@@ -16,6 +17,7 @@ from labtui.app.metrics import MetricsView
 from labtui.app.step_detail import StepDetail
 from labtui.app.step_tree import StepTree
 from labtui.state import Workspace
+from labtui.step import Change, Step, StepContext, StepError
 from tests.app.conftest import WAITING, AppFactory
 from tests.conftest import ROOT
 
@@ -40,6 +42,17 @@ def on_screen(app: LabApp) -> StepDetail:
 
 def log_text(app: LabApp) -> str:
     return "\n".join(app.log_pane.kept)
+
+
+async def ready(pilot: Pilot[int]) -> None:
+    """Wait for the first frame, the tree (filled after it) and the first step's detail."""
+    app = pilot.app
+    assert isinstance(app, LabApp)
+    for _ in range(50):
+        await pilot.pause()
+        if app.detail is not None:
+            return
+    raise AssertionError("the step detail never appeared")
 
 
 async def settle(pilot: Pilot[int]) -> None:
@@ -77,7 +90,7 @@ def dialog_text(screen: ConfirmScreen) -> str:
 async def test_tree_lists_sections_steps_environments_with_status(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await ready(pilot)
         assert "needs input" in tree_line(app, "demo-files")
         assert "needs input" in tree_line(app, "demo-per-env", "dev")
         assert "not started" in tree_line(app, "train-model")
@@ -107,7 +120,7 @@ async def test_tree_lists_sections_steps_environments_with_status(make_app: AppF
 async def test_form_validates_as_you_type_and_saves_valid_values(make_app: AppFactory) -> None:
     app = make_app(focus="demo-files")
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await ready(pilot)
         await pilot.press("enter")
         await pilot.pause()
         demo_dir = on_screen(app).query_one("#input-demo-dir", Input)
@@ -140,7 +153,7 @@ async def test_form_validates_as_you_type_and_saves_valid_values(make_app: AppFa
 async def test_secret_field_is_masked_with_a_reveal_toggle(make_app: AppFactory) -> None:
     app = make_app(focus="demo-canary")
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await ready(pilot)
         secret = on_screen(app).query_one("#input-demo-secret", Input)
         assert secret.password
         await fill(pilot, "demo-secret", "hunter2-canary")
@@ -158,7 +171,7 @@ async def test_secret_field_is_masked_with_a_reveal_toggle(make_app: AppFactory)
 async def test_run_streams_the_log_and_shows_the_final_status(make_app: AppFactory) -> None:
     app = make_app(focus="demo-files")
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await ready(pilot)
         await fill(pilot, "demo-dir", "files")
         plan = await run_selected(pilot)
         assert "+ create file" in dialog_text(plan) and "file-002.txt" in dialog_text(plan)
@@ -179,7 +192,7 @@ async def test_run_streams_the_log_and_shows_the_final_status(make_app: AppFacto
 async def test_failure_is_explained_masked_and_fixed_by_a_rerun(make_app: AppFactory) -> None:
     app = make_app(focus="demo-canary")
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await ready(pilot)
         await fill(pilot, "demo-secret", "s3cret-canary-value")
         await fill(pilot, "demo-crash", "expected")
         await run_selected(pilot)
@@ -202,7 +215,7 @@ async def test_failure_is_explained_masked_and_fixed_by_a_rerun(make_app: AppFac
 async def test_rollback_asks_listing_what_is_deleted(make_app: AppFactory) -> None:
     app = make_app(focus="demo-files")
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await ready(pilot)
         await fill(pilot, "demo-dir", "files")
         await run_selected(pilot)
         await pilot.press("y")
@@ -232,7 +245,7 @@ async def test_rollback_asks_listing_what_is_deleted(make_app: AppFactory) -> No
 async def test_missing_requirements_are_offered_first(make_app: AppFactory) -> None:
     app = make_app(focus="demo-per-env")
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await ready(pilot)
         await fill(pilot, "demo-dir", "files")
         app.query_one(StepTree).select_step("demo-per-env", "dev")
         await pilot.pause()
@@ -252,7 +265,7 @@ async def test_missing_requirements_are_offered_first(make_app: AppFactory) -> N
 async def test_results_tables_after_a_test_run(make_app: AppFactory) -> None:
     app = make_app(focus="test-image")
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await ready(pilot)
         await run_selected(pilot)
         await pilot.press("y")
         await settle(pilot)
@@ -280,7 +293,7 @@ async def test_results_tables_after_a_test_run(make_app: AppFactory) -> None:
 async def test_metrics_after_training(make_app: AppFactory) -> None:
     app = make_app(focus="train-model")
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await ready(pilot)
         await run_selected(pilot)
         await pilot.press("y")
         await settle(pilot)
@@ -293,7 +306,7 @@ async def test_metrics_after_training(make_app: AppFactory) -> None:
 async def test_quit_while_running_asks_then_cancels_cleanly(make_app: AppFactory) -> None:
     app = make_app(focus="waiter")
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await ready(pilot)
         await run_selected(pilot, key="R")
         await pilot.press("y")
         assert WAITING.wait(10)
@@ -321,7 +334,7 @@ async def test_quit_while_running_asks_then_cancels_cleanly(make_app: AppFactory
 async def test_heartbeat_when_a_step_is_quiet(make_app: AppFactory) -> None:
     app = make_app(focus="waiter", heartbeat=0.1)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await ready(pilot)
         await run_selected(pilot, key="R")
         await pilot.press("y")
         assert WAITING.wait(10)
@@ -337,7 +350,7 @@ async def test_heartbeat_when_a_step_is_quiet(make_app: AppFactory) -> None:
 async def test_log_filter_and_save(make_app: AppFactory) -> None:
     app = make_app(focus="demo-files")
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await ready(pilot)
         await fill(pilot, "demo-dir", "files")
         await fill(pilot, "demo-count", "12")
         await run_selected(pilot)
@@ -361,7 +374,7 @@ async def test_log_filter_and_save(make_app: AppFactory) -> None:
 async def test_command_palette_finds_steps_by_title(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await ready(pilot)
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"inference image")
@@ -374,7 +387,7 @@ async def test_command_palette_finds_steps_by_title(make_app: AppFactory) -> Non
 async def test_help_screen(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await ready(pilot)
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
@@ -390,7 +403,7 @@ async def test_held_workspace_opens_read_only_naming_the_holder(make_app: AppFac
         app = make_app()
         assert app.lab.read_only
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause()
+            await ready(pilot)
             banner = str(app.query_one("#banner", Static).render())
             assert "READ-ONLY" in banner
             assert "labtui --step demo-files --headless" in banner
@@ -408,3 +421,87 @@ def test_labtui_imports_no_textual_until_the_app_starts() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, check=True)
     assert done.stdout.strip() == "[]"
+
+
+async def test_a_shared_value_typed_once_applies_to_every_step_and_environment(
+        make_app: AppFactory) -> None:
+    app = make_app(focus="demo-per-env")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        app.query_one(StepTree).select_step("demo-per-env", "dev")
+        await pilot.pause()
+        assert "demo-dir · shared" in detail_text(app)
+        await fill(pilot, "demo-dir", "files", type_it=True)
+        await pilot.pause(0.4)
+        workspace = app.lab.workspace
+        assert workspace.get_value("demo-dir", None) == "files", "saved for every environment"
+        assert workspace.get_value("demo-dir", "dev") is None
+        for step_id, env in (("demo-files", None), ("demo-per-env", "dev"),
+                             ("demo-per-env", "pipeline")):
+            # 80 columns: the tree shows the glyph (○ not started) without the word.
+            assert tree_line(app, step_id, env).startswith("○ "), (step_id, env)
+        app.query_one(StepTree).select_step("demo-files")
+        await pilot.pause()
+        assert on_screen(app).query_one("#input-demo-dir", Input).value == "files"
+
+
+async def test_log_is_folded_while_idle_and_open_while_a_step_runs(
+        make_app: AppFactory) -> None:
+    app = make_app(focus="waiter")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        assert not app.log_pane.is_open, "idle: the values and checks get the screen"
+        await pilot.press("l")
+        await pilot.pause()
+        assert app.log_pane.is_open
+        await pilot.press("l")
+        await pilot.pause()
+        await run_selected(pilot, key="R")
+        await pilot.press("y")
+        assert WAITING.wait(10)
+        await pilot.pause(0.2)
+        assert app.log_pane.is_open, "a running step's log takes the screen"
+        app.cancel_job()
+        await settle(pilot)
+        assert not app.log_pane.is_open, "folded again: the status says how it ended"
+        assert "waiting for the operation" in str(app.query_one("#log-title", Static).render()) \
+            or "cancelled" in str(app.query_one("#log-title", Static).render())
+
+
+async def test_a_failed_plan_stays_explained_in_the_detail(
+        make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app(focus="demo-canary")
+    step = app.lab.catalog.get("demo-canary")
+
+    def broken_plan(self: Step, ctx: StepContext) -> list[Change]:
+        raise StepError(f"{ctx.value('demo-secret')} in ~/.databrickscfg: not an INI file")
+
+    monkeypatch.setattr(type(step), "plan", broken_plan)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await fill(pilot, "demo-secret", "s3cret-canary-value")
+        await run_selected_expecting_no_plan(pilot)
+        text = detail_text(app)
+        assert "plan failed" in text and "not an INI file" in text
+        assert "s3cret-canary-value" not in text
+        assert "then r runs it again" in text
+
+        monkeypatch.undo()
+        await run_selected(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert "plan failed" not in detail_text(app), "a good run clears the note"
+
+
+async def run_selected_expecting_no_plan(pilot: Pilot[int]) -> None:
+    pilot.app.query_one(StepTree).focus()
+    await pilot.press("r")
+    await settle(pilot)
+    assert not isinstance(pilot.app.screen, ConfirmScreen)
+
+
+def test_proctor_app_subcommand_is_offered() -> None:
+    done = subprocess.run([sys.executable, "-m", "labtui", "proctor", "app", "--help"],
+                          capture_output=True, text=True, cwd=ROOT, check=True)
+    text = " ".join(done.stdout.split())
+    assert "--roster FILE" in text and "Open the proctor screen" in text

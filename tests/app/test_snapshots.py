@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Input
 
 from labtui.app.app import LabApp
 from tests.app.conftest import FIXTURES, AppFactory
+from tests.app.test_app import ready
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 SnapCompare = Callable[..., bool]
@@ -23,6 +24,7 @@ SnapCompare = Callable[..., bool]
 
 async def steady(pilot: Pilot[int]) -> None:
     """No blinking cursor, no pending worker (the banner's identity), nothing animating."""
+    await ready(pilot)
     await pilot.app.workers.wait_for_complete()
     for field in pilot.app.query(Input):
         field.cursor_blink = False
