@@ -188,7 +188,11 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
     console = Console(masker, live=False if args.json else None)
     listeners: list[Listener] = [JsonLines(masker)] if args.json else [console]
     if args.log_file:
-        listeners.append(LogFile(args.log_file, masker))
+        try:
+            listeners.append(LogFile(args.log_file, masker))
+        except OSError as exc:
+            raise UsageError(f"--log-file {args.log_file}: cannot write it "
+                             f"({exc.strerror or exc})") from None
     try:
         with Session(_options(args, argv), catalog=catalog, masker=masker,
                      listeners=listeners) as session:

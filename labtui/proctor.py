@@ -31,7 +31,8 @@ EXIT_CODES = (
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Add the proctor's subcommands (reset, provision, status, export) to `labtui proctor`."""
+    """Add the proctor's subcommands (reset, provision, status, export, app) to
+    `labtui proctor`."""
     parser.description = ("Work on every attendee of a roster at once: reset their "
                           "environments, provision them ahead, see who is stuck, export logs.")
     parser.epilog = EXIT_CODES
@@ -68,6 +69,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="where the bundles go (default: ./labtui-export-DATE-TIME)")
     export.add_argument("--format", choices=("tar.gz", "dir"), default="tar.gz",
                         dest="export_format", help="a .tar.gz per attendee (default) or a folder")
+    actions.add_parser(
+        "app", parents=[shared], epilog=EXIT_CODES,
+        help="the proctor screen: the attendee-by-step grid with reset, provision, status",
+        description="Open the proctor screen in the terminal: a row per attendee, a column "
+                    "per step; check everyone, provision through a step, reset, cancel, with "
+                    "live progress.")
 
 
 def _shared_options() -> argparse.ArgumentParser:
@@ -134,6 +141,10 @@ def run(args: argparse.Namespace, masker: Masker) -> int:
         retries=max(0, args.retries), backoff=args.backoff, command="labtui proctor",
     )
     fleet = Fleet(roster, options, catalog=catalog, masker=masker)
+    if args.proctor_command == "app":
+        from labtui.app.proctor_screen import run_proctor_app
+
+        return run_proctor_app(roster, catalog, options, masker)
     renderer: FleetJsonLines | FleetConsole = (
         FleetJsonLines(masker) if args.json else FleetConsole(masker))
     from labtui.cli import _cancel_on_interrupt
@@ -149,6 +160,11 @@ def run(args: argparse.Namespace, masker: Masker) -> int:
                 summary = fleet.provision(args.through, renderer)
             else:
                 out = args.out or Path(f"labtui-export-{time.strftime('%Y%m%d-%H%M%S')}")
+                try:
+                    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+                except OSError as exc:
+                    _error(f"--out {out}: cannot create it ({exc.strerror or exc})")
+                    return 2
                 summary = fleet.export(out, archive=args.export_format == "tar.gz",
                                        listener=renderer)
     finally:

@@ -15,7 +15,7 @@ from labtui.engine import Engine
 from labtui.events import Listener
 from labtui.masking import Masker
 from labtui.state import Workspace
-from labtui.values import Answers, Resolver, load_answers, parse_set_args
+from labtui.values import Answers, Resolver, ValuesError, load_answers, parse_set_args
 
 
 @dataclass
@@ -49,6 +49,13 @@ class Session:
             fields = self.catalog.fields()
             answers = (load_answers(options.values_file, fields) if options.values_file
                        else Answers())
+            environments = sorted({unit.env for unit in self.catalog.units() if unit.env})
+            unknown = [name for name in answers.per_env if name not in environments]
+            if unknown:
+                # A misspelt [env.…] table would otherwise be ignored without a word.
+                raise ValuesError([f"answers file {answers.path}: [env.{name}] is not an "
+                                   f"environment (environments: {', '.join(environments)})"
+                                   for name in unknown])
             if options.extra_answers:
                 answers = Answers(answers.path, {**answers.top, **options.extra_answers},
                                   answers.per_env)

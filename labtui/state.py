@@ -199,6 +199,8 @@ class Workspace:
     def _connect(db_path: Path, read_only: bool) -> sqlite3.Connection:
         if read_only:
             db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
+            # Reading the schema fails now, in one place, if the file is not a database.
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
             return db
         fresh = not db_path.exists()
         db = sqlite3.connect(db_path, check_same_thread=False, timeout=30)
@@ -280,7 +282,11 @@ class Workspace:
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise WorkspaceError(
+                    f"workspace {self.path}: state.db is not usable ({exc})") from None
 
     # -- secrets at rest -------------------------------------------------------------------
 
@@ -295,7 +301,12 @@ class Workspace:
                 fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(Fernet.generate_key())
-            self._fernet = Fernet(key_path.read_bytes())
+            try:
+                self._fernet = Fernet(key_path.read_bytes())
+            except ValueError:
+                raise WorkspaceError(
+                    f"workspace {self.path}: {key_path} is not a valid key (was it replaced? "
+                    "restore it, or start a new workspace)") from None
         return self._fernet
 
     def _seal(self, value: str, secret: bool) -> str:

@@ -60,6 +60,12 @@ def working_copy_path(ctx: StepContext) -> Path:
     return ctx.target.workspace / "repos" / ctx.value("devops-project")
 
 
+def _journal(ctx: StepContext, kind: str, ref: str, **undo: str) -> None:
+    """Record a resource about to be created, unless an earlier, interrupted run did."""
+    if not any(e.kind == kind and e.ref == ref for e in ctx.journal.entries()):
+        ctx.journal.record(kind, ref, **undo)
+
+
 def assets_root() -> Path:
     import labtui_assets
 
@@ -79,12 +85,22 @@ class DevOpsProject(Step):
     def run(self, ctx: StepContext) -> None:
         organization_name, name = organization(ctx), ctx.value("devops-project")
         devops = ctx.target.devops
-        ctx.journal.record("devops-project", f"{organization_name}/{name}",
-                           organization=organization_name, project=name)
+        # A project or repository that existed before is the attendee's: not journaled, so a
+        # rollback never removes it.
+        try:
+            devops.get_project(organization_name, name)
+        except NotFound:
+            _journal(ctx, "devops-project", f"{organization_name}/{name}",
+                     organization=organization_name, project=name)
         project = devops.create_project(organization_name, name, process="Agile",
                                         description="Databricks ML DevOps hands-on lab")
         ctx.log(f"project {project.organization}/{project.name} ({project.process}, "
                 f"{project.version_control})")
+        try:
+            devops.get_repository(organization_name, name, name)
+        except NotFound:
+            _journal(ctx, "devops-repository", f"{organization_name}/{name}/{name}",
+                     organization=organization_name, project=name, repository=name)
         repo = devops.create_repository(organization_name, name, name)
         ctx.log(f"repository {repo.name}: clone from {repo.web_url}")
         ctx.outputs.set("clone-url", repo.clone_url)
@@ -120,6 +136,11 @@ class DevOpsProject(Step):
                 Change("create", "repository", name)]
 
     def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
+        if entry.kind == "devops-repository":
+            if ctx.target.devops.delete_repository(
+                    entry.undo["organization"], entry.undo["project"], entry.undo["repository"]):
+                ctx.log(f"deleted repository {entry.ref}")
+            return
         if entry.kind != "devops-project":
             raise StepError(f"unknown journal entry {entry.kind}")
         if ctx.target.devops.delete_project(entry.undo["organization"], entry.undo["project"]):
@@ -151,9 +172,11 @@ class SeedRepo(Step):
         commit = copy.commit_all(SEED_MESSAGE)
         ctx.log(f"committed {commit[:10]}: {SEED_MESSAGE}" if commit else "nothing new to commit")
         ctx.check_cancelled()
-        ctx.journal.record("branch", "master", repository=repo.name,
-                           organization=repo.organization, project=repo.project,
-                           before=copy.remote_head("master") or "")
+        if copy.remote_head("master") is None:
+            # Journaled once, by the run that creates master: a later run must not record
+            # the seed's own master as one that "existed before".
+            _journal(ctx, "branch", "master", repository=repo.name,
+                     organization=repo.organization, project=repo.project, before="")
         pushed = copy.push("master")
         ctx.log("pushed master" if pushed else "master is up to date: pushed nothing")
 
@@ -196,7 +219,8 @@ class SeedRepo(Step):
             if repo is None:
                 return
             if entry.undo.get("before"):
-                raise StepError(f"master of {repo.name} existed before the seed; it is kept")
+                ctx.log(f"master of {repo.name} existed before the seed; it is kept")
+                return
             ctx.target.devops.delete_branch(repo, entry.ref)
             return
         raise StepError(f"unknown journal entry {entry.kind}")

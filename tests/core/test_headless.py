@@ -233,3 +233,50 @@ def _wait_for(condition: object, timeout: float = 60) -> None:
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.02)
+
+
+def test_a_corrupt_workspace_is_one_line_not_a_crash(labtui: LabtuiRunner,
+                                                     tmp_path: Path) -> None:
+    labtui.workspace.mkdir()
+    (labtui.workspace / "state.db").write_bytes(b"this is not a database\n" * 300)
+    for args in (["list"], ["logs", "demo-files"]):
+        ran = labtui(*args)
+        assert ran.code == 2, (args, ran.output)
+        assert "state.db is not usable" in ran.stderr, (args, ran.stderr)
+        assert "unexpected error" not in ran.stderr
+        assert len(ran.stderr.strip().splitlines()) == 1, (args, ran.stderr)
+
+
+def test_a_replaced_secret_key_is_one_line_not_a_crash(labtui: LabtuiRunner,
+                                                       tmp_path: Path) -> None:
+    ran = labtui("--step", "demo-canary", "--headless",
+                 extra_env={"LABTUI_DEMO_SECRET": "canary-of-the-key-test"})
+    assert ran.code in (0, 1), ran.output
+    (labtui.workspace / "secret.key").write_text("not a key\n")
+    again = labtui("--step", "demo-canary", "--headless")
+    assert again.code == 2, again.output
+    assert "secret.key" in again.stderr and "unexpected error" not in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1, again.stderr
+
+
+def test_a_log_file_that_cannot_be_written_is_a_usage_error(labtui: LabtuiRunner,
+                                                            tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    ran = labtui("--step", "demo-files", "--headless", "--set", f"demo-dir={tmp_path / 'f'}",
+                 "--log-file", str(folder))
+    assert ran.code == 2, ran.output
+    assert f"--log-file {folder}" in ran.stderr and "unexpected error" not in ran.stderr
+    assert len(ran.stderr.strip().splitlines()) == 1, ran.stderr
+    assert not (tmp_path / "f").exists(), "nothing runs without its log"
+
+
+def test_an_answers_table_for_an_unknown_environment_is_refused(labtui: LabtuiRunner,
+                                                                tmp_path: Path) -> None:
+    path = tmp_path / "answers.toml"
+    path.write_text(f'demo-dir = "{tmp_path / "top"}"\n[env.pipline]\ndemo-count = 1\n')
+    ran = labtui("--step", "demo-per-env", "--headless", "--with-requires", "--values", str(path))
+    assert ran.code == 2, ran.output
+    assert "[env.pipline]" in ran.stderr and "dev, pipeline" in ran.stderr
+    assert len(ran.stderr.strip().splitlines()) == 1, ran.stderr
+    assert not (tmp_path / "top").exists()

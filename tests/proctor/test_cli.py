@@ -144,3 +144,15 @@ def test_in_a_terminal_each_attendee_has_a_progress_row(make_room: Callable[...,
     for attendee in ("a1", "a2"):
         assert f"✓ {attendee}" in shown, shown[-400:]
     assert shown.count("3/3") >= 2 and "provisioned through demo-per-env" in shown
+
+
+def test_an_export_folder_that_cannot_be_made_is_a_usage_error(proctor: Proctor,
+                                                               tmp_path: Path) -> None:
+    path = str(roster(tmp_path))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    ran = proctor("export", "--roster", path, "--out", str(blocker / "bundles"), env=SECRETS)
+    assert ran.code == 2, ran.output
+    assert f"--out {blocker / 'bundles'}" in ran.stderr
+    assert "unexpected error" not in ran.stderr
+    assert len(ran.stderr.strip().splitlines()) == 1, ran.stderr

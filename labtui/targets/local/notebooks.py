@@ -98,7 +98,15 @@ class NotebookHost:
         progress: Callable[[float, float, str], None],
         cancelled: threading.Event | None,
     ) -> dict[str, Any]:
+        from labtui.masking import Masker
         from labtui.notebook import MlflowSettings, NotebookError, NotebookRunner
+
+        # As on Databricks, every value the notebook reads with dbutils.secrets is redacted
+        # from its output, whether or not labtui knows it.
+        masker = Masker()
+
+        def masked_log(line: str) -> None:
+            log(masker.redact(line))
 
         secrets = _ScopeSecrets(databricks, workspace)
         ml_workspace = secrets.get(SETTINGS_SCOPE, "ml-workspace-name")
@@ -116,16 +124,17 @@ class NotebookHost:
         work_dir = self._sandbox.folder("databricks", workspace.lower(), "clusters",
                                         cluster.cluster_id)
         run_id = uuid.uuid4().hex[:12]
-        with NotebookRunner(secrets=secrets, resolve_mount=self._mount,
-                            work_dir=work_dir) as runner:
+        with NotebookRunner(secrets=secrets, resolve_mount=self._mount, work_dir=work_dir,
+                            on_secret=masker.register) as runner:
             try:
                 result = runner.run(source, name=path, parameters=params, extra_globals=extra,
-                                    mlflow=mlflow, log=log, progress=progress,
+                                    mlflow=mlflow, log=masked_log, progress=progress,
                                     cancelled=cancelled)
             except NotebookError as exc:
                 # The attendee edits this notebook: show where their cell failed.
                 for line in exc.traceback_text.splitlines():
-                    log(line)
+                    masked_log(line)
+                exc.args = (masker.redact(str(exc)), *exc.args[1:])
                 raise
         return {"run_id": run_id, "cells": len(result.cells_run), "seconds": result.seconds,
                 "exit_value": result.exit_value}

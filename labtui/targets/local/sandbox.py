@@ -183,14 +183,19 @@ class Sandbox:
             raise TargetError(f"cannot open the sandbox database in {root}: {exc}") from None
         self._conn.row_factory = sqlite3.Row
         with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(SCHEMA)
-            self._conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA foreign_keys=ON")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.executescript(SCHEMA)
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            except sqlite3.DatabaseError as exc:
+                self._conn.close()
+                raise TargetError(
+                    f"cannot open the sandbox database {db_path}: {exc}") from None
         for side_file in ("sandbox.db-wal", "sandbox.db-shm"):
             if (root / side_file).exists():
                 os.chmod(root / side_file, 0o600)
@@ -309,6 +314,11 @@ def _load_or_create_key(path: Path) -> bytes:
         key = path.read_bytes().strip()
         if not key:
             raise TargetError(f"the vault key {path} is empty") from None
+        try:
+            Fernet(key)
+        except ValueError:
+            raise TargetError(f"the vault key {path} is not a valid key (was it replaced?)"
+                              ) from None
         return key
     key = Fernet.generate_key()
     with os.fdopen(fd, "wb") as handle:

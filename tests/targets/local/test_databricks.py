@@ -124,3 +124,33 @@ def test_databricks_sdk_reads_the_written_profile(
     assert loaded.host == "https://adb-42.labtui.localhost"
     assert loaded.token == "dapi-lab-token"
     assert loaded.authenticate() == {"Authorization": "Bearer dapi-lab-token"}
+
+
+def test_secrets_a_notebook_reads_are_redacted_in_its_output(target: LocalTarget,
+                                                              group: str) -> None:
+    """As on Databricks: a value from dbutils.secrets.get never shows in the run's output,
+    even when labtui does not know it (the attendee put it into the vault themselves)."""
+    from labtui.notebook import NotebookError
+
+    databricks, vault = target.databricks, target.vault
+    databricks.create_workspace(group, "lab-adb-dev", "eastus")
+    kv = vault.create_vault(group, "lab-kv-dev", "eastus")
+    databricks.create_secret_scope("lab-adb-dev", "data-lake", vault=kv)
+    vault.set_secret("lab-kv-dev", "own-token", "attendee-own-token-7781")
+    cluster = databricks.create_cluster(
+        "lab-adb-dev", "lab", node_type="Standard_DS3_v2", spark_version="13.3.x-cpu-ml",
+        num_workers=2, autotermination_minutes=120)
+    databricks.import_notebook("lab-adb-dev", "/Shared/leak", (
+        "# Databricks notebook source\n"
+        "token = dbutils.secrets.get('data-lake', 'own-token')\n"
+        "print('token is', token)\n"
+        "# COMMAND ----------\n"
+        "raise ValueError(f'refused {token}')\n"))
+    lines: list[str] = []
+    with pytest.raises(NotebookError) as caught:
+        databricks.run_notebook("lab-adb-dev", cluster.cluster_id, "/Shared/leak",
+                                log=lines.append)
+    assert "refused" in str(caught.value)
+    assert any("token is" in line for line in lines)
+    everything = "\n".join([*lines, str(caught.value)])
+    assert "attendee-own-token-7781" not in everything

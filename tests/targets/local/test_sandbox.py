@@ -64,3 +64,26 @@ def test_importing_the_local_target_does_not_import_mlflow() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_a_replaced_vault_key_is_one_clear_error(tmp_path: Path) -> None:
+    target = LocalTarget(tmp_path / "ws")
+    target.resource_groups.create("lab-db-dev", "eastus")
+    target.close()
+    (tmp_path / "ws" / "sandbox" / "vault.key").write_text("not a fernet key\n")
+    with pytest.raises(TargetError) as caught:
+        LocalTarget(tmp_path / "ws").resource_groups.list()
+    assert "vault.key" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_sandbox_db_that_is_not_a_database_is_one_clear_error(tmp_path: Path) -> None:
+    target = LocalTarget(tmp_path / "ws")
+    target.resource_groups.create("lab-db-dev", "eastus")
+    target.close()
+    root = tmp_path / "ws" / "sandbox"
+    for side in root.glob("sandbox.db-*"):
+        side.unlink()
+    (root / "sandbox.db").write_bytes(b"garbage " * 1000)
+    with pytest.raises(TargetError) as caught:
+        LocalTarget(tmp_path / "ws").resource_groups.list()
+    assert "sandbox.db" in str(caught.value) or str(root) in str(caught.value)
