@@ -287,13 +287,13 @@ class Engine:
             result = body(self._context(unit, log))
         except Cancelled:
             result = Result(unit, action, Outcome.CANCELLED,
-                            f"{unit.label}: cancelled; what it created is in the journal "
-                            f"(--rollback removes it)")
+                            "cancelled; what it created is in the journal "
+                            "(--rollback removes it)")
         except RequirementsError as exc:
             result = Result(unit, action, Outcome.FAILED, str(exc))
         except EXPECTED_ERRORS as exc:
             result = Result(unit, action, Outcome.FAILED,
-                            f"{unit.label}: {self.masker.redact(str(exc))}")
+                            self.masker.redact(str(exc)))
         except Exception as exc:  # any bug in a step: recorded in full, named in one line
             result = Result(unit, action, Outcome.FAILED, self._unexpected(unit, exc))
         finally:
@@ -315,7 +315,7 @@ class Engine:
             handle.write(self.masker.redact(text))
         self.error_log.chmod(0o600)
         summary = self.masker.redact(f"{type(exc).__name__}: {exc}")
-        return f"{unit.label}: unexpected error {summary} (details in {self.error_log})"
+        return f"unexpected error {summary} (details in {self.error_log})"
 
     def _start_heartbeat(self, unit: Unit, log: _RunLog) -> threading.Event:
         stop = threading.Event()
@@ -383,7 +383,7 @@ class Engine:
         message = "; ".join(f"{c.name}: {c.message}" for c in verdict.failed)
         self.workspace.set_status(unit.id, unit.env, Status.FAILED, message)
         return Result(unit, "run", Outcome.FAILED,
-                      f"{unit.label}: ran, but verify failed: {message}", list(verdict.checks))
+                      f"ran, but verify failed: {message}", list(verdict.checks))
 
     def solve(self, units: Sequence[Unit]) -> list[Result]:
         """Fill in the reference answer of manual steps (proctors, --solve), then verify.
@@ -426,7 +426,7 @@ class Engine:
         message = "; ".join(f"{c.name}: {c.message}" for c in verdict.failed)
         if self.status(unit) in (Status.DONE, Status.DRIFT):
             self.workspace.set_status(unit.id, unit.env, Status.DRIFT, message)
-        return Result(unit, "verify", Outcome.DRIFT, f"{unit.label}: {message}", checks)
+        return Result(unit, "verify", Outcome.DRIFT, message, checks)
 
     def rollback(self, units: Sequence[Unit]) -> list[Result]:
         """Undo units newest-first (reverse order); continue past failures, report each."""
@@ -446,14 +446,14 @@ class Engine:
             ctx.log(f"remove {entry.kind} {entry.ref}")
         try:
             unit.step.rollback(ctx)
+            left = ctx.journal.entries()
+            if left:
+                names = ", ".join(f"{e.kind} {e.ref}" for e in left)
+                raise StepError(f"rollback left {names} in the journal")
         except BaseException:
             self.workspace.set_status(unit.id, unit.env, Status.FAILED,
                                       "rollback incomplete; run --rollback again")
             raise
-        left = ctx.journal.entries()
-        if left:
-            names = ", ".join(f"{e.kind} {e.ref}" for e in left)
-            raise StepError(f"rollback left {names} in the journal")
         self._reset(unit)
         return Result(unit, "rollback", Outcome.ROLLED_BACK,
                       f"removed {len(entries)} resource{'s' if len(entries) != 1 else ''}")

@@ -61,7 +61,7 @@ def test_provision_status_reset_end_to_end(proctor: Proctor, tmp_path: Path) -> 
                      "demo-per-env", env=SECRETS)
     assert status.code == 3, status.output
     grid = status.stdout
-    assert "a1: demo-files: drift — demo-files: files: missing file-000.txt" in grid
+    assert "a1: demo-files: drift — files: missing file-000.txt" in grid
     row = next(line for line in grid.splitlines() if line.lstrip().startswith("a2"))
     assert "3/3" in row and "finished" in row
 
