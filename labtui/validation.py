@@ -69,6 +69,10 @@ AZURE_NAMING: dict[str, NamingRule] = {
         re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*"), 3, 64,
         "3-64 letters, digits, hyphens and underscores, starting with a letter or digit",
     ),
+    "location": NamingRule(
+        re.compile(r"[a-z][a-z0-9]*"), 4, 30,
+        "an Azure region name like eastus or westeurope (lowercase letters and digits)",
+    ),
     "prefix": NamingRule(
         re.compile(r"[a-z][a-z0-9]*"), 3, 11,
         "3-11 lowercase letters and digits, starting with a letter "

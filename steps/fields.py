@@ -33,8 +33,13 @@ PREFIX = Field(
     "prefix", "Name prefix", kind="azure-name", resource="prefix",
     help="Your short name for the lab's resources ([some-name] in the lab text), e.g. contoso7.",
 )
+def _one_word(value: str) -> str | None:
+    return "no spaces or line breaks (copy the token alone)" if any(
+        c.isspace() for c in value) else None
+
+
 LOCATION = Field(
-    "location", "Azure region", default="eastus",
+    "location", "Azure region", default="eastus", kind="azure-name", resource="location",
     help="Where the resources live; keep every service in the same region.",
 )
 TENANT_ID = Field(
@@ -60,7 +65,7 @@ DATA_URL = Field(
     help="Where the lab text downloads AdultCensusIncome.csv from.",
 )
 DATABRICKS_TOKEN = Field(
-    "databricks-token", "Databricks access token", kind="secret",
+    "databricks-token", "Databricks access token", kind="secret", validate=_one_word,
     help="User Settings > Generate New Token in the Databricks workspace.",
 )
 
@@ -119,6 +124,7 @@ DEVOPS_ORGANIZATION = Field(
 )
 DEVOPS_TOKEN = Field(
     "devops-token", "Azure DevOps personal access token", kind="secret", required=False,
+    validate=_one_word,
     help="User settings > Personal access tokens, with Code (read & write) and Build scopes "
     "(the azure target needs it; the local sandbox does not).",
 )

@@ -154,6 +154,8 @@ class InfrastructureStep(Step):
                 undo["workspace"], entry.ref))
         elif entry.kind == "vault-secret":
             _ignore_missing(lambda: _remove_secret(ctx, undo["vault"], entry.ref))
+        elif entry.kind == "recovered-secret":
+            _ignore_missing(lambda: ctx.target.vault.delete_secret(undo["vault"], entry.ref))
         else:
             super().undo(ctx, entry)
 
@@ -168,7 +170,8 @@ def _ignore_missing(action: Callable[[], object]) -> None:
 
 def _remove_secret(ctx: StepContext, vault: str, name: str) -> None:
     # Delete, then purge: a soft-deleted secret would block the next run from setting it.
-    ctx.target.vault.delete_secret(vault, name)
+    # It may be soft-deleted already (by hand), and then only the purge is left to do.
+    _ignore_missing(lambda: ctx.target.vault.delete_secret(vault, name))
     ctx.target.vault.purge_deleted_secret(vault, name)
 
 
@@ -886,10 +889,14 @@ class Secrets(InfrastructureStep):
         store.get_vault(vault)
         missing, different = self._compare(ctx, wanted)
         deleted = {secret.name for secret in store.list_deleted_secrets(vault)}
+        ours = {entry.ref for entry in ctx.journal.entries() if entry.kind == "vault-secret"}
         for name in missing:
             if name in deleted:
                 # Deleted but recoverable: Key Vault refuses to set it until it is recovered.
                 ctx.log(f"recover the deleted secret {name}")
+                if name not in ours:
+                    # Someone else's: rollback puts it back as it was, deleted but recoverable.
+                    self._journal(ctx, "recovered-secret", name, vault=vault)
                 store.recover_deleted_secret(vault, name)
             else:
                 self._journal(ctx, "vault-secret", name, vault=vault)

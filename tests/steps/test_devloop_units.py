@@ -41,3 +41,12 @@ def test_secrets_are_masked_in_the_result_files(tmp_path: Path) -> None:
     for path in (tmp_path / "junit.xml", tmp_path / "cov_html" / "index.html"):
         text = path.read_text()
         assert "sp-password-value-42" not in text and "***" in text
+
+
+def test_lab_inputs_name_their_rule() -> None:
+    from labtui_steps.fields import DATABRICKS_TOKEN, LOCATION
+
+    assert LOCATION.check("westeurope") is None
+    assert "an Azure region name" in (LOCATION.check("1.5e400") or "")
+    assert DATABRICKS_TOKEN.check("dapi0123456789") is None
+    assert "no spaces or line breaks" in (DATABRICKS_TOKEN.check("dapi012 3456") or "")

@@ -84,6 +84,10 @@ def test_verify_names_missing_and_changed_secrets_but_not_values(lab: Lab) -> No
     # A rerun recovers the soft-deleted secret and writes both back.
     lab.run(infra.Secrets, "dev")
     assert vault.get_secret("contoso7-kv-dev", "created-by") == "dev"
+    # ... and the rollback still removes every secret the step wrote, leaving none deleted.
+    infra.Secrets().rollback(lab.ctx(infra.Secrets, "dev"))
+    assert vault.list_secrets("contoso7-kv-dev") == []
+    assert vault.list_deleted_secrets("contoso7-kv-dev") == []
 
 
 def test_vault_backed_scope_sees_secrets_added_later(lab: Lab) -> None:
