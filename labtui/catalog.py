@@ -136,6 +136,22 @@ class Catalog:
                     needed.append(Unit(required, env))
         return needed
 
+    def dependents(self, unit: Unit) -> list[Unit]:
+        """The units that need `unit`, directly or through others, in catalogue order."""
+        found: set[tuple[str, str | None]] = set()
+        frontier = [(unit.id, unit.env)]
+        everything = self.units()
+        while frontier:
+            key = frontier.pop()
+            for other in everything:
+                other_key = (other.id, other.env)
+                if other_key in found:
+                    continue
+                if key in {(r.id, r.env) for r in self.requirements(other)}:
+                    found.add(other_key)
+                    frontier.append(other_key)
+        return [other for other in everything if (other.id, other.env) in found]
+
     def closure(self, units: Sequence[Unit]) -> list[Unit]:
         """`units` and everything they require, transitively, in catalogue order."""
         seen: set[tuple[str, str | None]] = set()

@@ -455,6 +455,12 @@ class Engine:
                                       "rollback incomplete; run --rollback again")
             raise
         self._reset(unit)
+        # What was built on it may be gone with it (a resource group takes its contents).
+        for dependent in self.catalog.dependents(unit):
+            if self.status(dependent) == Status.DONE:
+                self.workspace.set_status(
+                    dependent.id, dependent.env, Status.DRIFT,
+                    f"{unit.label}, which it needs, was rolled back: verify or run it again")
         return Result(unit, "rollback", Outcome.ROLLED_BACK,
                       f"removed {len(entries)} resource{'s' if len(entries) != 1 else ''}")
 

@@ -91,3 +91,14 @@ def test_unknown_step_names_the_known_ones() -> None:
     catalog = Catalog([make_step("alpha")])
     with pytest.raises(CatalogError, match=r"unknown step 'beta' \(known: alpha\)"):
         catalog.get("beta")
+
+
+def test_dependents_follow_requirements_transitively() -> None:
+    groups = make_step("groups", per_environment=True)
+    vault = make_step("vault", requires=("groups",), per_environment=True)
+    secrets = make_step("secrets", requires=("vault",), per_environment=True)
+    train = make_step("train", requires=("secrets",))
+    catalog = Catalog([groups, vault, secrets, train])
+    dev_groups = catalog.units(["groups"], "dev")[0]
+    assert [u.label for u in catalog.dependents(dev_groups)] == [
+        "vault (dev)", "secrets (dev)", "train"]

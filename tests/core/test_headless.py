@@ -280,3 +280,17 @@ def test_an_answers_table_for_an_unknown_environment_is_refused(labtui: LabtuiRu
     assert "[env.pipline]" in ran.stderr and "dev, pipeline" in ran.stderr
     assert len(ran.stderr.strip().splitlines()) == 1, ran.stderr
     assert not (tmp_path / "top").exists()
+
+
+def test_rolling_back_a_requirement_marks_what_needs_it_as_drift(labtui: LabtuiRunner,
+                                                                  tmp_path: Path) -> None:
+    values = ["--set", f"demo-dir={tmp_path / 'f'}"]
+    ran = labtui("--step", "demo-per-env", "--env", "dev", "--headless", "--with-requires",
+                 *values)
+    assert ran.code == 0, ran.output
+    rolled = labtui("--step", "demo-files", "--headless", "--rollback")
+    assert rolled.code == 0, rolled.output
+    rows = {(r["step"], r["env"]): r["status"]
+            for r in map(json.loads, labtui("list", "--json").stdout.splitlines())}
+    assert rows[("demo-files", None)] == "not-started"
+    assert rows[("demo-per-env", "dev")] == "drift"
