@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,28 @@ def require_lab_data() -> Path:
     """The lab's data set, which ships beside the project in ../shared/data."""
     require(LAB_DATA.is_file(), f"the lab's data set is missing: {LAB_DATA}")
     return LAB_DATA
+
+
+BASE_IMAGE = os.environ.get("LABTUI_TEST_BASE_IMAGE", "labtui/python:3.11-bookworm")
+
+
+@pytest.fixture
+def containers() -> Any:
+    """The Docker engine through labtui's Containers port, with the base image the lab's
+    images are built on (required: skipped on a user's machine without them, failed in CI)."""
+    from labtui.targets.base import NotFound, TargetError
+    from labtui.targets.local.containers import DockerContainers
+
+    engine = DockerContainers()
+    try:
+        engine.ping()
+    except TargetError as exc:
+        require(False, str(exc))
+    try:
+        engine.image(BASE_IMAGE)
+    except NotFound:
+        require(False, f"base image {BASE_IMAGE} is missing: run scripts/build-base-image.sh")
+    return engine
 
 
 def in_ci() -> bool:

@@ -11,27 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from labtui.targets.base import NotFound, TargetError
 from labtui.targets.local.containers import DockerContainers
-from tests.conftest import LAB_DATA, LabtuiRunner, labtui_env, require, require_lab_data
+from tests.conftest import BASE_IMAGE, LAB_DATA, LabtuiRunner, labtui_env, require_lab_data
 from tests.sandbox_snapshot import snapshot
 
-BASE_IMAGE = os.environ.get("LABTUI_TEST_BASE_IMAGE", "labtui/python:3.11-bookworm")
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 TOKEN = "dapi-devloop-7c1e9a2b44"
-
-
-def _engine() -> DockerContainers:
-    engine = DockerContainers()
-    try:
-        engine.ping()
-    except TargetError as exc:
-        require(False, str(exc))
-    try:
-        engine.image(BASE_IMAGE)
-    except NotFound:
-        require(False, f"base image {BASE_IMAGE} is missing: run scripts/build-base-image.sh")
-    return engine
 
 
 @pytest.fixture
@@ -44,9 +29,9 @@ def lab(tmp_path: Path) -> LabtuiRunner:
     return LabtuiRunner(tmp_path / "ws", env)
 
 
-def test_the_whole_lab_runs_serves_tests_and_rolls_back(lab: LabtuiRunner,
-                                                        tmp_path: Path) -> None:
-    docker = _engine()
+def test_the_whole_lab_runs_serves_tests_and_rolls_back(
+        lab: LabtuiRunner, tmp_path: Path, containers: DockerContainers) -> None:
+    docker = containers
     prefix = f"dl{os.getpid() % 10**6}"  # images of concurrent runs never meet
     answers = tmp_path / "answers.toml"
     answers.write_text(

@@ -10,23 +10,7 @@ import pytest
 
 from labtui.targets.base import NotFound, TargetError
 from labtui.targets.local.containers import DockerContainers
-from tests.conftest import require
-
-BASE_IMAGE = os.environ.get("LABTUI_TEST_BASE_IMAGE", "labtui/python:3.11-bookworm")
-
-
-@pytest.fixture
-def containers() -> DockerContainers:
-    engine = DockerContainers()
-    try:
-        engine.ping()
-    except TargetError as exc:
-        require(False, str(exc))
-    try:
-        engine.image(BASE_IMAGE)
-    except NotFound:
-        require(False, f"base image {BASE_IMAGE} is missing: run scripts/build-base-image.sh")
-    return engine
+from tests.conftest import BASE_IMAGE
 
 
 def test_build_run_copy_and_remove(containers: DockerContainers, tmp_path: Path) -> None:
