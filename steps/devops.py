@@ -253,10 +253,22 @@ class GitIntegration(Step):
             copy.checkout(branch)
         databricks = ctx.target.databricks
         workspace = ctx.value("databricks-workspace")
-        databricks.set_git_provider(workspace, GIT_PROVIDER)
-        ctx.journal.record("notebook-link", NOTEBOOK_WORKSPACE_PATH, workspace=workspace)
-        databricks.link_notebook(workspace, NOTEBOOK_WORKSPACE_PATH, repo.web_url, branch,
-                                 NOTEBOOK_REPO_PATH)
+        # Journal what was there before, once (a rerun must not overwrite it with our own
+        # setting), so rollback restores the attendee's previous provider and link.
+        journaled = {(entry.kind, entry.ref) for entry in ctx.journal.entries()}
+        provider = databricks.git_provider(workspace)
+        if provider != GIT_PROVIDER:
+            if ("git-provider", workspace) not in journaled:
+                ctx.journal.record("git-provider", workspace, previous=provider or "")
+            databricks.set_git_provider(workspace, GIT_PROVIDER)
+            ctx.log(f"Git provider: {GIT_PROVIDER}")
+        link = databricks.notebook_link(workspace, NOTEBOOK_WORKSPACE_PATH)
+        wanted = (repo.web_url, branch, NOTEBOOK_REPO_PATH)
+        if link != wanted:
+            if ("notebook-link", NOTEBOOK_WORKSPACE_PATH) not in journaled:
+                ctx.journal.record("notebook-link", NOTEBOOK_WORKSPACE_PATH, workspace=workspace,
+                                   previous=list(link) if link else [])
+            databricks.link_notebook(workspace, NOTEBOOK_WORKSPACE_PATH, *wanted)
         ctx.log(f"linked {NOTEBOOK_WORKSPACE_PATH} to {NOTEBOOK_REPO_PATH} on {branch}")
 
     def verify(self, ctx: StepContext) -> Verdict:
@@ -286,9 +298,20 @@ class GitIntegration(Step):
         return Verdict(tuple(checks))
 
     def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
+        databricks = ctx.target.databricks
         if entry.kind == "notebook-link":
+            previous = entry.undo.get("previous") or []
             try:
-                ctx.target.databricks.unlink_notebook(entry.undo["workspace"], entry.ref)
+                if previous:
+                    databricks.link_notebook(entry.undo["workspace"], entry.ref, *previous)
+                else:
+                    databricks.unlink_notebook(entry.undo["workspace"], entry.ref)
+            except NotFound:
+                return
+            return
+        if entry.kind == "git-provider":
+            try:
+                databricks.set_git_provider(entry.ref, entry.undo["previous"] or None)
             except NotFound:
                 return
             return

@@ -599,8 +599,9 @@ class Databricks(ABC):
         """Delete a notebook; False if there was none."""
 
     @abstractmethod
-    def set_git_provider(self, workspace: str, provider: str) -> None:
-        """Set the user's Git provider (User Settings → Git Integration). Raises NotFound."""
+    def set_git_provider(self, workspace: str, provider: str | None) -> None:
+        """Set the user's Git provider (User Settings → Git Integration), or clear it with
+        None. Raises NotFound."""
 
     @abstractmethod
     def git_provider(self, workspace: str) -> str | None:

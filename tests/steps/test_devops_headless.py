@@ -49,3 +49,30 @@ def test_rollback_keeps_a_project_that_existed_before(lab: LabtuiRunner) -> None
     with pytest.raises(Exception, match="does not exist"):
         target.devops.get_repository("contoso7", "contoso7-mlops", "contoso7-mlops")
     target.close()
+
+
+def test_git_integration_rollback_restores_the_attendees_provider(
+        lab: LabtuiRunner, tmp_path: Path) -> None:
+    answers = tmp_path / "answers.toml"
+    answers.write_text('prefix = "contoso7"\n'
+                       'tenant-id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\n'
+                       'subscription-id = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"\n'
+                       'databricks-token = "dapi-git-integration-01"\n')
+    ready = lab("--step", "databricks", "--env", "dev", "--with-requires", "--headless",
+                "--values", str(answers))
+    assert ready.code == 0, ready.output
+    target = LocalTarget(lab.workspace)
+    target.databricks.set_git_provider("contoso7-adb-dev", "gitHub")
+    target.close()
+
+    for _ in range(2):  # a rerun must not forget what was there before
+        ran = lab("--step", "git-integration", "--with-requires", "--force", "--headless")
+        assert ran.code == 0, ran.output
+    rolled = lab("--step", "git-integration", "--rollback", "--headless")
+    assert rolled.code == 0, rolled.output
+
+    target = LocalTarget(lab.workspace)
+    databricks = target.databricks
+    assert databricks.git_provider("contoso7-adb-dev") == "gitHub"
+    assert databricks.notebook_link("contoso7-adb-dev", "/Shared/Project_One/train_model") is None
+    target.close()

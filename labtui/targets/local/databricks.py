@@ -348,11 +348,15 @@ class LocalDatabricks(LocalPort, Databricks):
                              "path = ?", (workspace, path))
             return True
 
-    def set_git_provider(self, workspace: str, provider: str) -> None:
+    def set_git_provider(self, workspace: str, provider: str | None) -> None:
         with self._sandbox.transaction() as conn:
             name = self._workspace_row(workspace, conn)["name"]
-            conn.execute("INSERT OR REPLACE INTO workspace_settings VALUES (?, 'git-provider', ?)",
-                         (name, provider))
+            if provider is None:
+                conn.execute("DELETE FROM workspace_settings WHERE workspace = ? AND "
+                             "key = 'git-provider'", (name,))
+            else:
+                conn.execute("INSERT OR REPLACE INTO workspace_settings "
+                             "VALUES (?, 'git-provider', ?)", (name, provider))
 
     def git_provider(self, workspace: str) -> str | None:
         rows = self._sandbox.query(
