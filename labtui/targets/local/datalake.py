@@ -182,6 +182,8 @@ class LocalDataLake(LocalPort, DataLake):
             target = self._fs_root(account, file_system) / clean
         except NotFound:
             return False
+        # An upload killed halfway leaves only its temporary file: that goes too.
+        target.with_name(f".{target.name}.part").unlink(missing_ok=True)
         if not target.is_file():
             return False
         with self._sandbox.transaction() as conn:

@@ -155,3 +155,16 @@ def test_upload_from_a_missing_file_is_not_found(target: LocalTarget, group: str
     with pytest.raises(NotFound, match=r"missing\.csv does not exist"):
         target.datalake.upload("labdldev", "datalake", "d.csv", tmp_path / "missing.csv")
     assert target.datalake.list_files("labdldev", "datalake") == []
+
+
+def test_deleting_a_file_also_removes_a_half_done_upload(tmp_path: Path) -> None:
+    target = LocalTarget(tmp_path)
+    target.resource_groups.create("rg", "eastus")
+    target.datalake.create_account("rg", "partlake", "eastus")
+    target.datalake.create_file_system("partlake", "datalake")
+    folder = target.datalake.resolve("abfss://datalake@partlake.dfs.core.windows.net")
+    leftover = folder / ".AdultCensusIncome.csv.part"
+    leftover.write_bytes(b"age, workclass")  # an upload killed before its rename
+    assert target.datalake.delete_file("partlake", "datalake", "AdultCensusIncome.csv") is False
+    assert not leftover.exists()
+    target.close()
