@@ -35,7 +35,8 @@ SECTIONS: tuple[str, ...] = ("Infrastructure", "Azure DevOps", "Dev loop", "Pipe
 STEP_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 Derive = Callable[[Mapping[str, str], "str | None"], "str | None"]
-"""A derived default: (values resolved so far, environment) -> value, or None if not derivable."""
+"""A derived default: (values resolved so far, environment) -> value, or None if not derivable.
+It raises KeyError(name) when a value it builds on is missing, so that one is reported instead."""
 
 
 class StepError(Exception):

@@ -197,8 +197,14 @@ class Resolver:
             where = f" [{env}]" if env and per_env else ""
             if value is None or (value == "" and fld.required):
                 if fld.required:
-                    problems.append(f"missing value {fld.name!r} ({fld.label}){where}: "
-                                    f"{how_to_supply(fld)}")
+                    # A value derived from a missing one (a vault name from the prefix) is
+                    # reported as that one: it is what the user has to give.
+                    root = self._missing_root(fld, resolved.values, env)
+                    line = (f"missing value {root.name!r} ({root.label}){where}: "
+                            f"{how_to_supply(root)}" if root is fld else
+                            f"missing value {root.name!r} ({root.label}): {how_to_supply(root)}")
+                    if line not in problems:
+                        problems.append(line)
                 continue
             problem = fld.check(value)
             if problem:
@@ -206,6 +212,21 @@ class Resolver:
                           else f"from {origin}")
                 problems.append(f"{problem} ({source}){where}" if origin else problem)
         return problems
+
+    def _missing_root(self, fld: Field, values: Mapping[str, str], env: str | None) -> Field:
+        """The input whose absence keeps `fld` from being derived (`fld` itself if none)."""
+        seen = {fld.name}
+        while fld.derive is not None:
+            try:
+                fld.derive(values, env)
+            except KeyError as missing:
+                name = missing.args[0] if missing.args else None
+                if name in self.fields and name not in seen and name not in values:
+                    seen.add(name)
+                    fld = self.fields[name]
+                    continue
+            break
+        return fld
 
     def remember(self) -> None:
         """Keep every explicitly given value (--set, LABTUI_*, the answers file and its

@@ -21,7 +21,7 @@ def _from_prefix(
     """A derived default: `template` filled with the prefix and the environment."""
 
     def derive(values: Values, env: str | None) -> str | None:
-        if env is None or "prefix" not in values:
+        if env is None:
             return None
         name = template.format(prefix=values["prefix"], env=env)
         return name[:limit] if limit else name
@@ -118,8 +118,7 @@ IMAGE_NAME = Field(
 
 DEVOPS_ORGANIZATION = Field(
     "devops-organization", "Azure DevOps organization", kind="url",
-    derive=lambda values, env: (f"https://dev.azure.com/{values['prefix']}"
-                                if "prefix" in values else None),
+    derive=lambda values, env: f"https://dev.azure.com/{values['prefix']}",
     help="Your organization's address, e.g. https://dev.azure.com/contoso.",
 )
 DEVOPS_TOKEN = Field(
@@ -130,12 +129,12 @@ DEVOPS_TOKEN = Field(
 )
 DEVOPS_PROJECT = Field(
     "devops-project", "Azure DevOps project", kind="azure-name", resource="devops-project",
-    derive=lambda values, env: f"{values['prefix']}-mlops" if "prefix" in values else None,
+    derive=lambda values, env: f"{values['prefix']}-mlops",
     help="The project (Git, Agile) that holds the lab's repository.",
 )
 BRANCH = Field(
     "branch", "Your branch", kind="azure-name", resource="git-branch",
-    derive=lambda values, env: values.get("prefix"),
+    derive=lambda values, env: values["prefix"],
     help="The branch the notebook is linked to: your unique user id (default: the prefix).",
 )
 BASE_IMAGE = Field(

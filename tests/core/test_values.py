@@ -69,6 +69,16 @@ def test_problems_name_each_field_and_rule() -> None:
     assert any("missing value 'databricks-token'" in p for p in problems)
 
 
+def test_a_value_derived_from_a_missing_one_is_reported_as_that_one() -> None:
+    resolver = Resolver(FIELDS, environ={})
+    problems = resolver.problems([VAULT, PREFIX], "dev") + resolver.problems([VAULT], "pipeline")
+    missing = [p for p in problems if p.startswith("missing value")]
+    assert len(missing) == 2  # once per call: the vault name is never named, the prefix is
+    assert all(p.startswith("missing value 'prefix'") and "--set prefix=" in p for p in missing)
+    assert Resolver(FIELDS, set_args={"prefix": "contoso7"}, environ={}).problems(
+        [VAULT], "dev") == []
+
+
 @pytest.mark.parametrize(
     ("resource", "value", "problem"),
     [
