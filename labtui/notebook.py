@@ -30,6 +30,7 @@ import os
 import posixpath
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -593,7 +594,25 @@ class LocalSpark:
                 self._session.stop()
                 self._session = None
 
+    def cancel_jobs(self) -> None:
+        """Cancel the Spark jobs that are running now (the cell waiting on them then fails)."""
+        with self._lock:
+            session = self._session
+        if session is not None:
+            session.sparkContext.cancelAllJobs()
+
     def _start(self) -> Any:
+        # pyspark replaces the SIGINT handler when it starts on the main thread; labtui's own
+        # handler (cancel at the next safe point) must stay in charge of Ctrl-C.
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        sigint_handler = signal.getsignal(signal.SIGINT) if on_main_thread else None
+        try:
+            return self._start_session()
+        finally:
+            if sigint_handler is not None:
+                signal.signal(signal.SIGINT, sigint_handler)
+
+    def _start_session(self) -> Any:
         # The JVM inherits the environment when it starts: loopback only (no DNS lookup of the
         # host name), and Python workers run with the interpreter that runs labtui.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -1006,7 +1025,7 @@ class NotebookRunner:
         started = time.monotonic()
         total = len(cells)
         sink = _LineSink(log)
-        with _RUN_LOCK, _mlflow_environment(mlflow):
+        with _RUN_LOCK, _mlflow_environment(mlflow), self._spark_cancelled_with(cancelled, log):
             for cell in cells:
                 if cancelled is not None and cancelled.is_set():
                     raise Cancelled(f"{name} was cancelled before {cell.label}")
@@ -1022,6 +1041,10 @@ class NotebookRunner:
                 log(f"[{cell.label}]")
                 try:
                     self._execute(cell, filename, namespace, sink)
+                except NotebookError:
+                    if cancelled is not None and cancelled.is_set():
+                        raise Cancelled(f"{name} was cancelled in {cell.label}") from None
+                    raise
                 except _NotebookExit as stop:
                     result.cells_run.append(cell.number)
                     result.exit_value = stop.value
@@ -1031,6 +1054,36 @@ class NotebookRunner:
             progress(total, total, "done")
         result.seconds = time.monotonic() - started
         return result
+
+    @contextmanager
+    def _spark_cancelled_with(self, cancelled: threading.Event | None, log: Log) -> Iterator[None]:
+        """While the notebook runs, a cancel also stops the Spark job a cell is waiting on."""
+        if cancelled is None:
+            yield
+            return
+        finished = threading.Event()
+
+        def watch() -> None:
+            # Until the cell ends: a job the cell starts after the cancel is cancelled too.
+            told = False
+            while not finished.wait(0.2):
+                if cancelled.is_set() and self.spark.started:
+                    if not told:
+                        log("[cancelling the running Spark jobs]")
+                        told = True
+                    try:
+                        self.spark.cancel_jobs()
+                    except Exception as exc:  # py4j's errors: the cell then ends on its own
+                        log(f"[the Spark jobs could not be cancelled: {exc}]")
+                        return
+
+        watcher = threading.Thread(target=watch, name="notebook-cancel", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            finished.set()
+            watcher.join()
 
     @staticmethod
     def _execute(cell: Cell, filename: str, namespace: dict[str, Any], sink: _LineSink) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import signal
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -314,6 +315,41 @@ def test_training_notebook_trains_and_registers(tmp_path: Path) -> None:
     assert results["model"] == {"name": "worst_regression", "version": "1"}
     artifacts = {item.path for item in client.list_artifacts(run.info.run_id, "outputs")}
     assert artifacts == {"outputs/model.pkl", "outputs/x_scaler.pkl", "outputs/y_scaler.pkl"}
+
+
+@pytest.mark.slow
+def test_cancel_stops_a_running_spark_job_and_ctrl_c_stays_labtuis(
+    runner: NotebookRunner,
+) -> None:
+    ok, reason = spark_available()
+    require(ok, reason)
+
+    def labtui_handler(signum: int, frame: object) -> None:
+        raise AssertionError("only installed to be found again")
+
+    previous = signal.signal(signal.SIGINT, labtui_handler)
+    try:
+        cancelled = threading.Event()
+        source = nb(
+            "print(spark.range(10).count())",
+            "import time\n"
+            "spark.sparkContext.parallelize(range(2), 2).map(lambda x: time.sleep(90)).count()",
+            "raise AssertionError('not reached')",
+        )
+        lines: list[str] = []
+
+        def log(line: str) -> None:
+            lines.append(line)
+            if line.startswith("[cell 2 "):
+                threading.Timer(3, cancelled.set).start()
+
+        with pytest.raises(Cancelled, match="cancelled in cell 2"):
+            runner.run(source, log=log, cancelled=cancelled)
+        # pyspark installs its own SIGINT handler when it starts; labtui's is back in place.
+        assert signal.getsignal(signal.SIGINT) is labtui_handler
+        assert "[cancelling the running Spark jobs]" in lines
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_sample_data_has_the_lab_header(tmp_path: Path) -> None:
