@@ -8,6 +8,7 @@ and created again never meets a store MLflow still has open.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sqlite3
 import threading
@@ -207,6 +208,8 @@ class LocalModels(LocalPort, Models):
         if client is None:
             from mlflow.tracking import MlflowClient
 
+            # MLflow announces creating its tables on stderr, past the step's log.
+            logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
             uri = self._uri(workspace)
             client = MlflowClient(tracking_uri=uri, registry_uri=uri)
             self._clients[row["store"]] = client
