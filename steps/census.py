@@ -1,72 +1,26 @@
 """AdultCensusIncome.csv: its header, a row counter, and an offline stand-in.
 
 The lab's file has 15 columns separated by ", " (comma and space). Without the file and without
-a network, `write_sample` generates rows with the same header and value types, the same for the
-same seed, so the rest of the lab (the notebook's reads, the regression) works unchanged.
+a network, `write_sample` writes the lab assets' generated stand-in with the same header and
+value types, so the rest of the lab (the notebook's reads, the regression) works unchanged.
 """
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
+from labtui_assets import sample_data
+
 FILE_NAME = "AdultCensusIncome.csv"
-COLUMNS: tuple[str, ...] = (
-    "age", "workclass", "fnlwgt", "education", "education-num", "marital-status",
-    "occupation", "relationship", "race", "sex", "capital-gain", "capital-loss",
-    "hours-per-week", "native-country", "income",
-)
-SEPARATOR = ", "
+COLUMNS: tuple[str, ...] = sample_data.COLUMNS
+SEPARATOR = sample_data.SEPARATOR
 HEADER = SEPARATOR.join(COLUMNS)
 SAMPLE_ROWS = 2000
 
-_WORKCLASS = ("Private", "Self-emp-not-inc", "Self-emp-inc", "Federal-gov", "Local-gov",
-              "State-gov", "Without-pay")
-_EDUCATION = (("Bachelors", 13), ("HS-grad", 9), ("Some-college", 10), ("Masters", 14),
-              ("Assoc-voc", 11), ("Assoc-acdm", 12), ("11th", 7), ("Doctorate", 16))
-_MARITAL = ("Married-civ-spouse", "Never-married", "Divorced", "Separated", "Widowed")
-_OCCUPATION = ("Tech-support", "Craft-repair", "Other-service", "Sales", "Exec-managerial",
-               "Prof-specialty", "Handlers-cleaners", "Adm-clerical", "Transport-moving")
-_RACE = ("White", "Black", "Asian-Pac-Islander", "Amer-Indian-Eskimo", "Other")
-_COUNTRY = ("United-States", "Mexico", "Philippines", "Germany", "Canada", "India")
-
-
-def sample_text(rows: int = SAMPLE_ROWS, seed: int = 1994) -> str:
-    """A header line and `rows` plausible rows: integers where the real file has integers."""
-    rng = random.Random(seed)
-    lines = [HEADER]
-    for _ in range(rows):
-        sex = rng.choice(("Male", "Female"))
-        marital = rng.choice(_MARITAL)
-        relationship = (("Husband" if sex == "Male" else "Wife")
-                        if marital == "Married-civ-spouse"
-                        else rng.choice(("Not-in-family", "Own-child", "Unmarried")))
-        education, years = rng.choice(_EDUCATION)
-        no_job = rng.random() < 0.05
-        income = ">50K" if rng.random() < 0.1 + 0.03 * (years - 9) else "<=50K"
-        lines.append(SEPARATOR.join((
-            str(rng.randint(17, 90)),
-            "?" if no_job else rng.choice(_WORKCLASS),
-            str(rng.randint(12285, 1484705)),
-            education,
-            str(years),
-            marital,
-            "?" if no_job else rng.choice(_OCCUPATION),
-            relationship,
-            rng.choice(_RACE),
-            sex,
-            str(rng.choice((0,) * 11 + (rng.randint(100, 99999),))),
-            str(rng.choice((0,) * 20 + (rng.randint(100, 4356),))),
-            str(max(1, min(99, round(rng.gauss(40, 12))))),
-            rng.choice(_COUNTRY),
-            income,
-        )))
-    return "\n".join(lines) + "\n"
-
 
 def write_sample(path: Path, rows: int = SAMPLE_ROWS) -> Path:
-    path.write_text(sample_text(rows), encoding="utf-8")
-    return path
+    """Write the lab assets' generated stand-in (same header and value types) to `path`."""
+    return sample_data.write(path, count=rows)
 
 
 def describe(data: bytes) -> tuple[str, int]:
