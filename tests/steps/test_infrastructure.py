@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import statistics
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from labtui_steps.fields import KEY_VAULT, STORAGE_ACCOUNT, TENANT_ID
 
 from labtui.step import StepError
 from labtui.targets.base import AclEntry, Library, NotFound
+from tests.conftest import require_lab_data
 from tests.sandbox_snapshot import snapshot
 from tests.steps.conftest import Lab, resolve
 
@@ -187,6 +189,12 @@ def test_upload_offline_falls_back_to_a_generated_sample(lab: Lab) -> None:
     first = lines[1].split(", ")
     assert len(first) == 15 and first[0].isdigit() and first[2].isdigit()
     assert any("cannot download" in line for line in lab.log)
+    # The regression trained offline should be as bad as on the real file, not worse: the
+    # sample's fnlwgt (what the notebook predicts) is spread like the real one's.
+    real = require_lab_data().read_text(encoding="utf-8").splitlines()[1:]
+    real_median = statistics.median(int(line.split(", ")[2]) for line in real if line)
+    sample_median = statistics.median(int(line.split(", ")[2]) for line in lines[1:])
+    assert 0.75 < sample_median / real_median < 1.25
 
 
 def test_upload_verify_catches_a_truncated_file(lab: Lab) -> None:
