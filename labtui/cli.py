@@ -255,8 +255,8 @@ def _exit_code(outcomes: set[Outcome]) -> ExitCode:
 
 def _open_for_reading(args: argparse.Namespace) -> Workspace | None:
     path = _workspace_path(args)
-    if not (path / "state.db").exists():
-        return None
+    if not path.is_file() and not (path / "state.db").exists():
+        return None  # nothing done yet: every step is listed as not started
     return Workspace(path, read_only=True)
 
 

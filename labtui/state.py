@@ -179,6 +179,8 @@ class Workspace:
         self._lock = threading.RLock()
         self._file_lock: WorkspaceLock | None = None
         self._fernet: Any = None
+        if path.exists() and not path.is_dir():
+            raise WorkspaceError(f"workspace {path} is a file, not a folder: give a folder")
         try:
             if not read_only:
                 path.mkdir(parents=True, exist_ok=True, mode=0o700)

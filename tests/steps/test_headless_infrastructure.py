@@ -147,3 +147,17 @@ def test_a_workspace_that_is_not_writable_is_named(lab: LabtuiRunner, tmp_path: 
     assert ran.code == 2, ran.output
     assert str(blocker) in ran.stderr
     assert len(ran.stderr.strip().splitlines()) == 1
+
+
+def test_a_workspace_that_is_a_file_is_refused_by_every_command(
+        lab: LabtuiRunner, tmp_path: Path) -> None:
+    a_file = tmp_path / "answers.toml"
+    a_file.write_text('prefix = "contoso7"\n')
+    runner = LabtuiRunner(a_file, lab.env)
+    for args in (("list",), ("logs", "secrets", "--env", "dev"),
+                 ("--step", "resource-groups", "--env", "dev", "--headless")):
+        ran = runner(*args)
+        assert ran.code == 2, ran.output
+        assert ran.stderr.strip() == f"labtui: workspace {a_file} is a file, not a folder: " \
+                                     "give a folder"
+    assert a_file.read_text() == 'prefix = "contoso7"\n'
