@@ -184,7 +184,11 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
     step_ids = args.step or (_section_steps(catalog, args.section) if args.section else None)
     units = catalog.units(step_ids, args.env)
     if not units:
-        raise UsageError(f"no step runs in environment {args.env!r}")
+        if args.step:
+            envs = ", ".join(sorted({str(env) for step_id in args.step
+                                     for env in catalog.get(step_id).environments()}))
+            raise UsageError(f"{' '.join(args.step)} does not run in {args.env}: only in {envs}")
+        raise UsageError(f"no step of {args.section} runs in {args.env}")
     console = Console(masker, live=False if args.json else None)
     listeners: list[Listener] = [JsonLines(masker)] if args.json else [console]
     if args.log_file:

@@ -161,3 +161,13 @@ def test_a_workspace_that_is_a_file_is_refused_by_every_command(
         assert ran.stderr.strip() == f"labtui: workspace {a_file} is a file, not a folder: " \
                                      "give a folder"
     assert a_file.read_text() == 'prefix = "contoso7"\n'
+
+
+def test_an_environment_a_step_does_not_run_in_is_named_with_the_ones_it_does(
+        lab: LabtuiRunner) -> None:
+    ran = lab("--step", "secrets", "--env", "prod", "--headless")
+    assert ran.code == 2, ran.output
+    assert "secrets does not run in prod: only in dev, pipeline" in ran.stderr
+    ran = lab("--section", "Dev loop", "--env", "pipeline", "--headless")
+    assert ran.code == 2, ran.output
+    assert "no step of Dev loop runs in pipeline" in ran.stderr
