@@ -200,9 +200,9 @@ class Resolver:
                     # A value derived from a missing one (a vault name from the prefix) is
                     # reported as that one: it is what the user has to give.
                     root = self._missing_root(fld, resolved.values, env)
+                    where = where if root is fld else ""
                     line = (f"missing value {root.name!r} ({root.label}){where}: "
-                            f"{how_to_supply(root)}" if root is fld else
-                            f"missing value {root.name!r} ({root.label}): {how_to_supply(root)}")
+                            f"{how_to_supply(root)}")
                     if line not in problems:
                         problems.append(line)
                 continue
