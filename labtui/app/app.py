@@ -34,7 +34,7 @@ from labtui.app.step_detail import StepDetail
 from labtui.app.step_tree import ProgressLine, StepTree, legend
 from labtui.app.value_form import ValueForm
 from labtui.catalog import Catalog, Unit
-from labtui.engine import RequirementsError, Result
+from labtui.engine import RequirementsError, Result, Status
 from labtui.events import LogLine, Progress, StepFinished, StepStarted
 from labtui.session import SessionOptions
 from labtui.values import ValuesError
@@ -415,6 +415,8 @@ class LabApp(App[int]):
         if job.action == "verify":
             return engine.verify(units)
         if job.action == "plan":
+            if job.then_run:
+                units = self._units_to_run(job)
             return engine.plan(units)
         if job.action == "rollback":
             return engine.rollback(units)
@@ -477,6 +479,17 @@ class LabApp(App[int]):
                 self.notes[unit_key(unit)] = masker.redact(
                     f"{job.action} stopped: {type(outcome).__name__}: {outcome}")
 
+    def _units_to_run(self, job: Job) -> list[Unit]:
+        """What a run of `job` would do (its requirements not yet done, then its units), or
+        RequirementsError when those must be offered first: they come before the plan."""
+        engine, units = self.lab.engine, list(job.units)
+        if job.with_requires:
+            return [unit for unit in engine.catalog.closure(units)
+                    if unit in units or engine.status(unit) != Status.DONE]
+        for i, unit in enumerate(units):
+            engine.check_requires(unit, units[:i])
+        return units
+
     def job_done(self, job: Job, results: list[Result]) -> None:
         masker = self.lab.masker
         failed = [result for result in results if not result.ok]
@@ -511,7 +524,7 @@ class LabApp(App[int]):
                                   style=PLAN_STYLES.get(change.action, "")))
             if not result.changes:
                 lines.append(Text("nothing to create or change", style="dim"))
-        run = Job("run", plan.units, force=plan.force)
+        run = Job("run", plan.units, force=plan.force, with_requires=plan.with_requires)
         self.push_screen(ConfirmScreen(f"Run {plan.label}?", lines, yes="Run"),
                          lambda yes: self.start(run) if yes else None)
 
@@ -528,8 +541,8 @@ class LabApp(App[int]):
             lines: list[Text | str] = [f"{error.unit.label} needs these done first:"]
             lines += [Text(f"  {unit.label} — {unit.step.title}", style="bold")
                       for unit in error.missing]
-            lines.append("Run them first, then it?")
-            again = Job("run", job.units, force=job.force, with_requires=True)
+            lines.append("Run them first, then it? (You see the plan of all of them next.)")
+            again = Job("plan", job.units, force=job.force, with_requires=True, then_run=True)
             self.push_screen(
                 ConfirmScreen("Other steps come first", lines, yes="Run them too"),
                 lambda yes: self.start(again) if yes else None)

@@ -249,12 +249,16 @@ async def test_missing_requirements_are_offered_first(make_app: AppFactory) -> N
         await fill(pilot, "demo-dir", "files")
         app.query_one(StepTree).select_step("demo-per-env", "dev")
         await pilot.pause()
-        await run_selected(pilot)
+        # The requirements are offered before any plan …
+        dialog = await run_selected(pilot)
+        assert dialog.title_text == "Other steps come first"
+        assert "demo-files" in dialog_text(dialog)
         await pilot.press("y")
         await settle(pilot)
-        dialog = app.screen
-        assert isinstance(dialog, ConfirmScreen)
-        assert "demo-files" in dialog_text(dialog)
+        # … then the plan covers them and the step, and the run does what it showed.
+        plan = app.screen
+        assert isinstance(plan, ConfirmScreen) and plan.title_text.startswith("Run ")
+        assert "demo-files" in dialog_text(plan) and "demo-per-env (dev)" in dialog_text(plan)
         await pilot.press("y")
         await settle(pilot)
         assert "done" in tree_line(app, "demo-files")
