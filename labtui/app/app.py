@@ -525,7 +525,8 @@ class LabApp(App[int]):
             if not result.changes:
                 lines.append(Text("nothing to create or change", style="dim"))
         run = Job("run", plan.units, force=plan.force, with_requires=plan.with_requires)
-        self.push_screen(ConfirmScreen(f"Run {plan.label}?", lines, yes="Run"),
+        title = f"Run {plan.label}" + (" and the steps it needs?" if plan.with_requires else "?")
+        self.push_screen(ConfirmScreen(title, lines, yes="Run"),
                          lambda yes: self.start(run) if yes else None)
 
     def job_failed(self, job: Job, error: BaseException) -> None:
