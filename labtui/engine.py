@@ -287,8 +287,8 @@ class Engine:
             result = body(self._context(unit, log))
         except Cancelled:
             result = Result(unit, action, Outcome.CANCELLED,
-                            "cancelled; what it created is in the journal "
-                            "(--rollback removes it)")
+                            "cancelled; what it created is in the journal, and a rollback "
+                            "removes it")
         except RequirementsError as exc:
             result = Result(unit, action, Outcome.FAILED, str(exc))
         except EXPECTED_ERRORS as exc:
