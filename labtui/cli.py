@@ -209,10 +209,11 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
                         results = engine.rollback(units)
                     elif args.plan:
                         results = engine.plan(units)
-                    elif args.solve and args.step:
+                    elif args.solve and args.step and not args.with_requires:
                         manual = [unit for unit in units if unit.step.manual]
                         if not manual:
-                            raise UsageError("--solve is for manual steps (like write-test)")
+                            raise UsageError("--solve is for manual steps (like write-test), "
+                                             "or with --with-requires when one comes first")
                         results = engine.solve(manual)
                     else:
                         results = engine.run(units, force=args.force,

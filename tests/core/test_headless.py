@@ -77,6 +77,20 @@ def test_requires_are_named_and_with_requires_runs_them(labtui: LabtuiRunner,
     assert not (tmp_path / "f" / "marker-pipeline.txt").exists()
 
 
+def test_solve_names_its_rule_and_goes_with_with_requires(labtui: LabtuiRunner,
+                                                          tmp_path: Path) -> None:
+    values = ["--set", f"demo-dir={tmp_path / 'f'}"]
+    refused = labtui("--step", "demo-files", "--headless", "--solve", *values)
+    assert refused.code == 2
+    assert "--solve is for manual steps" in refused.stderr
+    assert not (tmp_path / "f").exists()
+    # With --with-requires, --solve applies to whatever manual step comes first (none here).
+    ran = labtui("--step", "demo-per-env", "--env", "dev", "--headless", "--with-requires",
+                 "--solve", *values)
+    assert ran.code == 0, ran.output
+    assert (tmp_path / "f" / "marker-dev.txt").exists()
+
+
 def test_missing_values_are_all_named_with_how_to_supply(labtui: LabtuiRunner) -> None:
     ran = labtui("--all", "--headless")
     assert ran.code == 2
