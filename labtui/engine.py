@@ -142,7 +142,11 @@ class _RunLog:
     def warn(self, message: str) -> None:
         self._write(message, "warning")
 
-    def _write(self, message: str, level: str) -> None:
+    def record(self, message: str, level: str = "warning") -> None:
+        """Keep `message` in the run history only (the front ends show it another way)."""
+        self._write(message, level, emit=False)
+
+    def _write(self, message: str, level: str, *, emit: bool = True) -> None:
         masked = self._engine.masker.redact(str(message))
         now = time.time()
         lines = masked.splitlines() or [""]
@@ -151,8 +155,9 @@ class _RunLog:
             self._pending.extend((now, level, line) for line in lines)
             due = (len(self._pending) >= self.FLUSH_LINES
                    or time.monotonic() - self._flushed >= self.FLUSH_SECONDS)
-        for line in lines:
-            self._engine.emit(LogLine(self._unit.id, self._unit.env, line, level))
+        if emit:
+            for line in lines:
+                self._engine.emit(LogLine(self._unit.id, self._unit.env, line, level))
         if due:
             self.flush()
 
@@ -300,7 +305,7 @@ class Engine:
             stop_heartbeat.set()
         result.duration = time.monotonic() - started
         if result.outcome in (Outcome.FAILED, Outcome.CANCELLED, Outcome.DRIFT):
-            log.warn(result.message)
+            log.record(result.message)  # StepFinished carries it to the front ends
         log.flush()
         self.workspace.finish_run(run_id, result.outcome.value, result.message)
         self.emit(StepFinished(unit.id, unit.env, action, result.outcome.value, result.message,
