@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--plan", action="store_true", help="show what a run would do")
     action.add_argument("--solve", action="store_true",
                         help="fill in the reference answer of a manual step (write-test); "
-                             "with --all or --section, run them and solve manual steps on the way")
+                             "with --all, --section or --with-requires, run them and solve "
+                             "manual steps on the way")
     parser.add_argument("--force", action="store_true",
                         help="run even when verify says the step is done")
     parser.add_argument("--with-requires", action="store_true",
