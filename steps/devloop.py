@@ -64,20 +64,20 @@ def model_tags(ctx: StepContext) -> dict[str, str]:
     return {"state": ctx.env or "dev", "created_by": ctx.value("created-by")}
 
 
-def newest_model(ctx: StepContext) -> ModelVersion:
+def newest_model(ctx: StepContext, *, advice: str = "; run train-model first") -> ModelVersion:
     """The newest registered version of the lab's model with this environment's tags.
 
     Raises:
-        StepError: there is none (train-model has not run).
+        StepError: there is none (train-model has not run); `advice` ends the message.
     """
     try:
         versions = ctx.target.models.list_models(ctx.value("ml-workspace-name"),
                                                  ctx.value("model-name"), model_tags(ctx))
     except NotFound as exc:
-        raise StepError(f"{exc}; run train-model first") from None
+        raise StepError(f"{exc}{advice}") from None
     if not versions:
-        raise StepError(f"no version of {ctx.value('model-name')} with tags {model_tags(ctx)}; "
-                        "run train-model first")
+        raise StepError(
+            f"no version of {ctx.value('model-name')} with tags {model_tags(ctx)}{advice}")
     return versions[-1]
 
 
@@ -152,7 +152,7 @@ class TrainModel(Step):
 
     def verify(self, ctx: StepContext) -> Verdict:
         try:
-            version = newest_model(ctx)
+            version = newest_model(ctx, advice="")
         except StepError as exc:
             return Verdict.of(Check("registered model", False, str(exc), "run this step"))
         checks = [Check("registered model", True,
@@ -398,7 +398,7 @@ class BuildImage(Step):
 
     def verify(self, ctx: StepContext) -> Verdict:
         try:
-            version = newest_model(ctx)
+            version = newest_model(ctx, advice="")
         except StepError as exc:
             return Verdict.of(Check("model", False, str(exc), "run train-model first"))
         tag = self.tag(ctx, version)
