@@ -43,12 +43,16 @@ class ExitCode(IntEnum):
 
 
 class UsageError(Exception):
-    """Bad arguments; the message is one line."""
+    """Bad arguments; the message is one line. `command` is the one whose --help explains."""
+
+    def __init__(self, message: str, command: str = "labtui") -> None:
+        super().__init__(message)
+        self.command = command
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        raise UsageError(message, self.prog)
 
 
 def _common_options(suppress: bool) -> _Parser:
@@ -395,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "--headless")
         return _app(args, argv)
     except UsageError as exc:
-        _error(f"{exc} (see labtui --help)")
+        _error(f"{exc} (see {exc.command} --help)")
         return ExitCode.USAGE
     except WorkspaceLocked as exc:
         _error(str(exc))

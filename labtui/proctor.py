@@ -36,7 +36,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Work on every attendee of a roster at once: reset their "
                           "environments, provision them ahead, see who is stuck, export logs.")
     parser.epilog = EXIT_CODES
-    actions = parser.add_subparsers(dest="proctor_command", metavar="ACTION", required=True)
+    actions = parser.add_subparsers(dest="proctor_command", required=True,
+                                    metavar="{reset,provision,status,export,app}")
     shared = _shared_options()
     actions.add_parser(
         "reset", parents=[shared], epilog=EXIT_CODES,

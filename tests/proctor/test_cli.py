@@ -40,7 +40,12 @@ def test_a_bad_roster_exits_2_naming_each_line(proctor: Proctor, tmp_path: Path)
 
 def test_usage_errors_exit_2(proctor: Proctor, tmp_path: Path) -> None:
     path = roster(tmp_path)
-    assert proctor("reset").code == 2
+    no_action = proctor()
+    assert no_action.code == 2
+    assert "{reset,provision,status,export,app}" in no_action.stderr
+    assert "(see labtui proctor --help)" in no_action.stderr
+    no_roster = proctor("reset")
+    assert no_roster.code == 2 and "--roster (see labtui proctor reset --help)" in no_roster.stderr
     no_step = proctor("provision", "--roster", str(path), "--through", "nope", env=SECRETS)
     assert no_step.code == 2 and "unknown step 'nope'" in no_step.stderr
     unknown = proctor("status", "--roster", str(path), "--only", "zed", env=SECRETS)
