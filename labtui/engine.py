@@ -337,6 +337,17 @@ class Engine:
 
     # -- actions ---------------------------------------------------------------------------
 
+    def units_to_run(self, units: Sequence[Unit], *, with_requires: bool = False) -> list[Unit]:
+        """The units a run takes on, in order: with `with_requires`, what they need first.
+
+        Raises:
+            RequirementsError: a requirement is not done and not about to run.
+        """
+        ordered = self.catalog.closure(units) if with_requires else list(units)
+        for i, unit in enumerate(ordered):
+            self.check_requires(unit, ordered[:i])
+        return ordered
+
     def run(self, units: Sequence[Unit], *, force: bool = False, with_requires: bool = False,
             solve_manual: bool = False) -> list[Result]:
         """Run units in order; stop at the first that does not end done. With `solve_manual`,
@@ -348,9 +359,8 @@ class Engine:
         """
         if with_requires:
             units = self.catalog.closure(units)
-        self.check_values(units)
-        for i, unit in enumerate(units):
-            self.check_requires(unit, units[:i])
+        self.check_values(units)  # values first: a missing value is named before a requirement
+        units = self.units_to_run(units)
         results = []
         for unit in units:
             result = self._perform(unit, "run", partial(self._run, unit, force, solve_manual))

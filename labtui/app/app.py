@@ -480,15 +480,12 @@ class LabApp(App[int]):
                     f"{job.action} stopped: {type(outcome).__name__}: {outcome}")
 
     def _units_to_run(self, job: Job) -> list[Unit]:
-        """What a run of `job` would do (its requirements not yet done, then its units), or
-        RequirementsError when those must be offered first: they come before the plan."""
-        engine, units = self.lab.engine, list(job.units)
-        if job.with_requires:
-            return [unit for unit in engine.catalog.closure(units)
-                    if unit in units or engine.status(unit) != Status.DONE]
-        for i, unit in enumerate(units):
-            engine.check_requires(unit, units[:i])
-        return units
+        """What the plan before a run shows: the job's units and the requirements not yet
+        done. RequirementsError (offered before the plan) when those are not to run too."""
+        engine = self.lab.engine
+        units = engine.units_to_run(job.units, with_requires=job.with_requires)
+        return [unit for unit in units
+                if unit in job.units or engine.status(unit) != Status.DONE]
 
     def job_done(self, job: Job, results: list[Result]) -> None:
         masker = self.lab.masker
