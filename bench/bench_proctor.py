@@ -27,7 +27,7 @@ from labtui.catalog import Catalog
 from labtui.fleet import AttendeeOutcome, Fleet, FleetOptions, FleetSummary, load_roster
 from labtui.masking import Masker
 
-LAB_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "AdultCensusIncome.csv"
+LAB_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "AdultCensusIncome.csv"
 
 
 def make_room(folder: Path, count: int) -> tuple[Path, Path, dict[str, str]]:

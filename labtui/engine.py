@@ -484,6 +484,11 @@ class Engine:
         self.workspace.save_checks(unit.id, unit.env, [])
         self.workspace.set_status(unit.id, unit.env, Status.NOT_STARTED)
 
+    def done_dependents(self, unit: Unit) -> list[Unit]:
+        """The done units that need `unit`: rolling it back leaves them broken (drift)."""
+        return [dependent for dependent in self.catalog.dependents(unit)
+                if self.status(dependent) == Status.DONE]
+
     def rollback_plan(self, unit: Unit) -> list[Change]:
         """What a rollback of `unit` would delete, newest first (read from the journal)."""
         return [Change("delete", entry.kind, entry.ref)

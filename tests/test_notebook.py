@@ -25,7 +25,7 @@ from labtui.notebook import (
     parse_notebook,
 )
 from labtui.step import Cancelled
-from tests.conftest import LAB_DATA, require
+from tests.conftest import LAB_DATA, require, require_lab_data
 
 NOTEBOOK = assets_root() / "Project_One" / "notebooks" / "train_model.py"
 ACCOUNT = "contoso7dev"
@@ -263,7 +263,7 @@ def spark_available() -> tuple[bool, str]:
 def test_training_notebook_trains_and_registers(tmp_path: Path) -> None:
     ok, reason = spark_available()
     require(ok, reason)
-    require(LAB_DATA.is_file(), f"the lab data is missing: {LAB_DATA}")
+    require_lab_data()
     lake = tmp_path / "lake"
     lake.mkdir()
     shutil.copy(LAB_DATA, lake / "AdultCensusIncome.csv")
@@ -355,11 +355,7 @@ def test_cancel_stops_a_running_spark_job_and_ctrl_c_stays_labtuis(
 def test_sample_data_has_the_lab_header(tmp_path: Path) -> None:
     path = sample_data.write(tmp_path / "AdultCensusIncome.csv", count=50)
     lines = path.read_text(encoding="utf-8").splitlines()
-    assert (
-        lines[0] == LAB_DATA.read_text(encoding="utf-8").splitlines()[0]
-        if LAB_DATA.is_file()
-        else lines[0].startswith("age, workclass, fnlwgt")
-    )
+    assert lines[0] == require_lab_data().read_text(encoding="utf-8").splitlines()[0]
     assert len(lines) == 51
     assert all(len(line.split(", ")) == 15 for line in lines)
     assert sample_data.text(50) == path.read_text(encoding="utf-8")
