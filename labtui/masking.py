@@ -11,6 +11,7 @@ import base64
 import json
 import re
 import threading
+from collections.abc import Callable
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
@@ -19,8 +20,8 @@ MIN_SECRET_LENGTH = 4
 
 
 def encodings(secret: str) -> set[str]:
-    """The forms a secret may appear in: raw, base64 (standard and URL-safe, with and without
-    padding), URL-quoted and JSON-escaped."""
+    """The forms a secret may appear in: raw, URL-quoted, JSON-escaped, hex, and base64
+    (standard and URL-safe) both on its own and inside a longer encoded text."""
     raw = secret.encode()
     forms = {
         secret,
@@ -29,12 +30,29 @@ def encodings(secret: str) -> set[str]:
         quote(secret),
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
+        raw.hex(),
+        raw.hex().upper(),
     }
-    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
-        text = encoded.decode()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        text = encode(raw).decode()
         forms.add(text)
         forms.add(text.rstrip("="))
+        forms |= embedded_base64(raw, encode)
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+
+
+def embedded_base64(raw: bytes, encode: Callable[[bytes], bytes]) -> set[str]:
+    """The base64 characters that depend on the secret's bytes alone, for each of the three
+    places it can start in a group of three bytes: a secret after "user:" in a Basic auth
+    header is encoded at an offset, and its plain base64 never appears (as the GitHub and
+    Azure Pipelines runners mask it)."""
+    forms = set()
+    for offset in range(3):
+        encoded = encode(bytes(offset) + raw).decode()
+        first = -(-8 * offset // 6)  # the first character with no bit of the prefix
+        last = 8 * (offset + len(raw)) // 6  # past the last character with no bit after it
+        forms.add(encoded[first:last])
+    return forms
 
 
 class Masker:

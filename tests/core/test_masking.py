@@ -29,6 +29,23 @@ def test_masker_replaces_every_encoding_and_skips_short_values() -> None:
     assert all(len(form) >= 4 for form in encodings("abcd"))
 
 
+def test_base64_with_text_in_front_and_hex_are_masked() -> None:
+    """A Basic auth header encodes "app-id:password": the password's own base64 is not in it."""
+    masker = Masker()
+    password = "zq7K~Pa55w0rd-4-the-lake"
+    masker.register(password)
+    for user in ("", "a", "ab", "abc", "0b1f6471-1bf0-4dda"):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            header = "Authorization: Basic " + encode(f"{user}:{password}".encode()).decode()
+            masked = masker.redact(header)
+            assert "***" in masked, (user, header)
+            assert masked.startswith("Authorization: Basic ")
+    assert masker.redact(f"hex {password.encode().hex()} end") == "hex *** end"
+    assert masker.redact(f"HEX {password.encode().hex().upper()}") == "HEX ***"
+    unrelated = "Authorization: Basic " + base64.b64encode(b"ada:another-secret").decode()
+    assert masker.redact(unrelated) == unrelated
+
+
 def test_canary_is_nowhere_on_disk_or_in_output(labtui: LabtuiRunner, tmp_path: Path) -> None:
     env = {"LABTUI_DEMO_SECRET": CANARY}
     log_file = tmp_path / "out" / "run.log"
