@@ -16,10 +16,14 @@ tokens.
 from __future__ import annotations
 
 import configparser
+import fcntl
+import hashlib
 import os
 import re
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +32,9 @@ from labtui.targets.base import NotFound, Profile, TargetError
 _SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")
 _EDITING = threading.Lock()
 """Edits are read-modify-write: threads of one process (a proctor provisioning a room) take
-turns, so no thread's profile is lost to another's rewrite."""
+turns, so no thread's profile is lost to another's rewrite; processes take turns through a lock
+file beside the config file (the file itself is replaced on every write, so it cannot hold a
+lock)."""
 
 
 def config_path() -> Path:
@@ -83,7 +89,7 @@ class ProfileFile:
         _check_name(name)
         if "\n" in host or "\n" in token:
             raise TargetError(f"profile [{name}]: host and token must be one line each")
-        with _EDITING:
+        with self._editing():
             self._write(name, host, token)
 
     def _write(self, name: str, host: str, token: str) -> None:
@@ -105,7 +111,7 @@ class ProfileFile:
 
     def delete(self, name: str) -> bool:
         """Remove section `name`; False if it was not there. An emptied file is removed."""
-        with _EDITING:
+        with self._editing():
             return self._delete(name)
 
     def _delete(self, name: str) -> bool:
@@ -127,6 +133,25 @@ class ProfileFile:
         else:
             self.path.unlink()
         return True
+
+    @contextmanager
+    def _editing(self) -> Iterator[None]:
+        """Hold this process's and every other process's turn at editing the file."""
+        with _EDITING:
+            try:
+                fd = os.open(self._lock_path(), os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise TargetError(f"cannot lock {self.path}: {_reason(exc)}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing releases the lock
+
+    def _lock_path(self) -> Path:
+        """A lock file per config file and user, kept out of the user's home folder."""
+        key = hashlib.sha256(str(self.path.expanduser().absolute()).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"labtui-databrickscfg-{os.getuid()}-{key}.lock"
 
     def _replace(self, text: str) -> None:
         self._parse(text)  # never write a file the tools could not read back

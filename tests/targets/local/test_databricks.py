@@ -154,3 +154,28 @@ def test_secrets_a_notebook_reads_are_redacted_in_its_output(target: LocalTarget
     assert any("token is" in line for line in lines)
     everything = "\n".join([*lines, str(caught.value)])
     assert "attendee-own-token-7781" not in everything
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from labtui.targets.databrickscfg import ProfileFile
+profiles = ProfileFile(Path(sys.argv[1]))
+for n in range(int(sys.argv[3])):
+    profiles.write(f"{sys.argv[2]}-{n}", f"https://adb-{n}.example", f"dapi{n:032x}")
+"""
+
+
+def test_processes_writing_profiles_at_once_lose_none(tmp_path: Path) -> None:
+    """Four processes (a proctor's and three attendees') write 50 profiles each."""
+    import subprocess
+    import sys
+
+    path = tmp_path / ".databrickscfg"
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), f"p{i}", "50"])
+               for i in range(4)]
+    assert [writer.wait(timeout=120) for writer in writers] == [0, 0, 0, 0]
+    names = ProfileFile(path).profiles()
+    assert len(names) == 200
+    assert sorted(names) == sorted(f"p{i}-{n}" for i in range(4) for n in range(50))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
