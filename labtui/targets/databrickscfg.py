@@ -33,7 +33,7 @@ _SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")
 _EDITING = threading.Lock()
 """Edits are read-modify-write: threads of one process (a proctor provisioning a room) take
 turns, so no thread's profile is lost to another's rewrite; processes take turns through a lock
-file beside the config file (the file itself is replaced on every write, so it cannot hold a
+file in the temporary folder (the file itself is replaced on every write, so it cannot hold a
 lock)."""
 
 
