@@ -209,7 +209,7 @@ class Workspace:
         if fresh:
             os.chmod(db_path, 0o600)
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA synchronous=FULL")  # a journal entry survives a power cut too
         db.executescript(SCHEMA)
         for suffix in ("-wal", "-shm"):
             side = db_path.with_name(db_path.name + suffix)
