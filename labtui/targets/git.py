@@ -80,7 +80,8 @@ class WorkingCopy:
         elif self.remote_head(branch):
             self._git("checkout", "-b", branch, "--track", f"origin/{branch}")
         elif start is not None:
-            self._git("checkout", "-b", branch, start)
+            # No tracking of `start`: the branch tracks its own origin/<branch> once pushed.
+            self._git("checkout", "--no-track", "-b", branch, start)
         else:
             self._git("checkout", "--orphan", branch)
 
@@ -117,14 +118,21 @@ class WorkingCopy:
         return self.head()
 
     def push(self, branch: str) -> bool:
-        """Push `branch` to origin; False if the remote already had this commit."""
+        """Push `branch` to origin and make it track origin/<branch>, so the attendee's own
+        `git pull` and `git push` work; False if the remote already had this commit."""
         head = self.head()
         if head is None:
             raise TargetError(f"nothing to push: {branch} has no commits in {self.path}")
         if self.remote_head(branch) == head:
+            self._track(branch)
             return False
-        self._git("push", "-q", "origin", f"{branch}:{branch}")
+        self._git("push", "-q", "--set-upstream", "origin", f"{branch}:{branch}")
         return True
+
+    def _track(self, branch: str) -> None:
+        if branch in {head.name for head in self.repo().heads}:
+            self._git("fetch", "-q", "origin", branch)
+            self._git("branch", f"--set-upstream-to=origin/{branch}", branch)
 
     def files(self, ref: str) -> list[str]:
         """The files of `ref` (a branch, origin/branch or commit id)."""

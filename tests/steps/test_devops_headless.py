@@ -76,3 +76,31 @@ def test_git_integration_rollback_restores_the_attendees_provider(
     assert databricks.git_provider("contoso7-adb-dev") == "gitHub"
     assert databricks.notebook_link("contoso7-adb-dev", "/Shared/Project_One/train_model") is None
     target.close()
+
+
+def test_the_labs_own_git_commands_work_on_the_attendees_branch(lab: LabtuiRunner) -> None:
+    """The lab: `git checkout BRANCH`, `git pull`, edit, `git commit`, `git push` — plain git."""
+    import subprocess
+
+    ran = lab("--step", "git-integration", "--with-requires", "--headless",
+              "--set", "prefix=contoso7", "--set", "branch=ada")
+    assert ran.code == 0, ran.output
+    clone = lab.workspace / "repos" / "contoso7-mlops"
+    env = {**lab.env, "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
+           "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com"}
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=clone, env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
+        return done.stdout.strip()
+
+    git("checkout", "ada")
+    assert git("rev-parse", "--abbrev-ref", "ada@{upstream}") == "origin/ada"
+    git("pull")
+    notebook = clone / "Project_One" / "notebooks" / "train_model.py"
+    notebook.write_text(notebook.read_text() + "\n# tried a new feature\n")
+    git("commit", "-am", "works")
+    git("push")
+    assert git("rev-parse", "HEAD") == git("rev-parse", "origin/ada")
+    assert git("rev-parse", "origin/master") != git("rev-parse", "origin/ada")
