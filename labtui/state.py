@@ -418,7 +418,8 @@ class Workspace:
             "SELECT name, path, at FROM artifacts WHERE step = ? AND env = ? ORDER BY at, name",
             (step, _env_key(env)),
         )
-        return {name: ArtifactRecord(name, self.path / path, at) for name, path, at in rows}
+        root = self.path.resolve()
+        return {name: ArtifactRecord(name, root / path, at) for name, path, at in rows}
 
     def clear_artifacts(self, step: str, env: str | None) -> None:
         with self._tx() as db:

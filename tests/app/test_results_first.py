@@ -13,6 +13,7 @@ from textual.widgets import DataTable
 from labtui.app.app import LabApp
 from labtui.app.metrics import MetricsView
 from labtui.catalog import Catalog
+from labtui.step import Check, Step, StepContext, Verdict
 from tests.app.conftest import AppFactory, Principal, TestImage, TrainModel
 from tests.app.test_app import detail_text, log_text, on_screen, ready, run_selected, settle
 
@@ -162,3 +163,33 @@ async def test_what_it_created_is_listed_copyable_and_secrets_stay_hidden(
         await ready(pilot)
         assert table_rows(again, ".created-table")[0] == ["app id (client id)",
                                                          Principal.APP_ID]
+
+
+class HtmlReport(Step):
+    """Publishes a file the results view has no table for (an HTML coverage report)."""
+
+    id = "html-report"
+    title = "Publish an HTML report"
+    section = "Dev loop"
+
+    def run(self, ctx: StepContext) -> None:
+        page = ctx.artifacts / "cov_html" / "index.html"
+        page.parent.mkdir(exist_ok=True)
+        page.write_text("<html>coverage</html>")
+        ctx.publish("coverage-html", page)
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        return Verdict.of(Check("page", (ctx.artifacts / "cov_html" / "index.html").exists()))
+
+
+async def test_another_published_file_is_listed_with_its_path(make_app: AppFactory) -> None:
+    app = make_app(focus="html-report", catalog=Catalog([HtmlReport]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await run_it(app, pilot)
+        page = str(Path("ws/artifacts/html-report/cov_html/index.html").resolve())
+        assert table_rows(app, ".created-table") == [["file coverage-html", page]]
+        table = on_screen(app).query_one(".created-table", DataTable)
+        table.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.clipboard == page
