@@ -193,3 +193,19 @@ async def test_another_published_file_is_listed_with_its_path(make_app: AppFacto
         await pilot.press("enter")
         await pilot.pause()
         assert app.clipboard == page
+
+
+async def test_a_published_report_that_is_gone_says_so(make_app: AppFactory) -> None:
+    app = make_app(focus="test-image")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await run_it(app, pilot)
+    app.lab.close()
+    junit = Path("ws/artifacts/test-image/test_results/junit.xml")
+    junit.unlink()
+
+    again = make_app(focus="test-image")
+    async with again.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        assert (f"junit: {junit.resolve()} is gone — run the step again to make it"
+                in detail_text(again))
+        assert table_rows(again, ".coverage-table")[-1][0] == "total"
