@@ -258,6 +258,8 @@ class Engine:
             self.emit(Progress(unit.id, unit.env, done, total, self.masker.redact(message)))
 
         def publish(name: str, path: Path) -> None:
+            # Remembered first: a front end opened later (or after a restart) finds it too.
+            self.workspace.record_artifact(unit.id, unit.env, name, path)
             self.emit(ArtifactReady(unit.id, unit.env, name, str(path)))
 
         return StepContext(
@@ -481,6 +483,7 @@ class Engine:
 
     def _reset(self, unit: Unit) -> None:
         self.workspace.clear_outputs(unit.id, unit.env)
+        self.workspace.clear_artifacts(unit.id, unit.env)
         self.workspace.save_checks(unit.id, unit.env, [])
         self.workspace.set_status(unit.id, unit.env, Status.NOT_STARTED)
 

@@ -1,7 +1,8 @@
 """The workspace: one folder per attendee holding everything labtui knows about their lab.
 
-`state.db` (SQLite, WAL) keeps values, step outputs, step status, the last verify's checks, the
-journal of created resources and the history of runs with their (masked) logs. Secret values and
+`state.db` (SQLite, WAL) keeps values, step outputs, the result files steps published, step
+status, the last verify's checks, the journal of created resources and the history of runs with
+their (masked) logs. Secret values and
 outputs are encrypted with a key kept in the workspace (0600). The folder is 0700 and its files
 0600. A lock file names the process that holds the workspace; a second process is refused.
 """
@@ -42,6 +43,9 @@ CREATE TABLE IF NOT EXISTS journal (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, step TEXT NOT NULL, env TEXT NOT NULL,
     kind TEXT NOT NULL, ref TEXT NOT NULL, undo TEXT NOT NULL, created REAL NOT NULL,
     UNIQUE (step, env, kind, ref));
+CREATE TABLE IF NOT EXISTS artifacts (
+    step TEXT NOT NULL, env TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
+    at REAL NOT NULL, PRIMARY KEY (step, env, name));
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, step TEXT NOT NULL, env TEXT NOT NULL,
     action TEXT NOT NULL, started REAL NOT NULL, finished REAL, outcome TEXT, message TEXT);
@@ -94,6 +98,15 @@ class StatusRecord:
     status: str
     message: str
     updated: float
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    """A result file a unit published ("junit", "coverage", "metrics" …), and when."""
+
+    name: str
+    path: Path
+    at: float
 
 
 @dataclass(frozen=True)
@@ -382,6 +395,36 @@ class Workspace:
     def clear_outputs(self, step: str, env: str | None) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM outputs WHERE step = ? AND env = ?", (step, _env_key(env)))
+
+    # -- published artifacts ---------------------------------------------------------------
+
+    def record_artifact(self, step: str, env: str | None, name: str, path: Path) -> None:
+        """Remember that a unit published `path` as `name` (a newer one replaces it). A path
+        inside the workspace is kept relative to it, so a moved workspace still finds it."""
+        try:
+            kept = str(Path(path).resolve().relative_to(self.path.resolve()))
+        except ValueError:
+            kept = str(Path(path).resolve())
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?)",
+                       (step, _env_key(env), name, kept, time.time()))
+
+    def artifacts(self, step: str, env: str | None) -> dict[str, ArtifactRecord]:
+        """name -> what one unit published, in the order it published them."""
+        if self.read_only and not self._query(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'artifacts'"):
+            return {}  # held by an older labtui, which did not remember them
+        rows = self._query(
+            "SELECT name, path, at FROM artifacts WHERE step = ? AND env = ? ORDER BY at, name",
+            (step, _env_key(env)),
+        )
+        root = self.path.resolve()
+        return {name: ArtifactRecord(name, root / path, at) for name, path, at in rows}
+
+    def clear_artifacts(self, step: str, env: str | None) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM artifacts WHERE step = ? AND env = ?",
+                       (step, _env_key(env)))
 
     # -- status and checks -----------------------------------------------------------------
 

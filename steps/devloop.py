@@ -97,6 +97,20 @@ def workspace_label(ctx: StepContext) -> str:
 # -- train-model ---------------------------------------------------------------------------------
 
 
+def metrics_check(metrics: Path) -> Check:
+    """train-model's check that it kept its results, with the model's MAE and R² in the line."""
+    hint = "run this step again"
+    if not metrics.exists():
+        return Check("metrics", False, "no metrics.json", hint)
+    try:
+        data = json.loads(metrics.read_text(encoding="utf-8"))
+        mae, r2, rows = float(data["mae"]), float(data["r2"]), len(data["actual"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return Check("metrics", False, f"metrics.json cannot be read ({type(exc).__name__}: "
+                     f"{exc})", hint)
+    return Check("metrics", True, f"MAE {mae:,.1f}, R² {r2:.4f} on {rows:,} test rows", hint)
+
+
 class TrainModel(Step):
     """Import the training notebook into Databricks, run it on the dev cluster, keep results."""
 
@@ -166,9 +180,7 @@ class TrainModel(Step):
         checks.append(Check("model files", not missing,
                             "missing " + ", ".join(missing) if missing else ", ".join(MODEL_FILES),
                             "the notebook's 'Write the model files' cell must write all three"))
-        metrics = ctx.artifacts / "metrics.json"
-        checks.append(Check("metrics", metrics.exists(), "MAE, R² and the test split kept"
-                            if metrics.exists() else "no metrics.json", "run this step again"))
+        checks.append(metrics_check(ctx.artifacts / "metrics.json"))
         return Verdict(tuple(checks))
 
     def undo(self, ctx: StepContext, entry: JournalEntry) -> None:

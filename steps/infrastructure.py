@@ -698,6 +698,9 @@ class ServicePrincipal(InfrastructureStep):
         ctx.outputs.set("sp-app-id", principal.app_id)
         ctx.outputs.set("sp-object-id", principal.object_id)
         ctx.outputs.set("sp-password", password, secret=True)
+        # What the lab has attendees copy next to the app id (the secrets step stores it too).
+        ctx.outputs.set("sp-token-endpoint",
+                        f"https://login.microsoftonline.com/{tenant}/oauth2/token")
         ctx.check_cancelled()
         wanted = _acl_for(principal.object_id)
         if not set(wanted) <= set(lake.get_acl(account.name, FILE_SYSTEM)):

@@ -75,6 +75,26 @@ class Selection:
         return self.step.inputs
 
 
+@dataclass(frozen=True)
+class Output:
+    """One value a step handed on. A secret one never carries its value out of the workspace."""
+
+    name: str
+    value: str
+    secret: bool
+
+
+@dataclass(frozen=True)
+class Created:
+    """What a unit made: the values it handed on, and (kind, ref) of each resource it holds."""
+
+    outputs: tuple[Output, ...]
+    resources: tuple[tuple[str, str], ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.outputs or self.resources)
+
+
 class _AnyValue(Mapping[str, str]):
     """A mapping that holds every name (as "x"): enough to see whether a derive uses `env`."""
 
@@ -179,9 +199,22 @@ class Lab:
     def artifacts(self) -> Path:
         return self.workspace.path / "artifacts"
 
-    def artifacts_of(self, unit: Unit) -> Path:
-        """The folder where the engine puts a unit's artifacts (reports, metrics)."""
-        return self.artifacts / (f"{unit.id}-{unit.env}" if unit.env else unit.id)
+    def published(self, unit: Unit) -> dict[str, Path]:
+        """The result files a unit published (`ctx.publish`), by name: "junit", "coverage",
+        "metrics" or any other. Read from the workspace, so they are there after a restart;
+        never guessed from where a step might have written them."""
+        return {name: record.path
+                for name, record in self.workspace.artifacts(unit.id, unit.env).items()}
+
+    def created(self, unit: Unit) -> Created:
+        """What a unit made: its outputs (secret ones without their value) and the resources
+        its journal holds."""
+        outputs = tuple(Output(name, "" if secret else self.masker.redact(value), secret)
+                        for name, (value, secret) in sorted(
+                            self.workspace.outputs(unit.id, unit.env).items()))
+        resources = tuple((entry.kind, self.masker.redact(entry.ref))
+                          for entry in self.workspace.journal_entries(unit.id, unit.env))
+        return Created(outputs, resources)
 
     def close(self) -> None:
         if self.session is not None:

@@ -1,9 +1,11 @@
-"""Reports a step left in its artifacts folder, shown inline: test cases (outcome, duration, and
-the failure message of the selected test), coverage per file with a bar, and the totals — the
-same data the headless tables show (`labtui.reports`)."""
+"""The reports a step published (`ctx.publish`, remembered in the workspace), shown inline: test
+cases (outcome, duration, and the failure message of the selected test), coverage per file with
+a bar, and the totals — the same data the headless tables show (`labtui.reports`) — and
+train-model's metrics."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from rich.text import Text
@@ -12,7 +14,6 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from labtui.app.step_detail import COBERTURA, JUNIT, METRICS
 from labtui.reports import CoverageReport, ReportError, TestReport, bar
 
 OUTCOME_STYLES = {"passed": "green", "failed": "bold red", "error": "bold red",
@@ -20,8 +21,15 @@ OUTCOME_STYLES = {"passed": "green", "failed": "bold red", "error": "bold red",
 OUTCOME_MARKS = {"passed": "✓", "failed": "✗", "error": "✗", "skipped": "-"}
 
 
-def has_reports(folder: Path) -> bool:
-    return any((folder / name).is_file() for name in (JUNIT, COBERTURA, METRICS))
+TESTS, COVERAGE, METRICS = "junit", "coverage", "metrics"
+"""The names under which steps publish the results shown here (see `StepContext.publish`)."""
+SHOWN = (METRICS, TESTS, COVERAGE)
+"""What the results view shows, in this order."""
+
+
+def has_reports(published: Mapping[str, Path]) -> bool:
+    """Whether a unit published anything the results view shows."""
+    return any(name in published for name in SHOWN)
 
 
 def _coverage_style(percent: float) -> str:
@@ -41,15 +49,19 @@ class TestResults(Vertical):
         summary = Text("Tests  ", style="bold")
         summary.append(self.report.summary, style="green" if self.report.ok else "red")
         yield Static(summary, classes="results-title")
+        # Tests of one module (the lab's are) name it once, in the heading, so their names
+        # fit a small terminal.
+        modules = {case.classname for case in self.report.cases}
+        module = modules.pop() if len(modules) == 1 else ""
         table: DataTable[Text | str] = DataTable(cursor_type="row", zebra_stripes=True,
                                                  classes="tests-table")
-        table.add_columns("outcome", "time", "test")
+        table.add_columns("outcome", "time", f"test in {module}" if module else "test")
         for index, case in enumerate(self.report.cases):
             table.add_row(
                 Text(f"{OUTCOME_MARKS[case.outcome]} {case.outcome}",
                      style=OUTCOME_STYLES[case.outcome]),
                 Text(f"{case.duration:.2f} s", justify="right"),
-                case.id, key=str(index))
+                case.name if module else case.id, key=str(index))
         yield table
         yield Static("", classes="case-detail")
 
@@ -66,12 +78,23 @@ class TestResults(Vertical):
         event.stop()
         self._show_case(event.cursor_row)
 
+    def on_descendant_focus(self) -> None:
+        self._show_case(self.query_one(DataTable).cursor_row)
+
+    def on_descendant_blur(self) -> None:
+        self._show_case(self.query_one(DataTable).cursor_row)
+
     def _show_case(self, index: int) -> None:
+        """The selected case's outcome and failure text. A passing case adds nothing to its
+        row until the attendee browses the table, so a small terminal keeps room for the
+        coverage below."""
         detail = self.query_one(".case-detail", Static)
         if not 0 <= index < len(self.report.cases):
             detail.update("")
+            detail.display = False
             return
         case = self.report.cases[index]
+        detail.display = case.outcome != "passed" or self.query_one(DataTable).has_focus
         text = Text(case.id, style="bold")
         if case.outcome == "passed":
             text.append(f"  passed in {case.duration:.2f} s", style="green")
@@ -115,31 +138,42 @@ class CoverageResults(Vertical):
 
 
 class ReportsView(Vertical):
-    """Everything a unit's artifacts folder holds that we know how to show."""
+    """The result files a unit published that we know how to show: the model's metrics first,
+    then the tests, then the coverage (the order an attendee asks "did it work?")."""
 
-    def __init__(self, folder: Path, heading: str) -> None:
+    def __init__(self, published: Mapping[str, Path], heading: str) -> None:
         super().__init__(classes="reports")
-        self.folder = folder
+        self.published = dict(published)
         self.heading = heading
 
     def compose(self) -> ComposeResult:
         yield Static(f"[b]Results[/b] [dim]{self.heading}[/dim]", markup=True,
                      classes="section-title")
-        junit, cobertura = self.folder / JUNIT, self.folder / COBERTURA
-        if junit.is_file():
-            try:
-                yield TestResults(TestReport.load(junit))
-            except ReportError as exc:
-                yield Static(str(exc), classes="report-error")
-        if cobertura.is_file():
-            try:
-                yield CoverageResults(CoverageReport.load(cobertura))
-            except ReportError as exc:
-                yield Static(str(exc), classes="report-error")
-        if (self.folder / METRICS).is_file():
-            from labtui.app.metrics import MetricsView, load_metrics
+        for name in SHOWN:
+            path = self.published.get(name)
+            if path is None:
+                continue
+            if not path.is_file():
+                yield Static(f"{name}: {path} is gone — run the step again to make it",
+                             classes="report-error")
+                continue
+            yield from self._view(name, path)
 
-            try:
-                yield MetricsView(load_metrics(self.folder / METRICS))
-            except ValueError as exc:
-                yield Static(str(exc), classes="report-error")
+    def on_mount(self) -> None:
+        blocks = self.query_children(".results-block")
+        if blocks:
+            blocks.first().add_class("-first")  # right under the section title: no gap
+
+    @staticmethod
+    def _view(name: str, path: Path) -> ComposeResult:
+        try:
+            if name == TESTS:
+                yield TestResults(TestReport.load(path))
+            elif name == COVERAGE:
+                yield CoverageResults(CoverageReport.load(path))
+            else:
+                from labtui.app.metrics import MetricsView, load_metrics
+
+                yield MetricsView(load_metrics(path))
+        except (ReportError, ValueError) as exc:
+            yield Static(str(exc), classes="report-error")

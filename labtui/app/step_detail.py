@@ -1,9 +1,11 @@
-"""The selected step: what it does, its status, its actions, the last verify's checks, its
-inputs, and any results it produced."""
+"""The selected step: its status and actions, then what it produced (its published results and
+what it created), what it does, the last verify's checks and its inputs. While values are
+missing, the inputs come right after the actions instead."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -15,9 +17,7 @@ from textual.widgets import Button, Static
 from labtui.app.model import Lab, Selection, UnitKey, unit_key
 from labtui.app.step_tree import status_text
 from labtui.app.value_form import ValueForm
-
-JUNIT, COBERTURA, METRICS = "junit.xml", "coverage.xml", "metrics.json"
-"""The report files a step may leave in its artifacts folder (the results are shown inline)."""
+from labtui.catalog import Unit
 
 ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("run", "Run", "r"), ("verify", "Verify", "v"), ("plan", "Plan", "p"),
@@ -39,8 +39,9 @@ NEXT_STEP = {
 
 class StepDetail(VerticalScroll):
     """Everything about one tree node; built on the first visit, refreshed in place when a
-    status changes (so a half-typed value keeps its focus). When values are missing, the form
-    comes right after the actions, so it is on screen even in a small terminal."""
+    status changes (so a half-typed value keeps its focus). What the step produced comes right
+    after the actions, so a finished step shows its results on the first screen; when values
+    are missing, the form comes before them, so it is on screen even in a small terminal."""
 
     ALLOW_MAXIMIZE = True
 
@@ -61,7 +62,8 @@ class StepDetail(VerticalScroll):
         self.running: frozenset[UnitKey] = frozenset()
         self.form_valid = True
         self.busy = False
-        self._reports_seen: tuple[tuple[str, float], ...] | None = None
+        self._reports_seen: tuple[Any, ...] | None = None
+        self._created_seen: tuple[Any, ...] | None = None
 
     def compose(self) -> ComposeResult:
         step = self.selection.step
@@ -81,11 +83,12 @@ class StepDetail(VerticalScroll):
                 yield Button(f"{label} {key}", id=f"do-{action}", compact=True,
                              classes="action", variant="error" if action == "rollback"
                              else "primary" if action == "run" else "default")
+        yield Vertical(id="reports")
+        yield Vertical(id="created")
         if self.selection.fields():
             yield ValueForm(self.lab, self.selection, id="form")
         yield Static(step.summary, classes="step-summary")
         yield Static("", id="checks")
-        yield Vertical(id="reports")
 
     def on_mount(self) -> None:
         self.query_one(".step-summary").display = bool(self.selection.step.summary)
@@ -93,8 +96,8 @@ class StepDetail(VerticalScroll):
         self.order_sections()
 
     def order_sections(self) -> None:
-        """Values first while some are missing; otherwise what the step does, then its last
-        checks, then the values."""
+        """Values first while some are missing; otherwise what the step produced, what it
+        does, its last checks, then the values."""
         form = self.form
         if form is None:
             return
@@ -113,12 +116,14 @@ class StepDetail(VerticalScroll):
         self.order_sections()
 
     def refresh_state(self, running: Collection[UnitKey], *, reports: bool = False) -> None:
-        """Re-read status and checks (and reports, when a step finished) from the workspace."""
+        """Re-read status and checks (and what it produced, when a step finished) from the
+        workspace."""
         self.running = frozenset(running)
         self._show_status()
         self._show_checks()
         if reports:
             self._show_reports()
+            self._show_created()
             form = self.form
             if form is None or not form.has_focus_within:
                 self.order_sections()
@@ -188,19 +193,16 @@ class StepDetail(VerticalScroll):
         box.update(text)
         box.display = bool(len(text))
 
-    def _reports_signature(self) -> tuple[tuple[str, float], ...]:
-        found = []
-        for unit in self.selection.units:
-            folder = self.lab.artifacts_of(unit)
-            for name in (JUNIT, COBERTURA, METRICS):
-                path = folder / name
-                if path.is_file():
-                    found.append((str(path), path.stat().st_mtime))
-        return tuple(found)
+    def _heading(self, unit: Unit) -> str:
+        return f"({unit.env})" if unit.env and len(self.selection.units) > 1 else ""
 
     def _show_reports(self) -> None:
-        """Rebuild the results only when the report files changed (tables keep their cursor)."""
-        signature = self._reports_signature()
+        """Rebuild the results only when what was published changed (tables keep their
+        cursor): the files the workspace remembers the units published, never a guess."""
+        published = [(unit, self.lab.published(unit)) for unit in self.selection.units]
+        signature = tuple((unit_key(unit), name, str(path),
+                           path.stat().st_mtime if path.is_file() else None)
+                          for unit, files in published for name, path in files.items())
         if signature == self._reports_seen:
             return
         self._reports_seen = signature
@@ -208,12 +210,31 @@ class StepDetail(VerticalScroll):
 
         box = self.query_one("#reports", Vertical)
         box.remove_children()
-        views = []
+        views = [ReportsView(files, self._heading(unit))
+                 for unit, files in published if has_reports(files)]
+        if views:
+            box.mount_all(views)
+        box.display = bool(views)
+
+    def _show_created(self) -> None:
+        """Rebuild what the units created when it changed (a run or rollback finished)."""
+        from labtui.app.created import CreatedView
+        from labtui.app.results import SHOWN
+
+        made = []
         for unit in self.selection.units:
-            folder = self.lab.artifacts_of(unit)
-            if has_reports(folder):
-                heading = f"({unit.env})" if unit.env else ""
-                views.append(ReportsView(folder, heading))
+            files = {name: path for name, path in self.lab.published(unit).items()
+                     if name not in SHOWN}
+            made.append((unit, self.lab.created(unit), files))
+        signature = tuple((unit_key(unit), created, tuple(files.items()))
+                          for unit, created, files in made)
+        if signature == self._created_seen:
+            return
+        self._created_seen = signature
+        box = self.query_one("#created", Vertical)
+        box.remove_children()
+        views = [CreatedView(created, files, self._heading(unit))
+                 for unit, created, files in made if created or files]
         if views:
             box.mount_all(views)
         box.display = bool(views)

@@ -1,5 +1,7 @@
-"""Fixtures for the app's tests: in-test steps (reports, metrics, a step that waits to be
-cancelled) next to the demo plugin's, and a factory for the app on a fresh workspace.
+"""Fixtures for the app's tests: the lab's train-model and test-image with their slow parts
+(Spark, Docker) replaced by what a real run produced, in-test steps (a principal, a step that
+waits to be cancelled) next to the demo plugin's, and a factory for the app on a fresh
+workspace.
 
 Tests use their own catalogue, so the lab's real steps (whatever is installed) never change
 what they see; the workspace path is relative ("ws") so snapshots do not depend on tmp_path.
@@ -12,8 +14,10 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+from labtui_steps import devloop
 
 from labtui.app.app import LabApp, build_app
 from labtui.catalog import Catalog
@@ -23,42 +27,86 @@ from labtui.step import Check, Field, JournalEntry, Step, StepContext, Verdict
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-class TestImage(Step):
-    """Like the lab's test-image: leaves JUnit and Cobertura files in its artifacts."""
+CAPTURED = FIXTURES / "devloop"
+"""What the real dev loop left in a workspace's artifacts (README.md there says how)."""
+
+
+class TestImage(devloop.TestImage):
+    """The lab's test-image without Docker: `run` puts a results folder a real container run
+    produced where the real step copies the container's results, then hands it to the real
+    step's masking and reporting, which publish the reports exactly as after a real run (and
+    fail the step when a test failed). `results` is the folder it takes."""
 
     __test__ = False
-    id = "test-image"
     title = "Test the inference image"
-    section = "Dev loop"
     summary = "Runs the tests inside the image and collects JUnit and coverage."
+    requires = ()
+    inputs = ()
+    environment = None
+    results: ClassVar[Path] = CAPTURED / "test-image-dev" / "test_results"
 
     def run(self, ctx: StepContext) -> None:
-        for name in ("junit.xml", "coverage.xml"):
-            shutil.copy(FIXTURES / name, ctx.artifacts / name)
-        ctx.log("pytest: 1 failed, 4 passed, 1 skipped")
+        results = ctx.artifacts / "test_results"
+        if results.exists():
+            shutil.rmtree(results)
+        shutil.copytree(self.results, results)
+        self._mask(ctx, results)
+        self._report(ctx, results, 0)
 
     def verify(self, ctx: StepContext) -> Verdict:
-        present = (ctx.artifacts / "junit.xml").exists()
-        return Verdict.of(Check("results", present, "reports collected" if present else
-                                "no JUnit file", "run the step"))
+        from labtui.reports import TestReport
+
+        junit = ctx.artifacts / "test_results" / "junit.xml"
+        if not junit.exists():
+            return Verdict.of(Check("test results", False, "the tests have not run yet",
+                                    "run this step"))
+        report = TestReport.load(junit)
+        return Verdict.of(Check("tests pass", report.ok, report.summary))
 
 
-class TrainModel(Step):
-    """Like the lab's train-model: leaves metrics.json in its artifacts."""
+class TrainModel(devloop.TrainModel):
+    """The lab's train-model without Spark: `run` keeps the metrics.json a real training run
+    wrote and publishes it as the real step does; verify is the real step's metrics check."""
 
-    id = "train-model"
     title = "Train the model"
-    section = "Dev loop"
     summary = "Trains the world's worst regression and registers it."
+    requires = ()
+    inputs = ()
+    environment = None
 
     def run(self, ctx: StepContext) -> None:
-        actual = [float(x) for x in range(20, 70, 2)]
-        predicted = [40.0 + (x % 7) * 3 for x in range(len(actual))]
-        (ctx.artifacts / "metrics.json").write_text(json.dumps(
-            {"mae": 12.345, "r2": 0.021, "predicted": predicted, "actual": actual}))
+        metrics = ctx.artifacts / "metrics.json"
+        shutil.copy(CAPTURED / "train-model-dev" / "metrics.json", metrics)
+        version = json.loads(metrics.read_text())["model"]["version"]
+        ctx.outputs.set("model-version", str(version))
+        ctx.publish("metrics", metrics)
 
     def verify(self, ctx: StepContext) -> Verdict:
-        return Verdict.of(Check("metrics", (ctx.artifacts / "metrics.json").exists()))
+        return Verdict.of(devloop.metrics_check(ctx.artifacts / "metrics.json"))
+
+
+class Principal(Step):
+    """Creates something and hands on an id and a password, as service-principal does."""
+
+    id = "principal"
+    title = "Create a principal"
+    section = "Dev loop"
+    environment = "dev"
+    APP_ID: ClassVar[str] = "3f2a9c1e-7b44-4d0e-9a51-0c6d2e8f1b27"
+    PASSWORD: ClassVar[str] = "Pw~8rT2q-secret-value-KX91"
+
+    def run(self, ctx: StepContext) -> None:
+        ctx.journal.record("service-principal", "principal-dev")
+        ctx.outputs.set("sp-app-id", self.APP_ID)
+        ctx.outputs.set("sp-password", ctx.secret(self.PASSWORD), secret=True)
+        ctx.log(f"created principal-dev with password {self.PASSWORD}")
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        made = ctx.outputs.get("sp-app-id") is not None
+        return Verdict.of(Check("principal", made, "created" if made else "missing"))
+
+    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
+        return None
 
 
 WAITING = threading.Event()
@@ -107,10 +155,11 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     opened: list[LabApp] = []
 
     def factory(*, focus: str | None = None, heartbeat: float = 30.0,
-                environ: dict[str, str] | None = None) -> LabApp:
+                environ: dict[str, str] | None = None, catalog: Catalog | None = None) -> LabApp:
         options = SessionOptions(workspace=Path("ws"), environ=environ or {},
                                  heartbeat_after=heartbeat, command="labtui (test)")
-        app = build_app(options, focus=focus, catalog=lab_catalog, theme="textual-dark")
+        app = build_app(options, focus=focus, catalog=catalog or lab_catalog,
+                        theme="textual-dark")
         opened.append(app)
         return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from labtui.app.step_detail import StepDetail
 from labtui.app.step_tree import StepTree
 from labtui.state import Workspace
 from labtui.step import Change, Step, StepContext, StepError
-from tests.app.conftest import WAITING, AppFactory
+from tests.app.conftest import FIXTURES, WAITING, AppFactory, TestImage
 from tests.conftest import ROOT
 
 
@@ -266,7 +267,17 @@ async def test_missing_requirements_are_offered_first(make_app: AppFactory) -> N
         assert "not started" in tree_line(app, "demo-per-env", "pipeline")
 
 
-async def test_results_tables_after_a_test_run(make_app: AppFactory) -> None:
+def sample_results(folder: Path) -> Path:
+    """A pytest results folder with a failing test (fixtures/README.md says how it was made)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("junit.xml", "coverage.xml"):
+        shutil.copy(FIXTURES / name, folder / name)
+    return folder
+
+
+async def test_results_tables_after_a_test_run(make_app: AppFactory, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(TestImage, "results", sample_results(tmp_path / "sample"))
     app = make_app(focus="test-image")
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
@@ -302,8 +313,8 @@ async def test_metrics_after_training(make_app: AppFactory) -> None:
         await pilot.press("y")
         await settle(pilot)
         view = on_screen(app).query_one(MetricsView)
-        assert view.metrics.mae == 12.345
-        assert "R² 0.021" in detail_text(app)
+        assert round(view.metrics.mae, 3) == 77980.971
+        assert "MAE 77,980.971" in detail_text(app) and "R² 0.005" in detail_text(app)
         assert "barely better than guessing the average" in detail_text(app)
 
 

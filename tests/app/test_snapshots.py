@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
 from labtui.app.app import LabApp
-from tests.app.conftest import FIXTURES, AppFactory
+from tests.app.conftest import FIXTURES, AppFactory, TestImage
 from tests.app.test_app import ready
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
@@ -70,21 +70,55 @@ def test_form_with_errors(make_app: AppFactory, snap_compare: SnapCompare,
     assert snap_compare(app, terminal_size=size, run_before=before)
 
 
+def ran(app: LabApp, step_id: str) -> LabApp:
+    """The step run through the engine before the app starts, as in an earlier session: what
+    it published is read back from the workspace."""
+    app.lab.engine.run(app.lab.catalog.units([step_id]))
+    return app
+
+
 @pytest.mark.parametrize("size", SIZES)
-def test_results_view(make_app: AppFactory, snap_compare: SnapCompare,
-                      size: tuple[int, int]) -> None:
-    artifacts = Path("ws/artifacts/test-image")
-    app = make_app(focus="test-image")
-    artifacts.mkdir(parents=True, exist_ok=True)
+def test_results_view(make_app: AppFactory, snap_compare: SnapCompare, size: tuple[int, int],
+                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sample = tmp_path / "sample"
+    sample.mkdir()
     for name in ("junit.xml", "coverage.xml"):
-        shutil.copy(FIXTURES / name, artifacts / name)
-    app.lab.workspace.set_status("test-image", None, "done")
+        shutil.copy(FIXTURES / name, sample / name)
+    monkeypatch.setattr(TestImage, "results", sample)
+    app = ran(make_app(focus="test-image"), "test-image")
 
     async def before(pilot: Pilot[int]) -> None:
         await steady(pilot)
         detail: Any = pilot.app.detail  # type: ignore[attr-defined]
         detail.query_one(".tests-table", DataTable).focus()
         await pilot.press("m")
+        await steady(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+RESULT_SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((200, 50), id="200x50")]
+
+
+@pytest.mark.parametrize("size", RESULT_SIZES)
+def test_test_image_results_first(make_app: AppFactory, snap_compare: SnapCompare,
+                                  size: tuple[int, int]) -> None:
+    """The tests and coverage a real test-image run collected, right under the actions."""
+    app = ran(make_app(focus="test-image"), "test-image")
+
+    async def before(pilot: Pilot[int]) -> None:
+        await steady(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", RESULT_SIZES)
+def test_train_model_results_first(make_app: AppFactory, snap_compare: SnapCompare,
+                                   size: tuple[int, int]) -> None:
+    """MAE, R² and the plot of a real training run, right under the actions."""
+    app = ran(make_app(focus="train-model"), "train-model")
+
+    async def before(pilot: Pilot[int]) -> None:
         await steady(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=before)

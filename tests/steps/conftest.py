@@ -14,7 +14,7 @@ from labtui_steps import infrastructure
 
 from labtui.step import JournalEntry, Step, StepContext
 from labtui.targets.local import LocalTarget
-from tests.conftest import require_lab_data
+from tests.conftest import LAB_DATA, require_lab_data
 
 SECTION: tuple[type[Step], ...] = (
     infrastructure.ResourceGroups, infrastructure.MlWorkspace, infrastructure.DataLake,
@@ -28,8 +28,7 @@ ANSWERS = {
     "tenant-id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
     "subscription-id": "0b1f6471-1bf0-4dda-aec3-cb9272f09590",
     "databricks-token": "dapi-test-token-0123456789",
-    "data-file": str(Path(__file__).resolve().parents[2].parent / "shared" / "data"
-                     / "AdultCensusIncome.csv"),
+    "data-file": str(LAB_DATA),
 }
 
 

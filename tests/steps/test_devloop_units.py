@@ -6,7 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from labtui_steps.devloop import TestImage, count_tests
+from labtui_steps.devloop import TestImage, count_tests, metrics_check
 
 from labtui.masking import Masker
 from labtui.step import StepError
@@ -50,3 +50,18 @@ def test_lab_inputs_name_their_rule() -> None:
     assert "an Azure region name" in (LOCATION.check("1.5e400") or "")
     assert DATABRICKS_TOKEN.check("dapi0123456789") is None
     assert "no spaces or line breaks" in (DATABRICKS_TOKEN.check("dapi012 3456") or "")
+
+
+def test_the_metrics_check_carries_mae_and_r2(tmp_path: Path) -> None:
+    captured = Path(__file__).parents[1] / "app" / "fixtures" / "devloop" / "train-model-dev"
+    check = metrics_check(captured / "metrics.json")  # what a real training run wrote
+    assert check.ok
+    assert check.message == "MAE 77,981.0, R² 0.0050 on 10,746 test rows"
+
+    missing = metrics_check(tmp_path / "metrics.json")
+    assert (missing.ok, missing.message, missing.hint) == (
+        False, "no metrics.json", "run this step again")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"mae": 1.5}')
+    assert not metrics_check(broken).ok
+    assert metrics_check(broken).message == "metrics.json cannot be read (KeyError: 'r2')"

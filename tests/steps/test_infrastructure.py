@@ -161,6 +161,9 @@ def test_service_principal_gets_acl_default_acl_and_role(lab: Lab) -> None:
     principal = lab.target.principals.get_service_principal(
         lab.outputs[("service-principal", "dev", "sp-app-id")])
     assert principal.tenant_id == lab.answers["tenant-id"]
+    # Handed on for the app's "what it created", next to the app id (the lab copies both).
+    assert lab.outputs[("service-principal", "dev", "sp-token-endpoint")] == (
+        f"https://login.microsoftonline.com/{lab.answers['tenant-id']}/oauth2/token")
     # Files uploaded later inherit the default ACL, as in ADLS Gen2.
     lab.target.datalake.upload("contoso7dldev", "datalake", "raw/new.csv", b"a, b\n1, 2\n")
     inherited = lab.target.datalake.get_acl("contoso7dldev", "datalake", "raw/new.csv")
