@@ -911,6 +911,9 @@ class Fleet:
 
     def _provision(self, attendee: Attendee, through: str, units: Sequence[Unit],
                    emit: FleetListener) -> AttendeeResult:
+        problem = workspace_problem(attendee)
+        if problem:
+            return AttendeeResult(attendee, "provision", AttendeeOutcome.FAILED, problem)
         with self._session(attendee, "provision", emit) as session:
             wrong = self._check_prefix(session, attendee)
             if wrong:

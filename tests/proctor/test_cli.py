@@ -227,6 +227,10 @@ def test_a_workspace_path_that_is_a_file_is_flagged_not_counted(proctor: Proctor
     reset = proctor("reset", "--roster", str(path), env=SECRETS)
     assert reset.code == 1, reset.output
     assert problem in reset.stderr and "no workspace yet" not in reset.stderr.split("a2")[-1]
+    provision = proctor("provision", "--roster", str(path), "--through", "demo-files",
+                        env=SECRETS)
+    assert provision.code == 1 and f"✗ a2: failed — {problem}" in provision.stderr
+    assert (tmp_path / "f1" / "file-000.txt").exists(), "a1 is provisioned all the same"
     assert (tmp_path / "notes.txt").read_text() == "not a workspace"
 
 
