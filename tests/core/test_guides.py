@@ -66,6 +66,16 @@ def test_the_commands_type_the_steps_real_names(step_id: str) -> None:
         assert tools, f"{step_id}: the commands a person types (az, databricks, git …)"
 
 
+def test_the_commands_fit_an_80_column_terminal() -> None:
+    resolver = Resolver(LAB.fields(), set_args=VALUES, environ={})
+    for step in LAB_STEPS:
+        for env in step.environments():
+            text = guide_for(step, resolver.resolve(env).values, env, LAB.fields()).text
+            for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.DOTALL):
+                long = [line for line in block.splitlines() if len(line) > 76]
+                assert not long, f"{step.id} ({env}): wraps when printed: {long}"
+
+
 def test_unknown_values_stay_visible_placeholders_inside_code() -> None:
     for step in LAB_STEPS:
         guide = guide_for(step, {}, step.environments()[0], LAB.fields())
@@ -75,8 +85,8 @@ def test_unknown_values_stay_visible_placeholders_inside_code() -> None:
         assert not re.search(r"<[a-z-]+>", prose), f"{step.id}: a placeholder outside code"
     resolver = Resolver(LAB.fields(), set_args={"prefix": "contoso7"}, environ={})
     secrets = guide_for(LAB.get("secrets"), resolver.resolve("dev").values, "dev", LAB.fields())
-    assert "--value <tenant-id>" in secrets.text and "tenant-id" in secrets.missing
-    assert "--vault-name" in secrets.text and "vault=contoso7-kv-dev" in secrets.text
+    assert "kv sp-tenant-id <tenant-id>" in secrets.text and "tenant-id" in secrets.missing
+    assert "--vault-name contoso7-kv-dev" in secrets.text
 
 
 def test_a_secret_is_never_filled_in() -> None:
