@@ -85,7 +85,7 @@ def test_unknown_values_stay_visible_placeholders_inside_code() -> None:
         assert not re.search(r"<[a-z-]+>", prose), f"{step.id}: a placeholder outside code"
     resolver = Resolver(LAB.fields(), set_args={"prefix": "contoso7"}, environ={})
     secrets = guide_for(LAB.get("secrets"), resolver.resolve("dev").values, "dev", LAB.fields())
-    assert "kv sp-tenant-id <tenant-id>" in secrets.text and "tenant-id" in secrets.missing
+    assert "tenant=<tenant-id>" in secrets.text and "tenant-id" in secrets.missing
     assert "--vault-name contoso7-kv-dev" in secrets.text
 
 
