@@ -391,7 +391,10 @@ def _guide(args: argparse.Namespace, masker: Masker) -> int:
         _error(f"step {step.id!r} has no guide (its plugin ships no guides/{step.id}.md)")
         return ExitCode.FAILED
     text = masker.redact(guide.text)
-    if sys.stdout.isatty():
+    if args.json:
+        print(json.dumps({"step": step.id, "env": env, "markdown": text,
+                          "missing": list(guide.missing)}))
+    elif sys.stdout.isatty():
         from rich.console import Console as RichConsole
         from rich.markdown import Markdown
 

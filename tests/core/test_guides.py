@@ -4,6 +4,7 @@ with the attendee's own names; secrets never."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -146,6 +147,11 @@ def test_labtui_guide_prints_the_text_with_the_workspace_values(labtui: LabtuiRu
     assert "--resource-group contoso7-db-pipeline" in ran.stdout
     default_env = labtui("guide", "data-lake", "--set", "prefix=contoso7")
     assert "--name contoso7dldev" in default_env.stdout, "the step's first environment"
+    as_json = labtui("guide", "secrets", "--json", "--set", "prefix=contoso7")
+    event = json.loads(as_json.stdout)
+    assert (event["step"], event["env"]) == ("secrets", "dev")
+    assert "kv resource-group contoso7-db-dev" in event["markdown"]
+    assert event["missing"] == ["tenant-id", "subscription-id"], "still to be given"
 
 
 def test_labtui_guide_errors_are_one_line(labtui: LabtuiRunner) -> None:
