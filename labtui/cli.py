@@ -118,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     logs = commands.add_parser("logs", parents=common, help="a step's last run log")
     logs.add_argument("step_id", metavar="STEP")
     logs.add_argument("--env", dest="logs_env", metavar="ENV")
+    guide = commands.add_parser(
+        "guide", parents=common,
+        help="what a step of the lab teaches, and its commands to type by hand",
+        description="Print the lab's text for one step in labtui's words, then the az, "
+                    "databricks and git commands that do it by hand, filled in with your "
+                    "values where they are known (secrets never).")
+    guide.add_argument("step_id", metavar="STEP")
+    guide.add_argument("--env", dest="guide_env", metavar="ENV",
+                       help="the environment whose names go in (default: the step's first)")
     from labtui import proctor
 
     proctor.configure_parser(commands.add_parser(
@@ -352,6 +361,49 @@ def _logs(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _guide(args: argparse.Namespace, masker: Masker) -> int:
+    """`labtui guide STEP`: the step's guide with the attendee's values (read-only)."""
+    from labtui.guides import guide_for
+    from labtui.values import Answers, load_answers, parse_set_args
+
+    catalog = Catalog.discover()
+    step = catalog.get(args.step_id)
+    envs = step.environments()
+    env = args.guide_env if args.guide_env is not None else envs[0]
+    if env not in envs:
+        shown = ", ".join(str(e) for e in envs if e) or "no environment"
+        raise UsageError(f"step {step.id!r} does not run in {env!r} (only in {shown})",
+                         "labtui guide")
+    fields = catalog.fields()
+    answers = load_answers(args.values, fields) if args.values else Answers()
+    workspace = _open_for_reading(args)
+    try:
+        if workspace is not None:
+            for secret in workspace.secret_values():
+                masker.register(secret)
+        resolver = Resolver(fields, set_args=parse_set_args(args.set_values, fields),
+                            answers=answers, workspace=workspace)
+        guide = guide_for(step, resolver.resolve(env).values, env, fields)
+    finally:
+        if workspace is not None:
+            workspace.close()
+    if guide.empty:
+        _error(f"step {step.id!r} has no guide (its plugin ships no guides/{step.id}.md)")
+        return ExitCode.FAILED
+    text = masker.redact(guide.text)
+    if args.json:
+        print(json.dumps({"step": step.id, "env": env, "markdown": text,
+                          "missing": list(guide.missing)}))
+    elif sys.stdout.isatty():
+        from rich.console import Console as RichConsole
+        from rich.markdown import Markdown
+
+        RichConsole().print(Markdown(text))
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return ExitCode.OK
+
+
 def _app(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from labtui.app import run_app
 
@@ -388,6 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list(args)
         if args.command == "logs":
             return _logs(args)
+        if args.command == "guide":
+            return _guide(args, masker)
         if args.command == "proctor":
             from labtui import proctor
 

@@ -102,10 +102,15 @@ class Attendee:
 
 @dataclass(frozen=True)
 class Roster:
-    """The attendees of a session, in roster order."""
+    """The attendees of a session, in roster order.
+
+    `rejected` holds one line for each row that could not be used (naming its line): that
+    attendee is left out, and the others are worked on as usual.
+    """
 
     path: Path
     attendees: tuple[Attendee, ...]
+    rejected: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.attendees)
@@ -129,7 +134,8 @@ class Roster:
                 for name in unknown
             ])
         wanted = set(only)
-        return Roster(self.path, tuple(a for a in self.attendees if a.id in wanted))
+        return Roster(self.path, tuple(a for a in self.attendees if a.id in wanted),
+                      self.rejected)
 
 
 def load_roster(path: Path, fields: Mapping[str, Field],
@@ -141,8 +147,12 @@ def load_roster(path: Path, fields: Mapping[str, Field],
     environment variable that holds it). A relative workspace is relative to the roster's
     folder. Empty cells mean "not given here".
 
+    A row with a problem (a bad cell, a duplicate, a secret variable that is not set) does not
+    stop the room: it is left out and named in `Roster.rejected`.
+
     Raises:
-        RosterError: every problem found, each naming its line.
+        RosterError: the roster as a whole cannot be used (unreadable, no header, a bad or
+            missing column, no usable row); every problem found, each naming its line.
     """
     environ = os.environ if environ is None else environ
     try:
@@ -234,13 +244,17 @@ def _read_toml(path: Path, text: str,
     # tomllib gives no positions: the n-th [[attendee]] header is the n-th table's line.
     headers = [number for number, line in enumerate(text.splitlines(), start=1)
                if re.match(r"\s*\[\[\s*attendee\s*\]\]", line)]
+    if problems:
+        raise RosterError(problems)
     rows = []
+    shape: list[tuple[int, str]] = []
     for index, entry in enumerate(entries):
         line = headers[index] if len(headers) == len(entries) else 0
         where = f"{path.name} line {line}" if line else f"{path.name} attendee #{index + 1}"
-        problems += _check_columns(where, list(entry), fields, header=False)
-        problems += [f"{where}: missing key {name!r}" for name in ROSTER_REQUIRED
-                     if name not in entry]
+        # A bad table costs its attendee only, as a bad CSV row does.
+        bad = _check_columns(where, list(entry), fields, header=False)
+        bad += [f"{where}: missing key {name!r}" for name in ROSTER_REQUIRED
+                if name not in entry]
         cells = {}
         for key, raw in entry.items():
             if isinstance(raw, bool):
@@ -248,11 +262,12 @@ def _read_toml(path: Path, text: str,
             elif isinstance(raw, (str, int, float)):
                 cells[key] = str(raw).strip()
             else:
-                problems.append(f"{where}: {key} must be a string or a number")
-        rows.append(_Row(where, line or index + 1, cells))
-    if problems:
-        raise RosterError(problems)
-    return rows, []
+                bad.append(f"{where}: {key} must be a string or a number")
+        if bad:
+            shape += [(line or index + 1, problem) for problem in bad]
+        else:
+            rows.append(_Row(where, line or index + 1, cells))
+    return rows, shape
 
 
 def _validate(path: Path, rows: Sequence[_Row], fields: Mapping[str, Field],
@@ -329,9 +344,10 @@ def _validate(path: Path, rows: Sequence[_Row], fields: Mapping[str, Field],
         by_line += [(row.line, problem) for problem in problems[before:]]
     if not rows and not by_line:
         raise RosterError([f"{path.name}: no attendees"])
-    if by_line:
-        raise RosterError([problem for _, problem in sorted(by_line, key=lambda p: p[0])])
-    return Roster(path, tuple(attendees))
+    rejected = [problem for _, problem in sorted(by_line, key=lambda p: p[0])]
+    if not attendees:
+        raise RosterError(rejected)
+    return Roster(path, tuple(attendees), tuple(rejected))
 
 
 def _example_var(attendee_id: str, name: str) -> str:
@@ -403,6 +419,8 @@ class AttendeeOutcome(StrEnum):
     FAILED = "failed"
     LOCKED = "locked"
     CANCELLED = "cancelled"
+    INCOMPLETE = "incomplete"
+    """(status) checked: nothing failed or drifted, but some steps are not done yet."""
 
     @property
     def ok(self) -> bool:
@@ -476,6 +494,9 @@ class Cell:
     """For needs-input: the inputs that are missing or invalid."""
 
 
+_STUCK_ORDER = (CellState.FAILED, CellState.DRIFT, CellState.NEEDS_INPUT, CellState.TODO)
+
+
 @dataclass(frozen=True)
 class GridRow:
     """One attendee's row of the grid.
@@ -496,12 +517,59 @@ class GridRow:
     def done(self) -> int:
         return sum(1 for cell in self.cells if cell.state is CellState.DONE)
 
+    def stuck(self, units: Sequence[Unit]) -> tuple[Unit, Cell] | None:
+        """Where the attendee is stuck: the first failed unit, else the first that drifted,
+        else the first that needs input, else the first not done yet; None when all are done.
+
+        A failure later in the lab is where the attendee is, even when an earlier step that
+        nothing needs (cli-profiles, say) was never done."""
+        pairs = list(zip(units, self.cells, strict=True))
+        for state in _STUCK_ORDER:
+            for unit, cell in pairs:
+                if cell.state is state:
+                    return unit, cell
+        return None
+
     def at(self, units: Sequence[Unit]) -> str:
-        """The first unit that is not done: where the attendee is (or is stuck)."""
-        for unit, cell in zip(units, self.cells, strict=True):
-            if cell.state is not CellState.DONE:
-                return unit.label
-        return ""
+        """The label of the unit where the attendee is stuck (see `stuck`), or ""."""
+        found = self.stuck(units)
+        return found[0].label if found else ""
+
+    def where(self, units: Sequence[Unit]) -> str:
+        """Where the attendee is, in a few words: "secrets (dev) failed", "next: seed-repo",
+        "finished", or "not checked"."""
+        if self.error:
+            return "not checked"
+        found = self.stuck(units)
+        if found is None:
+            return "finished"
+        unit, cell = found
+        if cell.state is CellState.TODO:
+            return f"next: {unit.label}"
+        words = {CellState.FAILED: "failed", CellState.DRIFT: "drifted",
+                 CellState.NEEDS_INPUT: "needs input"}
+        return f"{unit.label} {words[cell.state]}"
+
+    def describe(self, units: Sequence[Unit]) -> tuple[str, str]:
+        """The attendee's state in one outcome word and one line, for progress and summaries:
+        "done" / "failed" / "incomplete" (an `AttendeeOutcome` value) and "15 of 28 done; …"."""
+        if self.error:
+            return AttendeeOutcome.FAILED.value, f"not checked: {self.error}"
+        counted = f"{self.done} of {len(units)} done"
+        found = self.stuck(units)
+        if found is None:
+            return AttendeeOutcome.DONE.value, counted
+        unit, cell = found
+        words = {CellState.FAILED: "failed", CellState.DRIFT: "drifted",
+                 CellState.NEEDS_INPUT: "needs input", CellState.TODO: "not done yet"}
+        line = f"{counted}; stuck at {unit.label}: {words[cell.state]}"
+        if cell.state in (CellState.FAILED, CellState.DRIFT) and cell.message:
+            line += f" — {cell.message}"
+        elif cell.needs:
+            line += f" ({', '.join(cell.needs)})"
+        if cell.state in (CellState.FAILED, CellState.DRIFT):
+            return AttendeeOutcome.FAILED.value, line
+        return AttendeeOutcome.INCOMPLETE.value, line.replace("stuck at", "next:", 1)
 
 
 @dataclass(frozen=True)
@@ -639,11 +707,10 @@ class Fleet:
         def check(attendee: Attendee, emit: FleetListener) -> AttendeeResult:
             row = self._status(attendee, units, emit)
             rows[attendee.id] = row
-            if row.error:
-                return AttendeeResult(attendee, "status", AttendeeOutcome.FAILED, row.error)
+            outcome, message = row.describe(units)
             where = "" if row.live else f"; recorded (in use by {_holder_text(row.holder)})"
-            return AttendeeResult(attendee, "status", AttendeeOutcome.DONE,
-                                  f"{row.done} of {len(units)} done{where}")
+            return AttendeeResult(attendee, "status", AttendeeOutcome(outcome),
+                                  self._mask(message + where, attendee))
 
         summary = self._each("status", len(units), check, listener)
         ordered = []
@@ -654,6 +721,27 @@ class Fleet:
                               error=result.message)
             ordered.append(row)
         return Grid(units, tuple(ordered))
+
+    def recorded(self, step_ids: Sequence[str] | None = None) -> Grid:
+        """What every attendee's workspace last recorded, read without locking it and without
+        verifying anything: a first look that is there at once (status verifies)."""
+        units = tuple(self.catalog.units(step_ids))
+        rows = []
+        for attendee in self.roster:
+            problem = workspace_problem(attendee)
+            if problem:
+                rows.append(GridRow(attendee, tuple(Cell(CellState.TODO) for _ in units),
+                                    error=problem))
+            elif not (attendee.workspace / "state.db").exists():
+                rows.append(GridRow(attendee, tuple(Cell(CellState.TODO, "no workspace yet")
+                                                    for _ in units)))
+            else:
+                try:
+                    rows.append(_recorded_row(attendee, units, {}, live=True))
+                except (WorkspaceError, sqlite3.Error) as exc:
+                    rows.append(GridRow(attendee, tuple(Cell(CellState.TODO) for _ in units),
+                                        error=self._mask(str(exc), attendee)))
+        return Grid(units, tuple(rows))
 
     def export(self, out: Path, *, archive: bool = True,
                listener: FleetListener | None = None) -> FleetSummary:
@@ -798,6 +886,9 @@ class Fleet:
 
     def _reset(self, attendee: Attendee, units: Sequence[Unit],
                emit: FleetListener) -> AttendeeResult:
+        problem = workspace_problem(attendee)
+        if problem:
+            return AttendeeResult(attendee, "reset", AttendeeOutcome.FAILED, problem)
         if not (attendee.workspace / "state.db").exists():
             return AttendeeResult(attendee, "reset", AttendeeOutcome.UNCHANGED,
                                   "no workspace yet: nothing to remove")
@@ -820,6 +911,9 @@ class Fleet:
 
     def _provision(self, attendee: Attendee, through: str, units: Sequence[Unit],
                    emit: FleetListener) -> AttendeeResult:
+        problem = workspace_problem(attendee)
+        if problem:
+            return AttendeeResult(attendee, "provision", AttendeeOutcome.FAILED, problem)
         with self._session(attendee, "provision", emit) as session:
             wrong = self._check_prefix(session, attendee)
             if wrong:
@@ -846,6 +940,9 @@ class Fleet:
 
     def _status(self, attendee: Attendee, units: Sequence[Unit],
                 emit: FleetListener) -> GridRow:
+        problem = workspace_problem(attendee)
+        if problem:
+            return GridRow(attendee, tuple(Cell(CellState.TODO) for _ in units), error=problem)
         if not (attendee.workspace / "state.db").exists():
             return GridRow(attendee, tuple(Cell(CellState.TODO, "no workspace yet")
                                            for _ in units))
@@ -885,6 +982,9 @@ class Fleet:
 
     def _export(self, attendee: Attendee, out: Path, archive: bool,
                 emit: FleetListener) -> AttendeeResult:
+        problem = workspace_problem(attendee)
+        if problem:
+            return AttendeeResult(attendee, "export", AttendeeOutcome.FAILED, problem)
         if not (attendee.workspace / "state.db").exists():
             return AttendeeResult(attendee, "export", AttendeeOutcome.UNCHANGED,
                                   "no workspace yet: nothing to export")
@@ -914,6 +1014,19 @@ class Fleet:
         return AttendeeResult(attendee, "export", AttendeeOutcome.DONE,
                               f"exported {runs} run log{'s' if runs != 1 else ''} to "
                               f"{destination}")
+
+
+def workspace_problem(attendee: Attendee) -> str:
+    """Why the roster's workspace path cannot be this attendee's folder, or "" if it can
+    (a folder, or nothing there yet)."""
+    path = attendee.workspace
+    if path.exists() and not path.is_dir():
+        return (f"workspace {path} is a file, not a folder (roster line {attendee.line}): "
+                "point the row's workspace at a folder")
+    state = path / "state.db"
+    if path.is_dir() and state.exists() and not state.is_file():
+        return f"workspace {path} holds a state.db that is not a file: is it a workspace?"
+    return ""
 
 
 def _past(action: str) -> str:
@@ -963,9 +1076,9 @@ _RECORDED = {Status.DONE.value: CellState.DONE, Status.DRIFT.value: CellState.DR
 
 
 def _recorded_row(attendee: Attendee, units: Sequence[Unit],
-                  holder: Mapping[str, Any]) -> GridRow:
-    """The row of an attendee whose session is running: what their workspace last recorded,
-    read without the lock (SQLite in WAL mode lets us read while they write)."""
+                  holder: Mapping[str, Any], *, live: bool = False) -> GridRow:
+    """What an attendee's workspace last recorded, read without the lock (SQLite in WAL mode
+    lets us read while their own session writes; `holder` names that session)."""
     with Workspace(attendee.workspace, read_only=True) as workspace:
         statuses = workspace.statuses()
         runs = workspace.runs()
@@ -979,7 +1092,7 @@ def _recorded_row(attendee: Attendee, units: Sequence[Unit],
                                     workspace.checks(unit.id, unit.env) if not ok)
             cells.append(Cell(state, message))
     last = max((r.finished or r.started for r in runs), default=None)
-    return GridRow(attendee, tuple(cells), live=False, holder=dict(holder), last_activity=last)
+    return GridRow(attendee, tuple(cells), live=live, holder=dict(holder), last_activity=last)
 
 
 def _safe_name(text: str) -> str:

@@ -14,19 +14,24 @@ import argparse
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from labtui.targets import TARGETS
 
 if TYPE_CHECKING:
-    from labtui.fleet import FleetEvent, FleetSummary, Grid
+    from rich.text import Text
+
+    from labtui.fleet import FleetEvent, FleetSummary, Grid, GridRow
     from labtui.masking import Masker
 
 EXIT_CODES = (
     "exit codes: 0 every attendee ok; 1 an attendee failed, or its workspace was in use by "
-    "another process (it was not touched, so it counts as failed; the holder is named); "
-    "2 bad roster or usage; 3 (status) a step is not done or has drifted; 130 interrupted"
+    "another process (it was not touched, so it counts as failed; the holder is named), or "
+    "its roster row was left out as bad (named on stderr; the others go on); 2 bad usage, or "
+    "a roster that cannot be used at all; 3 (status) a step is not done or has drifted; "
+    "130 interrupted"
 )
 
 
@@ -134,6 +139,9 @@ def run(args: argparse.Namespace, masker: Masker) -> int:
         for problem in exc.problems:
             _error(problem)
         return 2
+    for problem in roster.rejected:
+        # One bad row never blocks the room: it is named, the others are worked on.
+        _error(f"{problem} (left out; the other attendees go on)")
     if args.proctor_command == "provision":
         catalog.get(args.through)  # an unknown step is a usage error, before anyone starts
     options = FleetOptions(
@@ -172,9 +180,15 @@ def run(args: argparse.Namespace, masker: Masker) -> int:
         renderer.close()
     if args.proctor_command == "status":
         renderer.grid(grid)
-        return grid.exit_code
-    renderer.summary(summary)
-    return summary.exit_code
+        code = grid.exit_code
+    else:
+        renderer.summary(summary)
+        code = summary.exit_code
+    if roster.rejected:
+        renderer.rejected(roster.rejected)
+        if code != 130:
+            code = 1  # a left-out attendee was not worked on: like one that failed
+    return code
 
 
 def _error(message: str) -> None:
@@ -183,9 +197,10 @@ def _error(message: str) -> None:
 
 # --- rendering -------------------------------------------------------------------------------
 
-SYMBOLS = {"done": "✓", "unchanged": "·", "failed": "✗", "locked": "⊘", "cancelled": "■"}
+SYMBOLS = {"done": "✓", "unchanged": "·", "failed": "✗", "locked": "⊘", "cancelled": "■",
+           "incomplete": "◔"}
 STYLES = {"done": "green", "unchanged": "dim", "failed": "red", "locked": "red",
-          "cancelled": "yellow"}
+          "cancelled": "yellow", "incomplete": "yellow"}
 CELL_SYMBOLS = {"done": "✓", "todo": "·", "drift": "!", "failed": "✗", "needs-input": "?"}
 CELL_STYLES = {"done": "green", "todo": "dim", "drift": "yellow", "failed": "red",
                "needs-input": "magenta"}
@@ -224,6 +239,10 @@ class FleetJsonLines:
             self.write(grid.to_json(row))
         self.write({"event": "summary", "action": "status", "attendees": len(grid.rows),
                     "exit_code": grid.exit_code})
+
+    def rejected(self, problems: Sequence[str]) -> None:
+        for problem in problems:
+            self.write({"event": "roster_row_rejected", "message": problem})
 
     def close(self) -> None:
         self.stream.flush()
@@ -267,11 +286,17 @@ class FleetConsole:
                 TextColumn,
                 TimeElapsedColumn,
             )
+            from rich.table import Column
 
+            # The note gives way first; the count and the time are never cut ("28…").
             self._progress = Progress(
-                SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
-                MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[note]}"),
-                console=self.rich, transient=False,
+                SpinnerColumn(), TextColumn("[bold]{task.description}",
+                                            table_column=Column(no_wrap=True)),
+                BarColumn(bar_width=12), MofNCompleteColumn(table_column=Column(no_wrap=True)),
+                TimeElapsedColumn(table_column=Column(no_wrap=True)),
+                TextColumn("{task.fields[note]}",
+                           table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+                console=self.rich, transient=False, expand=True,
             )
             self._progress.start()
         return self._progress
@@ -306,7 +331,7 @@ class FleetConsole:
                 task, total = self._tasks.pop(name)
                 self._progress.update(task, completed=total,
                                       description=f"{SYMBOLS.get(event.outcome, '?')} {name}",
-                                      note=_shorten(self.masker.redact(event.message), 60))
+                                      note=_shorten(self.masker.redact(event.message), 300))
             else:
                 self.print(f"{SYMBOLS.get(event.outcome, '?')} {name}: {event.outcome} — "
                            f"{event.message} ({event.duration:.1f}s)",
@@ -339,8 +364,10 @@ class FleetConsole:
                                  f"{summary.duration:.1f}s: {counts}"))
 
     def grid(self, grid: Grid) -> None:
-        """The attendee-by-step grid (stdout): a numbered column per step with a mark per
-        environment, then what is missing, drifted or failed, grouped across attendees."""
+        """The status (stdout): a table of where each attendee is, then the marks, a column
+        per step with a mark per environment — headed by the step's name when every column
+        fits the width, else by its number (named below), split into blocks that fit — then
+        what is missing, drifted or failed, grouped across attendees."""
         from rich import box
         from rich.table import Table
         from rich.text import Text
@@ -349,15 +376,26 @@ class FleetConsole:
         for unit in grid.units:
             if unit.id not in steps:
                 steps.append(unit.id)
-        table = Table(title="proctor status", title_justify="left", box=box.SIMPLE_HEAD,
+        total = len(grid.units)
+        width = self.out.width
+        where = Table(title="proctor status", title_justify="left", box=box.SIMPLE_HEAD,
                       padding=(0, 1), pad_edge=False)
-        for column in ("attendee", "done", "at", "session", "active"):
-            table.add_column(column, no_wrap=True)
-        for number, _ in enumerate(steps, start=1):
-            table.add_column(str(number), justify="center", no_wrap=True)
+        sessions = any(not row.live for row in grid.rows)
+        longest = max((len(row.attendee.id) for row in grid.rows), default=8)
+        counts = len(f"{total}/{total}")
+        # Only "at" gives way: "15/28" must read 15 of 28, never "15/2" or "…".
+        others = max(longest, 8) + max(counts, 4) + 10 + (10 if sessions else 0) + 4
+        where.add_column("attendee", no_wrap=True, min_width=max(longest, 8))
+        where.add_column("done", no_wrap=True, min_width=max(counts, 4))
+        where.add_column("at", no_wrap=True, overflow="ellipsis",
+                         max_width=max(12, width - others))
+        if sessions:
+            where.add_column("session", no_wrap=True, min_width=9)
+        where.add_column("active", no_wrap=True, min_width=8)
         now = time.time()
         needs: dict[str, list[str]] = {}
         notes: dict[str, list[str]] = {}
+        marks_of: dict[str, dict[str, Text]] = {}
         for row in grid.rows:
             marks: dict[str, Text] = {step: Text() for step in steps}
             wanted: list[str] = []
@@ -368,17 +406,38 @@ class FleetConsole:
                 if cell.state.value in ("drift", "failed") and cell.message:
                     text = f"{unit.label}: {state} — {cell.message}"
                     notes.setdefault(text, []).append(row.attendee.id)
+            marks_of[row.attendee.id] = marks
             if wanted:
                 needs.setdefault(", ".join(wanted), []).append(row.attendee.id)
             if row.error:
                 notes.setdefault(f"not checked: {row.error}", []).append(row.attendee.id)
             session = "" if row.live else f"pid {row.holder.get('pid', '?')}"
-            table.add_row(Text(row.attendee.id), f"{row.done}/{len(grid.units)}",
-                          Text(row.at(grid.units) or "finished"), session,
-                          _ago(row.last_activity, now), *(marks[step] for step in steps))
-        self.out.print(table, soft_wrap=False)
-        legend = "  ".join(f"{number} {step}" for number, step in enumerate(steps, start=1))
-        self.out.print(Text(f"steps: {legend}", style="dim"))
+            where.add_row(Text(row.attendee.id),
+                          Text("?", style="red") if row.error else f"{row.done}/{total}",
+                          _at_text(row, grid), *([session] if sessions else []),
+                          _ago(row.last_activity, now))
+        self.out.print(where, soft_wrap=False)
+
+        name_width = max(longest, len("marks")) + 1
+        envs = {step: sum(1 for unit in grid.units if unit.id == step) for step in steps}
+        named = name_width + sum(max(len(step), envs[step]) + 1 for step in steps) <= width
+        headers = {step: step if named else str(number)
+                   for number, step in enumerate(steps, start=1)}
+        for block in _blocks(steps, lambda step: max(len(headers[step]), envs[step]) + 1,
+                             width - name_width):
+            table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False)
+            table.add_column("marks", no_wrap=True, min_width=name_width - 1)
+            for step in block:
+                table.add_column(headers[step], justify="center", no_wrap=True,
+                                 min_width=max(len(headers[step]), envs[step]))
+            for row in grid.rows:
+                table.add_row(Text(row.attendee.id), *(marks_of[row.attendee.id][step]
+                                                       for step in block))
+            self.out.print(table, soft_wrap=False)
+        if not named:
+            entries = [f"{number} {step}" for number, step in enumerate(steps, start=1)]
+            for line in _wrapped(["steps:", *entries], width):
+                self.out.print(Text(line, style="dim"), soft_wrap=True)
         self.out.print(Text("marks (one per environment: dev, pipeline …): ✓ done  · not done "
                             "yet  ! drift (was done)  ✗ failed  ? needs input; session: the "
                             "attendee's own labtui holds the workspace (recorded state shown)",
@@ -389,6 +448,56 @@ class FleetConsole:
                                 style="magenta"))
         for text, attendees in notes.items():
             self.out.print(Text(self.masker.redact(f"{', '.join(attendees)}: {text}")))
+
+    def rejected(self, problems: Sequence[str]) -> None:
+        """The roster rows that were left out, again after the results (they scroll away)."""
+        from rich.text import Text
+
+        rows = "row" if len(problems) == 1 else "rows"
+        with self._lock:
+            self.rich.print(Text(f"✗ {len(problems)} roster {rows} left out (fix and run "
+                                 "again for them):", style="red"))
+            for problem in problems:
+                self.rich.print(Text(f"  {problem}"))
+
+
+def _at_text(row: GridRow, grid: Grid) -> Text:
+    """The "at" cell: where the attendee is stuck and why ("✗ secrets (dev) failed")."""
+    from rich.text import Text
+
+    found = None if row.error else row.stuck(grid.units)
+    state = "failed" if row.error else found[1].state.value if found else "done"
+    if found is None and not row.error:
+        return Text(row.where(grid.units), style="green")
+    style = "" if state == "todo" else CELL_STYLES.get(state, "")
+    return Text(f"{CELL_SYMBOLS.get(state, '?')} {row.where(grid.units)}", style=style)
+
+
+def _wrapped(entries: Sequence[str], width: int) -> list[str]:
+    """Entries two spaces apart, in lines of at most `width`, never breaking an entry
+    ("15 write-test" stays on one line)."""
+    lines: list[str] = []
+    for entry in entries:
+        if lines and len(lines[-1]) + 2 + len(entry) <= width:
+            lines[-1] += "  " + entry
+        else:
+            lines.append(entry)
+    return lines
+
+
+def _blocks(items: Sequence[str], width_of: Callable[[str], int], room: int) -> list[list[str]]:
+    """`items` in order, cut into runs whose widths add up to at most `room` (at least one
+    item each), so a wide grid is printed as blocks under each other instead of clipped."""
+    blocks: list[list[str]] = [[]]
+    used = 0
+    for item in items:
+        needed = width_of(item)
+        if blocks[-1] and used + needed > room:
+            blocks.append([])
+            used = 0
+        blocks[-1].append(item)
+        used += needed
+    return [block for block in blocks if block]
 
 
 def _counts(summary: FleetSummary) -> dict[str, int]:

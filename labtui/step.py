@@ -270,6 +270,23 @@ class Step(ABC):
         raise StepError(f"step {self.id!r} has no reference answer to fill in")
 
     @classmethod
+    def guide(cls) -> str:
+        """The lab's text for this step, in Markdown: what this part of the lab teaches and
+        why, then "By hand", the commands an attendee would type. It is read from
+        `guides/<id>.md` in the package of the step's module (package data, so a third-party
+        step ships its own); "" when there is none. `{{input-name}}` marks where
+        `labtui.guides.render` puts the attendee's values."""
+        from importlib import resources
+
+        module = cls.__module__
+        package = module.rpartition(".")[0] if "." in module else module
+        try:
+            guide = resources.files(package).joinpath("guides", f"{cls.id}.md")
+            return guide.read_text(encoding="utf-8")
+        except (OSError, ModuleNotFoundError, TypeError, UnicodeDecodeError):
+            return ""  # no guide shipped (or no package to ship one in)
+
+    @classmethod
     def environments(cls) -> Sequence[str | None]:
         """The environments this step runs in: each lab environment, or just once (None)."""
         if cls.per_environment:

@@ -87,6 +87,7 @@ class LabApp(App[int]):
         Binding("u", "rollback", "Rollback"),
         Binding("c", "cancel_step", "Cancel step"),
         Binding("l", "toggle_log", "Log"),
+        Binding("g", "show_guide", "Lab text", show=False),
         Binding("slash", "filter_log", "Filter log", show=False),
         Binding("ctrl+s", "save_log", "Save log"),
         Binding("m", "maximize_panel", "Maximize", show=False),
@@ -227,6 +228,7 @@ class LabApp(App[int]):
         for child in box.children:
             child.display = child is detail
         self._current_detail = detail
+        await self.show_guide_of(selection)
 
     @on(ValueForm.Saved)
     def value_saved(self) -> None:
@@ -325,6 +327,27 @@ class LabApp(App[int]):
         if action == "back_to_tree":
             return self.screen.maximized is not None or not isinstance(self.focused, StepTree)
         return True
+
+    async def action_show_guide(self) -> None:
+        """Open (or close) the lab's text for the selected step, with its commands by hand."""
+        from labtui.app.lab_guide import LabGuide
+
+        main = self.query_one("#main")
+        shown = self.query("#lab-guide")
+        main.set_class(not shown, "-with-guide")
+        if shown:
+            await shown.remove()
+            return
+        await main.mount(LabGuide(id="lab-guide"))
+        if self.selection is not None:
+            await self.show_guide_of(self.selection)
+
+    async def show_guide_of(self, selection: Selection) -> None:
+        """Keep an open guide on the selected step."""
+        from labtui.app.lab_guide import LabGuide
+
+        for guide in self.query("#lab-guide").results(LabGuide):
+            await guide.show(self.lab, selection)
 
     def action_toggle_log(self) -> None:
         """Open or fold the log pane (it opens by itself while a step works)."""

@@ -29,6 +29,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("u", "rollback: remove what the step created (asks first)"),
     ("c", "cancel the running step (asks first)"),
     ("l", "open or fold the log"),
+    ("g", "the lab's text for the step, with the commands to type by hand"),
     ("/", "filter the log; Esc goes back to the tree"),
     ("ctrl+s", "save the log to the workspace's logs folder"),
     ("m", "make the focused panel fill the screen (Esc to return)"),

@@ -17,8 +17,10 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
@@ -34,6 +36,7 @@ from labtui.fleet import (
     FleetOptions,
     FleetSummary,
     Grid,
+    GridRow,
     Retrying,
     Roster,
     UnitEvent,
@@ -89,7 +92,8 @@ class ProctorScreen(Screen[None]):
     #proctor-title { height: auto; padding: 0 1; background: $panel; }
     #grid { height: 1fr; }
     #cell-detail { height: auto; max-height: 6; padding: 0 1; border-top: hkey $primary 40%; }
-    #proctor-status { height: 1; padding: 0 1; color: $text-muted; }
+    #grid-legend { height: auto; max-height: 8; padding: 0 1; color: $text-muted; }
+    #proctor-status { height: auto; padding: 0 1; color: $text-muted; }
     """
 
     BINDINGS = [
@@ -105,6 +109,8 @@ class ProctorScreen(Screen[None]):
     def __init__(self, roster: Roster, catalog: Catalog, make_fleet: FleetFactory,
                  masker: Masker) -> None:
         super().__init__()
+        self.recorded_shown = False
+        """Whether the grid shows what the workspaces last recorded (before any check)."""
         self.roster = roster
         self.catalog = catalog
         self.make_fleet = make_fleet
@@ -124,8 +130,8 @@ class ProctorScreen(Screen[None]):
         table: DataTable[Text] = DataTable(id="grid", cursor_type="cell", zebra_stripes=True)
         yield table
         yield Static("", id="cell-detail")
-        yield Static("s checks everyone · p provisions through the selected column · x resets",
-                     id="proctor-status")
+        yield GridLegend(self.units, id="grid-legend")
+        yield Static("reading what each workspace last recorded …", id="proctor-status")
         yield Footer()
 
     def _title(self) -> Text:
@@ -140,7 +146,9 @@ class ProctorScreen(Screen[None]):
         table = self.query_one("#grid", DataTable)
         table.add_column(Text("attendee"), key="attendee")
         table.add_column(Text("now"), key="now", width=28)
-        table.add_column(Text("done"), key="done")
+        # As wide as the widest count ("28/28"): a cell never grows after it is added.
+        total = len(self.units)
+        table.add_column(Text("done"), key="done", width=max(4, len(f"{total}/{total}")))
         for index, _unit in enumerate(self.units):
             # Numbered like `labtui proctor status`: the line below the grid names the unit
             # under the cursor, so 28 columns fit a small terminal.
@@ -148,12 +156,24 @@ class ProctorScreen(Screen[None]):
         for attendee in self.roster:
             table.add_row(*self._row(attendee.id), key=attendee.id)
         self._timer = self.set_interval(self.DRAIN_INTERVAL, self.drain, pause=True)
+        for problem in self.roster.rejected:
+            self.notify(f"{problem} (left out)", title="roster row left out",
+                        severity="error", timeout=30)
+        self.read_recorded()
+
+    @work(thread=True, exclusive=True, group="recorded", exit_on_error=False,
+          description="read workspaces")
+    def read_recorded(self) -> Grid:
+        """What the workspaces last recorded, so the grid is not empty until s (read-only:
+        nothing is locked or verified)."""
+        return self.make_fleet().recorded()
 
     def _row(self, attendee: str) -> list[Text]:
         view = self.views[attendee]
         done = sum(1 for mark in view.marks.values() if mark == "done")
-        cells = [Text(attendee, style="bold"), Text(self.masker.redact(view.now)),
-                 Text(f"{done}/{len(self.units)}")]
+        count = (Text("?", style="bold red") if view.message and view.now == "not checked"
+                 else Text(f"{done}/{len(self.units)}"))
+        cells = [Text(attendee, style="bold"), Text(self.masker.redact(view.now)), count]
         for unit in self.units:
             glyph, style = CELL_MARKS.get(view.marks[(unit.id, unit.env)], ("?", ""))
             cells.append(Text(glyph, style=style, justify="center"))
@@ -278,6 +298,21 @@ class ProctorScreen(Screen[None]):
                 self.messages[(attendee, index)] = self.masker.redact(message)
 
     @on(Worker.StateChanged)
+    def recorded_read(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "recorded" or self.busy or self.recorded_shown:
+            return
+        status = self.query_one("#proctor-status", Static)
+        if event.state == WorkerState.SUCCESS and isinstance(event.worker.result, Grid):
+            self.recorded_shown = True
+            self.show_grid(event.worker.result)
+            status.update("as last recorded (not checked yet) · s checks everyone · p "
+                          "provisions through the selected column · x resets")
+            self.show_cell_detail()
+        elif event.state == WorkerState.ERROR:
+            status.update(self.masker.redact(f"could not read the workspaces: "
+                                             f"{event.worker.error} · s checks everyone"))
+
+    @on(Worker.StateChanged)
     def fleet_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "fleet" or event.state not in (
                 WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
@@ -316,7 +351,7 @@ class ProctorScreen(Screen[None]):
                 position = index_of.get((unit.id, unit.env))
                 if position is not None:
                     self._cell_message(row.attendee.id, position, cell)
-            view.now = row.at(grid.units) or "finished"
+            view.now = _where(row, grid)
             if not row.live:
                 view.now += " (own session)"
             view.message = row.error
@@ -353,6 +388,63 @@ class ProctorScreen(Screen[None]):
             if message:
                 text.append(f" — {message}")
         self.query_one("#cell-detail", Static).update(text)
+
+
+class GridLegend(Widget):
+    """What the grid's numbered columns and marks mean: each step with its column numbers
+    ("1-3 resource-groups"), then the marks. It wraps between entries, never inside one, so
+    nothing is cut at 80 columns and a number stays with its step."""
+
+    DEFAULT_CSS = "GridLegend { height: auto; }"
+
+    def __init__(self, units: tuple[Unit, ...], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        spans: dict[str, list[int]] = {}
+        for number, unit in enumerate(units, start=1):
+            spans.setdefault(unit.id, []).append(number)
+        self.entries: list[Text] = []
+        for step, numbers in spans.items():
+            first, last = numbers[0], numbers[-1]
+            entry = Text(f"{first}-{last}" if last != first else str(first), style="bold")
+            entry.append(f" {step}")
+            self.entries.append(entry)
+        self.marks: list[Text] = []
+        for state in ("done", "todo", "drift", "failed", "needs-input", "running"):
+            glyph, style = CELL_MARKS[state]
+            entry = Text(glyph, style=style)
+            entry.append(" " + {"todo": "not done", "needs-input": "needs input"}.get(state,
+                                                                                    state))
+            self.marks.append(entry)
+
+    def lines(self, width: int) -> list[Text]:
+        lines: list[Text] = []
+        for group in (self.entries, self.marks):
+            lines.append(Text())
+            for entry in group:
+                line = lines[-1]
+                if line and line.cell_len + 2 + entry.cell_len > width:
+                    lines.append(Text())
+                    line = lines[-1]
+                if line:
+                    line.append("  ")
+                line.append_text(entry)
+        return lines
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.lines(width))
+
+    def render(self) -> Text:
+        return Text("\n").join(self.lines(max(1, self.content_size.width)))
+
+
+def _where(row: GridRow, grid: Grid) -> str:
+    """The "now" cell after a check: where the attendee is stuck, marked as in the grid
+    ("✗ secrets (dev)", "? cli-profiles (dev)"), so it fits the column."""
+    found = None if row.error else row.stuck(grid.units)
+    if found is None or found[1].state is CellState.TODO:
+        return row.where(grid.units)
+    unit, cell = found
+    return f"{CELL_MARKS[cell.state.value][0]} {unit.label}"
 
 
 def _mark_after(action: str, outcome: str, before: str) -> str:

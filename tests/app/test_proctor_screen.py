@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from labtui.app.confirm import ConfirmScreen
-from labtui.app.proctor_screen import ProctorApp, ProctorScreen
+from labtui.app.proctor_screen import GridLegend, ProctorApp, ProctorScreen
 from labtui.catalog import Catalog
 from labtui.fleet import FleetOptions, load_roster
 from labtui.masking import Masker
@@ -120,3 +120,61 @@ async def test_cancel_and_quit_keys(proctor_app: ProctorApp) -> None:
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code in (0, None)
+
+
+async def test_the_grid_shows_what_was_recorded_before_any_check(proctor_app: ProctorApp,
+                                                                tmp_path: Path) -> None:
+    fleet = proctor_app.make_fleet()
+    fleet.provision("demo-per-env")
+    with Workspace(tmp_path / "ws" / "a1", read_only=True) as workspace:
+        runs_before = len(workspace.runs())
+    async with proctor_app.run_test(size=(80, 24)) as pilot:
+        await finish(proctor_app)
+        await pilot.pause()
+        for attendee in ("a1", "a2"):
+            cells = row_text(proctor_app, attendee)
+            assert cells[2] == "3/4", "not 0/4 until s is pressed"
+            assert cells[1] == "next: demo-canary"
+            assert cells[3:] == ["✓", "✓", "✓", "·"]
+        status = str(screen_of(proctor_app).query_one("#proctor-status", Static).render())
+        assert "as last recorded (not checked yet)" in status and "s checks everyone" in status
+    with Workspace(tmp_path / "ws" / "a1", read_only=True) as workspace:
+        assert len(workspace.runs()) == runs_before, "reading the record runs nothing"
+
+
+@pytest.fixture
+def lab_room(tmp_path: Path) -> ProctorApp:
+    """One attendee over the lab's own 28 units, provisioned through `databricks` (11 done)
+    on the local target, and a second one whose roster row is bad."""
+    catalog = Catalog.discover()
+    path = write_roster(tmp_path / "room.csv", ["attendee", "prefix", "workspace"],
+                        [["ada", "contoso1", "ws/ada"], ["bob", "Not-A-Prefix", "ws/bob"]])
+    roster = load_roster(path, catalog.fields(), {})
+    options = FleetOptions(environ={}, backoff=0.0)
+    app = ProctorApp(roster, catalog, options, Masker())
+    summary = app.make_fleet().provision("databricks")
+    assert summary.exit_code == 0, summary.attendees[0].message
+    return app
+
+
+async def test_counts_and_step_names_are_readable_at_80_columns(lab_room: ProctorApp) -> None:
+    app = lab_room
+    async with app.run_test(size=(80, 24)) as pilot:
+        await finish(app)
+        await pilot.pause()
+        screen = screen_of(app)
+        assert row_text(app, "ada")[2] == "11/28"
+        picture = app.export_screenshot()
+        assert "11/28" in picture, "the count is not clipped to 11/2"
+        legend = screen.query_one("#grid-legend", GridLegend)
+        width = legend.content_size.width
+        lines = [line.plain for line in legend.lines(width)]
+        assert all(len(line) <= width for line in lines)
+        shown = " ".join(lines)
+        assert "1-3 resource-groups" in lines[0]
+        for number, step in (("16-17", "service-principal"), ("25", "train-model"),
+                             ("28", "test-image")):
+            assert any(f"{number} {step}" in line for line in lines), (step, lines)
+        assert "✗ failed" in shown and "? needs input" in shown
+        messages = [str(n.message) for n in app._notifications]
+        assert any("room.csv line 3: prefix 'Not-A-Prefix'" in m for m in messages), messages

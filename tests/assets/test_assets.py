@@ -163,6 +163,8 @@ def test_a_wheel_ships_the_assets(tmp_path: Path) -> None:
     assert shipped <= names, sorted(shipped - names)
     steps = {f"labtui_steps/{p.name}" for p in (root / "steps").glob("*.py")}
     assert steps <= names, sorted(steps - names)
+    guides = {f"labtui_steps/guides/{p.name}" for p in (root / "steps" / "guides").glob("*.md")}
+    assert len(guides) == 17 and guides <= names, sorted(guides - names)
 
 
 # ------------------------------------------------------------------------------------------

@@ -26,16 +26,40 @@ def roster(tmp_path: Path) -> Path:
                          ["a2", "contoso2", "ws/a2", str(tmp_path / "f2"), "A2_SECRET"]])
 
 
-def test_a_bad_roster_exits_2_naming_each_line(proctor: Proctor, tmp_path: Path) -> None:
-    path = write_roster(tmp_path / "roster.csv", ["attendee", "prefix", "workspace"],
-                        [["a1", "contoso1", "ws/a1"], ["a2", "contoso1", "ws/a2"],
-                         ["a3", "X", "ws/a3"]])
+def test_a_roster_that_cannot_be_used_at_all_exits_2(proctor: Proctor, tmp_path: Path) -> None:
+    path = write_roster(tmp_path / "roster.csv", ["attendee", "workspace"], [["a1", "ws/a1"]])
     ran = proctor("reset", "--roster", str(path))
     assert ran.code == 2, ran.output
-    lines = ran.stderr.strip().splitlines()
-    assert lines[0] == "labtui: roster.csv line 3: duplicate prefix 'contoso1' (also on line 2)"
-    assert lines[1].startswith("labtui: roster.csv line 4: prefix 'X': 3-11 lowercase letters")
+    assert ran.stderr.strip() == ("labtui: roster.csv line 1: missing column 'prefix' (a roster "
+                                  "needs attendee, prefix, workspace)")
+    only_bad = write_roster(tmp_path / "bad.csv", ["attendee", "prefix", "workspace"],
+                            [["a3", "X", "ws/a3"]])
+    ran = proctor("provision", "--roster", str(only_bad), "--through", "demo-files")
+    assert ran.code == 2, "nobody left to work on: " + ran.output
     assert not (tmp_path / "ws").exists()
+
+
+def test_one_bad_roster_row_is_named_and_the_others_are_provisioned(proctor: Proctor,
+                                                                   tmp_path: Path) -> None:
+    path = write_roster(tmp_path / "roster.csv",
+                        ["attendee", "prefix", "workspace", "demo-dir", "demo-secret"],
+                        [["a1", "contoso1", "ws/a1", str(tmp_path / "f1"), "A1_SECRET"],
+                         ["a2", "contoso1", "ws/a2", str(tmp_path / "f2"), "A2_SECRET"],
+                         ["a3", "X", "ws/a3", str(tmp_path / "f3"), "A1_SECRET"],
+                         ["a4", "contoso4", "ws/a4", str(tmp_path / "f4"), "A2_SECRET"]])
+    ran = proctor("provision", "--roster", str(path), "--through", "demo-files", env=SECRETS)
+    assert ran.code == 1, "a left-out attendee was not provisioned: " + ran.output
+    lines = ran.stderr.splitlines()
+    assert lines[0] == ("labtui: roster.csv line 3: duplicate prefix 'contoso1' (also on line "
+                        "2) (left out; the other attendees go on)")
+    assert lines[1].startswith("labtui: roster.csv line 4: prefix 'X': 3-11 lowercase letters")
+    assert "✗ 2 roster rows left out (fix and run again for them):" in ran.stderr
+    assert "provision: 2 attendees" in ran.stderr and "2 done" in ran.stderr
+    for provisioned in ("f1", "f4"):
+        assert (tmp_path / provisioned / "file-000.txt").exists(), provisioned
+    for left_out in ("f2", "f3"):
+        assert not (tmp_path / left_out).exists(), left_out
+    assert "Traceback" not in ran.stderr
 
 
 def test_usage_errors_exit_2(proctor: Proctor, tmp_path: Path) -> None:
@@ -161,3 +185,69 @@ def test_an_export_folder_that_cannot_be_made_is_a_usage_error(proctor: Proctor,
     assert f"--out {blocker / 'bundles'}" in ran.stderr
     assert "unexpected error" not in ran.stderr
     assert len(ran.stderr.strip().splitlines()) == 1, ran.stderr
+
+
+def test_status_says_who_failed_and_where_they_are_stuck(proctor: Proctor,
+                                                         tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file where ada's demo folder should be")
+    path = write_roster(tmp_path / "roster.csv",
+                        ["attendee", "prefix", "workspace", "demo-dir", "demo-secret"],
+                        [["ada", "contoso1", "ws/ada", str(tmp_path / "taken"), "A1_SECRET"],
+                         ["bob", "contoso2", "ws/bob", str(tmp_path / "f2"), "A2_SECRET"]])
+    provisioned = proctor("provision", "--roster", str(path), "--through", "demo-canary",
+                          env=SECRETS)
+    assert provisioned.code == 1, provisioned.output
+    steps = ("--step", "demo-files", "--step", "demo-per-env", "--step", "demo-canary")
+    ran = proctor("status", "--roster", str(path), *steps, env=SECRETS)
+    assert ran.code == 3, ran.output
+    ada = next(line for line in ran.stderr.splitlines() if " ada:" in line)
+    assert ada.startswith("✗ ada: failed — 0 of 4 done; stuck at demo-files: failed — "), ada
+    bob = next(line for line in ran.stderr.splitlines() if " bob:" in line)
+    assert bob.startswith("✓ bob: done — 4 of 4 done"), bob
+    row = next(line for line in ran.stdout.splitlines() if line.lstrip().startswith("ada"))
+    assert "✗ demo-files failed" in row and "0/4" in row, row
+    row = next(line for line in ran.stdout.splitlines() if line.lstrip().startswith("bob"))
+    assert "finished" in row and "4/4" in row, row
+    assert SECRETS["A1_SECRET"] not in ran.output
+
+
+def test_a_workspace_path_that_is_a_file_is_flagged_not_counted(proctor: Proctor,
+                                                                tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a workspace")
+    path = write_roster(tmp_path / "roster.csv",
+                        ["attendee", "prefix", "workspace", "demo-dir", "demo-secret"],
+                        [["a1", "contoso1", "ws/a1", str(tmp_path / "f1"), "A1_SECRET"],
+                         ["a2", "contoso2", "notes.txt", str(tmp_path / "f2"), "A2_SECRET"]])
+    status = proctor("status", "--roster", str(path), env=SECRETS)
+    assert status.code == 1, status.output
+    problem = f"workspace {tmp_path / 'notes.txt'} is a file, not a folder (roster line 3)"
+    assert f"✗ a2: failed — not checked: {problem}" in status.stderr
+    row = next(line for line in status.stdout.splitlines() if line.lstrip().startswith("a2"))
+    assert "0/4" not in row and "?" in row and "not checked" in row, row
+    reset = proctor("reset", "--roster", str(path), env=SECRETS)
+    assert reset.code == 1, reset.output
+    assert problem in reset.stderr and "no workspace yet" not in reset.stderr.split("a2")[-1]
+    provision = proctor("provision", "--roster", str(path), "--through", "demo-files",
+                        env=SECRETS)
+    assert provision.code == 1 and f"✗ a2: failed — {problem}" in provision.stderr
+    assert (tmp_path / "f1" / "file-000.txt").exists(), "a1 is provisioned all the same"
+    assert (tmp_path / "notes.txt").read_text() == "not a workspace"
+
+
+def test_a_narrow_status_grid_is_split_never_cut(make_room: Callable[..., Room]) -> None:
+    room = make_room(2)
+    room.fleet().provision("demo-per-env")
+    grid = room.fleet().status()
+    for width in (50, 40):  # narrower than the grid: it must be split, never clipped
+        out = io.StringIO()
+        console = FleetConsole(Masker(), live=False, stream=io.StringIO(), out=out)
+        console.out.width = width
+        console.grid(grid)
+        shown = out.getvalue()
+        tables = shown.split("marks (one per")[0]
+        rows = [line for line in tables.splitlines() if line.lstrip()[:2] in ("a1", "a2")]
+        assert all("3/4" in line and "ago" in line for line in rows[:2]), shown
+        assert "…" not in "".join(rows[2:]) and "done" in tables, "only 'at' may be shortened"
+        assert max(len(line.rstrip()) for line in shown.splitlines()) <= width, shown
+        for step in ("demo-files", "demo-per-env", "demo-canary"):
+            assert step in tables, f"{step} is named at {width} columns: {shown}"

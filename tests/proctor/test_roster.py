@@ -15,9 +15,13 @@ ENV = {"ADA_SECRET": "ada-canary-0001", "BOB_SECRET": "bob-canary-0002"}
 
 
 def problems(path: Path, catalog: Catalog, environ: dict[str, str] | None = None) -> list[str]:
-    with pytest.raises(RosterError) as caught:
-        load_roster(path, catalog.fields(), ENV if environ is None else environ)
-    return caught.value.problems
+    """What is wrong with the roster: its fatal problems, else the rows it left out."""
+    try:
+        roster = load_roster(path, catalog.fields(), ENV if environ is None else environ)
+    except RosterError as caught:
+        return caught.problems
+    assert roster.rejected, "a roster with a problem"
+    return list(roster.rejected)
 
 
 def test_a_good_roster_gives_each_attendee_their_own_values(tmp_path: Path,
@@ -121,3 +125,26 @@ def test_only_names_unknown_attendees(tmp_path: Path, demo_catalog: Catalog) -> 
     roster = load_roster(path, demo_catalog.fields(), ENV)
     with pytest.raises(RosterError, match="no attendee 'zed' \\(attendees: ada\\)"):
         roster.select(["zed"])
+
+
+def test_a_bad_row_is_left_out_and_the_good_ones_are_kept(tmp_path: Path,
+                                                          demo_catalog: Catalog) -> None:
+    path = write_roster(tmp_path / "roster.csv", HEADER, [
+        ["ada", "contoso1", "ws/ada", "", "ADA_SECRET"],
+        ["bob", "Bad-Prefix", "ws/bob", "", "BOB_SECRET"],
+        ["cy", "contoso3", "ws/cy"],
+    ])
+    roster = load_roster(path, demo_catalog.fields(), ENV)
+    assert [attendee.id for attendee in roster] == ["ada"]
+    assert [problem.split(":")[0] for problem in roster.rejected] == [
+        "roster.csv line 3", "roster.csv line 4"]
+    assert roster.select(["ada"]).rejected == roster.rejected, "--only keeps them named"
+
+
+def test_a_bad_toml_table_is_left_out_too(tmp_path: Path, demo_catalog: Catalog) -> None:
+    path = tmp_path / "roster.toml"
+    path.write_text('[[attendee]]\nattendee = "ada"\nprefix = "contoso1"\nworkspace = "ws/a"\n\n'
+                    '[[attendee]]\nattendee = "bob"\nprefix = "contoso2"\n')
+    roster = load_roster(path, demo_catalog.fields(), ENV)
+    assert [attendee.id for attendee in roster] == ["ada"]
+    assert roster.rejected == ("roster.toml line 6: missing key 'workspace'",)
