@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "headless steps with --step ID --headless / --all --headless.",
         parents=[_common_options(suppress=False)],
         epilog="exit codes: 0 done and verified, 1 a step failed, 2 bad usage or missing/"
-               "invalid values, 3 verify found drift, 4 workspace locked, 130 interrupted",
+               "invalid values, 3 --verify: a step does not verify (drift, or not done), "
+               "4 workspace locked, 130 interrupted",
     )
     parser.add_argument("--step", action="append", default=[], metavar="ID",
                         help="the step to work on (repeatable); see `labtui list`")
@@ -258,33 +259,35 @@ def _exit_code(outcomes: set[Outcome]) -> ExitCode:
         return ExitCode.INTERRUPTED
     if Outcome.FAILED in outcomes:
         return ExitCode.FAILED
-    if Outcome.DRIFT in outcomes:
-        return ExitCode.DRIFT
+    if Outcome.DRIFT in outcomes or Outcome.NOT_DONE in outcomes:
+        return ExitCode.DRIFT  # --verify: does not verify; the words say drift or not done
     return ExitCode.OK
 
 
 def _open_for_reading(args: argparse.Namespace) -> Workspace | None:
     path = _workspace_path(args)
     if not path.is_file() and not (path / "state.db").exists():
-        return None  # nothing done yet: every step is listed as not started
+        return None  # nothing done yet: every step is listed as not done
     return Workspace(path, read_only=True)
 
 
 def _list(args: argparse.Namespace) -> int:
+    from labtui.status import UnitState, unit_state
+
     catalog = Catalog.discover()
     workspace = _open_for_reading(args)
     try:
         resolver = Resolver(catalog.fields(), workspace=workspace)
         rows = []
         for unit in catalog.units():
-            record = workspace.status(unit.id, unit.env) if workspace else None
-            status = record.status if record else "not-started"
-            if status == "not-started":
+            status: str = unit_state(workspace, unit) if workspace else UnitState.NOT_DONE
+            if status == UnitState.NOT_DONE:
+                # Not done yet: say what it is waiting for when that is known.
                 if unit.step.manual:
                     status = "manual"
                 elif resolver.problems(unit.step.inputs, unit.env):
-                    status = "needs-input"
-            rows.append((unit, status))
+                    status = "needs input"
+            rows.append((unit, str(status)))
     finally:
         if workspace is not None:
             workspace.close()
@@ -304,8 +307,8 @@ def _status_table(rows: list[tuple[Unit, str]], *, with_titles: bool) -> object:
     from rich.table import Table
     from rich.text import Text
 
-    styles = {"done": "green", "failed": "red", "drift": "yellow", "cancelled": "yellow",
-              "needs-input": "magenta", "manual": "cyan", "not-started": "dim"}
+    styles = {"done": "green", "failed": "red", "drift": "yellow", "interrupted": "yellow",
+              "running": "cyan", "needs input": "magenta", "manual": "cyan", "not done": "dim"}
     table = Table(title="labtui steps")
     widths = {
         "section": max((len(u.step.section) for u, _ in rows), default=7),

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,10 +26,41 @@ from labtui.events import (
 from labtui.masking import Masker
 
 SYMBOLS = {"done": "✓", "skipped": "✓", "rolled-back": "↺", "clean": "·", "planned": "·",
-           "failed": "✗", "drift": "!", "cancelled": "■"}
+           "failed": "✗", "drift": "!", "not done": "○", "cancelled": "■"}
 STYLES = {"done": "green", "skipped": "green", "rolled-back": "cyan", "clean": "dim",
-          "planned": "cyan", "failed": "red", "drift": "yellow", "cancelled": "yellow"}
+          "planned": "cyan", "failed": "red", "drift": "yellow", "not done": "yellow",
+          "cancelled": "yellow"}
 PLAN_SIGNS = {"create": "+", "change": "~", "delete": "-", "keep": "="}
+NAMED_OUTCOMES = {"drift", "not done"}
+"""Outcomes whose word goes before the message: both are a verify that failed, and the message
+(the failed checks) does not say which of the two it is."""
+TOTALS_ORDER = ("done", "skipped", "rolled-back", "clean", "planned", "drift", "not done",
+                "failed", "cancelled")
+NOT_REACHED = "not reached"
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One unit in the closing summary; `noteworthy` rows get a line of their own, the others
+    are only counted."""
+
+    unit: str
+    outcome: str
+    message: str
+    noteworthy: bool
+
+
+def summary_totals(rows: Sequence[SummaryRow], not_reached: int) -> str:
+    """"12 done, 3 skipped, 1 failed, 12 not reached": outcomes in a fixed order, zeros left out."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.outcome] = counts.get(row.outcome, 0) + 1
+    order = [*TOTALS_ORDER, *sorted(set(counts) - set(TOTALS_ORDER))]
+    parts = [f"{counts[outcome]} {outcome.replace('-', ' ')}" for outcome in order
+             if counts.get(outcome)]
+    if not_reached:
+        parts.append(f"{not_reached} {NOT_REACHED}")
+    return ", ".join(parts)
 
 
 def _label(event: Event) -> str:
@@ -178,6 +210,8 @@ class Console:
                     self.close()
             symbol = SYMBOLS.get(event.outcome, "?")
             message = event.message or event.outcome
+            if event.outcome in NAMED_OUTCOMES and event.message:
+                message = f"{event.outcome} — {event.message}"
             self.print(f"{symbol} {_label(event)}: {message} ({event.duration:.1f}s)",
                        STYLES.get(event.outcome))
 
