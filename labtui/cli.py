@@ -26,7 +26,8 @@ from labtui.values import Resolver, ValuesError
 
 if TYPE_CHECKING:
     from labtui.catalog import Unit
-    from labtui.engine import Outcome
+    from labtui.console import Console
+    from labtui.engine import Engine, Outcome, Result
     from labtui.events import Listener
     from labtui.session import SessionOptions
 
@@ -109,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run even when verify says the step is done")
     parser.add_argument("--with-requires", action="store_true",
                         help="run the steps it requires first")
+    parser.add_argument("--yes", action="store_true",
+                        help="with --all --rollback: do not ask for confirmation (needed when "
+                             "stdin is not a terminal)")
     parser.add_argument("--log-file", type=Path, metavar="PATH",
                         help="also write the (masked) log to PATH")
     parser.add_argument("--heartbeat", type=float, default=30.0, help=argparse.SUPPRESS)
@@ -203,25 +207,34 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
         except OSError as exc:
             raise UsageError(f"--log-file {args.log_file}: cannot write it "
                              f"({exc.strerror or exc})") from None
+    planned: list[Unit] = list(units)
+    results: list[Result] = []
     try:
         with Session(_options(args, argv), catalog=catalog, masker=masker,
                      listeners=listeners) as session:
             engine = session.engine
+            if args.rollback and not _confirm_rollback(engine, units, args.all and not args.yes,
+                                                       console):
+                _error("nothing was rolled back")
+                return ExitCode.FAILED
             with _cancel_on_interrupt(engine.cancel, lambda m: console.print(m, "yellow")):
                 try:
                     if args.verify:
                         results = engine.verify(units)
                     elif args.rollback:
+                        planned = list(reversed(units))
                         results = engine.rollback(units)
                     elif args.plan:
                         results = engine.plan(units)
                     elif args.solve and args.step and not args.with_requires:
-                        manual = [unit for unit in units if unit.step.manual]
-                        if not manual:
+                        planned = [unit for unit in units if unit.step.manual]
+                        if not planned:
                             raise UsageError("--solve is for manual steps (like write-test), "
                                              "or with --with-requires when one comes first")
-                        results = engine.solve(manual)
+                        results = engine.solve(planned)
                     else:
+                        # What engine.run takes on: with --with-requires, the requirements too.
+                        planned = catalog.closure(units) if args.with_requires else list(units)
                         results = engine.run(units, force=args.force,
                                              with_requires=args.with_requires,
                                              solve_manual=args.solve)
@@ -233,14 +246,85 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
             close = getattr(listener, "close", None)
             if close is not None:
                 close()
-    console.summary([(r.unit.label, r.outcome.value, r.message) for r in results]
-                    if len(results) > 1 else [])
-    return _exit_code({r.outcome for r in results})
+    code = _exit_code({r.outcome for r in results})
+    performed = {(r.unit.id, r.unit.env) for r in results}
+    not_reached = [unit for unit in planned if (unit.id, unit.env) not in performed]
+    if len(planned) > 1:
+        _summarize(console, results, not_reached, code, as_json=args.json)
+    return code
+
+
+def _confirm_rollback(engine: Engine, units: Sequence[Unit], ask: bool,
+                      console: Console) -> bool:
+    """Name the done steps a rollback of `units` leaves broken; with `ask` (--all without
+    --yes), ask in a terminal and refuse (exit 2) when stdin is not one. False: the user said no.
+    """
+    chosen = {(unit.id, unit.env) for unit in units}
+    broken: list[Unit] = []
+    for unit in units:
+        for dependent in engine.done_dependents(unit):
+            if (dependent.id, dependent.env) not in chosen and dependent not in broken:
+                broken.append(dependent)
+    if broken:
+        names = ", ".join(unit.label for unit in broken)
+        these = ("these done steps", "they need", "show") if len(broken) != 1 else (
+            "this done step", "it needs", "shows")
+        console.print(f"rolling back leaves {these[0]} broken ({these[1]} what is removed, and "
+                      f"{these[2]} drift until run again): {names}", "yellow")
+    if not ask:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError("--all --rollback removes everything the lab created: add --yes to "
+                         "confirm (stdin is not a terminal, so labtui cannot ask)")
+    removing = [(unit, len(engine.rollback_plan(unit))) for unit in reversed(units)]
+    removing = [(unit, count) for unit, count in removing if count]
+    total = sum(count for _, count in removing)
+    if removing:
+        console.print(f"--all --rollback removes {total} resource{'s' if total != 1 else ''} "
+                      f"of {len(removing)} step{'s' if len(removing) != 1 else ''}, newest first: "
+                      + ", ".join(f"{unit.label} ({count})" for unit, count in removing))
+    else:
+        console.print("--all --rollback: the journal is empty, nothing to remove; every step "
+                      "is set back to not done")
+    console.stream.write("Roll back every step? [y/N] ")
+    console.stream.flush()
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
+
+
+def _noteworthy(result: Result) -> bool:
+    """Whether a unit's result gets its own line in the summary (the others are counted)."""
+    from labtui.engine import Outcome
+
+    if result.outcome in (Outcome.SKIPPED, Outcome.CLEAN):
+        return False
+    if result.outcome is Outcome.PLANNED:
+        return any(change.action != "keep" for change in result.changes)
+    return not (result.action == "verify" and result.outcome is Outcome.DONE)
+
+
+def _summarize(console: Console, results: Sequence[Result], not_reached: Sequence[Unit],
+               code: int, *, as_json: bool) -> None:
+    """The closing summary on stderr; with --json, also one summary object on stdout."""
+    from labtui.console import SummaryRow, summary_totals
+
+    rows = [SummaryRow(r.unit.label, r.outcome.value, r.message, _noteworthy(r))
+            for r in results]
+    console.summary(rows, [unit.label for unit in not_reached])
+    if as_json:
+        totals: dict[str, int] = {}
+        for row in rows:
+            totals[row.outcome] = totals.get(row.outcome, 0) + 1
+        print(console.masker.redact(json.dumps({
+            "event": "summary", "totals": totals,
+            "not_reached": [{"step": unit.id, "env": unit.env} for unit in not_reached],
+            "text": summary_totals(rows, len(not_reached)), "exit_code": int(code)})))
 
 
 def _section_steps(catalog: Catalog, name: str) -> list[str]:
     wanted = name.strip().lower().replace("-", " ")
-    for section, steps in catalog.sections():
+    sections = catalog.sections()
+    for section, steps in sections:
         if section.lower() == wanted:
             return [step.id for step in steps]
     known = ", ".join(section for section, _ in catalog.sections())

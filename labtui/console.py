@@ -235,24 +235,19 @@ class Console:
         except (reports.ReportError, OSError, ValueError, KeyError) as exc:
             self.print(f"  cannot show {event.name} results from {path}: {exc}", "yellow")
 
-    def summary(self, rows: Sequence[tuple[str, str, str]]) -> None:
-        """A closing table of (unit, outcome, message)."""
-        if not rows:
+    def summary(self, rows: Sequence[SummaryRow], not_reached: Sequence[str] = ()) -> None:
+        """The closing summary: the totals, a line per noteworthy unit, and the units a stop
+        (a failure, Ctrl-C) left not reached."""
+        if not rows and not not_reached:
             return
-        if self.live:
-            from rich.table import Table
-
-            table = Table(title="Summary", show_lines=False)
-            table.add_column("step")
-            table.add_column("outcome")
-            table.add_column("message", overflow="fold")
-            from rich.text import Text
-
-            for unit, outcome, message in rows:
-                table.add_row(Text(unit), Text(outcome, style=STYLES.get(outcome, "")),
-                              Text(self.masker.redact(message)))
-            with self._lock:
-                self.rich.print(table)
-        else:
-            for unit, outcome, message in rows:
-                self.print(f"{SYMBOLS.get(outcome, '?')} {unit}: {outcome} — {message}")
+        self.print(f"summary: {summary_totals(rows, len(not_reached))}", "bold")
+        for row in rows:
+            if row.noteworthy:
+                text = row.outcome
+                if row.message:
+                    text = (row.message if row.message.startswith(row.outcome)
+                            else f"{row.outcome} — {row.message}")
+                self.print(f"  {SYMBOLS.get(row.outcome, '?')} {row.unit}: {text}",
+                           STYLES.get(row.outcome))
+        if not_reached:
+            self.print(f"  {NOT_REACHED}: {', '.join(not_reached)}", "dim")
