@@ -18,7 +18,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 # Only light modules here: `labtui --help` must not pay for the engine, targets or plugins.
-from labtui.catalog import Catalog, CatalogError
+from labtui.catalog import Catalog, CatalogError, did_you_mean
 from labtui.masking import Masker
 from labtui.state import Workspace, WorkspaceError, WorkspaceLocked, default_workspace
 from labtui.targets import TARGETS
@@ -327,13 +327,20 @@ def _section_steps(catalog: Catalog, name: str) -> list[str]:
     for section, steps in sections:
         if section.lower() == wanted:
             return [step.id for step in steps]
-    known = ", ".join(section for section, _ in catalog.sections())
-    raise UsageError(f"--section {name}: no such section (sections: {known})")
+    known = ", ".join(section for section, _ in sections)
+    by_lower = {section.lower(): section for section, _ in sections}
+    guess = did_you_mean(wanted, by_lower)
+    guessed = f"; did you mean {by_lower[guess]!r}?" if guess else ""
+    raise UsageError(f"--section {name}: no such section{guessed} (sections: {known})")
 
 
 def _check_env(catalog: Catalog, env: str | None) -> None:
     known = sorted({unit.env for unit in catalog.units() if unit.env})
     if env is not None and env not in known:
+        guess = did_you_mean(env, known)
+        if guess:
+            raise UsageError(f"--env {env}: no such environment; did you mean {guess!r}? "
+                             f"(the environments are {', '.join(known)})")
         raise UsageError(f"--env {env}: the environments are {', '.join(known)}")
 
 
@@ -423,7 +430,10 @@ def _logs(args: argparse.Namespace) -> int:
                          f"{' or --env '.join(e for e in envs if e)}")
     env = args.logs_env if args.logs_env is not None else envs[0]
     if env not in envs:
-        raise UsageError(f"step {step.id!r} does not run in environment {env!r}")
+        names = [e for e in envs if e]
+        guess = did_you_mean(str(env), names)
+        guessed = f": did you mean {guess!r}?" if guess else f" (only in {', '.join(names)})"
+        raise UsageError(f"step {step.id!r} does not run in environment {env!r}{guessed}")
     workspace = _open_for_reading(args)
     record = workspace.last_run(step.id, env) if workspace else None
     if workspace is not None:
@@ -440,6 +450,18 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 def _app(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    if args.step:
+        catalog = Catalog.discover()
+        for step_id in args.step:
+            catalog.get(step_id)  # a misspelt step is named (with a guess) before anything opens
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # The app draws on a terminal and reads keys from it; in a pipe it would hang or garble.
+        if args.step:
+            raise UsageError(f"--step {' --step '.join(args.step)} without --headless opens the "
+                             "app, which needs a terminal: add --headless to run it here")
+        raise UsageError("labtui opens the app, which needs a terminal (stdin and stdout are "
+                         "not both one): use --step ID --headless, --all --headless or "
+                         "labtui list")
     from labtui.app import run_app
 
     return run_app(_options(args, argv), focus=args.step[0] if args.step else None)
