@@ -44,12 +44,14 @@ def unit_state(workspace: Workspace, unit: Unit) -> UnitState:
 
     A run, solve or rollback whose record is still open is "running" while the process that
     started it holds the workspace, and "interrupted" once it is gone (killed, crashed): what it
-    created is in the journal either way. Otherwise the recorded status decides.
+    created is in the journal either way. Otherwise, or when a status was recorded after that
+    run began (a verify since found it done), the recorded status decides.
     """
-    last = workspace.last_run(unit.id, unit.env, CHANGING_ACTIONS)
-    if last is not None and last.finished is None:
-        return UnitState.RUNNING if _still_running(workspace, last) else UnitState.INTERRUPTED
     record = workspace.status(unit.id, unit.env)
+    last = workspace.last_run(unit.id, unit.env, CHANGING_ACTIONS)
+    if last is not None and last.finished is None and (
+            record is None or record.updated < last.started):
+        return UnitState.RUNNING if _still_running(workspace, last) else UnitState.INTERRUPTED
     if record is None:
         return UnitState.NOT_DONE
     return _RECORDED.get(record.status, UnitState.NOT_DONE)

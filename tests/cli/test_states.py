@@ -78,6 +78,13 @@ def test_a_run_is_listed_running_while_it_runs_and_interrupted_once_killed(
     assert listed(labtui)[("demo-files", None)] == "interrupted"
     line = next(line for line in labtui("list").stdout.splitlines() if "demo-files" in line)
     assert "interrupted" in line and "not done" not in line
+    still = labtui("--step", "demo-files", "--headless", "--verify")
+    assert still.code == 3 and listed(labtui)[("demo-files", None)] == "interrupted"
+    # A verify that finds it done since (here: with the files it made counted) says so.
+    made = str(len(list(files.iterdir())))
+    assert labtui("--step", "demo-files", "--headless", "--verify",
+                  "--set", f"demo-count={made}").code == 0
+    assert listed(labtui)[("demo-files", None)] == "done"
     assert labtui("--step", "demo-files", "--headless", "--rollback").code == 0
     assert listed(labtui)[("demo-files", None)] == "not done"
 
