@@ -207,14 +207,17 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
         except OSError as exc:
             raise UsageError(f"--log-file {args.log_file}: cannot write it "
                              f"({exc.strerror or exc})") from None
+    confirm = args.rollback and args.all and not args.yes
+    if confirm and not sys.stdin.isatty():
+        raise UsageError("--all --rollback removes everything the lab created: add --yes to "
+                         "confirm (stdin is not a terminal, so labtui cannot ask)")
     planned: list[Unit] = list(units)
     results: list[Result] = []
     try:
         with Session(_options(args, argv), catalog=catalog, masker=masker,
                      listeners=listeners) as session:
             engine = session.engine
-            if args.rollback and not _confirm_rollback(engine, units, args.all and not args.yes,
-                                                       console):
+            if args.rollback and not _confirm_rollback(engine, units, confirm, console):
                 _error("nothing was rolled back")
                 return ExitCode.FAILED
             with _cancel_on_interrupt(engine.cancel, lambda m: console.print(m, "yellow")):
@@ -257,8 +260,7 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
 def _confirm_rollback(engine: Engine, units: Sequence[Unit], ask: bool,
                       console: Console) -> bool:
     """Name the done steps a rollback of `units` leaves broken; with `ask` (--all without
-    --yes), ask in a terminal and refuse (exit 2) when stdin is not one. False: the user said no.
-    """
+    --yes, in a terminal), list what it removes and ask. False: the user said no."""
     chosen = {(unit.id, unit.env) for unit in units}
     broken: list[Unit] = []
     for unit in units:
@@ -273,9 +275,6 @@ def _confirm_rollback(engine: Engine, units: Sequence[Unit], ask: bool,
                       f"{these[2]} drift until run again): {names}", "yellow")
     if not ask:
         return True
-    if not sys.stdin.isatty():
-        raise UsageError("--all --rollback removes everything the lab created: add --yes to "
-                         "confirm (stdin is not a terminal, so labtui cannot ask)")
     removing = [(unit, len(engine.rollback_plan(unit))) for unit in reversed(units)]
     removing = [(unit, count) for unit, count in removing if count]
     total = sum(count for _, count in removing)

@@ -51,7 +51,7 @@ def test_rolling_back_a_requirement_names_the_done_steps_it_breaks(labtui: Labtu
 def test_all_rollback_without_a_terminal_needs_yes(labtui: LabtuiRunner, tmp_path: Path) -> None:
     files = tmp_path / "f"
     all_done(labtui, files)
-    refused = labtui("--all", "--headless", "--rollback")
+    refused = labtui("--all", "--env", "dev", "--headless", "--rollback")
     assert refused.code == 2, refused.output
     assert refused.stderr.strip().splitlines() == [
         "labtui: --all --rollback removes everything the lab created: add --yes to confirm "
