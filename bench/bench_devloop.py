@@ -75,7 +75,8 @@ def main() -> None:
     finally:
         if not args.keep:
             subprocess.run([sys.executable, "-m", "labtui", "--all", "--headless", "--rollback",
-                            "--workspace", str(workspace)], env=env, capture_output=True)
+                            "--yes", "--workspace", str(workspace)], env=env,
+                           capture_output=True)
         else:
             print(f"workspace kept: {workspace}")
 
