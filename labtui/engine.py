@@ -32,6 +32,7 @@ from labtui.events import (
     StepStarted,
 )
 from labtui.masking import Masker
+from labtui.plain_text import strip_escapes
 from labtui.state import Workspace, WorkspaceError
 from labtui.step import Cancelled, Change, Check, JournalEntry, StepContext, StepError, Verdict
 from labtui.targets.base import Target, TargetError
@@ -147,7 +148,8 @@ class _RunLog:
         self._write(message, level, emit=False)
 
     def _write(self, message: str, level: str, *, emit: bool = True) -> None:
-        masked = self._engine.masker.redact(str(message))
+        # Escapes go first: a colour code inside a secret would otherwise hide it from the masker.
+        masked = self._engine.masker.redact(strip_escapes(str(message)))
         now = time.time()
         lines = masked.splitlines() or [""]
         with self._lock:
