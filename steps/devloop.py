@@ -35,7 +35,7 @@ from labtui_steps.fields import (
 )
 
 from labtui.step import Change, Check, JournalEntry, Step, StepContext, StepError, Verdict
-from labtui.targets.base import ModelVersion, NotFound, TargetError
+from labtui.targets.base import BuildFailed, ModelVersion, NotFound, TargetError
 
 MODEL_FILES = ("model.pkl", "x_scaler.pkl", "y_scaler.pkl")
 SAMPLE_INPUT = {"age": 37, "hours-per-week": 40.0, "sex": "Female",
@@ -510,12 +510,19 @@ class TestImage(Step):
         _copy_ca_bundle(ctx, context)
         tag = f"{ctx.value('image-name')}-tests:{version.version}"
         ctx.journal.record("image", tag)
-        containers.build(
-            context, tag, build_args={"INFERENCE_IMAGE": inference},
-            labels=_image_labels(ctx, version), log=ctx.log,
-            progress=lambda done, total: ctx.progress(done, total, f"layer {done + 1} of {total}"),
-            cancelled=ctx.cancelled,
-        )
+        try:
+            containers.build(
+                context, tag, build_args={"INFERENCE_IMAGE": inference},
+                labels=_image_labels(ctx, version), log=ctx.log,
+                progress=lambda done, total: ctx.progress(done, total,
+                                                          f"layer {done + 1} of {total}"),
+                cancelled=ctx.cancelled,
+            )
+        except BuildFailed as exc:
+            if exc.cause == "base-image":  # here the base is the inference image, not base-image
+                raise StepError(f"the inference image {inference} is gone; run build-image "
+                                "again") from None
+            raise
         remove_dangling(ctx)
         name = f"labtui-tests-{uuid.uuid4().hex[:10]}"
         ctx.journal.record("container", name)

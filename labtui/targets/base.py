@@ -42,6 +42,22 @@ class Conflict(TargetError):
     (a Key Vault secret that is deleted but not purged, a name taken in another group)."""
 
 
+class BuildFailed(TargetError):
+    """An image build failed. The message is one line naming the cause and the fix; `cause`
+    says which kind it is, so a step can word the fix in its own terms:
+
+    - "base-image": the image in FROM is not on the engine and cannot be pulled (`image`);
+    - "certificate": a download in a RUN step failed TLS verification (an intercepting proxy);
+    - "network": a download in a RUN step could not reach its server;
+    - "step": a Dockerfile step failed for another reason (its last output is in the message).
+    """
+
+    def __init__(self, message: str, *, cause: str, image: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.image = image
+
+
 # --- resources -------------------------------------------------------------------------------
 
 
@@ -757,7 +773,8 @@ class Containers(ABC):
         as the engine produces it and `progress(step, steps)` per Dockerfile step.
 
         Raises:
-            TargetError: the build failed (the message has the engine's error) or was cancelled.
+            BuildFailed: the build failed; the message names the cause and the fix.
+            TargetError: no engine, or the build was cancelled.
         """
 
     @abstractmethod
