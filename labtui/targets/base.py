@@ -195,6 +195,19 @@ class LibraryStatus:
 
 
 @dataclass(frozen=True)
+class AccessToken:
+    """A personal access token of a Databricks workspace (User Settings > Developer > Access
+    tokens; `tokens.create` in databricks-sdk). `value` is known only to the call that created
+    it: the workspace keeps no copy it can show again."""
+
+    token_id: str
+    comment: str
+    created: float
+    expires: float | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True)
 class SecretScope:
     """A Databricks secret scope: "DATABRICKS"-backed, or "AZURE_KEYVAULT"-backed by a vault."""
 
@@ -575,6 +588,30 @@ class Databricks(ABC):
     @abstractmethod
     def read_scope_secret(self, workspace: str, scope: str, key: str) -> str:
         """A secret's value as a notebook reads it (`dbutils.secrets.get`). Raises NotFound."""
+
+    # -- personal access tokens ------------------------------------------------------------
+
+    @abstractmethod
+    def create_token(self, workspace: str, comment: str, *,
+                     lifetime_seconds: int | None = None) -> AccessToken:
+        """Issue a personal access token (as "Generate New Token" does); the result carries
+        its value, which is shown this once. No lifetime: it does not expire.
+
+        Raises NotFound (workspace).
+        """
+
+    @abstractmethod
+    def tokens(self, workspace: str) -> list[AccessToken]:
+        """The workspace's tokens, oldest first, without their values. Raises NotFound."""
+
+    @abstractmethod
+    def check_token(self, workspace: str, value: str) -> bool:
+        """Whether the workspace accepts `value` as a token now (issued, not revoked, not
+        expired). Raises NotFound (workspace)."""
+
+    @abstractmethod
+    def delete_token(self, workspace: str, token_id: str) -> bool:
+        """Revoke a token; False if there was none with that id."""
 
     @abstractmethod
     def write_profile(self, name: str, host: str, token: str) -> None:

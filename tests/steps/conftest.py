@@ -14,7 +14,7 @@ from labtui_steps import infrastructure
 
 from labtui.step import JournalEntry, Step, StepContext
 from labtui.targets.local import LocalTarget
-from tests.conftest import require_lab_data
+from tests.conftest import LAB_DATA, require_lab_data
 
 SECTION: tuple[type[Step], ...] = (
     infrastructure.ResourceGroups, infrastructure.MlWorkspace, infrastructure.DataLake,
@@ -27,9 +27,8 @@ ANSWERS = {
     "prefix": "contoso7",
     "tenant-id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
     "subscription-id": "0b1f6471-1bf0-4dda-aec3-cb9272f09590",
-    "databricks-token": "dapi-test-token-0123456789",
-    "data-file": str(Path(__file__).resolve().parents[2].parent / "shared" / "data"
-                     / "AdultCensusIncome.csv"),
+    "databricks-token": "dapi0123456789abcdef0123456789abcdef",
+    "data-file": str(LAB_DATA),
 }
 
 

@@ -48,5 +48,10 @@ def test_lab_inputs_name_their_rule() -> None:
 
     assert LOCATION.check("westeurope") is None
     assert "an Azure region name" in (LOCATION.check("1.5e400") or "")
-    assert DATABRICKS_TOKEN.check("dapi0123456789") is None
+    assert DATABRICKS_TOKEN.check("dapi0123456789abcdef0123456789abcdef") is None
+    assert DATABRICKS_TOKEN.check("dapi0123456789abcdef0123456789abcdef-3") is None
     assert "no spaces or line breaks" in (DATABRICKS_TOKEN.check("dapi012 3456") or "")
+    for wrong in ("dapi0123456789", "dapi0123456789ABCDEF0123456789ABCDEF", "x" * 36):
+        assert "'dapi' followed by 32 lowercase hexadecimal digits" in (
+            DATABRICKS_TOKEN.check(wrong) or "")
+    assert not DATABRICKS_TOKEN.required, "the workspace issues one when none is given"
