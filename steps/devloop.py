@@ -10,8 +10,6 @@ from __future__ import annotations
 import ast
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -207,6 +205,11 @@ def count_tests(folder: Path) -> int:
     return count
 
 
+def test_file(ctx: StepContext) -> Path:
+    """Where the attendee writes their test: absolute, known before the working copy exists."""
+    return (repo_path(ctx) / TESTS_FOLDER / "test_model.py").resolve()
+
+
 class WriteTest(Step):
     """Manual: the attendee adds a unit test to Project_One-Tests; verify runs them."""
 
@@ -220,23 +223,36 @@ class WriteTest(Step):
     environment = "dev"
     inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, ML_WORKSPACE, MODEL_NAME, CREATED_BY)
 
+    def _publish(self, ctx: StepContext, tests: Path) -> None:
+        ctx.outputs.set("test-file", str(tests))
+        ctx.publish("test-file", tests)
+
     def run(self, ctx: StepContext) -> None:
-        tests = working_copy(ctx) / TESTS_FOLDER / "test_model.py"
+        tests = test_file(ctx)
+        working_copy(ctx)
+        self._publish(ctx, tests)
         ctx.log(f"This step is yours: open {tests}, add a test (pytest style, e.g. that "
                 "run() returns a number for the lab's sample input), save, then verify.")
 
     def verify(self, ctx: StepContext) -> Verdict:
         import labtui_assets
 
+        tests = test_file(ctx)
+        ctx.publish("test-file", tests)  # front ends show it (and open it) from the start
         try:
             folder = working_copy(ctx) / TESTS_FOLDER
         except StepError as exc:
-            return Verdict.of(Check("working copy", False, str(exc), "run seed-repo first"))
+            return Verdict.of(Check("test file", False, f"{tests} (not there yet: {exc})",
+                                    "run seed-repo first"))
+        if not tests.is_file():
+            return Verdict.of(Check("test file", False, f"{tests} does not exist",
+                                    "restore it from your branch (git checkout -- .)"))
         given = count_tests(labtui_assets.root() / TESTS_FOLDER)
         found = count_tests(folder)
-        checks = [Check("tests written", found > given,
+        checks = [Check("test file", True, str(tests)),
+                  Check("tests written", found > given,
                         f"{found} test{'s' if found != 1 else ''} ({given} given)",
-                        f"add a test function named test_… to {folder / 'test_model.py'}")]
+                        f"add a test function named test_… to {tests}")]
         if found > given:
             try:
                 checks.append(self._run_tests(ctx, folder))
@@ -245,27 +261,29 @@ class WriteTest(Step):
         return Verdict(tuple(checks))
 
     def _run_tests(self, ctx: StepContext, folder: Path) -> Check:
+        from labtui_steps.unit_tests import run_unit_tests
+
         model_dir = ctx.artifacts / "model"
         if model_dir.exists():
             shutil.rmtree(model_dir)
         version = newest_model(ctx)
         files = ctx.target.models.download_model(
             ctx.value("ml-workspace-name"), version.name, model_dir, version=version.version)
-        code = folder.parent / "Project_One"
-        env = {"PYTHONPATH": str(code), "AZUREML_MODEL_DIR": str(files),
-               "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)],
-            capture_output=True, text=True, env=env, cwd=folder.parent, timeout=300,
-        )
-        for line in done.stdout.splitlines()[-15:]:
+        junit = ctx.artifacts / "test_results" / "junit.xml"
+        try:
+            ran = run_unit_tests(folder, folder.parent / "Project_One", files, junit)
+        except StepError as exc:
+            return Check("tests pass", False, str(exc), "the output of pytest is in the log")
+        for line in ran.output:
             ctx.log(line)
-        last = (done.stdout.strip().splitlines() or ["no output"])[-1]
-        return Check("tests pass", done.returncode == 0, last,
-                     "fix the failing test (its output is in the step log)")
+        ctx.publish("junit", junit)
+        return Check("tests pass", ran.ok, ran.explanation(),
+                     f"fix the failing test in {folder} (pytest's output is in the step log)")
 
     def solve(self, ctx: StepContext) -> None:
-        tests = working_copy(ctx) / TESTS_FOLDER / "test_model.py"
+        working_copy(ctx)
+        tests = test_file(ctx)
+        self._publish(ctx, tests)
         original = tests.read_text(encoding="utf-8")
         if "def test_run_returns_a_numeric_estimate" in original:
             ctx.log("the reference test is already there")
