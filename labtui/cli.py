@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "with --all, --section or --with-requires, run them and solve "
                              "manual steps on the way")
     parser.add_argument("--force", action="store_true",
-                        help="run even when verify says the step is done")
+                        help="run even when verify says the step is done (with --plan: "
+                             "show what a forced run would redo)")
     parser.add_argument("--with-requires", action="store_true",
                         help="run the steps it requires first")
     parser.add_argument("--log-file", type=Path, metavar="PATH",
@@ -213,7 +214,7 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
                     elif args.rollback:
                         results = engine.rollback(units)
                     elif args.plan:
-                        results = engine.plan(units)
+                        results = engine.plan(units, force=args.force)
                     elif args.solve and args.step and not args.with_requires:
                         manual = [unit for unit in units if unit.step.manual]
                         if not manual:

@@ -496,13 +496,14 @@ class Engine:
         return [Change("delete", entry.kind, entry.ref)
                 for entry in reversed(self.workspace.journal_entries(unit.id, unit.env))]
 
-    def plan(self, units: Sequence[Unit]) -> list[Result]:
-        """What a run of each unit would do, touching nothing."""
+    def plan(self, units: Sequence[Unit], *, force: bool = False) -> list[Result]:
+        """What a run of each unit would do, touching nothing; with `force`, what a forced
+        run (which runs a unit even when it verifies) would do."""
         self.check_values(units)
-        return [self._perform(unit, "plan", partial(self._plan, unit)) for unit in units]
+        return [self._perform(unit, "plan", partial(self._plan, unit, force)) for unit in units]
 
-    def _plan(self, unit: Unit, ctx: StepContext) -> Result:
-        changes = unit.step.plan(ctx)
+    def _plan(self, unit: Unit, force: bool, ctx: StepContext) -> Result:
+        changes = unit.step.forced_plan(ctx) if force else unit.step.plan(ctx)
         for change in changes:
             self.emit(PlannedChange(unit.id, unit.env, change.action, change.kind, change.ref,
                                     self.masker.redact(change.detail)))

@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Literal
 
 from labtui_steps.devops import NOTEBOOK_REPO_PATH, NOTEBOOK_WORKSPACE_PATH, repository
 from labtui_steps.devops import working_copy_path as repo_path
@@ -169,6 +170,36 @@ class TrainModel(Step):
                             if metrics.exists() else "no metrics.json", "run this step again"))
         return Verdict(tuple(checks))
 
+    def _notebook_change(self, ctx: StepContext) -> Change:
+        workspace = ctx.value("databricks-workspace")
+        try:
+            ctx.target.databricks.notebook_source(workspace, NOTEBOOK_WORKSPACE_PATH)
+            action: Literal["create", "change"] = "change"
+        except NotFound:
+            action = "create"
+        return Change(action, "notebook", NOTEBOOK_WORKSPACE_PATH,
+                      f"{NOTEBOOK_REPO_PATH} from branch {ctx.value('branch')}, in {workspace}")
+
+    def _training(self, ctx: StepContext, why: str) -> Change:
+        return Change("create", "model version", ctx.value("model-name"),
+                      f"{why}: the notebook trains on cluster {ctx.value('cluster-name')} and "
+                      "registers a new version tagged "
+                      + ", ".join(f"{k}={v}" for k, v in model_tags(ctx).items()))
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        if self.verify(ctx).ok:
+            version = newest_model(ctx)
+            return [Change("keep", "model version", f"{version.name} {version.version}",
+                           f"tagged {model_tags(ctx)}")]
+        return [self._notebook_change(ctx), self._training(ctx, "not trained yet")]
+
+    def forced_plan(self, ctx: StepContext) -> list[Change]:
+        try:
+            why = f"trained again, after version {newest_model(ctx, advice='').version}"
+        except StepError:
+            why = "not trained yet"
+        return [self._notebook_change(ctx), self._training(ctx, why)]
+
     def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
         if entry.kind == "notebook":
             try:
@@ -279,6 +310,21 @@ class WriteTest(Step):
         ctx.publish("junit", junit)
         return Check("tests pass", ran.ok, ran.explanation(),
                      f"fix the failing test in {folder} (pytest's output is in the step log)")
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        import labtui_assets
+
+        tests = test_file(ctx)
+        try:
+            found = count_tests(working_copy(ctx) / TESTS_FOLDER)
+        except StepError as exc:
+            return [Change("change", "test file", str(tests), f"yours to write, once {exc}")]
+        if found > count_tests(labtui_assets.root() / TESTS_FOLDER):
+            return [Change("keep", "test file", str(tests),
+                           f"{found} tests: verify runs them with pytest")]
+        return [Change("change", "test file", str(tests),
+                       "yours to write: add a test function (--solve adds the reference "
+                       "test)")]
 
     def solve(self, ctx: StepContext) -> None:
         working_copy(ctx)
@@ -472,6 +518,12 @@ class BuildImage(Step):
         except NotFound:
             return [Change("create", "image", tag, f"model version {version.version}")]
 
+    def forced_plan(self, ctx: StepContext) -> list[Change]:
+        changes = self.plan(ctx)
+        return [Change("change", c.kind, c.ref, "rebuilt from the working copy and the "
+                       "registered model files") if c.action == "keep" else c
+                for c in changes]
+
     def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
         if entry.kind != "image":
             raise StepError(f"unknown journal entry {entry.kind}")
@@ -616,6 +668,35 @@ class TestImage(Step):
             except NotFound:
                 checks.append(Check("test image", False, f"{tag} is gone", "run this step"))
         return Verdict(tuple(checks))
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        return self._plan(ctx, forced=False)
+
+    def forced_plan(self, ctx: StepContext) -> list[Change]:
+        return self._plan(ctx, forced=True)
+
+    def _plan(self, ctx: StepContext, *, forced: bool) -> list[Change]:
+        results = ctx.artifacts / "test_results"
+        try:
+            version = newest_model(ctx)
+        except StepError as exc:
+            return [Change("create", "test image", f"{ctx.value('image-name')}-tests:?",
+                           str(exc))]
+        tag = f"{ctx.value('image-name')}-tests:{version.version}"
+        if not forced and self.verify(ctx).ok:
+            return [Change("keep", "test image", tag),
+                    Change("keep", "test results", str(results), "JUnit and coverage")]
+        try:
+            ctx.target.containers.image(tag)
+            image: Change = Change("change", "test image", tag, "rebuilt with the tests of "
+                                   "your working copy")
+        except NotFound:
+            base = ctx.outputs.get("image", step="build-image") or "the inference image"
+            image = Change("create", "test image", tag, f"{base} + pytest + your tests")
+        return [image, Change("create", "test container", f"{tag} run",
+                              "pytest with coverage inside, removed afterwards"),
+                Change("change" if results.exists() else "create", "test results",
+                       str(results), "JUnit, Cobertura and the HTML report")]
 
     def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
         if entry.kind == "container":

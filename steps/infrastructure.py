@@ -611,6 +611,28 @@ class UploadData(InfrastructureStep):
         )
 
 
+    def plan(self, ctx: StepContext) -> list[Change]:
+        return self._plan(ctx, forced=False)
+
+    def forced_plan(self, ctx: StepContext) -> list[Change]:
+        return self._plan(ctx, forced=True)  # a forced run uploads the file again
+
+    def _plan(self, ctx: StepContext, *, forced: bool) -> list[Change]:
+        account, lake = ctx.value("storage-account"), ctx.target.datalake
+        ref = f"{account}/{FILE_SYSTEM}/{census.FILE_NAME}"
+        if not forced and self.verify(ctx).ok:
+            return [Change("keep", "data lake file", ref, f"{ctx.outputs.get('rows')} rows")]
+        given = ctx.values.get("data-file", "").strip()
+        source = given or f"{ctx.value('data-url')} (offline: a generated sample)"
+        try:
+            exists = any(f.path == census.FILE_NAME
+                         for f in lake.list_files(account, FILE_SYSTEM))
+        except NotFound:
+            exists = False
+        return [Change("change" if exists else "create", "data lake file", ref,
+                       f"uploaded from {source}")]
+
+
 # --- CLI profiles ------------------------------------------------------------------------
 
 
@@ -810,6 +832,27 @@ class ServicePrincipal(InfrastructureStep):
                    f"{name} does not have {ROLE} on {account.name}", "run this step again"),
         ]
         return Verdict(tuple(checks))
+
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        name, account = ctx.value("service-principal"), ctx.value("storage-account")
+        acl = f"{FILE_SYSTEM}: rwx, also as default"
+        role = f"{ROLE} on {account}"
+        if not _exists(lambda: ctx.target.principals.find_service_principal(name)):
+            return [Change("create", "service principal", name, "with a new password"),
+                    Change("create", "data lake ACL", acl), Change("create", "role assignment",
+                                                                  role)]
+        failed = {check.name for check in self.verify(ctx).failed}
+        no_lake = "data lake access" in failed
+        return [
+            Change("change" if "password" in failed else "keep", "service principal", name,
+                   "a new password (the recorded one does not sign in)"
+                   if "password" in failed else ""),
+            Change("create" if no_lake or "data lake ACL" in failed else "keep",
+                   "data lake ACL", acl),
+            Change("create" if no_lake or "role" in failed else "keep", "role assignment",
+                   role),
+        ]
 
 
 def _acl_for(object_id: str) -> list[AclEntry]:
