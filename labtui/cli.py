@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "with --all, --section or --with-requires, run them and solve "
                              "manual steps on the way")
     parser.add_argument("--force", action="store_true",
-                        help="run even when verify says the step is done")
+                        help="run even when verify says the step is done (with --plan: "
+                             "show what a forced run would redo)")
     parser.add_argument("--with-requires", action="store_true",
                         help="run the steps it requires first")
     parser.add_argument("--yes", action="store_true",
@@ -237,7 +238,7 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
                         planned = list(reversed(units))
                         results = engine.rollback(units)
                     elif args.plan:
-                        results = engine.plan(units)
+                        results = engine.plan(units, force=args.force)
                     elif args.solve and args.step and not args.with_requires:
                         planned = [unit for unit in units if unit.step.manual]
                         if not planned:

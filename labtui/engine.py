@@ -32,6 +32,7 @@ from labtui.events import (
     StepStarted,
 )
 from labtui.masking import Masker
+from labtui.plain_text import strip_escapes
 from labtui.state import Workspace, WorkspaceError
 from labtui.status import UnitState, unit_state
 from labtui.step import Cancelled, Change, Check, JournalEntry, StepContext, StepError, Verdict
@@ -150,7 +151,8 @@ class _RunLog:
         self._write(message, level, emit=False)
 
     def _write(self, message: str, level: str, *, emit: bool = True) -> None:
-        masked = self._engine.masker.redact(str(message))
+        # Escapes go first: a colour code inside a secret would otherwise hide it from the masker.
+        masked = self._engine.masker.redact(strip_escapes(str(message)))
         now = time.time()
         lines = masked.splitlines() or [""]
         with self._lock:
@@ -507,13 +509,14 @@ class Engine:
         return [Change("delete", entry.kind, entry.ref)
                 for entry in reversed(self.workspace.journal_entries(unit.id, unit.env))]
 
-    def plan(self, units: Sequence[Unit]) -> list[Result]:
-        """What a run of each unit would do, touching nothing."""
+    def plan(self, units: Sequence[Unit], *, force: bool = False) -> list[Result]:
+        """What a run of each unit would do, touching nothing; with `force`, what a forced
+        run (which runs a unit even when it verifies) would do."""
         self.check_values(units)
-        return [self._perform(unit, "plan", partial(self._plan, unit)) for unit in units]
+        return [self._perform(unit, "plan", partial(self._plan, unit, force)) for unit in units]
 
-    def _plan(self, unit: Unit, ctx: StepContext) -> Result:
-        changes = unit.step.plan(ctx)
+    def _plan(self, unit: Unit, force: bool, ctx: StepContext) -> Result:
+        changes = unit.step.forced_plan(ctx) if force else unit.step.plan(ctx)
         for change in changes:
             self.emit(PlannedChange(unit.id, unit.env, change.action, change.kind, change.ref,
                                     self.masker.redact(change.detail)))

@@ -124,7 +124,7 @@ def test_ten_attendees_one_broken_over_the_demo_steps(make_room: Callable[..., R
 def lab_room(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, dict[str, str]]:
     """A roster of ten attendees for the lab's own steps, shared answers and their tokens."""
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "home" / ".databrickscfg"))
-    tokens = {f"A{i}_DATABRICKS_TOKEN": f"dapi-attendee-{i}-0123456789abcdef"
+    tokens = {f"A{i}_DATABRICKS_TOKEN": f"dapi{i:04x}0123456789abcdef0123456789ab"
               for i in range(1, 11)}
     roster = write_roster(tmp_path / "roster.csv",
                           ["attendee", "prefix", "workspace", "databricks-token"],

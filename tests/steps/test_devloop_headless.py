@@ -16,7 +16,7 @@ from tests.conftest import BASE_IMAGE, LAB_DATA, LabtuiRunner, labtui_env, requi
 from tests.sandbox_snapshot import snapshot
 
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-TOKEN = "dapi-devloop-7c1e9a2b44"
+TOKEN = "dapi7c1e9a2b440123456789abcdef012345"
 
 
 @pytest.fixture
