@@ -481,8 +481,8 @@ class LabApp(App[int]):
             note = " — its reference answer is filled in" if (
                 unit.step.manual and solve_manual) else ""
             lines.append(Text(f"+ {unit.label}: {word}{note}", style="green"))
-        lines.insert(0, f"{todo} of {len(units)} to run, in this order; it stops at the first "
-                     "that fails. Each step shows its plan in the log as it starts.")
+        lines.insert(0, f"{todo} of {len(units)} to run, in this order; each is verified "
+                     "first and skipped when done, and the run stops at the first that fails.")
         job = Job("run", tuple(units), force=force, with_requires=True,
                   solve_manual=solve_manual)
         self.ask(ConfirmScreen(f"Run {what}?", lines, yes="Run"), lambda: self.start(job))
@@ -580,23 +580,28 @@ class LabApp(App[int]):
         self.start(Job("verify", (unit,)))
 
     def action_open_artifacts(self) -> None:
-        """The selected step's artifacts folder (reports, metrics) in the file manager."""
+        """The selected step's artifacts folder (reports, metrics) in the file manager; the
+        lab's artifacts folder while the step has made none."""
         from labtui.app.external import open_folder
 
-        folder = self.lab.artifacts
+        folder = self.lab.artifacts.resolve()
+        note = ""
         target = self.target
         if isinstance(target, Selection) and len(target.units) == 1:
-            own = self.lab.artifacts_of(target.units[0])
-            folder = own if own.is_dir() else folder
+            own = self.lab.artifacts_of(target.units[0]).resolve()
+            if own.is_dir():
+                folder = own
+            else:
+                note = f"{target.label} has made none yet; the lab's folder: "
         if not folder.is_dir():
             self.notify(f"Nothing is there yet: {folder} is made by the first run",
                         title="No artifacts yet", severity="warning")
             return
         if open_folder(folder):
-            self.notify(str(folder), title="Artifacts opened")
+            self.notify(f"{note}{folder}", title="Artifacts opened")
             return
         self.copy_to_clipboard(str(folder))
-        self.notify(f"{folder} (copied: no file manager was found to open it)",
+        self.notify(f"{note}{folder} (copied: no file manager was found to open it)",
                     title="Artifacts folder", timeout=15)
 
     def action_reset_value(self) -> None:

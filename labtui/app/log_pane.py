@@ -33,6 +33,8 @@ from labtui.masking import Masker
 class LogPane(Vertical):
     """A filter box, the line count, and the log itself."""
 
+    ALLOW_MAXIMIZE = True  # m fills the screen with it (L puts the keys in it first)
+
     VISIBLE = 20_000
     KEPT = 200_000
 
