@@ -25,12 +25,14 @@ class SectionDetail(Static):
         words = [self.lab.status_word(unit, running) for unit in units]
         done = sum(1 for word in words if word == "done")
         text = Text(self.section.name, style="bold")
-        text.append(f"\n{done} of {len(units)} done\n\n", style="dim")
+        text.append(f"\n{done} of {len(units)} done\n", style="dim")
+        if not self.lab.read_only:
+            text.append("→ r runs every step of the section that is not done, in order (it "
+                        "asks first); v verifies them all\n", style="italic")
+        text.append("\n")
         for unit, word in zip(units, words, strict=True):
             text.append(f"  {unit.label:<28} ")
             text.append_text(status_text(word))
             text.append("\n")
-        if not self.lab.read_only:
-            text.append("\n→ r runs every step of the section that is not done, in order "
-                        "(it asks first); v verifies them all", style="italic")
+        text.rstrip()
         self.update(text)

@@ -32,14 +32,22 @@ def node_label(name: str, word: str, *, with_word: bool = True) -> Text:
     return label
 
 
-def legend() -> Text:
-    """What each glyph means, for the narrow tree that shows glyphs without words."""
+def legend(width: int = 25) -> Text:
+    """What each glyph means, for the narrow tree that shows glyphs without words; packed
+    into lines of `width` cells so a glyph and its word never part."""
     text = Text()
+    line = 0
     for word, glyph in STATUS_GLYPHS.items():
-        if len(text):
+        entry = len(glyph) + 1 + len(word)
+        if line and line + 2 + entry > width:
+            text.append("\n")
+            line = 0
+        elif line:
             text.append("  ")
+            line += 2
         text.append(glyph, style=status_text(word).style)
         text.append(f" {word}", style="dim")
+        line += entry
     return text
 
 
