@@ -815,8 +815,8 @@ class LabApp(App[int]):
             self.notify("\n".join(masker.redact(p) for p in error.problems),
                         title="Values needed first", severity="error", timeout=15)
             detail = self.detail
-            if detail is not None and detail.form is not None:
-                detail.form.focus_first_problem()
+            if detail is not None and detail.display and detail.form is not None:
+                detail.form.focus_first_problem()  # not a hidden one (a section was run)
             return
         if isinstance(error, RequirementsError):
             lines: list[Text | str] = [f"{error.unit.label} needs these done first:"]

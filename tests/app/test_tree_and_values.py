@@ -22,6 +22,7 @@ from tests.app.test_app import (
     settle,
     tree_line,
 )
+from tests.app.test_palette_and_manual import palette
 from tests.conftest import LAB_DATA
 
 
@@ -170,3 +171,8 @@ async def test_ctrl_r_puts_a_value_back_to_its_default(make_app: AppFactory,
         await pilot.pause(0.4)
         assert location.value == "eastus", "an invalid draft goes too"
         assert "not started" in tree_line(app, "place-data")
+
+        await fill(pilot, "location", "northeurope", type_it=True)
+        await palette(pilot, "reset value")
+        assert location.value == "eastus", "the palette's Reset value to default"
+        assert app.lab.workspace.get_value("location", None) is None
