@@ -32,6 +32,7 @@ from labtui.app.bridge import EventBuffer, describe
 from labtui.app.confirm import ConfirmScreen
 from labtui.app.log_pane import LogPane
 from labtui.app.model import Lab, Section, Selection, TreeNodeData, UnitKey, unit_key
+from labtui.app.questions import rollback_question, run_many_question, solve_question
 from labtui.app.section_detail import SectionDetail
 from labtui.app.step_detail import StepDetail
 from labtui.app.step_tree import ProgressLine, StepTree, legend
@@ -468,24 +469,13 @@ class LabApp(App[int]):
 
     def confirm_run_all(self, units: list[Unit], what: str, *, force: bool = False,
                         solve_manual: bool = False) -> None:
-        """Before a run of many steps: which are to do, which are done (and skipped)."""
-        lines: list[Text | str] = []
-        todo = 0
-        units = self.lab.catalog.closure(units)  # with what they need, in the lab's order
-        for unit in units:
-            word = self.lab.status_word(unit, self.running)
-            if word == "done" and not force:
-                lines.append(Text(f"= {unit.label}: done (verified, then skipped)", style="dim"))
-                continue
-            todo += 1
-            note = " — its reference answer is filled in" if (
-                unit.step.manual and solve_manual) else ""
-            lines.append(Text(f"+ {unit.label}: {word}{note}", style="green"))
-        lines.insert(0, f"{todo} of {len(units)} to run, in this order; each is verified "
-                     "first and skipped when done, and the run stops at the first that fails.")
+        """Ask before a run of many steps (with what they need, in the lab's order)."""
+        units = self.lab.catalog.closure(units)
         job = Job("run", tuple(units), force=force, with_requires=True,
                   solve_manual=solve_manual)
-        self.ask(ConfirmScreen(f"Run {what}?", lines, yes="Run"), lambda: self.start(job))
+        self.ask(run_many_question(self.lab, units, what, running=self.running, force=force,
+                                   solve_manual=solve_manual),
+                 lambda: self.start(job))
 
     def action_verify(self) -> None:
         target = self._actionable("verify")
@@ -502,26 +492,9 @@ class LabApp(App[int]):
         if target is None:
             return
         units = tuple(target.units)
-        lines: list[Text | str] = []
-        for unit in reversed(units):
-            changes = self.lab.engine.rollback_plan(unit)
-            for change in changes:
-                lines.append(Text(f"- delete {change.kind} {self.lab.masker.redact(change.ref)}",
-                                  style="red"))
-        if not lines:
-            lines.append("Nothing is recorded as created by this step; rollback only resets "
-                         "its status to not started.")
-        else:
-            lines.insert(0, "These will be deleted, newest first:")
         dependents = [dependent for dependent in self.done_dependents(units)
                       if dependent not in units]
-        if dependents:
-            lines.append(Text("These done steps need it, and will no longer be done (drift):",
-                              style="bold"))
-            lines += [Text(f"  ! {unit.label} — {unit.step.title}", style="yellow")
-                      for unit in dependents]
-        self.ask(ConfirmScreen(f"Roll back {target.label}?", lines, yes="Roll back",
-                               no="Keep them", danger=True),
+        self.ask(rollback_question(self.lab, target.label, units, dependents),
                  lambda: self.start(Job("rollback", units)))
 
     def done_dependents(self, units: tuple[Unit, ...]) -> list[Unit]:
@@ -539,11 +512,7 @@ class LabApp(App[int]):
         if not isinstance(target, Selection) or not target.step.manual:
             return
         units = tuple(target.units)
-        self.ask(ConfirmScreen(
-            f"Solve {target.label}?",
-            [f"This fills in the lab's reference answer for “{target.step.title}”, then "
-             "verifies it. What you wrote yourself stays."],
-            yes="Solve"), lambda: self.start(Job("solve", units)))
+        self.ask(solve_question(target), lambda: self.start(Job("solve", units)))
 
     def action_edit(self) -> None:
         """A manual step's file (write-test's test file) in the attendee's $EDITOR; the step
