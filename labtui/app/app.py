@@ -774,7 +774,8 @@ class LabApp(App[int]):
                                   style=PLAN_STYLES.get(change.action, "")))
             if not result.changes:
                 lines.append(Text("nothing to create or change", style="dim"))
-        run = Job("run", plan.units, force=plan.force, with_requires=plan.with_requires)
+        run = Job("run", plan.units, force=plan.force, with_requires=plan.with_requires,
+                  solve_manual=plan.solve_manual)
         title = f"Run {plan.label}" + (" and the steps it needs?" if plan.with_requires else "?")
         self.ask(ConfirmScreen(title, lines, yes="Run"), lambda: self.start(run))
 
@@ -792,7 +793,8 @@ class LabApp(App[int]):
             lines += [Text(f"  {unit.label} — {unit.step.title}", style="bold")
                       for unit in error.missing]
             lines.append("Run them first, then it? (You see the plan of all of them next.)")
-            again = Job("plan", job.units, force=job.force, with_requires=True, then_run=True)
+            again = Job("plan", job.units, force=job.force, with_requires=True, then_run=True,
+                        solve_manual=job.solve_manual or job.action == "solve")
             self.ask(ConfirmScreen("Other steps come first", lines, yes="Run them too"),
                      lambda: self.start(again))
             return

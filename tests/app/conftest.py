@@ -97,6 +97,7 @@ class WriteNote(Step):
     title = "Write a test of your own"
     section = "Dev loop"
     manual = True
+    requires = ("train-model",)
     summary = "Add a function named test_… to the file, then verify."
 
     def run(self, ctx: StepContext) -> None:

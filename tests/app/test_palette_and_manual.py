@@ -130,7 +130,17 @@ async def test_a_manual_step_is_solved_from_the_app(make_app: AppFactory,
         assert isinstance(dialog, ConfirmScreen) and dialog.title_text == "Solve write-note?"
         await pilot.press("y")
         await settle(pilot)
-        assert "done" in tree_line(app, "write-note")
+        needs = app.screen
+        assert isinstance(needs, ConfirmScreen) and needs.title_text == "Other steps come first"
+        assert "train-model" in dialog_text(needs)
+        await pilot.press("y")
+        await settle(pilot)
+        plan = app.screen
+        assert isinstance(plan, ConfirmScreen) and plan.title_text.startswith("Run write-note")
+        await pilot.press("y")
+        await settle(pilot)
+        assert "done" in tree_line(app, "train-model")
+        assert "done" in tree_line(app, "write-note"), "solved, not just run, after its needs"
         assert "def test_reference" in Path("ws/artifacts/write-note/test_note.py").read_text()
 
 
