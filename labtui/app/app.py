@@ -214,6 +214,7 @@ class LabApp(App[int]):
     @on(Tree.NodeHighlighted, "#tree")
     def node_highlighted(self, event: Tree.NodeHighlighted[TreeNodeData]) -> None:
         selection = event.node.data
+        self.call_after_refresh(self.refresh_bindings)  # Solve and Edit: manual steps only
         if isinstance(selection, Section):
             self.section = selection
             self.call_after_refresh(self.show_section, selection)

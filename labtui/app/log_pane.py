@@ -100,7 +100,8 @@ class LogPane(Vertical):
 
     def _line_width(self) -> int:
         log = self.log_widget
-        return log.size.width - log.styles.gutter.width - log.scrollbar_size_vertical
+        # Leave room for the scrollbar even before it shows: it comes with the lines.
+        return log.size.width - log.styles.gutter.width - log.styles.scrollbar_size_vertical
 
     def wrap(self, lines: list[str]) -> list[str]:
         """`lines` cut to the log's width at spaces, each continuation indented by two."""

@@ -8,6 +8,7 @@ from textual.widgets import Footer, Log, Static
 from labtui.app.help import HelpScreen
 from labtui.app.log_pane import LogPane
 from labtui.app.step_tree import StepTree
+from labtui.catalog import Catalog
 from tests.app.conftest import AppFactory
 from tests.app.test_app import fill, log_text, ready, run_selected, settle
 
@@ -97,3 +98,21 @@ async def test_the_help_says_esc_closes_it(make_app: AppFactory) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_the_footer_offers_solve_and_edit_on_a_manual_step_only(
+        make_app: AppFactory, room_catalog: Catalog) -> None:
+    app = make_app(focus="demo-files", catalog=room_catalog)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        app.query_one(StepTree).focus()
+
+        def footer_keys() -> set[str]:
+            return {str(key.description) for key in app.query_one(Footer).query("FooterKey")}
+
+        await pilot.pause()
+        assert "Solve" not in footer_keys()
+        app.query_one(StepTree).select_step("write-note")
+        await pilot.pause()
+        await pilot.pause()
+        assert {"Solve", "Edit", "Quit"} <= footer_keys()
