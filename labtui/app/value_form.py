@@ -111,9 +111,12 @@ class FieldRow(Vertical):
                 reveal.can_focus = False  # a click toggles; the keys stay in the input
                 yield reveal
         yield Static("", classes="field-problem")
-        if field.help:
+        hints = [escape(field.help)] if field.help else []
+        if self._editable and (field.default is not None or field.derive is not None):
+            hints.append("[i]ctrl+r: back to the default[/i]")
+        if hints:
             # Shown while the field has the focus (CSS): the form stays short on small screens.
-            yield Static(escape(field.help), classes="field-help", markup=True)
+            yield Static(" ".join(hints), classes="field-help", markup=True)
 
     @property
     def input(self) -> Input:

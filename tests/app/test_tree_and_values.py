@@ -159,6 +159,7 @@ async def test_ctrl_r_puts_a_value_back_to_its_default(make_app: AppFactory,
         await ready(pilot)
         location = on_screen(app).query_one("#input-location", Input)
         assert location.value == "eastus"
+        assert "ctrl+r: back to the default" in detail_text(app), "the focused field says so"
         await fill(pilot, "location", "westeurope", type_it=True)
         assert app.lab.workspace.get_value("location", None) == "westeurope"
         await pilot.press("ctrl+r")
