@@ -474,6 +474,11 @@ class LabApp(App[int]):
         units = self.lab.catalog.closure(units)
         job = Job("run", tuple(units), force=force, with_requires=True,
                   solve_manual=solve_manual)
+        try:
+            self.lab.engine.check_values(units)  # a missing value is named before asking
+        except ValuesError as missing:
+            self.job_failed(job, missing)
+            return
         self.ask(run_many_question(self.lab, units, what, running=self.running, force=force,
                                    solve_manual=solve_manual),
                  lambda: self.start(job))

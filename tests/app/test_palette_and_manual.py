@@ -74,6 +74,9 @@ async def test_the_palette_offers_every_action(make_app: AppFactory,
 async def test_run_everything_from_the_palette_asks_listing_the_lab(
         make_app: AppFactory) -> None:
     app = make_app(focus="demo-files")
+    workspace = app.lab.workspace
+    workspace.set_value("demo-dir", None, "files", secret=False)
+    workspace.set_value("demo-secret", None, "s3cret-canary-value", secret=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         await palette(pilot, "run everything")

@@ -177,3 +177,21 @@ async def test_ctrl_r_puts_a_value_back_to_its_default(make_app: AppFactory,
         await palette(pilot, "reset value")
         assert location.value == "eastus", "the palette's Reset value to default"
         assert app.lab.workspace.get_value("location", None) is None
+
+
+async def test_a_section_with_a_value_missing_says_so_before_asking(
+        make_app: AppFactory) -> None:
+    app = make_app(focus="demo-files")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await fill(pilot, "demo-dir", "files")
+        tree = app.query_one(StepTree)
+        tree.select_section("Demo")
+        tree.focus()
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen), "no question that cannot be run"
+        shown = "\n".join(f"{n.title}: {n.message}" for n in app._notifications)
+        assert "Values needed first" in shown and "demo-secret" in shown
+        assert app.job is None
