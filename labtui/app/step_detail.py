@@ -45,6 +45,7 @@ class StepDetail(VerticalScroll):
     are missing, the form comes before them, so it is on screen even in a small terminal."""
 
     ALLOW_MAXIMIZE = True
+    can_focus = False  # Tab goes from the tree straight to the step's buttons and values
 
     class ActionPressed(Message):
         """A Run / Verify / Plan / Rollback button was pressed."""

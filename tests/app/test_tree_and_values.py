@@ -211,3 +211,23 @@ async def test_a_run_killed_in_an_earlier_session_shows_interrupted(
         await ready(pilot)
         assert "interrupted" in tree_line(app, "demo-files")
         assert "rolls back what it made" in detail_text(app)
+
+
+async def test_tab_from_the_tree_reaches_the_missing_value_without_a_hidden_stop(
+        make_app: AppFactory) -> None:
+    """Every Tab lands on something the attendee can see and use: no invisible stop on the
+    detail's scroll container between the tree and the step's buttons and values."""
+    from textual.widgets import Button
+
+    app = make_app(focus="demo-files")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        app.query_one(StepTree).focus()
+        seen = []
+        for _ in range(3):
+            await pilot.press("tab")
+            seen.append(app.focused)
+            if isinstance(app.focused, Input):
+                break
+        assert all(isinstance(widget, Button | Input) for widget in seen), seen
+        assert isinstance(app.focused, Input) and app.focused.id == "input-demo-dir"
