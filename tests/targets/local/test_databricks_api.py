@@ -292,3 +292,68 @@ def test_git_credentials_and_repos(served: Served, tmp_path: Path) -> None:
     w.repos.delete(repo.id)  # type: ignore[attr-defined]
     w.git_credentials.delete(credential.credential_id)  # type: ignore[attr-defined]
     assert list(w.git_credentials.list()) == []  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def lab_ready(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
+    """The Infrastructure section run for dev; nothing serves the sandbox."""
+    config = tmp_path / "home" / ".databrickscfg"
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(config))
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    target = LocalTarget(workspace)
+    answers = {k: v for k, v in ANSWERS.items() if k != "databricks-token"}
+    lab = Lab(workspace, target, answers)
+    lab.run_section(envs=("dev",))
+    yield lab
+    target.close()
+
+
+def _serve(lab: Lab) -> subprocess.Popen[str]:
+    from tests.conftest import labtui_env
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "labtui", "sandbox", "serve", "--workspace", str(lab.workspace)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env=labtui_env())
+
+
+def test_sandbox_serve_keeps_the_api_up_until_ctrl_c(lab_ready: Lab) -> None:
+    import signal
+
+    url = lab_ready.target.databricks.get_workspace("contoso7-adb-dev").url
+    serving = _serve(lab_ready)
+    try:
+        assert serving.stdout is not None
+        line = serving.stdout.readline()
+        assert line.startswith(f"Databricks REST API of {lab_ready.workspace / 'sandbox'} at "
+                               f"{url} (Ctrl-C stops it")
+        assert [c.cluster_name for c in _client().clusters.list()] == ["contoso7-dev"]  # type: ignore
+        second = subprocess.run(
+            [sys.executable, "-m", "labtui", "sandbox", "serve", "--workspace",
+             str(lab_ready.workspace)], capture_output=True, text=True, timeout=60)
+        assert second.returncode == 0
+        assert second.stderr == (f"labtui: the Databricks REST API of this sandbox is already "
+                                 f"served at {url} (by another labtui)\n")
+        serving.send_signal(signal.SIGINT)
+        out, err = serving.communicate(timeout=30)
+    finally:
+        if serving.poll() is None:
+            serving.kill()
+            serving.wait()
+    assert serving.returncode == 0, err
+    assert (out, err) == ("", "")
+    token = lab_ready.target.databricks.read_profile(PROFILE).token
+    assert token not in line
+
+
+def test_sandbox_serve_without_a_sandbox_says_what_to_do(tmp_path: Path) -> None:
+    from tests.conftest import labtui_env
+
+    done = subprocess.run(
+        [sys.executable, "-m", "labtui", "sandbox", "serve", "--workspace", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, env=labtui_env())
+    assert done.returncode == 2
+    assert done.stderr == (f"labtui: there is no sandbox in {tmp_path} yet: run the lab's "
+                           "Infrastructure steps first (labtui --section Infrastructure "
+                           "--headless)\n")
