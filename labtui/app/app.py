@@ -25,6 +25,8 @@ from textual.worker import Worker, WorkerState
 if TYPE_CHECKING:
     from textual.command import Provider
 
+    from labtui.targets.local.databricks_api import DatabricksApiServer
+
 from labtui.app.banner import Banner
 from labtui.app.bridge import EventBuffer, describe
 from labtui.app.confirm import ConfirmScreen
@@ -114,6 +116,9 @@ class LabApp(App[int]):
         self._log_opened_for_job = False
         self.notes: dict[UnitKey, str] = {}
         """Why the last action on a unit did not work (shown in its detail)."""
+        self.databricks_api: DatabricksApiServer | None = None
+        self._databricks_api_said: str | None = None
+        self._unmounted = False
         if not lab.read_only:
             lab.engine.listeners.append(self.events)
 
@@ -137,6 +142,7 @@ class LabApp(App[int]):
         self._drain_timer = self.set_interval(self.DRAIN_INTERVAL, self.drain_events,
                                               pause=True)
         self.load_identity()
+        self.serve_databricks_api()
         tree = self.query_one(StepTree)
         tree.focus()
         self.refresh_progress()
@@ -314,6 +320,32 @@ class LabApp(App[int]):
     def load_identity(self) -> dict[str, str]:
         return self.lab.identity()
 
+    # -- the local sandbox's Databricks REST API -------------------------------------------
+
+    @work(thread=True, group="databricks-api", exclusive=True, exit_on_error=False,
+          description="Databricks REST API")
+    def serve_databricks_api(self) -> str | None:
+        """Serve the sandbox while the app is open, so the CLI profiles work (tried again
+        after each job: the Infrastructure steps make the sandbox)."""
+        from labtui.targets.local.databricks_api.background import serve_in_background
+
+        if self.lab.session is None or self.databricks_api is not None:
+            return None
+        server, line = serve_in_background(self.lab.session.engine.target)
+        if server is not None and self._unmounted:
+            server.close()
+            return None
+        self.databricks_api = server
+        return line
+
+    def databricks_api_changed(self, event: Worker.StateChanged) -> None:
+        said = event.worker.result if event.state == WorkerState.SUCCESS else (
+            f"the Databricks REST API is not served: {event.worker.error}"
+            if event.state == WorkerState.ERROR else None)
+        if isinstance(said, str) and said != self._databricks_api_said:
+            self._databricks_api_said = said
+            self.log_pane.add_lines([self.lab.masker.redact(said)])
+
     # -- actions ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -425,6 +457,9 @@ class LabApp(App[int]):
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
+        if worker.group == "databricks-api":
+            self.databricks_api_changed(event)
+            return
         if worker.group == "identity":
             if event.state == WorkerState.SUCCESS and isinstance(worker.result, dict):
                 self.query_one(Banner).show_identity(worker.result)
@@ -436,6 +471,7 @@ class LabApp(App[int]):
                 WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
         job, self.job = self.job, None
+        self.serve_databricks_api()
         if self._drain_timer is not None:
             self._drain_timer.pause()
         self.drain_events()
@@ -629,6 +665,9 @@ class LabApp(App[int]):
         self.push_screen("help")
 
     def on_unmount(self) -> None:
+        self._unmounted = True
+        if self.databricks_api is not None:
+            self.databricks_api.close()
         if not self.lab.read_only and self.job is not None:
             self.lab.engine.cancel()
 
