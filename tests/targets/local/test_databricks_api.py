@@ -357,3 +357,59 @@ def test_sandbox_serve_without_a_sandbox_says_what_to_do(tmp_path: Path) -> None
     assert done.stderr == (f"labtui: there is no sandbox in {tmp_path} yet: run the lab's "
                            "Infrastructure steps first (labtui --section Infrastructure "
                            "--headless)\n")
+
+
+def test_sdk_manages_clusters_and_libraries(served: Served) -> None:
+    from databricks.sdk.errors import ResourceDoesNotExist
+    from databricks.sdk.service.compute import Library, PythonPyPiLibrary, State
+
+    w = _client()
+    created = w.clusters.create(  # type: ignore[attr-defined]
+        cluster_name="scratch", spark_version="15.4.x-scala2.12",
+        node_type_id="Standard_DS3_v2", num_workers=1, autotermination_minutes=30).result()
+    assert (created.cluster_name, created.state) == ("scratch", State.RUNNING)
+    w.libraries.install(created.cluster_id,  # type: ignore[attr-defined]
+                        [Library(pypi=PythonPyPiLibrary(package="mlflow"))])
+    statuses = list(w.libraries.cluster_status(created.cluster_id))  # type: ignore
+    assert [(s.library.pypi.package, s.status.value) for s in statuses] == [
+        ("mlflow", "INSTALLED")]
+    w.clusters.edit(created.cluster_id, spark_version="15.4.x-scala2.12",  # type: ignore
+                    cluster_name="scratch", node_type_id="Standard_DS3_v2", num_workers=1,
+                    autotermination_minutes=60)
+    again = w.clusters.get(created.cluster_id)  # type: ignore[attr-defined]
+    assert again.autotermination_minutes == 60
+    w.clusters.delete(created.cluster_id).result()  # type: ignore[attr-defined]
+    assert w.clusters.get(created.cluster_id).state == State.TERMINATED  # type: ignore
+    w.clusters.permanent_delete(created.cluster_id)  # type: ignore[attr-defined]
+    with pytest.raises(ResourceDoesNotExist):
+        w.clusters.get(created.cluster_id)  # type: ignore[attr-defined]
+
+
+def test_sdk_keeps_secrets_in_a_databricks_scope_and_notebooks(served: Served) -> None:
+    from databricks.sdk.errors import InvalidParameterValue, ResourceAlreadyExists
+    from databricks.sdk.service.workspace import ExportFormat
+
+    w = _client()
+    w.secrets.create_scope("scratch")  # type: ignore[attr-defined]
+    with pytest.raises(ResourceAlreadyExists, match="Scope scratch already exists!"):
+        w.secrets.create_scope("scratch")  # type: ignore[attr-defined]
+    w.secrets.put_secret("scratch", "api-key", string_value="s3cr3t-value")  # type: ignore
+    assert [s.key for s in w.secrets.list_secrets("scratch")] == ["api-key"]  # type: ignore
+    assert served.lab.target.databricks.read_scope_secret(
+        "contoso7-adb-dev", "scratch", "api-key") == "s3cr3t-value"
+    with pytest.raises(InvalidParameterValue, match="must have userAADToken defined"):
+        w.api_client.do("POST", "/api/2.0/secrets/scopes/create",  # type: ignore
+                        body={"scope": "kv", "scope_backend_type": "AZURE_KEYVAULT"})
+    w.secrets.delete_scope("scratch")  # type: ignore[attr-defined]
+    assert [s.name for s in w.secrets.list_scopes()] == ["data-lake"]  # type: ignore
+
+    w.workspace.upload("/Shared/tool", b"print('hi')\n")  # type: ignore[attr-defined]
+    exported = w.workspace.export("/Shared/tool", format=ExportFormat.SOURCE)  # type: ignore
+    assert base64.b64decode(exported.content).decode() == (
+        "# Databricks notebook source\nprint('hi')\n")
+    with pytest.raises(ResourceAlreadyExists, match=r"Path \(/Shared/tool\) already exists"):
+        w.workspace.upload("/Shared/tool", b"print('again')\n")  # type: ignore[attr-defined]
+    with pytest.raises(InvalidParameterValue, match=r"Folder \(/Shared\) cannot be deleted"):
+        w.workspace.delete("/Shared", recursive=True)  # type: ignore[attr-defined]
+    w.workspace.delete("/Shared/tool")  # type: ignore[attr-defined]
+    assert list(w.workspace.list("/Shared")) == []  # type: ignore[attr-defined]

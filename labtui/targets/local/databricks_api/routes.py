@@ -362,7 +362,7 @@ class Api:
         source = _b64(str(r.get("content") or ""), "content").decode("utf-8")
         notebooks, repos = self._tree(r.workspace)
         kind = _kind(path, notebooks, repos)
-        if kind is not None and (kind != "NOTEBOOK" or not r.get("overwrite")):
+        if kind is not None and (kind != "NOTEBOOK" or not _flag(r.get("overwrite"))):
             raise already_exists(f"Path ({path}) already exists.")
         header = NOTEBOOK_HEADERS[language]
         if not source.startswith(header):
@@ -395,7 +395,7 @@ class Api:
             self.databricks.unlink_notebook(r.workspace, path)
             return {}
         inside = sorted(p for p in [*notebooks, *repos] if p.startswith(path.rstrip("/") + "/"))
-        if inside and not r.get("recursive"):
+        if inside and not _flag(r.get("recursive")):
             raise ApiError(400, "DIRECTORY_NOT_EMPTY", f"Folder ({path}) is not empty")
         if path == "/" or path in ROOT_FOLDERS:
             raise invalid(f"Folder ({path}) cannot be deleted")
@@ -537,6 +537,11 @@ def _int(value: Any, name: str) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise invalid(f"{name} must be a number (got {value!r})") from None
+
+
+def _flag(value: Any) -> bool:
+    """A boolean as JSON (true) or as a form or query field ("true") gives it."""
+    return value is True or str(value).lower() == "true"
 
 
 def _b64(value: str, name: str) -> bytes:

@@ -154,7 +154,7 @@ class JobRuns:
             run.result_state, run.error = "FAILED", str(exc)
             run.state_message = str(exc).splitlines()[0] if str(exc) else "Run failed."
         except Exception as exc:  # the run's record must end even when the runner breaks
-            log.exception("run %s broke", run.run_id)
+            log.error("run %s broke: %s", run.run_id, type(exc).__name__)
             run.life_cycle_state, run.end_time = "INTERNAL_ERROR", _now_ms()
             run.state_message = run.error = f"{type(exc).__name__}: {exc}"
             return

@@ -149,6 +149,9 @@ class _Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY:
             raise ApiError(400, "MAX_NOTEBOOK_SIZE_EXCEEDED", "the request body is too large")
         raw = self.rfile.read(length) if length else b""
+        content_type = self.headers.get("Content-Type", "")
+        if content_type.startswith("multipart/form-data"):
+            return _form(content_type, raw)
         if not raw.strip():
             return {}
         try:
@@ -244,6 +247,29 @@ class DatabricksApiServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _form(content_type: str, raw: bytes) -> dict[str, Any]:
+    """The fields of a multipart form (`workspace.upload` sends one): text fields as they
+    are, the file part `content` base64-encoded as the JSON form of import carries it."""
+    import base64
+    import email
+    import email.policy
+
+    message = email.message_from_bytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + raw,
+        policy=email.policy.HTTP)
+    if not message.is_multipart():
+        raise ApiError(400, "MALFORMED_REQUEST", "the multipart form cannot be read")
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            continue
+        fields[name] = (base64.b64encode(payload).decode("ascii") if name == "content"
+                        else payload.decode("utf-8"))
+    return fields
 
 
 def _port_taken(port: int, identity: str) -> TargetError:
