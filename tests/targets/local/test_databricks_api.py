@@ -413,3 +413,20 @@ def test_sdk_keeps_secrets_in_a_databricks_scope_and_notebooks(served: Served) -
         w.workspace.delete("/Shared", recursive=True)  # type: ignore[attr-defined]
     w.workspace.delete("/Shared/tool")  # type: ignore[attr-defined]
     assert list(w.workspace.list("/Shared")) == []  # type: ignore[attr-defined]
+
+
+def test_a_port_taken_by_another_program_is_named(lab_ready: Lab) -> None:
+    import socket
+
+    from labtui.targets.base import TargetError
+
+    port = lab_ready.target.databricks.api_port
+    with socket.socket() as stranger:
+        stranger.bind(("127.0.0.1", port))
+        stranger.listen()
+        with pytest.raises(TargetError) as caught:
+            DatabricksApiServer(lab_ready.target.databricks)
+    assert not isinstance(caught.value, AlreadyServed)
+    assert str(caught.value) == (f"cannot serve the Databricks REST API: port {port} on "
+                                 "127.0.0.1 is taken by another program: stop it, then serve "
+                                 "again")
