@@ -69,6 +69,7 @@ def _client(**options: object) -> object:
 def test_profiles_point_at_the_served_sandbox(served: Served) -> None:
     text = served.config.read_text()
     assert f"host = http://127.0.0.1:{served.server.port}\n" in text
+    assert served.server.address == ("127.0.0.1", served.server.port), "loopback only"
     assert text.count(f"host = {served.server.url}") == 2  # dev and pipeline
 
 
@@ -154,6 +155,8 @@ def test_a_token_the_sdk_creates_opens_the_same_workspace(served: Served) -> Non
     assert [c.cluster_name for c in other.clusters.list()] == ["contoso7-dev"]
     comments = [t.comment for t in other.tokens.list()]
     assert "ci" in comments
+    listed = other.api_client.do("GET", "/api/2.0/token/list")
+    assert created.token_value not in str(listed), "a token's value is shown once only"
     pipeline = served.lab.target.databricks.read_profile("contoso7-pipeline").token
     piped = WorkspaceClient(host=served.server.url, token=pipeline)
     assert [c.cluster_name for c in piped.clusters.list()] == ["contoso7-pipeline"]

@@ -218,6 +218,12 @@ class DatabricksApiServer:
         self._httpd.owner = self
         self._thread: threading.Thread | None = None
 
+    @property
+    def address(self) -> tuple[str, int]:
+        """The (host, port) the server listens on."""
+        host, port = self._httpd.server_address[:2]
+        return str(host), int(port)
+
     def authenticate(self, header: str) -> str:
         """The workspace a bearer token belongs to (raises a 401 ApiError)."""
         scheme, _, token = header.partition(" ")
