@@ -8,6 +8,7 @@ factory for the command line and the tests.
 from __future__ import annotations
 
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -119,6 +120,7 @@ class LabApp(App[int]):
         self.databricks_api: DatabricksApiServer | None = None
         self._databricks_api_said: str | None = None
         self._unmounted = False
+        self._databricks_api_lock = threading.Lock()
         if not lab.read_only:
             lab.engine.listeners.append(self.events)
 
@@ -332,10 +334,12 @@ class LabApp(App[int]):
         if self.lab.session is None or self.databricks_api is not None:
             return None
         server, line = serve_in_background(self.lab.session.engine.target)
-        if server is not None and self._unmounted:
+        with self._databricks_api_lock:  # the app may be closing meanwhile
+            if not self._unmounted:
+                self.databricks_api, server = server, None
+        if server is not None:
             server.close()
             return None
-        self.databricks_api = server
         return line
 
     def databricks_api_changed(self, event: Worker.StateChanged) -> None:
@@ -665,9 +669,11 @@ class LabApp(App[int]):
         self.push_screen("help")
 
     def on_unmount(self) -> None:
-        self._unmounted = True
-        if self.databricks_api is not None:
-            self.databricks_api.close()
+        with self._databricks_api_lock:
+            self._unmounted = True
+            serving, self.databricks_api = self.databricks_api, None
+        if serving is not None:
+            serving.close()
         if not self.lab.read_only and self.job is not None:
             self.lab.engine.cancel()
 
