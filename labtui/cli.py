@@ -138,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     proctor.configure_parser(commands.add_parser(
         "proctor", parents=common,
         help="reset, provision or check every attendee's environment at once"))
+    from labtui import sandbox_serve
+
+    sandbox_serve.configure_parser(commands.add_parser(
+        "sandbox", parents=common, help="serve the local sandbox's Databricks REST API"),
+        common)
     return parser
 
 
@@ -555,6 +560,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from labtui import proctor
 
             return proctor.run(args, masker)
+        if args.command == "sandbox":
+            from labtui import sandbox_serve
+
+            return sandbox_serve.run(_workspace_path(args), args.target)
         if args.headless:
             return _headless(args, argv, masker)
         if args.verify or args.rollback or args.plan or args.solve or args.all or args.section:

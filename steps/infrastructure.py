@@ -675,7 +675,9 @@ class CliProfiles(InfrastructureStep):
         profile, workspace = ctx.value("databricks-profile"), ctx.value("databricks-workspace")
         host = databricks.get_workspace(workspace).url
         existing = self._existing(ctx)
-        if existing is not None and existing.host.rstrip("/") != host:
+        moved = existing is not None and existing.host.rstrip("/") != host
+        if moved and existing is not None and not databricks.check_token(workspace,
+                                                                         existing.token):
             raise StepError(
                 f"profile [{profile}] in {databricks.profile_file()} is for another "
                 f"workspace ({existing.host}); choose another databricks-profile")
@@ -687,6 +689,8 @@ class CliProfiles(InfrastructureStep):
         if existing is None:
             self._journal(ctx, "databricks-profile", profile)
             ctx.log(f"add profile [{profile}] for {host} to {databricks.profile_file()}")
+        elif moved:  # its token is this workspace's: the workspace's address changed
+            ctx.log(f"point profile [{profile}] at {host} (it had {existing.host})")
         elif existing.token == token:
             ctx.log(f"profile [{profile}] is already set up")
             return
@@ -738,6 +742,12 @@ class CliProfiles(InfrastructureStep):
                                            "issued by the workspace for the profile")]
         if existing is None:
             return [*changes, Change("create", "CLI profile", profile, path)]
+        try:
+            host = databricks.get_workspace(workspace).url
+        except NotFound:
+            host = existing.host.rstrip("/")
+        if existing.host.rstrip("/") != host:
+            return [*changes, Change("change", "CLI profile", profile, f"{path}: host {host}")]
         same = token is not None and existing.token == token
         return [*changes, Change("keep" if same else "change", "CLI profile", profile,
                                  path if same else f"{path}: a new token")]

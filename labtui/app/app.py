@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,8 @@ from textual.worker import Worker, WorkerState
 
 if TYPE_CHECKING:
     from textual.command import Provider
+
+    from labtui.targets.local.databricks_api import DatabricksApiServer
 
 from labtui.app.banner import Banner
 from labtui.app.bridge import EventBuffer, describe
@@ -147,6 +150,10 @@ class LabApp(App[int]):
         self._log_opened_for_job = False
         self.notes: dict[UnitKey, str] = {}
         """Why the last action on a unit did not work (shown in its detail)."""
+        self.databricks_api: DatabricksApiServer | None = None
+        self._databricks_api_said: str | None = None
+        self._unmounted = False
+        self._databricks_api_lock = threading.Lock()
         if not lab.read_only:
             lab.engine.listeners.append(self.events)
 
@@ -170,6 +177,7 @@ class LabApp(App[int]):
         self._drain_timer = self.set_interval(self.DRAIN_INTERVAL, self.drain_events,
                                               pause=True)
         self.load_identity()
+        self.serve_databricks_api()
         tree = self.query_one(StepTree)
         tree.focus()
         self.refresh_progress()
@@ -372,6 +380,34 @@ class LabApp(App[int]):
     @work(thread=True, group="identity", exit_on_error=False, description="identity")
     def load_identity(self) -> dict[str, str]:
         return self.lab.identity()
+
+    # -- the local sandbox's Databricks REST API -------------------------------------------
+
+    @work(thread=True, group="databricks-api", exclusive=True, exit_on_error=False,
+          description="Databricks REST API")
+    def serve_databricks_api(self) -> str | None:
+        """Serve the sandbox while the app is open, so the CLI profiles work (tried again
+        after each job: the Infrastructure steps make the sandbox)."""
+        from labtui.targets.local.databricks_api.background import serve_in_background
+
+        if self.lab.session is None or self.databricks_api is not None:
+            return None
+        server, line = serve_in_background(self.lab.session.engine.target)
+        with self._databricks_api_lock:  # the app may be closing meanwhile
+            if not self._unmounted:
+                self.databricks_api, server = server, None
+        if server is not None:
+            server.close()
+            return None
+        return line
+
+    def databricks_api_changed(self, event: Worker.StateChanged) -> None:
+        said = event.worker.result if event.state == WorkerState.SUCCESS else (
+            f"the Databricks REST API is not served: {event.worker.error}"
+            if event.state == WorkerState.ERROR else None)
+        if isinstance(said, str) and said != self._databricks_api_said:
+            self._databricks_api_said = said
+            self.log_pane.add_lines([self.lab.masker.redact(said)])
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -703,6 +739,9 @@ class LabApp(App[int]):
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
+        if worker.group == "databricks-api":
+            self.databricks_api_changed(event)
+            return
         if worker.group == "identity":
             if event.state == WorkerState.SUCCESS and isinstance(worker.result, dict):
                 self.query_one(Banner).show_identity(worker.result)
@@ -716,6 +755,7 @@ class LabApp(App[int]):
         job, self.job = self.job, None
         if job is not None:
             self.job_ended(job)
+        self.serve_databricks_api()
         if self._drain_timer is not None:
             self._drain_timer.pause()
         self.drain_events()
@@ -907,6 +947,11 @@ class LabApp(App[int]):
         self.push_screen("help")
 
     def on_unmount(self) -> None:
+        with self._databricks_api_lock:
+            self._unmounted = True
+            serving, self.databricks_api = self.databricks_api, None
+        if serving is not None:
+            serving.close()
         if self._relabel_timer is not None:
             self._relabel_timer.stop()
         if not self.lab.read_only and self.job is not None:

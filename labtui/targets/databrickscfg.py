@@ -22,7 +22,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,18 +84,22 @@ class ProfileFile:
         section = parser[name]
         return Profile(name, section.get("host", ""), section.get("token", ""))
 
-    def write(self, name: str, host: str, token: str) -> None:
-        """Add or replace section `name` with host and token; keep everything else."""
+    def write(self, name: str, host: str, token: str,
+              extra: Mapping[str, str] | None = None) -> None:
+        """Add or replace section `name` with host, token and the `extra` settings after
+        them; keep everything else."""
         _check_name(name)
-        if "\n" in host or "\n" in token:
-            raise TargetError(f"profile [{name}]: host and token must be one line each")
+        settings = {"host": host, "token": token, **(extra or {})}
+        if any("\n" in value for value in settings.values()):
+            raise TargetError(f"profile [{name}]: each setting must be one line")
         with self._editing():
-            self._write(name, host, token)
+            self._write(name, settings)
 
-    def _write(self, name: str, host: str, token: str) -> None:
+
+    def _write(self, name: str, settings: Mapping[str, str]) -> None:
         text = self._text()
         self._parse(text)
-        block = [f"[{name}]\n", f"host = {host}\n", f"token = {token}\n"]
+        block = [f"[{name}]\n", *(f"{key} = {value}\n" for key, value in settings.items())]
         lines = text.splitlines(keepends=True)
         start, end = _section_span(lines, name)
         if start is None:

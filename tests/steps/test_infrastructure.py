@@ -237,6 +237,31 @@ def test_cli_profile_of_another_workspace_is_not_overwritten(lab: Lab, tmp_path:
     assert "adb-9.9" in config.read_text()
 
 
+def test_a_profile_of_this_workspace_at_an_old_address_is_pointed_at_the_served_one(
+        lab: Lab, tmp_path: Path) -> None:
+    """Sandboxes made before the REST API was served wrote hosts nothing resolves; their
+    profiles hold this workspace's token, so a run moves them rather than refusing."""
+    del lab.answers["databricks-token"]
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(infra.Databricks, "dev")
+    databricks = lab.target.databricks
+    workspace = databricks.get_workspace("contoso7-adb-dev")
+    token = databricks.create_token(workspace.name, "issued before").value
+    assert token is not None
+    old = f"https://adb-{workspace.workspace_id}.labtui.localhost"
+    databricks.write_profile("contoso7-dev", old, token)
+    verdict = infra.CliProfiles().verify(lab.ctx(infra.CliProfiles, "dev"))
+    assert [c.name for c in verdict.failed] == ["host"]
+    plan = infra.CliProfiles().plan(lab.ctx(infra.CliProfiles, "dev"))
+    assert [(c.action, c.kind, c.detail) for c in plan] == [
+        ("change", "CLI profile", f"{databricks.profile_file()}: host {workspace.url}")]
+    lab.run(infra.CliProfiles, "dev")
+    profile = databricks.read_profile("contoso7-dev")
+    assert (profile.host, profile.token) == (workspace.url, token)
+    assert f"point profile [contoso7-dev] at {workspace.url} (it had {old})" in lab.log
+    assert workspace.url == f"http://127.0.0.1:{databricks.api_port}"
+
+
 def test_plan_says_what_run_would_create_and_keep(lab: Lab) -> None:
     plan = infra.DataLake().plan(lab.ctx(infra.DataLake, "dev"))
     assert [(c.action, c.kind) for c in plan] == [

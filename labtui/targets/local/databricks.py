@@ -42,17 +42,32 @@ if TYPE_CHECKING:
     from labtui.targets.local.notebooks import NotebookHost
 
 LOCAL_HOST_SUFFIX = "labtui.localhost"
-"""Local workspaces get hosts under .localhost (reserved for loopback): never a real workspace."""
+"""Where local workspaces pointed before they served their REST API (`https://adb-<id>.` +
+this): no name server resolves it, so a profile holding such a host is rewritten."""
+
+PROFILE_RETRY_SECONDS = 5
+"""How long databricks-sdk retries a call through a local profile: long enough for a 429 or
+503 with Retry-After, short enough that a sandbox not served fails in seconds."""
+
+API_PORT_KEY = "databricks-api-port"
+API_PORTS = range(20000, 32768)
+"""Where the sandbox's REST API port is picked: below Linux's ephemeral range (32768-60999),
+so an outgoing connection does not take it between two serves."""
 
 
-def _workspace(row: sqlite3.Row) -> DatabricksWorkspace:
+def api_url(port: int) -> str:
+    """The host the CLI profiles use for a sandbox whose REST API listens on `port`."""
+    return f"http://127.0.0.1:{port}"
+
+
+def _workspace(row: sqlite3.Row, port: int) -> DatabricksWorkspace:
     return DatabricksWorkspace(
         name=row["name"],
         resource_group=row["resource_group"],
         location=row["location"],
         sku=row["sku"],
         workspace_id=row["workspace_id"],
-        url=f"https://adb-{row['workspace_id']}.{LOCAL_HOST_SUFFIX}",
+        url=api_url(port),
         id=resource_id(row["resource_group"], "Microsoft.Databricks/workspaces", row["name"]),
     )
 
@@ -88,6 +103,23 @@ def new_token_value() -> str:
     return "dapi" + secrets.token_hex(16)
 
 
+def _free_port() -> int:
+    """A port in API_PORTS that nothing listens on now."""
+    import random
+    import socket
+
+    candidates = random.sample(API_PORTS, 50)
+    for port in candidates:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise TargetError("no free loopback port for the Databricks REST API "
+                      f"(tried {len(candidates)} between {API_PORTS.start} and {API_PORTS.stop})")
+
+
 def _token_hash(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8")).digest()
 
@@ -101,6 +133,7 @@ class LocalDatabricks(LocalPort, Databricks):
         super().__init__(sandbox)
         self._vault = vault
         self._host = notebook_host
+        self._api_port: int | None = None
 
     # --- workspaces ----------------------------------------------------------------------
 
@@ -125,7 +158,7 @@ class LocalDatabricks(LocalPort, Databricks):
                 row = conn.execute(
                     "SELECT * FROM databricks_workspaces WHERE name = ?", (name,)
                 ).fetchone()
-        workspace = _workspace(row)
+        workspace = _workspace(row, self.api_port)
         if workspace.resource_group.lower() != resource_group.lower():
             raise Conflict(
                 f"Databricks workspace {name} belongs to resource group {workspace.resource_group}"
@@ -135,7 +168,28 @@ class LocalDatabricks(LocalPort, Databricks):
         return workspace
 
     def get_workspace(self, name: str) -> DatabricksWorkspace:
-        return _workspace(self._workspace_row(name))
+        return _workspace(self._workspace_row(name), self.api_port)
+
+    @property
+    def sandbox_root(self) -> Path:
+        """The folder of the sandbox these workspaces live in."""
+        return self._sandbox.root
+
+    @property
+    def api_port(self) -> int:
+        """The loopback port the sandbox's Databricks REST API is served on: picked once,
+        the first time it is asked for, and kept in the sandbox so profiles stay valid."""
+        if self._api_port is None:
+            rows = self._sandbox.query("SELECT value FROM meta WHERE key = ?", (API_PORT_KEY,))
+            if not rows:
+                with self._sandbox.transaction() as conn:
+                    # Two processes may pick at once: the first one's choice stands.
+                    conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                                 (API_PORT_KEY, str(_free_port())))
+                rows = self._sandbox.query("SELECT value FROM meta WHERE key = ?",
+                                           (API_PORT_KEY,))
+            self._api_port = int(rows[0]["value"])
+        return self._api_port
 
     def delete_workspace(self, name: str) -> bool:
         with self._sandbox.transaction() as conn:
@@ -204,6 +258,16 @@ class LocalDatabricks(LocalPort, Databricks):
                     (cluster_id, workspace),
                 ).rowcount
             )
+
+    def set_cluster_state(self, workspace: str, cluster_id: str, state: str) -> Cluster:
+        """Start ("RUNNING") or terminate ("TERMINATED") a cluster; its settings stay.
+
+        Raises NotFound.
+        """
+        self._cluster_row(workspace, cluster_id)
+        with self._sandbox.transaction() as conn:
+            conn.execute("UPDATE clusters SET state = ? WHERE cluster_id = ?", (state, cluster_id))
+        return _cluster(self._cluster_row(workspace, cluster_id))
 
     # --- libraries -----------------------------------------------------------------------
 
@@ -362,6 +426,47 @@ class LocalDatabricks(LocalPort, Databricks):
                              "path = ?", (workspace, path))
             return True
 
+    def notebooks(self, workspace: str) -> list[str]:
+        """Paths of the workspace's notebooks (linked-only entries have no source), sorted.
+
+        Raises NotFound (workspace).
+        """
+        rows = self._sandbox.query(
+            "SELECT path FROM notebooks WHERE workspace = ? AND source IS NOT NULL "
+            "ORDER BY path", (self._workspace_row(workspace)["name"],))
+        return [str(row["path"]) for row in rows]
+
+    def links(self, workspace: str) -> dict[str, tuple[str, str, str]]:
+        """Every linked path of the workspace → (repo_url, branch, repo_path).
+
+        Raises NotFound (workspace).
+        """
+        rows = self._sandbox.query(
+            "SELECT path, link_url, link_branch, link_path FROM notebooks WHERE workspace = ? "
+            "AND link_url IS NOT NULL ORDER BY path", (self._workspace_row(workspace)["name"],))
+        return {str(r["path"]): (str(r["link_url"]), str(r["link_branch"]), str(r["link_path"]))
+                for r in rows}
+
+    def set_setting(self, workspace: str, key: str, value: str | None) -> None:
+        """Keep (or forget, with None) one of the workspace's settings (the Git credential's
+        user name, a repo's provider …). Raises NotFound."""
+        with self._sandbox.transaction() as conn:
+            name = self._workspace_row(workspace, conn)["name"]
+            if value is None:
+                conn.execute("DELETE FROM workspace_settings WHERE workspace = ? AND key = ?",
+                             (name, key))
+            else:
+                conn.execute("INSERT OR REPLACE INTO workspace_settings VALUES (?, ?, ?)",
+                             (name, key, value))
+
+    def setting(self, workspace: str, key: str) -> str | None:
+        """One of the workspace's settings, or None. Raises NotFound (workspace)."""
+        rows = self._sandbox.query(
+            "SELECT value FROM workspace_settings WHERE workspace = ? AND key = ?",
+            (self._workspace_row(workspace)["name"], key),
+        )
+        return str(rows[0]["value"]) if rows else None
+
     def set_git_provider(self, workspace: str, provider: str | None) -> None:
         with self._sandbox.transaction() as conn:
             name = self._workspace_row(workspace, conn)["name"]
@@ -467,10 +572,24 @@ class LocalDatabricks(LocalPort, Databricks):
                 "DELETE FROM databricks_tokens WHERE workspace = ? AND token_id = ?",
                 (workspace, token_id)).rowcount)
 
+    def token_workspace(self, value: str) -> str | None:
+        """The workspace that accepts `value` as a token now, or None (the REST API's bearer
+        check: one server answers for every workspace of the sandbox)."""
+        rows = self._sandbox.query(
+            "SELECT workspace, expires FROM databricks_tokens WHERE value_hash = ?",
+            (_token_hash(value),),
+        )
+        if not rows or (rows[0]["expires"] is not None and rows[0]["expires"] <= time.time()):
+            return None
+        return str(rows[0]["workspace"])
+
     # --- CLI profiles --------------------------------------------------------------------
 
     def write_profile(self, name: str, host: str, token: str) -> None:
-        ProfileFile.default().write(name, host, token)
+        # databricks-sdk retries "connection refused" for retry_timeout_seconds (300 by
+        # default): against a sandbox that is not served, a client would wait minutes.
+        ProfileFile.default().write(
+            name, host, token, {"retry_timeout_seconds": str(PROFILE_RETRY_SECONDS)})
 
     def read_profile(self, name: str) -> Profile:
         return ProfileFile.default().read(name)
