@@ -176,6 +176,7 @@ class Sandbox:
         self.root = root
         self.latency = latency
         self._lock = threading.RLock()
+        self._workspace_id: str | None = None
         try:
             _make_private_dir(root)
             self._fernet = Fernet(_load_or_create_key(root / "vault.key"))
@@ -238,11 +239,14 @@ class Sandbox:
         """A random id of this sandbox, made once and kept: what labtui labels the things it
         creates outside the workspace folder with (images and containers on a Docker engine
         other workspaces share), so that it finds and removes only its own."""
-        with self.transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('workspace-id', ?)",
-                         (secrets.token_hex(6),))
-            row = conn.execute("SELECT value FROM meta WHERE key = 'workspace-id'").fetchone()
-        return str(row["value"])
+        if self._workspace_id is None:
+            with self.transaction() as conn:
+                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES "
+                             "('workspace-id', ?)", (secrets.token_hex(6),))
+                row = conn.execute(
+                    "SELECT value FROM meta WHERE key = 'workspace-id'").fetchone()
+            self._workspace_id = str(row["value"])
+        return self._workspace_id
 
     # --- secrets at rest -----------------------------------------------------------------
 
