@@ -19,8 +19,6 @@ import secrets
 import shutil
 import sqlite3
 import threading
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -291,6 +289,9 @@ class LocalModels(LocalPort, Models):
 
     def _file_path(self, workspace: str, uri: str) -> Path | None:
         """The local path of a file: URI, when it lies inside the workspace's store."""
+        import urllib.parse
+        import urllib.request
+
         parsed = urllib.parse.urlparse(uri)
         if parsed.scheme != "file":
             return None
