@@ -24,7 +24,7 @@ from tests.conftest import BASE_IMAGE, LAB_DATA, LabtuiRunner, labtui_env, requi
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-TOKEN = "dapi-app-devloop-5e0c47a1d9"
+TOKEN = "dapi5e0c47a1d9aa0123456789abcdef0123"
 
 
 def require_docker() -> None:
@@ -66,7 +66,7 @@ def ran_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         assert ran.code == 0, ran.output[-4000:]
         yield lab.workspace
     finally:
-        rolled = lab("--all", "--headless", "--rollback", timeout=600)
+        rolled = lab("--all", "--headless", "--rollback", "--yes", timeout=600)
         assert rolled.code == 0, rolled.output[-3000:]
 
 
