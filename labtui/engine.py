@@ -309,6 +309,8 @@ class Engine:
         except EXPECTED_ERRORS as exc:
             result = Result(unit, action, Outcome.FAILED,
                             self.masker.redact(str(exc)))
+        except OSError as exc:  # the machine's fault (full disk, I/O error): said as one
+            result = Result(unit, action, Outcome.FAILED, self._machine_fault(unit, exc))
         except Exception as exc:  # any bug in a step: recorded in full, named in one line
             result = Result(unit, action, Outcome.FAILED, self._unexpected(unit, exc))
         finally:
@@ -322,6 +324,16 @@ class Engine:
         self.emit(StepFinished(unit.id, unit.env, action, result.outcome.value, result.message,
                                result.duration))
         return result
+
+    def _machine_fault(self, unit: Unit, exc: OSError) -> str:
+        from labtui.faults import describe_os_error
+
+        line = self.masker.redact(describe_os_error(exc))
+        try:
+            self._unexpected(unit, exc)  # the traceback still goes to the error log
+        except OSError:  # the same full disk, say: the line says what matters
+            return line
+        return f"{line} (details in {self.error_log})"
 
     def _unexpected(self, unit: Unit, exc: BaseException) -> str:
         text = "".join(traceback.format_exception(exc))

@@ -656,10 +656,37 @@ class LocalSpark:
             # (incubator module warnings) before log4j is configured.
             with (spark_dir / "jvm.log").open("ab") as jvm_output:
                 gateway = launch_gateway(  # type: ignore[no-untyped-call]
-                    conf, popen_kwargs={"stdout": jvm_output, "stderr": subprocess.STDOUT}
+                    conf, popen_kwargs=_JvmStart(stdout=jvm_output, stderr=subprocess.STDOUT)
                 )
             SparkContext(conf=conf, gateway=gateway)
         return SparkSession.builder.config(conf=conf).getOrCreate()
+
+
+_JVM_VARIABLES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM",
+    "JAVA_HOME", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "PYTHONPATH", "PYTHONHASHSEED",
+    "VIRTUAL_ENV", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+})
+_JVM_PREFIXES = ("LC_", "SPARK_", "PYSPARK_", "_PYSPARK_", "HADOOP_")
+
+
+def spark_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """What the Spark JVM (and the Python workers it starts) get of labtui's environment:
+    what Java, Spark and Python need to run, nothing else — no tokens, passwords or the
+    settings of other tools (labtui's own LABTUI_* values among them)."""
+    return {name: value for name, value in environ.items()
+            if name in _JVM_VARIABLES or name.startswith(_JVM_PREFIXES)}
+
+
+class _JvmStart(dict[str, Any]):
+    """`popen_kwargs` for pyspark's launch_gateway, which sets "env" to all of os.environ
+    (plus its own SPARK_/PYSPARK_ variables) just before it starts the JVM: what it sets is
+    narrowed to `spark_environment`, without touching the process's own environment."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key == "env":
+            value = spark_environment(value)
+        super().__setitem__(key, value)
 
 
 # --------------------------------------------------------------------------------------------

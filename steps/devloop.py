@@ -34,7 +34,13 @@ from labtui_steps.fields import (
 )
 
 from labtui.step import Change, Check, JournalEntry, Step, StepContext, StepError, Verdict
-from labtui.targets.base import BuildFailed, ModelVersion, NotFound, TargetError
+from labtui.targets.base import (
+    OWNER_LABEL,
+    BuildFailed,
+    ModelVersion,
+    NotFound,
+    TargetError,
+)
 
 MODEL_FILES = ("model.pkl", "x_scaler.pkl", "y_scaler.pkl")
 SAMPLE_INPUT = {"age": 37, "hours-per-week": 40.0, "sex": "Female",
@@ -42,19 +48,22 @@ SAMPLE_INPUT = {"age": 37, "hours-per-week": 40.0, "sex": "Female",
 TESTS_FOLDER = "Project_One-Tests"
 SERVER_PORT = 5001
 RESULTS_IN_IMAGE = "/var/azureml-app/test_results"
-WORKSPACE_LABEL = "labtui.workspace"
+TESTS_TIMEOUT = 600.0
+ANSWER_KEY = "estimated_wages"
+"""The key of the scoring answer, as the lab documents it: {"estimated_wages": float}."""
+PURPOSE_LABEL = "labtui.purpose"
+STAGE_LABEL = "labtui.stage"
 REFERENCE_TEST = '''
 
 def test_run_returns_a_numeric_estimate():
     """Reference answer (labtui --solve): scoring the lab's sample gives a number."""
-    import json as _json
+    from inference_code.model_class import MyModel
 
-    from inference_code.model_provider import ModelProvider
-
-    provider = ModelProvider()
-    provider.init()
-    result = provider.run(_json.dumps({"age": 37, "hours-per-week": 40.0}))
-    assert isinstance(result["estimate"], float)
+    model = MyModel()
+    model.init()
+    answer = model.score('{"age": 37, "hours-per-week": 40.0, "sex": "Female", '
+                         '"occupation": "Exec-managerial"}')
+    assert isinstance(answer["estimated_wages"], float)
 '''
 
 
@@ -89,8 +98,19 @@ def working_copy(ctx: StepContext) -> Path:
 
 
 def workspace_label(ctx: StepContext) -> str:
-    """A label value unique to this workspace, so rollback removes only our images."""
-    return str(ctx.target.workspace.resolve())
+    """The label filter of what this workspace made on the Docker engine (the port labels
+    everything it creates with its owner id)."""
+    owner = ctx.target.containers.owner
+    if owner is None:
+        raise StepError("the Containers port has no owner: it cannot tell this workspace's "
+                        "images from another's")
+    return f"{OWNER_LABEL}={owner}"
+
+
+def image_tag(ctx: StepContext, repository: str, version: ModelVersion) -> str:
+    """`repository:<model version>-<workspace id>`: unique per workspace on a shared engine,
+    where two attendees may well pick the same prefix."""
+    return f"{repository}:{version.version}-{ctx.target.containers.owner}"
 
 
 # -- train-model ---------------------------------------------------------------------------------
@@ -139,6 +159,9 @@ class TrainModel(Step):
         if cluster is None:
             raise StepError("the databricks step has no cluster; run databricks first")
         ml_workspace, name = ctx.value("ml-workspace-name"), ctx.value("model-name")
+        # The notebook's runs (metrics, parameters, the model files) go to the experiment
+        # named after its path; rollback removes them with the model.
+        ctx.journal.record("experiment", NOTEBOOK_WORKSPACE_PATH, workspace=ml_workspace)
         ctx.journal.record("model", f"{ml_workspace}/{name}", workspace=ml_workspace,
                            name=name)
         work_dir = ctx.artifacts / "run"
@@ -221,6 +244,12 @@ class TrainModel(Step):
         elif entry.kind == "model":
             try:
                 ctx.target.models.delete_model(entry.undo["workspace"], entry.undo["name"])
+            except NotFound:
+                return
+        elif entry.kind == "experiment":
+            try:
+                if ctx.target.models.delete_experiment(entry.undo["workspace"], entry.ref):
+                    ctx.log(f"removed the runs of experiment {entry.ref}")
             except NotFound:
                 return
         else:
@@ -370,6 +399,16 @@ def _copy_ca_bundle(ctx: StepContext, context: Path) -> None:
     shutil.copyfile(source, context / "ca-bundle.crt")
 
 
+def _remove_quietly(ctx: StepContext, container: str) -> None:
+    """Remove a container on the way out of a failure too; when the engine is gone, the
+    journal keeps it for the rollback."""
+    try:
+        ctx.target.containers.remove_container(container)
+    except TargetError as exc:
+        ctx.log.warn(f"container {container} could not be removed now ({exc}); "
+                     "--rollback removes it")
+
+
 def _fresh(folder: Path) -> Path:
     if folder.exists():
         shutil.rmtree(folder)
@@ -378,8 +417,7 @@ def _fresh(folder: Path) -> Path:
 
 
 def _image_labels(ctx: StepContext, version: ModelVersion) -> dict[str, str]:
-    labels = {WORKSPACE_LABEL: workspace_label(ctx), "labtui.model.name": version.name,
-              "labtui.model.version": str(version.version)}
+    labels = {"labtui.model.name": version.name, "labtui.model.version": str(version.version)}
     labels.update({f"labtui.model.tag.{key}": value for key, value in version.tags.items()})
     return labels
 
@@ -434,7 +472,7 @@ class BuildImage(Step):
               CREATED_BY, IMAGE_NAME, BASE_IMAGE, CA_BUNDLE)
 
     def tag(self, ctx: StepContext, version: ModelVersion) -> str:
-        return f"{ctx.value('image-name')}:{version.version}"
+        return image_tag(ctx, ctx.value("image-name"), version)
 
     def run(self, ctx: StepContext) -> None:
         containers = ctx.target.containers
@@ -495,9 +533,11 @@ class BuildImage(Step):
 
     def _serve(self, ctx: StepContext, tag: str) -> Check:
         containers = ctx.target.containers
+        # A verify that crashed (or was killed) left its server running: not past this one.
+        remove_verify_servers(ctx)
         name = f"labtui-verify-{uuid.uuid4().hex[:10]}"
         container = containers.run(tag, name=name, ports={SERVER_PORT: None},
-                                   labels={WORKSPACE_LABEL: workspace_label(ctx)})
+                                   labels={PURPOSE_LABEL: "verify"})
         try:
             port = containers.container(container.id).ports.get(SERVER_PORT)
             if port is None:
@@ -505,10 +545,10 @@ class BuildImage(Step):
             base = f"http://127.0.0.1:{port}"
             _wait_healthy(base + "/", 60)
             answer = score(base + "/score", SAMPLE_INPUT)
-            estimate = answer.get("estimate") if isinstance(answer, dict) else None
-            ok = isinstance(estimate, int | float)
+            estimate = answer.get(ANSWER_KEY) if isinstance(answer, dict) else None
+            ok = isinstance(estimate, int | float) and not isinstance(estimate, bool)
             return Check("scoring", ok, f"POST /score with the lab's sample → {answer}",
-                         "run() must return {\"estimate\": <number>}")
+                         f"run() must return {{\"{ANSWER_KEY}\": <number>}}")
         except StepError as exc:
             logs = list(containers.logs(container.id))[-10:]
             for line in logs:
@@ -538,27 +578,38 @@ class BuildImage(Step):
     def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
         if entry.kind != "image":
             raise StepError(f"unknown journal entry {entry.kind}")
+        remove_verify_servers(ctx)
         remove_image_and_containers(ctx, entry.ref)
+
+
+def remove_verify_servers(ctx: StepContext) -> None:
+    """Remove the scoring servers this workspace's verifies started (and left behind)."""
+    containers = ctx.target.containers
+    for container in containers.containers(workspace_label(ctx)):
+        if container.labels.get(PURPOSE_LABEL) == "verify":
+            containers.remove_container(container.id)
 
 
 def remove_image_and_containers(ctx: StepContext, tag: str) -> None:
     """Remove an image and every container of this workspace made from it, and the untagged
-    images earlier builds of this workspace left behind."""
+    images earlier builds of this workspace left behind. What other workspaces made on the
+    same engine is never touched (the port removes only what carries our owner label)."""
     containers = ctx.target.containers
-    label = f"{WORKSPACE_LABEL}={workspace_label(ctx)}"
-    for container in containers.containers(label):
+    for container in containers.containers(workspace_label(ctx)):
         if container.image == tag:
             containers.remove_container(container.id)
     if containers.remove_image(tag):
         ctx.log(f"removed image {tag}")
-    remove_dangling(ctx)
+    remove_dangling(ctx, caches=True)
 
 
-def remove_dangling(ctx: StepContext) -> None:
-    """Remove this workspace's images that lost their tag to a rebuild."""
+def remove_dangling(ctx: StepContext, *, caches: bool = False) -> None:
+    """Remove this workspace's images that lost their tag to a rebuild; with `caches`, also
+    the images of the Dockerfiles' dependency stages, which the engine keeps as the cache
+    that makes a rebuild take seconds."""
     containers = ctx.target.containers
-    for image in containers.images(f"{WORKSPACE_LABEL}={workspace_label(ctx)}"):
-        if not image.tags:
+    for image in containers.images(workspace_label(ctx)):
+        if not image.tags and (caches or image.labels.get(STAGE_LABEL) != "deps"):
             containers.remove_image(image.id)
 
 
@@ -589,7 +640,7 @@ class TestImage(Step):
         shutil.copytree(working_copy(ctx) / TESTS_FOLDER, context, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
         _copy_ca_bundle(ctx, context)
-        tag = f"{ctx.value('image-name')}-tests:{version.version}"
+        tag = image_tag(ctx, f"{ctx.value('image-name')}-tests", version)
         ctx.journal.record("image", tag)
         try:
             containers.build(
@@ -607,15 +658,16 @@ class TestImage(Step):
         remove_dangling(ctx)
         name = f"labtui-tests-{uuid.uuid4().hex[:10]}"
         ctx.journal.record("container", name)
-        container = containers.run(tag, name=name,
-                                   labels={WORKSPACE_LABEL: workspace_label(ctx)})
-        for line in containers.logs(container.id, follow=True):
-            ctx.log(line)
-            ctx.check_cancelled()
-        exit_code = containers.wait(container.id, timeout=600)
-        results = _fresh(ctx.artifacts / "test_results")
-        containers.copy_from(container.id, RESULTS_IN_IMAGE, results.parent)
-        containers.remove_container(container.id)
+        container = containers.run(tag, name=name, labels={PURPOSE_LABEL: "tests"})
+        try:
+            for line in containers.logs(container.id, follow=True):
+                ctx.log(line)
+                ctx.check_cancelled()
+            exit_code = containers.wait(container.id, timeout=TESTS_TIMEOUT)
+            results = _fresh(ctx.artifacts / "test_results")
+            containers.copy_from(container.id, RESULTS_IN_IMAGE, results.parent)
+        finally:
+            _remove_quietly(ctx, container.id)
         self._mask(ctx, results)
         ctx.outputs.set("tests-image", tag)
         ctx.outputs.set("tested-image-id", ctx.outputs.get("image-id", step="build-image") or "")
@@ -693,7 +745,7 @@ class TestImage(Step):
         except StepError as exc:
             return [Change("create", "test image", f"{ctx.value('image-name')}-tests:?",
                            str(exc))]
-        tag = f"{ctx.value('image-name')}-tests:{version.version}"
+        tag = image_tag(ctx, f"{ctx.value('image-name')}-tests", version)
         if not forced and self.verify(ctx).ok:
             return [Change("keep", "test image", tag),
                     Change("keep", "test results", str(results), "JUnit and coverage")]

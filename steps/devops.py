@@ -24,14 +24,22 @@ from labtui.targets.base import GitRepository, NotFound
 
 SEED_CONTENT = ("Project_One", "Project_One-Tests")
 """What the lab copies from its repository into the attendee's (everything but .git)."""
+SEED_GITIGNORE = "gitignore"
+"""The lab repository's .gitignore, kept in the assets without its dot (a .gitignore there
+would act on labtui's own repository)."""
+SEED_SCRIPTS = ("Project_One/runbuild_local.sh", "Project_One-Tests/runtests_local.sh")
 SEED_MESSAGE = "initial repo seed"
 NOTEBOOK_REPO_PATH = "Project_One/notebooks/train_model.py"
 NOTEBOOK_WORKSPACE_PATH = "/Shared/Project_One/train_model"
 GIT_PROVIDER = "azureDevOpsServices"
 EXPECTED_FILES = (
+    ".gitignore",
     "Project_One/score.py",
+    "Project_One/inference_code/model_class.py",
+    "Project_One/runbuild_local.cmd",
     NOTEBOOK_REPO_PATH,
     "Project_One-Tests/test_model.py",
+    "Project_One-Tests/runtests_local.cmd",
 )
 
 
@@ -153,7 +161,8 @@ class SeedRepo(Step):
     id = "seed-repo"
     title = "Seed the repository with the lab's code"
     section = "Azure DevOps"
-    summary = ("Clone the new repository, copy in Project_One and Project_One-Tests, commit "
+    summary = ("Clone the new repository, copy in Project_One, Project_One-Tests (with the "
+               "runbuild_local / runtests_local scripts) and the .gitignore, commit "
                "'initial repo seed' and push master.")
     requires = ("devops-project",)
     inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT)
@@ -169,6 +178,9 @@ class SeedRepo(Step):
             copy.fetch()
         copy.checkout("master", start="origin/master" if copy.remote_head("master") else None)
         copy.copy_in(assets_root(), SEED_CONTENT)
+        shutil.copyfile(assets_root() / SEED_GITIGNORE, copy.path / ".gitignore")
+        for script in SEED_SCRIPTS:  # a wheel may not keep the executable bit
+            (copy.path / script).chmod(0o755)
         commit = copy.commit_all(SEED_MESSAGE)
         ctx.log(f"committed {commit[:10]}: {SEED_MESSAGE}" if commit else "nothing new to commit")
         ctx.check_cancelled()

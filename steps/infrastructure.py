@@ -543,7 +543,14 @@ class UploadData(InfrastructureStep):
     def run(self, ctx: StepContext) -> None:
         account, lake = ctx.value("storage-account"), ctx.target.datalake
         source, origin = self._source(ctx)
-        header, rows = census.describe(source.read_bytes())
+        try:
+            data = source.read_bytes()
+        except OSError as exc:  # a failing disk: name the file, which the error does not
+            from labtui.faults import describe_os_error
+
+            raise StepError(f"{source} cannot be read: {describe_os_error(exc)}"
+                            ) from None
+        header, rows = census.describe(data)
         problem = census.header_problem(header)
         if problem:
             raise StepError(f"{origin} is not the lab's {census.FILE_NAME}: {problem}")

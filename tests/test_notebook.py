@@ -373,3 +373,54 @@ def test_a_log_that_prints_does_not_feed_itself(
 
     runner.run(nb("print('hello')"), log=log)
     assert "log: hello" in capsys.readouterr().err
+
+
+JVM_PROBE = '''
+import os, sys
+from pathlib import Path
+from labtui.notebook import DictSecrets, NotebookRunner
+
+SOURCE = """# Databricks notebook source
+import os
+from pyspark import SparkContext
+spark.range(1).count()  # starts the session, and so the JVM
+jvm = SparkContext._gateway.proc.pid
+with open(f"/proc/{jvm}/environ", "rb") as handle:
+    items = handle.read().split(b"\\\\0")
+jvm_names = sorted(item.split(b"=", 1)[0].decode() for item in items if item)
+worker = spark.sparkContext.parallelize([0], 1).map(lambda _: sorted(os.environ))
+worker_names = worker.collect()[0]
+print("jvm", ",".join(jvm_names))
+print("worker", ",".join(worker_names))
+"""
+lines = []
+with NotebookRunner(secrets=DictSecrets({}), resolve_mount=lambda s, c: Path("/"),
+                    work_dir=Path(sys.argv[1])) as runner:
+    runner.run(SOURCE, log=lines.append)
+print("\\n".join(line for line in lines if line.startswith(("jvm ", "worker "))))
+print("still here:", os.environ["LABTUI_DATABRICKS_TOKEN"][:4])
+'''
+
+
+@pytest.mark.slow
+def test_the_spark_jvm_and_its_workers_get_no_tokens(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    ok, reason = spark_available()
+    require(ok, reason)
+    secrets = {"LABTUI_DATABRICKS_TOKEN": "dapi0123456789abcdef0123456789abcdef",
+               "DATABRICKS_TOKEN": "dapifedcba9876543210fedcba9876543210",
+               "AZURE_CLIENT_SECRET": "a-service-principal-password",
+               "LABTUI_DEVOPS_TOKEN": "devops-pat-value"}
+    env = {**os.environ, **secrets}
+    done = subprocess.run([sys.executable, "-c", JVM_PROBE, str(tmp_path / "work")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+    jvm, worker = lines["jvm"].split(","), lines["worker"].split(",")
+    assert "JAVA_HOME" in jvm or "PATH" in jvm
+    for names in (jvm, worker):
+        assert not set(secrets) & set(names), names
+    assert lines["still"] == "here: dapi", "labtui's own environment is left as it was"

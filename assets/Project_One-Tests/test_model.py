@@ -4,10 +4,10 @@ the inference image: the model files are where Azure ML puts them (AZUREML_MODEL
 Add your own tests here (or in more test_*.py files): they follow pytest's conventions.
 """
 
-from inference_code.model_provider import ModelProvider
+from inference_code.model_class import MyModel
 
 
 def test_init_populates_x_scaler():
-    provider = ModelProvider()
-    provider.init()
-    assert provider.x_scaler is not None
+    model = MyModel()
+    model.init()
+    assert model.x_scaler is not None

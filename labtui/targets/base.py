@@ -692,6 +692,8 @@ class Databricks(ABC):
     ) -> dict[str, Any]:
         """Run a notebook on a cluster as a one-time job, streaming its output to `log` and
         `progress(cell, cells, title)`; returns what the run reports (at least "run_id").
+        As on Databricks, the notebook's MLflow runs go to the experiment named after its
+        `path`, in the ML workspace its `data-lake` secret scope names.
 
         Raises:
             NotFound: the workspace, cluster or notebook does not exist.
@@ -722,12 +724,16 @@ class Models(ABC):
 
     @abstractmethod
     def register_model(
-        self, workspace: str, name: str, source: Path, tags: Mapping[str, str]
+        self, workspace: str, name: str, source: Path, tags: Mapping[str, str], *,
+        description: str = "", run_id: str | None = None,
     ) -> ModelVersion:
         """Register the files under `source` as a new version of model `name`.
 
+        With `run_id` (the training run that logged the metrics and parameters) the files
+        are stored with that run and the version points at it; without, with a run of its own.
+
         Raises:
-            NotFound: the workspace or the source folder does not exist.
+            NotFound: the workspace, the source folder or the run does not exist.
         """
 
     @abstractmethod
@@ -757,6 +763,11 @@ class Models(ABC):
     def delete_model(self, workspace: str, name: str) -> bool:
         """Delete a registered model with all its versions; False if it did not exist."""
 
+    @abstractmethod
+    def delete_experiment(self, workspace: str, name: str) -> bool:
+        """Delete an experiment for good: its runs, their metrics, parameters and files;
+        False if there was none."""
+
 
 # -- Containers ------------------------------------------------------------------------------
 
@@ -783,8 +794,23 @@ class ContainerInfo:
     ports: Mapping[int, int]
 
 
+OWNER_LABEL = "labtui.workspace"
+"""The label on every image and container a workspace creates: its workspace id."""
+
+
 class Containers(ABC):
-    """Build, run, inspect and remove container images on a container engine."""
+    """Build, run, inspect and remove container images on a container engine.
+
+    An engine may be shared (other attendees, other workspaces). A port with an `owner` labels
+    everything it builds or starts with `OWNER_LABEL` = owner, and removes only images and
+    containers carrying that label.
+    """
+
+    @property
+    def owner(self) -> str | None:
+        """The id this port labels its images and containers with; None for an engine
+        client that owns nothing (tools, tests)."""
+        return None
 
     @abstractmethod
     def ping(self) -> str:
@@ -824,7 +850,8 @@ class Containers(ABC):
 
     @abstractmethod
     def remove_image(self, ref: str) -> bool:
-        """Remove an image (and untag it); False if it did not exist."""
+        """Remove an image (and untag it); False if it did not exist or belongs to another
+        owner (it is then left alone)."""
 
     @abstractmethod
     def run(
@@ -870,7 +897,8 @@ class Containers(ABC):
 
     @abstractmethod
     def remove_container(self, ref: str) -> bool:
-        """Stop and remove a container; False if it did not exist."""
+        """Stop and remove a container; False if it did not exist or belongs to another owner
+        (it is then left alone)."""
 
 
 # -- DevOps ----------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_the_whole_lab_runs_serves_tests_and_rolls_back(
     assert "rows: 32561" in ran.output, "the notebook trained on the whole census file"
     assert "MAE" in ran.output and "R²" in ran.output
     assert "test_run_returns_a_numeric_estimate" in ran.output, "the test table is shown"
-    assert "model_provider.py" in ran.output, "the coverage table is shown"
+    assert "model_class.py" in ran.output, "the coverage table is shown"
     assert TOKEN not in ran.output
 
     metrics = json.loads((lab.workspace / "artifacts" / "train-model-dev" / "metrics.json")
@@ -58,7 +58,9 @@ def test_the_whole_lab_runs_serves_tests_and_rolls_back(
     assert metrics["r2"] < 0.05, "the world's worst regression explains next to nothing"
     assert len(metrics["actual"]) == len(metrics["predicted"]) == 10746  # 33% of 32,561
 
-    image = f"{prefix}-inference:1"
+    owner = workspace_id(lab.workspace)
+    image = f"{prefix}-inference:1-{owner}"
+    assert docker.image(image).labels["labtui.workspace"] == owner
     served = docker.run(image, name=f"labtui-e2e-{os.getpid()}", ports={5001: None})
     try:
         port = docker.container(served.id).ports[5001]
@@ -67,7 +69,8 @@ def test_the_whole_lab_runs_serves_tests_and_rolls_back(
         request = urllib.request.Request(f"http://127.0.0.1:{port}/score", data=body,
                                          headers={"Content-Type": "application/json"})
         answer = _retry_json(request)
-        assert isinstance(answer["estimate"], float) and answer["estimate"] > 0
+        wages = answer["estimated_wages"]
+        assert isinstance(wages, float) and wages > 0
     finally:
         docker.remove_container(served.id)
 
@@ -80,10 +83,22 @@ def test_the_whole_lab_runs_serves_tests_and_rolls_back(
 
     rolled = lab("--all", "--headless", "--rollback", "--yes", timeout=600)
     assert rolled.code == 0, rolled.output[-3000:]
-    label = f"labtui.workspace={lab.workspace.resolve()}"
+    label = f"labtui.workspace={owner}"
     assert docker.images(label) == [] and docker.containers(label) == []
     assert snapshot(lab.workspace) == before
     assert not (lab.workspace / "repos").exists()
+
+
+def workspace_id(workspace: Path) -> str:
+    """The id the workspace labels its images and containers with (kept in sandbox.db)."""
+    import sqlite3
+
+    conn = sqlite3.connect(workspace / "sandbox" / "sandbox.db")
+    try:
+        (value,) = conn.execute("SELECT value FROM meta WHERE key = 'workspace-id'").fetchone()
+    finally:
+        conn.close()
+    return str(value)
 
 
 def _retry_json(request: urllib.request.Request) -> dict[str, object]:

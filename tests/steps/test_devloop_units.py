@@ -101,3 +101,28 @@ def test_write_test_names_the_absolute_test_file_from_the_start(lab: Lab) -> Non
     WriteTest().run(ctx)
     assert lab.outputs[("write-test", "dev", "test-file")] == str(expected)
     assert any(str(expected) in line for line in lab.log)
+
+
+def test_train_model_rollback_removes_the_notebooks_runs(lab: Lab) -> None:
+    from labtui_steps.devloop import TrainModel
+    from labtui_steps.devops import NOTEBOOK_WORKSPACE_PATH
+    from mlflow import MlflowClient
+
+    from labtui.step import JournalEntry
+
+    models = lab.target.models
+    lab.target.resource_groups.create("contoso7-db-dev", "eastus")
+    models.create_workspace("contoso7-db-dev", "contoso7-ml-dev", "eastus")
+    experiment = models.prepare_experiment("contoso7-ml-dev", NOTEBOOK_WORKSPACE_PATH)
+    uri = models.tracking_uri("contoso7-ml-dev")
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run = client.create_run(experiment)
+    client.log_metric(run.info.run_id, "mae", 77981.0)
+    client.set_terminated(run.info.run_id)
+
+    ctx = lab.ctx(TrainModel, "dev")
+    TrainModel().undo(ctx, JournalEntry(1, "experiment", NOTEBOOK_WORKSPACE_PATH,
+                                        {"workspace": "contoso7-ml-dev"}))
+    assert client.get_experiment_by_name(NOTEBOOK_WORKSPACE_PATH) is None
+    assert client.search_runs([experiment]) == []
+    assert f"removed the runs of experiment {NOTEBOOK_WORKSPACE_PATH}" in lab.log

@@ -104,3 +104,63 @@ def test_the_labs_own_git_commands_work_on_the_attendees_branch(lab: LabtuiRunne
     git("push")
     assert git("rev-parse", "HEAD") == git("rev-parse", "origin/ada")
     assert git("rev-parse", "origin/master") != git("rev-parse", "origin/ada")
+
+
+def test_the_seed_has_the_labs_scripts_and_a_gitignore_for_git_add(lab: LabtuiRunner) -> None:
+    """The lab: edit runbuild_local's four variables and run it (labtui builds), then
+    `git add ./` takes the attendee's change and none of what builds and tests leave."""
+    import subprocess
+    import sys
+
+    ran = lab("--step", "seed-repo", "--with-requires", "--headless", "--set", "prefix=contoso7")
+    assert ran.code == 0, ran.output
+    clone = lab.workspace / "repos" / "contoso7-mlops"
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=clone, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
+    executable = {line.split()[3] for line in git("ls-files", "-s").splitlines()
+                  if line.startswith("100755")}
+    assert executable == {"Project_One/runbuild_local.sh", "Project_One-Tests/runtests_local.sh"}
+
+    # What a build, a test run and an editor leave behind stays out of `git add ./`.
+    for leftover in ("Project_One/inference_code/__pycache__/model_class.cpython-311.pyc",
+                     "Project_One-Tests/test_results/junit.xml",
+                     "Project_One-Tests/test_results/cov_html/index.html",
+                     "Project_One-Tests/.pytest_cache/v/cache/nodeids",
+                     "Project_One/model/outputs/model.pkl", "Project_One/ca-bundle.crt",
+                     ".coverage"):
+        (clone / leftover).parent.mkdir(parents=True, exist_ok=True)
+        (clone / leftover).write_text("left behind\n")
+    tests = clone / "Project_One-Tests" / "test_model.py"
+    tests.write_text(tests.read_text() + "\n\ndef test_mine():\n    assert True\n")
+    git("add", "./")
+    assert git("status", "--porcelain").splitlines() == ["M  Project_One-Tests/test_model.py"]
+
+    # runbuild_local.sh with the lab's four variables set runs labtui's build-image on this
+    # workspace (found from where the working copy is) with them.
+    script = clone / "Project_One" / "runbuild_local.sh"
+    script.write_text(script.read_text()
+                      .replace('ml_workspace_name=""', 'ml_workspace_name="ada-ml-dev"')
+                      .replace('ml_alg_author=""', 'ml_alg_author="ada"'))
+    labtui = Path(sys.executable).parent / "labtui"
+    planned = subprocess.run([str(script), "--plan"], cwd=script.parent, capture_output=True,
+                             text=True, timeout=120, env={**lab.env, "LABTUI": str(labtui)})
+    output = planned.stdout + planned.stderr
+    assert "build-image" in output, output
+    assert "ML workspace ada-ml-dev does not exist" in output, output
+    for windows in ("Project_One/runbuild_local.cmd", "Project_One-Tests/runtests_local.cmd"):
+        text = (clone / windows).read_text()
+        twin = (clone / windows.replace(".cmd", ".sh")).read_text()
+        for needed in ("--step", "--headless", "--workspace", "state.db"):
+            assert needed in text and needed in twin, (windows, needed)
+    build_cmd = (clone / "Project_One" / "runbuild_local.cmd").read_text()
+    for variable, field in (("subscription_id", "subscription-id"),
+                            ("ml_resource_group", "resource-group"),
+                            ("ml_workspace_name", "ml-workspace-name"),
+                            ("ml_alg_author", "created-by")):
+        assert f"set {variable}=\n" in build_cmd and f"{variable}=" in script.read_text()
+        assert f"--set \"{field}=%{variable}%\"" in build_cmd

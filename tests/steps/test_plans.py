@@ -47,7 +47,7 @@ def test_a_forced_plan_of_a_trained_model_says_it_trains_again(tmp_path: Path) -
         target.close()
     metrics = lab.workspace / "artifacts" / "train-model-dev" / "metrics.json"
     metrics.parent.mkdir(parents=True, exist_ok=True)
-    metrics.write_text(json.dumps({"mae": 1.0, "r2": 0.0, "actual": [1.0], "predicted": [1.0]}))
+    metrics.write_text(json.dumps({"mae": 1.0, "r2": 0.0, "actual": [1.0], "predicted": [2.0]}))
 
     plan = lab("--step", "train-model", "--headless", "--plan")
     assert plan.code == 0, plan.output

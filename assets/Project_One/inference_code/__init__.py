@@ -1,1 +1,2 @@
-"""Inference code of Project_One: the provider behind score.py's init() and run()."""
+"""Inference code of Project_One: MyModel (model_class.py) behind score.py, and its helpers
+(utility.py)."""

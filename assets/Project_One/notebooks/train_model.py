@@ -80,15 +80,14 @@ data = np.array(df.collect(), dtype=float)
 X, y = data[:, :2], data[:, 2]
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.33, random_state=777)
 
+# The targets stay 2-D (one column): the model then predicts one column too, and
+# y_scaler.inverse_transform(model.predict(...)) turns a prediction back into fnlwgt as is.
+y_train, y_test = y_train.reshape(-1, 1), y_test.reshape(-1, 1)
 x_scaler = StandardScaler().fit(X_train)
-y_scaler = StandardScaler().fit(y_train.reshape(-1, 1))
-model = LinearRegression().fit(
-    x_scaler.transform(X_train), y_scaler.transform(y_train.reshape(-1, 1)).ravel()
-)
+y_scaler = StandardScaler().fit(y_train)
+model = LinearRegression().fit(x_scaler.transform(X_train), y_scaler.transform(y_train))
 
-predicted = y_scaler.inverse_transform(
-    model.predict(x_scaler.transform(X_test)).reshape(-1, 1)
-).ravel()
+predicted = y_scaler.inverse_transform(model.predict(x_scaler.transform(X_test)))
 mae = float(mean_absolute_error(y_test, predicted))
 r2 = float(r2_score(y_test, predicted))
 print(f"trained on {len(X_train)} rows, tested on {len(X_test)}: MAE {mae:,.1f}, R² {r2:.4f}")
@@ -96,16 +95,17 @@ print(f"trained on {len(X_train)} rows, tested on {len(X_test)}: MAE {mae:,.1f},
 # COMMAND ----------
 
 # DBTITLE 1,Write the model files
+# Pickled, as inference_code/model_class.py loads them.
 import json
 import os
-
-import joblib
+import pickle
 
 outputs = os.path.join(work_dir, "outputs")
 os.makedirs(outputs, exist_ok=True)
-joblib.dump(x_scaler, os.path.join(outputs, "x_scaler.pkl"))
-joblib.dump(model, os.path.join(outputs, "model.pkl"))
-joblib.dump(y_scaler, os.path.join(outputs, "y_scaler.pkl"))
+for file_name, value in (("x_scaler.pkl", x_scaler), ("y_scaler.pkl", y_scaler),
+                         ("model.pkl", model)):
+    with open(os.path.join(outputs, file_name), "wb") as handle:
+        pickle.dump(value, handle)
 print(f"model files: {sorted(os.listdir(outputs))}")
 
 # COMMAND ----------
@@ -160,7 +160,8 @@ results = {
     "tags": tags,
     "metrics": {"mae": mae, "r2": r2},
     "rows": {"train": int(len(X_train)), "test": int(len(X_test))},
-    "test": {"actual": [float(v) for v in y_test], "predicted": [float(v) for v in predicted]},
+    "test": {"actual": [float(v) for v in y_test.ravel()],
+             "predicted": [float(v) for v in predicted.ravel()]},
 }
 results_path = os.path.join(work_dir, "results.json")
 with open(results_path, "w", encoding="utf-8") as handle:

@@ -37,7 +37,9 @@ class _Ports:
         self.models = LocalModels(sandbox)
         host = NotebookHost(sandbox, self.datalake, self.identity, self.models)
         self.databricks = LocalDatabricks(sandbox, self.vault, host)
-        self.containers = DockerContainers(latency=sandbox.pause)
+        # Read lazily: `labtui list` opens no sandbox, and a Docker engine is shared.
+        self.containers = DockerContainers(latency=sandbox.pause,
+                                           owner=lambda: sandbox.workspace_id)
         self.devops = LocalDevOps(sandbox.root / "devops", latency=sandbox.pause)
 
 

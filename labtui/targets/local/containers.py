@@ -1,21 +1,28 @@
 """Containers on a real Docker engine, through the docker SDK.
 
-The engine is the one `DOCKER_HOST` (or the default socket) points at. Builds stream their output
-line by line as the engine produces it and report "step n of N" progress; every image and
-container labtui makes carries the label `labtui.workspace` so a rollback finds exactly its own.
+The engine is the one `DOCKER_HOST` (or the default socket) points at, and other workspaces may
+use it too. Builds stream their output line by line as the engine produces it and report
+"step n of N" progress. With an owner (the workspace id), every image and container made here
+carries the label `labtui.workspace` = owner, and only those are ever removed.
+
+An engine that stops answering mid-call (stopped, crashed, its socket gone) is a `TargetError`
+that says so in one line, never the transport's exception.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import tarfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from labtui.targets.base import (
+    OWNER_LABEL,
     ContainerInfo,
     Containers,
     ImageInfo,
@@ -29,15 +36,77 @@ START_ENGINE_HINT = (
     "start one: `sudo dockerd &` (Linux, docker.io package), Docker Desktop (macOS/Windows), "
     "or point DOCKER_HOST at a running engine"
 )
+OWNER_BUILD_ARG = "LABTUI_WORKSPACE"
+"""The build arg that carries the owner, for a Dockerfile's earlier stages to label with."""
+T = TypeVar("T")
+
+
+def engine_gone(what: str, exc: BaseException) -> TargetError:
+    """The error for an engine that stopped answering while doing `what`."""
+    text = str(exc)
+    if "refused" in text or "No such file" in text:
+        reason = "its socket refuses connections"
+    elif "Read timed out" in text:
+        reason = "it stopped sending"
+    else:
+        reason = "the connection to it broke"
+    return TargetError(f"the Docker engine stopped answering while {what}: {reason} "
+                       f"({type(exc).__name__}); once it runs again, run the step again (its "
+                       "rollback removes what was left)")
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """What the SDK raises when the connection to the engine breaks (a streamed answer is
+    read straight from urllib3, so its errors come unwrapped)."""
+    import requests
+    import urllib3
+    from docker.errors import DockerException
+
+    return (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+            ConnectionError, DockerException)
+
+
+def _answering(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Turn a lost connection to the engine during the call into `engine_gone(what)`."""
+
+    def wrap(method: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(method)
+        def call(self: DockerContainers, *args: Any, **kwargs: Any) -> T:
+            from docker.errors import APIError
+
+            try:
+                return method(self, *args, **kwargs)
+            except (TargetError, APIError):
+                raise
+            except _transport_errors() as exc:
+                raise engine_gone(what, exc) from None
+
+        return call
+
+    return wrap
 
 
 class DockerContainers(Containers):
     """The Containers port over the docker SDK. The SDK is imported on first use."""
 
-    def __init__(self, *, latency: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, *, latency: Callable[[], None] = lambda: None,
+                 owner: str | Callable[[], str] | None = None) -> None:
         self._client: Any = None
         self._lock = threading.Lock()
         self._latency = latency
+        self._owner = owner
+
+    @property
+    def owner(self) -> str | None:
+        return self._owner() if callable(self._owner) else self._owner
+
+    def _labels(self, labels: Mapping[str, str] | None) -> dict[str, str]:
+        owner = self.owner
+        return {**(labels or {}), **({OWNER_LABEL: owner} if owner is not None else {})}
+
+    def _ours(self, labels: Mapping[str, str] | None) -> bool:
+        owner = self.owner
+        return owner is None or (labels or {}).get(OWNER_LABEL) == owner
 
     # -- engine ----------------------------------------------------------------------------
 
@@ -59,6 +128,7 @@ class DockerContainers(Containers):
                 self._client = client
             return self._client
 
+    @_answering("answering")
     def ping(self) -> str:
         return str(self._docker().version().get("Version", "unknown"))
 
@@ -85,10 +155,14 @@ class DockerContainers(Containers):
 
         client = self._docker()
         transcript = BuildTranscript(tag, build_args)
+        args = dict(build_args or {})
+        if self.owner is not None:
+            # Only the last stage gets `labels`; a Dockerfile labels its earlier stages with this.
+            args.setdefault(OWNER_BUILD_ARG, self.owner)
         try:
             stream: Iterator[dict[str, Any]] = client.api.build(
-                path=str(context), tag=tag, buildargs=dict(build_args or {}),
-                labels=dict(labels or {}), rm=True, forcerm=True, decode=True,
+                path=str(context), tag=tag, buildargs=args,
+                labels=self._labels(labels), rm=True, forcerm=True, decode=True,
             )
             image_id = ""
             for chunk in stream:
@@ -110,12 +184,16 @@ class DockerContainers(Containers):
                     image_id = str(aux["ID"])
         except APIError as exc:
             raise transcript.failure(str(exc.explanation or exc)) from None
+        except _transport_errors() as exc:
+            at = f" at step {transcript.position}" if transcript.position else ""
+            raise engine_gone(f"building {tag}{at}", exc) from None
         info = self.image(tag)
         if image_id and info.id != image_id:
             raise TargetError(f"docker build of {tag} produced {image_id}, but {tag} is "
                               f"{info.id}")
         return info
 
+    @_answering("looking up an image")
     def image(self, ref: str) -> ImageInfo:
         from docker.errors import ImageNotFound
 
@@ -125,21 +203,27 @@ class DockerContainers(Containers):
             raise NotFound(f"image {ref} does not exist") from None
         return _image_info(image)
 
+    @_answering("listing images")
     def images(self, label: str | None = None) -> list[ImageInfo]:
         filters = {"label": label} if label else {}
         return [_image_info(image) for image in self._docker().images.list(filters=filters)]
 
+    @_answering("removing an image")
     def remove_image(self, ref: str) -> bool:
         from docker.errors import ImageNotFound
 
         try:
-            self._docker().images.remove(ref, force=True)
+            image = self._docker().images.get(ref)
+            if not self._ours((image.attrs.get("Config") or {}).get("Labels")):
+                return False  # another workspace's (or nobody's): not ours to remove
+            self._docker().images.remove(image.id if ref == image.id else ref, force=True)
         except ImageNotFound:
             return False
         return True
 
     # -- containers ------------------------------------------------------------------------
 
+    @_answering("starting a container")
     def run(
         self,
         image: str,
@@ -158,7 +242,7 @@ class DockerContainers(Containers):
         try:
             container = client.containers.run(
                 image, command=command, name=name, detach=True, ports=port_map,
-                environment=dict(environment or {}), labels=dict(labels or {}),
+                environment=dict(environment or {}), labels=self._labels(labels),
             )
         except ImageNotFound:
             raise NotFound(f"image {image} does not exist") from None
@@ -168,6 +252,7 @@ class DockerContainers(Containers):
         container.reload()
         return _container_info(container)
 
+    @_answering("looking up a container")
     def container(self, ref: str) -> ContainerInfo:
         from docker.errors import NotFound as DockerNotFound
 
@@ -177,34 +262,56 @@ class DockerContainers(Containers):
             raise NotFound(f"container {ref} does not exist") from None
         return _container_info(container)
 
+    @_answering("listing containers")
     def containers(self, label: str | None = None) -> list[ContainerInfo]:
         filters = {"label": label} if label else {}
         return [_container_info(c)
                 for c in self._docker().containers.list(all=True, filters=filters)]
 
     def wait(self, ref: str, timeout: float) -> int:
-        import requests
-
+        container = self._call(f"waiting for container {ref}",
+                               lambda: self._docker().containers.get(ref))
+        started = time.monotonic()
         try:
-            result = self._docker().containers.get(ref).wait(timeout=timeout)
-        except requests.exceptions.ConnectionError:
-            raise TargetError(f"container {ref} did not finish within {timeout:.0f} s") from None
+            result = container.wait(timeout=timeout)
+        except _transport_errors() as exc:
+            # The SDK says a read timeout and a lost engine alike with a ConnectionError:
+            # only the clock tells them apart.
+            if time.monotonic() - started >= timeout * 0.98:
+                raise TargetError(f"container {ref} did not finish within {timeout:.0f} s"
+                                  ) from None
+            raise engine_gone(f"waiting for container {ref}", exc) from None
         return int(result.get("StatusCode", -1))
 
     def logs(self, ref: str, *, follow: bool = False) -> Iterator[str]:
-        container = self._docker().containers.get(ref)
-        if not follow:
-            yield from container.logs().decode(errors="replace").splitlines()
-            return
-        buffer = b""
-        for chunk in container.logs(stream=True, follow=True):
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                yield line.decode(errors="replace")
-        if buffer:
-            yield buffer.decode(errors="replace")
+        what = f"reading the output of container {ref}"
+        container = self._call(what, lambda: self._docker().containers.get(ref))
+        try:
+            if not follow:
+                yield from container.logs().decode(errors="replace").splitlines()
+                return
+            buffer = b""
+            for chunk in container.logs(stream=True, follow=True):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    yield line.decode(errors="replace")
+            if buffer:
+                yield buffer.decode(errors="replace")
+        except _transport_errors() as exc:
+            raise engine_gone(what, exc) from None
 
+    def _call(self, what: str, call: Callable[[], T]) -> T:
+        from docker.errors import NotFound as DockerNotFound
+
+        try:
+            return call()
+        except DockerNotFound:
+            raise NotFound(f"container does not exist ({what})") from None
+        except _transport_errors() as exc:
+            raise engine_gone(what, exc) from None
+
+    @_answering("copying files out of a container")
     def copy_from(self, ref: str, path: str, destination: Path) -> None:
         from docker.errors import NotFound as DockerNotFound
 
@@ -217,11 +324,15 @@ class DockerContainers(Containers):
         with tarfile.open(fileobj=archive) as tar:
             tar.extractall(destination, filter="data")
 
+    @_answering("removing a container")
     def remove_container(self, ref: str) -> bool:
         from docker.errors import NotFound as DockerNotFound
 
         try:
-            self._docker().containers.get(ref).remove(force=True)
+            container = self._docker().containers.get(ref)
+            if not self._ours(container.labels):
+                return False  # another workspace's (or nobody's): not ours to remove
+            container.remove(force=True)
         except DockerNotFound:
             return False
         return True

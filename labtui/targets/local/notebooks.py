@@ -113,11 +113,23 @@ class NotebookHost:
         extra: dict[str, Any] = {}
         mlflow = None
         if ml_workspace is not None:
-            mlflow = MlflowSettings(tracking_uri=self._models.tracking_uri(ml_workspace))
+            # The notebook's experiment, as Databricks names it: the notebook's path. Made
+            # here so that its artifacts (and the store's own) stay inside the workspace.
+            self._models.prepare_experiment(ml_workspace, path)
+            mlflow = MlflowSettings(
+                tracking_uri=self._models.tracking_uri(ml_workspace), experiment=path,
+                artifact_location=self._models.artifact_location(ml_workspace, path))
 
             def register_model(name: str, folder: str, tags: Mapping[str, str],
                                description: str = "") -> dict[str, str]:
-                version = self._models.register_model(ml_workspace, name, Path(folder), tags)
+                # The version points at the run the notebook logged its metrics and
+                # parameters in (`with mlflow.start_run()` around this call).
+                import mlflow as fluent
+
+                active = fluent.active_run()
+                version = self._models.register_model(
+                    ml_workspace, name, Path(folder), tags, description=description,
+                    run_id=active.info.run_id if active is not None else None)
                 return {"name": version.name, "version": str(version.version)}
 
             extra["register_model"] = register_model

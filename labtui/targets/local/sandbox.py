@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import secrets
 import shutil
 import sqlite3
 import threading
@@ -175,6 +176,7 @@ class Sandbox:
         self.root = root
         self.latency = latency
         self._lock = threading.RLock()
+        self._workspace_id: str | None = None
         try:
             _make_private_dir(root)
             self._fernet = Fernet(_load_or_create_key(root / "vault.key"))
@@ -231,6 +233,20 @@ class Sandbox:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    @property
+    def workspace_id(self) -> str:
+        """A random id of this sandbox, made once and kept: what labtui labels the things it
+        creates outside the workspace folder with (images and containers on a Docker engine
+        other workspaces share), so that it finds and removes only its own."""
+        if self._workspace_id is None:
+            with self.transaction() as conn:
+                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES "
+                             "('workspace-id', ?)", (secrets.token_hex(6),))
+                row = conn.execute(
+                    "SELECT value FROM meta WHERE key = 'workspace-id'").fetchone()
+            self._workspace_id = str(row["value"])
+        return self._workspace_id
 
     # --- secrets at rest -----------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from labtui.targets.base import BuildFailed, NotFound, TargetError
+from labtui.targets.base import OWNER_LABEL, BuildFailed, NotFound, TargetError
 from labtui.targets.local.containers import DockerContainers
 from tests.conftest import BASE_IMAGE
 
@@ -161,3 +161,125 @@ def test_a_failing_step_says_which_step_and_what_it_printed_last(
     assert "step 2/2 (RUN echo" in message and "exited with 3" in message
     assert message.endswith("its last output: no space left on the imaginary device")
     assert "\x1b" not in message
+
+
+def _owned(owner: str) -> DockerContainers:
+    return DockerContainers(owner=owner)
+
+
+def test_an_owner_labels_what_it_makes_and_removes_only_that(
+        containers: DockerContainers, tmp_path: Path) -> None:
+    """Two workspaces on one engine: neither can remove the other's image or container, and
+    a Dockerfile's earlier stage is labelled with its owner too (through the build arg)."""
+    ours, theirs = _owned(f"ours{os.getpid()}"), _owned(f"theirs{os.getpid()}")
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {BASE_IMAGE} AS first\nARG LABTUI_WORKSPACE=\n"
+        "LABEL labtui.workspace=${LABTUI_WORKSPACE} labtui.stage=deps\n"
+        "RUN echo first > /first.txt\n"
+        f"FROM {BASE_IMAGE}\nCOPY --from=first /first.txt /\nCMD [\"sleep\", \"30\"]\n")
+    tag = f"labtui-test/owned:{os.getpid()}"
+    image = ours.build(tmp_path, tag)
+    container = None
+    try:
+        assert image.labels[OWNER_LABEL] == ours.owner
+        stages = [i for i in containers.images(f"{OWNER_LABEL}={ours.owner}") if not i.tags]
+        assert [i.labels.get("labtui.stage") for i in stages] == ["deps"]
+        container = ours.run(tag, name=f"labtui-test-owned-{os.getpid()}")
+        assert container.labels[OWNER_LABEL] == ours.owner
+
+        assert theirs.remove_container(container.id) is False
+        assert theirs.remove_image(tag) is False
+        assert containers.container(container.id).status == "running"
+        assert containers.image(tag).id == image.id
+        assert theirs.images(f"{OWNER_LABEL}={theirs.owner}") == []
+
+        assert ours.remove_container(container.id) is True
+        container = None
+        assert ours.remove_image(tag) is True
+        assert [ours.remove_image(stage.id) for stage in stages] == [True]
+        assert containers.images(f"{OWNER_LABEL}={ours.owner}") == []
+    finally:
+        if container is not None:
+            containers.remove_container(container.id)
+        containers.remove_image(tag)
+        for stage in containers.images(f"{OWNER_LABEL}={ours.owner}"):
+            containers.remove_image(stage.id)
+
+
+def test_an_engine_that_stops_answering_mid_build_is_said_in_one_line(
+        containers: DockerContainers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.targets.local.engine_proxy import EngineProxy
+
+    proxy = EngineProxy(tmp_path / "engine.sock")
+    monkeypatch.setenv("DOCKER_HOST", proxy.url)
+    owner = f"cut{os.getpid()}"
+    engine = _owned(owner)
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {BASE_IMAGE}\nRUN sleep 20\n")
+
+    def cut_at_the_run_step(line: str) -> None:
+        if " : RUN sleep" in line:
+            proxy.cut()
+
+    try:
+        with pytest.raises(TargetError) as raised:
+            engine.build(context, f"labtui-test/cut:{os.getpid()}", log=cut_at_the_run_step)
+        message = str(raised.value)
+        assert message.startswith(f"the Docker engine stopped answering while building "
+                                  f"labtui-test/cut:{os.getpid()} at step 2/3: the connection "
+                                  "to it broke")
+        assert "\n" not in message and "run the step again" in message
+        with pytest.raises(TargetError, match=r"^the Docker engine stopped answering while "
+                                              r"listing images"):
+            engine.images()
+    finally:
+        monkeypatch.delenv("DOCKER_HOST")
+        _remove_build_leftovers(containers, owner)
+
+
+def _remove_build_leftovers(containers: DockerContainers, owner: str) -> None:
+    """The engine stops a build whose client went away; remove what it kept of it."""
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        running = [c for c in containers.containers() if "sleep 20" in " ".join(
+            containers._docker().containers.get(c.id).attrs["Config"].get("Cmd") or [])]
+        if not running:
+            return
+        time.sleep(1)
+    for container in running:
+        containers.remove_container(container.id)
+    pytest.fail(f"the cut build of {owner} still runs {[c.name for c in running]}")
+
+
+def test_an_engine_that_stops_answering_while_a_container_runs_is_not_a_timeout(
+        containers: DockerContainers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.targets.local.engine_proxy import EngineProxy
+
+    proxy = EngineProxy(tmp_path / "engine.sock")
+    monkeypatch.setenv("DOCKER_HOST", proxy.url)
+    engine = _owned(f"wait{os.getpid()}")
+    name = f"labtui-test-wait-{os.getpid()}"
+    container = engine.run(BASE_IMAGE, name=name, command=["sleep", "60"])
+    try:
+        import threading
+
+        threading.Timer(1.0, proxy.cut).start()
+        with pytest.raises(TargetError) as raised:
+            engine.wait(container.id, timeout=600)
+        message = str(raised.value)
+        assert message.startswith(f"the Docker engine stopped answering while waiting for "
+                                  f"container {container.id}")
+        assert "did not finish within" not in message and "\n" not in message
+    finally:
+        monkeypatch.delenv("DOCKER_HOST")
+        containers.remove_container(container.id)
+    # A real timeout is still said as one.
+    quick = containers.run(BASE_IMAGE, name=name, command=["sleep", "60"])
+    try:
+        with pytest.raises(TargetError, match="did not finish within 1 s"):
+            containers.wait(quick.id, timeout=1)
+    finally:
+        containers.remove_container(quick.id)
