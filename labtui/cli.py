@@ -307,14 +307,14 @@ def _confirm_rollback(engine: Engine, units: Sequence[Unit], ask: bool,
 
 
 def _noteworthy(result: Result) -> bool:
-    """Whether a unit's result gets its own line in the summary (the others are counted)."""
+    """Whether a unit's result gets its own line in the summary: what needs the attendee's
+    attention (a failure, drift, not done, a plan that changes something). What ended well is
+    counted only: its own finished line said it already, and 28 of them would bury the rest."""
     from labtui.engine import Outcome
 
-    if result.outcome in (Outcome.SKIPPED, Outcome.CLEAN):
-        return False
     if result.outcome is Outcome.PLANNED:
         return any(change.action != "keep" for change in result.changes)
-    return not (result.action == "verify" and result.outcome is Outcome.DONE)
+    return not result.ok
 
 
 def _summarize(console: Console, results: Sequence[Result], not_reached: Sequence[Unit],
