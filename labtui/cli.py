@@ -22,6 +22,7 @@ from labtui.catalog import Catalog, CatalogError
 from labtui.masking import Masker
 from labtui.state import Workspace, WorkspaceError, WorkspaceLocked, default_workspace
 from labtui.targets import TARGETS
+from labtui.targets.base import TargetError
 from labtui.values import Resolver, ValuesError
 
 if TYPE_CHECKING:
@@ -127,6 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
     guide.add_argument("step_id", metavar="STEP")
     guide.add_argument("--env", dest="guide_env", metavar="ENV",
                        help="the environment whose names go in (default: the step's first)")
+    from labtui import cli_journal, cli_recover
+
+    cli_journal.configure_parser(commands.add_parser(
+        "journal", parents=common, help="what the journal records; `forget ID` drops an entry"),
+        common)
+    cli_recover.configure_parser(commands.add_parser(
+        "recover", parents=common,
+        help="rebuild a lost state.db's journal from what the target recorded"))
     from labtui import proctor
 
     proctor.configure_parser(commands.add_parser(
@@ -442,6 +451,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _logs(args)
         if args.command == "guide":
             return _guide(args, masker)
+        if args.command == "journal":
+            from labtui import cli_journal
+
+            return cli_journal.run(args)
+        if args.command == "recover":
+            from labtui import cli_recover
+
+            return cli_recover.run(args)
         if args.command == "proctor":
             from labtui import proctor
 
@@ -462,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             _error(problem)
         return ExitCode.USAGE
-    except (CatalogError, WorkspaceError) as exc:
+    except (CatalogError, WorkspaceError, TargetError) as exc:
         _error(str(exc))
         return ExitCode.USAGE
     except KeyboardInterrupt:

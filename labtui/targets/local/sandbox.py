@@ -30,6 +30,16 @@ SCHEMA_VERSION = 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    step TEXT NOT NULL,
+    env TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    undo TEXT NOT NULL,
+    created REAL NOT NULL,
+    UNIQUE (step, env, kind, ref)
+);
 CREATE TABLE IF NOT EXISTS resource_groups (
     name TEXT PRIMARY KEY COLLATE NOCASE,
     location TEXT NOT NULL
@@ -222,6 +232,17 @@ class Sandbox:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    # --- the workspace it belongs to ------------------------------------------------------
+
+    def owner(self) -> str | None:
+        """The workspace id (of state.db) this sandbox works for; None until one claims it."""
+        rows = self.query("SELECT value FROM meta WHERE key = 'owner'")
+        return str(rows[0]["value"]) if rows else None
+
+    def set_owner(self, owner: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('owner', ?)", (owner,))
 
     # --- secrets at rest -----------------------------------------------------------------
 
