@@ -27,6 +27,7 @@ from labtui.values import Resolver, ValuesError
 
 if TYPE_CHECKING:
     from labtui.catalog import Unit
+    from labtui.console import Console
     from labtui.engine import Outcome
     from labtui.events import Listener
     from labtui.session import SessionOptions
@@ -223,6 +224,7 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
     try:
         with Session(_options(args, argv), catalog=catalog, masker=masker,
                      listeners=listeners) as session:
+            _say_broken_lock(session.workspace, console)
             engine = session.engine
             with _cancel_on_interrupt(engine.cancel, lambda m: console.print(m, "yellow")):
                 try:
@@ -253,6 +255,16 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
     console.summary([(r.unit.label, r.outcome.value, r.message) for r in results]
                     if len(results) > 1 else [])
     return _exit_code({r.outcome for r in results})
+
+
+def _say_broken_lock(workspace: Workspace, console: Console) -> None:
+    """--force-unlock took the workspace from another holder: say whose lock it broke."""
+    from labtui.state import describe_holder
+
+    holder = workspace.lock_broken_from
+    if holder:
+        console.print(f"took over the workspace lock of {describe_holder(holder)} "
+                      "(--force-unlock)", "yellow")
 
 
 def _section_steps(catalog: Catalog, name: str) -> list[str]:

@@ -59,23 +59,28 @@ class Session:
             answers = Answers(answers.path, {**answers.top, **options.extra_answers},
                               answers.per_env)
         set_args = parse_set_args(options.set_values, fields)
-        self.workspace = Workspace.open(options.workspace, command=options.command,
-                                        force_unlock=options.force_unlock)
+        given = Resolver(fields, set_args=set_args, environ=options.environ, answers=answers)
+        problems = given.given_problems()
+        if problems:
+            raise ValuesError(problems)
+        target = open_target(options.target, options.workspace)  # its options, checked
+        try:
+            self.workspace = Workspace.open(options.workspace, command=options.command,
+                                            force_unlock=options.force_unlock)
+        except BaseException:
+            target.close()
+            raise
         try:
             self.resolver = Resolver(fields, set_args=set_args,
                                      environ=options.environ, answers=answers,
                                      workspace=self.workspace)
             self.engine = Engine(
-                self.catalog, self.workspace,
-                lambda: open_target(options.target, self.workspace.path), self.resolver,
+                self.catalog, self.workspace, target, self.resolver,
                 masker=self.masker, heartbeat_after=options.heartbeat_after,
             )
-            try:
-                self.engine.claim_target()
-            except BaseException:
-                self.engine.close()
-                raise
+            self.engine.claim_target()
         except BaseException:
+            target.close()
             self.workspace.close()
             raise
         self.engine.listeners.extend(listeners)

@@ -230,6 +230,32 @@ class Resolver:
                 problems.append(f"{problem} ({source}){where}" if origin else problem)
         return problems
 
+    def given_problems(self) -> list[str]:
+        """One line for each value given on this command (--set, LABTUI_*, the answers file)
+        that breaks its field's rule, whichever steps need it: checked before the workspace
+        is opened, so a bad value is never remembered, journaled or even given a folder."""
+        where = self.answers.path.name if self.answers.path else "answers file"
+        given: list[tuple[Field, str, str]] = []
+        for fld in self.fields.values():
+            if fld.name in self.set_args:
+                given.append((fld, self.set_args[fld.name], "--set"))
+            if fld.env_var in self.environ:
+                given.append((fld, self.environ[fld.env_var], fld.env_var))
+            if fld.name in self.answers.top:
+                given.append((fld, self.answers.top[fld.name], where))
+            for env, table in sorted(self.answers.per_env.items()):
+                if fld.name in table:
+                    given.append((fld, table[fld.name], f"{where} [env.{env}]"))
+        problems = []
+        for fld, value, origin in given:
+            if value == "":
+                problem = f"{fld.name}: must not be empty" if fld.required else None
+            else:
+                problem = fld.check(value)
+            if problem:
+                problems.append(f"{problem} (from {origin})")
+        return problems
+
     def _missing_root(self, fld: Field, values: Mapping[str, str], env: str | None) -> Field:
         """The input whose absence keeps `fld` from being derived (`fld` itself if none)."""
         seen = {fld.name}
