@@ -46,7 +46,7 @@ def main() -> None:
     workspace, home = scratch / "ws", scratch / "home"
     home.mkdir()
     env = {**os.environ, "HOME": str(home), "DATABRICKS_CONFIG_FILE": str(home / ".dbcfg"),
-           "LABTUI_DATABRICKS_TOKEN": "dapi-bench-token-0001"}
+           "LABTUI_DATABRICKS_TOKEN": "dapi00010123456789abcdef0123456789ab"}
     answers = scratch / "answers.toml"
     answers.write_text(
         'prefix = "bench7"\ntenant-id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\n'
@@ -75,7 +75,8 @@ def main() -> None:
     finally:
         if not args.keep:
             subprocess.run([sys.executable, "-m", "labtui", "--all", "--headless", "--rollback",
-                            "--workspace", str(workspace)], env=env, capture_output=True)
+                            "--yes", "--workspace", str(workspace)], env=env,
+                           capture_output=True)
         else:
             print(f"workspace kept: {workspace}")
 

@@ -33,7 +33,7 @@ LAB_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "AdultCensus
 def make_room(folder: Path, count: int) -> tuple[Path, Path, dict[str, str]]:
     """A roster of `count` attendees, shared answers, and the environment with their tokens."""
     folder.mkdir(parents=True)
-    tokens = {f"A{i}_TOKEN": f"dapi-bench-{i:03d}-0123456789abcdef" for i in range(count)}
+    tokens = {f"A{i}_TOKEN": f"dapi{i:04x}0123456789abcdef0123456789ab" for i in range(count)}
     rows = ["attendee,prefix,workspace,databricks-token"]
     rows += [f"a{i},bench{i},ws/a{i},A{i}_TOKEN" for i in range(count)]
     roster = folder / "roster.csv"

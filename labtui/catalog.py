@@ -99,6 +99,10 @@ class Catalog:
         try:
             return self._steps[step_id]
         except KeyError:
+            guess = did_you_mean(step_id, self._steps)
+            if guess:
+                raise CatalogError(f"unknown step {step_id!r}: did you mean {guess!r}? "
+                                   "(labtui list shows every step)") from None
             known = ", ".join(self._steps) or "none installed"
             raise CatalogError(f"unknown step {step_id!r} (known: {known})") from None
 
@@ -183,6 +187,19 @@ class Catalog:
                         )
                 else:
                     seen[field.name] = (step.id, field)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate a misspelt `word` most likely meant, if any: the only one it begins
+    (an abbreviation like "infra"), else the closest by difflib's ratio (0.6 or better)."""
+    from difflib import get_close_matches
+
+    names = list(candidates)
+    starting = [name for name in names if name.lower().startswith(word.lower())]
+    if len(starting) == 1 and word:
+        return starting[0]
+    matches = get_close_matches(word, names, n=1, cutoff=0.6)
+    return matches[0] if matches else None
 
 
 def _where(cls: type) -> str:

@@ -18,7 +18,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 # Only light modules here: `labtui --help` must not pay for the engine, targets or plugins.
-from labtui.catalog import Catalog, CatalogError
+from labtui.catalog import Catalog, CatalogError, did_you_mean
 from labtui.masking import Masker
 from labtui.state import Workspace, WorkspaceError, WorkspaceLocked, default_workspace
 from labtui.targets import TARGETS
@@ -28,7 +28,7 @@ from labtui.values import Resolver, ValuesError
 if TYPE_CHECKING:
     from labtui.catalog import Unit
     from labtui.console import Console
-    from labtui.engine import Outcome
+    from labtui.engine import Engine, Outcome, Result
     from labtui.events import Listener
     from labtui.session import SessionOptions
 
@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "headless steps with --step ID --headless / --all --headless.",
         parents=[_common_options(suppress=False)],
         epilog="exit codes: 0 done and verified, 1 a step failed, 2 bad usage or missing/"
-               "invalid values, 3 verify found drift, 4 workspace locked, 130 interrupted",
+               "invalid values, 3 --verify: a step does not verify (drift, or not done), "
+               "4 workspace locked, 130 interrupted",
     )
     parser.add_argument("--step", action="append", default=[], metavar="ID",
                         help="the step to work on (repeatable); see `labtui list`")
@@ -107,9 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "with --all, --section or --with-requires, run them and solve "
                              "manual steps on the way")
     parser.add_argument("--force", action="store_true",
-                        help="run even when verify says the step is done")
+                        help="run even when verify says the step is done (with --plan: "
+                             "show what a forced run would redo)")
     parser.add_argument("--with-requires", action="store_true",
                         help="run the steps it requires first")
+    parser.add_argument("--yes", action="store_true",
+                        help="with --all --rollback: do not ask for confirmation (needed when "
+                             "stdin is not a terminal)")
     parser.add_argument("--log-file", type=Path, metavar="PATH",
                         help="also write the (masked) log to PATH")
     parser.add_argument("--heartbeat", type=float, default=30.0, help=argparse.SUPPRESS)
@@ -221,26 +226,38 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
         except OSError as exc:
             raise UsageError(f"--log-file {args.log_file}: cannot write it "
                              f"({exc.strerror or exc})") from None
+    confirm = args.rollback and args.all and not args.yes
+    if confirm and not sys.stdin.isatty():
+        raise UsageError("--all --rollback removes everything the lab created: add --yes to "
+                         "confirm (stdin is not a terminal, so labtui cannot ask)")
+    planned: list[Unit] = list(units)
+    results: list[Result] = []
     try:
         with Session(_options(args, argv), catalog=catalog, masker=masker,
                      listeners=listeners) as session:
             _say_broken_lock(session.workspace, console)
             engine = session.engine
+            if args.rollback and not _confirm_rollback(engine, units, confirm, console):
+                _error("nothing was rolled back")
+                return ExitCode.FAILED
             with _cancel_on_interrupt(engine.cancel, lambda m: console.print(m, "yellow")):
                 try:
                     if args.verify:
                         results = engine.verify(units)
                     elif args.rollback:
+                        planned = list(reversed(units))
                         results = engine.rollback(units)
                     elif args.plan:
-                        results = engine.plan(units)
+                        results = engine.plan(units, force=args.force)
                     elif args.solve and args.step and not args.with_requires:
-                        manual = [unit for unit in units if unit.step.manual]
-                        if not manual:
+                        planned = [unit for unit in units if unit.step.manual]
+                        if not planned:
                             raise UsageError("--solve is for manual steps (like write-test), "
                                              "or with --with-requires when one comes first")
-                        results = engine.solve(manual)
+                        results = engine.solve(planned)
                     else:
+                        # What engine.run takes on: with --with-requires, the requirements too.
+                        planned = catalog.closure(units) if args.with_requires else list(units)
                         results = engine.run(units, force=args.force,
                                              with_requires=args.with_requires,
                                              solve_manual=args.solve)
@@ -252,9 +269,75 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
             close = getattr(listener, "close", None)
             if close is not None:
                 close()
-    console.summary([(r.unit.label, r.outcome.value, r.message) for r in results]
-                    if len(results) > 1 else [])
-    return _exit_code({r.outcome for r in results})
+    code = _exit_code({r.outcome for r in results})
+    performed = {(r.unit.id, r.unit.env) for r in results}
+    not_reached = [unit for unit in planned if (unit.id, unit.env) not in performed]
+    if len(planned) > 1:
+        _summarize(console, results, not_reached, code, as_json=args.json)
+    return code
+
+
+def _confirm_rollback(engine: Engine, units: Sequence[Unit], ask: bool,
+                      console: Console) -> bool:
+    """Name the done steps a rollback of `units` leaves broken; with `ask` (--all without
+    --yes, in a terminal), list what it removes and ask. False: the user said no."""
+    chosen = {(unit.id, unit.env) for unit in units}
+    broken: list[Unit] = []
+    for unit in units:
+        for dependent in engine.done_dependents(unit):
+            if (dependent.id, dependent.env) not in chosen and dependent not in broken:
+                broken.append(dependent)
+    if broken:
+        names = ", ".join(unit.label for unit in broken)
+        these = ("these done steps", "they need", "show") if len(broken) != 1 else (
+            "this done step", "it needs", "shows")
+        console.print(f"rolling back leaves {these[0]} broken ({these[1]} what is removed, and "
+                      f"{these[2]} drift until run again): {names}", "yellow")
+    if not ask:
+        return True
+    removing = [(unit, len(engine.rollback_plan(unit))) for unit in reversed(units)]
+    removing = [(unit, count) for unit, count in removing if count]
+    total = sum(count for _, count in removing)
+    if removing:
+        console.print(f"--all --rollback removes {total} resource{'s' if total != 1 else ''} "
+                      f"of {len(removing)} step{'s' if len(removing) != 1 else ''}, newest first: "
+                      + ", ".join(f"{unit.label} ({count})" for unit, count in removing))
+    else:
+        console.print("--all --rollback: the journal is empty, nothing to remove; every step "
+                      "is set back to not done")
+    console.stream.write("Roll back every step? [y/N] ")
+    console.stream.flush()
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
+
+
+def _noteworthy(result: Result) -> bool:
+    """Whether a unit's result gets its own line in the summary (the others are counted)."""
+    from labtui.engine import Outcome
+
+    if result.outcome in (Outcome.SKIPPED, Outcome.CLEAN):
+        return False
+    if result.outcome is Outcome.PLANNED:
+        return any(change.action != "keep" for change in result.changes)
+    return not (result.action == "verify" and result.outcome is Outcome.DONE)
+
+
+def _summarize(console: Console, results: Sequence[Result], not_reached: Sequence[Unit],
+               code: int, *, as_json: bool) -> None:
+    """The closing summary on stderr; with --json, also one summary object on stdout."""
+    from labtui.console import SummaryRow, summary_totals
+
+    rows = [SummaryRow(r.unit.label, r.outcome.value, r.message, _noteworthy(r))
+            for r in results]
+    console.summary(rows, [unit.label for unit in not_reached])
+    if as_json:
+        totals: dict[str, int] = {}
+        for row in rows:
+            totals[row.outcome] = totals.get(row.outcome, 0) + 1
+        print(console.masker.redact(json.dumps({
+            "event": "summary", "totals": totals,
+            "not_reached": [{"step": unit.id, "env": unit.env} for unit in not_reached],
+            "text": summary_totals(rows, len(not_reached)), "exit_code": int(code)})))
 
 
 def _say_broken_lock(workspace: Workspace, console: Console) -> None:
@@ -269,16 +352,24 @@ def _say_broken_lock(workspace: Workspace, console: Console) -> None:
 
 def _section_steps(catalog: Catalog, name: str) -> list[str]:
     wanted = name.strip().lower().replace("-", " ")
-    for section, steps in catalog.sections():
+    sections = catalog.sections()
+    for section, steps in sections:
         if section.lower() == wanted:
             return [step.id for step in steps]
-    known = ", ".join(section for section, _ in catalog.sections())
-    raise UsageError(f"--section {name}: no such section (sections: {known})")
+    known = ", ".join(section for section, _ in sections)
+    by_lower = {section.lower(): section for section, _ in sections}
+    guess = did_you_mean(wanted, by_lower)
+    guessed = f"; did you mean {by_lower[guess]!r}?" if guess else ""
+    raise UsageError(f"--section {name}: no such section{guessed} (sections: {known})")
 
 
 def _check_env(catalog: Catalog, env: str | None) -> None:
     known = sorted({unit.env for unit in catalog.units() if unit.env})
     if env is not None and env not in known:
+        guess = did_you_mean(env, known)
+        if guess:
+            raise UsageError(f"--env {env}: no such environment; did you mean {guess!r}? "
+                             f"(the environments are {', '.join(known)})")
         raise UsageError(f"--env {env}: the environments are {', '.join(known)}")
 
 
@@ -288,33 +379,35 @@ def _exit_code(outcomes: set[Outcome]) -> ExitCode:
         return ExitCode.INTERRUPTED
     if Outcome.FAILED in outcomes:
         return ExitCode.FAILED
-    if Outcome.DRIFT in outcomes:
-        return ExitCode.DRIFT
+    if Outcome.DRIFT in outcomes or Outcome.NOT_DONE in outcomes:
+        return ExitCode.DRIFT  # --verify: does not verify; the words say drift or not done
     return ExitCode.OK
 
 
 def _open_for_reading(args: argparse.Namespace) -> Workspace | None:
     path = _workspace_path(args)
     if not path.is_file() and not (path / "state.db").exists():
-        return None  # nothing done yet: every step is listed as not started
+        return None  # nothing done yet: every step is listed as not done
     return Workspace(path, read_only=True)
 
 
 def _list(args: argparse.Namespace) -> int:
+    from labtui.status import UnitState, unit_state
+
     catalog = Catalog.discover()
     workspace = _open_for_reading(args)
     try:
         resolver = Resolver(catalog.fields(), workspace=workspace)
         rows = []
         for unit in catalog.units():
-            record = workspace.status(unit.id, unit.env) if workspace else None
-            status = record.status if record else "not-started"
-            if status == "not-started":
+            status: str = unit_state(workspace, unit) if workspace else UnitState.NOT_DONE
+            if status == UnitState.NOT_DONE:
+                # Not done yet: say what it is waiting for when that is known.
                 if unit.step.manual:
                     status = "manual"
                 elif resolver.problems(unit.step.inputs, unit.env):
-                    status = "needs-input"
-            rows.append((unit, status))
+                    status = "needs input"
+            rows.append((unit, str(status)))
     finally:
         if workspace is not None:
             workspace.close()
@@ -334,8 +427,8 @@ def _status_table(rows: list[tuple[Unit, str]], *, with_titles: bool) -> object:
     from rich.table import Table
     from rich.text import Text
 
-    styles = {"done": "green", "failed": "red", "drift": "yellow", "cancelled": "yellow",
-              "needs-input": "magenta", "manual": "cyan", "not-started": "dim"}
+    styles = {"done": "green", "failed": "red", "drift": "yellow", "interrupted": "yellow",
+              "running": "cyan", "needs input": "magenta", "manual": "cyan", "not done": "dim"}
     table = Table(title="labtui steps")
     widths = {
         "section": max((len(u.step.section) for u, _ in rows), default=7),
@@ -366,7 +459,10 @@ def _logs(args: argparse.Namespace) -> int:
                          f"{' or --env '.join(e for e in envs if e)}")
     env = args.logs_env if args.logs_env is not None else envs[0]
     if env not in envs:
-        raise UsageError(f"step {step.id!r} does not run in environment {env!r}")
+        names = [e for e in envs if e]
+        guess = did_you_mean(str(env), names)
+        guessed = f": did you mean {guess!r}?" if guess else f" (only in {', '.join(names)})"
+        raise UsageError(f"step {step.id!r} does not run in environment {env!r}{guessed}")
     workspace = _open_for_reading(args)
     record = workspace.last_run(step.id, env) if workspace else None
     if workspace is not None:
@@ -426,6 +522,18 @@ def _guide(args: argparse.Namespace, masker: Masker) -> int:
 
 
 def _app(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    if args.step:
+        catalog = Catalog.discover()
+        for step_id in args.step:
+            catalog.get(step_id)  # a misspelt step is named (with a guess) before anything opens
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # The app draws on a terminal and reads keys from it; in a pipe it would hang or garble.
+        if args.step:
+            raise UsageError(f"--step {' --step '.join(args.step)} without --headless opens the "
+                             "app, which needs a terminal: add --headless to run it here")
+        raise UsageError("labtui opens the app, which needs a terminal (stdin and stdout are "
+                         "not both one): use --step ID --headless, --all --headless or "
+                         "labtui list")
     from labtui.app import run_app
 
     return run_app(_options(args, argv), focus=args.step[0] if args.step else None)

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,10 +26,41 @@ from labtui.events import (
 from labtui.masking import Masker
 
 SYMBOLS = {"done": "✓", "skipped": "✓", "rolled-back": "↺", "clean": "·", "planned": "·",
-           "failed": "✗", "drift": "!", "cancelled": "■"}
+           "failed": "✗", "drift": "!", "not done": "○", "cancelled": "■"}
 STYLES = {"done": "green", "skipped": "green", "rolled-back": "cyan", "clean": "dim",
-          "planned": "cyan", "failed": "red", "drift": "yellow", "cancelled": "yellow"}
+          "planned": "cyan", "failed": "red", "drift": "yellow", "not done": "yellow",
+          "cancelled": "yellow"}
 PLAN_SIGNS = {"create": "+", "change": "~", "delete": "-", "keep": "="}
+NAMED_OUTCOMES = {"drift", "not done"}
+"""Outcomes whose word goes before the message: both are a verify that failed, and the message
+(the failed checks) does not say which of the two it is."""
+TOTALS_ORDER = ("done", "skipped", "rolled-back", "clean", "planned", "drift", "not done",
+                "failed", "cancelled")
+NOT_REACHED = "not reached"
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One unit in the closing summary; `noteworthy` rows get a line of their own, the others
+    are only counted."""
+
+    unit: str
+    outcome: str
+    message: str
+    noteworthy: bool
+
+
+def summary_totals(rows: Sequence[SummaryRow], not_reached: int) -> str:
+    """"12 done, 3 skipped, 1 failed, 12 not reached": outcomes in a fixed order, zeros left out."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.outcome] = counts.get(row.outcome, 0) + 1
+    order = [*TOTALS_ORDER, *sorted(set(counts) - set(TOTALS_ORDER))]
+    parts = [f"{counts[outcome]} {outcome.replace('-', ' ')}" for outcome in order
+             if counts.get(outcome)]
+    if not_reached:
+        parts.append(f"{not_reached} {NOT_REACHED}")
+    return ", ".join(parts)
 
 
 def _label(event: Event) -> str:
@@ -178,6 +210,8 @@ class Console:
                     self.close()
             symbol = SYMBOLS.get(event.outcome, "?")
             message = event.message or event.outcome
+            if event.outcome in NAMED_OUTCOMES and event.message:
+                message = f"{event.outcome} — {event.message}"
             self.print(f"{symbol} {_label(event)}: {message} ({event.duration:.1f}s)",
                        STYLES.get(event.outcome))
 
@@ -201,24 +235,19 @@ class Console:
         except (reports.ReportError, OSError, ValueError, KeyError) as exc:
             self.print(f"  cannot show {event.name} results from {path}: {exc}", "yellow")
 
-    def summary(self, rows: Sequence[tuple[str, str, str]]) -> None:
-        """A closing table of (unit, outcome, message)."""
-        if not rows:
+    def summary(self, rows: Sequence[SummaryRow], not_reached: Sequence[str] = ()) -> None:
+        """The closing summary: the totals, a line per noteworthy unit, and the units a stop
+        (a failure, Ctrl-C) left not reached."""
+        if not rows and not not_reached:
             return
-        if self.live:
-            from rich.table import Table
-
-            table = Table(title="Summary", show_lines=False)
-            table.add_column("step")
-            table.add_column("outcome")
-            table.add_column("message", overflow="fold")
-            from rich.text import Text
-
-            for unit, outcome, message in rows:
-                table.add_row(Text(unit), Text(outcome, style=STYLES.get(outcome, "")),
-                              Text(self.masker.redact(message)))
-            with self._lock:
-                self.rich.print(table)
-        else:
-            for unit, outcome, message in rows:
-                self.print(f"{SYMBOLS.get(outcome, '?')} {unit}: {outcome} — {message}")
+        self.print(f"summary: {summary_totals(rows, len(not_reached))}", "bold")
+        for row in rows:
+            if row.noteworthy:
+                text = row.outcome
+                if row.message:
+                    text = (row.message if row.message.startswith(row.outcome)
+                            else f"{row.outcome} — {row.message}")
+                self.print(f"  {SYMBOLS.get(row.outcome, '?')} {row.unit}: {text}",
+                           STYLES.get(row.outcome))
+        if not_reached:
+            self.print(f"  {NOT_REACHED}: {', '.join(not_reached)}", "dim")

@@ -33,7 +33,9 @@ from labtui.events import (
     StepStarted,
 )
 from labtui.masking import Masker
+from labtui.plain_text import strip_escapes
 from labtui.state import Workspace, WorkspaceError
+from labtui.status import UnitState, unit_state
 from labtui.step import Cancelled, Change, Check, JournalEntry, StepContext, StepError, Verdict
 from labtui.targets.base import Target, TargetError
 from labtui.targets.ownership import JournalMirror, MirroredEntry, NotOwner
@@ -41,12 +43,14 @@ from labtui.values import Resolver, ValuesError
 
 
 class Outcome(StrEnum):
-    """How one unit of work ended."""
+    """How one unit of work ended. A verify that fails is DRIFT for a unit that was done, and
+    NOT_DONE for one that never was (or was rolled back, or failed)."""
 
     DONE = "done"
     SKIPPED = "skipped"
     FAILED = "failed"
     DRIFT = "drift"
+    NOT_DONE = "not done"
     CANCELLED = "cancelled"
     ROLLED_BACK = "rolled-back"
     CLEAN = "clean"
@@ -160,7 +164,8 @@ class _RunLog:
         self._write(message, level, emit=False)
 
     def _write(self, message: str, level: str, *, emit: bool = True) -> None:
-        masked = self._engine.masker.redact(str(message))
+        # Escapes go first: a colour code inside a secret would otherwise hide it from the masker.
+        masked = self._engine.masker.redact(strip_escapes(str(message)))
         now = time.time()
         lines = masked.splitlines() or [""]
         with self._lock:
@@ -249,6 +254,10 @@ class Engine:
         record = self.workspace.status(unit.id, unit.env)
         return Status(record.status) if record else Status.NOT_STARTED
 
+    def unit_state(self, unit: Unit) -> UnitState:
+        """Where the unit stands, in the words every front end shows (`labtui.status`)."""
+        return unit_state(self.workspace, unit)
+
     def values_for(self, unit: Unit) -> dict[str, str]:
         values = self.resolver.resolve(unit.env).values
         for fld in self.resolver.fields.values():
@@ -335,7 +344,8 @@ class Engine:
         finally:
             stop_heartbeat.set()
         result.duration = time.monotonic() - started
-        if result.outcome in (Outcome.FAILED, Outcome.CANCELLED, Outcome.DRIFT):
+        if result.outcome in (Outcome.FAILED, Outcome.CANCELLED, Outcome.DRIFT,
+                              Outcome.NOT_DONE):
             log.record(result.message)  # StepFinished carries it to the front ends
         log.flush()
         self.workspace.finish_run(run_id, result.outcome.value, result.message)
@@ -458,7 +468,8 @@ class Engine:
         return Result(unit, "solve", Outcome.DONE, "solved and verified", result.checks)
 
     def verify(self, units: Sequence[Unit]) -> list[Result]:
-        """Verify units, read-only; a done unit that no longer verifies becomes drift."""
+        """Verify units, read-only; a done unit that no longer verifies becomes drift, one that
+        was never done (or was rolled back) is not done."""
         self.check_values(units)
         return [self._perform(unit, "verify", partial(self._verify_unit, unit)) for unit in units]
 
@@ -472,7 +483,8 @@ class Engine:
         message = "; ".join(f"{c.name}: {c.message}" for c in verdict.failed)
         if self.status(unit) in (Status.DONE, Status.DRIFT):
             self.workspace.set_status(unit.id, unit.env, Status.DRIFT, message)
-        return Result(unit, "verify", Outcome.DRIFT, message, checks)
+            return Result(unit, "verify", Outcome.DRIFT, message, checks)
+        return Result(unit, "verify", Outcome.NOT_DONE, message, checks)
 
     def rollback(self, units: Sequence[Unit]) -> list[Result]:
         """Undo units newest-first (reverse order); continue past failures, report each."""
@@ -541,13 +553,14 @@ class Engine:
         return [Change("delete", entry.kind, entry.ref)
                 for entry in reversed(self.workspace.journal_entries(unit.id, unit.env))]
 
-    def plan(self, units: Sequence[Unit]) -> list[Result]:
-        """What a run of each unit would do, touching nothing."""
+    def plan(self, units: Sequence[Unit], *, force: bool = False) -> list[Result]:
+        """What a run of each unit would do, touching nothing; with `force`, what a forced
+        run (which runs a unit even when it verifies) would do."""
         self.check_values(units)
-        return [self._perform(unit, "plan", partial(self._plan, unit)) for unit in units]
+        return [self._perform(unit, "plan", partial(self._plan, unit, force)) for unit in units]
 
-    def _plan(self, unit: Unit, ctx: StepContext) -> Result:
-        changes = unit.step.plan(ctx)
+    def _plan(self, unit: Unit, force: bool, ctx: StepContext) -> Result:
+        changes = unit.step.forced_plan(ctx) if force else unit.step.plan(ctx)
         for change in changes:
             self.emit(PlannedChange(unit.id, unit.env, change.action, change.kind, change.ref,
                                     self.masker.redact(change.detail)))

@@ -1062,7 +1062,7 @@ def _reset_result(attendee: Attendee, results: Sequence[Result], total: int,
 def _verified_cell(result: Result, before: Status, recorded: str) -> Cell:
     if result.outcome is Outcome.DONE:
         return Cell(CellState.DONE)
-    if result.outcome is Outcome.DRIFT:
+    if result.outcome in (Outcome.DRIFT, Outcome.NOT_DONE):
         if before in (Status.DONE, Status.DRIFT):
             return Cell(CellState.DRIFT, result.message)
         if before is Status.FAILED:

@@ -204,7 +204,7 @@ STYLES = {"done": "green", "unchanged": "dim", "failed": "red", "locked": "red",
 CELL_SYMBOLS = {"done": "✓", "todo": "·", "drift": "!", "failed": "✗", "needs-input": "?"}
 CELL_STYLES = {"done": "green", "todo": "dim", "drift": "yellow", "failed": "red",
                "needs-input": "magenta"}
-QUIET_UNIT_OUTCOMES = {"clean", "skipped", "done", "drift"}
+QUIET_UNIT_OUTCOMES = {"clean", "skipped", "done", "drift", "not done"}
 """Unit outcomes not printed line by line when piped: the summary or the grid shows them."""
 
 

@@ -250,6 +250,12 @@ class Step(ABC):
             Change("create", "check", check.name, check.message) for check in verdict.failed
         ]
 
+    def forced_plan(self, ctx: StepContext) -> list[Change]:
+        """What a forced run (`--force`, the app's R) would do: `run` even when verify holds.
+        The default is `plan`, right for a step whose run leaves what exists as it is; a
+        step whose run redoes work (retrains, rebuilds) says so here."""
+        return self.plan(ctx)
+
     def rollback(self, ctx: StepContext) -> None:
         """Undo the journal newest-first; `undo` removes one entry's resource."""
         for entry in reversed(ctx.journal.entries()):

@@ -10,12 +10,11 @@ from __future__ import annotations
 import ast
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Literal
 
 from labtui_steps.devops import NOTEBOOK_REPO_PATH, NOTEBOOK_WORKSPACE_PATH, repository
 from labtui_steps.devops import working_copy_path as repo_path
@@ -35,7 +34,7 @@ from labtui_steps.fields import (
 )
 
 from labtui.step import Change, Check, JournalEntry, Step, StepContext, StepError, Verdict
-from labtui.targets.base import ModelVersion, NotFound, TargetError
+from labtui.targets.base import BuildFailed, ModelVersion, NotFound, TargetError
 
 MODEL_FILES = ("model.pkl", "x_scaler.pkl", "y_scaler.pkl")
 SAMPLE_INPUT = {"age": 37, "hours-per-week": 40.0, "sex": "Female",
@@ -183,6 +182,36 @@ class TrainModel(Step):
         checks.append(metrics_check(ctx.artifacts / "metrics.json"))
         return Verdict(tuple(checks))
 
+    def _notebook_change(self, ctx: StepContext) -> Change:
+        workspace = ctx.value("databricks-workspace")
+        try:
+            ctx.target.databricks.notebook_source(workspace, NOTEBOOK_WORKSPACE_PATH)
+            action: Literal["create", "change"] = "change"
+        except NotFound:
+            action = "create"
+        return Change(action, "notebook", NOTEBOOK_WORKSPACE_PATH,
+                      f"{NOTEBOOK_REPO_PATH} from branch {ctx.value('branch')}, in {workspace}")
+
+    def _training(self, ctx: StepContext, why: str) -> Change:
+        return Change("create", "model version", ctx.value("model-name"),
+                      f"{why}: the notebook trains on cluster {ctx.value('cluster-name')} and "
+                      "registers a new version tagged "
+                      + ", ".join(f"{k}={v}" for k, v in model_tags(ctx).items()))
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        if self.verify(ctx).ok:
+            version = newest_model(ctx)
+            return [Change("keep", "model version", f"{version.name} {version.version}",
+                           f"tagged {model_tags(ctx)}")]
+        return [self._notebook_change(ctx), self._training(ctx, "not trained yet")]
+
+    def forced_plan(self, ctx: StepContext) -> list[Change]:
+        try:
+            why = f"trained again, after version {newest_model(ctx, advice='').version}"
+        except StepError:
+            why = "not trained yet"
+        return [self._notebook_change(ctx), self._training(ctx, why)]
+
     def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
         if entry.kind == "notebook":
             try:
@@ -219,6 +248,11 @@ def count_tests(folder: Path) -> int:
     return count
 
 
+def test_file(ctx: StepContext) -> Path:
+    """Where the attendee writes their test: absolute, known before the working copy exists."""
+    return (repo_path(ctx) / TESTS_FOLDER / "test_model.py").resolve()
+
+
 class WriteTest(Step):
     """Manual: the attendee adds a unit test to Project_One-Tests; verify runs them."""
 
@@ -232,23 +266,36 @@ class WriteTest(Step):
     environment = "dev"
     inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, ML_WORKSPACE, MODEL_NAME, CREATED_BY)
 
+    def _publish(self, ctx: StepContext, tests: Path) -> None:
+        ctx.outputs.set("test-file", str(tests))
+        ctx.publish("test-file", tests)
+
     def run(self, ctx: StepContext) -> None:
-        tests = working_copy(ctx) / TESTS_FOLDER / "test_model.py"
+        tests = test_file(ctx)
+        working_copy(ctx)
+        self._publish(ctx, tests)
         ctx.log(f"This step is yours: open {tests}, add a test (pytest style, e.g. that "
                 "run() returns a number for the lab's sample input), save, then verify.")
 
     def verify(self, ctx: StepContext) -> Verdict:
         import labtui_assets
 
+        tests = test_file(ctx)
+        ctx.publish("test-file", tests)  # front ends show it (and open it) from the start
         try:
             folder = working_copy(ctx) / TESTS_FOLDER
         except StepError as exc:
-            return Verdict.of(Check("working copy", False, str(exc), "run seed-repo first"))
+            return Verdict.of(Check("test file", False, f"{tests} (not there yet: {exc})",
+                                    "run seed-repo first"))
+        if not tests.is_file():
+            return Verdict.of(Check("test file", False, f"{tests} does not exist",
+                                    "restore it from your branch (git checkout -- .)"))
         given = count_tests(labtui_assets.root() / TESTS_FOLDER)
         found = count_tests(folder)
-        checks = [Check("tests written", found > given,
+        checks = [Check("test file", True, str(tests)),
+                  Check("tests written", found > given,
                         f"{found} test{'s' if found != 1 else ''} ({given} given)",
-                        f"add a test function named test_… to {folder / 'test_model.py'}")]
+                        f"add a test function named test_… to {tests}")]
         if found > given:
             try:
                 checks.append(self._run_tests(ctx, folder))
@@ -257,27 +304,43 @@ class WriteTest(Step):
         return Verdict(tuple(checks))
 
     def _run_tests(self, ctx: StepContext, folder: Path) -> Check:
+        from labtui_steps.unit_tests import run_unit_tests
+
         model_dir = ctx.artifacts / "model"
         if model_dir.exists():
             shutil.rmtree(model_dir)
         version = newest_model(ctx)
         files = ctx.target.models.download_model(
             ctx.value("ml-workspace-name"), version.name, model_dir, version=version.version)
-        code = folder.parent / "Project_One"
-        env = {"PYTHONPATH": str(code), "AZUREML_MODEL_DIR": str(files),
-               "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)],
-            capture_output=True, text=True, env=env, cwd=folder.parent, timeout=300,
-        )
-        for line in done.stdout.splitlines()[-15:]:
+        junit = ctx.artifacts / "test_results" / "junit.xml"
+        try:
+            ran = run_unit_tests(folder, folder.parent / "Project_One", files, junit)
+        except StepError as exc:
+            return Check("tests pass", False, str(exc), "the output of pytest is in the log")
+        for line in ran.output:
             ctx.log(line)
-        last = (done.stdout.strip().splitlines() or ["no output"])[-1]
-        return Check("tests pass", done.returncode == 0, last,
-                     "fix the failing test (its output is in the step log)")
+        return Check("tests pass", ran.ok, ran.explanation(),
+                     f"fix the failing test in {folder} (pytest's output is in the step log)")
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        import labtui_assets
+
+        tests = test_file(ctx)
+        try:
+            found = count_tests(working_copy(ctx) / TESTS_FOLDER)
+        except StepError as exc:
+            return [Change("change", "test file", str(tests), f"yours to write, once {exc}")]
+        if found > count_tests(labtui_assets.root() / TESTS_FOLDER):
+            return [Change("keep", "test file", str(tests),
+                           f"{found} tests: verify runs them with pytest")]
+        return [Change("change", "test file", str(tests),
+                       "yours to write: add a test function (--solve adds the reference "
+                       "test)")]
 
     def solve(self, ctx: StepContext) -> None:
-        tests = working_copy(ctx) / TESTS_FOLDER / "test_model.py"
+        working_copy(ctx)
+        tests = test_file(ctx)
+        self._publish(ctx, tests)
         original = tests.read_text(encoding="utf-8")
         if "def test_run_returns_a_numeric_estimate" in original:
             ctx.log("the reference test is already there")
@@ -466,6 +529,12 @@ class BuildImage(Step):
         except NotFound:
             return [Change("create", "image", tag, f"model version {version.version}")]
 
+    def forced_plan(self, ctx: StepContext) -> list[Change]:
+        changes = self.plan(ctx)
+        return [Change("change", c.kind, c.ref, "rebuilt from the working copy and the "
+                       "registered model files") if c.action == "keep" else c
+                for c in changes]
+
     def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
         if entry.kind != "image":
             raise StepError(f"unknown journal entry {entry.kind}")
@@ -522,12 +591,19 @@ class TestImage(Step):
         _copy_ca_bundle(ctx, context)
         tag = f"{ctx.value('image-name')}-tests:{version.version}"
         ctx.journal.record("image", tag)
-        containers.build(
-            context, tag, build_args={"INFERENCE_IMAGE": inference},
-            labels=_image_labels(ctx, version), log=ctx.log,
-            progress=lambda done, total: ctx.progress(done, total, f"layer {done + 1} of {total}"),
-            cancelled=ctx.cancelled,
-        )
+        try:
+            containers.build(
+                context, tag, build_args={"INFERENCE_IMAGE": inference},
+                labels=_image_labels(ctx, version), log=ctx.log,
+                progress=lambda done, total: ctx.progress(done, total,
+                                                          f"layer {done + 1} of {total}"),
+                cancelled=ctx.cancelled,
+            )
+        except BuildFailed as exc:
+            if exc.cause == "base-image":  # here the base is the inference image, not base-image
+                raise StepError(f"the inference image {inference} is gone; run build-image "
+                                "again") from None
+            raise
         remove_dangling(ctx)
         name = f"labtui-tests-{uuid.uuid4().hex[:10]}"
         ctx.journal.record("container", name)
@@ -603,6 +679,35 @@ class TestImage(Step):
             except NotFound:
                 checks.append(Check("test image", False, f"{tag} is gone", "run this step"))
         return Verdict(tuple(checks))
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        return self._plan(ctx, forced=False)
+
+    def forced_plan(self, ctx: StepContext) -> list[Change]:
+        return self._plan(ctx, forced=True)
+
+    def _plan(self, ctx: StepContext, *, forced: bool) -> list[Change]:
+        results = ctx.artifacts / "test_results"
+        try:
+            version = newest_model(ctx)
+        except StepError as exc:
+            return [Change("create", "test image", f"{ctx.value('image-name')}-tests:?",
+                           str(exc))]
+        tag = f"{ctx.value('image-name')}-tests:{version.version}"
+        if not forced and self.verify(ctx).ok:
+            return [Change("keep", "test image", tag),
+                    Change("keep", "test results", str(results), "JUnit and coverage")]
+        try:
+            ctx.target.containers.image(tag)
+            image: Change = Change("change", "test image", tag, "rebuilt with the tests of "
+                                   "your working copy")
+        except NotFound:
+            base = ctx.outputs.get("image", step="build-image") or "the inference image"
+            image = Change("create", "test image", tag, f"{base} + pytest + your tests")
+        return [image, Change("create", "test container", f"{tag} run",
+                              "pytest with coverage inside, removed afterwards"),
+                Change("change" if results.exists() else "create", "test results",
+                       str(results), "JUnit, Cobertura and the HTML report")]
 
     def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
         if entry.kind == "container":

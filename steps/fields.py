@@ -8,6 +8,7 @@ any input, per environment with an `[env.dev]` table in the answers file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 
 from labtui.step import Field
@@ -65,9 +66,24 @@ DATA_URL = Field(
     default="https://amldockerdatasets.azureedge.net/AdultCensusIncome.csv",
     help="Where the lab text downloads AdultCensusIncome.csv from.",
 )
+DATABRICKS_PAT = re.compile(r"dapi[0-9a-f]{32}(-[0-9]+)?")
+DATABRICKS_PAT_RULE = ("a Databricks personal access token is 'dapi' followed by 32 lowercase "
+                       "hexadecimal digits, optionally with a suffix such as '-2'")
+
+
+def _databricks_pat(value: str) -> str | None:
+    problem = _one_word(value)
+    if problem is None and not DATABRICKS_PAT.fullmatch(value):
+        problem = f"not a token: {DATABRICKS_PAT_RULE}"
+    return problem
+
+
 DATABRICKS_TOKEN = Field(
-    "databricks-token", "Databricks access token", kind="secret", validate=_one_word,
-    help="User Settings > Generate New Token in the Databricks workspace.",
+    "databricks-token", "Databricks access token", kind="secret", required=False,
+    validate=_databricks_pat,
+    help="Optional: without it the workspace issues one (as User Settings > Developer > "
+    "Access tokens > Generate new token does) and labtui keeps it. To use your own, give a "
+    "personal access token: dapi followed by 32 hex digits.",
 )
 
 RESOURCE_GROUP = Field(

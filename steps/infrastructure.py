@@ -56,6 +56,7 @@ from labtui.targets.base import (
     Cluster,
     Library,
     NotFound,
+    Profile,
     StorageAccount,
 )
 
@@ -156,8 +157,26 @@ class InfrastructureStep(Step):
             _ignore_missing(lambda: _remove_secret(ctx, undo["vault"], entry.ref))
         elif entry.kind == "recovered-secret":
             _ignore_missing(lambda: ctx.target.vault.delete_secret(undo["vault"], entry.ref))
+        elif entry.kind == "databricks-token":
+            _ignore_missing(lambda: [
+                target.databricks.delete_token(undo["workspace"], token.token_id)
+                for token in target.databricks.tokens(undo["workspace"])
+                if token.comment == entry.ref
+            ])
         else:
             super().undo(ctx, entry)
+
+
+def _issue_token(step: InfrastructureStep, ctx: StepContext, workspace: str,
+                 comment: str) -> str:
+    """Ask the workspace for a personal access token, journaled by its comment (its id is
+    known only once it exists), masked from the moment it is known."""
+    step._journal(ctx, "databricks-token", comment, workspace=workspace)
+    ctx.log(f"ask {workspace} for a personal access token ({comment!r})")
+    value = ctx.target.databricks.create_token(workspace, comment).value
+    if value is None:
+        raise StepError(f"{workspace} issued a token without showing its value")
+    return ctx.secret(value)
 
 
 def _ignore_missing(action: Callable[[], object]) -> None:
@@ -592,41 +611,94 @@ class UploadData(InfrastructureStep):
         )
 
 
+    def plan(self, ctx: StepContext) -> list[Change]:
+        return self._plan(ctx, forced=False)
+
+    def forced_plan(self, ctx: StepContext) -> list[Change]:
+        return self._plan(ctx, forced=True)  # a forced run uploads the file again
+
+    def _plan(self, ctx: StepContext, *, forced: bool) -> list[Change]:
+        account, lake = ctx.value("storage-account"), ctx.target.datalake
+        ref = f"{account}/{FILE_SYSTEM}/{census.FILE_NAME}"
+        if not forced and self.verify(ctx).ok:
+            return [Change("keep", "data lake file", ref, f"{ctx.outputs.get('rows')} rows")]
+        given = ctx.values.get("data-file", "").strip()
+        source = given or f"{ctx.value('data-url')} (offline: a generated sample)"
+        try:
+            exists = any(f.path == census.FILE_NAME
+                         for f in lake.list_files(account, FILE_SYSTEM))
+        except NotFound:
+            exists = False
+        return [Change("change" if exists else "create", "data lake file", ref,
+                       f"uploaded from {source}")]
+
+
 # --- CLI profiles ------------------------------------------------------------------------
 
 
 class CliProfiles(InfrastructureStep):
-    """A token profile per workspace in `.databrickscfg`, as `databricks configure` writes."""
+    """A token profile per workspace in `.databrickscfg`, as `databricks configure` writes.
+
+    The token is `databricks-token` when the attendee gives one; otherwise the workspace
+    issues one (as "Generate new token" does) and the step keeps it as its secret output
+    `token`. A token already in the profile that the workspace accepts is kept.
+    """
 
     id = "cli-profiles"
     title = "Configure the Databricks CLI profiles"
     summary = ("Write a token profile for the workspace to ~/.databrickscfg (read by both "
-               "Databricks CLIs and databricks-sdk).")
+               "Databricks CLIs and databricks-sdk), with your token or one the workspace "
+               "issues.")
     requires = ("databricks",)
     inputs = (PREFIX, DATABRICKS_WORKSPACE, DATABRICKS_PROFILE, DATABRICKS_TOKEN)
 
+    def _usable_token(self, ctx: StepContext, existing: Profile | None) -> str | None:
+        """The token the profile should hold without issuing one: the given one, else the
+        one this step kept, else the profile's own, if the workspace accepts them."""
+        given = ctx.values.get("databricks-token", "")
+        if given:
+            return given
+        workspace, databricks = ctx.value("databricks-workspace"), ctx.target.databricks
+        for candidate in (ctx.outputs.get("token"), existing.token if existing else None):
+            if candidate and databricks.check_token(workspace, candidate):
+                return candidate
+        return None
+
+    def _existing(self, ctx: StepContext) -> Profile | None:
+        try:
+            return ctx.target.databricks.read_profile(ctx.value("databricks-profile"))
+        except NotFound:
+            return None
+
     def run(self, ctx: StepContext) -> None:
         databricks = ctx.target.databricks
-        profile, token = ctx.value("databricks-profile"), ctx.value("databricks-token")
-        host = databricks.get_workspace(ctx.value("databricks-workspace")).url
-        try:
-            existing = databricks.read_profile(profile)
-        except NotFound:
+        profile, workspace = ctx.value("databricks-profile"), ctx.value("databricks-workspace")
+        host = databricks.get_workspace(workspace).url
+        existing = self._existing(ctx)
+        if existing is not None and existing.host.rstrip("/") != host:
+            raise StepError(
+                f"profile [{profile}] in {databricks.profile_file()} is for another "
+                f"workspace ({existing.host}); choose another databricks-profile")
+        token = self._usable_token(ctx, existing)
+        if token is None:
+            token = _issue_token(self, ctx, workspace, f"labtui cli-profiles [{profile}]")
+        if not ctx.values.get("databricks-token"):
+            ctx.outputs.set("token", token, secret=True)
+        if existing is None:
             self._journal(ctx, "databricks-profile", profile)
             ctx.log(f"add profile [{profile}] for {host} to {databricks.profile_file()}")
+        elif existing.token == token:
+            ctx.log(f"profile [{profile}] is already set up")
+            return
         else:
-            if existing.host.rstrip("/") != host:
-                raise StepError(
-                    f"profile [{profile}] in {databricks.profile_file()} is for another "
-                    f"workspace ({existing.host}); choose another databricks-profile")
             ctx.log(f"update the token of profile [{profile}]")
         databricks.write_profile(profile, host, token)
 
     def verify(self, ctx: StepContext) -> Verdict:
         databricks = ctx.target.databricks
-        profile = ctx.value("databricks-profile")
+        profile, workspace = ctx.value("databricks-profile"), ctx.value("databricks-workspace")
         try:
-            host = databricks.get_workspace(ctx.value("databricks-workspace")).url
+            host = databricks.get_workspace(workspace).url
         except NotFound as exc:
             return Verdict.of(Check("workspace", False, str(exc), "run the databricks step"))
         path = databricks.profile_file()
@@ -635,25 +707,40 @@ class CliProfiles(InfrastructureStep):
         except NotFound:
             return Verdict.of(Check("profile", False, f"there is no [{profile}] in {path}",
                                     "run this step to add it"))
-        same_token = hmac.compare_digest(found.token.encode(),
-                                         ctx.value("databricks-token").encode())
+        given = ctx.values.get("databricks-token", "")
+        if given:
+            token_problem = None if hmac.compare_digest(found.token.encode(), given.encode()) \
+                else f"[{profile}] holds another token than databricks-token"
+        else:
+            token_problem = None if databricks.check_token(workspace, found.token) else (
+                f"{workspace} does not accept the token in [{profile}] (revoked, expired or "
+                "never issued by it)")
         loose = path.stat().st_mode & 0o077
         return Verdict.of(
             Check("profile", True),
             _check("host", None if found.host.rstrip("/") == host else
                    f"[{profile}] points at {found.host}, not {host}", "run this step again"),
-            _check("token", None if same_token else
-                   f"[{profile}] holds another token than databricks-token",
-                   "run this step again to write the token"),
+            _check("token", token_problem, "run this step again to write a token"),
             _check("file permissions", f"{path} can be read by other users ({oct(loose)})"
                    if loose else None, f"chmod 600 {path}"),
         )
 
     def plan(self, ctx: StepContext) -> list[Change]:
-        profile = ctx.value("databricks-profile")
-        exists = _exists(lambda: ctx.target.databricks.read_profile(profile))
-        return [Change("change" if exists else "create", "CLI profile", profile,
-                       str(ctx.target.databricks.profile_file()))]
+        databricks = ctx.target.databricks
+        profile, workspace = ctx.value("databricks-profile"), ctx.value("databricks-workspace")
+        path = str(databricks.profile_file())
+        existing = self._existing(ctx)
+        try:
+            token = self._usable_token(ctx, existing)
+        except NotFound:  # no workspace yet: the databricks step makes it first
+            token = ctx.values.get("databricks-token") or None
+        changes = [] if token else [Change("create", "access token", workspace,
+                                           "issued by the workspace for the profile")]
+        if existing is None:
+            return [*changes, Change("create", "CLI profile", profile, path)]
+        same = token is not None and existing.token == token
+        return [*changes, Change("keep" if same else "change", "CLI profile", profile,
+                                 path if same else f"{path}: a new token")]
 
 
 # --- service principal -------------------------------------------------------------------
@@ -750,6 +837,27 @@ class ServicePrincipal(InfrastructureStep):
         return Verdict(tuple(checks))
 
 
+    def plan(self, ctx: StepContext) -> list[Change]:
+        name, account = ctx.value("service-principal"), ctx.value("storage-account")
+        acl = f"{FILE_SYSTEM}: rwx, also as default"
+        role = f"{ROLE} on {account}"
+        if not _exists(lambda: ctx.target.principals.find_service_principal(name)):
+            return [Change("create", "service principal", name, "with a new password"),
+                    Change("create", "data lake ACL", acl), Change("create", "role assignment",
+                                                                  role)]
+        failed = {check.name for check in self.verify(ctx).failed}
+        no_lake = "data lake access" in failed
+        return [
+            Change("change" if "password" in failed else "keep", "service principal", name,
+                   "a new password (the recorded one does not sign in)"
+                   if "password" in failed else ""),
+            Change("create" if no_lake or "data lake ACL" in failed else "keep",
+                   "data lake ACL", acl),
+            Change("create" if no_lake or "role" in failed else "keep", "role assignment",
+                   role),
+        ]
+
+
 def _acl_for(object_id: str) -> list[AclEntry]:
     return [AclEntry("access", "user", object_id, "rwx"),
             AclEntry("default", "user", object_id, "rwx")]
@@ -837,8 +945,30 @@ class Secrets(InfrastructureStep):
         "image-name",
     )
 
-    def wanted(self, ctx: StepContext) -> dict[str, str]:
-        """Secret name -> value, for this environment."""
+    def _db_token(self, ctx: StepContext, *, issue: bool) -> str:
+        """The pipeline's Databricks token: databricks-token if given, else a token the
+        workspace accepts that this step or cli-profiles kept, else (in a run) a new one."""
+        given = ctx.values.get("databricks-token", "")
+        if given:
+            return given
+        workspace, databricks = ctx.value("databricks-workspace"), ctx.target.databricks
+        kept = (ctx.outputs.get("db-access-token"), ctx.outputs.get("token", step="cli-profiles"))
+        try:
+            usable = next((t for t in kept if t and databricks.check_token(workspace, t)), None)
+        except NotFound as exc:
+            raise StepError(f"{exc}: run the databricks step first") from None
+        if usable is None:
+            if not issue:
+                raise StepError("no Databricks token for db-access-token yet: run this step "
+                                "(the workspace issues one) or give databricks-token")
+            usable = _issue_token(self, ctx, workspace, "labtui secrets db-access-token")
+        if issue and usable != kept[0]:
+            ctx.outputs.set("db-access-token", usable, secret=True)
+        return usable
+
+    def wanted(self, ctx: StepContext, *, issue: bool = False) -> dict[str, str]:
+        """Secret name -> value, for this environment. With `issue`, a missing Databricks
+        token is issued (in a run); without it, that is an error (in verify and plan)."""
         tenant = ctx.value("tenant-id")
 
         def output(name: str, step: str) -> str:
@@ -863,7 +993,7 @@ class Secrets(InfrastructureStep):
             values.update({
                 "compute-name": ctx.value("compute-name"),
                 "db-workspace-name": ctx.value("databricks-workspace"),
-                "db-access-token": ctx.value("databricks-token"),
+                "db-access-token": self._db_token(ctx, issue=issue),
                 "db-cluster-id": output("cluster-id", "databricks"),
                 "model-name": ctx.value("model-name"),
                 "image-name": ctx.value("image-name"),
@@ -887,7 +1017,7 @@ class Secrets(InfrastructureStep):
                 [n for n, s in states.items() if s == "different"])
 
     def run(self, ctx: StepContext) -> None:
-        wanted = self.wanted(ctx)
+        wanted = self.wanted(ctx, issue=True)
         vault, store = ctx.value("key-vault"), ctx.target.vault
         store.get_vault(vault)
         missing, different = self._compare(ctx, wanted)

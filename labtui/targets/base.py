@@ -43,6 +43,22 @@ class Conflict(TargetError):
     (a Key Vault secret that is deleted but not purged, a name taken in another group)."""
 
 
+class BuildFailed(TargetError):
+    """An image build failed. The message is one line naming the cause and the fix; `cause`
+    says which kind it is, so a step can word the fix in its own terms:
+
+    - "base-image": the image in FROM is not on the engine and cannot be pulled (`image`);
+    - "certificate": a download in a RUN step failed TLS verification (an intercepting proxy);
+    - "network": a download in a RUN step could not reach its server;
+    - "step": a Dockerfile step failed for another reason (its last output is in the message).
+    """
+
+    def __init__(self, message: str, *, cause: str, image: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.image = image
+
+
 # --- resources -------------------------------------------------------------------------------
 
 
@@ -177,6 +193,19 @@ class LibraryStatus:
 
     library: Library
     status: str
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A personal access token of a Databricks workspace (User Settings > Developer > Access
+    tokens; `tokens.create` in databricks-sdk). `value` is known only to the call that created
+    it: the workspace keeps no copy it can show again."""
+
+    token_id: str
+    comment: str
+    created: float
+    expires: float | None = None
+    value: str | None = None
 
 
 @dataclass(frozen=True)
@@ -561,6 +590,30 @@ class Databricks(ABC):
     def read_scope_secret(self, workspace: str, scope: str, key: str) -> str:
         """A secret's value as a notebook reads it (`dbutils.secrets.get`). Raises NotFound."""
 
+    # -- personal access tokens ------------------------------------------------------------
+
+    @abstractmethod
+    def create_token(self, workspace: str, comment: str, *,
+                     lifetime_seconds: int | None = None) -> AccessToken:
+        """Issue a personal access token (as "Generate New Token" does); the result carries
+        its value, which is shown this once. No lifetime: it does not expire.
+
+        Raises NotFound (workspace).
+        """
+
+    @abstractmethod
+    def tokens(self, workspace: str) -> list[AccessToken]:
+        """The workspace's tokens, oldest first, without their values. Raises NotFound."""
+
+    @abstractmethod
+    def check_token(self, workspace: str, value: str) -> bool:
+        """Whether the workspace accepts `value` as a token now (issued, not revoked, not
+        expired). Raises NotFound (workspace)."""
+
+    @abstractmethod
+    def delete_token(self, workspace: str, token_id: str) -> bool:
+        """Revoke a token; False if there was none with that id."""
+
     @abstractmethod
     def write_profile(self, name: str, host: str, token: str) -> None:
         """Write a CLI profile `[name]` (host, token) to `.databrickscfg`; other sections stay.
@@ -758,7 +811,8 @@ class Containers(ABC):
         as the engine produces it and `progress(step, steps)` per Dockerfile step.
 
         Raises:
-            TargetError: the build failed (the message has the engine's error) or was cancelled.
+            BuildFailed: the build failed; the message names the cause and the fix.
+            TargetError: no engine, or the build was cancelled.
         """
 
     @abstractmethod

@@ -63,6 +63,9 @@ class TestImage(devloop.TestImage):
         report = TestReport.load(junit)
         return Verdict.of(Check("tests pass", report.ok, report.summary))
 
+    plan = Step.plan  # the real plan asks Docker and the registry; this stand-in has neither
+    forced_plan = Step.forced_plan
+
 
 class TrainModel(devloop.TrainModel):
     """The lab's train-model without Spark: `run` keeps the metrics.json a real training run
@@ -83,6 +86,9 @@ class TrainModel(devloop.TrainModel):
 
     def verify(self, ctx: StepContext) -> Verdict:
         return Verdict.of(devloop.metrics_check(ctx.artifacts / "metrics.json"))
+
+    plan = Step.plan  # the real plan reads the working copy and the registry
+    forced_plan = Step.forced_plan
 
 
 class Principal(Step):

@@ -66,7 +66,7 @@ def ran_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         assert ran.code == 0, ran.output[-4000:]
         yield lab.workspace
     finally:
-        rolled = lab("--all", "--headless", "--rollback", timeout=600)
+        rolled = lab("--all", "--headless", "--rollback", "--yes", timeout=600)
         assert rolled.code == 0, rolled.output[-3000:]
 
 

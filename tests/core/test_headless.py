@@ -54,8 +54,8 @@ def test_listing_shows_plugin_steps_with_status(labtui: LabtuiRunner, tmp_path: 
     assert before.code == 0, before.output
     rows = {(r["step"], r["env"]): r["status"]
             for r in map(json.loads, before.stdout.splitlines())}
-    assert rows[("demo-files", None)] == "needs-input"
-    assert rows[("demo-per-env", "dev")] == "needs-input"
+    assert rows[("demo-files", None)] == "needs input"
+    assert rows[("demo-per-env", "dev")] == "needs input"
     labtui("--step", "demo-files", "--headless", "--set", f"demo-dir={tmp_path / 'f'}")
     after = labtui("list")
     assert after.code == 0
@@ -306,5 +306,5 @@ def test_rolling_back_a_requirement_marks_what_needs_it_as_drift(labtui: LabtuiR
     assert rolled.code == 0, rolled.output
     rows = {(r["step"], r["env"]): r["status"]
             for r in map(json.loads, labtui("list", "--json").stdout.splitlines())}
-    assert rows[("demo-files", None)] == "not-started"
+    assert rows[("demo-files", None)] == "not done"
     assert rows[("demo-per-env", "dev")] == "drift"

@@ -136,7 +136,7 @@ def test_a_reset_goes_on_past_a_secret_the_key_cannot_open(
 def lab_room(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, dict[str, str]]:
     """A roster of ten attendees for the lab's own steps, shared answers and their tokens."""
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "home" / ".databrickscfg"))
-    tokens = {f"A{i}_DATABRICKS_TOKEN": f"dapi-attendee-{i}-0123456789abcdef"
+    tokens = {f"A{i}_DATABRICKS_TOKEN": f"dapi{i:04x}0123456789abcdef0123456789ab"
               for i in range(1, 11)}
     roster = write_roster(tmp_path / "roster.csv",
                           ["attendee", "prefix", "workspace", "databricks-token"],

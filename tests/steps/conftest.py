@@ -27,7 +27,7 @@ ANSWERS = {
     "prefix": "contoso7",
     "tenant-id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
     "subscription-id": "0b1f6471-1bf0-4dda-aec3-cb9272f09590",
-    "databricks-token": "dapi-test-token-0123456789",
+    "databricks-token": "dapi0123456789abcdef0123456789abcdef",
     "data-file": str(LAB_DATA),
 }
 

@@ -16,7 +16,7 @@ from tests.conftest import BASE_IMAGE, LAB_DATA, LabtuiRunner, labtui_env, requi
 from tests.sandbox_snapshot import snapshot
 
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-TOKEN = "dapi-devloop-7c1e9a2b44"
+TOKEN = "dapi7c1e9a2b440123456789abcdef012345"
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_the_whole_lab_runs_serves_tests_and_rolls_back(
     assert failed.code == 1, failed.output[-3000:]
     assert "1 of 3 tests failed; test_breaks" in failed.output
 
-    rolled = lab("--all", "--headless", "--rollback", timeout=600)
+    rolled = lab("--all", "--headless", "--rollback", "--yes", timeout=600)
     assert rolled.code == 0, rolled.output[-3000:]
     label = f"labtui.workspace={lab.workspace.resolve()}"
     assert docker.images(label) == [] and docker.containers(label) == []

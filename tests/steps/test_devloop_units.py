@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import labtui_assets
 import pytest
 from labtui_steps.devloop import TestImage, count_tests, metrics_check
 
 from labtui.masking import Masker
 from labtui.step import StepError
+from tests.steps.conftest import Lab
 
 
 def test_count_tests_counts_what_pytest_would_collect(tmp_path: Path) -> None:
@@ -48,8 +50,13 @@ def test_lab_inputs_name_their_rule() -> None:
 
     assert LOCATION.check("westeurope") is None
     assert "an Azure region name" in (LOCATION.check("1.5e400") or "")
-    assert DATABRICKS_TOKEN.check("dapi0123456789") is None
+    assert DATABRICKS_TOKEN.check("dapi0123456789abcdef0123456789abcdef") is None
+    assert DATABRICKS_TOKEN.check("dapi0123456789abcdef0123456789abcdef-3") is None
     assert "no spaces or line breaks" in (DATABRICKS_TOKEN.check("dapi012 3456") or "")
+    for wrong in ("dapi0123456789", "dapi0123456789ABCDEF0123456789ABCDEF", "x" * 36):
+        assert "'dapi' followed by 32 lowercase hexadecimal digits" in (
+            DATABRICKS_TOKEN.check(wrong) or "")
+    assert not DATABRICKS_TOKEN.required, "the workspace issues one when none is given"
 
 
 def test_the_metrics_check_carries_mae_and_r2(tmp_path: Path) -> None:
@@ -65,3 +72,32 @@ def test_the_metrics_check_carries_mae_and_r2(tmp_path: Path) -> None:
     broken.write_text('{"mae": 1.5}')
     assert not metrics_check(broken).ok
     assert metrics_check(broken).message == "metrics.json cannot be read (KeyError: 'r2')"
+
+
+def test_write_test_names_the_absolute_test_file_from_the_start(lab: Lab) -> None:
+    from labtui_steps.devloop import WriteTest
+
+    published: list[tuple[str, Path]] = []
+    ctx = lab.ctx(WriteTest, "dev")
+    ctx.publish_artifact = lambda name, path: published.append((name, path))
+    expected = (lab.workspace / "repos" / "contoso7-mlops" / "Project_One-Tests"
+                / "test_model.py").resolve()
+    verdict = WriteTest().verify(ctx)
+    first = verdict.checks[0]
+    assert first.name == "test file" and not first.ok
+    assert first.message.startswith(f"{expected} (not there yet")
+    assert published == [("test-file", expected)]
+
+    # Once the working copy exists, the first check holds and still names the file.
+    (expected.parent).mkdir(parents=True)
+    expected.write_text((labtui_assets.root() / "Project_One-Tests" / "test_model.py")
+                        .read_text())
+    (lab.workspace / "repos" / "contoso7-mlops" / ".git").mkdir()
+    checks = WriteTest().verify(ctx).checks
+    assert (checks[0].name, checks[0].ok, checks[0].message) == ("test file", True,
+                                                                 str(expected))
+    assert (checks[1].name, checks[1].ok) == ("tests written", False)
+    assert str(expected) in checks[1].hint
+    WriteTest().run(ctx)
+    assert lab.outputs[("write-test", "dev", "test-file")] == str(expected)
+    assert any(str(expected) in line for line in lab.log)

@@ -57,7 +57,7 @@ def test_git_integration_rollback_restores_the_attendees_provider(
     answers.write_text('prefix = "contoso7"\n'
                        'tenant-id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\n'
                        'subscription-id = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"\n'
-                       'databricks-token = "dapi-git-integration-01"\n')
+                       'databricks-token = "dapi0123456789abcdef0123456789abcdef-1"\n')
     ready = lab("--step", "databricks", "--env", "dev", "--with-requires", "--headless",
                 "--values", str(answers))
     assert ready.code == 0, ready.output

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from labtui.targets.databrickscfg import ProfileFile
+from labtui.targets.local import LocalTarget
 from tests.conftest import LAB_DATA, LabtuiRunner, labtui_env, require_lab_data
 from tests.sandbox_snapshot import snapshot
 
-TOKEN = "dapi-e2e-token-5f1d2c3b"
+TOKEN = "dapi5f1d2c3b00112233445566778899aabb"
 ANSWERS = f"""\
 prefix = "contoso7"
 tenant-id = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -107,12 +109,48 @@ def test_invalid_values_are_named_and_nothing_is_created(
     assert snapshot(lab.workspace)["tables"] == {}
 
 
-def test_an_empty_token_is_refused(lab: LabtuiRunner, tmp_path: Path) -> None:
+def test_without_a_token_the_section_runs_and_the_profiles_hold_issued_tokens(
+        lab: LabtuiRunner, tmp_path: Path, home: Path) -> None:
+    env = {k: v for k, v in lab.env.items() if k != "LABTUI_DATABRICKS_TOKEN"}
+    runner = LabtuiRunner(lab.workspace, env)
+    ran = runner("--section", "Infrastructure", "--headless", "--values",
+                 str(write_answers(tmp_path)))
+    assert ran.code == 0, ran.output
+    profiles = ProfileFile(home / ".databrickscfg")
+    target = LocalTarget(lab.workspace)
+    try:
+        for env_name in ("dev", "pipeline"):
+            token = profiles.read(f"contoso7-{env_name}").token
+            assert target.databricks.check_token(f"contoso7-adb-{env_name}", token), \
+                "the sandbox's workspace issued the profile's token"
+            assert token not in ran.output
+            for path in lab.workspace.rglob("*"):
+                if path.is_file():
+                    assert token.encode() not in path.read_bytes(), path
+    finally:
+        target.close()
+
+
+@pytest.mark.parametrize("token", ["dapi-not-a-real-token", "dapi" + "0" * 31,
+                                   "dapi" + "A" * 32, "ghp_" + "0" * 32])
+def test_a_malformed_token_is_one_line_naming_the_rule(lab: LabtuiRunner, tmp_path: Path,
+                                                       token: str) -> None:
     ran = lab("--section", "Infrastructure", "--headless", "--values", str(write_answers(tmp_path)),
-              extra_env={"LABTUI_DATABRICKS_TOKEN": ""})
+              extra_env={"LABTUI_DATABRICKS_TOKEN": token})
     assert ran.code == 2, ran.output
-    assert "databricks-token" in ran.stderr
+    problems = [line for line in ran.stderr.splitlines() if "databricks-token" in line]
+    assert len(problems) == 1, ran.stderr
+    assert "'dapi' followed by 32 lowercase hexadecimal digits" in problems[0]
+    assert token not in ran.output and "Traceback" not in ran.output
     assert snapshot(lab.workspace)["tables"] == {}
+
+
+def test_the_token_is_asked_for_by_the_steps_that_use_it_only() -> None:
+    from labtui.catalog import Catalog
+
+    users = sorted(step.id for step in Catalog.discover()
+                   if "databricks-token" in {f.name for f in step.inputs})
+    assert users == ["cli-profiles", "secrets"]
 
 
 def test_an_answers_file_that_is_not_toml_is_refused(lab: LabtuiRunner,

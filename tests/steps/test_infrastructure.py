@@ -114,7 +114,11 @@ def test_cluster_without_autotermination_fails_verify_and_run_fixes_it(lab: Lab)
     assert len(databricks.clusters("contoso7-adb-dev")) == 1
 
 
-def test_rollback_of_the_section_leaves_the_sandbox_as_before(lab: Lab, tmp_path: Path) -> None:
+@pytest.mark.parametrize("token", ["given", "issued"])
+def test_rollback_of_the_section_leaves_the_sandbox_as_before(lab: Lab, tmp_path: Path,
+                                                              token: str) -> None:
+    if token == "issued":
+        del lab.answers["databricks-token"]
     config = tmp_path / "home" / ".databrickscfg"
     config.parent.mkdir()
     config.write_text("[other]\nhost = https://adb-1.2.azuredatabricks.net\ntoken = x-1234\n")
@@ -267,3 +271,55 @@ def test_derived_names_fit_azure_rules() -> None:
         if fld.name in values and fld.kind == "azure-name":
             assert fld.check(values[fld.name]) is None, (fld.name, values[fld.name])
     assert values["storage-account"] == "abcdefghijkdlpipeline"
+
+
+def test_without_a_token_the_workspace_issues_one_for_the_profile_and_the_pipeline(
+        lab: Lab, tmp_path: Path) -> None:
+    del lab.answers["databricks-token"]
+    lab.run_section()
+    databricks = lab.target.databricks
+    for env in ("dev", "pipeline"):
+        profile = databricks.read_profile(f"contoso7-{env}")
+        assert profile.token.startswith("dapi") and len(profile.token) == 36
+        assert databricks.check_token(f"contoso7-adb-{env}", profile.token)
+        assert [t.comment for t in databricks.tokens(f"contoso7-adb-{env}")] == [
+            f"labtui cli-profiles [contoso7-{env}]"]
+        assert profile.token in lab.secrets, "the issued token is masked"
+    pipeline_token = databricks.read_profile("contoso7-pipeline").token
+    assert databricks.read_scope_secret("contoso7-adb-pipeline", "data-lake",
+                                        "db-access-token") == pipeline_token
+    raw = b"".join(p.read_bytes() for p in (lab.workspace / "sandbox").rglob("*")
+                   if p.is_file())
+    assert pipeline_token.encode() not in raw, "the sandbox keeps only a hash of a token"
+
+    # Run again: the profile is kept as it is, no second token is issued.
+    plan = infra.CliProfiles().plan(lab.ctx(infra.CliProfiles, "dev"))
+    assert [(c.action, c.kind) for c in plan] == [("keep", "CLI profile")]
+    lab.run(infra.CliProfiles, "dev")
+    assert len(databricks.tokens("contoso7-adb-dev")) == 1
+
+    # A revoked token is drift: verify says so, a run gets a new one.
+    (issued,) = databricks.tokens("contoso7-adb-dev")
+    databricks.delete_token("contoso7-adb-dev", issued.token_id)
+    verdict = infra.CliProfiles().verify(lab.ctx(infra.CliProfiles, "dev"))
+    assert [c.name for c in verdict.failed] == ["token"]
+    assert "does not accept the token in [contoso7-dev]" in verdict.failed[0].message
+    plan = infra.CliProfiles().plan(lab.ctx(infra.CliProfiles, "dev"))
+    assert [(c.action, c.kind) for c in plan] == [("create", "access token"),
+                                                  ("change", "CLI profile")]
+    lab.run(infra.CliProfiles, "dev")
+    assert databricks.check_token("contoso7-adb-dev",
+                                  databricks.read_profile("contoso7-dev").token)
+
+
+def test_a_given_token_is_written_as_it_is_and_no_token_is_issued(lab: Lab) -> None:
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(infra.Databricks, "dev")
+    plan = infra.CliProfiles().plan(lab.ctx(infra.CliProfiles, "dev"))
+    assert [(c.action, c.kind) for c in plan] == [("create", "CLI profile")]
+    lab.run(infra.CliProfiles, "dev")
+    given = lab.answers["databricks-token"]
+    assert lab.target.databricks.read_profile("contoso7-dev").token == given
+    assert lab.target.databricks.tokens("contoso7-adb-dev") == []
+    plan = infra.CliProfiles().plan(lab.ctx(infra.CliProfiles, "dev"))
+    assert [(c.action, c.kind) for c in plan] == [("keep", "CLI profile")]

@@ -22,6 +22,7 @@ from labtui.targets.base import (
     NotFound,
     TargetError,
 )
+from labtui.targets.local.build_failures import BuildTranscript
 
 BUILD_STEP = re.compile(r"^Step (\d+)/(\d+) :")
 START_ENGINE_HINT = (
@@ -83,6 +84,7 @@ class DockerContainers(Containers):
         from docker.errors import APIError
 
         client = self._docker()
+        transcript = BuildTranscript(tag, build_args)
         try:
             stream: Iterator[dict[str, Any]] = client.api.build(
                 path=str(context), tag=tag, buildargs=dict(build_args or {}),
@@ -93,12 +95,12 @@ class DockerContainers(Containers):
                 if cancelled is not None and cancelled.is_set():
                     raise TargetError(f"build of {tag} was cancelled")
                 if "error" in chunk:
-                    raise TargetError(f"docker build of {tag} failed: "
-                                      f"{str(chunk['error']).strip()}")
+                    raise transcript.failure(str(chunk["error"]))
                 text = str(chunk.get("stream") or chunk.get("status") or "")
                 for line in text.splitlines():
                     if not line.strip():
                         continue
+                    transcript.line(line)
                     log(line.rstrip())
                     step = BUILD_STEP.match(line)
                     if step:
@@ -107,7 +109,7 @@ class DockerContainers(Containers):
                 if isinstance(aux, dict) and "ID" in aux:
                     image_id = str(aux["ID"])
         except APIError as exc:
-            raise TargetError(f"docker build of {tag} failed: {exc.explanation or exc}") from None
+            raise transcript.failure(str(exc.explanation or exc)) from None
         info = self.image(tag)
         if image_id and info.id != image_id:
             raise TargetError(f"docker build of {tag} produced {image_id}, but {tag} is "

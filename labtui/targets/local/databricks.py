@@ -1,5 +1,8 @@
-"""Local Databricks: workspace and cluster records, cluster libraries, secret scopes and the
-CLI profiles in `.databrickscfg`.
+"""Local Databricks: workspace and cluster records, cluster libraries, secret scopes, personal
+access tokens and the CLI profiles in `.databrickscfg`.
+
+Tokens are kept as SHA-256 hashes only (enough to accept one, never enough to show it): a
+token is 128 random bits, so a plain hash is as safe as a slow one would be.
 
 A Key Vault-backed scope holds no secrets of its own: it reads the vault live, so a secret added
 to the vault later is visible through the scope, as in Azure.
@@ -7,6 +10,7 @@ to the vault later is visible through the scope, as in Azure.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import sqlite3
 import threading
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from labtui.targets.base import (
+    AccessToken,
     Cluster,
     Conflict,
     Databricks,
@@ -76,6 +81,15 @@ def _new_cluster_id() -> str:
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
     stamp = time.strftime("%m%d-%H%M%S", time.gmtime())
     return f"{stamp}-{''.join(secrets.choice(alphabet) for _ in range(8))}"
+
+
+def new_token_value() -> str:
+    """A token shaped like a Databricks personal access token: "dapi" and 32 hex digits."""
+    return "dapi" + secrets.token_hex(16)
+
+
+def _token_hash(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8")).digest()
 
 
 @with_latency
@@ -416,6 +430,42 @@ class LocalDatabricks(LocalPort, Databricks):
         log(f"cluster {cluster.name} ({cluster.spark_version}): running {path}")
         return self._host.run(self, workspace, cluster, path, source, params or {}, log,
                               progress, cancelled)
+
+    # --- personal access tokens ----------------------------------------------------------
+
+    def create_token(self, workspace: str, comment: str, *,
+                     lifetime_seconds: int | None = None) -> AccessToken:
+        value = new_token_value()
+        token_id = secrets.token_hex(32)
+        created = time.time()
+        expires = created + lifetime_seconds if lifetime_seconds else None
+        with self._sandbox.transaction() as conn:
+            name = self._workspace_row(workspace, conn)["name"]
+            conn.execute("INSERT INTO databricks_tokens VALUES (?, ?, ?, ?, ?, ?)",
+                         (token_id, name, comment, created, expires, _token_hash(value)))
+        return AccessToken(token_id, comment, created, expires, value)
+
+    def tokens(self, workspace: str) -> list[AccessToken]:
+        rows = self._sandbox.query(
+            "SELECT token_id, comment, created, expires FROM databricks_tokens "
+            "WHERE workspace = ? ORDER BY created, token_id",
+            (self._workspace_row(workspace)["name"],),
+        )
+        return [AccessToken(r["token_id"], r["comment"], r["created"], r["expires"])
+                for r in rows]
+
+    def check_token(self, workspace: str, value: str) -> bool:
+        rows = self._sandbox.query(
+            "SELECT expires FROM databricks_tokens WHERE workspace = ? AND value_hash = ?",
+            (self._workspace_row(workspace)["name"], _token_hash(value)),
+        )
+        return bool(rows) and (rows[0]["expires"] is None or rows[0]["expires"] > time.time())
+
+    def delete_token(self, workspace: str, token_id: str) -> bool:
+        with self._sandbox.transaction() as conn:
+            return bool(conn.execute(
+                "DELETE FROM databricks_tokens WHERE workspace = ? AND token_id = ?",
+                (workspace, token_id)).rowcount)
 
     # --- CLI profiles --------------------------------------------------------------------
 

@@ -123,6 +123,15 @@ CREATE TABLE IF NOT EXISTS scope_secrets (
     PRIMARY KEY (workspace, scope, key),
     FOREIGN KEY (workspace, scope) REFERENCES secret_scopes(workspace, name) ON DELETE CASCADE
 );
+CREATE TABLE IF NOT EXISTS databricks_tokens (
+    token_id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL COLLATE NOCASE
+        REFERENCES databricks_workspaces(name) ON DELETE CASCADE,
+    comment TEXT NOT NULL,
+    created REAL NOT NULL,
+    expires REAL,
+    value_hash BLOB NOT NULL UNIQUE
+);
 CREATE TABLE IF NOT EXISTS notebooks (
     workspace TEXT NOT NULL COLLATE NOCASE
         REFERENCES databricks_workspaces(name) ON DELETE CASCADE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
@@ -179,3 +180,33 @@ def test_processes_writing_profiles_at_once_lose_none(tmp_path: Path) -> None:
     assert len(names) == 200
     assert sorted(names) == sorted(f"p{i}-{n}" for i in range(4) for n in range(50))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_workspace_issues_checks_and_revokes_tokens_and_keeps_only_hashes(
+        target: LocalTarget, group: str) -> None:
+    databricks = target.databricks
+    databricks.create_workspace(group, "lab-adb-dev", "eastus")
+    databricks.create_workspace(group, "lab-adb-other", "eastus")
+    issued = databricks.create_token("lab-adb-dev", "for the CLI")
+    assert issued.value is not None
+    assert re.fullmatch(r"dapi[0-9a-f]{32}", issued.value)
+    assert databricks.check_token("lab-adb-dev", issued.value)
+    assert not databricks.check_token("lab-adb-other", issued.value), "one workspace's only"
+    assert not databricks.check_token("lab-adb-dev", "dapi" + "0" * 32)
+    listed = databricks.tokens("lab-adb-dev")
+    assert [(t.token_id, t.comment, t.value) for t in listed] == [
+        (issued.token_id, "for the CLI", None)]
+    raw = b"".join(p.read_bytes() for p in target.workspace.rglob("*") if p.is_file())
+    assert issued.value.encode() not in raw
+
+    short = databricks.create_token("lab-adb-dev", "short", lifetime_seconds=1)
+    assert short.value is not None and short.expires == pytest.approx(short.created + 1)
+    assert databricks.check_token("lab-adb-dev", short.value)
+    assert databricks.delete_token("lab-adb-dev", issued.token_id) is True
+    assert databricks.delete_token("lab-adb-dev", issued.token_id) is False
+    assert not databricks.check_token("lab-adb-dev", issued.value)
+    with pytest.raises(NotFound):
+        databricks.create_token("no-such-workspace", "x")
+    databricks.delete_workspace("lab-adb-dev")
+    databricks.create_workspace(group, "lab-adb-dev", "eastus")
+    assert databricks.tokens("lab-adb-dev") == [], "tokens go with their workspace"
