@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, NoReturn
 # Only light modules here: `labtui --help` must not pay for the engine, targets or plugins.
 from labtui.catalog import Catalog, CatalogError, did_you_mean
 from labtui.masking import Masker
-from labtui.state import Workspace, WorkspaceError, WorkspaceLocked, default_workspace
+from labtui.state import (
+    Workspace,
+    WorkspaceError,
+    WorkspaceLocked,
+    default_workspace,
+    private_umask,
+)
 from labtui.targets import TARGETS
 from labtui.targets.base import TargetError
 from labtui.values import Resolver, ValuesError
@@ -561,6 +567,7 @@ def _report_crash(args: argparse.Namespace | None, exc: BaseException, masker: M
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `labtui` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    private_umask()  # workspaces, exports, logs and crash reports: readable by the user only
     args: argparse.Namespace | None = None
     masker = Masker()
     try:

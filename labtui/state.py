@@ -327,6 +327,7 @@ class Workspace:
             WorkspaceLocked: another live process holds it.
             WorkspaceError: the folder or its state cannot be used.
         """
+        private_umask()  # what this process and its children write from now on is 0600/0700
         workspace = cls(path)
         lock = WorkspaceLock(path / "labtui.lock")
         try:
@@ -388,11 +389,15 @@ class Workspace:
             if self._ran and not self.read_only:
                 self._ran = False
                 try:
+                    # Some writers set modes of their own (Hadoop's local file system under
+                    # Spark, tar extraction of a container's results): the promise is kept
+                    # here, after each session that ran something.
+                    tighten_modes(self.path)
                     self.backup()
                 except (OSError, sqlite3.Error) as exc:
                     # The work is done and in state.db; only the spare copy is missing.
-                    print(f"labtui: could not keep a backup of {self.path / 'state.db'} "
-                          f"({exc})", file=sys.stderr)
+                    print(f"labtui: could not make {self.path} private or keep a backup "
+                          f"of its state.db ({exc})", file=sys.stderr)
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
             if self._file_lock is not None:

@@ -44,7 +44,7 @@ def test_a_lost_state_db_is_refused_with_the_ways_out(
     _lab(labtui, files)
     _lose(labtui.workspace / "state.db", how)
 
-    for args in (("--all", "--headless", "--rollback"),
+    for args in (("--all", "--headless", "--rollback", "--yes"),
                  ("--step", "demo-files", "--headless", "--set", f"demo-dir={files}")):
         ran = labtui(*args)
         assert ran.code == 2, ran.output
@@ -69,7 +69,7 @@ def test_recover_rebuilds_the_journal_exactly(labtui: LabtuiRunner, tmp_path: Pa
     assert "recovered 4 of 4 journal entries (demo-files, demo-per-env [dev])" in ran.stderr
     assert _journal(labtui) == before
 
-    rolled = labtui("--all", "--headless", "--rollback")
+    rolled = labtui("--all", "--headless", "--rollback", "--yes")
     assert rolled.code == 0, rolled.output
     assert list(files.iterdir()) == []
     again = labtui("recover")
@@ -87,7 +87,7 @@ def test_the_backup_restores_values_and_journal(labtui: LabtuiRunner, tmp_path: 
     assert _journal(labtui) == before
     ran = labtui("--step", "demo-files", "--headless", "--verify")
     assert ran.code == 0, "the values came back with it: " + ran.output
-    rolled = labtui("--all", "--headless", "--rollback")
+    rolled = labtui("--all", "--headless", "--rollback", "--yes")
     assert rolled.code == 0, rolled.output
     assert list(files.iterdir()) == []
 
@@ -96,7 +96,7 @@ def test_a_workspace_whose_sandbox_is_empty_starts_afresh(
         labtui: LabtuiRunner, tmp_path: Path) -> None:
     files = tmp_path / "files"
     _lab(labtui, files)
-    assert labtui("--all", "--headless", "--rollback").code == 0
+    assert labtui("--all", "--headless", "--rollback", "--yes").code == 0
     (labtui.workspace / "state.db").unlink()
 
     ran = labtui("--step", "demo-files", "--headless", "--set", f"demo-dir={files}")
