@@ -287,8 +287,7 @@ class Engine:
             raise RequirementsError(unit, missing)
 
     def _context(self, unit: Unit, log: _RunLog) -> StepContext:
-        artifacts = self.workspace.path / "artifacts" / (
-            f"{unit.id}-{unit.env}" if unit.env else unit.id)
+        artifacts = self.workspace.artifacts_folder(unit.id, unit.env)
         artifacts.mkdir(parents=True, exist_ok=True, mode=0o700)
 
         def progress(done: float, total: float, message: str) -> None:

@@ -604,6 +604,10 @@ class Workspace:
 
     # -- published artifacts ---------------------------------------------------------------
 
+    def artifacts_folder(self, step: str, env: str | None) -> Path:
+        """The folder a unit's hooks write their result files in (`ctx.artifacts`)."""
+        return self.path / "artifacts" / (f"{step}-{env}" if env else step)
+
     def record_artifact(self, step: str, env: str | None, name: str, path: Path) -> None:
         """Remember that a unit published `path` as `name` (a newer one replaces it). A path
         inside the workspace is kept relative to it, so a moved workspace still finds it."""

@@ -22,6 +22,32 @@ BOOL_WORDS = {"true": True, "yes": True, "1": True, "on": True,
               "false": False, "no": False, "0": False, "off": False}
 
 
+AZURE_REGIONS: frozenset[str] = frozenset({
+    # Americas
+    "eastus", "eastus2", "centralus", "northcentralus", "southcentralus", "westcentralus",
+    "westus", "westus2", "westus3", "canadacentral", "canadaeast", "brazilsouth",
+    "brazilsoutheast", "mexicocentral", "chilecentral",
+    # Europe
+    "northeurope", "westeurope", "uksouth", "ukwest", "francecentral", "francesouth",
+    "germanywestcentral", "germanynorth", "norwayeast", "norwaywest", "swedencentral",
+    "swedensouth", "switzerlandnorth", "switzerlandwest", "polandcentral", "italynorth",
+    "spaincentral", "austriaeast", "belgiumcentral",
+    # Asia Pacific
+    "eastasia", "southeastasia", "japaneast", "japanwest", "koreacentral", "koreasouth",
+    "centralindia", "southindia", "westindia", "jioindiacentral", "jioindiawest",
+    "australiaeast", "australiasoutheast", "australiacentral", "australiacentral2",
+    "newzealandnorth", "indonesiacentral", "malaysiawest",
+    # Middle East and Africa
+    "uaenorth", "uaecentral", "qatarcentral", "israelcentral", "southafricanorth",
+    "southafricawest",
+    # Sovereign clouds (Azure Government, Azure operated by 21Vianet)
+    "usgovvirginia", "usgovarizona", "usgovtexas", "usdodcentral", "usdodeast",
+    "chinaeast", "chinaeast2", "chinaeast3", "chinanorth", "chinanorth2", "chinanorth3",
+})
+"""Azure's region names, as `az account list-locations` spells them (the `name` column). A
+fixed list, so a typo ("eastus3", "mars") is caught as it is typed, not when the step runs."""
+
+
 @dataclass(frozen=True)
 class NamingRule:
     """An Azure naming rule: a pattern, its length range and the sentence that states it."""
@@ -73,6 +99,9 @@ AZURE_NAMING: dict[str, NamingRule] = {
     "location": NamingRule(
         re.compile(r"[a-z][a-z0-9]*"), 4, 30,
         "an Azure region name like eastus or westeurope (lowercase letters and digits)",
+        lambda v: None if v in AZURE_REGIONS else
+        f"{v!r} is not an Azure region name (like eastus or westeurope; "
+        "`az account list-locations` lists them)",
     ),
     "prefix": NamingRule(
         re.compile(r"[a-z][a-z0-9]*"), 3, 11,

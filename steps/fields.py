@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from labtui.step import Field
 from labtui.validation import naming_rule
@@ -56,8 +57,34 @@ CREATED_BY = Field(
     "created-by", "Created by", derive=lambda values, env: env, validate=naming_rule("person"),
     help="Who made the model versions; the lab uses the environment name (dev, pipeline).",
 )
+LAB_HEADER_START = "age, workclass, fnlwgt"
+"""How the first line of the lab's AdultCensusIncome.csv starts."""
+
+
+def _lab_data_file(value: str) -> str | None:
+    """The file exists, can be read, and is the lab's CSV (its header starts as the lab's).
+    What the file holds is never repeated: it may be binary, or somebody else's data."""
+    path = Path(value).expanduser()
+    if not path.exists():
+        return f"no such file: {path}"
+    if not path.is_file():
+        return f"{path} is not a file"
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError as exc:
+        return f"cannot read {path} ({exc.strerror or type(exc).__name__})"
+    rule = f"the lab's AdultCensusIncome.csv, whose first line starts {LAB_HEADER_START!r}"
+    if b"\0" in head:
+        return f"{path} is a binary file, not {rule}"
+    if not head.decode("utf-8", errors="replace").lstrip("\ufeff").startswith(LAB_HEADER_START):
+        return f"{path} is not {rule}"
+    return None
+
+
 DATA_FILE = Field(
     "data-file", "AdultCensusIncome.csv file", kind="path", required=False,
+    validate=_lab_data_file,
     help="A local copy of the lab's data; without it labtui downloads the file, or, offline, "
     "generates a sample with the same columns.",
 )

@@ -7,7 +7,9 @@ factory for the command line and the tests.
 
 from __future__ import annotations
 
+import inspect
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +19,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Static, Tree
@@ -29,10 +32,12 @@ from labtui.app.banner import Banner
 from labtui.app.bridge import EventBuffer, describe
 from labtui.app.confirm import ConfirmScreen
 from labtui.app.log_pane import LogPane
-from labtui.app.model import Lab, Selection, UnitKey, unit_key
+from labtui.app.model import Lab, Section, Selection, TreeNodeData, UnitKey, unit_key
+from labtui.app.questions import rollback_question, run_many_question, solve_question
+from labtui.app.section_detail import SectionDetail
 from labtui.app.step_detail import StepDetail
 from labtui.app.step_tree import ProgressLine, StepTree, legend
-from labtui.app.value_form import ValueForm
+from labtui.app.value_form import FieldRow, ValueForm
 from labtui.catalog import Catalog, Unit
 from labtui.engine import RequirementsError, Result, Status
 from labtui.events import LogLine, Progress, StepFinished, StepStarted
@@ -47,6 +52,17 @@ def step_commands() -> type[Provider]:
     return StepCommands
 
 
+def action_commands() -> type[Provider]:
+    """The palette's actions (run, verify, solve …), imported when the palette first opens."""
+    from labtui.app.commands import ActionCommands
+
+    return ActionCommands
+
+
+EDITABLE_OUTPUT = "test-file"
+"""The output where a manual step publishes the absolute path of the file the attendee
+writes (write-test's test file): what Edit opens."""
+
 PLAN_SIGNS = {"create": "+", "change": "~", "delete": "-", "keep": "="}
 PLAN_STYLES = {"create": "green", "change": "yellow", "delete": "red", "keep": "dim"}
 
@@ -59,6 +75,8 @@ class Job:
     units: tuple[Unit, ...]
     force: bool = False
     with_requires: bool = False
+    solve_manual: bool = False
+    """A run that fills in the reference answer of the manual steps it meets."""
     then_run: bool = field(default=False)
     """A plan shown before a run: when it succeeds, ask, then run."""
 
@@ -72,30 +90,40 @@ class LabApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "labtui"
-    COMMANDS = App.COMMANDS | {step_commands}
+    COMMANDS = App.COMMANDS | {action_commands, step_commands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
     DRAIN_INTERVAL = 0.1
     """Seconds between log flushes: ten a second looks live and leaves the keys room."""
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # as WIDE below
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
+    # The footer shows what fits in 80 columns, Quit and Help included; the help screen and
+    # the command palette list everything.
     BINDINGS = [
         Binding("r", "run", "Run"),
         Binding("R", "run_again", "Run again", show=False),
         Binding("v", "verify", "Verify"),
-        Binding("p", "plan", "Plan"),
-        Binding("u", "rollback", "Rollback"),
-        Binding("c", "cancel_step", "Cancel step"),
+        Binding("p", "plan", "Plan", show=False),
+        Binding("u", "rollback", "Rollback", show=False),
+        Binding("s", "solve", "Solve"),
+        Binding("e", "edit", "Edit"),
+        Binding("c", "cancel_step", "Cancel"),
         Binding("l", "toggle_log", "Log"),
         Binding("g", "show_guide", "Lab text", show=False),
+        Binding("L", "focus_log", "Focus log", show=False),
         Binding("slash", "filter_log", "Filter log", show=False),
-        Binding("ctrl+s", "save_log", "Save log"),
+        Binding("ctrl+s", "save_log", "Save log", show=False),
         Binding("m", "maximize_panel", "Maximize", show=False),
         Binding("escape", "back_to_tree", "Tree"),
         Binding("question_mark,f1", "help", "Help"),
-        Binding("q", "request_quit", "Quit"),
+        Binding("q", "request_quit('q')", "Quit"),
         Binding("ctrl+c,ctrl+q", "request_quit", "Quit", show=False, priority=True),
     ]
+
+    LETTER_ACTIONS = frozenset({"run", "run_again", "verify", "plan", "rollback", "solve",
+                                "edit", "cancel_step", "toggle_log", "focus_log",
+                                "filter_log", "maximize_panel", "help"})
+    """Actions on a printable key: never fired while the attendee types in an input."""
 
     def __init__(self, lab: Lab, *, focus: str | None = None,
                  theme_name: str | None = None) -> None:
@@ -107,11 +135,15 @@ class LabApp(App[int]):
         self.running: set[UnitKey] = set()
         self.job: Job | None = None
         self.selection: Selection | None = None
+        """The step (or environment) whose detail is shown."""
+        self.section: Section | None = None
+        """The section whose node has the cursor (then actions take on all its steps)."""
         self.quit_when_idle = False
         self._relabel_timer: Timer | None = None
         self._drain_timer: Timer | None = None
         self._details: dict[Selection, StepDetail] = {}
         self._current_detail: StepDetail | None = None
+        self._section_details: dict[str, SectionDetail] = {}
         self._log_opened_for_job = False
         self.notes: dict[UnitKey, str] = {}
         """Why the last action on a unit did not work (shown in its detail)."""
@@ -182,18 +214,25 @@ class LabApp(App[int]):
     # -- selection -------------------------------------------------------------------------
 
     @on(Tree.NodeHighlighted, "#tree")
-    def node_highlighted(self, event: Tree.NodeHighlighted[Selection]) -> None:
+    def node_highlighted(self, event: Tree.NodeHighlighted[TreeNodeData]) -> None:
         selection = event.node.data
-        if selection is not None and selection != self.selection:
+        self.call_after_refresh(self.refresh_bindings)  # Solve and Edit: manual steps only
+        if isinstance(selection, Section):
+            self.section = selection
+            self.call_after_refresh(self.show_section, selection)
+            return
+        self.section = None
+        if selection is not None and (selection != self.selection or self.detail is None
+                                      or not self.detail.display):
             self.selection = selection
             # Let the tree paint its cursor first; the detail follows a frame later.
             self.call_after_refresh(self.show_detail, selection)
 
     @on(Tree.NodeSelected, "#tree")
-    async def node_selected(self, event: Tree.NodeSelected[Selection]) -> None:
+    async def node_selected(self, event: Tree.NodeSelected[TreeNodeData]) -> None:
         """Enter on a step goes to its first value that needs attention, else to Run."""
         selection = event.node.data
-        if selection is None:
+        if not isinstance(selection, Selection):
             return
         if self.detail is None or self.detail.selection != selection:
             # Keys typed fast: Enter may come before the detail of the new node is shown.
@@ -230,7 +269,21 @@ class LabApp(App[int]):
         self._current_detail = detail
         await self.show_guide_of(selection)
 
-    @on(ValueForm.Saved)
+    async def show_section(self, section: Section) -> None:
+        """Show what a section holds (its steps and their statuses) while its node is
+        selected; the step details stay built, hidden."""
+        if section != self.section:
+            return
+        view = self._section_details.get(section.name)
+        box = self.query_one("#detail-box")
+        if view is None:
+            view = self._section_details[section.name] = SectionDetail(self.lab, section)
+            await box.mount(view)
+        view.refresh_state(self.running)
+        for child in box.children:
+            child.display = child is view
+
+    @on(ValueForm.Edited)
     def value_saved(self) -> None:
         """A saved value may turn "needs input" into "not started" for every step that shares
         it: relabel the whole tree soon, once for a burst of keys."""
@@ -247,6 +300,8 @@ class LabApp(App[int]):
 
     def relabel(self) -> None:
         self._relabel_timer = None
+        if not self.query(StepTree):
+            return  # the app is closing: its screen is gone
         self.step_tree.refresh_statuses(self.running)
         detail = self.detail
         if detail is not None:
@@ -305,6 +360,8 @@ class LabApp(App[int]):
         if detail is not None:
             detail.busy = self.job is not None
             detail.refresh_state(self.running, reports=reports)
+        if self.section is not None and self.section.name in self._section_details:
+            self._section_details[self.section.name].refresh_state(self.running)
 
     def refresh_progress(self) -> None:
         done, total = self.lab.progress()
@@ -319,7 +376,24 @@ class LabApp(App[int]):
     # -- actions ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("run", "run_again", "verify", "plan", "rollback") and (
+        typed = action in self.LETTER_ACTIONS or (action == "request_quit" and parameters)
+        if typed and isinstance(self.focused, Input):
+            return None  # a letter typed into a value or the filter is text, not a command
+        if typed and action != "help" and isinstance(self.screen, ModalScreen):
+            return False  # a dialog or the help is up: its own keys answer, nothing else
+        return self.action_state(action)
+
+    def action_state(self, action: str) -> bool | None:
+        """Whether an action applies now: True, None (shown, not now), False (hidden)."""
+        if action in ("solve", "edit"):
+            # Only a manual step has a reference answer and a file the attendee writes.
+            target = self.target
+            manual = isinstance(target, Selection) and target.step.manual
+            if not manual or self.lab.read_only:
+                return False
+            return None if self.job is not None else True
+        if action in ("run", "run_again", "verify", "plan", "rollback", "run_everything",
+                      "run_section") and (
                 self.lab.read_only or self.job is not None):
             return None
         if action == "cancel_step":
@@ -349,16 +423,41 @@ class LabApp(App[int]):
         for guide in self.query("#lab-guide").results(LabGuide):
             await guide.show(self.lab, selection)
 
+    @property
+    def target(self) -> Selection | Section | None:
+        """What an action takes on: the section whose node has the cursor, else the step."""
+        return self.section if self.section is not None else self.selection
+
+    def palette_action(self, action: str, *arguments: object) -> None:
+        """An action chosen in the command palette: the checks of its key, without the
+        typing guard (the palette is where it was typed)."""
+        if self.action_state(action) is True:
+            result = getattr(self, f"action_{action}")(*arguments)
+            if inspect.isawaitable(result):  # an async action (the lab text panel)
+                self.run_worker(result, group="palette-action")
+        else:
+            self.notify(f"{action.replace('_', ' ')}: not now (a step is working, or the "
+                        "selection does not have it)", severity="warning")
+
     def action_toggle_log(self) -> None:
         """Open or fold the log pane (it opens by itself while a step works)."""
         self._log_opened_for_job = False
         self.log_pane.show(not self.log_pane.is_open)
 
-    def _actionable(self, action: str) -> Selection | None:
-        """The selection to act on, or None after telling the attendee why not."""
-        selection = self.selection
-        if selection is None or self.lab.read_only or self.job is not None:
+    def action_focus_log(self) -> None:
+        """Open the log and put the keys in it (arrows and Page keys scroll; m maximises)."""
+        self._log_opened_for_job = False
+        if not self.log_pane.is_open:
+            self.log_pane.show(True)
+        self.log_pane.log_widget.focus()
+
+    def _actionable(self, action: str) -> Selection | Section | None:
+        """What to act on, or None after telling the attendee why not."""
+        target = self.target
+        if target is None or self.lab.read_only or self.job is not None:
             return None
+        if isinstance(target, Section):
+            return target
         detail = self.detail
         form = detail.form if detail is not None else None
         if action != "rollback" and form is not None and not form.valid:
@@ -366,52 +465,205 @@ class LabApp(App[int]):
             self.notify("\n".join(problems), title="Fill in the values first", severity="error")
             form.focus_first_problem()
             return None
-        return selection
+        return target
 
     def action_run(self, force: bool = False) -> None:
-        selection = self._actionable("run")
-        if selection is not None:
-            self.start(Job("plan", tuple(selection.units), force=force, then_run=True))
+        target = self._actionable("run")
+        if isinstance(target, Section):
+            self.confirm_run_all(target.units, f"every step of {target.name}", force=force)
+        elif target is not None:
+            self.start(Job("plan", tuple(target.units), force=force, then_run=True))
 
     def action_run_again(self) -> None:
         self.action_run(force=True)
 
+    def action_run_everything(self, solve_manual: bool = False) -> None:
+        """The whole lab in order; what is done already is verified and skipped."""
+        if self.lab.read_only or self.job is not None:
+            return
+        self.confirm_run_all(self.lab.catalog.units(), "the whole lab",
+                             solve_manual=solve_manual)
+
+    def action_run_section(self) -> None:
+        """Every step of the section of the selected step (or of the selected section)."""
+        target = self.target
+        if target is None or self.lab.read_only or self.job is not None:
+            return
+        name = target.name if isinstance(target, Section) else target.step.section
+        steps = next(steps for section, steps in self.lab.catalog.sections()
+                     if section == name)
+        self.confirm_run_all(Section(name, tuple(steps)).units, f"every step of {name}")
+
+    def confirm_run_all(self, units: list[Unit], what: str, *, force: bool = False,
+                        solve_manual: bool = False) -> None:
+        """Ask before a run of many steps (with what they need, in the lab's order)."""
+        units = self.lab.catalog.closure(units)
+        job = Job("run", tuple(units), force=force, with_requires=True,
+                  solve_manual=solve_manual)
+        try:
+            self.lab.engine.check_values(units)  # a missing value is named before asking
+        except ValuesError as missing:
+            self.job_failed(job, missing)
+            return
+        self.ask(run_many_question(self.lab, units, what, running=self.running, force=force,
+                                   solve_manual=solve_manual),
+                 lambda: self.start(job))
+
     def action_verify(self) -> None:
-        selection = self._actionable("verify")
-        if selection is not None:
-            self.start(Job("verify", tuple(selection.units)))
+        target = self._actionable("verify")
+        if target is not None:
+            self.start(Job("verify", tuple(target.units)))
 
     def action_plan(self) -> None:
-        selection = self._actionable("plan")
-        if selection is not None:
-            self.start(Job("plan", tuple(selection.units)))
+        target = self._actionable("plan")
+        if target is not None:
+            self.start(Job("plan", tuple(target.units)))
 
     def action_rollback(self) -> None:
-        selection = self._actionable("rollback")
-        if selection is None:
+        target = self._actionable("rollback")
+        if target is None:
             return
-        units = tuple(selection.units)
-        lines: list[Text | str] = []
-        for unit in reversed(units):
-            changes = self.lab.engine.rollback_plan(unit)
-            for change in changes:
-                lines.append(Text(f"- delete {change.kind} {self.lab.masker.redact(change.ref)}",
-                                  style="red"))
-        if not lines:
-            lines.append("Nothing is recorded as created by this step; rollback only resets "
-                         "its status to not started.")
-        else:
-            lines.insert(0, "These will be deleted, newest first:")
-        self.push_screen(
-            ConfirmScreen(f"Roll back {selection.label}?", lines, yes="Roll back",
-                          no="Keep them", danger=True),
-            lambda yes: self.start(Job("rollback", units)) if yes else None)
+        units = tuple(target.units)
+        dependents = [dependent for dependent in self.done_dependents(units)
+                      if dependent not in units]
+        self.ask(rollback_question(self.lab, target.label, units, dependents),
+                 lambda: self.start(Job("rollback", units)))
+
+    def done_dependents(self, units: tuple[Unit, ...]) -> list[Unit]:
+        """The done units that need any of `units`, each once, in catalogue order."""
+        found: list[Unit] = []
+        for unit in units:
+            for dependent in self.lab.engine.done_dependents(unit):
+                if dependent not in found:
+                    found.append(dependent)
+        return found
+
+    def action_solve(self) -> None:
+        """A manual step: fill in the lab's reference answer, then verify it."""
+        target = self._actionable("solve")
+        if not isinstance(target, Selection) or not target.step.manual:
+            return
+        units = tuple(target.units)
+        self.ask(solve_question(target), lambda: self.start(Job("solve", units)))
+
+    def action_edit(self) -> None:
+        """A manual step's file (write-test's test file) in the attendee's $EDITOR; the step
+        is verified when the editor closes."""
+        from textual.app import SuspendNotSupported
+
+        from labtui.app.external import editor_command, run_editor
+
+        target = self.target
+        if not isinstance(target, Selection) or not target.step.manual or self.job is not None:
+            return
+        unit = target.units[0]
+        found = self.lab.workspace.get_output(unit.id, unit.env, EDITABLE_OUTPUT)
+        if not found:
+            self.notify(f"{unit.label} has not said where its file is yet: run verify first "
+                        "(v), then edit (e)", title="No file to edit yet", severity="warning")
+            return
+        path = Path(found)
+        command = editor_command()
+        if command is None:
+            self.notify(f"Set $EDITOR (for example EDITOR=nano) to edit it from here. The "
+                        f"file: {path}", title="No editor set", severity="warning", timeout=15)
+            return
+        try:
+            with self.suspend():
+                problem = run_editor(command, path)
+        except SuspendNotSupported:
+            self.notify(f"This terminal cannot hand over to an editor: open {path} yourself",
+                        title="Cannot start the editor", severity="warning", timeout=15)
+            return
+        if problem is not None:
+            self.notify(problem, title="Editor", severity="error", timeout=15)
+            return
+        self.start(Job("verify", (unit,)))
+
+    def action_open_artifacts(self) -> None:
+        """The selected step's artifacts folder (reports, metrics) in the file manager; the
+        lab's artifacts folder while the step has made none."""
+        from labtui.app.external import open_folder
+
+        folder = self.lab.artifacts.resolve()
+        note = ""
+        target = self.target
+        if isinstance(target, Selection) and len(target.units) == 1:
+            own = self.lab.workspace.artifacts_folder(target.units[0].id,
+                                                     target.units[0].env).resolve()
+            if own.is_dir():
+                folder = own
+            else:
+                note = f"{target.label} has made none yet; the lab's folder: "
+        if not folder.is_dir():
+            self.notify(f"Nothing is there yet: {folder} is made by the first run",
+                        title="No artifacts yet", severity="warning")
+            return
+        if open_folder(folder):
+            self.notify(f"{note}{folder}", title="Artifacts opened")
+            return
+        self.copy_to_clipboard(str(folder))
+        self.notify(f"{note}{folder} (copied: no file manager was found to open it)",
+                    title="Artifacts folder", timeout=15)
+
+    def action_reset_value(self) -> None:
+        """The focused value goes back to its default (the palette's way to ctrl+r)."""
+        focused = self.focused
+        row = next((node for node in (focused.ancestors_with_self if focused else [])
+                    if isinstance(node, FieldRow)), None)
+        if row is None:
+            self.notify("Put the cursor in a value first (Tab), then ctrl+r",
+                        title="Which value?", severity="warning")
+            return
+        form = next(node for node in row.ancestors if isinstance(node, ValueForm))
+        form.reset(row)
 
     @on(StepDetail.ActionPressed)
     def action_button(self, message: StepDetail.ActionPressed) -> None:
         actions = {"run": self.action_run, "verify": self.action_verify,
                    "plan": self.action_plan, "rollback": self.action_rollback}
         actions[message.action]()
+
+    # -- dialogs ---------------------------------------------------------------------------
+
+    def ask(self, dialog: ConfirmScreen, on_yes: Callable[[], None], *,
+            about: Job | None = None) -> None:
+        """Show a question; when it is answered, the keys go back where the attendee was.
+
+        `about`: the running job the question is about. When that job ends first, the dialog
+        says so and its Yes does nothing (`job_ended` closes it). Over an input the attendee
+        was typing in, the dialog's letter keys are off: a typed y is not a Yes.
+        """
+        back_to = self.focused
+        dialog.about = about
+        dialog.letters = not isinstance(back_to, Input)
+
+        def answered(yes: bool | None) -> None:
+            self.call_after_refresh(self.restore_focus, back_to)
+            if yes and (about is None or self.job is about):
+                on_yes()
+
+        self.push_screen(dialog, answered)
+
+    def restore_focus(self, widget: Widget | None) -> None:
+        """Focus `widget` again if it can still take the keys, else the step tree."""
+        if not self.is_running or isinstance(self.screen, ModalScreen):
+            return  # closing, or another dialog came up meanwhile: it has the keys
+        if widget is not None and widget.is_attached and widget.focusable:
+            widget.focus()
+        else:
+            for tree in self.query(StepTree):
+                tree.focus()
+
+    def job_ended(self, job: Job) -> None:
+        """Dialogs about a job that ended (cancel it? quit?) are out of date: close them."""
+        for screen in list(self.screen_stack):
+            if isinstance(screen, ConfirmScreen) and screen.about is job:
+                screen.outdated(f"{job.action} {job.label} has ended: nothing to cancel")
+                if screen is self.screen:
+                    screen.dismiss(False)
+                    self.notify(f"{job.action} {job.label} ended before you answered; "
+                                "nothing was cancelled", title="Dialog closed")
 
     def start(self, job: Job) -> None:
         self.job = job
@@ -434,7 +686,10 @@ class LabApp(App[int]):
         engine.cancelled.clear()
         units = list(job.units)
         if job.action == "run":
-            return engine.run(units, force=job.force, with_requires=job.with_requires)
+            return engine.run(units, force=job.force, with_requires=job.with_requires,
+                              solve_manual=job.solve_manual)
+        if job.action == "solve":
+            return engine.solve(units)
         if job.action == "verify":
             return engine.verify(units)
         if job.action == "plan":
@@ -459,6 +714,8 @@ class LabApp(App[int]):
                 WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
         job, self.job = self.job, None
+        if job is not None:
+            self.job_ended(job)
         if self._drain_timer is not None:
             self._drain_timer.pause()
         self.drain_events()
@@ -544,10 +801,10 @@ class LabApp(App[int]):
                                   style=PLAN_STYLES.get(change.action, "")))
             if not result.changes:
                 lines.append(Text("nothing to create or change", style="dim"))
-        run = Job("run", plan.units, force=plan.force, with_requires=plan.with_requires)
+        run = Job("run", plan.units, force=plan.force, with_requires=plan.with_requires,
+                  solve_manual=plan.solve_manual)
         title = f"Run {plan.label}" + (" and the steps it needs?" if plan.with_requires else "?")
-        self.push_screen(ConfirmScreen(title, lines, yes="Run"),
-                         lambda yes: self.start(run) if yes else None)
+        self.ask(ConfirmScreen(title, lines, yes="Run"), lambda: self.start(run))
 
     def job_failed(self, job: Job, error: BaseException) -> None:
         masker = self.lab.masker
@@ -555,18 +812,18 @@ class LabApp(App[int]):
             self.notify("\n".join(masker.redact(p) for p in error.problems),
                         title="Values needed first", severity="error", timeout=15)
             detail = self.detail
-            if detail is not None and detail.form is not None:
-                detail.form.focus_first_problem()
+            if detail is not None and detail.display and detail.form is not None:
+                detail.form.focus_first_problem()  # not a hidden one (a section was run)
             return
         if isinstance(error, RequirementsError):
             lines: list[Text | str] = [f"{error.unit.label} needs these done first:"]
             lines += [Text(f"  {unit.label} — {unit.step.title}", style="bold")
                       for unit in error.missing]
             lines.append("Run them first, then it? (You see the plan of all of them next.)")
-            again = Job("plan", job.units, force=job.force, with_requires=True, then_run=True)
-            self.push_screen(
-                ConfirmScreen("Other steps come first", lines, yes="Run them too"),
-                lambda yes: self.start(again) if yes else None)
+            again = Job("plan", job.units, force=job.force, with_requires=True, then_run=True,
+                        solve_manual=job.solve_manual or job.action == "solve")
+            self.ask(ConfirmScreen("Other steps come first", lines, yes="Run them too"),
+                     lambda: self.start(again))
             return
         self.notify(masker.redact(f"{type(error).__name__}: {error}"),
                     title=f"{job.action} stopped", severity="error", timeout=15)
@@ -577,19 +834,19 @@ class LabApp(App[int]):
         job = self.job
         if job is None:
             return
-        self.push_screen(
-            ConfirmScreen(f"Cancel {job.action} {job.label}?",
-                          ["The step stops at its next safe point. What it created so far "
-                           "stays in the journal; Rollback removes it."],
-                          yes="Cancel it", no="Let it run", danger=True),
-            lambda yes: self.cancel_job() if yes else None)
+        self.ask(ConfirmScreen(f"Cancel {job.action} {job.label}?",
+                               ["The step stops at its next safe point. What it created so far "
+                                "stays in the journal; Rollback removes it."],
+                               yes="Cancel it", no="Let it run", danger=True),
+                 self.cancel_job, about=job)
 
     def cancel_job(self) -> None:
         if self.job is not None:
             self.lab.engine.cancel()
             self.log_pane.add_lines(["■ cancelling at the next safe point …"])
 
-    def action_request_quit(self) -> None:
+    def action_request_quit(self, key: str = "") -> None:
+        """Quit; while a step works, ask first (`key`: the letter it came from, if any)."""
         job = self.job
         if job is None:
             self.exit(0)
@@ -597,17 +854,15 @@ class LabApp(App[int]):
         if isinstance(self.screen, ConfirmScreen):
             return
 
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.quit_when_idle = True
-                self.cancel_job()
+        def cancel_and_quit() -> None:
+            self.quit_when_idle = True
+            self.cancel_job()
 
-        self.push_screen(
-            ConfirmScreen(f"{job.action} {job.label} is still working",
-                          ["Cancel it cleanly and quit? What it created so far stays in the "
-                           "journal; Rollback removes it next time."],
-                          yes="Cancel and quit", no="Keep working", danger=True),
-            answer)
+        self.ask(ConfirmScreen(f"{job.action} {job.label} is still working",
+                               ["Cancel it cleanly and quit? What it created so far stays in "
+                                "the journal; Rollback removes it next time."],
+                               yes="Cancel and quit", no="Keep working", danger=True),
+                 cancel_and_quit, about=job)
 
     # -- log, help, focus ------------------------------------------------------------------
 
@@ -652,6 +907,8 @@ class LabApp(App[int]):
         self.push_screen("help")
 
     def on_unmount(self) -> None:
+        if self._relabel_timer is not None:
+            self._relabel_timer.stop()
         if not self.lab.read_only and self.job is not None:
             self.lab.engine.cancel()
 

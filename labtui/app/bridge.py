@@ -56,6 +56,9 @@ def describe(event: Event) -> str | None:
         return (f"{symbol} {event.action} {label}: {event.message or event.outcome} "
                 f"({event.duration:.1f} s)")
     if isinstance(event, CheckResult):
+        if event.before_run and not event.ok:
+            # The verify a run starts with: what fails there is the work still to do.
+            return f"  ○ to do — {event.name}" + (f": {event.message}" if event.message else "")
         text = f"  {'✓' if event.ok else '✗'} {event.name}"
         text += f": {event.message}" if event.message else ""
         if not event.ok and event.hint:

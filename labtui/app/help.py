@@ -22,7 +22,7 @@ INTRO = (
 KEYS: tuple[tuple[str, str], ...] = (
     ("↑ ↓ ← →", "move in the step tree; Enter goes to the step's values"),
     ("Tab, Enter", "next value; Enter on the last valid one goes to Run"),
-    ("r", "run the selected step (shows the plan first)"),
+    ("r", "run the selected step (shows the plan first); on a section, all its steps"),
     ("R", "run it again even if it is already done"),
     ("v", "verify: check, read-only, that the step's result is there"),
     ("p", "plan: what a run would create or change"),
@@ -31,30 +31,44 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("l", "open or fold the log"),
     ("g", "the lab's text for the step, with the commands to type by hand"),
     ("/", "filter the log; Esc goes back to the tree"),
+    ("L", "put the keys in the log (arrows, Page Up/Down scroll it); m then maximises it"),
     ("ctrl+s", "save the log to the workspace's logs folder"),
     ("m", "make the focused panel fill the screen (Esc to return)"),
-    ("ctrl+p", "command palette: jump to a step by id or title, change the theme"),
-    ("?", "this help"),
+    ("s", "solve a manual step: fill in the lab's reference answer, then verify"),
+    ("e", "edit a manual step's file in $EDITOR; it is verified when you close the editor"),
+    ("ctrl+r", "in a value: back to its default"),
+    ("ctrl+t", "in a secret value: show or hide it"),
+    ("ctrl+p", "command palette: every action (run a section, run everything, open the "
+               "artifacts …), jump to a step, change the theme"),
+    ("?", "this help (Esc closes it)"),
     ("q, ctrl+c", "quit (asks first if a step is running, and cancels it cleanly)"),
 )
 
 STATUSES = (
-    "Statuses: ○ not started · ◐ running · ✓ done · ✗ failed · ! drift (was done, no longer "
-    "verifies) · ✎ needs input (a value is missing or invalid) · ☞ manual (you do it; Verify "
-    "checks it)."
+    "Statuses: ○ not started · ◐ running · ✓ done · ◔ partial (some environments done) · "
+    "✗ failed · ! drift (was done, no longer verifies) · ✎ needs input (a value is missing or "
+    "invalid) · ☞ manual (you do it; Verify checks it)."
 )
+
+CLOSE = "Esc closes this help (so do ? and q)."
+
+TYPING = ("While the cursor is in a value or the log filter, letters are text: no key above "
+          "fires. Esc or Tab leaves the input.")
 
 
 def help_text() -> Text:
     """The help as one Rich Text: it renders in a few milliseconds, even while a step streams."""
     text = Text()
-    text.append("labtui — keys and what they do\n\n", style="bold")
+    text.append("labtui — keys and what they do", style="bold")
+    text.append(f"   {CLOSE}\n\n", style="italic")
     text.append(INTRO + "\n\n")
     width = max(len(key) for key, _ in KEYS) + 2
     for key, what in KEYS:
         text.append(f"  {key:<{width}}", style="bold")
         text.append(what + "\n")
-    text.append("\n" + STATUSES, style="dim")
+    text.append("\n" + TYPING + "\n\n")
+    text.append(STATUSES, style="dim")
+    text.append(f"\n\n{CLOSE}", style="bold")
     return text
 
 
@@ -64,7 +78,9 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help-body"):
+        with VerticalScroll(id="help-body") as body:
+            body.border_title = "Help"
+            body.border_subtitle = "Esc closes"
             yield Static(help_text(), id="help-text")
 
     def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]

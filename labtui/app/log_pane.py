@@ -7,17 +7,21 @@ widget in one `write_lines` call. Memory is bounded twice: the widget keeps the 
 While no step runs the pane is folded to one line (the last thing said, the line count), so
 the step's values and checks have the screen; it opens when a step starts, and with `l`.
 A folded pane writes nothing to its `Log`: opening it writes the tail once.
+
+`Log` does not wrap, so lines longer than the pane are wrapped here before they are written
+(continuations indented); the kept lines stay whole, and a resize writes the tail again.
 """
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
@@ -28,6 +32,8 @@ from labtui.masking import Masker
 
 class LogPane(Vertical):
     """A filter box, the line count, and the log itself."""
+
+    ALLOW_MAXIMIZE = True  # m fills the screen with it (L puts the keys in it first)
 
     VISIBLE = 20_000
     KEPT = 200_000
@@ -44,6 +50,8 @@ class LogPane(Vertical):
         self._title = ""
         self._unwritten = 0
         """Lines kept while folded, not yet in the `Log`."""
+        self._wrap_width = 0
+        """The width the lines in the `Log` were wrapped to."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="log-bar"):
@@ -71,7 +79,7 @@ class LogPane(Vertical):
             if self.pattern:
                 tail = [line for line in tail if self.pattern in line.lower()]
             self._unwritten = 0
-            self.log_widget.write_lines(tail)
+            self.log_widget.write_lines(self.wrap(tail))
         self._show_title()
 
     def add_lines(self, lines: list[str]) -> None:
@@ -87,8 +95,34 @@ class LogPane(Vertical):
             if self.pattern:
                 lines = [line for line in lines if self.pattern in line.lower()]
             if lines:
-                self.log_widget.write_lines(lines[-self.VISIBLE:])
+                self.log_widget.write_lines(self.wrap(lines[-self.VISIBLE:]))
         self._update_count()
+
+    def _line_width(self) -> int:
+        log = self.log_widget
+        # Leave room for the scrollbar even before it shows: it comes with the lines.
+        return log.size.width - log.styles.gutter.width - log.styles.scrollbar_size_vertical
+
+    def wrap(self, lines: list[str]) -> list[str]:
+        """`lines` cut to the log's width at spaces, each continuation indented by two."""
+        width = self._wrap_width = self._line_width()
+        if width < 20:
+            return lines  # not laid out yet, or too narrow to wrap usefully
+        if all(len(line) <= width for line in lines):
+            return lines
+        wrapped: list[str] = []
+        for line in lines:
+            if len(line) <= width:
+                wrapped.append(line)
+            else:
+                wrapped.extend(textwrap.wrap(line, width, subsequent_indent="  ",
+                                             drop_whitespace=False, replace_whitespace=False)
+                               or [line])
+        return wrapped
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.is_open and self.kept and self._line_width() != self._wrap_width:
+            self.apply_filter(self.pattern)  # the tail again, wrapped to the new width
 
     def set_status(self, status: str) -> None:
         """A short note after the title: what runs and its progress."""
@@ -99,7 +133,7 @@ class LogPane(Vertical):
         if self._status:
             title = f"{'Log' if self.is_open else '▸ Log (l)'} {self._status}"
         elif self.is_open:
-            title = "Log · l folds it"
+            title = "Log · l folds"
         elif self.kept:
             title = f"▸ Log (l)  {self.kept[-1].strip()}"
         else:
@@ -132,7 +166,7 @@ class LogPane(Vertical):
             matching = [line for line in self.kept if self.pattern in line.lower()]
         else:
             matching = list(self.kept)
-        log.write_lines(matching[-self.VISIBLE:])
+        log.write_lines(self.wrap(matching[-self.VISIBLE:]))
         self._unwritten = 0
         self._update_count()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from labtui.catalog import Catalog, Unit
-from labtui.engine import Engine
+from labtui.engine import Engine, Status
 from labtui.masking import Masker
 from labtui.session import Session, SessionOptions
 from labtui.state import StatusRecord, Workspace, WorkspaceLocked
@@ -22,13 +22,45 @@ from labtui.step import ENVIRONMENTS, Field, Step
 from labtui.values import Answers, Resolver, load_answers, parse_set_args
 
 STATUS_WORDS: tuple[str, ...] = (
-    "not started", "running", "done", "failed", "drift", "needs input", "manual")
-"""Every status the tree shows, exactly as the attendee reads it."""
+    "not started", "running", "done", "partial", "failed", "drift", "needs input", "manual")
+"""Every status the tree shows, exactly as the attendee reads it. "partial": a step with
+environments, some done and some not yet."""
 
 STATUS_GLYPHS: dict[str, str] = {
-    "not started": "○", "running": "◐", "done": "✓", "failed": "✗", "drift": "!",
-    "needs input": "✎", "manual": "☞",
+    "not started": "○", "running": "◐", "done": "✓", "partial": "◔", "failed": "✗",
+    "drift": "!", "needs input": "✎", "manual": "☞",
 }
+
+RECORDED_WORDS: dict[str, str] = {
+    Status.DONE: "done", Status.FAILED: "failed", Status.CANCELLED: "failed",
+    Status.DRIFT: "drift",
+}
+"""The recorded statuses that win over what the values say: the unit's last outcome."""
+
+
+def unit_word(record: StatusRecord | None, *, running: bool, manual: bool,
+              needs_input: bool) -> str:
+    """The word the tree shows for one unit: the one place that decides it.
+
+    A running unit is "running"; else its recorded outcome: "done", "failed" (or cancelled),
+    "drift" (it was done and no longer verifies — not the same as never done). A unit with no
+    such outcome is "manual" (the attendee does it), "needs input" (a value is missing, or
+    typed but invalid), or "not started". A status the engine records that this app does not
+    know yet is shown as the engine spells it.
+    """
+    if running:
+        return "running"
+    recorded = record.status if record is not None else Status.NOT_STARTED
+    if recorded in RECORDED_WORDS:
+        return RECORDED_WORDS[recorded]
+    if recorded != Status.NOT_STARTED:
+        return recorded.replace("-", " ")
+    if manual:
+        return "manual"
+    if needs_input:
+        return "needs input"
+    return "not started"
+
 
 UnitKey = tuple[str, "str | None"]
 
@@ -95,6 +127,26 @@ class Created:
         return bool(self.outputs or self.resources)
 
 
+@dataclass(frozen=True)
+class Section:
+    """A section node of the step tree: every unit of its steps, in catalogue order."""
+
+    name: str
+    steps: tuple[Step, ...]
+
+    @property
+    def units(self) -> list[Unit]:
+        return [unit for step in self.steps for unit in Selection(step).units]
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+TreeNodeData = Selection | Section
+"""What a node of the step tree stands for: a step (or one environment), or a section."""
+
+
 class _AnyValue(Mapping[str, str]):
     """A mapping that holds every name (as "x"): enough to see whether a derive uses `env`."""
 
@@ -155,6 +207,8 @@ class Lab:
         self.session = session
         self.holder = dict(holder) if holder is not None else None
         self._resolved: dict[str | None, dict[str, str]] = {}
+        self.drafts: dict[tuple[str, str | None], str] = {}
+        """(input name, environment or None for shared) → an invalid value typed in a form."""
 
     @classmethod
     def open(cls, options: SessionOptions, *, catalog: Catalog | None = None) -> Lab:
@@ -228,30 +282,22 @@ class Lab:
         return self.workspace.status(unit.id, unit.env)
 
     def status_word(self, unit: Unit, running: Collection[UnitKey] = ()) -> str:
-        """The unit's status as the tree shows it (one of `STATUS_WORDS`)."""
-        if unit_key(unit) in running:
-            return "running"
-        record = self.record(unit)
-        recorded = record.status if record else "not-started"
-        if recorded == "done":
-            return "done"
-        if recorded in ("failed", "cancelled"):
-            return "failed"
-        if recorded == "drift":
-            return "drift"
-        if unit.step.manual:
-            return "manual"
-        if self.needs_input(unit):
-            return "needs input"
-        return "not started"
+        """The unit's status as the tree shows it (see `unit_word`)."""
+        is_running = unit_key(unit) in running
+        record = None if is_running else self.record(unit)
+        return unit_word(record, running=is_running, manual=unit.step.manual,
+                         needs_input=not is_running and self.needs_input(unit))
 
     def needs_input(self, unit: Unit) -> bool:
-        """Whether a value the unit needs is missing or invalid. Values are resolved once per
+        """Whether a value the unit needs is missing or invalid — saved, or typed in a form
+        and not saved because it is invalid (a draft). Values are resolved once per
         environment and kept until `forget_values` (the tree asks for every unit at once)."""
         resolved = self._resolved.get(unit.env)
         if resolved is None:
             resolved = self._resolved[unit.env] = self.resolver.resolve(unit.env).values
         for fld in unit.step.inputs:
+            if (fld.name, None) in self.drafts or (fld.name, unit.env) in self.drafts:
+                return True
             value = resolved.get(fld.name)
             if value is None or value == "":
                 if fld.required:
@@ -259,6 +305,14 @@ class Lab:
             elif fld.check(value) is not None:
                 return True
         return False
+
+    def set_draft(self, name: str, scope: str | None, value: str | None) -> None:
+        """A value typed in a form that is not valid, so not saved (None: it is valid now).
+        Until it is fixed, the steps that use it need input."""
+        if value is None:
+            self.drafts.pop((name, scope), None)
+        else:
+            self.drafts[(name, scope)] = value
 
     def forget_values(self) -> None:
         """Values changed: resolve them again next time."""
@@ -275,6 +329,8 @@ class Lab:
                 return word
         if all(word == "done" for word in words):
             return "done"
+        if "done" in words:
+            return "partial"
         if "manual" in words:
             return "manual"
         return "not started"

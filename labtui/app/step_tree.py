@@ -9,12 +9,13 @@ from textual.message import Message
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from labtui.app.model import STATUS_GLYPHS, Lab, Selection, UnitKey
+from labtui.app.model import STATUS_GLYPHS, Lab, Section, Selection, TreeNodeData, UnitKey
 
 
 def status_text(word: str) -> Text:
     """A status word in its colour, for places that render Rich text (the tree's labels)."""
     rich_styles = {"not started": "dim", "running": "bold cyan", "done": "green",
+                   "partial": "cyan",
                    "failed": "bold red", "drift": "yellow", "needs input": "magenta",
                    "manual": "blue"}
     return Text(word, style=rich_styles.get(word, ""))
@@ -31,14 +32,22 @@ def node_label(name: str, word: str, *, with_word: bool = True) -> Text:
     return label
 
 
-def legend() -> Text:
-    """What each glyph means, for the narrow tree that shows glyphs without words."""
+def legend(width: int = 25) -> Text:
+    """What each glyph means, for the narrow tree that shows glyphs without words; packed
+    into lines of `width` cells so a glyph and its word never part."""
     text = Text()
+    line = 0
     for word, glyph in STATUS_GLYPHS.items():
-        if len(text):
+        entry = len(glyph) + 1 + len(word)
+        if line and line + 2 + entry > width:
+            text.append("\n")
+            line = 0
+        elif line:
             text.append("  ")
+            line += 2
         text.append(glyph, style=status_text(word).style)
         text.append(f" {word}", style="dim")
+        line += entry
     return text
 
 
@@ -54,8 +63,9 @@ class ProgressLine(Static):
         self.update(text)
 
 
-class StepTree(Tree[Selection]):
-    """Every step of the lab; arrows and the mouse move, the detail follows the cursor."""
+class StepTree(Tree[TreeNodeData]):
+    """Every step of the lab, by section; arrows and the mouse move, the detail follows the
+    cursor. A section's own node stands for all of its steps (Run runs them in order)."""
 
     class Populated(Message):
         """Every node is in the tree (a moment after the first frame)."""
@@ -66,8 +76,8 @@ class StepTree(Tree[Selection]):
         self.show_root = False
         self.guide_depth = 2
         self.auto_expand = False  # Enter goes to the values; it must not fold the node
-        self._step_nodes: dict[UnitKey, TreeNode[Selection]] = {}
-        self._section_nodes: dict[str, TreeNode[Selection]] = {}
+        self._step_nodes: dict[UnitKey, TreeNode[TreeNodeData]] = {}
+        self._section_nodes: dict[str, TreeNode[TreeNodeData]] = {}
         self.with_words = True
         """Status words after the names; a narrow screen shows the glyphs only (and a legend)."""
         self._labels: dict[int, Text] = {}
@@ -79,7 +89,8 @@ class StepTree(Tree[Selection]):
     def populate(self) -> None:
         """Add every section, step and environment, with their statuses."""
         for section, steps in self.lab.catalog.sections():
-            section_node = self.root.add(Text(section, style="bold"), expand=True)
+            section_node = self.root.add(Text(section, style="bold"),
+                                         data=Section(section, tuple(steps)), expand=True)
             self._section_nodes[section] = section_node
             for step in steps:
                 selection = Selection(step)
@@ -104,7 +115,7 @@ class StepTree(Tree[Selection]):
                 words[(unit.id, unit.env)] = self.lab.status_word(unit, running)
         for (step_id, env), node in self._step_nodes.items():
             selection = node.data
-            if selection is None:
+            if not isinstance(selection, Selection):
                 continue
             word = self.lab.selection_word(selection, running, known=words)
             self._relabel(node, node_label(env or step_id, word, with_word=self.with_words))
@@ -115,7 +126,7 @@ class StepTree(Tree[Selection]):
             label.append(f" {done}/{len(keys)}", style="dim")
             self._relabel(self._section_nodes[section], label)
 
-    def _relabel(self, node: TreeNode[Selection], label: Text) -> None:
+    def _relabel(self, node: TreeNode[TreeNodeData], label: Text) -> None:
         if self._labels.get(node.id) != label:
             self._labels[node.id] = label
             node.set_label(label)
@@ -132,7 +143,16 @@ class StepTree(Tree[Selection]):
         self.move_cursor(node)
         return True
 
+    def select_section(self, name: str) -> bool:
+        """Move the cursor to a section's own node; False if there is no such section."""
+        node = self._section_nodes.get(name)
+        if node is None:
+            return False
+        _ = self._tree_lines
+        self.move_cursor(node)
+        return True
+
     @property
-    def selection(self) -> Selection | None:
+    def selection(self) -> TreeNodeData | None:
         node = self.cursor_node
         return node.data if node is not None else None

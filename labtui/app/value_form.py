@@ -1,6 +1,8 @@
 """The step's inputs as a form: pre-filled from the workspace and derived values, checked as
 the attendee types (the error names the field and its rule), secrets masked with a reveal
-toggle, and every valid value saved to the workspace as it is entered.
+toggle (ctrl+t; the button never takes the keys, so typing always lands in the input), ctrl+r
+back to the default, and every valid value saved to the workspace as it is entered. An invalid
+value is not saved: it is kept as the lab's draft, so the tree says the step needs input.
 
 A value is shared by every step and environment (the prefix, the tenant id …) unless the lab
 names it per environment (`{prefix}-db-dev`): those are saved for the environment of the form.
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.message import Message
@@ -67,6 +70,8 @@ class FieldState:
 class FieldRow(Vertical):
     """Label, input (with a reveal toggle for secrets) and the field's problem or help."""
 
+    BINDINGS = [Binding("ctrl+t", "toggle_reveal", "Show/hide", show=False)]
+
     def __init__(self, field: Field, value: str, origin: str, *, editable: bool,
                  scope: str) -> None:
         super().__init__(classes="field-row")
@@ -101,12 +106,17 @@ class FieldRow(Vertical):
                         password=field.is_secret, id=f"input-{field.name}",
                         disabled=not self._editable, classes="field-input")
             if field.is_secret:
-                yield Button("show", id=f"reveal-{field.name}", compact=True,
-                             classes="reveal")
+                reveal = Button("show", id=f"reveal-{field.name}", compact=True,
+                                classes="reveal", tooltip="show or hide it (ctrl+t)")
+                reveal.can_focus = False  # a click toggles; the keys stay in the input
+                yield reveal
         yield Static("", classes="field-problem")
-        if field.help:
+        hints = [escape(field.help)] if field.help else []
+        if self._editable and (field.default is not None or field.derive is not None):
+            hints.append("[i]ctrl+r: back to the default[/i]")
+        if hints:
             # Shown while the field has the focus (CSS): the form stays short on small screens.
-            yield Static(escape(field.help), classes="field-help", markup=True)
+            yield Static(" ".join(hints), classes="field-help", markup=True)
 
     @property
     def input(self) -> Input:
@@ -139,12 +149,21 @@ class FieldRow(Vertical):
     @on(Button.Pressed, ".reveal")
     def toggle_reveal(self, event: Button.Pressed) -> None:
         event.stop()
+        self.action_toggle_reveal()
+
+    def action_toggle_reveal(self) -> None:
+        if not self.field.is_secret:
+            return
         self.input.password = not self.input.password
-        event.button.label = "show" if self.input.password else "hide"
+        self.query_one(".reveal", Button).label = "show" if self.input.password else "hide"
+        if not self.input.disabled:
+            self.input.focus()
 
 
 class ValueForm(Vertical):
     """The inputs of the selected step, in the order the step declares them."""
+
+    BINDINGS = [Binding("ctrl+r", "reset", "Default", show=False)]
 
     class Validity(Message):
         """Posted when the form becomes valid or invalid."""
@@ -159,6 +178,9 @@ class ValueForm(Vertical):
 
     class Completed(Message):
         """Enter on the last value while every value is valid: the step can run."""
+
+    class Edited(Message):
+        """A value was typed, reset or found invalid: statuses may have changed."""
 
     def __init__(self, lab: Lab, selection: Selection, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -236,6 +258,10 @@ class ValueForm(Vertical):
             self._post_validity()
             return
         state.value = event.value
+        if not self.lab.read_only:
+            self.lab.set_draft(row.field.name, self.scope_of(row.field),
+                               event.value if problem else None)
+            self.post_message(self.Edited())
         if problem is None and not self.lab.read_only:
             state.edited = True
             self._save(row.field, event.value)
@@ -263,6 +289,40 @@ class ValueForm(Vertical):
         if workspace.get_value(field.name, scope) != value:
             workspace.set_value(field.name, scope, value, secret=field.is_secret)
         self.states[field.name].origin = "workspace"
+
+    def action_reset(self) -> None:
+        """ctrl+r: the focused value goes back to its default."""
+        focused = self.screen.focused
+        row = next((r for r in self.rows() if focused is not None and r.input is focused), None)
+        if row is not None:
+            self.reset(row)
+
+    def reset(self, row: FieldRow) -> None:
+        """Forget what was typed or saved for a value: the default (or derived value) shows
+        again, or nothing when it has none. A value set outside the app stays."""
+        field = row.field
+        if self.lab.read_only or row.input.disabled:
+            self.app.notify(f"{field.name} is {EXPLICIT_HINT}", severity="warning")
+            return
+        workspace = self.lab.workspace
+        scope = self.scope_of(field)
+        scopes = [scope] if scope is not None else [None, *ENVIRONMENTS]
+        for where in scopes:
+            if workspace.get_value(field.name, where) is not None:
+                workspace.delete_value(field.name, where)
+            self.lab.set_draft(field.name, where, None)
+        self.lab.forget_values()
+        resolved = self.lab.resolver.resolve(self.env)
+        state = self.states[field.name]
+        state.edited = False
+        self._show_value(row, resolved.values.get(field.name, ""),
+                         resolved.origins.get(field.name, ""))
+        row.show_problem(field_problem(field, row.input.value)
+                         if row.input.value or field.required else None)
+        self._refresh_derived()
+        self.post_message(self.Edited())
+        self.post_message(self.Saved())
+        self._post_validity()
 
     def _refresh_derived(self) -> None:
         """Derived values follow the values they derive from until the attendee edits them."""

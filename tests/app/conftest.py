@@ -23,6 +23,7 @@ from labtui.app.app import LabApp, build_app
 from labtui.catalog import Catalog
 from labtui.session import SessionOptions
 from labtui.step import Check, Field, JournalEntry, Step, StepContext, Verdict
+from steps.fields import DATA_FILE, LOCATION
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -142,6 +143,50 @@ class Waiter(Step):
         return None
 
 
+class WriteNote(Step):
+    """A manual step like the lab's write-test: the attendee writes a test in a file whose
+    path verify publishes as the output `test-file`; solve writes a reference test."""
+
+    id = "write-note"
+    title = "Write a test of your own"
+    section = "Dev loop"
+    manual = True
+    requires = ("train-model",)
+    summary = "Add a function named test_… to the file, then verify."
+
+    def run(self, ctx: StepContext) -> None:
+        ctx.log(f"This step is yours: write a test in {self._file(ctx)}, then verify.")
+
+    def _file(self, ctx: StepContext) -> Path:
+        return ctx.artifacts / "test_note.py"
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        path = self._file(ctx)
+        ctx.outputs.set("test-file", str(path.resolve()))
+        written = path.is_file() and "def test_" in path.read_text(encoding="utf-8")
+        return Verdict.of(Check("test written", written, "" if written else "no test yet",
+                                f"add a function named test_… to {path}"))
+
+    def solve(self, ctx: StepContext) -> None:
+        self._file(ctx).write_text("def test_reference():\n    assert 1 + 1 == 2\n",
+                                   encoding="utf-8")
+
+
+class PlaceData(Step):
+    """Takes the lab's own location and data-file inputs (their rules are checked as typed)."""
+
+    id = "place-data"
+    title = "Place the data"
+    section = "Dev loop"
+    inputs = (LOCATION, DATA_FILE)
+
+    def run(self, ctx: StepContext) -> None:
+        ctx.log(f"data in {ctx.value('location')}")
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        return Verdict.of(Check("placed", False, "not placed"))
+
+
 AppFactory = Callable[..., LabApp]
 
 
@@ -150,6 +195,12 @@ def lab_catalog(demo_plugin: Path) -> Catalog:
     from labtui_demo_steps import DemoCanary, DemoFiles, DemoPerEnv
 
     return Catalog([DemoFiles, DemoPerEnv, DemoCanary, TrainModel, TestImage, Waiter])
+
+
+@pytest.fixture
+def room_catalog(lab_catalog: Catalog) -> Catalog:
+    """The test catalogue with a manual step and the lab's location and data-file inputs."""
+    return Catalog([*(type(step) for step in lab_catalog), WriteNote, PlaceData])
 
 
 @pytest.fixture

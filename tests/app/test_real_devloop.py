@@ -24,7 +24,7 @@ from tests.conftest import BASE_IMAGE, LAB_DATA, LabtuiRunner, labtui_env, requi
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-TOKEN = "dapi-app-devloop-5e0c47a1d9"
+TOKEN = "dapi5e0c47a1d9aa00bb11cc22dd33ee44ff"
 
 
 def require_docker() -> None:

@@ -95,6 +95,10 @@ def test_a_value_derived_from_a_missing_one_is_reported_as_that_one() -> None:
         ("resource-group", "ends.", "must not end in a period"),
         ("resource-group", "a" * 91, "(got 91 characters)"),
         ("resource-group", "bad name", "1-90 letters"),
+        ("location", "westeurope", None),
+        ("location", "mars", "'mars' is not an Azure region name (like eastus or westeurope"),
+        ("location", "eastus3", "'eastus3' is not an Azure region name"),
+        ("location", "East US", "an Azure region name like eastus"),
     ],
 )
 def test_azure_naming_rules(resource: str, value: str, problem: str | None) -> None:
