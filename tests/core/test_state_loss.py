@@ -114,3 +114,10 @@ def test_the_sandbox_names_the_state_db_it_works_for(
         mirrored = db.execute("SELECT count(*) FROM ledger").fetchone()[0]
     assert owner == workspace_id
     assert mirrored == 4
+
+
+def test_recover_names_a_path_that_holds_no_workspace(labtui: LabtuiRunner) -> None:
+    ran = labtui("recover")
+    assert ran.code == 2
+    assert f"there is no workspace at {labtui.workspace}" in ran.stderr
+    assert not labtui.workspace.exists()
