@@ -285,7 +285,7 @@ class LabApp(App[int]):
 
     @on(ValueForm.Edited)
     def value_saved(self) -> None:
-        """A saved value may turn "needs input" into "not started" for every step that shares
+        """A saved value may turn "needs input" into "not done" for every step that shares
         it: relabel the whole tree soon, once for a burst of keys."""
         self.lab.forget_values()
         if self._relabel_timer is not None:

@@ -45,9 +45,10 @@ KEYS: tuple[tuple[str, str], ...] = (
 )
 
 STATUSES = (
-    "Statuses: ○ not started · ◐ running · ✓ done · ◔ partial (some environments done) · "
-    "✗ failed · ! drift (was done, no longer verifies) · ✎ needs input (a value is missing or "
-    "invalid) · ☞ manual (you do it; Verify checks it)."
+    "Statuses: ○ not done · ◐ running · ✓ done · ◔ partial (some environments done) · "
+    "✗ failed · ! drift (was done, no longer verifies) · ⊘ interrupted (stopped or killed "
+    "mid-run: Rollback removes what it made) · ✎ needs input (a value is missing or invalid) "
+    "· ☞ manual (you do it; Verify checks it)."
 )
 
 CLOSE = "Esc closes this help (so do ? and q)."

@@ -14,52 +14,46 @@ from pathlib import Path
 from typing import Any
 
 from labtui.catalog import Catalog, Unit
-from labtui.engine import Engine, Status
+from labtui.engine import Engine
 from labtui.masking import Masker
 from labtui.session import Session, SessionOptions
 from labtui.state import StatusRecord, Workspace, WorkspaceLocked
+from labtui.status import UnitState, unit_state
 from labtui.step import ENVIRONMENTS, Field, Step
 from labtui.values import Answers, Resolver, load_answers, parse_set_args
 
 STATUS_WORDS: tuple[str, ...] = (
-    "not started", "running", "done", "partial", "failed", "drift", "needs input", "manual")
-"""Every status the tree shows, exactly as the attendee reads it. "partial": a step with
-environments, some done and some not yet."""
+    "not done", "running", "done", "partial", "failed", "drift", "interrupted", "needs input",
+    "manual")
+"""Every status the tree shows, exactly as the attendee reads it: the engine's words
+(`labtui.status.UnitState`), and the app's own "partial" (a step with environments, some done
+and some not yet), "needs input" and "manual" for a unit that is not done."""
 
 STATUS_GLYPHS: dict[str, str] = {
-    "not started": "○", "running": "◐", "done": "✓", "partial": "◔", "failed": "✗",
-    "drift": "!", "needs input": "✎", "manual": "☞",
+    "not done": "○", "running": "◐", "done": "✓", "partial": "◔", "failed": "✗",
+    "drift": "!", "interrupted": "⊘", "needs input": "✎", "manual": "☞",
 }
 
-RECORDED_WORDS: dict[str, str] = {
-    Status.DONE: "done", Status.FAILED: "failed", Status.CANCELLED: "failed",
-    Status.DRIFT: "drift",
-}
-"""The recorded statuses that win over what the values say: the unit's last outcome."""
 
-
-def unit_word(record: StatusRecord | None, *, running: bool, manual: bool,
+def unit_word(state: UnitState | None, *, running: bool, manual: bool,
               needs_input: bool) -> str:
-    """The word the tree shows for one unit: the one place that decides it.
+    """The word the tree shows for one unit: the one place in the app that decides it.
 
-    A running unit is "running"; else its recorded outcome: "done", "failed" (or cancelled),
-    "drift" (it was done and no longer verifies — not the same as never done). A unit with no
-    such outcome is "manual" (the attendee does it), "needs input" (a value is missing, or
-    typed but invalid), or "not started". A status the engine records that this app does not
-    know yet is shown as the engine spells it.
+    A unit this app is running is "running"; else where the engine says it stands (`state`):
+    "done", "failed", "drift" (it was done and no longer verifies), "interrupted" (its run was
+    stopped or killed), "running" (another process works on it). A unit that is not done is
+    "manual" (the attendee does it), "needs input" (a value is missing, or typed but invalid),
+    or "not done".
     """
     if running:
         return "running"
-    recorded = record.status if record is not None else Status.NOT_STARTED
-    if recorded in RECORDED_WORDS:
-        return RECORDED_WORDS[recorded]
-    if recorded != Status.NOT_STARTED:
-        return recorded.replace("-", " ")
+    if state is not None and state != UnitState.NOT_DONE:
+        return str(state)
     if manual:
         return "manual"
     if needs_input:
         return "needs input"
-    return "not started"
+    return "not done"
 
 
 UnitKey = tuple[str, "str | None"]
@@ -284,8 +278,8 @@ class Lab:
     def status_word(self, unit: Unit, running: Collection[UnitKey] = ()) -> str:
         """The unit's status as the tree shows it (see `unit_word`)."""
         is_running = unit_key(unit) in running
-        record = None if is_running else self.record(unit)
-        return unit_word(record, running=is_running, manual=unit.step.manual,
+        state = None if is_running else unit_state(self.workspace, unit)
+        return unit_word(state, running=is_running, manual=unit.step.manual,
                          needs_input=not is_running and self.needs_input(unit))
 
     def needs_input(self, unit: Unit) -> bool:
@@ -333,7 +327,9 @@ class Lab:
             return "partial"
         if "manual" in words:
             return "manual"
-        return "not started"
+        if "interrupted" in words:
+            return "interrupted"
+        return "not done"
 
     def progress(self) -> tuple[int, int]:
         """(units done, all units)."""

@@ -44,7 +44,7 @@ def rollback_question(lab: Lab, label: str, units: Sequence[Unit],
                               style="red"))
     if not lines:
         lines.append("Nothing is recorded as created by this step; rollback only resets "
-                     "its status to not started.")
+                     "its status to not done.")
     else:
         lines.insert(0, "These will be deleted, newest first:")
     if dependents:

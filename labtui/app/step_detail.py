@@ -27,7 +27,8 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
 
 NEXT_STEP = {
     "needs input": "fill in the values below, then r runs it",
-    "not started": "r runs it (you see the plan first)",
+    "not done": "r runs it (you see the plan first)",
+    "interrupted": "u rolls back what it made, or r runs it again",
     "failed": "fix what it says (see the checks below), then r runs it again",
     "drift": "r runs it again to repair it, u rolls it back",
     "done": "v checks it again, u rolls it back",
@@ -164,8 +165,8 @@ class StepDetail(VerticalScroll):
                 text.append(f" — ✗ {note}", style="red")
                 words.append("failed")
         if not self.lab.read_only:
-            for word in ("running", "failed", "drift", "needs input", "not started", "manual",
-                         "done"):
+            for word in ("running", "failed", "interrupted", "drift", "needs input", "not done",
+                         "manual", "done"):
                 if word in words:
                     text.append(f"\n→ {NEXT_STEP[word]}", style="italic")
                     break

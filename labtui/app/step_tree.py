@@ -14,10 +14,9 @@ from labtui.app.model import STATUS_GLYPHS, Lab, Section, Selection, TreeNodeDat
 
 def status_text(word: str) -> Text:
     """A status word in its colour, for places that render Rich text (the tree's labels)."""
-    rich_styles = {"not started": "dim", "running": "bold cyan", "done": "green",
-                   "partial": "cyan",
-                   "failed": "bold red", "drift": "yellow", "needs input": "magenta",
-                   "manual": "blue"}
+    rich_styles = {"not done": "dim", "running": "bold cyan", "done": "green",
+                   "partial": "cyan", "failed": "bold red", "drift": "yellow",
+                   "interrupted": "bold yellow", "needs input": "magenta", "manual": "blue"}
     return Text(word, style=rich_styles.get(word, ""))
 
 

@@ -94,7 +94,7 @@ async def test_tree_lists_sections_steps_environments_with_status(make_app: AppF
         await ready(pilot)
         assert "needs input" in tree_line(app, "demo-files")
         assert "needs input" in tree_line(app, "demo-per-env", "dev")
-        assert "not started" in tree_line(app, "train-model")
+        assert "not done" in tree_line(app, "train-model")
         progress = str(app.query_one("#progress", Static).render())
         assert "0 of 7 done" in progress
         assert "Test the inference image" in detail_text(app), "the first step is selected"
@@ -148,7 +148,7 @@ async def test_form_validates_as_you_type_and_saves_valid_values(make_app: AppFa
         assert app.lab.workspace.get_value("demo-count", None) == "2"
         assert app.lab.workspace.get_value("demo-dir", None) == "files"
         await pilot.pause(0.4)
-        assert "not started" in tree_line(app, "demo-files"), "no longer needs input"
+        assert "not done" in tree_line(app, "demo-files"), "no longer needs input"
 
 
 async def test_secret_field_is_masked_with_a_reveal_toggle(make_app: AppFactory) -> None:
@@ -239,7 +239,7 @@ async def test_rollback_asks_listing_what_is_deleted(make_app: AppFactory) -> No
         await pilot.press("y")
         await settle(pilot)
         assert list(Path("files").iterdir()) == []
-        assert "not started" in tree_line(app, "demo-files")
+        assert "not done" in tree_line(app, "demo-files")
         assert "rolled back" in log_text(app) or "removed 3 resources" in log_text(app)
 
 
@@ -264,7 +264,7 @@ async def test_missing_requirements_are_offered_first(make_app: AppFactory) -> N
         await settle(pilot)
         assert "done" in tree_line(app, "demo-files")
         assert "done" in tree_line(app, "demo-per-env", "dev")
-        assert "not started" in tree_line(app, "demo-per-env", "pipeline")
+        assert "not done" in tree_line(app, "demo-per-env", "pipeline")
 
 
 def sample_results(folder: Path) -> Path:
@@ -455,7 +455,7 @@ async def test_a_shared_value_typed_once_applies_to_every_step_and_environment(
         assert workspace.get_value("demo-dir", "dev") is None
         for step_id, env in (("demo-files", None), ("demo-per-env", "dev"),
                              ("demo-per-env", "pipeline")):
-            # 80 columns: the tree shows the glyph (○ not started) without the word.
+            # 80 columns: the tree shows the glyph (○ not done) without the word.
             assert tree_line(app, step_id, env).startswith("○ "), (step_id, env)
         app.query_one(StepTree).select_step("demo-files")
         await pilot.pause()

@@ -39,14 +39,14 @@ async def test_a_value_typed_wrong_shows_needs_input_in_the_tree(make_app: AppFa
         await ready(pilot)
         await fill(pilot, "demo-dir", "files")
         await pilot.pause(0.4)
-        assert "not started" in tree_line(app, "demo-files")
+        assert "not done" in tree_line(app, "demo-files")
         await fill(pilot, "demo-count", "two", type_it=True)
         await pilot.pause(0.4)
         assert "needs input" in tree_line(app, "demo-files"), "not saved, and not valid"
         assert app.lab.workspace.get_value("demo-count", None) is None
         await fill(pilot, "demo-count", "2", type_it=True)
         await pilot.pause(0.4)
-        assert "not started" in tree_line(app, "demo-files")
+        assert "not done" in tree_line(app, "demo-files")
 
 
 async def test_a_step_with_one_environment_done_is_partial_and_drift_stays_apart(
@@ -61,7 +61,7 @@ async def test_a_step_with_one_environment_done_is_partial_and_drift_stays_apart
         app.refresh_statuses()
         await pilot.pause()
         assert "done" in tree_line(app, "demo-per-env", "dev")
-        assert "not started" in tree_line(app, "demo-per-env", "pipeline")
+        assert "not done" in tree_line(app, "demo-per-env", "pipeline")
         assert "partial" in tree_line(app, "demo-per-env"), "one of two environments done"
 
         workspace.set_status("demo-per-env", "dev", "drift", "marker is gone")
@@ -69,7 +69,7 @@ async def test_a_step_with_one_environment_done_is_partial_and_drift_stays_apart
         await pilot.pause()
         assert "drift" in tree_line(app, "demo-per-env", "dev"), "was done, no longer verifies"
         assert "drift" in tree_line(app, "demo-per-env")
-        assert "not started" in tree_line(app, "demo-per-env", "pipeline"), "never done"
+        assert "not done" in tree_line(app, "demo-per-env", "pipeline"), "never done"
 
 
 async def test_a_whole_section_runs_from_its_node(make_app: AppFactory,
@@ -171,7 +171,7 @@ async def test_ctrl_r_puts_a_value_back_to_its_default(make_app: AppFactory,
         await pilot.press("ctrl+r")
         await pilot.pause(0.4)
         assert location.value == "eastus", "an invalid draft goes too"
-        assert "not started" in tree_line(app, "place-data")
+        assert "not done" in tree_line(app, "place-data")
 
         await fill(pilot, "location", "northeurope", type_it=True)
         await palette(pilot, "reset value")
@@ -195,3 +195,19 @@ async def test_a_section_with_a_value_missing_says_so_before_asking(
         shown = "\n".join(f"{n.title}: {n.message}" for n in app._notifications)
         assert "Values needed first" in shown and "demo-secret" in shown
         assert app.job is None
+
+
+async def test_a_run_killed_in_an_earlier_session_shows_interrupted(
+        make_app: AppFactory, tmp_path: Path) -> None:
+    """The tree uses the engine's words: a run whose process died is interrupted, not new."""
+    from labtui.state import Workspace
+
+    earlier = Workspace.open(tmp_path / "ws", command="labtui (killed)")
+    earlier.set_value("demo-dir", None, "files", secret=False)
+    earlier.start_run("demo-files", None, "run")  # never finished: the process was killed
+    earlier.close()
+    app = make_app(focus="demo-files")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        assert "interrupted" in tree_line(app, "demo-files")
+        assert "rolls back what it made" in detail_text(app)
