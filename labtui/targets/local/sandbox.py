@@ -31,7 +31,7 @@ SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,  -- max + 1: the order of the entries it holds, and no trace left
     step TEXT NOT NULL,
     env TEXT NOT NULL,
     kind TEXT NOT NULL,
