@@ -71,13 +71,22 @@ def _readable(row: JournalRow) -> bool:
 
 
 def _rows(args: argparse.Namespace) -> list[JournalRow]:
+    from dataclasses import replace
+
     from labtui.cli import _open_for_reading
+    from labtui.masking import Masker
 
     workspace = _open_for_reading(args)
     if workspace is None:
         return []
     try:
-        return workspace.journal_rows()
+        # A step names resources, never secrets, in its refs; masked all the same, as every
+        # other line labtui prints.
+        masker = Masker()
+        for secret in workspace.secret_values():
+            masker.register(secret)
+        return [replace(row, ref=masker.redact(row.ref), kind=masker.redact(row.kind))
+                for row in workspace.journal_rows()]
     finally:
         workspace.close()
 

@@ -514,7 +514,7 @@ class Engine:
                 raise
             reason = (self.masker.redact(str(exc)) if isinstance(exc, EXPECTED_ERRORS)
                       else self._unexpected(unit, exc))
-            raise StepError(f"{reason}{self._way_out(unit)}") from None
+            raise StepError(self.masker.redact(f"{reason}{self._way_out(unit)}")) from None
         self._reset(unit)
         # What was built on it may be gone with it (a resource group takes its contents).
         for dependent in self.catalog.dependents(unit):

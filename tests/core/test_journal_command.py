@@ -87,3 +87,16 @@ def test_forget_drops_the_sandbox_copy_too(labtui: LabtuiRunner, tmp_path: Path)
     assert labtui("recover").code == 0
     assert [e["ref"] for e in _entries(labtui)] == [
         str(tmp_path / "files" / "file-001.txt"), str(tmp_path / "files" / "file-002.txt")]
+
+
+def test_the_listing_masks_secrets(labtui: LabtuiRunner, tmp_path: Path) -> None:
+    secret = "canary-Jrnl-4411"
+    assert labtui("--step", "demo-canary", "--headless",
+                  extra_env={"LABTUI_DEMO_SECRET": secret}).code == 0
+    with sqlite3.connect(labtui.workspace / "state.db") as db:
+        db.execute("INSERT INTO journal (step, env, kind, ref, undo, created) "
+                   "VALUES ('demo-canary', '', 'token', ?, '{}', ?)",
+                   (f"token {secret}", time.time()))
+    for args in (("journal",), ("journal", "--json")):
+        ran = labtui(*args)
+        assert ran.code == 0 and "token ***" in ran.stdout and secret not in ran.output
