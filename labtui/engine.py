@@ -575,7 +575,7 @@ def state_lost_message(workspace: Workspace, lost: NotOwner) -> str:
     when = backup_taken(backup, lost.owner)
     if when is not None:
         ways.append(f"restore the copy labtui kept after the last run ({when}): "
-                    f"cp {backup} {workspace.path / 'state.db'}")
+                    f"cp {backup} {backup.with_name('state.db')}")
     ways.append("rebuild the journal from what the target holds: labtui recover")
     return (f"workspace {workspace.path}: its state.db is new or was emptied, but {lost}; "
             f"nothing was done, so they are not adopted without a journal: "

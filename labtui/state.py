@@ -269,6 +269,7 @@ class Workspace:
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
+        self._root = path.absolute()  # where it is, even if the process changes directory
         self.read_only = read_only
         self._lock = threading.RLock()
         self._file_lock: WorkspaceLock | None = None
@@ -350,11 +351,11 @@ class Workspace:
 
     @property
     def backup_path(self) -> Path:
-        return self.path / BACKUP_NAME
+        return self._root / BACKUP_NAME
 
     def backup(self) -> Path:
         """Copy state.db, consistently (SQLite's online backup), to state.db.bak (0600)."""
-        part = self.path / f".{BACKUP_NAME}.part"
+        part = self._root / f".{BACKUP_NAME}.part"
         part.unlink(missing_ok=True)
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
@@ -392,7 +393,7 @@ class Workspace:
                     # Some writers set modes of their own (Hadoop's local file system under
                     # Spark, tar extraction of a container's results): the promise is kept
                     # here, after each session that ran something.
-                    tighten_modes(self.path)
+                    tighten_modes(self._root)
                     self.backup()
                 except (OSError, sqlite3.Error) as exc:
                     # The work is done and in state.db; only the spare copy is missing.
