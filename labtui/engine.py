@@ -241,6 +241,25 @@ class Engine:
             mirror.claim(owner)
         except NotOwner as exc:
             raise WorkspaceError(state_lost_message(self.workspace, exc)) from None
+        self._sync_mirror(mirror)
+
+    def _sync_mirror(self, mirror: JournalMirror) -> None:
+        """Make the journal and the target's record hold the same entries. The journal gets
+        what only the target has (a state.db restored from a backup older than the last run);
+        the target gets what only the journal has (recorded before it kept a record). Nothing
+        is dropped: at worst a rollback finds a resource already gone, which is fine."""
+        from labtui.state import JournalRow
+
+        rows = {(r.step, r.env, r.kind, r.ref): r for r in self.workspace.journal_rows()}
+        mirrored = {(e.step, e.env, e.kind, e.ref): e for e in mirror.entries()}
+        for key, row in rows.items():
+            if key not in mirrored:
+                mirror.record(MirroredEntry(row.step, row.env, row.kind, row.ref, row.undo,
+                                            row.created))
+        for key, entry in mirrored.items():
+            if key not in rows:
+                self.workspace.journal_restore(JournalRow(
+                    0, entry.step, entry.env, entry.kind, entry.ref, entry.undo, entry.created))
 
     def emit(self, event: Event) -> None:
         for listener in self.listeners:

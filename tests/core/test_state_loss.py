@@ -121,3 +121,43 @@ def test_recover_names_a_path_that_holds_no_workspace(labtui: LabtuiRunner) -> N
     assert ran.code == 2
     assert f"there is no workspace at {labtui.workspace}" in ran.stderr
     assert not labtui.workspace.exists()
+
+
+def test_a_journal_older_than_the_mirror_is_mirrored_when_next_opened(
+        labtui: LabtuiRunner, tmp_path: Path) -> None:
+    """A workspace an older labtui made has a journal but no mirror: the next command that
+    opens it copies the journal over, so a later loss is still recoverable."""
+    files = tmp_path / "files"
+    before = _lab(labtui, files)
+    with sqlite3.connect(labtui.workspace / "sandbox" / "sandbox.db") as db:
+        db.execute("DELETE FROM ledger")
+        db.execute("DELETE FROM meta WHERE key = 'owner'")
+    assert labtui("--step", "demo-files", "--headless", "--verify").code == 0
+    (labtui.workspace / "state.db").unlink()
+    (labtui.workspace / "state.db.bak").unlink()
+
+    ran = labtui("--step", "demo-files", "--headless", "--verify")
+    assert ran.code == 2 and "holds 4 resources" in ran.stderr
+    assert labtui("recover").code == 0
+    assert _journal(labtui) == before
+
+
+def test_a_backup_older_than_the_last_run_gets_the_newer_entries_back(
+        labtui: LabtuiRunner, tmp_path: Path) -> None:
+    """The backup is from before a run that was killed (no backup at its end): restoring it
+    loses no entry, because the sandbox's record has the newer ones."""
+    files = tmp_path / "files"
+    ran = labtui("--step", "demo-files", "--headless", "--set", f"demo-dir={files}")
+    assert ran.code == 0, ran.output
+    backup = labtui.workspace / "state.db.bak"
+    older = backup.read_bytes()
+    ran = labtui("--step", "demo-per-env", "--env", "dev", "--headless")
+    assert ran.code == 0, ran.output
+    after = _journal(labtui)
+    (labtui.workspace / "state.db").unlink()
+    (labtui.workspace / "state.db").write_bytes(older)
+
+    assert labtui("--step", "demo-files", "--headless", "--verify").code == 0
+    assert sorted(_journal(labtui)) == sorted(after)
+    assert labtui("--all", "--headless", "--rollback", "--yes").code == 0
+    assert list(files.iterdir()) == []
