@@ -100,3 +100,42 @@ def test_the_listing_masks_secrets(labtui: LabtuiRunner, tmp_path: Path) -> None
     for args in (("journal",), ("journal", "--json")):
         ran = labtui(*args)
         assert ran.code == 0 and "token ***" in ran.stdout and secret not in ran.output
+
+
+def _answer_in_a_terminal(labtui: LabtuiRunner, answer: str, *args: str) -> tuple[int, str]:
+    """Run `labtui ARGS` on a pseudo-terminal, type `answer` at its question."""
+    import errno
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "labtui", *args, "--workspace", str(labtui.workspace)],
+        stdin=follower, stdout=follower, stderr=follower, env=labtui.env, close_fds=True)
+    os.close(follower)
+    seen = b""
+    while b"[y/N]" not in seen:
+        seen += os.read(leader, 1024)
+    os.write(leader, answer.encode() + b"\n")
+    code = process.wait(timeout=60)
+    try:
+        while chunk := os.read(leader, 1024):
+            seen += chunk
+    except OSError as exc:
+        if exc.errno != errno.EIO:  # EIO: the terminal closed with the process
+            raise
+    os.close(leader)
+    return code, seen.decode(errors="replace")
+
+
+def test_forget_asks_in_a_terminal(labtui: LabtuiRunner, tmp_path: Path) -> None:
+    _lab(labtui, tmp_path / "files")
+    code, shown = _answer_in_a_terminal(labtui, "n", "journal", "forget", "1")
+    assert "Forget journal entry 1 (demo-files: file" in shown
+    assert code == 2 and "kept journal entry 1" in shown
+    assert len(_entries(labtui)) == 3
+    code, shown = _answer_in_a_terminal(labtui, "y", "journal", "forget", "1")
+    assert code == 0 and "forgot journal entry 1" in shown
+    assert [e["id"] for e in _entries(labtui)] == [2, 3]
