@@ -20,8 +20,15 @@ from typing import TYPE_CHECKING, NoReturn
 # Only light modules here: `labtui --help` must not pay for the engine, targets or plugins.
 from labtui.catalog import Catalog, CatalogError, did_you_mean
 from labtui.masking import Masker
-from labtui.state import Workspace, WorkspaceError, WorkspaceLocked, default_workspace
+from labtui.state import (
+    Workspace,
+    WorkspaceError,
+    WorkspaceLocked,
+    default_workspace,
+    private_umask,
+)
 from labtui.targets import TARGETS
+from labtui.targets.base import TargetError
 from labtui.values import Resolver, ValuesError
 
 if TYPE_CHECKING:
@@ -133,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     guide.add_argument("step_id", metavar="STEP")
     guide.add_argument("--env", dest="guide_env", metavar="ENV",
                        help="the environment whose names go in (default: the step's first)")
+    from labtui import cli_journal, cli_recover
+
+    cli_journal.configure_parser(commands.add_parser(
+        "journal", parents=common, help="what the journal records; `forget ID` drops an entry"),
+        common)
+    cli_recover.configure_parser(commands.add_parser(
+        "recover", parents=common,
+        help="rebuild a lost state.db's journal from what the target recorded"))
     from labtui import proctor
 
     proctor.configure_parser(commands.add_parser(
@@ -231,6 +246,7 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
     try:
         with Session(_options(args, argv), catalog=catalog, masker=masker,
                      listeners=listeners) as session:
+            _say_broken_lock(session.workspace, console)
             engine = session.engine
             if args.rollback and not _confirm_rollback(engine, units, confirm, console):
                 _error("nothing was rolled back")
@@ -333,6 +349,16 @@ def _summarize(console: Console, results: Sequence[Result], not_reached: Sequenc
             "event": "summary", "totals": totals,
             "not_reached": [{"step": unit.id, "env": unit.env} for unit in not_reached],
             "text": summary_totals(rows, len(not_reached)), "exit_code": int(code)})))
+
+
+def _say_broken_lock(workspace: Workspace, console: Console) -> None:
+    """--force-unlock took the workspace from another holder: say whose lock it broke."""
+    from labtui.state import describe_holder
+
+    holder = workspace.lock_broken_from
+    if holder:
+        console.print(f"took over the workspace lock of {describe_holder(holder)} "
+                      "(--force-unlock)", "yellow")
 
 
 def _section_steps(catalog: Catalog, name: str) -> list[str]:
@@ -546,6 +572,7 @@ def _report_crash(args: argparse.Namespace | None, exc: BaseException, masker: M
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `labtui` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    private_umask()  # workspaces, exports, logs and crash reports: readable by the user only
     args: argparse.Namespace | None = None
     masker = Masker()
     try:
@@ -556,6 +583,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _logs(args)
         if args.command == "guide":
             return _guide(args, masker)
+        if args.command == "journal":
+            from labtui import cli_journal
+
+            return cli_journal.run(args)
+        if args.command == "recover":
+            from labtui import cli_recover
+
+            return cli_recover.run(args)
         if args.command == "proctor":
             from labtui import proctor
 
@@ -580,7 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             _error(problem)
         return ExitCode.USAGE
-    except (CatalogError, WorkspaceError) as exc:
+    except (CatalogError, WorkspaceError, TargetError) as exc:
         _error(str(exc))
         return ExitCode.USAGE
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ everything that leaves a hook, and cooperative cancellation.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import traceback
@@ -37,6 +38,7 @@ from labtui.state import Workspace, WorkspaceError
 from labtui.status import UnitState, unit_state
 from labtui.step import Cancelled, Change, Check, JournalEntry, StepContext, StepError, Verdict
 from labtui.targets.base import Target, TargetError
+from labtui.targets.ownership import JournalMirror, MirroredEntry, NotOwner
 from labtui.values import Resolver, ValuesError
 
 
@@ -100,17 +102,28 @@ EXPECTED_ERRORS = (StepError, TargetError, WorkspaceError, ValuesError)
 
 
 class _Journal:
-    def __init__(self, workspace: Workspace, unit: Unit) -> None:
-        self._workspace, self._unit = workspace, unit
+    """A unit's journal in state.db, mirrored into the target's own record when it keeps one
+    (written after state.db and before the resource is made; dropped after state.db)."""
+
+    def __init__(self, workspace: Workspace, unit: Unit,
+                 mirror: JournalMirror | None = None) -> None:
+        self._workspace, self._unit, self._mirror = workspace, unit, mirror
 
     def record(self, kind: str, ref: str, **undo: Any) -> JournalEntry:
-        return self._workspace.journal_record(self._unit.id, self._unit.env, kind, ref, undo)
+        entry = self._workspace.journal_record(self._unit.id, self._unit.env, kind, ref, undo)
+        if self._mirror is not None:
+            self._mirror.record(MirroredEntry(
+                self._unit.id, self._unit.env, kind, ref,
+                json.dumps(dict(entry.undo), sort_keys=True), time.time()))
+        return entry
 
     def entries(self) -> list[JournalEntry]:
         return self._workspace.journal_entries(self._unit.id, self._unit.env)
 
     def forget(self, entry: JournalEntry) -> None:
         self._workspace.journal_forget(entry.seq)
+        if self._mirror is not None:
+            self._mirror.forget(self._unit.id, self._unit.env, entry.kind, entry.ref)
 
 
 class _Outputs:
@@ -213,6 +226,41 @@ class Engine:
         if isinstance(self._target, Target):
             self._target.close()
 
+    def claim_target(self) -> None:
+        """Bind the target's record of what was created to this state.db, before any work.
+
+        Raises:
+            WorkspaceError: the target holds what another state.db recorded (this one was
+                emptied, deleted or replaced); the message gives the ways out.
+        """
+        mirror = self.target.journal_mirror()
+        owner = self.workspace.id
+        if mirror is None or owner is None:
+            return
+        try:
+            mirror.claim(owner)
+        except NotOwner as exc:
+            raise WorkspaceError(state_lost_message(self.workspace, exc)) from None
+        self._sync_mirror(mirror)
+
+    def _sync_mirror(self, mirror: JournalMirror) -> None:
+        """Make the journal and the target's record hold the same entries. The journal gets
+        what only the target has (a state.db restored from a backup older than the last run);
+        the target gets what only the journal has (recorded before it kept a record). Nothing
+        is dropped: at worst a rollback finds a resource already gone, which is fine."""
+        from labtui.state import JournalRow
+
+        rows = {(r.step, r.env, r.kind, r.ref): r for r in self.workspace.journal_rows()}
+        mirrored = {(e.step, e.env, e.kind, e.ref): e for e in mirror.entries()}
+        for key, row in rows.items():
+            if key not in mirrored:
+                mirror.record(MirroredEntry(row.step, row.env, row.kind, row.ref, row.undo,
+                                            row.created))
+        for key, entry in mirrored.items():
+            if key not in rows:
+                self.workspace.journal_restore(JournalRow(
+                    0, entry.step, entry.env, entry.kind, entry.ref, entry.undo, entry.created))
+
     def emit(self, event: Event) -> None:
         for listener in self.listeners:
             listener(event)
@@ -272,7 +320,7 @@ class Engine:
 
         return StepContext(
             step_id=unit.id, env=unit.env, values=self.values_for(unit), target=self.target,
-            log=log, journal=_Journal(self.workspace, unit),
+            log=log, journal=_Journal(self.workspace, unit, self.target.journal_mirror()),
             outputs=_Outputs(self.workspace, unit, self.masker), artifacts=artifacts,
             cancelled=self.cancelled, report_progress=progress,
             register_secret=self.masker.register, publish_artifact=publish,
@@ -490,10 +538,14 @@ class Engine:
             if left:
                 names = ", ".join(f"{e.kind} {e.ref}" for e in left)
                 raise StepError(f"rollback left {names} in the journal")
-        except BaseException:
+        except BaseException as exc:
             self.workspace.set_status(unit.id, unit.env, Status.FAILED,
                                       "rollback incomplete; run --rollback again")
-            raise
+            if isinstance(exc, Cancelled) or not isinstance(exc, Exception):
+                raise
+            reason = (self.masker.redact(str(exc)) if isinstance(exc, EXPECTED_ERRORS)
+                      else self._unexpected(unit, exc))
+            raise StepError(self.masker.redact(f"{reason}{self._way_out(unit)}")) from None
         self._reset(unit)
         # What was built on it may be gone with it (a resource group takes its contents).
         for dependent in self.catalog.dependents(unit):
@@ -503,6 +555,17 @@ class Engine:
                     f"{unit.label}, which it needs, was rolled back: verify or run it again")
         return Result(unit, "rollback", Outcome.ROLLED_BACK,
                       f"removed {len(entries)} resource{'s' if len(entries) != 1 else ''}")
+
+    def _way_out(self, unit: Unit) -> str:
+        """How to get past an entry rollback cannot remove (the newest left is the one)."""
+        rows = [row for row in self.workspace.journal_rows()
+                if row.step == unit.id and row.env == unit.env]
+        if not rows:
+            return ""
+        stuck = rows[-1]
+        return (f" (journal entry {stuck.seq}: {stuck.kind} {stuck.ref}; if it is gone, or you "
+                f"removed it by hand, `labtui journal forget {stuck.seq}` drops it and the "
+                "rollback goes on; `labtui journal` lists them all)")
 
     def _reset(self, unit: Unit) -> None:
         self.workspace.clear_outputs(unit.id, unit.env)
@@ -534,3 +597,36 @@ class Engine:
         summary = ", ".join(f"{c.action} {c.kind} {c.ref}" for c in changes if
                             c.action != "keep") or "nothing to do"
         return Result(unit, "plan", Outcome.PLANNED, summary, changes=changes)
+
+
+def state_lost_message(workspace: Workspace, lost: NotOwner) -> str:
+    """Why a workspace whose state.db is gone is refused, and the two ways out."""
+    backup = workspace.backup_path
+    ways = []
+    when = backup_taken(backup, lost.owner)
+    if when is not None:
+        ways.append(f"restore the copy labtui kept after the last run ({when}): "
+                    f"cp {backup} {backup.with_name('state.db')}")
+    ways.append("rebuild the journal from what the target holds: labtui recover")
+    return (f"workspace {workspace.path}: its state.db is new or was emptied, but {lost}; "
+            f"nothing was done, so they are not adopted without a journal: "
+            + ", or ".join(ways))
+
+
+def backup_taken(backup: Path, owner: str) -> str | None:
+    """When `backup` was taken, if it is a copy of the state.db `owner` names; else None."""
+    import sqlite3
+
+    if not backup.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT value FROM meta WHERE key = 'workspace-id'").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None  # a damaged copy is no way out
+    if not rows or rows[0][0] != owner:
+        return None
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(backup.stat().st_mtime))

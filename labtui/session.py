@@ -43,31 +43,44 @@ class Session:
         self.options = options
         self.catalog = catalog or Catalog.discover()
         self.masker = masker or Masker()
-        self.workspace = Workspace.open(options.workspace, command=options.command,
-                                        force_unlock=options.force_unlock)
+        # What the command line gives is checked before the workspace is opened: a bad
+        # answers file or --set leaves no trace (not even a new workspace folder).
+        fields = self.catalog.fields()
+        answers = (load_answers(options.values_file, fields) if options.values_file
+                   else Answers())
+        environments = sorted({unit.env for unit in self.catalog.units() if unit.env})
+        unknown = [name for name in answers.per_env if name not in environments]
+        if unknown:
+            # A misspelt [env.…] table would otherwise be ignored without a word.
+            raise ValuesError([f"answers file {answers.path}: [env.{name}] is not an "
+                               f"environment (environments: {', '.join(environments)})"
+                               for name in unknown])
+        if options.extra_answers:
+            answers = Answers(answers.path, {**answers.top, **options.extra_answers},
+                              answers.per_env)
+        set_args = parse_set_args(options.set_values, fields)
+        given = Resolver(fields, set_args=set_args, environ=options.environ, answers=answers)
+        problems = given.given_problems()
+        if problems:
+            raise ValuesError(problems)
+        target = open_target(options.target, options.workspace)  # its options, checked
         try:
-            fields = self.catalog.fields()
-            answers = (load_answers(options.values_file, fields) if options.values_file
-                       else Answers())
-            environments = sorted({unit.env for unit in self.catalog.units() if unit.env})
-            unknown = [name for name in answers.per_env if name not in environments]
-            if unknown:
-                # A misspelt [env.…] table would otherwise be ignored without a word.
-                raise ValuesError([f"answers file {answers.path}: [env.{name}] is not an "
-                                   f"environment (environments: {', '.join(environments)})"
-                                   for name in unknown])
-            if options.extra_answers:
-                answers = Answers(answers.path, {**answers.top, **options.extra_answers},
-                                  answers.per_env)
-            self.resolver = Resolver(fields, set_args=parse_set_args(options.set_values, fields),
+            self.workspace = Workspace.open(options.workspace, command=options.command,
+                                            force_unlock=options.force_unlock)
+        except BaseException:
+            target.close()
+            raise
+        try:
+            self.resolver = Resolver(fields, set_args=set_args,
                                      environ=options.environ, answers=answers,
                                      workspace=self.workspace)
             self.engine = Engine(
-                self.catalog, self.workspace,
-                lambda: open_target(options.target, self.workspace.path), self.resolver,
+                self.catalog, self.workspace, target, self.resolver,
                 masker=self.masker, heartbeat_after=options.heartbeat_after,
             )
+            self.engine.claim_target()
         except BaseException:
+            target.close()
             self.workspace.close()
             raise
         self.engine.listeners.extend(listeners)

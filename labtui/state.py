@@ -4,7 +4,13 @@
 status, the last verify's checks, the journal of created resources and the history of runs with
 their (masked) logs. Secret values and
 outputs are encrypted with a key kept in the workspace (0600). The folder is 0700 and its files
-0600. A lock file names the process that holds the workspace; a second process is refused.
+0600 (`private_umask` makes everything written while it is open so, child processes too). A
+lock file names the process that holds the workspace; a second process is refused.
+
+Each state.db carries a workspace id (`Workspace.id`), which a target's record of what it
+created names as its owner: a state.db that was emptied, deleted or replaced has a new id, so
+its loss is noticed instead of silently adopting what the old journal recorded. After each
+session that ran something, a copy of state.db is kept as `state.db.bak`.
 """
 
 from __future__ import annotations
@@ -15,8 +21,11 @@ import json
 import os
 import socket
 import sqlite3
+import stat
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +68,18 @@ class WorkspaceError(Exception):
     """The workspace cannot be used (not writable, corrupt …); the message says why."""
 
 
+class SealedValueError(WorkspaceError):
+    """A stored secret cannot be decrypted (secret.key is missing or is another key).
+
+    `name` is the value (an input name, or "output NAME of STEP") and `reason` says why, in
+    words an attendee can act on."""
+
+    def __init__(self, path: Path, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(f"workspace {path}: the stored {name} {reason}")
+
+
 class WorkspaceLocked(WorkspaceError):
     """Another process holds the workspace; the message names it."""
 
@@ -71,6 +92,37 @@ class WorkspaceLocked(WorkspaceError):
             f"{holder.get('host', '?')} ({holder.get('command', '?')!s}, since {when}); "
             "wait for it, or use --force-unlock if that process is gone"
         )
+
+
+BACKUP_NAME = "state.db.bak"
+"""The copy of state.db labtui keeps after each session that ran something."""
+
+PRIVATE_UMASK = 0o077
+
+
+def private_umask() -> None:
+    """Make every file and folder this process (and its children: Spark, git, MLflow) creates
+    from now on private to the user: files 0600 at most, folders 0700."""
+    os.umask(PRIVATE_UMASK)
+
+
+def tighten_modes(root: Path) -> int:
+    """Take group and other permissions off everything under `root` (files keep their own
+    user bits, so a read-only git object stays read-only); return how many were changed.
+    Symbolic links are not followed: what they point to is not the workspace's."""
+    changed = 0
+    for folder, dirs, files in os.walk(root):
+        for name in (folder, *(os.path.join(folder, d) for d in dirs),
+                     *(os.path.join(folder, f) for f in files)):
+            try:
+                mode = os.lstat(name).st_mode
+            except FileNotFoundError:
+                continue  # removed while we walked (a running step's temporary file)
+            if stat.S_ISLNK(mode) or not mode & 0o077:
+                continue
+            os.chmod(name, stat.S_IMODE(mode) & 0o700)
+            changed += 1
+    return changed
 
 
 def default_workspace() -> Path:
@@ -110,6 +162,23 @@ class ArtifactRecord:
 
 
 @dataclass(frozen=True)
+class JournalRow:
+    """A journal entry as stored: `undo` is its JSON text, which may be damaged."""
+
+    seq: int
+    step: str
+    env: str | None
+    kind: str
+    ref: str
+    undo: str
+    created: float
+
+    @property
+    def unit(self) -> str:
+        return f"{self.step} [{self.env}]" if self.env else self.step
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One past run / verify / rollback of a unit, with its masked log."""
 
@@ -135,6 +204,8 @@ class WorkspaceLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self.broken: dict[str, Any] | None = None
+        """The holder whose lock `acquire(force=True)` broke, else None."""
 
     def holder(self) -> dict[str, Any]:
         try:
@@ -153,6 +224,7 @@ class WorkspaceLock:
             if force and not _is_local_live(holder):
                 self.path.unlink(missing_ok=True)
                 self.acquire(command)
+                self.broken = holder
                 return
             raise WorkspaceLocked(self.path.parent, holder) from None
         info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
@@ -168,6 +240,15 @@ class WorkspaceLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def describe_holder(holder: Mapping[str, Any]) -> str:
+    """A lock holder in words: "pid 4242 on host-b (labtui --all --headless, since 09:12:03)"."""
+    started = holder.get("started")
+    when = (time.strftime("%H:%M:%S", time.localtime(started))
+            if isinstance(started, (int, float)) else "?")
+    return (f"pid {holder.get('pid', '?')} on {holder.get('host', '?')} "
+            f"({holder.get('command', '?')!s}, since {when})")
 
 
 def _is_local_live(holder: Mapping[str, Any]) -> bool:
@@ -188,10 +269,14 @@ class Workspace:
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
+        self._root = path.absolute()  # where it is, even if the process changes directory
         self.read_only = read_only
         self._lock = threading.RLock()
         self._file_lock: WorkspaceLock | None = None
         self._fernet: Any = None
+        self._ran = False  # a run started in this session: keep a backup when it closes
+        self.lock_broken_from: dict[str, Any] | None = None
+        """With --force-unlock: the holder whose lock was taken over (to say so)."""
         if path.exists() and not path.is_dir():
             raise WorkspaceError(f"workspace {path} is a file, not a folder: give a folder")
         try:
@@ -224,6 +309,9 @@ class Workspace:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # a journal entry survives a power cut too
         db.executescript(SCHEMA)
+        with db:
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('workspace-id', ?)",
+                       (uuid.uuid4().hex,))
         for suffix in ("-wal", "-shm"):
             side = db_path.with_name(db_path.name + suffix)
             if side.exists():
@@ -240,6 +328,7 @@ class Workspace:
             WorkspaceLocked: another live process holds it.
             WorkspaceError: the folder or its state cannot be used.
         """
+        private_umask()  # what this process and its children write from now on is 0600/0700
         workspace = cls(path)
         lock = WorkspaceLock(path / "labtui.lock")
         try:
@@ -251,7 +340,33 @@ class Workspace:
             workspace.close()
             raise
         workspace._file_lock = lock
+        workspace.lock_broken_from = lock.broken
         return workspace
+
+    @property
+    def id(self) -> str | None:
+        """This state.db's identity (None in one made by an older labtui, read-only)."""
+        rows = self._query("SELECT value FROM meta WHERE key = 'workspace-id'")
+        return str(rows[0][0]) if rows else None
+
+    @property
+    def backup_path(self) -> Path:
+        return self._root / BACKUP_NAME
+
+    def backup(self) -> Path:
+        """Copy state.db, consistently (SQLite's online backup), to state.db.bak (0600)."""
+        part = self._root / f".{BACKUP_NAME}.part"
+        part.unlink(missing_ok=True)
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        with self._lock:
+            target = sqlite3.connect(part)
+            try:
+                self._db.backup(target)
+            finally:
+                target.close()
+        os.replace(part, self.backup_path)
+        return self.backup_path
 
     def holder(self) -> dict[str, Any]:
         """Who holds this workspace's lock right now ({} if nobody)."""
@@ -272,6 +387,18 @@ class Workspace:
 
     def close(self) -> None:
         with self._lock:
+            if self._ran and not self.read_only:
+                self._ran = False
+                try:
+                    # Some writers set modes of their own (Hadoop's local file system under
+                    # Spark, tar extraction of a container's results): the promise is kept
+                    # here, after each session that ran something.
+                    tighten_modes(self._root)
+                    self.backup()
+                except (OSError, sqlite3.Error) as exc:
+                    # The work is done and in state.db; only the spare copy is missing.
+                    print(f"labtui: could not make {self.path} private or keep a backup "
+                          f"of its state.db ({exc})", file=sys.stderr)
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
             if self._file_lock is not None:
@@ -305,17 +432,45 @@ class Workspace:
 
     # -- secrets at rest -------------------------------------------------------------------
 
-    def _cipher(self) -> Any:
+    def _sealed_names(self) -> list[str]:
+        """The stored values secret.key seals, as an attendee knows them."""
+        names = [f"{name}{f' [{env}]' if env else ''}" for name, env in self._query(
+            "SELECT name, env FROM input_values WHERE secret = 1 ORDER BY name, env")]
+        names += [f"output {name} of {step}{f' [{env}]' if env else ''}"
+                  for step, env, name in self._query(
+                      "SELECT step, env, name FROM outputs WHERE secret = 1 "
+                      "ORDER BY step, env, name")]
+        return names
+
+    def _missing_key_reason(self) -> str:
+        return (f"cannot be decrypted: {self.path / 'secret.key'} is missing (put it back "
+                "if you kept a copy; else give the value again)")
+
+    def _cipher(self, *, for_sealing: bool = False) -> Any:
+        """The workspace's key. A missing key is created only while no stored value needs the
+        old one: a new key would open none of them, and later say the key had "changed"."""
         if self._fernet is None:
             from cryptography.fernet import Fernet
 
             key_path = self.path / "secret.key"
             if not key_path.exists():
+                sealed = self._sealed_names()
+                if sealed and not for_sealing:
+                    raise SealedValueError(self.path, "secret", self._missing_key_reason())
+                if sealed:
+                    shown = ", ".join(sealed[:5]) + (" …" if len(sealed) > 5 else "")
+                    raise WorkspaceError(
+                        f"workspace {self.path}: {key_path} is missing, and it is the only key "
+                        f"to {len(sealed)} stored secret value{'s' if len(sealed) != 1 else ''}"
+                        f" ({shown}): put it back, or drop them with `labtui recover "
+                        "--forget-secrets` and give them again")
                 if self.read_only:
                     raise WorkspaceError(f"workspace {self.path} has no secret.key")
                 fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(Fernet.generate_key())
+                    handle.flush()
+                    os.fsync(handle.fileno())
             try:
                 self._fernet = Fernet(key_path.read_bytes())
             except ValueError:
@@ -325,23 +480,65 @@ class Workspace:
         return self._fernet
 
     def _seal(self, value: str, secret: bool) -> str:
-        return self._cipher().encrypt(value.encode()).decode() if secret else value
+        return (self._cipher(for_sealing=True).encrypt(value.encode()).decode() if secret
+                else value)
 
-    def _open_sealed(self, value: str, secret: bool) -> str:
+    def _open_sealed(self, value: str, secret: bool, name: str = "secret") -> str:
+        """Decrypt a stored value.
+
+        Raises:
+            SealedValueError: naming `name`, when the key is missing or not the one that sealed it.
+        """
         if not secret:
             return value
         from cryptography.fernet import InvalidToken
 
+        if self._fernet is None and not (self.path / "secret.key").exists():
+            raise SealedValueError(self.path, name, self._missing_key_reason())
         try:
             return str(self._cipher().decrypt(value.encode()).decode())
         except InvalidToken:
-            raise WorkspaceError(
-                f"workspace {self.path}: a secret cannot be decrypted (secret.key changed?)"
+            raise SealedValueError(
+                self.path, name, f"cannot be decrypted with {self.path / 'secret.key'} (it is "
+                "not the key that sealed it; put the old key back, or give the value again)"
             ) from None
+
+    def forget_unreadable_secrets(self) -> list[str]:
+        """Drop every stored secret value and output the key cannot open (the key is lost for
+        good); return their names. The inputs can then be given again, the outputs made again
+        by running their step."""
+        dropped = []
+        for name, env, value in self._query(
+                "SELECT name, env, value FROM input_values WHERE secret = 1"):
+            label = f"{name}{f' [{env}]' if env else ''}"
+            try:
+                self._open_sealed(value, True, label)
+            except SealedValueError:
+                with self._tx() as db:
+                    db.execute("DELETE FROM input_values WHERE name = ? AND env = ?",
+                               (name, env))
+                dropped.append(label)
+        for step, env, name, value in self._query(
+                "SELECT step, env, name, value FROM outputs WHERE secret = 1"):
+            label = f"output {name} of {step}{f' [{env}]' if env else ''}"
+            try:
+                self._open_sealed(value, True, label)
+            except SealedValueError:
+                with self._tx() as db:
+                    db.execute("DELETE FROM outputs WHERE step = ? AND env = ? AND name = ?",
+                               (step, env, name))
+                dropped.append(label)
+        return dropped
 
     # -- values ----------------------------------------------------------------------------
 
     def set_value(self, name: str, env: str | None, value: str, *, secret: bool) -> None:
+        if secret and self._fernet is None and not (self.path / "secret.key").exists():
+            label = f"{name}{f' [{env}]' if env else ''}"
+            if self._sealed_names() == [label]:
+                # The value given again is the only one the lost key sealed: it replaces it,
+                # so a new key seals no value it cannot open.
+                self.delete_value(name, env)
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO input_values VALUES (?, ?, ?, ?)",
@@ -353,7 +550,8 @@ class Workspace:
             "SELECT value, secret FROM input_values WHERE name = ? AND env = ?",
             (name, _env_key(env)),
         )
-        return self._open_sealed(rows[0][0], bool(rows[0][1])) if rows else None
+        label = f"{name}{f' [{env}]' if env else ''}"
+        return self._open_sealed(rows[0][0], bool(rows[0][1]), label) if rows else None
 
     def delete_value(self, name: str, env: str | None) -> None:
         with self._tx() as db:
@@ -361,10 +559,16 @@ class Workspace:
                        (name, _env_key(env)))
 
     def secret_values(self) -> list[str]:
-        """Every secret value and secret output held here, decrypted (for the masker)."""
+        """Every secret value and secret output held here that can be decrypted (for the
+        masker). One that cannot is left out: nobody can read it, so nothing can leak it, and
+        the command that needs it says so by name."""
         rows = self._query("SELECT value FROM input_values WHERE secret = 1")
         rows += self._query("SELECT value FROM outputs WHERE secret = 1")
-        return [self._open_sealed(row[0], True) for row in rows]
+        values = []
+        for (value,) in rows:
+            with contextlib.suppress(SealedValueError):
+                values.append(self._open_sealed(value, True))
+        return values
 
     # -- outputs ---------------------------------------------------------------------------
 
@@ -381,7 +585,8 @@ class Workspace:
             "SELECT value, secret FROM outputs WHERE step = ? AND env = ? AND name = ?",
             (step, _env_key(env), name),
         )
-        return self._open_sealed(rows[0][0], bool(rows[0][1])) if rows else None
+        label = f"output {name} of {step}{f' [{env}]' if env else ''}"
+        return self._open_sealed(rows[0][0], bool(rows[0][1]), label) if rows else None
 
     def outputs(self, step: str, env: str | None) -> dict[str, tuple[str, bool]]:
         """name -> (value, secret) for one unit."""
@@ -389,7 +594,9 @@ class Workspace:
             "SELECT name, value, secret FROM outputs WHERE step = ? AND env = ?",
             (step, _env_key(env)),
         )
-        return {name: (self._open_sealed(value, bool(secret)), bool(secret))
+        return {name: (self._open_sealed(value, bool(secret),
+                                         f"output {name} of {step}{f' [{env}]' if env else ''}"),
+                       bool(secret))
                 for name, value, secret in rows}
 
     def clear_outputs(self, step: str, env: str | None) -> None:
@@ -491,11 +698,47 @@ class Workspace:
         return JournalEntry(int(seq), kind, ref, json.loads(payload))
 
     def journal_entries(self, step: str, env: str | None) -> list[JournalEntry]:
+        """One unit's entries, oldest first.
+
+        Raises:
+            WorkspaceError: an entry's undo record is not a JSON object; the message names the
+                entry and the way out (`labtui journal forget ID`).
+        """
         rows = self._query(
             "SELECT seq, kind, ref, undo FROM journal WHERE step = ? AND env = ? ORDER BY seq",
             (step, _env_key(env)),
         )
-        return [JournalEntry(seq, kind, ref, json.loads(undo)) for seq, kind, ref, undo in rows]
+        entries = []
+        for seq, kind, ref, undo in rows:
+            try:
+                info = json.loads(undo)
+            except ValueError:
+                info = None
+            if not isinstance(info, dict):
+                raise WorkspaceError(
+                    f"journal entry {seq} ({kind} {ref}) has an undo record that is not valid "
+                    f"JSON, so labtui cannot remove it: remove it by hand, then drop the entry "
+                    f"with `labtui journal forget {seq}`")
+            entries.append(JournalEntry(seq, kind, ref, info))
+        return entries
+
+    def journal_rows(self) -> list[JournalRow]:
+        """Every journal entry as stored (undo text unparsed), oldest first: what
+        `labtui journal` lists, readable even where an entry is damaged."""
+        rows = self._query(
+            "SELECT seq, step, env, kind, ref, undo, created FROM journal ORDER BY seq")
+        return [JournalRow(seq, step, _env_of(env), kind, ref, undo, created)
+                for seq, step, env, kind, ref, undo, created in rows]
+
+    def journal_restore(self, row: JournalRow) -> bool:
+        """Put back an entry (from a target's record of it) unless the unit already has it;
+        True if it was added. Its original order among the others is kept by `created`."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO journal (step, env, kind, ref, undo, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (row.step, _env_key(row.env), row.kind, row.ref, row.undo, row.created))
+            return cursor.rowcount > 0
 
     def journal_forget(self, seq: int) -> None:
         with self._tx() as db:
@@ -507,6 +750,7 @@ class Workspace:
     # -- run history -----------------------------------------------------------------------
 
     def start_run(self, step: str, env: str | None, action: str) -> int:
+        self._ran = True
         with self._tx() as db:
             cursor = db.execute(
                 "INSERT INTO runs (step, env, action, started) VALUES (?, ?, ?, ?)",

@@ -7,6 +7,7 @@ so the front ends can show "storage-account: 3-24 lowercase letters and digits (
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +121,79 @@ AZURE_NAMING: dict[str, NamingRule] = {
 }
 
 
+TEXT_LIMIT = 1024
+"""The longest free-text value (a name, a label) any of the lab's resources takes."""
+
+SECRET_LIMIT = 25 * 1024
+"""Key Vault keeps secret values of up to 25 KB; a longer token could never be stored."""
+
+
+def control_character(value: str) -> str | None:
+    """The rule broken by a control character (a line break, an escape …), else None. Such a
+    value could forge a line in a log or an INI file (`\n[DEFAULT]`); it is never shown."""
+    for position, char in enumerate(value, start=1):
+        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+            kind = "a line break" if char in "\r\n\u2028\u2029\x85" else "a control character"
+            return f"no control characters or line breaks (got {kind} at position {position})"
+    return None
+
+
+LAB_NAMING: dict[str, NamingRule] = {
+    "databricks-cluster": NamingRule(
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]*"), 1, 100,
+        "1-100 letters, digits, spaces, periods, underscores and hyphens, starting with a "
+        "letter or digit",
+    ),
+    "cli-profile": NamingRule(
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*"), 1, 64,
+        "1-64 letters, digits, periods, underscores and hyphens, starting with a letter or "
+        "digit (it is a [section] of ~/.databrickscfg)",
+    ),
+    "person": NamingRule(
+        re.compile(r"[\w][\w .@+-]*"), 1, 64,
+        "1-64 letters, digits, spaces and . @ + - _ (a name like ada or pipeline)",
+    ),
+    "ml-model": NamingRule(
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*"), 1, 255,
+        "1-255 letters, digits, periods, underscores and hyphens, starting with a letter or "
+        "digit (Azure Machine Learning's rule for model names)",
+    ),
+    "service-principal": NamingRule(
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]*"), 1, 120,
+        "1-120 letters, digits, spaces, periods, underscores and hyphens, starting with a "
+        "letter or digit",
+    ),
+    "ml-compute": NamingRule(
+        re.compile(r"[A-Za-z][A-Za-z0-9-]*"), 2, 16,
+        "2-16 letters, digits and hyphens, starting with a letter (Azure Machine Learning's "
+        "rule for compute names)",
+    ),
+    # Docker's reference grammar: [host[:port]/]path, each path component lowercase letters
+    # and digits joined by '.', '_', '__' or '-'; labtui adds the tag (and "-tests") itself.
+    "image-repository": NamingRule(
+        re.compile(r"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?"
+                   r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"),
+        1, 200,
+        "an image name without a tag: 1-200 lowercase letters, digits, '/', and '.', '_' or "
+        "'-' between them (like contoso7-inference or myregistry.azurecr.io/inference)",
+    ),
+    "image": NamingRule(
+        re.compile(r"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?"
+                   r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+                   r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"),
+        1, 255,
+        "an image reference like python:3.11-slim or labtui/python:3.11-bookworm (lowercase "
+        "name, optional :tag)",
+    ),
+}
+"""Rules for the lab's names that are not Azure resource names, by what they name."""
+
+
+def naming_rule(name: str) -> Callable[[str], str | None]:
+    """A Field `validate` function for one of `LAB_NAMING`'s rules."""
+    return LAB_NAMING[name].check
+
+
 def validate_value(
     kind: str,
     value: str,
@@ -128,7 +202,18 @@ def validate_value(
     choices: tuple[str, ...] = (),
 ) -> str | None:
     """Check `value` against the rule of `kind`; return the broken rule or None."""
-    if kind in ("text", "secret"):
+    if kind != "bool" and kind != "choice":
+        problem = control_character(value)
+        if problem:
+            return problem
+    if kind == "text":
+        if len(value) > TEXT_LIMIT:
+            return f"at most {TEXT_LIMIT} characters (got {len(value)})"
+        return "must not be empty" if not value.strip() else None
+    if kind == "secret":
+        size = len(value.encode("utf-8"))
+        if size > SECRET_LIMIT:
+            return f"at most 25 KB, what Key Vault keeps (got {size:,} bytes)"
         return "must not be empty" if not value.strip() else None
     if kind == "guid":
         if _GUID.fullmatch(value.strip()):

@@ -141,6 +141,20 @@ class Resolver:
         self.environ = os.environ if environ is None else environ
         self.answers = answers or Answers()
         self.workspace = workspace
+        self.unreadable: dict[tuple[str, str | None], str] = {}
+        """(input, scope) -> why its stored value could not be read (a lost secret.key)."""
+
+    def _stored(self, name: str, scope: str | None) -> str | None:
+        """What the workspace holds for `name`; a secret it cannot decrypt counts as missing,
+        with the reason kept for `problems`, so work that does not need it goes on."""
+        from labtui.state import SealedValueError
+
+        assert self.workspace is not None
+        try:
+            return self.workspace.get_value(name, scope)
+        except SealedValueError as exc:
+            self.unreadable[(name, scope)] = exc.reason
+            return None
 
     def _explicit(self, fld: Field, env: str | None) -> tuple[str, str] | None:
         if fld.name in self.set_args:
@@ -154,7 +168,7 @@ class Resolver:
             return self.answers.top[fld.name], where
         if self.workspace is not None:
             for scope in ((env, None) if env else (None,)):
-                stored = self.workspace.get_value(fld.name, scope)
+                stored = self._stored(fld.name, scope)
                 if stored is not None:
                     return stored, "workspace"
         return None
@@ -201,8 +215,11 @@ class Resolver:
                     # reported as that one: it is what the user has to give.
                     root = self._missing_root(fld, resolved.values, env)
                     where = where if root is fld else ""
+                    reason = self.unreadable.get((root.name, env)) or self.unreadable.get(
+                        (root.name, None))
                     line = (f"missing value {root.name!r} ({root.label}){where}: "
-                            f"{how_to_supply(root)}")
+                            + (f"the stored value {reason}; " if reason else "")
+                            + how_to_supply(root))
                     if line not in problems:
                         problems.append(line)
                 continue
@@ -211,6 +228,32 @@ class Resolver:
                 source = ("derived from other values: fix them or set it" if origin == "derived"
                           else f"from {origin}")
                 problems.append(f"{problem} ({source}){where}" if origin else problem)
+        return problems
+
+    def given_problems(self) -> list[str]:
+        """One line for each value given on this command (--set, LABTUI_*, the answers file)
+        that breaks its field's rule, whichever steps need it: checked before the workspace
+        is opened, so a bad value is never remembered, journaled or even given a folder."""
+        where = self.answers.path.name if self.answers.path else "answers file"
+        given: list[tuple[Field, str, str]] = []
+        for fld in self.fields.values():
+            if fld.name in self.set_args:
+                given.append((fld, self.set_args[fld.name], "--set"))
+            if fld.env_var in self.environ:
+                given.append((fld, self.environ[fld.env_var], fld.env_var))
+            if fld.name in self.answers.top:
+                given.append((fld, self.answers.top[fld.name], where))
+            for env, table in sorted(self.answers.per_env.items()):
+                if fld.name in table:
+                    given.append((fld, table[fld.name], f"{where} [env.{env}]"))
+        problems = []
+        for fld, value, origin in given:
+            if value == "":
+                problem = f"{fld.name}: must not be empty" if fld.required else None
+            else:
+                problem = fld.check(value)
+            if problem:
+                problems.append(f"{problem} (from {origin})")
         return problems
 
     def _missing_root(self, fld: Field, values: Mapping[str, str], env: str | None) -> Field:
@@ -245,7 +288,7 @@ class Resolver:
                 if fld.name in table:
                     given.append((table[fld.name], env))
             for value, scope in given:
-                if self.workspace.get_value(fld.name, scope) != value:
+                if self._stored(fld.name, scope) != value:
                     self.workspace.set_value(fld.name, scope, value, secret=fld.is_secret)
 
 

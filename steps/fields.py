@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from labtui.step import Field
+from labtui.validation import naming_rule
 
 Values = Mapping[str, str]
 
@@ -53,7 +54,7 @@ SUBSCRIPTION_ID = Field(
     help="The subscription of the Machine Learning workspace.",
 )
 CREATED_BY = Field(
-    "created-by", "Created by", derive=lambda values, env: env,
+    "created-by", "Created by", derive=lambda values, env: env, validate=naming_rule("person"),
     help="Who made the model versions; the lab uses the environment name (dev, pipeline).",
 )
 LAB_HEADER_START = "age, workclass, fnlwgt"
@@ -137,24 +138,29 @@ DATABRICKS_WORKSPACE = Field(
 )
 CLUSTER_NAME = Field(
     "cluster-name", "Databricks cluster", derive=_from_prefix("{prefix}-{env}"),
+    validate=naming_rule("databricks-cluster"),
 )
 DATABRICKS_PROFILE = Field(
     "databricks-profile", "Databricks CLI profile", derive=_from_prefix("{prefix}-{env}"),
+    validate=naming_rule("cli-profile"),
     help="The [profile] in ~/.databrickscfg (`databricks --profile NAME …`).",
 )
 SERVICE_PRINCIPAL = Field(
     "service-principal", "Service principal name", derive=_from_prefix("{prefix}-sp-{env}"),
+    validate=naming_rule("service-principal"),
 )
 COMPUTE_NAME = Field(
     "compute-name", "ML compute name (pipeline)", derive=_from_prefix("{prefix}-dbc", 16),
+    validate=naming_rule("ml-compute"),
     help="The name the pipeline's Databricks cluster is attached under in the ML workspace.",
 )
 MODEL_NAME = Field(
-    "model-name", "Model name", default="worst_regression",
+    "model-name", "Model name", default="worst_regression", validate=naming_rule("ml-model"),
     help="The registered model the training notebook creates.",
 )
 IMAGE_NAME = Field(
     "image-name", "Inference image name", derive=_from_prefix("{prefix}-inference"),
+    validate=naming_rule("image-repository"),
 )
 
 # --- Azure DevOps (declared here so every section shares one definition) --------------------
@@ -182,6 +188,7 @@ BRANCH = Field(
 )
 BASE_IMAGE = Field(
     "base-image", "Base image of the inference container", default="python:3.11-slim",
+    validate=naming_rule("image"),
     help="Any image with Python 3.11 and venv. Without a registry, build one from Debian "
     "packages with scripts/build-base-image.sh and use labtui/python:3.11-bookworm.",
 )

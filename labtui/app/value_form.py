@@ -283,8 +283,9 @@ class ValueForm(Vertical):
         if value == "":
             workspace.delete_value(field.name, scope)
             return
-        if field.is_secret:
-            self.lab.masker.register(value)
+        # A secret is registered with the masker when it is committed (Enter, or leaving the
+        # field), not here: as it is typed each prefix passes through ("zq7K" of "zq7Kx9…"),
+        # and every one registered would be masked wherever it appears.
         if workspace.get_value(field.name, scope) != value:
             workspace.set_value(field.name, scope, value, secret=field.is_secret)
         self.states[field.name].origin = "workspace"
@@ -356,10 +357,22 @@ class ValueForm(Vertical):
                              resolved.origins.get(row.field.name, ""))
         self._post_validity()
 
+    def _commit(self, input_: Input) -> None:
+        """A value the attendee is done with: a valid secret is masked from now on."""
+        row = next((r for r in self.rows() if r.input is input_), None)
+        if (row is not None and row.field.is_secret and input_.value
+                and field_problem(row.field, input_.value) is None):
+            self.lab.masker.register(input_.value)
+
+    @on(Input.Blurred, ".field-input")
+    def value_committed(self, event: Input.Blurred) -> None:
+        self._commit(event.input)
+
     @on(Input.Submitted, ".field-input")
     def next_field(self, event: Input.Submitted) -> None:
         """Enter moves on: to the next value that needs attention, else to Run."""
         event.stop()
+        self._commit(event.input)
         rows = self.rows()
         index = next((i for i, r in enumerate(rows) if r.input is event.input), -1)
         for row in rows[index + 1:] + rows[:index + 1]:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
     from labtui.targets.git import WorkingCopy
+    from labtui.targets.ownership import JournalMirror
 
 
 class TargetError(Exception):
@@ -1033,6 +1034,11 @@ class Target(ABC):
     def devops(self) -> DevOps:
         """Azure DevOps projects and git repositories."""
         raise self._missing("DevOps service")
+
+    def journal_mirror(self) -> JournalMirror | None:
+        """The target's own record of what the workspace created in it, or None when it keeps
+        none (then a lost state.db cannot be rebuilt from the target)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - most targets hold nothing to release
         """Release connections; the target is not used afterwards."""

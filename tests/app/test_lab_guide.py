@@ -14,7 +14,7 @@ from labtui.app.lab_guide import LabGuide
 from labtui.catalog import Catalog
 from labtui.session import SessionOptions
 
-TOKEN = "dapi-canary-guide-0987654321"
+TOKEN = "dapi0c1a2e3f4a5b6c7d8e9f0a1b2c3d4e5f"  # a well-formed token: values are checked at start
 
 
 @pytest.fixture

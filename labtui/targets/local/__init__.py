@@ -6,6 +6,7 @@ never touch a resource (`labtui list`) create nothing.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from pathlib import Path
@@ -16,6 +17,7 @@ from labtui.targets.local.databricks import LocalDatabricks
 from labtui.targets.local.datalake import LocalDataLake
 from labtui.targets.local.devops import LocalDevOps
 from labtui.targets.local.identity import LocalIdentity
+from labtui.targets.local.ledger import LocalLedger
 from labtui.targets.local.models import LocalModels
 from labtui.targets.local.notebooks import NotebookHost
 from labtui.targets.local.resource_groups import LocalResourceGroups
@@ -56,8 +58,12 @@ class LocalTarget(Target):
         super().__init__(workspace)
         self.latency = _latency_from_env() if latency is None else latency
         if self.latency < 0:
-            raise TargetError(f"the local target's latency must not be negative (got {latency})")
+            given = (f"{LATENCY_ENV}={os.environ.get(LATENCY_ENV, '').strip()}"
+                     if latency is None else f"latency={latency}")
+            raise TargetError(f"{given}: the local target's latency is seconds per call and "
+                              "must not be negative (unset it, or give 0 or more)")
         self._ports: _Ports | None = None
+        self._ledger: LocalLedger | None = None
         self._lock = threading.Lock()
 
     @property
@@ -110,6 +116,13 @@ class LocalTarget(Target):
     def devops(self) -> LocalDevOps:
         return self._open().devops
 
+    def journal_mirror(self) -> LocalLedger:
+        """The sandbox's own record of the journal and of the workspace it belongs to."""
+        with self._lock:
+            if self._ledger is None:
+                self._ledger = LocalLedger(self.sandbox_path / "sandbox.db", lambda: self.sandbox)
+            return self._ledger
+
     def close(self) -> None:
         with self._lock:
             if self._ports is not None:
@@ -123,6 +136,9 @@ def _latency_from_env() -> float:
     if not raw:
         return 0.0
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise TargetError(f"{LATENCY_ENV}={raw!r} is not a number of seconds") from None
+    if not math.isfinite(value):
+        raise TargetError(f"{LATENCY_ENV}={raw!r} is not a number of seconds")
+    return value

@@ -31,6 +31,16 @@ SCHEMA_VERSION = 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger (
+    seq INTEGER PRIMARY KEY,  -- max + 1: the order of the entries it holds, and no trace left
+    step TEXT NOT NULL,
+    env TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    undo TEXT NOT NULL,
+    created REAL NOT NULL,
+    UNIQUE (step, env, kind, ref)
+);
 CREATE TABLE IF NOT EXISTS resource_groups (
     name TEXT PRIMARY KEY COLLATE NOCASE,
     location TEXT NOT NULL
@@ -179,7 +189,6 @@ class Sandbox:
         self._workspace_id: str | None = None
         try:
             _make_private_dir(root)
-            self._fernet = Fernet(_load_or_create_key(root / "vault.key"))
             db_path = root / "sandbox.db"
             _touch_private(db_path)
             self._conn = sqlite3.connect(
@@ -207,6 +216,20 @@ class Sandbox:
                 self._conn.close()
                 raise TargetError(
                     f"cannot open the sandbox database {db_path}: {exc}") from None
+        self._fernet: Fernet | None = None
+        key_path = root / "vault.key"
+        # A new key would open none of the secrets the lost one sealed, and later blame a
+        # "replaced" key: without it, secrets cannot be read or written, all else works.
+        self._sealed_without_key = 0 if key_path.exists() else self._sealed_count()
+        if not self._sealed_without_key:
+            try:
+                self._fernet = Fernet(_load_or_create_key(key_path))
+            except OSError as exc:
+                self._conn.close()
+                raise TargetError(f"cannot open the sandbox in {root}: {_reason(exc)}") from None
+            except TargetError:
+                self._conn.close()
+                raise
         for side_file in ("sandbox.db-wal", "sandbox.db-shm"):
             if (root / side_file).exists():
                 os.chmod(root / side_file, 0o600)
@@ -248,14 +271,39 @@ class Sandbox:
             self._workspace_id = str(row["value"])
         return self._workspace_id
 
+    # --- the workspace it belongs to ------------------------------------------------------
+
+    def owner(self) -> str | None:
+        """The workspace id (of state.db) this sandbox works for; None until one claims it."""
+        rows = self.query("SELECT value FROM meta WHERE key = 'owner'")
+        return str(rows[0]["value"]) if rows else None
+
+    def set_owner(self, owner: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('owner', ?)", (owner,))
+
     # --- secrets at rest -----------------------------------------------------------------
 
+    def _sealed_count(self) -> int:
+        rows = self.query("SELECT (SELECT count(*) FROM secrets) + "
+                          "(SELECT count(*) FROM scope_secrets) AS n")
+        return int(rows[0]["n"])
+
+    def _key(self) -> Fernet:
+        if self._fernet is None:
+            count = self._sealed_without_key
+            raise TargetError(
+                f"the vault key {self.root / 'vault.key'} is missing, and it is the only key to "
+                f"{count} secret{'s' if count != 1 else ''} in the sandbox's vaults and secret "
+                "scopes: put it back to read or write secrets (rolling back works without it)")
+        return self._fernet
+
     def encrypt(self, value: str) -> bytes:
-        return self._fernet.encrypt(value.encode("utf-8"))
+        return self._key().encrypt(value.encode("utf-8"))
 
     def decrypt(self, token: bytes) -> str:
         try:
-            return self._fernet.decrypt(token).decode("utf-8")
+            return self._key().decrypt(token).decode("utf-8")
         except InvalidToken:
             raise TargetError(
                 f"a secret in {self.root / 'sandbox.db'} cannot be decrypted with "
