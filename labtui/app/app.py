@@ -407,7 +407,7 @@ class LabApp(App[int]):
             if event.state == WorkerState.ERROR else None)
         if isinstance(said, str) and said != self._databricks_api_said:
             self._databricks_api_said = said
-            self.log_pane.add_lines([self.lab.masker.redact(said)])
+            self.log_pane.add_lines([self.lab.masker.redact(said)], aside=True)
 
     # -- actions ---------------------------------------------------------------------------
 

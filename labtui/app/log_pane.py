@@ -48,6 +48,8 @@ class LogPane(Vertical):
         self._filter_timer: Timer | None = None
         self._status = ""
         self._title = ""
+        self._headline = ""
+        """The line the folded title shows: the last one about the lab's work."""
         self._unwritten = 0
         """Lines kept while folded, not yet in the `Log`."""
         self._wrap_width = 0
@@ -82,10 +84,14 @@ class LogPane(Vertical):
             self.log_widget.write_lines(self.wrap(tail))
         self._show_title()
 
-    def add_lines(self, lines: list[str]) -> None:
-        """Append already-masked lines (from the UI thread)."""
+    def add_lines(self, lines: list[str], *, aside: bool = False) -> None:
+        """Append already-masked lines (from the UI thread). An `aside` (the app's own news,
+        such as the sandbox's API being served) is logged but leaves the folded title on how
+        the last step went."""
         if not lines:
             return
+        if not aside:
+            self._headline = lines[-1].strip()
         self.kept.extend(lines)
         self.total += len(lines)
         if not self.is_open:
@@ -134,8 +140,8 @@ class LogPane(Vertical):
             title = f"{'Log' if self.is_open else '▸ Log (l)'} {self._status}"
         elif self.is_open:
             title = "Log · l folds"
-        elif self.kept:
-            title = f"▸ Log (l)  {self.kept[-1].strip()}"
+        elif self._headline:
+            title = f"▸ Log (l)  {self._headline}"
         else:
             title = "▸ Log (l)"
         if title != self._title:
@@ -172,6 +178,7 @@ class LogPane(Vertical):
 
     def clear(self) -> None:
         self.kept.clear()
+        self._headline = ""
         self.total = 0
         self._unwritten = 0
         self.log_widget.clear()
