@@ -3,11 +3,15 @@ lab's steps) and keeps its import rules (import-linter's contracts in pyproject.
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT
 
@@ -53,3 +57,124 @@ def test_the_import_contracts_hold() -> None:
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout
+
+
+SDKS = {"azure", "databricks", "docker", "mlflow", "pyspark", "git", "sklearn", "pandas"}
+
+
+def module_level_imports(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """(line, module) of each import run when the module loads: not inside a function, and
+    not under `if TYPE_CHECKING:`."""
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.lineno, node.module
+        elif isinstance(node, ast.If):
+            if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
+                pending.extend(node.body)
+            pending.extend(node.orelse)
+        elif isinstance(node, ast.ClassDef | ast.With | ast.Try):
+            pending.extend(node.body)
+            if isinstance(node, ast.Try):
+                for handler in node.handlers:
+                    pending.extend(handler.body)
+                pending.extend(node.orelse + node.finalbody)
+
+
+def test_sdks_are_imported_inside_the_functions_that_use_them() -> None:
+    """Every command loads labtui's modules; an SDK costs up to a second to import."""
+    found = [f"{path.relative_to(ROOT)}:{line} imports {name}"
+             for path in sorted((ROOT / "labtui").rglob("*.py"))
+             for line, name in module_level_imports(ast.parse(path.read_bytes()))
+             if name.partition(".")[0] in SDKS]
+    assert not found, "\n".join(found)
+
+
+def import_cycles(*packages: str) -> list[list[str]]:
+    """Every set of modules that import each other in a ring (imports inside functions count:
+    a lazy import hides a cycle from Python, not from the reader), largest first."""
+    import grimp
+
+    graph = grimp.build_graph(*packages, exclude_type_checking_imports=True)
+    edges = {module: sorted(graph.find_modules_directly_imported_by(module))
+             for module in sorted(graph.modules)}
+    # Tarjan's strongly connected components.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in edges[module]:
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            ring = [stack.pop()]
+            while ring[-1] != module:
+                ring.append(stack.pop())
+            if len(ring) > 1:
+                cycles.append(sorted(ring))
+
+    for module in edges:
+        if module not in index:
+            visit(module)
+    return sorted(cycles, key=len, reverse=True)
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    assert import_cycles("labtui", "labtui_steps") == []
+
+
+def test_a_ring_closed_by_an_import_inside_a_function_is_a_cycle(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "ringpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "front.py").write_text("from ringpkg.helpers import helper\n")
+    (package / "helpers.py").write_text("def helper() -> None:\n"
+                                        "    from ringpkg.front import main\n")
+    (package / "alone.py").write_text("from ringpkg import helpers\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_cycles("ringpkg") == [["ringpkg.front", "ringpkg.helpers"]]
+
+
+PROJECT_PACKAGES = ("labtui", "labtui_steps")
+
+
+def private_names_used_across_modules(root: Path) -> list[str]:
+    """`from <module> import _name` and `<module>._name` where <module> is another module of
+    the project (under `root`): a private name is its own module's business."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        where = path.relative_to(ROOT)
+        tree = ast.parse(path.read_bytes())
+        modules: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (
+                    node.level or (node.module or "").partition(".")[0] in PROJECT_PACKAGES):
+                found += [f"{where}:{node.lineno} imports {alias.name} from "
+                          f"{'.' * node.level}{node.module or ''}" for alias in node.names
+                          if alias.name.startswith("_") and not alias.name.startswith("__")]
+            elif isinstance(node, ast.Import):
+                modules |= {alias.asname or alias.name for alias in node.names
+                            if alias.name.partition(".")[0] in PROJECT_PACKAGES}
+        found += [f"{where}:{node.lineno} uses {node.value.id}.{node.attr}"
+                  for node in ast.walk(tree)
+                  if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                  and node.value.id in modules
+                  and node.attr.startswith("_") and not node.attr.startswith("__")]
+    return found
+
+
+def test_no_module_uses_another_modules_private_names() -> None:
+    found = [line for folder in ("labtui", "steps")
+             for line in private_names_used_across_modules(ROOT / folder)]
+    assert not found, "\n".join(found)
