@@ -98,7 +98,7 @@ def import_cycles(*packages: str) -> list[list[str]]:
     a lazy import hides a cycle from Python, not from the reader), largest first."""
     import grimp
 
-    graph = grimp.build_graph(*packages, exclude_type_checking_imports=True)
+    graph = grimp.build_graph(*packages, exclude_type_checking_imports=True, cache_dir=None)
     edges = {module: sorted(graph.find_modules_directly_imported_by(module))
              for module in sorted(graph.modules)}
     # Tarjan's strongly connected components.
@@ -149,29 +149,57 @@ def test_a_ring_closed_by_an_import_inside_a_function_is_a_cycle(
 PROJECT_PACKAGES = ("labtui", "labtui_steps")
 
 
+def dotted(node: ast.expr) -> str | None:
+    """"labtui.cli" for the expression `labtui.cli`; None for anything but names and dots."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
 def private_names_used_across_modules(root: Path) -> list[str]:
-    """`from <module> import _name` and `<module>._name` where <module> is another module of
-    the project (under `root`): a private name is its own module's business."""
+    """`from <module> import _name`, and `<name>._name` where <name> was imported from another
+    module of the project (under `root`): a private name is its own module's business."""
     found = []
     for path in sorted(root.rglob("*.py")):
-        where = path.relative_to(ROOT)
+        where = path.relative_to(root.parent)
         tree = ast.parse(path.read_bytes())
-        modules: set[str] = set()
+        imported: set[str] = set()  # the names imports of project modules bind here
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (
                     node.level or (node.module or "").partition(".")[0] in PROJECT_PACKAGES):
                 found += [f"{where}:{node.lineno} imports {alias.name} from "
                           f"{'.' * node.level}{node.module or ''}" for alias in node.names
-                          if alias.name.startswith("_") and not alias.name.startswith("__")]
+                          if is_private(alias.name)]
+                imported |= {alias.asname or alias.name for alias in node.names}
             elif isinstance(node, ast.Import):
-                modules |= {alias.asname or alias.name for alias in node.names
-                            if alias.name.partition(".")[0] in PROJECT_PACKAGES}
-        found += [f"{where}:{node.lineno} uses {node.value.id}.{node.attr}"
-                  for node in ast.walk(tree)
-                  if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                  and node.value.id in modules
-                  and node.attr.startswith("_") and not node.attr.startswith("__")]
+                imported |= {alias.asname or alias.name.partition(".")[0]
+                             for alias in node.names
+                             if alias.name.partition(".")[0] in PROJECT_PACKAGES}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and is_private(node.attr):
+                base = dotted(node.value)
+                if base is not None and base.partition(".")[0] in imported:
+                    found.append(f"{where}:{node.lineno} uses {base}.{node.attr}")
     return found
+
+
+def test_private_names_across_modules_are_found(tmp_path: Path) -> None:
+    (tmp_path / "uses.py").write_text(
+        "import labtui.cli\n"
+        "from labtui import engine as core\n"
+        "from labtui.state import Workspace, _env_key\n"
+        "def f(self):\n"
+        "    return labtui.cli._Parser, core._Journal, Workspace._tx, self._own\n")
+    found = [line.partition(" ")[2] for line in private_names_used_across_modules(tmp_path)]
+    assert found == ["imports _env_key from labtui.state", "uses labtui.cli._Parser",
+                     "uses core._Journal", "uses Workspace._tx"]
 
 
 def test_no_module_uses_another_modules_private_names() -> None:
