@@ -101,10 +101,10 @@ class StepLab:
         except BaseException:
             target.close()
             raise
-        self._engine = Engine(self.catalog, self.workspace, target, self._resolver(),
-                              masker=self.masker)
         try:
-            self._engine.claim_target()
+            self._engine = Engine(self.catalog, self.workspace, target, self._resolver(),
+                                  masker=self.masker)
+            self._engine.claim_target()  # bind the target's record to this state.db, as a run
         except BaseException:
             self.close()
             raise

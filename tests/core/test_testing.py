@@ -91,3 +91,20 @@ def test_closing_the_lab_releases_the_workspace(tmp_path: Path) -> None:
         lab.ctx(NeverWritten, None)
     with Workspace.open(tmp_path / "ws", command="labtui --step never-written --headless"):
         pass
+
+
+def test_the_hooks_talk_to_the_target_given(tmp_path: Path) -> None:
+    from labtui_steps.infrastructure import ResourceGroups
+
+    from labtui.targets.local import LocalTarget
+
+    elsewhere = LocalTarget(tmp_path / "elsewhere")
+    with StepLab(tmp_path / "ws", answers={"prefix": "contoso7"}, target=elsewhere) as lab:
+        lab.run(ResourceGroups, "dev")
+        assert lab.target is elsewhere
+    assert not (tmp_path / "ws" / "sandbox").exists(), "the default target was not opened"
+    reopened = LocalTarget(tmp_path / "elsewhere")
+    try:
+        assert reopened.resource_groups.exists("contoso7-db-dev")
+    finally:
+        reopened.close()
