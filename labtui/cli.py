@@ -6,25 +6,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from enum import IntEnum
+from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 # Only light modules here: `labtui --help` must not pay for the engine, targets or plugins.
 from labtui.catalog import Catalog, CatalogError, did_you_mean
+from labtui.command_line import ExitCode, UsageError
+from labtui.command_line import cancel_on_interrupt as _cancel_on_interrupt
+from labtui.command_line import command_line as _command_line
+from labtui.command_line import open_for_reading as _open_for_reading
+from labtui.command_line import workspace_path as _workspace_path
 from labtui.masking import Masker
 from labtui.state import (
     Workspace,
     WorkspaceError,
     WorkspaceLocked,
-    default_workspace,
     private_umask,
 )
 from labtui.targets import TARGETS
@@ -37,25 +37,6 @@ if TYPE_CHECKING:
     from labtui.engine import Engine, Outcome, Result
     from labtui.events import Listener
     from labtui.session import SessionOptions
-
-
-class ExitCode(IntEnum):
-    """Exit codes of the headless runner and the proctor."""
-
-    OK = 0
-    FAILED = 1
-    USAGE = 2
-    DRIFT = 3
-    LOCKED = 4
-    INTERRUPTED = 130
-
-
-class UsageError(Exception):
-    """Bad arguments; the message is one line. `command` is the one whose --help explains."""
-
-    def __init__(self, message: str, command: str = "labtui") -> None:
-        super().__init__(message)
-        self.command = command
 
 
 class _Parser(argparse.ArgumentParser):
@@ -159,47 +140,6 @@ def build_parser() -> argparse.ArgumentParser:
         "sandbox", parents=common, help="serve the local sandbox's Databricks REST API"),
         common)
     return parser
-
-
-def _workspace_path(args: argparse.Namespace) -> Path:
-    path: Path | None = args.workspace
-    return (path.expanduser() if path is not None else default_workspace()).absolute()
-
-
-def _command_line(argv: Sequence[str]) -> str:
-    """The command, for the lock holder; --set values are dropped (they may be sensitive)."""
-    shown, skip = ["labtui"], False
-    for arg in argv:
-        if skip:
-            skip = False
-            continue
-        if arg == "--set":
-            skip = True
-            continue
-        if arg.startswith("--set="):
-            continue
-        shown.append(arg)
-    return " ".join(shown)
-
-
-@contextmanager
-def _cancel_on_interrupt(cancel: Callable[[], None], say: Callable[[str], None]) -> Iterator[None]:
-    """First Ctrl-C (or SIGTERM) asks the running step to stop cleanly; the second stops now."""
-    asked = {"count": 0}
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        asked["count"] += 1
-        if asked["count"] > 1:
-            raise KeyboardInterrupt
-        say("cancelling at the next safe point (Ctrl-C again to stop at once)")
-        cancel()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _options(args: argparse.Namespace, argv: Sequence[str]) -> SessionOptions:
@@ -393,13 +333,6 @@ def _exit_code(outcomes: set[Outcome]) -> ExitCode:
     if Outcome.DRIFT in outcomes or Outcome.NOT_DONE in outcomes:
         return ExitCode.DRIFT  # --verify: does not verify; the words say drift or not done
     return ExitCode.OK
-
-
-def _open_for_reading(args: argparse.Namespace) -> Workspace | None:
-    path = _workspace_path(args)
-    if not path.is_file() and not (path / "state.db").exists():
-        return None  # nothing done yet: every step is listed as not done
-    return Workspace(path, read_only=True)
 
 
 def _list(args: argparse.Namespace) -> int:

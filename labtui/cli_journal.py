@@ -31,7 +31,7 @@ def configure_parser(parser: argparse.ArgumentParser,
 
 
 def run(args: argparse.Namespace) -> int:
-    from labtui.cli import ExitCode
+    from labtui.command_line import ExitCode
 
     if getattr(args, "journal_action", None) == "forget":
         return _forget(args)
@@ -73,10 +73,10 @@ def _readable(row: JournalRow) -> bool:
 def _rows(args: argparse.Namespace) -> list[JournalRow]:
     from dataclasses import replace
 
-    from labtui.cli import _open_for_reading
+    from labtui.command_line import open_for_reading
     from labtui.masking import Masker
 
-    workspace = _open_for_reading(args)
+    workspace = open_for_reading(args)
     if workspace is None:
         return []
     try:
@@ -92,7 +92,7 @@ def _rows(args: argparse.Namespace) -> list[JournalRow]:
 
 
 def _forget(args: argparse.Namespace) -> int:
-    from labtui.cli import ExitCode, UsageError, _command_line, _workspace_path
+    from labtui.command_line import ExitCode, UsageError, command_line, workspace_path
     from labtui.targets import open_target
 
     try:
@@ -100,10 +100,10 @@ def _forget(args: argparse.Namespace) -> int:
     except ValueError:
         raise UsageError(f"journal forget {args.entry_id!r}: the id is a number "
                          "(`labtui journal` lists them)", "labtui journal forget") from None
-    path = _workspace_path(args)
+    path = workspace_path(args)
     if not (path / "state.db").exists():
         raise UsageError(f"workspace {path} has no journal yet", "labtui journal forget")
-    workspace = Workspace.open(path, command=_command_line(["journal", "forget", str(seq)]),
+    workspace = Workspace.open(path, command=command_line(["journal", "forget", str(seq)]),
                                force_unlock=args.force_unlock)
     try:
         row = next((r for r in workspace.journal_rows() if r.seq == seq), None)
@@ -129,7 +129,7 @@ def _forget(args: argparse.Namespace) -> int:
 
 
 def _confirmed(what: str) -> bool:
-    from labtui.cli import UsageError
+    from labtui.command_line import UsageError
 
     if not sys.stdin.isatty():
         raise UsageError(f"forgetting {what} needs a yes: add --yes (no terminal to ask on)",

@@ -25,14 +25,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from labtui.cli import ExitCode, UsageError, _command_line, _workspace_path
+    from labtui.command_line import ExitCode, UsageError, command_line, workspace_path
     from labtui.targets import open_target
 
-    path = _workspace_path(args)
+    path = workspace_path(args)
     if not (path / "sandbox").is_dir() and not (path / "state.db").exists():
         raise UsageError(f"there is no workspace at {path} to recover (give it with "
                          "--workspace)", "labtui recover")
-    workspace = Workspace.open(path, command=_command_line(["recover"]),
+    workspace = Workspace.open(path, command=command_line(["recover"]),
                                force_unlock=args.force_unlock)
     try:
         if args.forget_secrets:

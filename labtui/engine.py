@@ -36,7 +36,16 @@ from labtui.masking import Masker
 from labtui.plain_text import strip_escapes
 from labtui.state import Workspace, WorkspaceError
 from labtui.status import UnitState, unit_state
-from labtui.step import Cancelled, Change, Check, JournalEntry, StepContext, StepError, Verdict
+from labtui.step import (
+    Cancelled,
+    Change,
+    Check,
+    JournalEntry,
+    Logger,
+    StepContext,
+    StepError,
+    Verdict,
+)
 from labtui.targets.base import Target, TargetError
 from labtui.targets.ownership import JournalMirror, MirroredEntry, NotOwner
 from labtui.values import Resolver, ValuesError
@@ -305,12 +314,20 @@ class Engine:
         if missing:
             raise RequirementsError(unit, missing)
 
-    def _context(self, unit: Unit, log: _RunLog) -> StepContext:
+    def context(self, unit: Unit, log: Logger) -> StepContext:
+        """The context a hook of `unit` gets, outside a recorded run: its values, the target,
+        its journal and outputs in the workspace, the masker and its artifacts folder, with
+        `log` taking its lines. The actions (`run`, `verify` …) make their own; this one is
+        for calling a hook directly, as `labtui.testing` does in step tests."""
+        return self._context(unit, log)
+
+    def _context(self, unit: Unit, log: Logger) -> StepContext:
         artifacts = self.workspace.artifacts_folder(unit.id, unit.env)
         artifacts.mkdir(parents=True, exist_ok=True, mode=0o700)
 
         def progress(done: float, total: float, message: str) -> None:
-            log.last_activity = time.monotonic()
+            if isinstance(log, _RunLog):  # progress is activity: no heartbeat needed
+                log.last_activity = time.monotonic()
             self.emit(Progress(unit.id, unit.env, done, total, self.masker.redact(message)))
 
         def publish(name: str, path: Path) -> None:

@@ -156,11 +156,11 @@ def run(args: argparse.Namespace, masker: Masker) -> int:
         return run_proctor_app(roster, catalog, options, masker)
     renderer: FleetJsonLines | FleetConsole = (
         FleetJsonLines(masker) if args.json else FleetConsole(masker))
-    from labtui.cli import _cancel_on_interrupt
+    from labtui.command_line import cancel_on_interrupt
 
     say = FleetConsole(masker, live=False)
     try:
-        with _cancel_on_interrupt(fleet.cancel, lambda m: say.print(m, "yellow")):
+        with cancel_on_interrupt(fleet.cancel, lambda m: say.print(m, "yellow")):
             if args.proctor_command == "status":
                 grid = fleet.status(renderer, args.status_steps)
             elif args.proctor_command == "reset":

@@ -603,6 +603,12 @@ class Workspace:
         with self._tx() as db:
             db.execute("DELETE FROM outputs WHERE step = ? AND env = ?", (step, _env_key(env)))
 
+    def delete_output(self, step: str, env: str | None, name: str) -> None:
+        """Forget one output of a unit (as if it had never been handed on)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM outputs WHERE step = ? AND env = ? AND name = ?",
+                       (step, _env_key(env), name))
+
     # -- published artifacts ---------------------------------------------------------------
 
     def artifacts_folder(self, step: str, env: str | None) -> Path:

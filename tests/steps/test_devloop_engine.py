@@ -10,7 +10,6 @@ from labtui_steps.devloop import PURPOSE_LABEL, BuildImage, image_tag, workspace
 
 from labtui.step import JournalEntry
 from labtui.targets.base import OWNER_LABEL, ModelVersion, NotFound
-from labtui.targets.local import LocalTarget
 from labtui.targets.local.containers import DockerContainers
 from tests.conftest import BASE_IMAGE
 from tests.steps.conftest import ANSWERS, Lab
@@ -25,7 +24,7 @@ def _image(lab: Lab, tag: str, tmp_path: Path) -> str:
 
 def test_two_workspaces_with_one_prefix_keep_their_own_images(
         lab: Lab, tmp_path: Path, containers: DockerContainers) -> None:
-    other = Lab(tmp_path / "other-ws", LocalTarget(tmp_path / "other-ws"), dict(ANSWERS))
+    other = Lab(tmp_path / "other-ws", answers=ANSWERS)
     version = ModelVersion("worst_regression", 1, {"state": "dev"}, "")
     ours_ctx, theirs_ctx = lab.ctx(BuildImage, "dev"), other.ctx(BuildImage, "dev")
     ours = image_tag(ours_ctx, ours_ctx.value("image-name"), version)
@@ -55,7 +54,7 @@ def test_two_workspaces_with_one_prefix_keep_their_own_images(
                 if container.image == tag:
                     containers.remove_container(container.id)
             containers.remove_image(tag)
-        other.target.close()
+        other.close()
     try:
         containers.image(theirs)
         raise AssertionError(f"{theirs} is still there")

@@ -80,7 +80,7 @@ def test_write_test_names_the_absolute_test_file_from_the_start(lab: Lab) -> Non
     published: list[tuple[str, Path]] = []
     ctx = lab.ctx(WriteTest, "dev")
     ctx.publish_artifact = lambda name, path: published.append((name, path))
-    expected = (lab.workspace / "repos" / "contoso7-mlops" / "Project_One-Tests"
+    expected = (lab.path / "repos" / "contoso7-mlops" / "Project_One-Tests"
                 / "test_model.py").resolve()
     verdict = WriteTest().verify(ctx)
     first = verdict.checks[0]
@@ -92,15 +92,15 @@ def test_write_test_names_the_absolute_test_file_from_the_start(lab: Lab) -> Non
     (expected.parent).mkdir(parents=True)
     expected.write_text((labtui_assets.root() / "Project_One-Tests" / "test_model.py")
                         .read_text())
-    (lab.workspace / "repos" / "contoso7-mlops" / ".git").mkdir()
+    (lab.path / "repos" / "contoso7-mlops" / ".git").mkdir()
     checks = WriteTest().verify(ctx).checks
     assert (checks[0].name, checks[0].ok, checks[0].message) == ("test file", True,
                                                                  str(expected))
     assert (checks[1].name, checks[1].ok) == ("tests written", False)
     assert str(expected) in checks[1].hint
     WriteTest().run(ctx)
-    assert lab.outputs[("write-test", "dev", "test-file")] == str(expected)
-    assert any(str(expected) in line for line in lab.log)
+    assert lab.output("write-test", "dev", "test-file") == str(expected)
+    assert any(str(expected) in line for line in lab.lines)
 
 
 def test_train_model_rollback_removes_the_notebooks_runs(lab: Lab) -> None:
@@ -125,4 +125,4 @@ def test_train_model_rollback_removes_the_notebooks_runs(lab: Lab) -> None:
                                         {"workspace": "contoso7-ml-dev"}))
     assert client.get_experiment_by_name(NOTEBOOK_WORKSPACE_PATH) is None
     assert client.search_runs([experiment]) == []
-    assert f"removed the runs of experiment {NOTEBOOK_WORKSPACE_PATH}" in lab.log
+    assert f"removed the runs of experiment {NOTEBOOK_WORKSPACE_PATH}" in lab.lines

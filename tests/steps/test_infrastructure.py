@@ -13,9 +13,10 @@ from labtui_steps.fields import KEY_VAULT, STORAGE_ACCOUNT, TENANT_ID
 
 from labtui.step import StepError
 from labtui.targets.base import AclEntry, Library, NotFound
+from labtui.values import Answers, Resolver
 from tests.conftest import require_lab_data
 from tests.sandbox_snapshot import snapshot
-from tests.steps.conftest import Lab, resolve
+from tests.steps.conftest import Lab
 
 
 def test_section_creates_what_the_lab_describes(lab: Lab) -> None:
@@ -36,7 +37,7 @@ def test_section_creates_what_the_lab_describes(lab: Lab) -> None:
     assert Library("pypi", "azureml-sdk") in libraries
     csv = target.datalake.read("contoso7dlpipeline", "datalake", "AdultCensusIncome.csv")
     assert csv.splitlines()[0].decode() == HEADER
-    assert lab.outputs[("upload-data", "dev", "rows")] == "32561"
+    assert lab.output("upload-data", "dev", "rows") == "32561"
 
 
 def test_secrets_are_the_labs_and_readable_through_the_scope(lab: Lab) -> None:
@@ -53,8 +54,7 @@ def test_secrets_are_the_labs_and_readable_through_the_scope(lab: Lab) -> None:
         f"https://login.microsoftonline.com/{tenant}/oauth2/token")
     assert read("dev", "datalake-fqdn") == "abfss://datalake@contoso7dldev.dfs.core.windows.net"
     assert read("dev", "alg-state") == "dev" and read("pipeline", "alg-state") == "pipeline"
-    assert read("pipeline", "db-cluster-id") == lab.outputs[("databricks", "pipeline",
-                                                              "cluster-id")]
+    assert read("pipeline", "db-cluster-id") == lab.output("databricks", "pipeline", "cluster-id")
     assert read("pipeline", "db-access-token") == lab.answers["databricks-token"]
     app_id = read("dev", "sp-app-id")
     assert lab.target.principals.check_password(app_id, read("dev", "sp-password"))
@@ -62,13 +62,13 @@ def test_secrets_are_the_labs_and_readable_through_the_scope(lab: Lab) -> None:
 
 def test_secret_values_are_encrypted_at_rest(lab: Lab) -> None:
     lab.run_section(("dev",))
-    password = lab.outputs[("service-principal", "dev", "sp-password")]
-    assert password in lab.secrets, "the generated password is registered with the masker"
-    raw = b"".join(p.read_bytes() for p in (lab.workspace / "sandbox").rglob("*")
+    password = lab.output("service-principal", "dev", "sp-password")
+    assert password in lab.masker, "the generated password is registered with the masker"
+    raw = b"".join(p.read_bytes() for p in (lab.path / "sandbox").rglob("*")
                    if p.is_file())
     assert password.encode() not in raw
     assert lab.answers["databricks-token"].encode() not in raw
-    assert not any(password in line for line in lab.log)
+    assert not any(password in line for line in lab.lines)
 
 
 def test_verify_names_missing_and_changed_secrets_but_not_values(lab: Lab) -> None:
@@ -123,13 +123,13 @@ def test_rollback_of_the_section_leaves_the_sandbox_as_before(lab: Lab, tmp_path
     config.parent.mkdir()
     config.write_text("[other]\nhost = https://adb-1.2.azuredatabricks.net\ntoken = x-1234\n")
     lab.target.sandbox  # noqa: B018 - open the (empty) sandbox
-    before, config_before = snapshot(lab.workspace), config.read_bytes()
+    before, config_before = snapshot(lab.path), config.read_bytes()
     lab.run_section()
-    assert snapshot(lab.workspace) != before
+    assert snapshot(lab.path) != before
     lab.rollback_section()
-    assert snapshot(lab.workspace) == before
+    assert snapshot(lab.path) == before
     assert config.read_bytes() == config_before
-    assert all(not entries for entries in lab.journals.values())
+    assert lab.workspace.journal_rows() == []
 
 
 def test_rollback_keeps_what_existed_before(lab: Lab) -> None:
@@ -155,7 +155,7 @@ def test_rollback_after_an_interrupted_run_is_fine(lab: Lab) -> None:
 def test_service_principal_gets_acl_default_acl_and_role(lab: Lab) -> None:
     for step in (infra.ResourceGroups, infra.DataLake, infra.ServicePrincipal):
         lab.run(step, "dev")
-    object_id = lab.outputs[("service-principal", "dev", "sp-object-id")]
+    object_id = lab.output("service-principal", "dev", "sp-object-id")
     acl = lab.target.datalake.get_acl("contoso7dldev", "datalake")
     assert AclEntry("access", "user", object_id, "rwx") in acl
     assert AclEntry("default", "user", object_id, "rwx") in acl
@@ -163,10 +163,10 @@ def test_service_principal_gets_acl_default_acl_and_role(lab: Lab) -> None:
     (role,) = lab.target.principals.role_assignments(account.id)
     assert (role.principal_id, role.role) == (object_id, "Storage Blob Data Contributor")
     principal = lab.target.principals.get_service_principal(
-        lab.outputs[("service-principal", "dev", "sp-app-id")])
+        lab.output("service-principal", "dev", "sp-app-id"))
     assert principal.tenant_id == lab.answers["tenant-id"]
     # Handed on for the app's "what it created", next to the app id (the lab copies both).
-    assert lab.outputs[("service-principal", "dev", "sp-token-endpoint")] == (
+    assert lab.output("service-principal", "dev", "sp-token-endpoint") == (
         f"https://login.microsoftonline.com/{lab.answers['tenant-id']}/oauth2/token")
     # Files uploaded later inherit the default ACL, as in ADLS Gen2.
     lab.target.datalake.upload("contoso7dldev", "datalake", "raw/new.csv", b"a, b\n1, 2\n")
@@ -177,11 +177,12 @@ def test_service_principal_gets_acl_default_acl_and_role(lab: Lab) -> None:
 def test_service_principal_rerun_with_lost_password_resets_it(lab: Lab) -> None:
     for step in (infra.ResourceGroups, infra.DataLake, infra.ServicePrincipal):
         lab.run(step, "dev")
-    old = lab.outputs.pop(("service-principal", "dev", "sp-password"))
+    old = lab.output("service-principal", "dev", "sp-password")
+    lab.workspace.delete_output("service-principal", "dev", "sp-password")
     assert not infra.ServicePrincipal().verify(lab.ctx(infra.ServicePrincipal, "dev")).ok
     lab.run(infra.ServicePrincipal, "dev")
-    new = lab.outputs[("service-principal", "dev", "sp-password")]
-    assert new != old and new in lab.secrets
+    new = lab.output("service-principal", "dev", "sp-password")
+    assert new != old and new in lab.masker
 
 
 def test_upload_offline_falls_back_to_a_generated_sample(lab: Lab) -> None:
@@ -195,7 +196,7 @@ def test_upload_offline_falls_back_to_a_generated_sample(lab: Lab) -> None:
     assert lines[0] == HEADER and len(lines) == 2001
     first = lines[1].split(", ")
     assert len(first) == 15 and first[0].isdigit() and first[2].isdigit()
-    assert any("cannot download" in line for line in lab.log)
+    assert any("cannot download" in line for line in lab.lines)
     # The regression trained offline should be as bad as on the real file, not worse: the
     # sample's fnlwgt (what the notebook predicts) is spread like the real one's.
     real = require_lab_data().read_text(encoding="utf-8").splitlines()[1:]
@@ -258,7 +259,7 @@ def test_a_profile_of_this_workspace_at_an_old_address_is_pointed_at_the_served_
     lab.run(infra.CliProfiles, "dev")
     profile = databricks.read_profile("contoso7-dev")
     assert (profile.host, profile.token) == (workspace.url, token)
-    assert f"point profile [contoso7-dev] at {workspace.url} (it had {old})" in lab.log
+    assert f"point profile [contoso7-dev] at {workspace.url} (it had {old})" in lab.lines
     assert workspace.url == f"http://127.0.0.1:{databricks.api_port}"
 
 
@@ -271,7 +272,7 @@ def test_plan_says_what_run_would_create_and_keep(lab: Lab) -> None:
     plan = infra.DataLake().plan(lab.ctx(infra.DataLake, "dev"))
     assert {c.action for c in plan} == {"keep"}
     assert {c.action for c in infra.Secrets().plan(lab.ctx(infra.Secrets, "dev"))} == {"create"}
-    assert sqlite3.connect(lab.workspace / "sandbox" / "sandbox.db").execute(
+    assert sqlite3.connect(lab.path / "sandbox" / "sandbox.db").execute(
         "SELECT COUNT(*) FROM vaults").fetchone() == (0,), "plan touches nothing"
 
 
@@ -291,7 +292,9 @@ def test_bad_names_are_refused_naming_field_and_rule(field: object, value: str,
 
 
 def test_derived_names_fit_azure_rules() -> None:
-    values = resolve(infra.Secrets, {"prefix": "abcdefghijk"}, "pipeline")
+    fields = {fld.name: fld for fld in infra.Secrets.inputs}
+    resolver = Resolver(fields, environ={}, answers=Answers(None, {"prefix": "abcdefghijk"}))
+    values = resolver.resolve("pipeline").values
     for fld in infra.Secrets.inputs:
         if fld.name in values and fld.kind == "azure-name":
             assert fld.check(values[fld.name]) is None, (fld.name, values[fld.name])
@@ -309,11 +312,11 @@ def test_without_a_token_the_workspace_issues_one_for_the_profile_and_the_pipeli
         assert databricks.check_token(f"contoso7-adb-{env}", profile.token)
         assert [t.comment for t in databricks.tokens(f"contoso7-adb-{env}")] == [
             f"labtui cli-profiles [contoso7-{env}]"]
-        assert profile.token in lab.secrets, "the issued token is masked"
+        assert profile.token in lab.masker, "the issued token is masked"
     pipeline_token = databricks.read_profile("contoso7-pipeline").token
     assert databricks.read_scope_secret("contoso7-adb-pipeline", "data-lake",
                                         "db-access-token") == pipeline_token
-    raw = b"".join(p.read_bytes() for p in (lab.workspace / "sandbox").rglob("*")
+    raw = b"".join(p.read_bytes() for p in (lab.path / "sandbox").rglob("*")
                    if p.is_file())
     assert pipeline_token.encode() not in raw, "the sandbox keeps only a hash of a token"
 

@@ -73,7 +73,7 @@ def test_plans_name_resources_never_checks(lab: Lab) -> None:
                                  ("create", "role assignment")]
     tests = WriteTest().plan(lab.ctx(WriteTest, "dev"))
     assert _shown(tests) == [("change", "test file")]
-    assert tests[0].ref == str((lab.workspace / "repos" / "contoso7-mlops" /
+    assert tests[0].ref == str((lab.path / "repos" / "contoso7-mlops" /
                                 "Project_One-Tests" / "test_model.py").resolve())
     assert _shown(TestImage().plan(lab.ctx(TestImage, "dev"))) == [("create", "test image")]
     trained = TrainModel().plan(lab.ctx(TrainModel, "dev"))

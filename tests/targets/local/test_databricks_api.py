@@ -47,17 +47,13 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(config))
     for name in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "http_proxy", "HTTP_PROXY"):
         monkeypatch.delenv(name, raising=False)
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    target = LocalTarget(workspace)
     answers = {k: v for k, v in ANSWERS.items() if k != "databricks-token"}
-    lab = Lab(workspace, target, answers)
-    lab.run_section()
-    caplog.set_level(logging.INFO, logger="labtui.databricks_api")
-    server = DatabricksApiServer(target.databricks).start()
-    yield Served(lab, server, config)
-    server.close()
-    target.close()
+    with Lab(tmp_path / "ws", answers=answers) as lab:
+        lab.run_section()
+        caplog.set_level(logging.INFO, logger="labtui.databricks_api")
+        served = Served(lab, DatabricksApiServer(lab.target.databricks).start(), config)
+        yield served
+        served.server.close()
 
 
 def _client(**options: object) -> object:
@@ -118,7 +114,7 @@ def test_sdk_imports_lists_and_runs_a_notebook(served: Served) -> None:
     listed = list(w.workspace.list("/Shared/Project_One"))  # type: ignore[attr-defined]
     assert [(o.path, o.object_type) for o in listed] == [
         ("/Shared/Project_One/answer", ObjectType.NOTEBOOK)]
-    cluster_id = served.lab.outputs[("databricks", "dev", "cluster-id")]
+    cluster_id = served.lab.output("databricks", "dev", "cluster-id")
     run = w.jobs.submit(  # type: ignore[attr-defined]
         run_name="answer", tasks=[jobs.SubmitTask(
             task_key="answer", existing_cluster_id=cluster_id,
@@ -135,7 +131,7 @@ def test_a_failing_notebook_fails_its_run(served: Served) -> None:
     w = _client()
     served.lab.target.databricks.import_notebook(
         "contoso7-adb-dev", "/Shared/broken", "# Databricks notebook source\n1 / 0\n")
-    cluster_id = served.lab.outputs[("databricks", "dev", "cluster-id")]
+    cluster_id = served.lab.output("databricks", "dev", "cluster-id")
     run = w.jobs.submit(  # type: ignore[attr-defined]
         run_name="broken", tasks=[jobs.SubmitTask(
             task_key="broken", existing_cluster_id=cluster_id,
@@ -234,13 +230,13 @@ def test_the_port_is_kept_across_restarts(served: Served) -> None:
     port = served.server.port
     served.server.close()
     served.lab.target.close()
-    reopened = LocalTarget(served.lab.workspace)
+    reopened = LocalTarget(served.lab.path)
     try:
         assert reopened.databricks.api_port == port
         assert reopened.databricks.get_workspace("contoso7-adb-dev").url == served.server.url
     finally:
         reopened.close()
-    served.lab.target = LocalTarget(served.lab.workspace)
+    served.lab.target = LocalTarget(served.lab.path)
     served.server = DatabricksApiServer(served.lab.target.databricks).start()
 
 
@@ -282,7 +278,7 @@ def test_git_credentials_and_repos(served: Served, tmp_path: Path) -> None:
     with pytest.raises(ResourceAlreadyExists):
         w.git_credentials.create(git_provider="gitHub")  # type: ignore[attr-defined]
     assert [c.git_username for c in w.git_credentials.list()] == ["ada"]  # type: ignore
-    assert "devops-pat-value" not in (served.lab.workspace / "sandbox" / "sandbox.db"
+    assert "devops-pat-value" not in (served.lab.path / "sandbox" / "sandbox.db"
                                       ).read_bytes().decode("latin-1")
     repo = w.repos.create(url=str(origin), provider="azureDevOpsServices")  # type: ignore
     assert (repo.path, repo.branch, repo.head_commit_id) == ("/Repos/ada/origin", "main", head)
@@ -302,21 +298,17 @@ def lab_ready(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
     """The Infrastructure section run for dev; nothing serves the sandbox."""
     config = tmp_path / "home" / ".databrickscfg"
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(config))
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    target = LocalTarget(workspace)
     answers = {k: v for k, v in ANSWERS.items() if k != "databricks-token"}
-    lab = Lab(workspace, target, answers)
-    lab.run_section(envs=("dev",))
-    yield lab
-    target.close()
+    with Lab(tmp_path / "ws", answers=answers) as lab:
+        lab.run_section(envs=("dev",))
+        yield lab
 
 
 def _serve(lab: Lab) -> subprocess.Popen[str]:
     from tests.conftest import labtui_env
 
     return subprocess.Popen(
-        [sys.executable, "-m", "labtui", "sandbox", "serve", "--workspace", str(lab.workspace)],
+        [sys.executable, "-m", "labtui", "sandbox", "serve", "--workspace", str(lab.path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
         env=labtui_env())
 
@@ -329,12 +321,12 @@ def test_sandbox_serve_keeps_the_api_up_until_ctrl_c(lab_ready: Lab) -> None:
     try:
         assert serving.stdout is not None
         line = serving.stdout.readline()
-        assert line.startswith(f"Databricks REST API of {lab_ready.workspace / 'sandbox'} at "
+        assert line.startswith(f"Databricks REST API of {lab_ready.path / 'sandbox'} at "
                                f"{url} (Ctrl-C stops it")
         assert [c.cluster_name for c in _client().clusters.list()] == ["contoso7-dev"]  # type: ignore
         second = subprocess.run(
             [sys.executable, "-m", "labtui", "sandbox", "serve", "--workspace",
-             str(lab_ready.workspace)], capture_output=True, text=True, timeout=60)
+             str(lab_ready.path)], capture_output=True, text=True, timeout=60)
         assert second.returncode == 0
         assert second.stderr == (f"labtui: the Databricks REST API of this sandbox is already "
                                  f"served at {url} (by another labtui)\n")
