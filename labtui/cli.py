@@ -512,7 +512,10 @@ def _guide(args: argparse.Namespace, masker: Masker) -> int:
         shown = ", ".join(str(e) for e in envs if e) or "no environment"
         raise UsageError(f"step {step.id!r} does not run in {env!r} (only in {shown})",
                          "labtui guide")
-    fields = catalog.fields()
+    from labtui.session import with_targets_options
+
+    # The answers file may hold the target's options too: they are values like the inputs.
+    fields = with_targets_options(catalog.fields(), [args.target])
     answers = load_answers(args.values, fields) if args.values else Answers()
     workspace = _open_for_reading(args)
     try:

@@ -152,3 +152,37 @@ def test_configure_checks_options_when_a_target_is_opened_directly(
         assert (tmp_path / "ws" / "box-two" / "sandbox.db").is_file()
     finally:
         target.close()
+
+
+def test_an_answers_file_gives_options_to_the_run_and_the_guide(
+        with_demo_target: LabtuiRunner, tmp_path: Path) -> None:
+    answers = tmp_path / "answers.toml"
+    answers.write_text('prefix = "demo7"\ndemo-box = "from-file"\n')
+    ran = with_demo_target("--target", "demo", "--step", "resource-groups", "--headless",
+                           "--values", str(answers))
+    assert ran.code == 0, ran.output
+    assert (with_demo_target.workspace / "from-file" / "sandbox.db").is_file()
+    guide = with_demo_target("guide", "resource-groups", "--target", "demo",
+                             "--values", str(answers))
+    assert guide.code == 0, guide.output
+    assert "demo7-db-dev" in guide.stdout
+
+
+def test_a_proctor_roster_names_the_target_and_its_options_per_attendee(
+        with_demo_target: LabtuiRunner, tmp_path: Path) -> None:
+    roster = tmp_path / "room.csv"
+    roster.write_text("attendee,prefix,workspace,target,demo-box\n"
+                      f"ada,ada01,{tmp_path / 'ada'},demo,ada-box\n"
+                      f"bob,bob01,{tmp_path / 'bob'},local,\n"
+                      f"eve,eve01,{tmp_path / 'eve'},demo,Eve_Box\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "labtui", "proctor", "provision", "--roster", str(roster),
+         "--through", "resource-groups"],
+        capture_output=True, text=True, env=with_demo_target.env, timeout=300,
+        stdin=subprocess.DEVNULL)
+    assert done.returncode == 1, done.stdout + done.stderr  # eve's row is left out
+    assert "room.csv line 4: demo-box: 3-20 lowercase letters, digits and hyphens, " \
+           "starting with a letter" in done.stderr
+    assert (tmp_path / "ada" / "ada-box" / "sandbox.db").is_file()
+    assert (tmp_path / "bob" / "sandbox" / "sandbox.db").is_file()
+    assert not (tmp_path / "eve").exists()
