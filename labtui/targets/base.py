@@ -14,6 +14,9 @@ Conventions every port keeps:
 - Names are compared the way Azure compares them: resource group, vault and storage account
   names case-insensitively.
 - Messages of every error are one line, name the resource and never contain a secret value.
+- A failure that passes by itself (throttled, busy, not yet propagated) raises `Transient`,
+  never a plain `TargetError` with those words: the engine retries the hook on `Transient`
+  only (`labtui.retry`), and shows any other `TargetError` to the attendee as it is.
 """
 
 from __future__ import annotations
