@@ -202,6 +202,7 @@ class Engine:
         listener: Listener | None = None,
         heartbeat_after: float = 30.0,
         error_log: Path | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.catalog = catalog
         self.workspace = workspace
@@ -212,7 +213,7 @@ class Engine:
         self.heartbeat_after = heartbeat_after
         self.error_log = error_log or workspace.path / "logs" / "labtui.log"
         self.cancelled = threading.Event()
-        self.retry = RetryPolicy()
+        self.retry = retry or RetryPolicy()
         """How a hook that failed with `Transient` is tried again (every front end's)."""
         for secret in workspace.secret_values():
             self.masker.register(secret)

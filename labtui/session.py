@@ -87,9 +87,8 @@ class Session:
             self.engine = Engine(
                 self.catalog, self.workspace, target, self.resolver,
                 masker=self.masker, heartbeat_after=options.heartbeat_after,
+                retry=options.retry,
             )
-            if options.retry is not None:
-                self.engine.retry = options.retry
             self.engine.claim_target()
         except BaseException:
             target.close()

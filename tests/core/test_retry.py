@@ -152,8 +152,8 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         catalog = Catalog([MakeGroup])
         target = LocalTarget(workspace.path, busy_timeout=0.01)
         engine = Engine(catalog, workspace, target, Resolver({}, workspace=workspace),
-                        listener=events.append)
-        engine.retry = RetryPolicy(attempts=4, first_delay=0.2, jitter=0.0, wait=waits)
+                        listener=events.append,
+                        retry=RetryPolicy(attempts=4, first_delay=0.2, jitter=0.0, wait=waits))
         try:
             yield Lab(engine, target, events, waits)
         finally:
