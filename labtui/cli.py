@@ -27,7 +27,7 @@ from labtui.state import (
     WorkspaceLocked,
     private_umask,
 )
-from labtui.targets import TARGETS
+from labtui.targets import DEFAULT_TARGET, installed, not_installed_message
 from labtui.targets.base import TargetError
 from labtui.values import Resolver, ValuesError
 
@@ -54,8 +54,10 @@ def _common_options(suppress: bool) -> _Parser:
 
     parent.add_argument("--workspace", type=Path, default=default(None), metavar="DIR",
                         help="the attendee's workspace folder (env LABTUI_WORKSPACE)")
-    parent.add_argument("--target", choices=sorted(TARGETS), default=default("local"),
-                        help="where the lab's resources live (default: local)")
+    parent.add_argument("--target", type=target_argument, default=default(DEFAULT_TARGET),
+                        metavar="NAME",
+                        help="where the lab's resources live: an installed target "
+                             f"({', '.join(installed())}; default: {DEFAULT_TARGET})")
     parent.add_argument("--values", type=Path, default=default(None), metavar="FILE",
                         help="answers file (TOML) with input values")
     parent.add_argument("--set", action="append", default=default([]), metavar="KEY=VALUE",
@@ -65,6 +67,14 @@ def _common_options(suppress: bool) -> _Parser:
     parent.add_argument("--force-unlock", action="store_true", default=default(False),
                         help="take over a workspace whose lock holder is gone")
     return parent
+
+
+def target_argument(text: str) -> str:
+    """`--target NAME`: an installed target's name (read from the installed distributions'
+    metadata; no target module is imported)."""
+    if text not in installed():
+        raise argparse.ArgumentTypeError(not_installed_message(text))
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -435,7 +445,10 @@ def _guide(args: argparse.Namespace, masker: Masker) -> int:
         shown = ", ".join(str(e) for e in envs if e) or "no environment"
         raise UsageError(f"step {step.id!r} does not run in {env!r} (only in {shown})",
                          "labtui guide")
-    fields = catalog.fields()
+    from labtui.session import with_targets_options
+
+    # The answers file may hold the target's options too: they are values like the inputs.
+    fields = with_targets_options(catalog.fields(), [args.target])
     answers = load_answers(args.values, fields) if args.values else Answers()
     workspace = _open_for_reading(args)
     try:

@@ -93,7 +93,7 @@ def _rows(args: argparse.Namespace) -> list[JournalRow]:
 
 def _forget(args: argparse.Namespace) -> int:
     from labtui.command_line import ExitCode, UsageError, command_line, workspace_path
-    from labtui.targets import open_target
+    from labtui.session import open_configured_target
 
     try:
         seq = int(args.entry_id)
@@ -115,7 +115,8 @@ def _forget(args: argparse.Namespace) -> int:
             print(f"labtui: kept {what}", file=sys.stderr)
             return ExitCode.USAGE
         workspace.journal_forget(seq)
-        target = open_target(args.target, path)
+        target = open_configured_target(
+            args.target, workspace, values_file=args.values, set_values=args.set_values)
         try:
             mirror = target.journal_mirror()
             if mirror is not None:

@@ -26,7 +26,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from labtui.command_line import ExitCode, UsageError, command_line, workspace_path
-    from labtui.targets import open_target
+    from labtui.session import open_configured_target
 
     path = workspace_path(args)
     if not (path / "sandbox").is_dir() and not (path / "state.db").exists():
@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"labtui: dropped {len(dropped)} secret value(s) secret.key cannot open"
                   + (f": {', '.join(dropped)}; give them again (or run the step that makes "
                      "them)" if dropped else ""), file=sys.stderr)
-        target = open_target(args.target, path)
+        target = open_configured_target(
+            args.target, workspace, values_file=args.values, set_values=args.set_values)
         try:
             mirror = target.journal_mirror()
             if mirror is None:

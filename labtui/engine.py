@@ -29,11 +29,13 @@ from labtui.events import (
     LogLine,
     PlannedChange,
     Progress,
+    Retrying,
     StepFinished,
     StepStarted,
 )
 from labtui.masking import Masker
 from labtui.plain_text import strip_escapes
+from labtui.retry import RetryCancelled, RetryPolicy
 from labtui.state import Workspace, WorkspaceError
 from labtui.status import UnitState, unit_state
 from labtui.step import (
@@ -46,7 +48,7 @@ from labtui.step import (
     StepError,
     Verdict,
 )
-from labtui.targets.base import Target, TargetError
+from labtui.targets.base import Target, TargetError, Transient
 from labtui.targets.ownership import JournalMirror, MirroredEntry, NotOwner
 from labtui.values import Resolver, ValuesError
 
@@ -209,6 +211,7 @@ class Engine:
         listener: Listener | None = None,
         heartbeat_after: float = 30.0,
         error_log: Path | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.catalog = catalog
         self.workspace = workspace
@@ -219,6 +222,8 @@ class Engine:
         self.heartbeat_after = heartbeat_after
         self.error_log = error_log or workspace.path / "logs" / "labtui.log"
         self.cancelled = threading.Event()
+        self.retry = retry or RetryPolicy()
+        """How a hook that failed with `Transient` is tried again (every front end's)."""
         for secret in workspace.secret_values():
             self.masker.register(secret)
 
@@ -364,13 +369,20 @@ class Engine:
         self.emit(StepStarted(unit.id, unit.env, action))
         stop_heartbeat = self._start_heartbeat(unit, log)
         try:
-            result = body(self._context(unit, log))
-        except Cancelled:
+            result = self._with_retries(unit, action, log, body, self._context(unit, log))
+        except (Cancelled, RetryCancelled) as exc:
+            if isinstance(exc, RetryCancelled) and action == "run":
+                self.workspace.set_status(unit.id, unit.env, Status.CANCELLED)
             result = Result(unit, action, Outcome.CANCELLED,
                             "cancelled; what it created is in the journal, and a rollback "
                             "removes it")
         except RequirementsError as exc:
             result = Result(unit, action, Outcome.FAILED, str(exc))
+        except Transient as exc:
+            tries = self.retry.attempts
+            result = Result(unit, action, Outcome.FAILED, self.masker.redact(
+                f"{exc} (still so after {tries} tr{'ies' if tries != 1 else 'y'}: try again "
+                "later)"))
         except EXPECTED_ERRORS as exc:
             result = Result(unit, action, Outcome.FAILED,
                             self.masker.redact(str(exc)))
@@ -389,6 +401,22 @@ class Engine:
         self.emit(StepFinished(unit.id, unit.env, action, result.outcome.value, result.message,
                                result.duration))
         return result
+
+    def _with_retries(self, unit: Unit, action: str, log: _RunLog,
+                      body: Callable[[StepContext], Result], ctx: StepContext) -> Result:
+        """Call the hook's `body`, again under the retry policy while the target answers
+        `Transient`: every hook may be called again (run and rollback are idempotent, verify
+        and plan read only), so repeating the whole hook is always safe."""
+
+        def retrying(attempt: int, delay: float, error: Transient) -> None:
+            message = self.masker.redact(str(error))
+            log.warn(f"{message}: trying again in {delay:.1f}s "
+                     f"(attempt {attempt + 1} of {self.retry.attempts})")
+            self.emit(Retrying(unit.id, unit.env, action, attempt, self.retry.attempts,
+                               round(delay, 3), message))
+
+        return self.retry.call(partial(body, ctx), cancelled=self.cancelled,
+                               on_retry=retrying)
 
     def _machine_fault(self, unit: Unit, exc: OSError) -> str:
         from labtui.faults import describe_os_error
@@ -558,8 +586,8 @@ class Engine:
         except BaseException as exc:
             self.workspace.set_status(unit.id, unit.env, Status.FAILED,
                                       "rollback incomplete; run --rollback again")
-            if isinstance(exc, Cancelled) or not isinstance(exc, Exception):
-                raise
+            if isinstance(exc, (Cancelled, Transient)) or not isinstance(exc, Exception):
+                raise  # Transient: the retry policy calls the rollback again
             reason = (self.masker.redact(str(exc)) if isinstance(exc, EXPECTED_ERRORS)
                       else self._unexpected(unit, exc))
             raise StepError(self.masker.redact(f"{reason}{self._way_out(unit)}")) from None

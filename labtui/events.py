@@ -93,5 +93,17 @@ class ArtifactReady(Event):
     path: str
 
 
+@dataclass(frozen=True)
+class Retrying(Event):
+    """A hook failed for a passing reason (the target raised `Transient`): attempt `attempt`
+    of `attempts` failed with `message`, and the hook is called again after `delay` seconds."""
+
+    action: str
+    attempt: int
+    attempts: int
+    delay: float
+    message: str
+
+
 Listener = Callable[[Event], None]
 """A front end's handler; called from the engine's threads, so it must be thread-safe."""

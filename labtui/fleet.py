@@ -25,18 +25,19 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from labtui.catalog import Catalog, CatalogError, Unit
 from labtui.engine import Outcome, Result, Status
 from labtui.events import Event, JsonEvent
+from labtui.events import Retrying as UnitRetrying
 from labtui.masking import Masker
-from labtui.session import Session, SessionOptions
+from labtui.retry import RetryPolicy
+from labtui.session import Session, SessionOptions, with_targets_options
 from labtui.state import Workspace, WorkspaceError, WorkspaceLocked
 from labtui.step import Field
-from labtui.targets import TARGETS
+from labtui.targets import installed, not_installed_message
 from labtui.targets.base import TargetError
 from labtui.validation import AZURE_NAMING
 from labtui.values import ValuesError, load_answers, parse_set_args
@@ -49,23 +50,6 @@ ROSTER_OPTIONAL: tuple[str, ...] = ("target",)
 
 _ATTENDEE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 _ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_TRANSIENT = re.compile(
-    r"\b(429|502|503|504)\b|too many requests|throttl|rate.?limit|temporar(il)?y|"
-    r"timed out|timeout|try again later|service unavailable|server (is )?busy|"
-    r"database is locked|connection (reset|aborted)",
-    re.IGNORECASE,
-)
-
-
-def is_transient(message: str) -> bool:
-    """Whether a failure message describes a condition that goes away by itself (throttling,
-    a busy service, a timeout), so the same action is worth trying again after a pause.
-
-    The engine turns a hook's exception into a message, so the message is what we can see;
-    targets word these failures the way the services do (HTTP 429/503, "throttled" …).
-    """
-    return bool(_TRANSIENT.search(message))
-
 
 # --- the roster ------------------------------------------------------------------------------
 
@@ -301,8 +285,8 @@ def _validate(path: Path, rows: Sequence[_Row], fields: Mapping[str, Field],
             rule = AZURE_NAMING["prefix"].check(prefix)
             if rule:
                 problems.append(f"{row.where}: prefix {prefix!r}: {rule}")
-        if target is not None and target not in TARGETS:
-            problems.append(f"{row.where}: target {target!r}: one of {', '.join(sorted(TARGETS))}")
+        if target is not None and target not in installed():
+            problems.append(f"{row.where}: {not_installed_message(target)}")
         workspace = (path.parent / Path(workspace_text).expanduser()).resolve()
         values: dict[str, str] = {"prefix": prefix} if prefix else {}
         secret_vars: dict[str, str] = {}
@@ -620,9 +604,10 @@ class FleetOptions:
     force_unlock: bool = False
     """Take over a workspace whose lock holder is gone."""
     retries: int = 3
-    """Further attempts of a unit that failed for a passing reason (throttling, timeouts)."""
+    """Further attempts of a unit that failed for a passing reason (the target raised
+    `Transient`: throttling, a busy service); the engine's retry policy makes them."""
     backoff: float = 1.0
-    """Seconds before the first retry; doubled for each further one."""
+    """Seconds before the first retry; doubled (with jitter) for each further one."""
     environ: Mapping[str, str] | None = None
     """The environment (default: this process's) that holds shared and per-attendee secrets."""
     command: str = "labtui proctor"
@@ -648,7 +633,14 @@ class Fleet:
         self._cancelled = threading.Event()
         self._running: set[Session] = set()
         self._running_lock = threading.Lock()
-        fields = self.catalog.fields()
+        self._tries: dict[str, int] = {}
+        """Attendee -> the most tries one of their units took in the current operation."""
+        self._retry = RetryPolicy(attempts=max(0, self.options.retries) + 1,
+                                  first_delay=max(0.0, self.options.backoff))
+        # The targets' options are values too: shared in the answers file, or per attendee.
+        self.fields = with_targets_options(
+            self.catalog.fields(), {self.options.target, *(a.target for a in roster if a.target)})
+        fields = self.fields
         if self.options.values_file is not None:
             # Checked once here, so a bad answers file stops everything before anyone starts.
             load_answers(self.options.values_file, fields)
@@ -821,7 +813,7 @@ class Fleet:
         LABTUI_* variables of inputs the roster row gives (the row is about this attendee,
         a variable in the proctor's shell is about everyone)."""
         given = set(attendee.values) | set(attendee.secret_vars)
-        fields = self.catalog.fields()
+        fields = self.fields
         hidden = {fields[name].env_var for name in given if name in fields}
         hidden.add("LABTUI_PREFIX")
         return {key: value for key, value in self.environ.items() if key not in hidden}
@@ -831,8 +823,17 @@ class Fleet:
                  emit: FleetListener) -> Iterator[Session]:
         """The attendee's workspace, locked, with an engine whose events go to `emit`."""
         answers = {**attendee.values, **attendee.secrets(self.environ)}
+        with self._running_lock:
+            self._tries.pop(attendee.id, None)
 
         def forward(event: Event) -> None:
+            if isinstance(event, UnitRetrying):
+                # The engine's retry policy is the proctor's too: it says so per attendee.
+                with self._running_lock:
+                    self._tries[attendee.id] = max(self._tries.get(attendee.id, 1),
+                                                   event.attempt + 1)
+                label = f"{event.step} ({event.env})" if event.env else event.step
+                emit(Retrying(attendee.id, label, event.attempt, event.delay, event.message))
             emit(UnitEvent(attendee.id, event))
 
         options = SessionOptions(
@@ -840,7 +841,7 @@ class Fleet:
             values_file=self.options.values_file, set_values=self.options.set_values,
             environ=self._environ_for(attendee), extra_answers=answers,
             command=f"{self.options.command} {action} ({attendee.id})",
-            force_unlock=self.options.force_unlock,
+            force_unlock=self.options.force_unlock, retry=self._retry,
         )
         session = Session(options, catalog=self.catalog, masker=self._attendee_masker(attendee),
                           listeners=[forward])
@@ -865,22 +866,10 @@ class Fleet:
                     "the wrong workspace? Fix the roster or the workspace, then try again")
         return ""
 
-    def _retrying(self, attendee: Attendee, emit: FleetListener,
-                  attempt_once: Callable[[], list[Result]]) -> tuple[list[Result], int]:
-        """Call `attempt_once` until nothing failed, a failure is not transient, the retries
-        are used up, or the fleet is cancelled; wait (interruptibly) with exponential backoff."""
-        for attempt in range(self.options.retries + 1):
-            results = attempt_once()
-            failed = [r for r in results if r.outcome is Outcome.FAILED]
-            if (not failed or attempt == self.options.retries
-                    or not all(is_transient(r.message) for r in failed)):
-                return results, attempt + 1
-            delay = self.options.backoff * 2 ** attempt
-            emit(Retrying(attendee.id, failed[0].unit.label, attempt + 1, delay,
-                          failed[0].message))
-            if self._cancelled.wait(delay):
-                return results, attempt + 1
-        raise AssertionError("unreachable: the last attempt returns")
+    def _tries_of(self, attendee: Attendee) -> int:
+        """How many tries the attendee's most retried unit took (1: none was retried)."""
+        with self._running_lock:
+            return self._tries.pop(attendee.id, 1)
 
     # -- reset -----------------------------------------------------------------------------
 
@@ -897,15 +886,11 @@ class Fleet:
             if wrong:
                 return AttendeeResult(attendee, "reset", AttendeeOutcome.FAILED, wrong)
             results: list[Result] = []
-            attempts = 1
             for unit in reversed(units):
                 if session.engine.cancelled.is_set():
                     break
-                unit_results, tries = self._retrying(
-                    attendee, emit, partial(session.engine.rollback, [unit]))
-                results += unit_results
-                attempts = max(attempts, tries)
-        return _reset_result(attendee, results, len(units), attempts)
+                results += session.engine.rollback([unit])
+        return _reset_result(attendee, results, len(units), self._tries_of(attendee))
 
     # -- provision -------------------------------------------------------------------------
 
@@ -918,8 +903,8 @@ class Fleet:
             wrong = self._check_prefix(session, attendee)
             if wrong:
                 return AttendeeResult(attendee, "provision", AttendeeOutcome.FAILED, wrong)
-            results, attempts = self._retrying(attendee, emit,
-                                               lambda: session.engine.run(units, solve_manual=True))
+            results = session.engine.run(units, solve_manual=True)
+            attempts = self._tries_of(attendee)
         outcomes = [r.outcome for r in results]
         failed = [r for r in results if not r.ok]
         if Outcome.CANCELLED in outcomes:

@@ -18,8 +18,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from labtui.targets import TARGETS
-
 if TYPE_CHECKING:
     from rich.text import Text
 
@@ -100,7 +98,10 @@ def _shared_options() -> argparse.ArgumentParser:
                         help="retries of a step that failed for a passing reason (throttling, "
                              "timeouts), with exponential backoff (default 3)")
     shared.add_argument("--backoff", type=float, default=1.0, help=argparse.SUPPRESS)
-    shared.add_argument("--target", choices=sorted(TARGETS), default=argparse.SUPPRESS,
+    from labtui.cli import target_argument
+
+    shared.add_argument("--target", type=target_argument, default=argparse.SUPPRESS,
+                        metavar="NAME",
                         help="target of attendees whose row names none (default: local)")
     shared.add_argument("--values", type=Path, default=argparse.SUPPRESS, metavar="FILE",
                         help="shared answers (TOML) for everyone; a roster cell overrides it")
@@ -128,13 +129,17 @@ def run(args: argparse.Namespace, masker: Masker) -> int:
     """Run a proctor subcommand; returns the exit code (see EXIT_CODES)."""
     from labtui.catalog import Catalog
     from labtui.fleet import DEFAULT_PARALLEL, Fleet, FleetOptions, RosterError, load_roster
+    from labtui.session import with_targets_options
+    from labtui.targets import installed
 
     if getattr(args, "workspace", None) is not None:
         _error("proctor takes each attendee's workspace from the roster; drop --workspace")
         return 2
     catalog = Catalog.discover()
     try:
-        roster = load_roster(args.roster, catalog.fields()).select(args.only)
+        # A row may give an option of its target (a subscription) like any input.
+        fields = with_targets_options(catalog.fields(), installed())
+        roster = load_roster(args.roster, fields).select(args.only)
     except RosterError as exc:
         for problem in exc.problems:
             _error(problem)

@@ -6,7 +6,7 @@ it closes the target and releases the lock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +14,10 @@ from labtui.catalog import Catalog
 from labtui.engine import Engine
 from labtui.events import Listener
 from labtui.masking import Masker
+from labtui.retry import RetryPolicy
 from labtui.state import Workspace
+from labtui.step import Field
+from labtui.targets.base import Target, TargetError
 from labtui.values import Answers, Resolver, ValuesError, load_answers, parse_set_args
 
 
@@ -31,6 +34,8 @@ class SessionOptions:
     force_unlock: bool = False
     heartbeat_after: float = 30.0
     extra_answers: Mapping[str, str] = field(default_factory=dict)
+    retry: RetryPolicy | None = None
+    """How the engine retries a hook a target answered with `Transient` (default policy)."""
 
 
 class Session:
@@ -38,14 +43,17 @@ class Session:
 
     def __init__(self, options: SessionOptions, *, catalog: Catalog | None = None,
                  masker: Masker | None = None, listeners: Sequence[Listener] = ()) -> None:
-        from labtui.targets import open_target
+        from labtui.targets import target_class
 
         self.options = options
         self.catalog = catalog or Catalog.discover()
         self.masker = masker or Masker()
+        # The target's options are values like the steps' inputs: the same sources, rules
+        # and masking. Its class is loaded (not opened) first, so its options are known.
+        target_type = target_class(options.target)
+        fields = with_target_options(self.catalog.fields(), target_type)
         # What the command line gives is checked before the workspace is opened: a bad
         # answers file or --set leaves no trace (not even a new workspace folder).
-        fields = self.catalog.fields()
         answers = (load_answers(options.values_file, fields) if options.values_file
                    else Answers())
         environments = sorted({unit.env for unit in self.catalog.units() if unit.env})
@@ -63,7 +71,8 @@ class Session:
         problems = given.given_problems()
         if problems:
             raise ValuesError(problems)
-        target = open_target(options.target, options.workspace)  # its options, checked
+        # A target whose construction fails (a bad LABTUI_LOCAL_LATENCY) leaves no folder.
+        target = target_type(options.workspace)
         try:
             self.workspace = Workspace.open(options.workspace, command=options.command,
                                             force_unlock=options.force_unlock)
@@ -74,9 +83,11 @@ class Session:
             self.resolver = Resolver(fields, set_args=set_args,
                                      environ=options.environ, answers=answers,
                                      workspace=self.workspace)
+            configure_target(target, self.resolver, self.masker)
             self.engine = Engine(
                 self.catalog, self.workspace, target, self.resolver,
                 masker=self.masker, heartbeat_after=options.heartbeat_after,
+                retry=options.retry,
             )
             self.engine.claim_target()
         except BaseException:
@@ -94,3 +105,85 @@ class Session:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def with_target_options(fields: Mapping[str, Field], target: type[Target]) -> dict[str, Field]:
+    """The steps' inputs and the target's options, one set of values. An option may share
+    its name with an input (the azure target's tenant-id is the steps' tenant-id) when both
+    declare it alike.
+
+    Raises:
+        TargetError: an option and an input of the same name differ in kind or secrecy.
+    """
+    merged = dict(fields)
+    for option in target.options:
+        same = merged.get(option.name)
+        if same is not None and (same.kind, same.is_secret) != (option.kind, option.is_secret):
+            raise TargetError(
+                f"target {target.name!r} option {option.name!r}: declared as {option.kind}"
+                f"{' (secret)' if option.is_secret else ''}, but a step's input of that name "
+                f"is {same.kind}{' (secret)' if same.is_secret else ''}")
+        merged.setdefault(option.name, option)
+    return merged
+
+
+def with_targets_options(fields: Mapping[str, Field], names: Iterable[str]) -> dict[str, Field]:
+    """`with_target_options` for each of the named targets.
+
+    Raises:
+        TargetError: a target is not installed, or an option clashes with an input.
+    """
+    from labtui.targets import target_class
+
+    merged = dict(fields)
+    for name in sorted(set(names)):
+        merged = with_target_options(merged, target_class(name))
+    return merged
+
+
+def configure_target(target: Target, resolver: Resolver, masker: Masker) -> None:
+    """Resolve the target's options (they are not per environment), register the secret
+    ones with the masker and configure the target.
+
+    Raises:
+        ValuesError: an option is missing or breaks its rule (each named, with how to give it).
+    """
+    problems = resolver.problems(target.options, None)
+    if problems:
+        raise ValuesError([f"{problem} (an option of the {target.name} target)"
+                           for problem in problems])
+    values = resolver.resolve(None).values
+    chosen = {option.name: values[option.name] for option in target.options
+              if option.name in values}
+    for option in target.options:
+        if option.is_secret and option.name in chosen:
+            masker.register(chosen[option.name])
+    target.configure(chosen)
+
+
+def open_configured_target(name: str, workspace: Workspace, *, values_file: Path | None = None,
+                           set_values: Sequence[str] = (),
+                           environ: Mapping[str, str] | None = None,
+                           masker: Masker | None = None) -> Target:
+    """The named target, configured from what its options resolve to (--set, LABTUI_*, the
+    answers file, the workspace), for commands that reach the target without an engine
+    (`labtui journal forget`, `labtui recover`).
+
+    Raises:
+        TargetError: the target is not installed or cannot be opened.
+        ValuesError: an option is missing or breaks its rule.
+    """
+    from labtui.targets import target_class
+
+    target_type = target_class(name)
+    fields = with_target_options(Catalog.discover().fields(), target_type)
+    answers = load_answers(values_file, fields) if values_file else Answers()
+    resolver = Resolver(fields, set_args=parse_set_args(set_values, fields), environ=environ,
+                        answers=answers, workspace=workspace)
+    target = target_type(workspace.path)
+    try:
+        configure_target(target, resolver, masker or Masker())
+    except BaseException:
+        target.close()
+        raise
+    return target

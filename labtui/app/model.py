@@ -16,7 +16,7 @@ from typing import Any
 from labtui.catalog import Catalog, Unit
 from labtui.engine import Engine
 from labtui.masking import Masker
-from labtui.session import Session, SessionOptions
+from labtui.session import Session, SessionOptions, with_targets_options
 from labtui.state import StatusRecord, Workspace, WorkspaceLocked
 from labtui.status import UnitState, unit_state
 from labtui.step import ENVIRONMENTS, Field, Step
@@ -223,7 +223,7 @@ class Lab:
     def _read_only(cls, options: SessionOptions, catalog: Catalog,
                    holder: Mapping[str, Any]) -> Lab:
         workspace = Workspace(options.workspace, read_only=True)
-        fields = catalog.fields()
+        fields = with_targets_options(catalog.fields(), [options.target])
         answers = load_answers(options.values_file, fields) if options.values_file else Answers()
         resolver = Resolver(fields, set_args=parse_set_args(options.set_values, fields),
                             environ=options.environ, answers=answers, workspace=workspace)

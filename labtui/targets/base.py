@@ -14,6 +14,9 @@ Conventions every port keeps:
 - Names are compared the way Azure compares them: resource group, vault and storage account
   names case-insensitively.
 - Messages of every error are one line, name the resource and never contain a secret value.
+- A failure that passes by itself (throttled, busy, not yet propagated) raises `Transient`,
+  never a plain `TargetError` with those words: the engine retries the hook on `Transient`
+  only (`labtui.retry`), and shows any other `TargetError` to the attendee as it is.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
+    from labtui.step import Field
     from labtui.targets.git import WorkingCopy
     from labtui.targets.ownership import JournalMirror
 
@@ -41,6 +45,21 @@ class NotFound(TargetError):
 class Conflict(TargetError):
     """The resource exists with other settings, or in a state that forbids the request
     (a Key Vault secret that is deleted but not purged, a name taken in another group)."""
+
+
+class Transient(TargetError):
+    """The request failed for a reason that passes by itself: the service throttled it (HTTP
+    429), is busy or unavailable (503, a locked database), or has not yet seen what was just
+    made elsewhere (a new principal not yet propagated). The same call is worth repeating
+    after a pause; the engine's retry policy does that (`labtui.retry`).
+
+    `retry_after` is the pause the service asked for (a Retry-After header) in seconds, or
+    None when it named none.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class BuildFailed(TargetError):
@@ -979,14 +998,60 @@ class DevOps(ABC):
 class Target(ABC):
     """A place where the lab's resources live, exposing the ports steps use.
 
+    A target is a plugin registered under the `labtui.targets` entry-point group with its
+    `name`. It declares its `options` (a tenant, a subscription, an organisation and its
+    token …) as `Field`s; labtui resolves them like step inputs (`--set`, `LABTUI_<NAME>`, the
+    answers file, the workspace), checks them against their rules, masks the secret ones and
+    calls `configure` with them before any port call.
+
     A port a target does not offer raises `TargetError` naming the target and the port, so a
     later target (or a partial one) can still run the steps that need only what it has.
+    Ports raise `NotFound`, `Conflict` and `Transient` as their docstrings say; any other
+    `TargetError` is a failure the attendee has to act on.
     """
 
     name: ClassVar[str]
+    options: ClassVar[tuple[Field, ...]] = ()
+    """What the target needs to know before it can be used; a secret option (a token) is
+    never accepted on the command line and never shown."""
 
     def __init__(self, workspace: Path) -> None:
         self.workspace = workspace
+        self.settings: dict[str, str] = {}
+        """The option values `configure` was given (with defaults filled in)."""
+
+    def configure(self, values: Mapping[str, str]) -> None:
+        """Take the values of the target's options; called once, before any port call.
+
+        Args:
+            values: option name -> value, as resolved (options without a value left out;
+                names that are not options of this target are ignored).
+
+        Raises:
+            TargetError: an option is missing or breaks its rule; the message names the
+                target and the option, never a secret value.
+
+        The default checks every option against its `Field` and keeps the values in
+        `settings`; a target that builds clients from them calls it first.
+        """
+        settings: dict[str, str] = {}
+        problems: list[str] = []
+        for option in self.options:
+            value = values.get(option.name)
+            if value is None or value == "":
+                if option.required and option.default is None:
+                    problems.append(f"missing option {option.name!r} ({option.label})")
+                elif option.default is not None:
+                    settings[option.name] = option.default
+                continue
+            problem = option.check(value)
+            if problem:
+                problems.append(problem)
+            else:
+                settings[option.name] = value
+        if problems:
+            raise TargetError(f"the {self.name} target: " + "; ".join(problems))
+        self.settings = settings
 
     @abstractmethod
     def identity(self) -> dict[str, str]:

@@ -21,7 +21,7 @@ from labtui.fleet import (
 )
 from labtui.state import Workspace
 from labtui.step import Check, JournalEntry, Step, StepContext, Verdict
-from labtui.targets.base import TargetError
+from labtui.targets.base import TargetError, Transient
 from tests.proctor.conftest import Recorder, Room
 
 MakeRoom = Callable[..., Room]
@@ -116,13 +116,15 @@ def test_events_are_tagged_with_their_attendee(make_room: MakeRoom) -> None:
 
 
 class Flaky(Step):
-    """Its rollback fails with a throttling error a set number of times, then works."""
+    """Its rollback fails a set number of times, then works: with `Transient` (throttled)
+    while `transient` is set, else with a permanent TargetError."""
 
     id = "flaky"
     title = "A step behind a throttled service"
     section = "Demo"
     failures: dict[str, int] = {}
     message = "the service answered 429 Too Many Requests"
+    transient = True
 
     def run(self, ctx: StepContext) -> None:
         ctx.journal.record("thing", f"thing-of-{ctx.value('demo-dir')}")
@@ -134,7 +136,7 @@ class Flaky(Step):
         left = self.failures.get(entry.ref, 0)
         if left:
             self.failures[entry.ref] = left - 1
-            raise TargetError(self.message)
+            raise Transient(self.message) if self.transient else TargetError(self.message)
 
     inputs = ()
 
@@ -156,7 +158,9 @@ def test_a_transient_failure_is_retried_and_a_permanent_one_is_not(make_room: Ma
                                                                                  ("a1", 2)]
     assert summary.exit_code == 1
 
-    Flaky.message = "permission denied on the resource"
+    # The words do not matter, the kind of error does: this one names a throttle, but as a
+    # permanent TargetError it is not retried.
+    Flaky.message, Flaky.transient = "429 Too Many Requests: permission denied", False
     Flaky.failures = {f"thing-of-{room.files('a2')}": 1}
     permanent = room.fleet(retries=3).reset()
     assert permanent.attendees[1].outcome is AttendeeOutcome.FAILED

@@ -49,13 +49,16 @@ class LocalTarget(Target):
     """The embedded default target: resources live under `<workspace>/sandbox`.
 
     `latency` (seconds, default from $LABTUI_LOCAL_LATENCY or 0) is slept by every port call,
-    to stand in for a cloud's round trips in benchmarks.
+    to stand in for a cloud's round trips in benchmarks. `busy_timeout` is how long a port call
+    waits for the sandbox database another process holds before it raises `Transient`.
     """
 
     name = "local"
 
-    def __init__(self, workspace: Path, *, latency: float | None = None) -> None:
+    def __init__(self, workspace: Path, *, latency: float | None = None,
+                 busy_timeout: float = 30.0) -> None:
         super().__init__(workspace)
+        self.busy_timeout = busy_timeout
         self.latency = _latency_from_env() if latency is None else latency
         if self.latency < 0:
             given = (f"{LATENCY_ENV}={os.environ.get(LATENCY_ENV, '').strip()}"
@@ -76,7 +79,8 @@ class LocalTarget(Target):
     def _open(self) -> _Ports:
         with self._lock:
             if self._ports is None:
-                self._ports = _Ports(Sandbox(self.sandbox_path, latency=self.latency))
+                self._ports = _Ports(Sandbox(self.sandbox_path, latency=self.latency,
+                                             busy_timeout=self.busy_timeout))
             return self._ports
 
     @property

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from labtui.targets.base import TargetError
+from labtui.targets.base import TargetError, Transient
 
 SCHEMA_VERSION = 1
 
@@ -182,7 +182,7 @@ T = TypeVar("T")
 class Sandbox:
     """The sandbox of one workspace: the database, the vault key and the resource folders."""
 
-    def __init__(self, root: Path, *, latency: float = 0.0) -> None:
+    def __init__(self, root: Path, *, latency: float = 0.0, busy_timeout: float = 30.0) -> None:
         self.root = root
         self.latency = latency
         self._lock = threading.RLock()
@@ -192,7 +192,7 @@ class Sandbox:
             db_path = root / "sandbox.db"
             _touch_private(db_path)
             self._conn = sqlite3.connect(
-                db_path, check_same_thread=False, isolation_level=None, timeout=30
+                db_path, check_same_thread=False, isolation_level=None, timeout=busy_timeout
             )
         except OSError as exc:
             raise TargetError(
@@ -240,7 +240,10 @@ class Sandbox:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic unit of work; rolled back if the block raises."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise self._busy(exc) from None
             try:
                 yield self._conn
             except BaseException:
@@ -251,7 +254,18 @@ class Sandbox:
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         """Read rows (outside any write transaction)."""
         with self._lock:
-            return list(self._conn.execute(sql, params))
+            try:
+                return list(self._conn.execute(sql, params))
+            except sqlite3.OperationalError as exc:
+                raise self._busy(exc) from None
+
+    def _busy(self, exc: sqlite3.OperationalError) -> Exception:
+        """A database another process keeps locked past the busy timeout is a passing state,
+        as a busy service is (`Transient`); any other operational error is not."""
+        if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return Transient(f"the sandbox database {self.root / 'sandbox.db'} is busy: "
+                             "another process holds it locked")
+        return exc
 
     def close(self) -> None:
         with self._lock:
