@@ -248,6 +248,9 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
                      listeners=listeners) as session:
             _say_broken_lock(session.workspace, console)
             engine = session.engine
+            if args.rollback and args.all:  # and what steps no longer installed made
+                units = [*units, *engine.uninstalled_units()]
+                planned = list(units)
             if args.rollback and not _confirm_rollback(engine, units, confirm, console):
                 _error("nothing was rolled back")
                 return ExitCode.FAILED

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from labtui.catalog import Catalog, Unit
 from labtui.events import (
@@ -32,13 +31,15 @@ from labtui.events import (
     StepFinished,
     StepStarted,
 )
+from labtui.journal import Journal, JournalEntry, Record
 from labtui.masking import Masker
 from labtui.plain_text import strip_escapes
 from labtui.state import Workspace, WorkspaceError
 from labtui.status import UnitState, unit_state
-from labtui.step import Cancelled, Change, Check, JournalEntry, StepContext, StepError, Verdict
+from labtui.step import Cancelled, Change, Check, StepContext, StepError, Verdict
 from labtui.targets.base import Target, TargetError
 from labtui.targets.ownership import JournalMirror, MirroredEntry, NotOwner
+from labtui.uninstalled import uninstalled_unit
 from labtui.values import Resolver, ValuesError
 
 
@@ -101,7 +102,7 @@ class Result:
 EXPECTED_ERRORS = (StepError, TargetError, WorkspaceError, ValuesError)
 
 
-class _Journal:
+class _Journal(Journal):
     """A unit's journal in state.db, mirrored into the target's own record when it keeps one
     (written after state.db and before the resource is made; dropped after state.db)."""
 
@@ -109,12 +110,12 @@ class _Journal:
                  mirror: JournalMirror | None = None) -> None:
         self._workspace, self._unit, self._mirror = workspace, unit, mirror
 
-    def record(self, kind: str, ref: str, **undo: Any) -> JournalEntry:
-        entry = self._workspace.journal_record(self._unit.id, self._unit.env, kind, ref, undo)
+    def record(self, record: Record) -> JournalEntry:
+        entry = self._workspace.journal_record(self._unit.id, self._unit.env, record)
         if self._mirror is not None:
             self._mirror.record(MirroredEntry(
-                self._unit.id, self._unit.env, kind, ref,
-                json.dumps(dict(entry.undo), sort_keys=True), time.time()))
+                self._unit.id, self._unit.env, record.kind, record.ref,
+                json.dumps(record.payload(), sort_keys=True), time.time()))
         return entry
 
     def entries(self) -> list[JournalEntry]:
@@ -555,6 +556,17 @@ class Engine:
                     f"{unit.label}, which it needs, was rolled back: verify or run it again")
         return Result(unit, "rollback", Outcome.ROLLED_BACK,
                       f"removed {len(entries)} resource{'s' if len(entries) != 1 else ''}")
+
+    def uninstalled_units(self) -> list[Unit]:
+        """The units the journal holds entries of whose step is no longer installed, in the
+        order they journaled (so a rollback, which goes newest first, undoes the newest
+        first). Add them to a rollback of everything, and what they made is removed too."""
+        found: dict[tuple[str, str | None], None] = {}
+        for row in self.workspace.journal_rows():
+            if row.step not in self.catalog:
+                found.pop((row.step, row.env), None)
+                found[(row.step, row.env)] = None
+        return [uninstalled_unit(step, env) for step, env in found]
 
     def _way_out(self, unit: Unit) -> str:
         """How to get past an entry rollback cannot remove (the newest left is the one)."""

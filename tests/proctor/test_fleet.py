@@ -8,6 +8,7 @@ import shutil
 import tarfile
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from labtui.catalog import Catalog
@@ -19,8 +20,9 @@ from labtui.fleet import (
     Retrying,
     UnitEvent,
 )
+from labtui.journal import Record
 from labtui.state import Workspace
-from labtui.step import Check, JournalEntry, Step, StepContext, Verdict
+from labtui.step import Check, Step, StepContext, Verdict
 from labtui.targets.base import TargetError
 from tests.proctor.conftest import Recorder, Room
 
@@ -123,20 +125,27 @@ class Flaky(Step):
     section = "Demo"
     failures: dict[str, int] = {}
     message = "the service answered 429 Too Many Requests"
+    inputs = ()
 
     def run(self, ctx: StepContext) -> None:
-        ctx.journal.record("thing", f"thing-of-{ctx.value('demo-dir')}")
+        ctx.journal.record(FlakyThing(f"thing-of-{ctx.value('demo-dir')}"))
 
     def verify(self, ctx: StepContext) -> Verdict:
         return Verdict.of(Check("thing", bool(ctx.journal.entries())))
 
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        left = self.failures.get(entry.ref, 0)
-        if left:
-            self.failures[entry.ref] = left - 1
-            raise TargetError(self.message)
 
-    inputs = ()
+@dataclass(frozen=True)
+class FlakyThing(Record):
+    """What Flaky makes: removing it fails while `Flaky.failures` counts down for it."""
+
+    kind = "flaky-thing"
+    name: str
+
+    def undo(self, ctx: StepContext) -> None:
+        left = Flaky.failures.get(self.name, 0)
+        if left:
+            Flaky.failures[self.name] = left - 1
+            raise TargetError(Flaky.message)
 
 
 def test_a_transient_failure_is_retried_and_a_permanent_one_is_not(make_room: MakeRoom,

@@ -7,12 +7,12 @@ import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from labtui_steps import infrastructure
 
-from labtui.step import JournalEntry, Step, StepContext
+from labtui.journal import Journal, JournalEntry, Record
+from labtui.step import Step, StepContext
 from labtui.targets.local import LocalTarget
 from tests.conftest import LAB_DATA, require_lab_data
 
@@ -32,15 +32,21 @@ ANSWERS = {
 }
 
 
-class MemoryJournal:
+class MemoryJournal(Journal):
+    """A unit's journal in memory, kept as state.db keeps it: one entry per kind and ref."""
+
     def __init__(self, store: dict[tuple[str, str | None], list[JournalEntry]],
                  key: tuple[str, str | None], seq: Iterator[int]) -> None:
         self._store, self._key, self._seq = store, key, seq
 
-    def record(self, kind: str, ref: str, **undo: Any) -> JournalEntry:
-        entry = JournalEntry(next(self._seq), kind, ref, dict(undo))
-        self._store.setdefault(self._key, []).append(entry)
-        return entry
+    def record(self, record: Record) -> JournalEntry:
+        entries = self._store.setdefault(self._key, [])
+        for i, entry in enumerate(entries):
+            if (entry.kind, entry.ref) == (record.kind, record.ref):
+                entries[i] = JournalEntry(entry.seq, record)
+                return entries[i]
+        entries.append(JournalEntry(next(self._seq), record))
+        return entries[-1]
 
     def entries(self) -> list[JournalEntry]:
         return list(self._store.get(self._key, []))
