@@ -898,6 +898,8 @@ class Fleet:
                 return AttendeeResult(attendee, "reset", AttendeeOutcome.FAILED, wrong)
             results: list[Result] = []
             attempts = 1
+            # What steps no longer installed made is removed first, as `--all --rollback` does.
+            units = [*units, *session.engine.uninstalled_units()]
             for unit in reversed(units):
                 if session.engine.cancelled.is_set():
                     break

@@ -57,6 +57,22 @@ def test_provision_then_reset_gives_each_attendee_only_their_own(make_room: Make
     assert second.exit_code == 0
 
 
+def test_reset_removes_what_a_step_no_longer_installed_made(make_room: MakeRoom) -> None:
+    import labtui_demo_steps as demo  # type: ignore[import-not-found]
+
+    room = make_room(2)
+    assert room.fleet().provision("demo-per-env").exit_code == 0
+    # The proctor's labtui no longer has demo-per-env; its markers are still journaled.
+    later = make_room(2, catalog=Catalog([demo.DemoFiles, demo.DemoCanary]), name="later.csv")
+    reset = later.fleet().reset()
+    assert [r.outcome for r in reset.attendees] == [AttendeeOutcome.DONE] * 2, [
+        r.message for r in reset.attendees]
+    for attendee in room.ids:
+        assert list(room.files(attendee).iterdir()) == []
+        with Workspace(room.workspace(attendee), read_only=True) as workspace:
+            assert workspace.journal_size() == 0
+
+
 def test_reset_of_a_room_that_never_started_creates_nothing(make_room: MakeRoom) -> None:
     room = make_room(2)
     summary = room.fleet().reset()
