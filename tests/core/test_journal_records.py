@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 from labtui_steps import records
 
+from labtui.catalog import Catalog
+from labtui.engine import Outcome
 from labtui.journal import DamagedRecord, Record, RecordKindError, UnknownKind, decode
 from labtui.state import Workspace, WorkspaceError
-from labtui.step import StepContext
+from labtui.step import Check, Field, Step, StepContext, Verdict
 from tests.conftest import DEMO_PLUGIN, LabtuiRunner, labtui_env
 
 LEGACY_ROWS = [
@@ -236,3 +238,60 @@ class DemoFile(Record):
     assert "journal record kind 'resource-group' is defined twice" in lines[0]
     assert "labtui_steps.records:ResourceGroup" in lines[0]
     assert "labtui_demo_steps.records:DemoFile" in lines[0]
+
+
+# --- record_once, through the engine's journal and the sandbox's mirror of it ----------------
+
+
+@dataclass(frozen=True)
+class Setting(Record):
+    """A setting the step changed; `previous` is what it was, which the undo puts back."""
+
+    kind = "test-setting"
+    name: str
+    previous: str
+
+    def undo(self, ctx: StepContext) -> None:
+        Path(self.name).write_text(self.previous)
+
+
+class ChangeSetting(Step):
+    """Sets a file's content to "ours", journaling what it held first — once."""
+
+    id = "change-setting"
+    title = "Change a setting"
+    section = "Demo"
+    inputs = (Field("setting-file", "Setting file", kind="path"),)
+
+    def run(self, ctx: StepContext) -> None:
+        path = Path(ctx.value("setting-file"))
+        ctx.journal.record_once(Setting(str(path), previous=path.read_text()))
+        path.write_text("ours")
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        return Verdict.of(Check("setting", Path(ctx.value("setting-file")).read_text() == "ours"))
+
+
+def test_record_once_keeps_what_was_there_first_in_state_db_and_the_sandbox(
+        tmp_path: Path) -> None:
+    from labtui.session import Session, SessionOptions
+
+    setting = tmp_path / "setting.txt"
+    setting.write_text("the attendee's own")
+    options = SessionOptions(workspace=tmp_path / "ws", environ={},
+                             set_values=(f"setting-file={setting}",))
+    with Session(options, catalog=Catalog([ChangeSetting])) as session:
+        engine = session.engine
+        (unit,) = engine.catalog.units()
+        assert [r.outcome for r in engine.run([unit])] == [Outcome.DONE]
+        # A forced rerun finds "ours" there; the journal must still hold the attendee's.
+        assert [r.outcome for r in engine.run([unit], force=True)] == [Outcome.DONE]
+        (entry,) = session.workspace.journal_entries("change-setting", None)
+        assert entry.record == Setting(str(setting), previous="the attendee's own")
+        mirror = engine.target.journal_mirror()
+        assert mirror is not None
+        mirrored = [(e.kind, e.ref, json.loads(e.undo)) for e in mirror.entries()]
+        assert mirrored == [("test-setting", str(setting), {"previous": "the attendee's own"})]
+
+        assert [r.outcome for r in engine.rollback([unit])] == [Outcome.ROLLED_BACK]
+    assert setting.read_text() == "the attendee's own"
