@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from labtui.journal import DamagedRecord, UnknownKind, decode
+from labtui.journal import DamagedRecord, RecordKindError, UnknownKind, decode
 from labtui.state import JournalRow, Workspace
 
 
@@ -73,6 +73,8 @@ def _problem(row: JournalRow) -> str | None:
         return "undo record damaged"
     except UnknownKind:
         return "no installed plugin knows this kind"
+    except RecordKindError:
+        return "the plugin that knows this kind cannot be loaded"
     except DamagedRecord:
         return "undo record damaged"
     return None

@@ -591,9 +591,12 @@ class Engine:
                 if self.status(dependent) == Status.DONE]
 
     def rollback_plan(self, unit: Unit) -> list[Change]:
-        """What a rollback of `unit` would delete, newest first (read from the journal)."""
-        return [Change("delete", entry.kind, entry.ref)
-                for entry in reversed(self.workspace.journal_entries(unit.id, unit.env))]
+        """What a rollback of `unit` would delete, newest first (read from the journal as
+        stored: an entry that does not fit its kind is listed too, and its rollback says
+        the way out)."""
+        rows = self.workspace.journal_rows()
+        return [Change("delete", row.kind, row.ref) for row in reversed(rows)
+                if row.step == unit.id and row.env == unit.env]
 
     def plan(self, units: Sequence[Unit], *, force: bool = False) -> list[Result]:
         """What a run of each unit would do, touching nothing; with `force`, what a forced

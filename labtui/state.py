@@ -31,7 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labtui.journal import DamagedRecord, JournalEntry, Record, UnknownKind, decode
+from labtui.journal import (
+    DamagedRecord,
+    JournalEntry,
+    Record,
+    RecordKindError,
+    UnknownKind,
+    decode,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -190,6 +197,8 @@ def journal_record_of(seq: int, kind: str, ref: str, undo: str) -> Record:
         payload = None
     try:
         return decode(kind, ref, payload)
+    except RecordKindError as exc:  # a plugin's records module is broken
+        raise WorkspaceError(f"journal entry {seq} ({kind} {ref}): {exc}") from None
     except UnknownKind as exc:
         raise WorkspaceError(
             f"journal entry {seq} ({kind} {ref}) cannot be removed: {exc} (install the plugin "

@@ -295,3 +295,24 @@ def test_record_once_keeps_what_was_there_first_in_state_db_and_the_sandbox(
 
         assert [r.outcome for r in engine.rollback([unit])] == [Outcome.ROLLED_BACK]
     assert setting.read_text() == "the attendee's own"
+
+
+def test_a_rollback_plan_lists_an_entry_it_cannot_undo_and_the_rollback_says_why(
+        tmp_path: Path) -> None:
+    from labtui.session import Session, SessionOptions
+
+    options = SessionOptions(workspace=tmp_path / "ws", environ={},
+                             set_values=(f"setting-file={tmp_path / 'setting.txt'}",))
+    with Session(options, catalog=Catalog([ChangeSetting])) as session:
+        with sqlite3.connect(tmp_path / "ws" / "state.db") as db:
+            db.execute("INSERT INTO journal (step, env, kind, ref, undo, created) "
+                       "VALUES ('change-setting', '', 'gizmo', 'g-1', '{}', ?)", (time.time(),))
+        engine = session.engine
+        (unit,) = engine.catalog.units()
+        assert [(c.action, c.kind, c.ref) for c in engine.rollback_plan(unit)] == [
+            ("delete", "gizmo", "g-1")]
+        (result,) = engine.rollback([unit])
+    assert result.outcome == Outcome.FAILED
+    assert "\n" not in result.message
+    assert "no installed plugin knows the kind 'gizmo'" in result.message
+    assert "`labtui journal forget 1`" in result.message
