@@ -249,7 +249,7 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
             _say_broken_lock(session.workspace, console)
             engine = session.engine
             if args.rollback and args.all:  # and what steps no longer installed made
-                units = [*units, *engine.uninstalled_units()]
+                units = [*units, *engine.uninstalled_units(args.env)]
                 planned = list(units)
             if args.rollback and not _confirm_rollback(engine, units, confirm, console):
                 _error("nothing was rolled back")

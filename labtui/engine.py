@@ -557,13 +557,14 @@ class Engine:
         return Result(unit, "rollback", Outcome.ROLLED_BACK,
                       f"removed {len(entries)} resource{'s' if len(entries) != 1 else ''}")
 
-    def uninstalled_units(self) -> list[Unit]:
-        """The units the journal holds entries of whose step is no longer installed, in the
-        order they journaled (so a rollback, which goes newest first, undoes the newest
-        first). Add them to a rollback of everything, and what they made is removed too."""
+    def uninstalled_units(self, env: str | None = None) -> list[Unit]:
+        """The units the journal holds entries of whose step is no longer installed (limited
+        to `env` when given, as `Catalog.units` is), in the order they journaled: a rollback,
+        which goes newest first, undoes the newest first. Add them to a rollback of
+        everything, and what they made is removed too."""
         found: dict[tuple[str, str | None], None] = {}
         for row in self.workspace.journal_rows():
-            if row.step not in self.catalog:
+            if row.step not in self.catalog and (env is None or row.env in (None, env)):
                 found.pop((row.step, row.env), None)
                 found[(row.step, row.env)] = None
         return [uninstalled_unit(step, env) for step, env in found]
