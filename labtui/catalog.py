@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
+from labtui.journal import RecordKindError, load_record_kinds
 from labtui.step import SECTIONS, STEP_ID, Field, Step
 from labtui.validation import AZURE_NAMING, FIELD_KINDS
 
@@ -79,6 +80,11 @@ class Catalog:
                 continue
             origins[entry.name] = entry.value
             classes.append(loaded)
+        try:
+            # Loaded with the steps, so a kind claimed twice is refused now, not mid-rollback.
+            load_record_kinds()
+        except RecordKindError as exc:
+            raise CatalogError(str(exc)) from None
         return cls(classes, origins)
 
     def __iter__(self) -> Iterator[Step]:

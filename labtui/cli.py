@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 # Only light modules here: `labtui --help` must not pay for the engine, targets or plugins.
 from labtui.catalog import Catalog, CatalogError, did_you_mean
-from labtui.command_line import ExitCode, UsageError
+from labtui.command_line import ExitCode, UsageError, target_argument
 from labtui.command_line import cancel_on_interrupt as _cancel_on_interrupt
 from labtui.command_line import command_line as _command_line
 from labtui.command_line import open_for_reading as _open_for_reading
@@ -27,7 +27,7 @@ from labtui.state import (
     WorkspaceLocked,
     private_umask,
 )
-from labtui.targets import DEFAULT_TARGET, installed, not_installed_message
+from labtui.targets import DEFAULT_TARGET, installed
 from labtui.targets.base import TargetError
 from labtui.values import Resolver, ValuesError
 
@@ -67,14 +67,6 @@ def _common_options(suppress: bool) -> _Parser:
     parent.add_argument("--force-unlock", action="store_true", default=default(False),
                         help="take over a workspace whose lock holder is gone")
     return parent
-
-
-def target_argument(text: str) -> str:
-    """`--target NAME`: an installed target's name (read from the installed distributions'
-    metadata; no target module is imported)."""
-    if text not in installed():
-        raise argparse.ArgumentTypeError(not_installed_message(text))
-    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,6 +190,9 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
                      listeners=listeners) as session:
             _say_broken_lock(session.workspace, console)
             engine = session.engine
+            if args.rollback and args.all:  # and what steps no longer installed made
+                units = [*units, *engine.uninstalled_units(args.env)]
+                planned = list(units)
             if args.rollback and not _confirm_rollback(engine, units, confirm, console):
                 _error("nothing was rolled back")
                 return ExitCode.FAILED

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from labtui.journal import DamagedRecord, RecordKindError, UnknownKind, decode
 from labtui.state import JournalRow, Workspace
 
 
@@ -56,18 +57,31 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created))
         ref = Text(row.ref)
-        if not _readable(row):
-            ref.append("  (undo record damaged)", style="red")
+        problem = _problem(row)
+        if problem:
+            ref.append(f"  ({problem})", style="red")
         table.add_row(str(row.seq), row.unit, row.kind, ref, when)
     Console(highlight=False).print(table)
     return ExitCode.OK
 
 
-def _readable(row: JournalRow) -> bool:
+def _problem(row: JournalRow) -> str | None:
+    """Why rollback cannot remove the entry's resource, or None when its record is sound."""
     try:
-        return isinstance(json.loads(row.undo), dict)
+        decode(row.kind, row.ref, json.loads(row.undo))
     except ValueError:
-        return False
+        return "undo record damaged"
+    except UnknownKind:
+        return "no installed plugin knows this kind"
+    except RecordKindError:
+        return "the plugin that knows this kind cannot be loaded"
+    except DamagedRecord:
+        return "undo record damaged"
+    return None
+
+
+def _readable(row: JournalRow) -> bool:
+    return _problem(row) is None
 
 
 def _rows(args: argparse.Namespace) -> list[JournalRow]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from labtui.state import Workspace, default_workspace
+from labtui.targets import installed, not_installed_message
 
 
 class ExitCode(IntEnum):
@@ -86,3 +87,11 @@ def open_for_reading(args: argparse.Namespace) -> Workspace | None:
     if not path.is_file() and not (path / "state.db").exists():
         return None
     return Workspace(path, read_only=True)
+
+
+def target_argument(text: str) -> str:
+    """`--target NAME`: an installed target's name (read from the installed distributions'
+    metadata; no target module is imported)."""
+    if text not in installed():
+        raise argparse.ArgumentTypeError(not_installed_message(text))
+    return text

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from labtui.catalog import Catalog, Unit
 from labtui.events import (
@@ -33,6 +32,7 @@ from labtui.events import (
     StepFinished,
     StepStarted,
 )
+from labtui.journal import Journal, JournalEntry, Record
 from labtui.masking import Masker
 from labtui.plain_text import strip_escapes
 from labtui.retry import RetryCancelled, RetryPolicy
@@ -42,7 +42,6 @@ from labtui.step import (
     Cancelled,
     Change,
     Check,
-    JournalEntry,
     Logger,
     StepContext,
     StepError,
@@ -50,6 +49,7 @@ from labtui.step import (
 )
 from labtui.targets.base import Target, TargetError, Transient
 from labtui.targets.ownership import JournalMirror, MirroredEntry, NotOwner
+from labtui.uninstalled import uninstalled_unit
 from labtui.values import Resolver, ValuesError
 
 
@@ -112,7 +112,7 @@ class Result:
 EXPECTED_ERRORS = (StepError, TargetError, WorkspaceError, ValuesError)
 
 
-class _Journal:
+class _Journal(Journal):
     """A unit's journal in state.db, mirrored into the target's own record when it keeps one
     (written after state.db and before the resource is made; dropped after state.db)."""
 
@@ -120,12 +120,12 @@ class _Journal:
                  mirror: JournalMirror | None = None) -> None:
         self._workspace, self._unit, self._mirror = workspace, unit, mirror
 
-    def record(self, kind: str, ref: str, **undo: Any) -> JournalEntry:
-        entry = self._workspace.journal_record(self._unit.id, self._unit.env, kind, ref, undo)
+    def record(self, record: Record) -> JournalEntry:
+        entry = self._workspace.journal_record(self._unit.id, self._unit.env, record)
         if self._mirror is not None:
             self._mirror.record(MirroredEntry(
-                self._unit.id, self._unit.env, kind, ref,
-                json.dumps(dict(entry.undo), sort_keys=True), time.time()))
+                self._unit.id, self._unit.env, record.kind, record.ref,
+                json.dumps(record.payload(), sort_keys=True), time.time()))
         return entry
 
     def entries(self) -> list[JournalEntry]:
@@ -601,6 +601,18 @@ class Engine:
         return Result(unit, "rollback", Outcome.ROLLED_BACK,
                       f"removed {len(entries)} resource{'s' if len(entries) != 1 else ''}")
 
+    def uninstalled_units(self, env: str | None = None) -> list[Unit]:
+        """The units the journal holds entries of whose step is no longer installed (limited
+        to `env` when given, as `Catalog.units` is), in the order they journaled: a rollback,
+        which goes newest first, undoes the newest first. Add them to a rollback of
+        everything, and what they made is removed too."""
+        found: dict[tuple[str, str | None], None] = {}
+        for row in self.workspace.journal_rows():
+            if row.step not in self.catalog and (env is None or row.env in (None, env)):
+                found.pop((row.step, row.env), None)
+                found[(row.step, row.env)] = None
+        return [uninstalled_unit(step, env) for step, env in found]
+
     def _way_out(self, unit: Unit) -> str:
         """How to get past an entry rollback cannot remove (the newest left is the one)."""
         rows = [row for row in self.workspace.journal_rows()
@@ -624,9 +636,12 @@ class Engine:
                 if self.status(dependent) == Status.DONE]
 
     def rollback_plan(self, unit: Unit) -> list[Change]:
-        """What a rollback of `unit` would delete, newest first (read from the journal)."""
-        return [Change("delete", entry.kind, entry.ref)
-                for entry in reversed(self.workspace.journal_entries(unit.id, unit.env))]
+        """What a rollback of `unit` would delete, newest first (read from the journal as
+        stored: an entry that does not fit its kind is listed too, and its rollback says
+        the way out)."""
+        rows = self.workspace.journal_rows()
+        return [Change("delete", row.kind, row.ref) for row in reversed(rows)
+                if row.step == unit.id and row.env == unit.env]
 
     def plan(self, units: Sequence[Unit], *, force: bool = False) -> list[Result]:
         """What a run of each unit would do, touching nothing; with `force`, what a forced

@@ -886,6 +886,8 @@ class Fleet:
             if wrong:
                 return AttendeeResult(attendee, "reset", AttendeeOutcome.FAILED, wrong)
             results: list[Result] = []
+            # What steps no longer installed made is removed first, as `--all --rollback` does.
+            units = [*units, *session.engine.uninstalled_units()]
             for unit in reversed(units):
                 if session.engine.cancelled.is_set():
                     break

@@ -98,7 +98,7 @@ def _shared_options() -> argparse.ArgumentParser:
                         help="retries of a step that failed for a passing reason (throttling, "
                              "timeouts), with exponential backoff (default 3)")
     shared.add_argument("--backoff", type=float, default=1.0, help=argparse.SUPPRESS)
-    from labtui.cli import target_argument
+    from labtui.command_line import target_argument
 
     shared.add_argument("--target", type=target_argument, default=argparse.SUPPRESS,
                         metavar="NAME",

@@ -31,7 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labtui.step import JournalEntry
+from labtui.journal import (
+    DamagedRecord,
+    JournalEntry,
+    Record,
+    RecordKindError,
+    UnknownKind,
+    decode,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -176,6 +183,32 @@ class JournalRow:
     @property
     def unit(self) -> str:
         return f"{self.step} [{self.env}]" if self.env else self.step
+
+
+def journal_record_of(seq: int, kind: str, ref: str, undo: str) -> Record:
+    """The typed record of a stored entry.
+
+    Raises:
+        WorkspaceError: it is damaged or of an unknown kind, with the way out.
+    """
+    try:
+        payload = json.loads(undo)
+    except ValueError:
+        payload = None
+    try:
+        return decode(kind, ref, payload)
+    except RecordKindError as exc:  # a plugin's records module is broken
+        raise WorkspaceError(f"journal entry {seq} ({kind} {ref}): {exc}") from None
+    except UnknownKind as exc:
+        raise WorkspaceError(
+            f"journal entry {seq} ({kind} {ref}) cannot be removed: {exc} (install the plugin "
+            f"that made it again, or remove it by hand and drop the entry with "
+            f"`labtui journal forget {seq}`)") from None
+    except DamagedRecord as exc:
+        raise WorkspaceError(
+            f"journal entry {seq} ({kind} {ref}) is damaged, so labtui cannot remove it: "
+            f"{exc}; remove it by hand, then drop the entry with "
+            f"`labtui journal forget {seq}`") from None
 
 
 @dataclass(frozen=True)
@@ -685,11 +718,11 @@ class Workspace:
 
     # -- journal ---------------------------------------------------------------------------
 
-    def journal_record(self, step: str, env: str | None, kind: str, ref: str,
-                       undo: Mapping[str, Any]) -> JournalEntry:
-        """Record a resource; committed (durable) before this returns. Re-recording the same
-        resource keeps its original position and updates what its undo needs."""
-        payload = json.dumps(dict(undo), sort_keys=True)
+    def journal_record(self, step: str, env: str | None, record: Record) -> JournalEntry:
+        """Journal a record; committed (durable) before this returns. Journaling the same
+        kind and ref again keeps the entry's original position and replaces its payload."""
+        kind, ref = record.kind, record.ref
+        payload = json.dumps(record.payload(), sort_keys=True)
         with self._tx() as db:
             db.execute(
                 "INSERT INTO journal (step, env, kind, ref, undo, created) "
@@ -701,32 +734,22 @@ class Workspace:
                 "SELECT seq FROM journal WHERE step = ? AND env = ? AND kind = ? AND ref = ?",
                 (step, _env_key(env), kind, ref),
             ).fetchone()[0]
-        return JournalEntry(int(seq), kind, ref, json.loads(payload))
+        return JournalEntry(int(seq), record)
 
     def journal_entries(self, step: str, env: str | None) -> list[JournalEntry]:
-        """One unit's entries, oldest first.
+        """One unit's entries, oldest first, each as its typed record.
 
         Raises:
-            WorkspaceError: an entry's undo record is not a JSON object; the message names the
-                entry and the way out (`labtui journal forget ID`).
+            WorkspaceError: an entry does not fit its kind (its undo record is not JSON, lacks
+                a field, …) or no installed plugin knows its kind; the message names the entry
+                and the way out (`labtui journal forget ID`).
         """
         rows = self._query(
             "SELECT seq, kind, ref, undo FROM journal WHERE step = ? AND env = ? ORDER BY seq",
             (step, _env_key(env)),
         )
-        entries = []
-        for seq, kind, ref, undo in rows:
-            try:
-                info = json.loads(undo)
-            except ValueError:
-                info = None
-            if not isinstance(info, dict):
-                raise WorkspaceError(
-                    f"journal entry {seq} ({kind} {ref}) has an undo record that is not valid "
-                    f"JSON, so labtui cannot remove it: remove it by hand, then drop the entry "
-                    f"with `labtui journal forget {seq}`")
-            entries.append(JournalEntry(seq, kind, ref, info))
-        return entries
+        return [JournalEntry(seq, journal_record_of(seq, kind, ref, undo))
+                for seq, kind, ref, undo in rows]
 
     def journal_rows(self) -> list[JournalRow]:
         """Every journal entry as stored (undo text unparsed), oldest first: what

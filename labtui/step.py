@@ -5,9 +5,10 @@ A step is one unit of the lab ("Add secrets to the Key Vault"). It declares the 
 the lab's environments (`per_environment`). The engine calls its hooks with a `StepContext`:
 
 - `verify(ctx)` is read-only and returns a `Verdict` of named checks;
-- `run(ctx)` does the work, idempotently, recording every resource it creates in the journal
+- `run(ctx)` does the work, idempotently, journaling a `Record` of every resource it creates
   *before* creating it, so a crash leaves an exact list of what may exist;
-- `rollback(ctx)` undoes the journal newest-first; a resource that is already gone is fine;
+- `rollback(ctx)` undoes the journal newest-first (each record owns its undo); a resource that
+  is already gone is fine;
 - `plan(ctx)` says what `run` would create, change or delete without touching anything.
 """
 
@@ -19,8 +20,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
+from labtui.journal import Journal as Journal
+from labtui.journal import JournalEntry as JournalEntry
+from labtui.journal import Record as Record
 from labtui.validation import validate_value
 
 if TYPE_CHECKING:
@@ -126,29 +130,6 @@ class Change:
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class JournalEntry:
-    """A resource a step created (or is about to create), with what its undo needs."""
-
-    seq: int
-    kind: str
-    ref: str
-    undo: Mapping[str, Any]
-
-
-class Journal(Protocol):
-    """The journal of one unit of work (a step in an environment), kept in the workspace."""
-
-    def record(self, kind: str, ref: str, **undo: Any) -> JournalEntry:
-        """Record a resource before creating it; durable when this returns."""
-
-    def entries(self) -> list[JournalEntry]:
-        """Every recorded resource, oldest first."""
-
-    def forget(self, entry: JournalEntry) -> None:
-        """Drop an entry once its resource has been removed."""
-
-
 class Outputs(Protocol):
     """Values a step hands to later steps (a service principal's app id, a cluster id)."""
 
@@ -232,7 +213,8 @@ class Step(ABC):
 
     @abstractmethod
     def run(self, ctx: StepContext) -> None:
-        """Do the step's work. Record every created resource in `ctx.journal` before creating it.
+        """Do the step's work. Journal a `Record` of every resource (`ctx.journal.record(...)`)
+        before creating it.
 
         Raises:
             StepError: an expected failure, with a message for the attendee.
@@ -257,19 +239,11 @@ class Step(ABC):
         return self.plan(ctx)
 
     def rollback(self, ctx: StepContext) -> None:
-        """Undo the journal newest-first; `undo` removes one entry's resource."""
+        """Undo the journal newest-first: each entry's record removes what it names."""
         for entry in reversed(ctx.journal.entries()):
             ctx.check_cancelled()
-            self.undo(ctx, entry)
+            entry.record.undo(ctx)
             ctx.journal.forget(entry)
-
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        """Remove the resource of one journal entry; it may already be gone.
-
-        Raises:
-            StepError: the resource exists and could not be removed.
-        """
-        raise StepError(f"step {self.id!r} does not know how to remove a {entry.kind!r}")
 
     def solve(self, ctx: StepContext) -> None:
         """Fill in a reference answer for a manual step (proctors and `--solve`)."""

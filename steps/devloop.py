@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Literal
 
+from labtui_steps import records
 from labtui_steps.devops import NOTEBOOK_REPO_PATH, NOTEBOOK_WORKSPACE_PATH, repository
 from labtui_steps.devops import working_copy_path as repo_path
 from labtui_steps.fields import (
@@ -32,10 +33,14 @@ from labtui_steps.fields import (
     MODEL_NAME,
     PREFIX,
 )
+from labtui_steps.images import (
+    PURPOSE_LABEL,
+    remove_dangling,
+    remove_verify_servers,
+)
 
-from labtui.step import Change, Check, JournalEntry, Step, StepContext, StepError, Verdict
+from labtui.step import Change, Check, Step, StepContext, StepError, Verdict
 from labtui.targets.base import (
-    OWNER_LABEL,
     BuildFailed,
     ModelVersion,
     NotFound,
@@ -51,8 +56,6 @@ RESULTS_IN_IMAGE = "/var/azureml-app/test_results"
 TESTS_TIMEOUT = 600.0
 ANSWER_KEY = "estimated_wages"
 """The key of the scoring answer, as the lab documents it: {"estimated_wages": float}."""
-PURPOSE_LABEL = "labtui.purpose"
-STAGE_LABEL = "labtui.stage"
 REFERENCE_TEST = '''
 
 def test_run_returns_a_numeric_estimate():
@@ -95,16 +98,6 @@ def working_copy(ctx: StepContext) -> Path:
     if not (path / ".git").is_dir():
         raise StepError(f"no working copy at {path}; run seed-repo first")
     return path
-
-
-def workspace_label(ctx: StepContext) -> str:
-    """The label filter of what this workspace made on the Docker engine (the port labels
-    everything it creates with its owner id)."""
-    owner = ctx.target.containers.owner
-    if owner is None:
-        raise StepError("the Containers port has no owner: it cannot tell this workspace's "
-                        "images from another's")
-    return f"{OWNER_LABEL}={owner}"
 
 
 def image_tag(ctx: StepContext, repository: str, version: ModelVersion) -> str:
@@ -152,7 +145,7 @@ class TrainModel(Step):
         source = copy.show(f"origin/{branch}", NOTEBOOK_REPO_PATH)
         workspace = ctx.value("databricks-workspace")
         databricks = ctx.target.databricks
-        ctx.journal.record("notebook", NOTEBOOK_WORKSPACE_PATH, workspace=workspace)
+        ctx.journal.record(records.Notebook(NOTEBOOK_WORKSPACE_PATH, workspace=workspace))
         databricks.import_notebook(workspace, NOTEBOOK_WORKSPACE_PATH, source)
         ctx.log(f"imported {NOTEBOOK_REPO_PATH} ({branch}) as {NOTEBOOK_WORKSPACE_PATH}")
         cluster = ctx.outputs.get("cluster-id", step="databricks")
@@ -161,9 +154,8 @@ class TrainModel(Step):
         ml_workspace, name = ctx.value("ml-workspace-name"), ctx.value("model-name")
         # The notebook's runs (metrics, parameters, the model files) go to the experiment
         # named after its path; rollback removes them with the model.
-        ctx.journal.record("experiment", NOTEBOOK_WORKSPACE_PATH, workspace=ml_workspace)
-        ctx.journal.record("model", f"{ml_workspace}/{name}", workspace=ml_workspace,
-                           name=name)
+        ctx.journal.record(records.Experiment(NOTEBOOK_WORKSPACE_PATH, workspace=ml_workspace))
+        ctx.journal.record(records.Model(ml_workspace, name))
         work_dir = ctx.artifacts / "run"
         if work_dir.exists():
             shutil.rmtree(work_dir)
@@ -234,26 +226,6 @@ class TrainModel(Step):
         except StepError:
             why = "not trained yet"
         return [self._notebook_change(ctx), self._training(ctx, why)]
-
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        if entry.kind == "notebook":
-            try:
-                ctx.target.databricks.delete_notebook(entry.undo["workspace"], entry.ref)
-            except NotFound:
-                return
-        elif entry.kind == "model":
-            try:
-                ctx.target.models.delete_model(entry.undo["workspace"], entry.undo["name"])
-            except NotFound:
-                return
-        elif entry.kind == "experiment":
-            try:
-                if ctx.target.models.delete_experiment(entry.undo["workspace"], entry.ref):
-                    ctx.log(f"removed the runs of experiment {entry.ref}")
-            except NotFound:
-                return
-        else:
-            raise StepError(f"unknown journal entry {entry.kind}")
 
 
 # -- write-test ----------------------------------------------------------------------------------
@@ -374,16 +346,9 @@ class WriteTest(Step):
         if "def test_run_returns_a_numeric_estimate" in original:
             ctx.log("the reference test is already there")
             return
-        ctx.journal.record("reference-test", str(tests), original=original)
+        ctx.journal.record(records.ReferenceTest(str(tests), original=original))
         tests.write_text(original.rstrip("\n") + "\n" + REFERENCE_TEST, encoding="utf-8")
         ctx.log(f"added test_run_returns_a_numeric_estimate to {tests}")
-
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        if entry.kind != "reference-test":
-            raise StepError(f"unknown journal entry {entry.kind}")
-        path = Path(entry.ref)
-        if path.parent.exists():
-            path.write_text(entry.undo["original"], encoding="utf-8")
 
 
 # -- build-image ---------------------------------------------------------------------------------
@@ -493,7 +458,7 @@ class BuildImage(Step):
                                          context / "model", version=version.version)
         _copy_ca_bundle(ctx, context)
         tag = self.tag(ctx, version)
-        ctx.journal.record("image", tag)
+        ctx.journal.record(records.Image(tag))
         ctx.log(f"building {tag} from {ctx.value('base-image')} with model version "
                 f"{version.version}")
         image = containers.build(
@@ -575,43 +540,6 @@ class BuildImage(Step):
                        "registered model files") if c.action == "keep" else c
                 for c in changes]
 
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        if entry.kind != "image":
-            raise StepError(f"unknown journal entry {entry.kind}")
-        remove_verify_servers(ctx)
-        remove_image_and_containers(ctx, entry.ref)
-
-
-def remove_verify_servers(ctx: StepContext) -> None:
-    """Remove the scoring servers this workspace's verifies started (and left behind)."""
-    containers = ctx.target.containers
-    for container in containers.containers(workspace_label(ctx)):
-        if container.labels.get(PURPOSE_LABEL) == "verify":
-            containers.remove_container(container.id)
-
-
-def remove_image_and_containers(ctx: StepContext, tag: str) -> None:
-    """Remove an image and every container of this workspace made from it, and the untagged
-    images earlier builds of this workspace left behind. What other workspaces made on the
-    same engine is never touched (the port removes only what carries our owner label)."""
-    containers = ctx.target.containers
-    for container in containers.containers(workspace_label(ctx)):
-        if container.image == tag:
-            containers.remove_container(container.id)
-    if containers.remove_image(tag):
-        ctx.log(f"removed image {tag}")
-    remove_dangling(ctx, caches=True)
-
-
-def remove_dangling(ctx: StepContext, *, caches: bool = False) -> None:
-    """Remove this workspace's images that lost their tag to a rebuild; with `caches`, also
-    the images of the Dockerfiles' dependency stages, which the engine keeps as the cache
-    that makes a rebuild take seconds."""
-    containers = ctx.target.containers
-    for image in containers.images(workspace_label(ctx)):
-        if not image.tags and (caches or image.labels.get(STAGE_LABEL) != "deps"):
-            containers.remove_image(image.id)
-
 
 # -- test-image ----------------------------------------------------------------------------------
 
@@ -641,7 +569,7 @@ class TestImage(Step):
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
         _copy_ca_bundle(ctx, context)
         tag = image_tag(ctx, f"{ctx.value('image-name')}-tests", version)
-        ctx.journal.record("image", tag)
+        ctx.journal.record(records.TestImage(tag))
         try:
             containers.build(
                 context, tag, build_args={"INFERENCE_IMAGE": inference},
@@ -657,7 +585,7 @@ class TestImage(Step):
             raise
         remove_dangling(ctx)
         name = f"labtui-tests-{uuid.uuid4().hex[:10]}"
-        ctx.journal.record("container", name)
+        ctx.journal.record(records.Container(name))
         container = containers.run(tag, name=name, labels={PURPOSE_LABEL: "tests"})
         try:
             for line in containers.logs(container.id, follow=True):
@@ -760,11 +688,3 @@ class TestImage(Step):
                               "pytest with coverage inside, removed afterwards"),
                 Change("change" if results.exists() else "create", "test results",
                        str(results), "JUnit, Cobertura and the HTML report")]
-
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        if entry.kind == "container":
-            ctx.target.containers.remove_container(entry.ref)
-        elif entry.kind == "image":
-            remove_image_and_containers(ctx, entry.ref)
-        else:
-            raise StepError(f"unknown journal entry {entry.kind}")

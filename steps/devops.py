@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from labtui_steps import records
 from labtui_steps.fields import (
     BRANCH,
     DATABRICKS_WORKSPACE,
@@ -19,7 +20,7 @@ from labtui_steps.fields import (
     PREFIX,
 )
 
-from labtui.step import Change, Check, JournalEntry, Step, StepContext, StepError, Verdict
+from labtui.step import Change, Check, Step, StepContext, Verdict
 from labtui.targets.base import GitRepository, NotFound
 
 SEED_CONTENT = ("Project_One", "Project_One-Tests")
@@ -54,24 +55,9 @@ def repository(ctx: StepContext) -> GitRepository:
     return ctx.target.devops.get_repository(organization(ctx), project, project)
 
 
-def journaled_repository(ctx: StepContext, entry: JournalEntry) -> GitRepository | None:
-    """The repository a journal entry names, or None if it is gone already."""
-    try:
-        return ctx.target.devops.get_repository(
-            entry.undo["organization"], entry.undo["project"], entry.undo["repository"])
-    except NotFound:
-        return None
-
-
 def working_copy_path(ctx: StepContext) -> Path:
     """Where the attendee's clone lives: `<workspace>/repos/<project>`."""
     return ctx.target.workspace / "repos" / ctx.value("devops-project")
-
-
-def _journal(ctx: StepContext, kind: str, ref: str, **undo: str) -> None:
-    """Record a resource about to be created, unless an earlier, interrupted run did."""
-    if not any(e.kind == kind and e.ref == ref for e in ctx.journal.entries()):
-        ctx.journal.record(kind, ref, **undo)
 
 
 def assets_root() -> Path:
@@ -98,8 +84,7 @@ class DevOpsProject(Step):
         try:
             devops.get_project(organization_name, name)
         except NotFound:
-            _journal(ctx, "devops-project", f"{organization_name}/{name}",
-                     organization=organization_name, project=name)
+            ctx.journal.record_once(records.DevOpsProject(organization_name, name))
         project = devops.create_project(organization_name, name, process="Agile",
                                         description="Databricks ML DevOps hands-on lab")
         ctx.log(f"project {project.organization}/{project.name} ({project.process}, "
@@ -107,8 +92,7 @@ class DevOpsProject(Step):
         try:
             devops.get_repository(organization_name, name, name)
         except NotFound:
-            _journal(ctx, "devops-repository", f"{organization_name}/{name}/{name}",
-                     organization=organization_name, project=name, repository=name)
+            ctx.journal.record_once(records.DevOpsRepository(organization_name, name, name))
         repo = devops.create_repository(organization_name, name, name)
         ctx.log(f"repository {repo.name}: clone from {repo.web_url}")
         ctx.outputs.set("clone-url", repo.clone_url)
@@ -143,17 +127,6 @@ class DevOpsProject(Step):
         return [Change("create", "devops-project", f"{organization_name}/{name}", "Git, Agile"),
                 Change("create", "repository", name)]
 
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        if entry.kind == "devops-repository":
-            if ctx.target.devops.delete_repository(
-                    entry.undo["organization"], entry.undo["project"], entry.undo["repository"]):
-                ctx.log(f"deleted repository {entry.ref}")
-            return
-        if entry.kind != "devops-project":
-            raise StepError(f"unknown journal entry {entry.kind}")
-        if ctx.target.devops.delete_project(entry.undo["organization"], entry.undo["project"]):
-            ctx.log(f"deleted project {entry.ref}")
-
 
 class SeedRepo(Step):
     """Push the lab's Project_One / Project_One-Tests layout to the repository's master."""
@@ -170,7 +143,7 @@ class SeedRepo(Step):
     def run(self, ctx: StepContext) -> None:
         repo = repository(ctx)
         path = working_copy_path(ctx)
-        ctx.journal.record("working-copy", str(path), path=str(path))
+        ctx.journal.record(records.WorkingCopy(str(path)))
         copy = ctx.target.devops.working_copy(repo, path)
         ctx.log(f"clone {repo.web_url} into {path}")
         copy.repo()
@@ -187,8 +160,9 @@ class SeedRepo(Step):
         if copy.remote_head("master") is None:
             # Journaled once, by the run that creates master: a later run must not record
             # the seed's own master as one that "existed before".
-            _journal(ctx, "branch", "master", repository=repo.name,
-                     organization=repo.organization, project=repo.project, before="")
+            ctx.journal.record_once(records.Branch(
+                "master", organization=repo.organization, project=repo.project,
+                repository=repo.name, before=""))
         pushed = copy.push("master")
         ctx.log("pushed master" if pushed else "master is up to date: pushed nothing")
 
@@ -217,26 +191,6 @@ class SeedRepo(Step):
             Check("working copy", True, str(copy.path)),
         )
 
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        if entry.kind == "working-copy":
-            path = Path(entry.undo["path"])
-            if path.exists():
-                shutil.rmtree(path)
-            if path.parent.name == "repos" and path.parent.exists() and \
-                    not any(path.parent.iterdir()):
-                path.parent.rmdir()
-            return
-        if entry.kind == "branch":
-            repo = journaled_repository(ctx, entry)
-            if repo is None:
-                return
-            if entry.undo.get("before"):
-                ctx.log(f"master of {repo.name} existed before the seed; it is kept")
-                return
-            ctx.target.devops.delete_branch(repo, entry.ref)
-            return
-        raise StepError(f"unknown journal entry {entry.kind}")
-
 
 class GitIntegration(Step):
     """The attendee's branch exists and the Databricks notebook is linked to it."""
@@ -256,8 +210,8 @@ class GitIntegration(Step):
         copy = ctx.target.devops.working_copy(repo, working_copy_path(ctx))
         copy.fetch()
         if copy.remote_head(branch) is None:
-            ctx.journal.record("branch", branch, organization=repo.organization,
-                               project=repo.project, repository=repo.name)
+            ctx.journal.record(records.Branch(branch, organization=repo.organization,
+                                              project=repo.project, repository=repo.name))
             copy.checkout(branch, start="origin/master")
             copy.push(branch)
             ctx.log(f"created branch {branch} from master")
@@ -267,19 +221,16 @@ class GitIntegration(Step):
         workspace = ctx.value("databricks-workspace")
         # Journal what was there before, once (a rerun must not overwrite it with our own
         # setting), so rollback restores the attendee's previous provider and link.
-        journaled = {(entry.kind, entry.ref) for entry in ctx.journal.entries()}
         provider = databricks.git_provider(workspace)
         if provider != GIT_PROVIDER:
-            if ("git-provider", workspace) not in journaled:
-                ctx.journal.record("git-provider", workspace, previous=provider or "")
+            ctx.journal.record_once(records.GitProvider(workspace, previous=provider or ""))
             databricks.set_git_provider(workspace, GIT_PROVIDER)
             ctx.log(f"Git provider: {GIT_PROVIDER}")
         link = databricks.notebook_link(workspace, NOTEBOOK_WORKSPACE_PATH)
         wanted = (repo.web_url, branch, NOTEBOOK_REPO_PATH)
         if link != wanted:
-            if ("notebook-link", NOTEBOOK_WORKSPACE_PATH) not in journaled:
-                ctx.journal.record("notebook-link", NOTEBOOK_WORKSPACE_PATH, workspace=workspace,
-                                   previous=list(link) if link else [])
+            ctx.journal.record_once(records.NotebookLink(
+                NOTEBOOK_WORKSPACE_PATH, workspace=workspace, previous=tuple(link or ())))
             databricks.link_notebook(workspace, NOTEBOOK_WORKSPACE_PATH, *wanted)
         ctx.log(f"linked {NOTEBOOK_WORKSPACE_PATH} to {NOTEBOOK_REPO_PATH} on {branch}")
 
@@ -308,28 +259,3 @@ class GitIntegration(Step):
                             f"{NOTEBOOK_WORKSPACE_PATH} → {link[2]} on {link[1]}" if link
                             else "the notebook is not linked", "run this step again"))
         return Verdict(tuple(checks))
-
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        databricks = ctx.target.databricks
-        if entry.kind == "notebook-link":
-            previous = entry.undo.get("previous") or []
-            try:
-                if previous:
-                    databricks.link_notebook(entry.undo["workspace"], entry.ref, *previous)
-                else:
-                    databricks.unlink_notebook(entry.undo["workspace"], entry.ref)
-            except NotFound:
-                return
-            return
-        if entry.kind == "git-provider":
-            try:
-                databricks.set_git_provider(entry.ref, entry.undo["previous"] or None)
-            except NotFound:
-                return
-            return
-        if entry.kind == "branch":
-            repo = journaled_repository(ctx, entry)
-            if repo is not None:
-                ctx.target.devops.delete_branch(repo, entry.ref)
-            return
-        raise StepError(f"unknown journal entry {entry.kind}")

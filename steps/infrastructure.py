@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
-from labtui_steps import census
+from labtui_steps import census, records
 from labtui_steps.fields import (
     CLUSTER_NAME,
     COMPUTE_NAME,
@@ -45,7 +45,6 @@ from labtui.step import (
     ENVIRONMENTS,
     Change,
     Check,
-    JournalEntry,
     Step,
     StepContext,
     StepError,
@@ -92,106 +91,21 @@ def _check(name: str, problem: str | None, hint: str = "") -> Check:
 
 
 class InfrastructureStep(Step):
-    """Shared behaviour of the section: journaling once, and undo for every kind it creates."""
+    """A step of the Infrastructure section: it runs once for each environment."""
 
     section = "Infrastructure"
     per_environment = True
 
-    def _journal(self, ctx: StepContext, kind: str, ref: str, **undo: str) -> None:
-        """Record a resource about to be created, unless an earlier, interrupted run did."""
-        if not any(e.kind == kind and e.ref == ref for e in ctx.journal.entries()):
-            ctx.journal.record(kind, ref, **undo)
 
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        target, undo = ctx.target, entry.undo
-        if entry.kind == "resource-group":
-            target.resource_groups.delete(entry.ref)
-        elif entry.kind == "ml-workspace":
-            target.models.delete_workspace(entry.ref)
-        elif entry.kind == "storage-account":
-            target.datalake.delete_account(entry.ref)
-        elif entry.kind == "file-system":
-            _ignore_missing(lambda: target.datalake.delete_file_system(
-                undo["account"], entry.ref))
-        elif entry.kind == "datalake-file":
-            _ignore_missing(lambda: target.datalake.delete_file(
-                undo["account"], undo["file_system"], entry.ref))
-        elif entry.kind == "key-vault":
-            target.vault.delete_vault(entry.ref)
-        elif entry.kind == "databricks-workspace":
-            target.databricks.delete_workspace(entry.ref)
-        elif entry.kind == "cluster":
-            _ignore_missing(lambda: [
-                target.databricks.delete_cluster(undo["workspace"], cluster.cluster_id)
-                for cluster in target.databricks.clusters(undo["workspace"])
-                if cluster.name == entry.ref
-            ])
-        elif entry.kind == "cluster-libraries":
-            libraries = [Library("pypi", spec) for spec in undo["libraries"].split(",")]
-            _ignore_missing(lambda: target.databricks.uninstall_libraries(
-                undo["workspace"], entry.ref, libraries))
-        elif entry.kind == "cluster-autotermination":
-            _ignore_missing(lambda: target.databricks.edit_cluster(
-                undo["workspace"], entry.ref,
-                autotermination_minutes=int(undo["previous"])))
-        elif entry.kind == "databricks-profile":
-            target.databricks.delete_profile(entry.ref)
-        elif entry.kind == "service-principal":
-            try:
-                principal = target.principals.find_service_principal(entry.ref)
-            except NotFound:
-                return
-            target.principals.delete_service_principal(principal.app_id)
-        elif entry.kind == "datalake-acl":
-            _ignore_missing(lambda: target.datalake.remove_acl(
-                undo["account"], undo["file_system"], "", entry.ref))
-        elif entry.kind == "role-assignment":
-            for assignment in target.principals.role_assignments(undo["scope"]):
-                if assignment.principal_id == undo["principal"] and assignment.role == undo[
-                        "role"]:
-                    target.principals.remove_role_assignment(assignment.id)
-        elif entry.kind == "secret-scope":
-            _ignore_missing(lambda: target.databricks.delete_secret_scope(
-                undo["workspace"], entry.ref))
-        elif entry.kind == "vault-secret":
-            _ignore_missing(lambda: _remove_secret(ctx, undo["vault"], entry.ref))
-        elif entry.kind == "recovered-secret":
-            _ignore_missing(lambda: ctx.target.vault.delete_secret(undo["vault"], entry.ref))
-        elif entry.kind == "databricks-token":
-            _ignore_missing(lambda: [
-                target.databricks.delete_token(undo["workspace"], token.token_id)
-                for token in target.databricks.tokens(undo["workspace"])
-                if token.comment == entry.ref
-            ])
-        else:
-            super().undo(ctx, entry)
-
-
-def _issue_token(step: InfrastructureStep, ctx: StepContext, workspace: str,
-                 comment: str) -> str:
+def _issue_token(ctx: StepContext, workspace: str, comment: str) -> str:
     """Ask the workspace for a personal access token, journaled by its comment (its id is
     known only once it exists), masked from the moment it is known."""
-    step._journal(ctx, "databricks-token", comment, workspace=workspace)
+    ctx.journal.record_once(records.DatabricksToken(comment, workspace))
     ctx.log(f"ask {workspace} for a personal access token ({comment!r})")
     value = ctx.target.databricks.create_token(workspace, comment).value
     if value is None:
         raise StepError(f"{workspace} issued a token without showing its value")
     return ctx.secret(value)
-
-
-def _ignore_missing(action: Callable[[], object]) -> None:
-    """Run an undo action; what it would remove being already gone is fine."""
-    try:
-        action()
-    except NotFound:
-        return
-
-
-def _remove_secret(ctx: StepContext, vault: str, name: str) -> None:
-    # Delete, then purge: a soft-deleted secret would block the next run from setting it.
-    # It may be soft-deleted already (by hand), and then only the purge is left to do.
-    _ignore_missing(lambda: ctx.target.vault.delete_secret(vault, name))
-    ctx.target.vault.purge_deleted_secret(vault, name)
 
 
 # --- resource groups ---------------------------------------------------------------------
@@ -216,7 +130,7 @@ class ResourceGroups(InfrastructureStep):
         if groups.exists(name):
             ctx.log(f"resource group {name} exists already")
         else:
-            self._journal(ctx, "resource-group", name)
+            ctx.journal.record_once(records.ResourceGroup(name))
             ctx.log(f"create resource group {name} in {location}")
         groups.create(name, location)
 
@@ -260,7 +174,7 @@ class MlWorkspace(InfrastructureStep):
             models.get_workspace(name)
             ctx.log(f"ML workspace {name} exists already")
         except NotFound:
-            self._journal(ctx, "ml-workspace", name)
+            ctx.journal.record_once(records.MlWorkspace(name))
             ctx.log(f"create ML workspace {name}")
         models.create_workspace(ctx.value("resource-group"), name, ctx.value("location"))
 
@@ -309,7 +223,7 @@ class DataLake(InfrastructureStep):
             account = lake.get_account(name)
             ctx.log(f"storage account {name} exists already")
         except NotFound:
-            self._journal(ctx, "storage-account", name)
+            ctx.journal.record_once(records.StorageAccount(name))
             ctx.log(f"create storage account {name} (StorageV2, Cool, hierarchical namespace)")
         account = lake.create_account(
             ctx.value("resource-group"), name, ctx.value("location"),
@@ -317,7 +231,7 @@ class DataLake(InfrastructureStep):
         )
         ctx.check_cancelled()
         if FILE_SYSTEM not in lake.file_systems(name):
-            self._journal(ctx, "file-system", FILE_SYSTEM, account=name)
+            ctx.journal.record_once(records.FileSystem(FILE_SYSTEM, account=name))
             ctx.log(f"create file system {FILE_SYSTEM}")
             lake.create_file_system(name, FILE_SYSTEM)
         ctx.outputs.set("datalake-fqdn", lake.uri(account.name, FILE_SYSTEM))
@@ -378,7 +292,7 @@ class KeyVault(InfrastructureStep):
         if _exists(lambda: vault.get_vault(name)):
             ctx.log(f"key vault {name} exists already")
         else:
-            self._journal(ctx, "key-vault", name)
+            ctx.journal.record_once(records.KeyVault(name))
             ctx.log(f"create key vault {name}")
         created = vault.create_vault(ctx.value("resource-group"), name, ctx.value("location"))
         ctx.outputs.set("vault-uri", created.uri)
@@ -421,22 +335,23 @@ class Databricks(InfrastructureStep):
         if _exists(lambda: databricks.get_workspace(name)):
             ctx.log(f"Databricks workspace {name} exists already")
         else:
-            self._journal(ctx, "databricks-workspace", name)
+            ctx.journal.record_once(records.DatabricksWorkspace(name))
             ctx.log(f"create Databricks workspace {name} (premium)")
         workspace = databricks.create_workspace(
             ctx.value("resource-group"), name, ctx.value("location"), sku="premium")
         ctx.check_cancelled()
         cluster = _find_cluster(databricks.clusters(name), cluster_name)
         if cluster is None:
-            self._journal(ctx, "cluster", cluster_name, workspace=name)
+            ctx.journal.record_once(records.Cluster(cluster_name, workspace=name))
             ctx.log(f"create cluster {cluster_name}: terminates after "
                     f"{AUTOTERMINATION_MINUTES} minutes of inactivity")
             cluster = databricks.create_cluster(
                 name, cluster_name, node_type=NODE_TYPE, spark_version=SPARK_VERSION,
                 num_workers=NUM_WORKERS, autotermination_minutes=AUTOTERMINATION_MINUTES)
         elif cluster.autotermination_minutes != AUTOTERMINATION_MINUTES:
-            self._journal(ctx, "cluster-autotermination", cluster.cluster_id, workspace=name,
-                          previous=str(cluster.autotermination_minutes))
+            ctx.journal.record_once(records.ClusterAutotermination(
+                cluster.cluster_id, workspace=name,
+                previous=str(cluster.autotermination_minutes)))
             ctx.log(f"set cluster {cluster_name} to terminate after "
                     f"{AUTOTERMINATION_MINUTES} idle minutes")
             cluster = databricks.edit_cluster(
@@ -447,8 +362,8 @@ class Databricks(InfrastructureStep):
         missing = [library for library in LIBRARIES if library not in installed]
         if missing:
             specs = ",".join(library.spec for library in missing)
-            self._journal(ctx, "cluster-libraries", cluster.cluster_id, workspace=name,
-                          libraries=specs)
+            ctx.journal.record_once(records.ClusterLibraries(
+                cluster.cluster_id, workspace=name, libraries=specs))
             ctx.log(f"install {specs.replace(',', ', ')} on {cluster_name}")
             databricks.install_libraries(name, cluster.cluster_id, missing)
         ctx.outputs.set("workspace-url", workspace.url)
@@ -556,8 +471,8 @@ class UploadData(InfrastructureStep):
             raise StepError(f"{origin} is not the lab's {census.FILE_NAME}: {problem}")
         exists = any(f.path == census.FILE_NAME for f in lake.list_files(account, FILE_SYSTEM))
         if not exists:
-            self._journal(ctx, "datalake-file", census.FILE_NAME, account=account,
-                          file_system=FILE_SYSTEM)
+            ctx.journal.record_once(records.DatalakeFile(
+                census.FILE_NAME, account=account, file_system=FILE_SYSTEM))
         ctx.log(f"upload {census.FILE_NAME} ({rows:,} rows, from {origin})")
         lake.upload(account, FILE_SYSTEM, census.FILE_NAME, source)
         ctx.outputs.set("rows", str(rows))
@@ -690,11 +605,11 @@ class CliProfiles(InfrastructureStep):
                 f"workspace ({existing.host}); choose another databricks-profile")
         token = self._usable_token(ctx, existing)
         if token is None:
-            token = _issue_token(self, ctx, workspace, f"labtui cli-profiles [{profile}]")
+            token = _issue_token(ctx, workspace, f"labtui cli-profiles [{profile}]")
         if not ctx.values.get("databricks-token"):
             ctx.outputs.set("token", token, secret=True)
         if existing is None:
-            self._journal(ctx, "databricks-profile", profile)
+            ctx.journal.record_once(records.DatabricksProfile(profile))
             ctx.log(f"add profile [{profile}] for {host} to {databricks.profile_file()}")
         elif moved:  # its token is this workspace's: the workspace's address changed
             ctx.log(f"point profile [{profile}] at {host} (it had {existing.host})")
@@ -781,7 +696,7 @@ class ServicePrincipal(InfrastructureStep):
         try:
             principal = principals.find_service_principal(name)
         except NotFound:
-            self._journal(ctx, "service-principal", name)
+            ctx.journal.record_once(records.ServicePrincipal(name))
             ctx.log(f"create service principal {name}")
             principal = principals.create_service_principal(name, tenant)
             if principal.password is None:
@@ -808,13 +723,14 @@ class ServicePrincipal(InfrastructureStep):
         ctx.check_cancelled()
         wanted = _acl_for(principal.object_id)
         if not set(wanted) <= set(lake.get_acl(account.name, FILE_SYSTEM)):
-            self._journal(ctx, "datalake-acl", principal.object_id, account=account.name,
-                          file_system=FILE_SYSTEM)
+            ctx.journal.record_once(records.DatalakeAcl(
+                principal.object_id, account=account.name, file_system=FILE_SYSTEM))
             ctx.log(f"give {name} read, write and execute on {FILE_SYSTEM}, also as default")
             lake.update_acl(account.name, FILE_SYSTEM, "", wanted)
         if not _has_role(ctx, principal.object_id, account.id):
-            self._journal(ctx, "role-assignment", f"{ROLE} on {account.name}",
-                          principal=principal.object_id, role=ROLE, scope=account.id)
+            ctx.journal.record_once(records.RoleAssignment(
+                f"{ROLE} on {account.name}", principal=principal.object_id, role=ROLE,
+                scope=account.id))
             ctx.log(f"assign {ROLE} on {account.name} to {name}")
             principals.assign_role(principal.object_id, ROLE, account.id)
 
@@ -901,7 +817,7 @@ class SecretScope(InfrastructureStep):
         databricks, workspace = ctx.target.databricks, ctx.value("databricks-workspace")
         vault = ctx.target.vault.get_vault(ctx.value("key-vault"))
         if not any(scope.name == SCOPE for scope in databricks.secret_scopes(workspace)):
-            self._journal(ctx, "secret-scope", SCOPE, workspace=workspace)
+            ctx.journal.record_once(records.SecretScope(SCOPE, workspace=workspace))
             ctx.log(f"create secret scope {SCOPE} backed by {vault.uri}")
         databricks.create_secret_scope(workspace, SCOPE, vault=vault)
 
@@ -978,7 +894,7 @@ class Secrets(InfrastructureStep):
             if not issue:
                 raise StepError("no Databricks token for db-access-token yet: run this step "
                                 "(the workspace issues one) or give databricks-token")
-            usable = _issue_token(self, ctx, workspace, "labtui secrets db-access-token")
+            usable = _issue_token(ctx, workspace, "labtui secrets db-access-token")
         if issue and usable != kept[0]:
             ctx.outputs.set("db-access-token", usable, secret=True)
         return usable
@@ -1046,10 +962,10 @@ class Secrets(InfrastructureStep):
                 ctx.log(f"recover the deleted secret {name}")
                 if name not in ours:
                     # Someone else's: rollback puts it back as it was, deleted but recoverable.
-                    self._journal(ctx, "recovered-secret", name, vault=vault)
+                    ctx.journal.record_once(records.RecoveredSecret(name, vault=vault))
                 store.recover_deleted_secret(vault, name)
             else:
-                self._journal(ctx, "vault-secret", name, vault=vault)
+                ctx.journal.record_once(records.VaultSecret(name, vault=vault))
         todo = missing + different
         if not todo:
             ctx.log("every secret is in place")

@@ -260,8 +260,10 @@ class Lab:
         outputs = tuple(Output(name, "" if secret else self.masker.redact(value), secret)
                         for name, (value, secret) in sorted(
                             self.workspace.outputs(unit.id, unit.env).items()))
-        resources = tuple((entry.kind, self.masker.redact(entry.ref))
-                          for entry in self.workspace.journal_entries(unit.id, unit.env))
+        # As stored: an entry whose record does not fit its kind is still something it made.
+        resources = tuple((row.kind, self.masker.redact(row.ref))
+                          for row in self.workspace.journal_rows()
+                          if row.step == unit.id and row.env == unit.env)
         return Created(outputs, resources)
 
     def close(self) -> None:

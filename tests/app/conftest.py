@@ -13,16 +13,18 @@ import json
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from labtui_steps import devloop
+from labtui_steps import devloop, records
 
 from labtui.app.app import LabApp, build_app
 from labtui.catalog import Catalog
+from labtui.journal import Record
 from labtui.session import SessionOptions
-from labtui.step import Check, Field, JournalEntry, Step, StepContext, Verdict
+from labtui.step import Check, Field, Step, StepContext, Verdict
 from steps.fields import DATA_FILE, LOCATION
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -103,7 +105,7 @@ class Principal(Step):
     PASSWORD: ClassVar[str] = "Pw~8rT2q-secret-value-KX91"
 
     def run(self, ctx: StepContext) -> None:
-        ctx.journal.record("service-principal", "principal-dev")
+        ctx.journal.record(records.ServicePrincipal("principal-dev"))
         ctx.outputs.set("sp-app-id", self.APP_ID)
         ctx.outputs.set("sp-password", ctx.secret(self.PASSWORD), secret=True)
         ctx.log(f"created principal-dev with password {self.PASSWORD}")
@@ -112,7 +114,15 @@ class Principal(Step):
         made = ctx.outputs.get("sp-app-id") is not None
         return Verdict.of(Check("principal", made, "created" if made else "missing"))
 
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
+
+@dataclass(frozen=True)
+class Marker(Record):
+    """A marker that a run got going; there is nothing to remove."""
+
+    kind = "test-marker"
+    name: str
+
+    def undo(self, ctx: StepContext) -> None:
         return None
 
 
@@ -129,7 +139,7 @@ class Waiter(Step):
     inputs = (Field("waiter-token", "Token", kind="secret", required=False),)
 
     def run(self, ctx: StepContext) -> None:
-        ctx.journal.record("marker", "waiter-started")
+        ctx.journal.record(Marker("waiter-started"))
         ctx.log("waiting for the operation")
         WAITING.set()
         while not ctx.cancelled.wait(0.02):
@@ -138,9 +148,6 @@ class Waiter(Step):
 
     def verify(self, ctx: StepContext) -> Verdict:
         return Verdict.of(Check("finished", False, "not finished", "run it"))
-
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        return None
 
 
 class WriteNote(Step):

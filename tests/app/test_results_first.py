@@ -4,6 +4,8 @@ also after a restart), then what it created — each row copyable, secrets never
 from __future__ import annotations
 
 import shutil
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -163,6 +165,20 @@ async def test_what_it_created_is_listed_copyable_and_secrets_stay_hidden(
         await ready(pilot)
         assert table_rows(again, ".created-table")[0] == ["app id (client id)",
                                                          Principal.APP_ID]
+
+
+async def test_an_entry_no_installed_plugin_knows_is_still_listed_as_created(
+        make_app: AppFactory) -> None:
+    catalog = Catalog([TrainModel, Principal])
+    app = make_app(focus="principal", catalog=catalog)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await run_it(app, pilot)
+        with sqlite3.connect(Path("ws") / "state.db") as db:
+            db.execute("INSERT INTO journal (step, env, kind, ref, undo, created) "
+                       "VALUES ('principal', 'dev', 'gizmo', 'g-1', '{}', ?)", (time.time(),))
+        (unit,) = catalog.units(["principal"])
+        assert app.lab.created(unit).resources == (("service-principal", "principal-dev"),
+                                                   ("gizmo", "g-1"))
 
 
 class HtmlReport(Step):

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from labtui_steps.records import ResourceGroup
 
 from labtui.catalog import Catalog
 from labtui.engine import Engine, Outcome
 from labtui.events import Event, Retrying
 from labtui.retry import RetryCancelled, RetryPolicy
 from labtui.state import Workspace
-from labtui.step import Check, JournalEntry, Step, StepContext, Verdict
+from labtui.step import Check, Step, StepContext, Verdict
 from labtui.targets.base import Conflict, Transient
 from labtui.targets.local import LocalTarget
 from labtui.values import Resolver
@@ -110,14 +111,11 @@ class MakeGroup(Step):
     location = "eastus"
 
     def run(self, ctx: StepContext) -> None:
-        ctx.journal.record("resource-group", "rg-retry")
+        ctx.journal.record(ResourceGroup("rg-retry"))
         ctx.target.resource_groups.create("rg-retry", self.location)
 
     def verify(self, ctx: StepContext) -> Verdict:
         return Verdict.of(Check("group", ctx.target.resource_groups.exists("rg-retry")))
-
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        ctx.target.resource_groups.delete(entry.ref)
 
 
 @dataclass

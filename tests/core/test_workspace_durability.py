@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labtui_steps.records import KeyVault
+
 from labtui.state import Workspace
 
 
@@ -11,7 +13,7 @@ def test_journal_writes_are_synchronous_full(tmp_path: Path) -> None:
     """WAL with synchronous=NORMAL may lose the last commits on power loss; FULL does not."""
     workspace = Workspace.open(tmp_path / "ws", command="test")
     try:
-        workspace.journal_record("demo", None, "file", "/tmp/x", {})
+        workspace.journal_record("demo", None, KeyVault("contoso7-kv-dev"))
         (level,) = workspace._db.execute("PRAGMA synchronous").fetchone()
         assert level == 2  # FULL
     finally:

@@ -8,6 +8,7 @@ import shutil
 import tarfile
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from labtui.catalog import Catalog
@@ -19,8 +20,9 @@ from labtui.fleet import (
     Retrying,
     UnitEvent,
 )
+from labtui.journal import Record
 from labtui.state import Workspace
-from labtui.step import Check, JournalEntry, Step, StepContext, Verdict
+from labtui.step import Check, Step, StepContext, Verdict
 from labtui.targets.base import TargetError, Transient
 from tests.proctor.conftest import Recorder, Room
 
@@ -53,6 +55,22 @@ def test_provision_then_reset_gives_each_attendee_only_their_own(make_room: Make
     assert [(r.outcome, r.message) for r in second.attendees] == [
         (AttendeeOutcome.UNCHANGED, "already clean: nothing to remove")] * 3
     assert second.exit_code == 0
+
+
+def test_reset_removes_what_a_step_no_longer_installed_made(make_room: MakeRoom) -> None:
+    import labtui_demo_steps as demo  # type: ignore[import-not-found]
+
+    room = make_room(2)
+    assert room.fleet().provision("demo-per-env").exit_code == 0
+    # The proctor's labtui no longer has demo-per-env; its markers are still journaled.
+    later = make_room(2, catalog=Catalog([demo.DemoFiles, demo.DemoCanary]), name="later.csv")
+    reset = later.fleet().reset()
+    assert [r.outcome for r in reset.attendees] == [AttendeeOutcome.DONE] * 2, [
+        r.message for r in reset.attendees]
+    for attendee in room.ids:
+        assert list(room.files(attendee).iterdir()) == []
+        with Workspace(room.workspace(attendee), read_only=True) as workspace:
+            assert workspace.journal_size() == 0
 
 
 def test_reset_of_a_room_that_never_started_creates_nothing(make_room: MakeRoom) -> None:
@@ -125,20 +143,27 @@ class Flaky(Step):
     failures: dict[str, int] = {}
     message = "the service answered 429 Too Many Requests"
     transient = True
+    inputs = ()
 
     def run(self, ctx: StepContext) -> None:
-        ctx.journal.record("thing", f"thing-of-{ctx.value('demo-dir')}")
+        ctx.journal.record(FlakyThing(f"thing-of-{ctx.value('demo-dir')}"))
 
     def verify(self, ctx: StepContext) -> Verdict:
         return Verdict.of(Check("thing", bool(ctx.journal.entries())))
 
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        left = self.failures.get(entry.ref, 0)
-        if left:
-            self.failures[entry.ref] = left - 1
-            raise Transient(self.message) if self.transient else TargetError(self.message)
 
-    inputs = ()
+@dataclass(frozen=True)
+class FlakyThing(Record):
+    """What Flaky makes: removing it fails while `Flaky.failures` counts down for it."""
+
+    kind = "flaky-thing"
+    name: str
+
+    def undo(self, ctx: StepContext) -> None:
+        left = Flaky.failures.get(self.name, 0)
+        if left:
+            Flaky.failures[self.name] = left - 1
+            raise Transient(Flaky.message) if Flaky.transient else TargetError(Flaky.message)
 
 
 def test_a_transient_failure_is_retried_and_a_permanent_one_is_not(make_room: MakeRoom,

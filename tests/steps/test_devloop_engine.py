@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from labtui_steps.devloop import PURPOSE_LABEL, BuildImage, image_tag, workspace_label
+from labtui_steps.devloop import BuildImage, image_tag
+from labtui_steps.images import PURPOSE_LABEL, workspace_label
+from labtui_steps.records import Image
 
-from labtui.step import JournalEntry
 from labtui.targets.base import OWNER_LABEL, ModelVersion, NotFound
 from labtui.targets.local.containers import DockerContainers
 from tests.conftest import BASE_IMAGE
@@ -37,15 +38,15 @@ def test_two_workspaces_with_one_prefix_keep_their_own_images(
         stale = other.target.containers.run(theirs, name=f"labtui-verify-test-{os.getpid()}",
                                             labels={PURPOSE_LABEL: "verify"})
         # Our rollback, even of a journal entry naming their tag, leaves their things alone.
-        BuildImage().undo(ours_ctx, JournalEntry(1, "image", theirs, {}))
+        Image(theirs).undo(ours_ctx)
         assert containers.image(theirs).id == their_id
         assert containers.container(stale.id).status == "running"
-        BuildImage().undo(ours_ctx, JournalEntry(2, "image", ours, {}))
+        Image(ours).undo(ours_ctx)
         assert containers.images(workspace_label(ours_ctx)) == []
         assert containers.image(theirs).labels[OWNER_LABEL] == other.target.containers.owner
 
         # Their rollback removes their image and the verify server a crash left running.
-        BuildImage().undo(theirs_ctx, JournalEntry(3, "image", theirs, {}))
+        Image(theirs).undo(theirs_ctx)
         assert containers.images(workspace_label(theirs_ctx)) == []
         assert containers.containers(workspace_label(theirs_ctx)) == []
     finally:

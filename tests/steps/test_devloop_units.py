@@ -106,9 +106,8 @@ def test_write_test_names_the_absolute_test_file_from_the_start(lab: Lab) -> Non
 def test_train_model_rollback_removes_the_notebooks_runs(lab: Lab) -> None:
     from labtui_steps.devloop import TrainModel
     from labtui_steps.devops import NOTEBOOK_WORKSPACE_PATH
+    from labtui_steps.records import Experiment
     from mlflow import MlflowClient
-
-    from labtui.step import JournalEntry
 
     models = lab.target.models
     lab.target.resource_groups.create("contoso7-db-dev", "eastus")
@@ -121,8 +120,8 @@ def test_train_model_rollback_removes_the_notebooks_runs(lab: Lab) -> None:
     client.set_terminated(run.info.run_id)
 
     ctx = lab.ctx(TrainModel, "dev")
-    TrainModel().undo(ctx, JournalEntry(1, "experiment", NOTEBOOK_WORKSPACE_PATH,
-                                        {"workspace": "contoso7-ml-dev"}))
+    ctx.journal.record(Experiment(NOTEBOOK_WORKSPACE_PATH, workspace="contoso7-ml-dev"))
+    TrainModel().rollback(ctx)
     assert client.get_experiment_by_name(NOTEBOOK_WORKSPACE_PATH) is None
     assert client.search_runs([experiment]) == []
     assert f"removed the runs of experiment {NOTEBOOK_WORKSPACE_PATH}" in lab.lines

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from labtui_steps import infrastructure as infra
+from labtui_steps import records
 from labtui_steps.census import HEADER
 from labtui_steps.fields import KEY_VAULT, STORAGE_ACCOUNT, TENANT_ID
 
@@ -147,7 +148,7 @@ def test_rollback_after_an_interrupted_run_is_fine(lab: Lab) -> None:
     """The journal is written before creating: an entry whose resource never came is fine."""
     lab.run(infra.ResourceGroups, "dev")
     ctx = lab.ctx(infra.KeyVault, "dev")
-    ctx.journal.record("key-vault", "contoso7-kv-dev")  # crashed before creating it
+    ctx.journal.record(records.KeyVault("contoso7-kv-dev"))  # crashed before creating it
     infra.KeyVault().rollback(ctx)
     assert ctx.journal.entries() == []
 

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from labtui.step import Change, Check, Field, JournalEntry, Step, StepContext, StepError, Verdict
+from labtui.step import Change, Check, Field, Step, StepContext, StepError, Verdict
+from labtui_demo_steps.records import DemoFile
 
 DEMO_DIR = Field("demo-dir", "Demo folder", kind="path", help="where the demo files go")
 DEMO_COUNT = Field("demo-count", "How many files", kind="int", default="3")
@@ -37,7 +38,7 @@ class DemoFiles(Step):
             ctx.check_cancelled()
             if path.exists():
                 continue
-            ctx.journal.record("file", str(path))
+            ctx.journal.record(DemoFile(str(path)))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(f"demo file {i}\n")
             ctx.log(f"created {path.name}")
@@ -53,11 +54,6 @@ class DemoFiles(Step):
 
     def plan(self, ctx: StepContext) -> list[Change]:
         return [Change("keep" if p.exists() else "create", "file", str(p)) for p in _paths(ctx)]
-
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        if entry.kind != "file":
-            raise StepError(f"unknown journal kind {entry.kind!r}")
-        Path(entry.ref).unlink(missing_ok=True)
 
 
 class DemoPerEnv(Step):
@@ -75,16 +71,13 @@ class DemoPerEnv(Step):
 
     def run(self, ctx: StepContext) -> None:
         path = self._path(ctx)
-        ctx.journal.record("file", str(path))
+        ctx.journal.record(DemoFile(str(path)))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(str(ctx.env))
         ctx.outputs.set("marker", str(path))
 
     def verify(self, ctx: StepContext) -> Verdict:
         return Verdict.of(Check("marker", self._path(ctx).exists(), "marker file"))
-
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        Path(entry.ref).unlink(missing_ok=True)
 
 
 class DemoCanary(Step):
@@ -117,6 +110,3 @@ class DemoCanary(Step):
     def verify(self, ctx: StepContext) -> Verdict:
         echo = ctx.outputs.get("echo")
         return Verdict.of(Check("echo", echo is not None, f"echo is {echo}"))
-
-    def undo(self, ctx: StepContext, entry: JournalEntry) -> None:
-        raise StepError("nothing to undo")

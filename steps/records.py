@@ -1,0 +1,482 @@
+"""The lab's journal records: every kind of thing its steps create, and how each is undone.
+
+Each record is what a step journals *before* it creates something, holding all its undo
+needs, so that a rollback works from the journal alone (even once the step that made it is no
+longer installed). Kinds and field names are stored in state.db: they never change. What a
+record removes may already be gone; that is fine.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from labtui_steps.images import remove_image_and_containers, remove_verify_servers
+
+from labtui.journal import Record
+from labtui.step import StepContext
+from labtui.targets.base import GitRepository, Library, NotFound
+
+
+def ignore_missing(action: Callable[[], object]) -> None:
+    """Run an undo action; what it would remove being already gone is fine."""
+    try:
+        action()
+    except NotFound:
+        return
+
+
+# --- Infrastructure -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceGroup(Record):
+    kind = "resource-group"
+    name: str
+
+    def undo(self, ctx: StepContext) -> None:
+        ctx.target.resource_groups.delete(self.name)
+
+
+@dataclass(frozen=True)
+class MlWorkspace(Record):
+    kind = "ml-workspace"
+    name: str
+
+    def undo(self, ctx: StepContext) -> None:
+        ctx.target.models.delete_workspace(self.name)
+
+
+@dataclass(frozen=True)
+class StorageAccount(Record):
+    kind = "storage-account"
+    name: str
+
+    def undo(self, ctx: StepContext) -> None:
+        ctx.target.datalake.delete_account(self.name)
+
+
+@dataclass(frozen=True)
+class FileSystem(Record):
+    kind = "file-system"
+    name: str
+    account: str
+
+    def undo(self, ctx: StepContext) -> None:
+        ignore_missing(lambda: ctx.target.datalake.delete_file_system(self.account, self.name))
+
+
+@dataclass(frozen=True)
+class DatalakeFile(Record):
+    kind = "datalake-file"
+    ref_field = "path"
+    path: str
+    account: str
+    file_system: str
+
+    def undo(self, ctx: StepContext) -> None:
+        ignore_missing(lambda: ctx.target.datalake.delete_file(
+            self.account, self.file_system, self.path))
+
+
+@dataclass(frozen=True)
+class KeyVault(Record):
+    kind = "key-vault"
+    name: str
+
+    def undo(self, ctx: StepContext) -> None:
+        ctx.target.vault.delete_vault(self.name)
+
+
+@dataclass(frozen=True)
+class DatabricksWorkspace(Record):
+    kind = "databricks-workspace"
+    name: str
+
+    def undo(self, ctx: StepContext) -> None:
+        ctx.target.databricks.delete_workspace(self.name)
+
+
+@dataclass(frozen=True)
+class Cluster(Record):
+    """A cluster, journaled by name (its id is known only once it exists)."""
+
+    kind = "cluster"
+    name: str
+    workspace: str
+
+    def undo(self, ctx: StepContext) -> None:
+        databricks = ctx.target.databricks
+        ignore_missing(lambda: [
+            databricks.delete_cluster(self.workspace, cluster.cluster_id)
+            for cluster in databricks.clusters(self.workspace) if cluster.name == self.name
+        ])
+
+
+@dataclass(frozen=True)
+class ClusterLibraries(Record):
+    """Libraries installed on a cluster that existed before: `libraries` are pip specs,
+    comma-separated."""
+
+    kind = "cluster-libraries"
+    ref_field = "cluster_id"
+    cluster_id: str
+    workspace: str
+    libraries: str
+
+    def undo(self, ctx: StepContext) -> None:
+        libraries = [Library("pypi", spec) for spec in self.libraries.split(",")]
+        ignore_missing(lambda: ctx.target.databricks.uninstall_libraries(
+            self.workspace, self.cluster_id, libraries))
+
+
+@dataclass(frozen=True)
+class ClusterAutotermination(Record):
+    """A cluster that existed before, set to terminate after the lab's idle minutes;
+    `previous` is its own setting (minutes, as text), which the undo puts back."""
+
+    kind = "cluster-autotermination"
+    ref_field = "cluster_id"
+    cluster_id: str
+    workspace: str
+    previous: str
+
+    def undo(self, ctx: StepContext) -> None:
+        ignore_missing(lambda: ctx.target.databricks.edit_cluster(
+            self.workspace, self.cluster_id, autotermination_minutes=int(self.previous)))
+
+
+@dataclass(frozen=True)
+class DatabricksProfile(Record):
+    kind = "databricks-profile"
+    name: str
+
+    def undo(self, ctx: StepContext) -> None:
+        ctx.target.databricks.delete_profile(self.name)
+
+
+@dataclass(frozen=True)
+class DatabricksToken(Record):
+    """A personal access token, journaled by its comment (its id is known only once it
+    exists)."""
+
+    kind = "databricks-token"
+    ref_field = "comment"
+    comment: str
+    workspace: str
+
+    def undo(self, ctx: StepContext) -> None:
+        databricks = ctx.target.databricks
+        ignore_missing(lambda: [
+            databricks.delete_token(self.workspace, token.token_id)
+            for token in databricks.tokens(self.workspace) if token.comment == self.comment
+        ])
+
+
+@dataclass(frozen=True)
+class ServicePrincipal(Record):
+    kind = "service-principal"
+    name: str
+
+    def undo(self, ctx: StepContext) -> None:
+        principals = ctx.target.principals
+        try:
+            principal = principals.find_service_principal(self.name)
+        except NotFound:
+            return
+        principals.delete_service_principal(principal.app_id)
+
+
+@dataclass(frozen=True)
+class DatalakeAcl(Record):
+    """The ACL entries (access and default) a principal was given on a file system's root."""
+
+    kind = "datalake-acl"
+    ref_field = "object_id"
+    object_id: str
+    account: str
+    file_system: str
+
+    def undo(self, ctx: StepContext) -> None:
+        ignore_missing(lambda: ctx.target.datalake.remove_acl(
+            self.account, self.file_system, "", self.object_id))
+
+
+@dataclass(frozen=True)
+class RoleAssignment(Record):
+    """A role given to a principal on a scope; listed as "ROLE on NAME"."""
+
+    kind = "role-assignment"
+    ref_field = "assignment"
+    assignment: str
+    principal: str
+    role: str
+    scope: str
+
+    def undo(self, ctx: StepContext) -> None:
+        principals = ctx.target.principals
+        for assignment in principals.role_assignments(self.scope):
+            if assignment.principal_id == self.principal and assignment.role == self.role:
+                principals.remove_role_assignment(assignment.id)
+
+
+@dataclass(frozen=True)
+class SecretScope(Record):
+    kind = "secret-scope"
+    name: str
+    workspace: str
+
+    def undo(self, ctx: StepContext) -> None:
+        ignore_missing(lambda: ctx.target.databricks.delete_secret_scope(
+            self.workspace, self.name))
+
+
+@dataclass(frozen=True)
+class VaultSecret(Record):
+    """A secret the step set: deleted, then purged, since a soft-deleted secret would block
+    the next run from setting it."""
+
+    kind = "vault-secret"
+    name: str
+    vault: str
+
+    def undo(self, ctx: StepContext) -> None:
+        # It may be soft-deleted already (by hand), and then only the purge is left to do.
+        ignore_missing(lambda: ctx.target.vault.delete_secret(self.vault, self.name))
+        ignore_missing(lambda: ctx.target.vault.purge_deleted_secret(self.vault, self.name))
+
+
+@dataclass(frozen=True)
+class RecoveredSecret(Record):
+    """Someone else's deleted secret the step recovered: the undo deletes it again, leaving
+    it recoverable as it was."""
+
+    kind = "recovered-secret"
+    name: str
+    vault: str
+
+    def undo(self, ctx: StepContext) -> None:
+        ignore_missing(lambda: ctx.target.vault.delete_secret(self.vault, self.name))
+
+
+# --- Azure DevOps ---------------------------------------------------------------------------
+
+
+def _repository(ctx: StepContext, organization: str, project: str,
+                repository: str) -> GitRepository | None:
+    """The repository a record names, or None if it is gone already."""
+    try:
+        return ctx.target.devops.get_repository(organization, project, repository)
+    except NotFound:
+        return None
+
+
+@dataclass(frozen=True)
+class DevOpsProject(Record):
+    kind = "devops-project"
+    ref_field = None
+    organization: str
+    project: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.organization}/{self.project}"
+
+    def undo(self, ctx: StepContext) -> None:
+        if ctx.target.devops.delete_project(self.organization, self.project):
+            ctx.log(f"deleted project {self.ref}")
+
+
+@dataclass(frozen=True)
+class DevOpsRepository(Record):
+    kind = "devops-repository"
+    ref_field = None
+    organization: str
+    project: str
+    repository: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.organization}/{self.project}/{self.repository}"
+
+    def undo(self, ctx: StepContext) -> None:
+        if ctx.target.devops.delete_repository(self.organization, self.project,
+                                               self.repository):
+            ctx.log(f"deleted repository {self.ref}")
+
+
+@dataclass(frozen=True)
+class WorkingCopy(Record):
+    """A clone on the attendee's machine; the undo removes it, and `repos/` once empty."""
+
+    kind = "working-copy"
+    ref_field = "path"
+    path: str
+
+    def undo(self, ctx: StepContext) -> None:
+        path = Path(self.path)
+        if path.exists():
+            shutil.rmtree(path)
+        if path.parent.name == "repos" and path.parent.exists() and \
+                not any(path.parent.iterdir()):
+            path.parent.rmdir()
+
+
+@dataclass(frozen=True)
+class Branch(Record):
+    """A branch the step pushed. `before` is the commit it pointed at before, when it
+    existed already: then it is the attendee's, and kept."""
+
+    kind = "branch"
+    name: str
+    organization: str
+    project: str
+    repository: str
+    before: str = ""
+
+    def undo(self, ctx: StepContext) -> None:
+        repo = _repository(ctx, self.organization, self.project, self.repository)
+        if repo is None:
+            return
+        if self.before:
+            ctx.log(f"{self.name} of {repo.name} existed before the seed; it is kept")
+            return
+        ctx.target.devops.delete_branch(repo, self.name)
+
+
+@dataclass(frozen=True)
+class GitProvider(Record):
+    """The workspace's Git provider was changed; `previous` is the one it had ("" for
+    none), which the undo puts back."""
+
+    kind = "git-provider"
+    ref_field = "workspace"
+    workspace: str
+    previous: str
+
+    def undo(self, ctx: StepContext) -> None:
+        ignore_missing(lambda: ctx.target.databricks.set_git_provider(
+            self.workspace, self.previous or None))
+
+
+@dataclass(frozen=True)
+class NotebookLink(Record):
+    """A notebook linked to a repository path; `previous` is the link it had (repository
+    URL, branch, path), or empty for none, which the undo puts back."""
+
+    kind = "notebook-link"
+    ref_field = "path"
+    path: str
+    workspace: str
+    previous: tuple[str, ...] = ()
+
+    def undo(self, ctx: StepContext) -> None:
+        databricks = ctx.target.databricks
+        if self.previous:
+            ignore_missing(lambda: databricks.link_notebook(
+                self.workspace, self.path, *self.previous))
+        else:
+            ignore_missing(lambda: databricks.unlink_notebook(self.workspace, self.path))
+
+
+# --- Dev loop -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notebook(Record):
+    kind = "notebook"
+    ref_field = "path"
+    path: str
+    workspace: str
+
+    def undo(self, ctx: StepContext) -> None:
+        ignore_missing(lambda: ctx.target.databricks.delete_notebook(self.workspace, self.path))
+
+
+@dataclass(frozen=True)
+class Experiment(Record):
+    """The runs (metrics, parameters, model files) the notebook logged to the experiment
+    named after its path."""
+
+    kind = "experiment"
+    ref_field = "path"
+    path: str
+    workspace: str
+
+    def undo(self, ctx: StepContext) -> None:
+        try:
+            if ctx.target.models.delete_experiment(self.workspace, self.path):
+                ctx.log(f"removed the runs of experiment {self.path}")
+        except NotFound:
+            return
+
+
+@dataclass(frozen=True)
+class Model(Record):
+    """A registered model, every version of it."""
+
+    kind = "model"
+    ref_field = None
+    workspace: str
+    name: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.workspace}/{self.name}"
+
+    def undo(self, ctx: StepContext) -> None:
+        ignore_missing(lambda: ctx.target.models.delete_model(self.workspace, self.name))
+
+
+@dataclass(frozen=True)
+class ReferenceTest(Record):
+    """The reference unit test added to the attendee's test file; `original` is the file as
+    it was, which the undo puts back."""
+
+    kind = "reference-test"
+    ref_field = "path"
+    path: str
+    original: str
+
+    def undo(self, ctx: StepContext) -> None:
+        path = Path(self.path)
+        if path.parent.exists():
+            path.write_text(self.original, encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Image(Record):
+    """The inference image: the undo removes its verify's scoring servers, the containers
+    made from it, and what earlier builds left behind."""
+
+    kind = "image"
+    ref_field = "tag"
+    tag: str
+
+    def undo(self, ctx: StepContext) -> None:
+        remove_verify_servers(ctx)
+        remove_image_and_containers(ctx, self.tag)
+
+
+@dataclass(frozen=True)
+class TestImage(Record):
+    """The inference image extended with the tests, and the containers made from it."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+    kind = "test-image"
+    ref_field = "tag"
+    tag: str
+
+    def undo(self, ctx: StepContext) -> None:
+        remove_image_and_containers(ctx, self.tag)
+
+
+@dataclass(frozen=True)
+class Container(Record):
+    kind = "container"
+    name: str
+
+    def undo(self, ctx: StepContext) -> None:
+        ctx.target.containers.remove_container(self.name)
