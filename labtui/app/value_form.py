@@ -21,7 +21,7 @@ from textual.markup import escape
 from textual.message import Message
 from textual.widgets import Button, Input, Static
 
-from labtui.app.model import Lab, Selection, env_specific
+from labtui.app.model import Lab, Selection
 from labtui.step import ENVIRONMENTS, Field
 
 EXPLICIT_HINT = "set outside the app; change it where it was set"
@@ -195,7 +195,7 @@ class ValueForm(Vertical):
 
     def scope_of(self, field: Field) -> str | None:
         """Where a value typed here is saved: this environment, or None (shared)."""
-        return self.env if env_specific(field) else None
+        return self.env if field.per_environment else None
 
     def compose(self) -> ComposeResult:
         resolved = self.lab.resolver.resolve(self.env)
