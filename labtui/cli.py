@@ -201,7 +201,7 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
                     if args.verify:
                         results = engine.verify(units)
                     elif args.rollback:
-                        planned = list(reversed(units))
+                        planned = engine.rollback_order(units)
                         results = engine.rollback(units)
                     elif args.plan:
                         results = engine.plan(units, force=args.force)
@@ -251,7 +251,7 @@ def _confirm_rollback(engine: Engine, units: Sequence[Unit], ask: bool,
                       f"{these[2]} drift until run again): {names}", "yellow")
     if not ask:
         return True
-    removing = [(unit, len(engine.rollback_plan(unit))) for unit in reversed(units)]
+    removing = [(unit, len(engine.rollback_plan(unit))) for unit in engine.rollback_order(units)]
     removing = [(unit, count) for unit, count in removing if count]
     total = sum(count for _, count in removing)
     if removing:

@@ -561,13 +561,20 @@ class Engine:
             return Result(unit, "verify", Outcome.DRIFT, message, checks)
         return Result(unit, "verify", Outcome.NOT_DONE, message, checks)
 
+    def rollback_order(self, units: Sequence[Unit]) -> list[Unit]:
+        """The order a rollback of `units` (given in run order) undoes them: newest first, so
+        what was built on something is removed before it. Front ends list and count a
+        rollback in this order; `rollback` follows it."""
+        return list(reversed(units))
+
     def rollback(self, units: Sequence[Unit]) -> list[Result]:
-        """Undo units newest-first (reverse order); continue past failures, report each."""
+        """Undo units (given in run order) in `rollback_order`; continue past failures and
+        report each; once cancelled, start no further unit."""
         results = []
-        for unit in reversed(units):
-            results.append(self._perform(unit, "rollback", partial(self._rollback, unit)))
+        for unit in self.rollback_order(units):
             if self.cancelled.is_set():
                 break
+            results.append(self._perform(unit, "rollback", partial(self._rollback, unit)))
         return results
 
     def _rollback(self, unit: Unit, ctx: StepContext) -> Result:

@@ -1,0 +1,43 @@
+"""The engine decides the order of a rollback once; front ends and the fleet follow it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from labtui.catalog import Catalog
+from labtui.engine import Outcome
+from labtui.session import Session, SessionOptions
+
+
+def _session(tmp_path: Path) -> Session:
+    from labtui_demo_steps import DemoFiles, DemoPerEnv
+
+    options = SessionOptions(workspace=tmp_path / "ws", environ={},
+                             set_values=(f"demo-dir={tmp_path / 'files'}",))
+    return Session(options, catalog=Catalog([DemoFiles, DemoPerEnv]))
+
+
+def test_a_rollback_removes_what_was_built_on_a_step_before_the_step(
+        demo_plugin: Path, tmp_path: Path) -> None:
+    with _session(tmp_path) as session:
+        engine = session.engine
+        units = engine.catalog.units(env="dev")
+        assert [r.outcome for r in engine.run(units)] == [Outcome.DONE, Outcome.DONE]
+        assert [u.label for u in engine.rollback_order(units)] == [
+            "demo-per-env (dev)", "demo-files"]
+        results = engine.rollback(units)
+    assert [(r.unit.label, r.outcome) for r in results] == [
+        ("demo-per-env (dev)", Outcome.ROLLED_BACK), ("demo-files", Outcome.ROLLED_BACK)]
+    assert list((tmp_path / "files").iterdir()) == []
+
+
+def test_a_rollback_cancelled_before_it_starts_removes_nothing(
+        demo_plugin: Path, tmp_path: Path) -> None:
+    with _session(tmp_path) as session:
+        engine = session.engine
+        units = engine.catalog.units(env="dev")
+        engine.run(units)
+        engine.cancel()
+        assert engine.rollback(units) == []
+        assert [engine.unit_state(u) for u in units] == ["done", "done"]
+    assert (tmp_path / "files" / "marker-dev.txt").is_file()
