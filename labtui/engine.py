@@ -464,6 +464,18 @@ class Engine:
             self.check_requires(unit, ordered[:i])
         return ordered
 
+    def units_to_plan(self, units: Sequence[Unit], *, with_requires: bool = False) -> list[Unit]:
+        """What the plan before a run shows, in run order: `units`, and (with
+        `with_requires`) the requirements that are not done yet — a done one is verified and
+        skipped by the run, so it is not offered as work.
+
+        Raises:
+            RequirementsError: a requirement is not done and not about to run.
+        """
+        chosen = set(units)
+        return [unit for unit in self.units_to_run(units, with_requires=with_requires)
+                if unit in chosen or self.status(unit) != Status.DONE]
+
     def run(self, units: Sequence[Unit], *, force: bool = False, with_requires: bool = False,
             solve_manual: bool = False) -> list[Result]:
         """Run units in order; stop at the first that does not end done. With `solve_manual`,

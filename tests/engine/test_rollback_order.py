@@ -41,3 +41,18 @@ def test_a_rollback_cancelled_before_it_starts_removes_nothing(
         assert engine.rollback(units) == []
         assert [engine.unit_state(u) for u in units] == ["done", "done"]
     assert (tmp_path / "files" / "marker-dev.txt").is_file()
+
+
+def test_the_plan_before_a_run_offers_only_the_requirements_not_yet_done(
+        demo_plugin: Path, tmp_path: Path) -> None:
+    with _session(tmp_path) as session:
+        engine = session.engine
+        files = engine.catalog.units(["demo-files"])
+        marker = engine.catalog.units(["demo-per-env"], env="dev")
+        assert [u.label for u in engine.units_to_plan(marker, with_requires=True)] == [
+            "demo-files", "demo-per-env (dev)"]
+        engine.run(files)
+        assert [u.label for u in engine.units_to_plan(marker, with_requires=True)] == [
+            "demo-per-env (dev)"]
+        assert [u.label for u in engine.units_to_plan([*files, *marker])] == [
+            "demo-files", "demo-per-env (dev)"], "what was chosen is offered, done or not"
