@@ -212,8 +212,7 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
                                              "or with --with-requires when one comes first")
                         results = engine.solve(planned)
                     else:
-                        # What engine.run takes on: with --with-requires, the requirements too.
-                        planned = catalog.closure(units) if args.with_requires else list(units)
+                        planned = engine.run_scope(units, with_requires=args.with_requires)
                         results = engine.run(units, force=args.force,
                                              with_requires=args.with_requires,
                                              solve_manual=args.solve)

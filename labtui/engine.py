@@ -453,13 +453,18 @@ class Engine:
 
     # -- actions ---------------------------------------------------------------------------
 
+    def run_scope(self, units: Sequence[Unit], *, with_requires: bool = False) -> list[Unit]:
+        """Every unit `run` takes on, in run order, without checking anything: `units`, and
+        with `with_requires` what they need first. A summary names those a run did not reach."""
+        return self.catalog.closure(units) if with_requires else list(units)
+
     def units_to_run(self, units: Sequence[Unit], *, with_requires: bool = False) -> list[Unit]:
         """The units a run takes on, in order: with `with_requires`, what they need first.
 
         Raises:
             RequirementsError: a requirement is not done and not about to run.
         """
-        ordered = self.catalog.closure(units) if with_requires else list(units)
+        ordered = self.run_scope(units, with_requires=with_requires)
         for i, unit in enumerate(ordered):
             self.check_requires(unit, ordered[:i])
         return ordered
@@ -485,8 +490,7 @@ class Engine:
             ValuesError: a value is missing or invalid (nothing was run).
             RequirementsError: a requirement is not done and not about to run.
         """
-        if with_requires:
-            units = self.catalog.closure(units)
+        units = self.run_scope(units, with_requires=with_requires)
         self.check_values(units)  # values first: a missing value is named before a requirement
         units = self.units_to_run(units)
         results = []

@@ -1,4 +1,5 @@
-"""The engine decides the order of a rollback once; front ends and the fleet follow it."""
+"""What a run takes on, what its plan offers and the order of a rollback: decided once, in the
+engine; the CLI, the app and the fleet follow it."""
 
 from __future__ import annotations
 
@@ -56,3 +57,15 @@ def test_the_plan_before_a_run_offers_only_the_requirements_not_yet_done(
             "demo-per-env (dev)"]
         assert [u.label for u in engine.units_to_plan([*files, *marker])] == [
             "demo-files", "demo-per-env (dev)"], "what was chosen is offered, done or not"
+
+
+def test_a_run_with_its_requirements_takes_them_on_first_and_reports_each(
+        demo_plugin: Path, tmp_path: Path) -> None:
+    with _session(tmp_path) as session:
+        engine = session.engine
+        marker = engine.catalog.units(["demo-per-env"], env="dev")
+        scope = engine.run_scope(marker, with_requires=True)
+        assert [u.label for u in scope] == ["demo-files", "demo-per-env (dev)"]
+        assert engine.run_scope(marker) == marker
+        results = engine.run(marker, with_requires=True)
+    assert [r.unit for r in results] == scope
