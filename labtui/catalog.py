@@ -191,8 +191,19 @@ class Catalog:
                             f"step {step.id!r} input {field.name!r}: declared as "
                             f"{field.kind} here but as {other.kind} by step {other_id!r}"
                         )
+                    if other.per_environment != field.per_environment:
+                        # One value, one scope: saved per environment for one step and shared
+                        # for another, the two would never see the same value.
+                        raise CatalogError(
+                            f"step {step.id!r} input {field.name!r}: declared "
+                            f"{_scope(field)} here but {_scope(other)} by step {other_id!r}"
+                        )
                 else:
                     seen[field.name] = (step.id, field)
+
+
+def _scope(field: Field) -> str:
+    return "per environment" if field.per_environment else "shared"
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:

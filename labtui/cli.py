@@ -201,7 +201,7 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
                     if args.verify:
                         results = engine.verify(units)
                     elif args.rollback:
-                        planned = list(reversed(units))
+                        planned = engine.rollback_order(units)
                         results = engine.rollback(units)
                     elif args.plan:
                         results = engine.plan(units, force=args.force)
@@ -212,8 +212,7 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
                                              "or with --with-requires when one comes first")
                         results = engine.solve(planned)
                     else:
-                        # What engine.run takes on: with --with-requires, the requirements too.
-                        planned = catalog.closure(units) if args.with_requires else list(units)
+                        planned = engine.run_scope(units, with_requires=args.with_requires)
                         results = engine.run(units, force=args.force,
                                              with_requires=args.with_requires,
                                              solve_manual=args.solve)
@@ -251,7 +250,7 @@ def _confirm_rollback(engine: Engine, units: Sequence[Unit], ask: bool,
                       f"{these[2]} drift until run again): {names}", "yellow")
     if not ask:
         return True
-    removing = [(unit, len(engine.rollback_plan(unit))) for unit in reversed(units)]
+    removing = [(unit, len(engine.rollback_plan(unit))) for unit in engine.rollback_order(units)]
     removing = [(unit, count) for unit, count in removing if count]
     total = sum(count for _, count in removing)
     if removing:

@@ -453,16 +453,33 @@ class Engine:
 
     # -- actions ---------------------------------------------------------------------------
 
+    def run_scope(self, units: Sequence[Unit], *, with_requires: bool = False) -> list[Unit]:
+        """Every unit `run` takes on, in run order, without checking anything: `units`, and
+        with `with_requires` what they need first. A summary names those a run did not reach."""
+        return self.catalog.closure(units) if with_requires else list(units)
+
     def units_to_run(self, units: Sequence[Unit], *, with_requires: bool = False) -> list[Unit]:
         """The units a run takes on, in order: with `with_requires`, what they need first.
 
         Raises:
             RequirementsError: a requirement is not done and not about to run.
         """
-        ordered = self.catalog.closure(units) if with_requires else list(units)
+        ordered = self.run_scope(units, with_requires=with_requires)
         for i, unit in enumerate(ordered):
             self.check_requires(unit, ordered[:i])
         return ordered
+
+    def units_to_plan(self, units: Sequence[Unit], *, with_requires: bool = False) -> list[Unit]:
+        """What the plan before a run shows, in run order: `units`, and (with
+        `with_requires`) the requirements that are not done yet — a done one is verified and
+        skipped by the run, so it is not offered as work.
+
+        Raises:
+            RequirementsError: a requirement is not done and not about to run.
+        """
+        chosen = set(units)
+        return [unit for unit in self.units_to_run(units, with_requires=with_requires)
+                if unit in chosen or self.status(unit) != Status.DONE]
 
     def run(self, units: Sequence[Unit], *, force: bool = False, with_requires: bool = False,
             solve_manual: bool = False) -> list[Result]:
@@ -473,8 +490,7 @@ class Engine:
             ValuesError: a value is missing or invalid (nothing was run).
             RequirementsError: a requirement is not done and not about to run.
         """
-        if with_requires:
-            units = self.catalog.closure(units)
+        units = self.run_scope(units, with_requires=with_requires)
         self.check_values(units)  # values first: a missing value is named before a requirement
         units = self.units_to_run(units)
         results = []
@@ -561,13 +577,20 @@ class Engine:
             return Result(unit, "verify", Outcome.DRIFT, message, checks)
         return Result(unit, "verify", Outcome.NOT_DONE, message, checks)
 
+    def rollback_order(self, units: Sequence[Unit]) -> list[Unit]:
+        """The order a rollback of `units` (given in run order) undoes them: newest first, so
+        what was built on something is removed before it. Front ends list and count a
+        rollback in this order; `rollback` follows it."""
+        return list(reversed(units))
+
     def rollback(self, units: Sequence[Unit]) -> list[Result]:
-        """Undo units newest-first (reverse order); continue past failures, report each."""
+        """Undo units (given in run order) in `rollback_order`; continue past failures and
+        report each; once cancelled, start no further unit."""
         results = []
-        for unit in reversed(units):
-            results.append(self._perform(unit, "rollback", partial(self._rollback, unit)))
+        for unit in self.rollback_order(units):
             if self.cancelled.is_set():
                 break
+            results.append(self._perform(unit, "rollback", partial(self._rollback, unit)))
         return results
 
     def _rollback(self, unit: Unit, ctx: StepContext) -> Result:

@@ -885,13 +885,9 @@ class Fleet:
             wrong = self._check_prefix(session, attendee)
             if wrong:
                 return AttendeeResult(attendee, "reset", AttendeeOutcome.FAILED, wrong)
-            results: list[Result] = []
             # What steps no longer installed made is removed first, as `--all --rollback` does.
             units = [*units, *session.engine.uninstalled_units()]
-            for unit in reversed(units):
-                if session.engine.cancelled.is_set():
-                    break
-                results += session.engine.rollback([unit])
+            results = session.engine.rollback(units)
         return _reset_result(attendee, results, len(units), self._tries_of(attendee))
 
     # -- provision -------------------------------------------------------------------------

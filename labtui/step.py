@@ -59,7 +59,9 @@ class Field:
     whose naming rule applies to an `azure-name` (for example "storage-account"). `derive`
     computes a default from other values; `validate` adds a rule of the step's own and returns
     an error message or None. Secret fields are never accepted on the command line and never
-    shown in clear.
+    shown in clear. `per_environment` declares that the value differs by environment (the lab
+    names it per environment, like `{prefix}-db-dev`): it is saved for one environment and
+    edited on a step's environment nodes; every other value is shared, typed once.
     """
 
     name: str
@@ -73,6 +75,7 @@ class Field:
     help: str = ""
     resource: str | None = None
     choices: tuple[str, ...] = ()
+    per_environment: bool = False
 
     @property
     def env_var(self) -> str:

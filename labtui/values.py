@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labtui.step import Field
+from labtui.step import ENVIRONMENTS, Field
 
 if TYPE_CHECKING:
     from labtui.state import Workspace
@@ -270,6 +270,43 @@ class Resolver:
                     continue
             break
         return fld
+
+    @staticmethod
+    def scope_of(fld: Field, env: str | None) -> str | None:
+        """Where a value of `fld` given for `env` is kept: that environment when the field
+        is declared `per_environment`, else shared by every step and environment (None)."""
+        return env if fld.per_environment else None
+
+    def save(self, fld: Field, env: str | None, value: str) -> None:
+        """Keep a value the attendee typed for `env` (in its `scope_of`); an empty one is
+        forgotten. A shared value replaces what an environment held of its own (typed in an
+        earlier version of the form, or remembered from an answers file's [env.x])."""
+        workspace = self._writable()
+        scope = self.scope_of(fld, env)
+        if scope is None:
+            for other in ENVIRONMENTS:
+                if workspace.get_value(fld.name, other) is not None:
+                    workspace.delete_value(fld.name, other)
+        if value == "":
+            workspace.delete_value(fld.name, scope)
+        elif workspace.get_value(fld.name, scope) != value:
+            workspace.set_value(fld.name, scope, value, secret=fld.is_secret)
+
+    def forget(self, fld: Field, env: str | None) -> list[str | None]:
+        """Drop what the workspace holds of `fld` for `env` (every scope of a shared value),
+        so its default or derived value applies again; the scopes it looked in, in order."""
+        workspace = self._writable()
+        scope = self.scope_of(fld, env)
+        scopes: list[str | None] = [scope] if scope is not None else [None, *ENVIRONMENTS]
+        for where in scopes:
+            if workspace.get_value(fld.name, where) is not None:
+                workspace.delete_value(fld.name, where)
+        return scopes
+
+    def _writable(self) -> Workspace:
+        if self.workspace is None:
+            raise ValueError("values are saved only in a workspace")
+        return self.workspace
 
     def remember(self) -> None:
         """Keep every explicitly given value (--set, LABTUI_*, the answers file and its

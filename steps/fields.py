@@ -56,6 +56,7 @@ SUBSCRIPTION_ID = Field(
 CREATED_BY = Field(
     "created-by", "Created by", derive=lambda values, env: env, validate=naming_rule("person"),
     help="Who made the model versions; the lab uses the environment name (dev, pipeline).",
+    per_environment=True,
 )
 LAB_HEADER_START = "age, workclass, fnlwgt"
 """How the first line of the lab's AdultCensusIncome.csv starts."""
@@ -117,37 +118,45 @@ RESOURCE_GROUP = Field(
     "resource-group", "Resource group", kind="azure-name", resource="resource-group",
     derive=_from_prefix("{prefix}-db-{env}"),
     help="One per environment: {prefix}-db-dev, {prefix}-db-pipeline, {prefix}-db-prod.",
+    per_environment=True,
 )
 ML_WORKSPACE = Field(
     "ml-workspace-name", "Machine Learning workspace", kind="azure-name", resource="ml-workspace",
     derive=_from_prefix("{prefix}-ml-{env}"),
+    per_environment=True,
 )
 STORAGE_ACCOUNT = Field(
     "storage-account", "Storage account (data lake)", kind="azure-name",
     resource="storage-account", derive=_from_prefix("{prefix}dl{env}", 24),
     help="Globally unique: 3-24 lowercase letters and digits.",
+    per_environment=True,
 )
 KEY_VAULT = Field(
     "key-vault", "Key Vault", kind="azure-name", resource="key-vault",
     derive=_from_prefix("{prefix}-kv-{env}"),
     help="Globally unique: 3-24 letters, digits and hyphens, starting with a letter.",
+    per_environment=True,
 )
 DATABRICKS_WORKSPACE = Field(
     "databricks-workspace", "Databricks workspace", kind="azure-name",
     resource="databricks-workspace", derive=_from_prefix("{prefix}-adb-{env}"),
+    per_environment=True,
 )
 CLUSTER_NAME = Field(
     "cluster-name", "Databricks cluster", derive=_from_prefix("{prefix}-{env}"),
     validate=naming_rule("databricks-cluster"),
+    per_environment=True,
 )
 DATABRICKS_PROFILE = Field(
     "databricks-profile", "Databricks CLI profile", derive=_from_prefix("{prefix}-{env}"),
     validate=naming_rule("cli-profile"),
     help="The [profile] in ~/.databrickscfg (`databricks --profile NAME …`).",
+    per_environment=True,
 )
 SERVICE_PRINCIPAL = Field(
     "service-principal", "Service principal name", derive=_from_prefix("{prefix}-sp-{env}"),
     validate=naming_rule("service-principal"),
+    per_environment=True,
 )
 COMPUTE_NAME = Field(
     "compute-name", "ML compute name (pipeline)", derive=_from_prefix("{prefix}-dbc", 16),

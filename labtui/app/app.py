@@ -42,7 +42,7 @@ from labtui.app.step_detail import StepDetail
 from labtui.app.step_tree import ProgressLine, StepTree, legend
 from labtui.app.value_form import FieldRow, ValueForm
 from labtui.catalog import Catalog, Unit
-from labtui.engine import RequirementsError, Result, Status
+from labtui.engine import RequirementsError, Result
 from labtui.events import LogLine, Progress, StepFinished, StepStarted
 from labtui.session import SessionOptions
 from labtui.values import ValuesError
@@ -802,10 +802,7 @@ class LabApp(App[int]):
     def _units_to_run(self, job: Job) -> list[Unit]:
         """What the plan before a run shows: the job's units and the requirements not yet
         done. RequirementsError (offered before the plan) when those are not to run too."""
-        engine = self.lab.engine
-        units = engine.units_to_run(job.units, with_requires=job.with_requires)
-        return [unit for unit in units
-                if unit in job.units or engine.status(unit) != Status.DONE]
+        return self.lab.engine.units_to_plan(job.units, with_requires=job.with_requires)
 
     def job_done(self, job: Job, results: list[Result]) -> None:
         masker = self.lab.masker

@@ -8,7 +8,7 @@ has no engine, so nothing can be run or rolled back from it.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from labtui.masking import Masker
 from labtui.session import Session, SessionOptions, with_targets_options
 from labtui.state import StatusRecord, Workspace, WorkspaceLocked
 from labtui.status import UnitState, unit_state
-from labtui.step import ENVIRONMENTS, Field, Step
+from labtui.step import Field, Step
 from labtui.values import Answers, Resolver, load_answers, parse_set_args
 
 STATUS_WORDS: tuple[str, ...] = (
@@ -97,7 +97,7 @@ class Selection:
         """The inputs the form edits here: a per-environment step's own node leaves out the
         values that differ by environment (its dev / pipeline nodes show them)."""
         if self.per_environment_parent:
-            return tuple(f for f in self.step.inputs if not env_specific(f))
+            return tuple(f for f in self.step.inputs if not f.per_environment)
         return self.step.inputs
 
 
@@ -139,43 +139,6 @@ class Section:
 
 TreeNodeData = Selection | Section
 """What a node of the step tree stands for: a step (or one environment), or a section."""
-
-
-class _AnyValue(Mapping[str, str]):
-    """A mapping that holds every name (as "x"): enough to see whether a derive uses `env`."""
-
-    def __getitem__(self, key: str) -> str:
-        return "x"
-
-    def __contains__(self, key: object) -> bool:
-        return True
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-
-_ENV_SPECIFIC: dict[str, bool] = {}
-
-
-def env_specific(field: Field) -> bool:
-    """Whether a field's value differs by environment (the lab names it per environment, like
-    `{prefix}-db-dev`). Those are saved for one environment; every other value is shared by
-    every step and environment, so the attendee types the prefix or the tenant id once."""
-    known = _ENV_SPECIFIC.get(field.name)
-    if known is not None:
-        return known
-    specific = False
-    if field.derive is not None:
-        try:
-            derived = {field.derive(_AnyValue(), env) for env in ENVIRONMENTS}
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-            derived = set()  # a derive we cannot probe: treat the value as shared
-        specific = len(derived) > 1
-    _ENV_SPECIFIC[field.name] = specific
-    return specific
 
 
 def holder_text(holder: Mapping[str, Any]) -> str:

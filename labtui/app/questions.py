@@ -38,7 +38,7 @@ def rollback_question(lab: Lab, label: str, units: Sequence[Unit],
     """Before a rollback: what will be deleted (newest first), and the done steps that need
     it — they will no longer be done (drift)."""
     lines: list[Text | str] = []
-    for unit in reversed(units):
+    for unit in lab.engine.rollback_order(units):
         for change in lab.engine.rollback_plan(unit):
             lines.append(Text(f"- delete {change.kind} {lab.masker.redact(change.ref)}",
                               style="red"))

@@ -21,8 +21,8 @@ from textual.markup import escape
 from textual.message import Message
 from textual.widgets import Button, Input, Static
 
-from labtui.app.model import Lab, Selection, env_specific
-from labtui.step import ENVIRONMENTS, Field
+from labtui.app.model import Lab, Selection
+from labtui.step import Field
 
 EXPLICIT_HINT = "set outside the app; change it where it was set"
 
@@ -195,7 +195,7 @@ class ValueForm(Vertical):
 
     def scope_of(self, field: Field) -> str | None:
         """Where a value typed here is saved: this environment, or None (shared)."""
-        return self.env if env_specific(field) else None
+        return self.lab.resolver.scope_of(field, self.env)
 
     def compose(self) -> ComposeResult:
         resolved = self.lab.resolver.resolve(self.env)
@@ -271,23 +271,13 @@ class ValueForm(Vertical):
         self._post_validity()
 
     def _save(self, field: Field, value: str) -> None:
-        workspace = self.lab.workspace
-        scope = self.scope_of(field)
         self.lab.forget_values()
-        if scope is None:
-            # A shared value replaces what an environment held of its own (typed in an
-            # earlier version of the form, or remembered from an answers file's [env.x]).
-            for env in ENVIRONMENTS:
-                if workspace.get_value(field.name, env) is not None:
-                    workspace.delete_value(field.name, env)
-        if value == "":
-            workspace.delete_value(field.name, scope)
-            return
         # A secret is registered with the masker when it is committed (Enter, or leaving the
         # field), not here: as it is typed each prefix passes through ("zq7K" of "zq7Kx9…"),
         # and every one registered would be masked wherever it appears.
-        if workspace.get_value(field.name, scope) != value:
-            workspace.set_value(field.name, scope, value, secret=field.is_secret)
+        self.lab.resolver.save(field, self.env, value)
+        if value == "":
+            return
         self.states[field.name].origin = "workspace"
 
     def action_reset(self) -> None:
@@ -304,12 +294,7 @@ class ValueForm(Vertical):
         if self.lab.read_only or row.input.disabled:
             self.app.notify(f"{field.name} is {EXPLICIT_HINT}", severity="warning")
             return
-        workspace = self.lab.workspace
-        scope = self.scope_of(field)
-        scopes = [scope] if scope is not None else [None, *ENVIRONMENTS]
-        for where in scopes:
-            if workspace.get_value(field.name, where) is not None:
-                workspace.delete_value(field.name, where)
+        for where in self.lab.resolver.forget(field, self.env):
             self.lab.set_draft(field.name, where, None)
         self.lab.forget_values()
         resolved = self.lab.resolver.resolve(self.env)

@@ -231,3 +231,34 @@ async def test_tab_from_the_tree_reaches_the_missing_value_without_a_hidden_stop
                 break
         assert all(isinstance(widget, Button | Input) for widget in seen), seen
         assert isinstance(app.focused, Input) and app.focused.id == "input-demo-dir"
+
+
+async def test_a_value_declared_per_environment_is_typed_on_each_environment_node(
+        make_app: AppFactory, lab_catalog: Catalog) -> None:
+    # No derive to probe: only the Field's declaration says the value differs by environment.
+    from labtui_demo_steps import DemoPerEnv
+
+    from labtui.step import Field
+
+    class Sized(DemoPerEnv):
+        id = "demo-sized"
+        inputs = (*DemoPerEnv.inputs,
+                  Field("vm-size", "VM size", default="small", per_environment=True))
+
+    catalog = Catalog([*(type(step) for step in lab_catalog), Sized])
+    app = make_app(focus="demo-sized", catalog=catalog)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        app.query_one(StepTree).select_step("demo-sized")
+        await pilot.pause()
+        assert not on_screen(app).query("#input-vm-size"), "the step's own node: shared only"
+        assert "Per environment (vm-size)" in detail_text(app)
+        app.query_one(StepTree).select_step("demo-sized", "pipeline")
+        await pilot.pause()
+        assert "vm-size · pipeline only" in detail_text(app)
+        await fill(pilot, "vm-size", "large", type_it=True)
+        await pilot.pause(0.4)
+        workspace = app.lab.workspace
+        assert workspace.get_value("vm-size", "pipeline") == "large"
+        assert workspace.get_value("vm-size", None) is None, "not shared with dev"
+        assert app.lab.resolver.resolve("dev").values["vm-size"] == "small"

@@ -102,3 +102,12 @@ def test_dependents_follow_requirements_transitively() -> None:
     dev_groups = catalog.units(["groups"], "dev")[0]
     assert [u.label for u in catalog.dependents(dev_groups)] == [
         "vault (dev)", "secrets (dev)", "train"]
+
+
+def test_a_shared_input_declared_per_environment_by_one_step_only_is_refused() -> None:
+    a = make_step("a", inputs=(Field("vault", "Vault", per_environment=True),))
+    b = make_step("b", inputs=(Field("vault", "Vault"),))
+    with pytest.raises(CatalogError) as raised:
+        Catalog([a, b])
+    assert str(raised.value) == (
+        "step 'b' input 'vault': declared shared here but per environment by step 'a'")

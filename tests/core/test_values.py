@@ -118,3 +118,21 @@ def test_azure_naming_rules(resource: str, value: str, problem: str | None) -> N
 )
 def test_kinds(kind: str, value: str, ok: bool) -> None:
     assert (validate_value(kind, value) is None) is ok
+
+
+def test_the_resolver_keeps_a_typed_value_in_the_scope_its_field_declares(
+        tmp_path: Path) -> None:
+    vault = Field("key-vault", "Vault", per_environment=True)
+    prefix = Field("prefix", "Prefix")
+    with Workspace(tmp_path / "ws") as workspace:
+        resolver = Resolver({f.name: f for f in (vault, prefix)}, workspace=workspace)
+        resolver.save(vault, "dev", "kv-dev")
+        resolver.save(prefix, "dev", "contoso7")
+        assert resolver.resolve("dev").values == {"key-vault": "kv-dev", "prefix": "contoso7"}
+        assert resolver.resolve("pipeline").values == {"prefix": "contoso7"}, "dev's own"
+        workspace.set_value("prefix", "pipeline", "old", secret=False)
+        resolver.save(prefix, "dev", "contoso8")
+        assert resolver.resolve("pipeline").values["prefix"] == "contoso8", "shared replaces"
+        assert resolver.forget(vault, "dev") == ["dev"]
+        assert resolver.forget(prefix, None) == [None, "dev", "pipeline"]
+        assert resolver.resolve("dev").values == {}
