@@ -28,10 +28,81 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from labtui.targets.ports.pipelines import (  # re-exported: the Pipelines section's ports
+    FINISHED_RUN_STATES as FINISHED_RUN_STATES,
+)
+from labtui.targets.ports.pipelines import (
+    VOTES as VOTES,
+)
+from labtui.targets.ports.pipelines import (
+    Approval as Approval,
+)
+from labtui.targets.ports.pipelines import (
+    ApprovalCheck as ApprovalCheck,
+)
+from labtui.targets.ports.pipelines import (
+    ApprovalStatus as ApprovalStatus,
+)
+from labtui.targets.ports.pipelines import (
+    Artifact as Artifact,
+)
+from labtui.targets.ports.pipelines import (
+    Comment as Comment,
+)
+from labtui.targets.ports.pipelines import (
+    Coverage as Coverage,
+)
+from labtui.targets.ports.pipelines import (
+    Environment as Environment,
+)
+from labtui.targets.ports.pipelines import (
+    Environments as Environments,
+)
+from labtui.targets.ports.pipelines import (
+    Pipeline as Pipeline,
+)
+from labtui.targets.ports.pipelines import (
+    PipelineRun as PipelineRun,
+)
+from labtui.targets.ports.pipelines import (
+    Pipelines as Pipelines,
+)
+from labtui.targets.ports.pipelines import (
+    PublishedTest as PublishedTest,
+)
+from labtui.targets.ports.pipelines import (
+    PullRequest as PullRequest,
+)
+from labtui.targets.ports.pipelines import (
+    PullRequests as PullRequests,
+)
+from labtui.targets.ports.pipelines import (
+    PullRequestStatus as PullRequestStatus,
+)
+from labtui.targets.ports.pipelines import (
+    Reviewer as Reviewer,
+)
+from labtui.targets.ports.pipelines import (
+    RunState as RunState,
+)
+from labtui.targets.ports.pipelines import (
+    Variable as Variable,
+)
+from labtui.targets.ports.pipelines import (
+    VariableGroup as VariableGroup,
+)
+from labtui.targets.ports.pipelines import (
+    VariableGroups as VariableGroups,
+)
+from labtui.targets.ports.pipelines import (
+    Vote as Vote,
+)
+
 if TYPE_CHECKING:
     from labtui.step import Field
     from labtui.targets.git import WorkingCopy
     from labtui.targets.ownership import JournalMirror
+
 
 
 class TargetError(Exception):
@@ -1099,6 +1170,26 @@ class Target(ABC):
     def devops(self) -> DevOps:
         """Azure DevOps projects and git repositories."""
         raise self._missing("DevOps service")
+
+    @property
+    def pull_requests(self) -> PullRequests:
+        """Pull requests on the DevOps repositories: reviewers, votes, completion."""
+        raise self._missing("pull requests")
+
+    @property
+    def variable_groups(self) -> VariableGroups:
+        """The DevOps library's variable groups: plain, secret, linked to a Key Vault."""
+        raise self._missing("variable groups")
+
+    @property
+    def pipelines(self) -> Pipelines:
+        """YAML pipelines and their runs: logs, test results, coverage, artifacts."""
+        raise self._missing("pipelines")
+
+    @property
+    def environments(self) -> Environments:
+        """Deployment environments, their approval checks and the approvals runs wait on."""
+        raise self._missing("environments")
 
     def journal_mirror(self) -> JournalMirror | None:
         """The target's own record of what the workspace created in it, or None when it keeps
