@@ -673,12 +673,11 @@ class Databricks(ABC):
     def scope_secrets(self, workspace: str, scope: str) -> list[str]:
         """Names of the secrets visible through a scope (live from the vault if backed).
 
+        There is no call for a value: Databricks lets only a notebook read one
+        (`dbutils.secrets.get`); outside a notebook the vault behind the scope holds the values.
+
         Raises NotFound (workspace or scope).
         """
-
-    @abstractmethod
-    def read_scope_secret(self, workspace: str, scope: str, key: str) -> str:
-        """A secret's value as a notebook reads it (`dbutils.secrets.get`). Raises NotFound."""
 
     # -- personal access tokens ------------------------------------------------------------
 

@@ -375,7 +375,9 @@ class LocalDatabricks(LocalPort, Databricks):
         )
         return [row["key"] for row in rows]
 
-    def read_scope_secret(self, workspace: str, scope: str, key: str) -> str:
+    def dbutils_secret(self, workspace: str, scope: str, key: str) -> str:
+        """A secret's value as `dbutils.secrets.get` gives it to a notebook; not a port call
+        (Databricks has none): only the local notebook runner's `dbutils` uses it."""
         found = self._scope_of(workspace, scope)
         if found.backend == "AZURE_KEYVAULT":
             vault = self._vault.vault_by_id(found.vault_id)

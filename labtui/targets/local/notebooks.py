@@ -37,7 +37,7 @@ class _ScopeSecrets:
 
     def get(self, scope: str, key: str) -> str | None:
         try:
-            return self._databricks.read_scope_secret(self._workspace, scope, key)
+            return self._databricks.dbutils_secret(self._workspace, scope, key)
         except NotFound:
             return None
 
