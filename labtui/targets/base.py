@@ -26,7 +26,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from labtui.targets.ports.pipelines import (  # re-exported: the Pipelines section's ports
     FINISHED_RUN_STATES as FINISHED_RUN_STATES,
@@ -315,6 +315,19 @@ class Profile:
     name: str
     host: str
     token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """A finished notebook run, as the Jobs API reports it: `state` is the result state
+    ("SUCCESS"), `exit_value` what the notebook passed to `dbutils.notebook.exit` (None when it
+    did not call it). Each cell's output streamed through the `log` callback as it ran."""
+
+    run_id: str
+    state: str
+    exit_value: str | None = None
+    cells: int = 0
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -779,9 +792,10 @@ class Databricks(ABC):
         log: Callable[[str], None] = lambda line: None,
         progress: Callable[[float, float, str], None] = lambda done, total, text: None,
         cancelled: threading.Event | None = None,
-    ) -> dict[str, Any]:
-        """Run a notebook on a cluster as a one-time job, streaming its output to `log` and
-        `progress(cell, cells, title)`; returns what the run reports (at least "run_id").
+    ) -> NotebookRun:
+        """Run a notebook on a cluster as a one-time job, streaming each cell's output to `log`
+        and `progress(cell, cells, title)`; returns the finished run with the notebook's exit
+        value (`dbutils.notebook.exit`), the only way its results reach the caller.
         As on Databricks, the notebook's MLflow runs go to the experiment named after its
         `path`, in the ML workspace its `data-lake` secret scope names.
 
