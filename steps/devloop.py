@@ -164,17 +164,21 @@ class TrainModel(Step):
             log=ctx.log, progress=lambda done, total, text: ctx.progress(done, total, text),
             cancelled=ctx.cancelled,
         )
-        results_file = work_dir / "results.json"
-        if not results_file.exists():
-            raise StepError(f"the notebook finished without writing {results_file}")
-        data = json.loads(results_file.read_text())
+        if results.exit_value is None:
+            raise StepError("the notebook finished without its results: its last cell must "
+                            "end with dbutils.notebook.exit(json.dumps(results))")
+        try:
+            data = json.loads(results.exit_value)
+        except ValueError:
+            raise StepError("the notebook's exit value is not JSON: its last cell must end "
+                            "with dbutils.notebook.exit(json.dumps(results))") from None
         metrics = {"mae": data["metrics"]["mae"], "r2": data["metrics"]["r2"],
                    "actual": data["test"]["actual"], "predicted": data["test"]["predicted"],
                    "model": data["model"], "tags": data["tags"]}
         metrics_file = ctx.artifacts / "metrics.json"
         metrics_file.write_text(json.dumps(metrics))
         ctx.outputs.set("model-version", str(data["model"]["version"]))
-        ctx.log(f"notebook run {results.get('run_id', '')}: registered {name} version "
+        ctx.log(f"notebook run {results.run_id}: registered {name} version "
                 f"{data['model']['version']} (MAE {metrics['mae']:,.1f}, R² {metrics['r2']:.4f})")
         ctx.publish("metrics", metrics_file)
 

@@ -26,12 +26,83 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from labtui.targets.ports.pipelines import (  # re-exported: the Pipelines section's ports
+    FINISHED_RUN_STATES as FINISHED_RUN_STATES,
+)
+from labtui.targets.ports.pipelines import (
+    VOTES as VOTES,
+)
+from labtui.targets.ports.pipelines import (
+    Approval as Approval,
+)
+from labtui.targets.ports.pipelines import (
+    ApprovalCheck as ApprovalCheck,
+)
+from labtui.targets.ports.pipelines import (
+    ApprovalStatus as ApprovalStatus,
+)
+from labtui.targets.ports.pipelines import (
+    Artifact as Artifact,
+)
+from labtui.targets.ports.pipelines import (
+    Comment as Comment,
+)
+from labtui.targets.ports.pipelines import (
+    Coverage as Coverage,
+)
+from labtui.targets.ports.pipelines import (
+    Environment as Environment,
+)
+from labtui.targets.ports.pipelines import (
+    Environments as Environments,
+)
+from labtui.targets.ports.pipelines import (
+    Pipeline as Pipeline,
+)
+from labtui.targets.ports.pipelines import (
+    PipelineRun as PipelineRun,
+)
+from labtui.targets.ports.pipelines import (
+    Pipelines as Pipelines,
+)
+from labtui.targets.ports.pipelines import (
+    PublishedTest as PublishedTest,
+)
+from labtui.targets.ports.pipelines import (
+    PullRequest as PullRequest,
+)
+from labtui.targets.ports.pipelines import (
+    PullRequests as PullRequests,
+)
+from labtui.targets.ports.pipelines import (
+    PullRequestStatus as PullRequestStatus,
+)
+from labtui.targets.ports.pipelines import (
+    Reviewer as Reviewer,
+)
+from labtui.targets.ports.pipelines import (
+    RunState as RunState,
+)
+from labtui.targets.ports.pipelines import (
+    Variable as Variable,
+)
+from labtui.targets.ports.pipelines import (
+    VariableGroup as VariableGroup,
+)
+from labtui.targets.ports.pipelines import (
+    VariableGroups as VariableGroups,
+)
+from labtui.targets.ports.pipelines import (
+    Vote as Vote,
+)
 
 if TYPE_CHECKING:
     from labtui.step import Field
     from labtui.targets.git import WorkingCopy
     from labtui.targets.ownership import JournalMirror
+
 
 
 class TargetError(Exception):
@@ -244,6 +315,19 @@ class Profile:
     name: str
     host: str
     token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """A finished notebook run, as the Jobs API reports it: `state` is the result state
+    ("SUCCESS"), `exit_value` what the notebook passed to `dbutils.notebook.exit` (None when it
+    did not call it). Each cell's output streamed through the `log` callback as it ran."""
+
+    run_id: str
+    state: str
+    exit_value: str | None = None
+    cells: int = 0
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -602,12 +686,11 @@ class Databricks(ABC):
     def scope_secrets(self, workspace: str, scope: str) -> list[str]:
         """Names of the secrets visible through a scope (live from the vault if backed).
 
+        There is no call for a value: Databricks lets only a notebook read one
+        (`dbutils.secrets.get`); outside a notebook the vault behind the scope holds the values.
+
         Raises NotFound (workspace or scope).
         """
-
-    @abstractmethod
-    def read_scope_secret(self, workspace: str, scope: str, key: str) -> str:
-        """A secret's value as a notebook reads it (`dbutils.secrets.get`). Raises NotFound."""
 
     # -- personal access tokens ------------------------------------------------------------
 
@@ -709,9 +792,10 @@ class Databricks(ABC):
         log: Callable[[str], None] = lambda line: None,
         progress: Callable[[float, float, str], None] = lambda done, total, text: None,
         cancelled: threading.Event | None = None,
-    ) -> dict[str, Any]:
-        """Run a notebook on a cluster as a one-time job, streaming its output to `log` and
-        `progress(cell, cells, title)`; returns what the run reports (at least "run_id").
+    ) -> NotebookRun:
+        """Run a notebook on a cluster as a one-time job, streaming each cell's output to `log`
+        and `progress(cell, cells, title)`; returns the finished run with the notebook's exit
+        value (`dbutils.notebook.exit`), the only way its results reach the caller.
         As on Databricks, the notebook's MLflow runs go to the experiment named after its
         `path`, in the ML workspace its `data-lake` secret scope names.
 
@@ -1099,6 +1183,26 @@ class Target(ABC):
     def devops(self) -> DevOps:
         """Azure DevOps projects and git repositories."""
         raise self._missing("DevOps service")
+
+    @property
+    def pull_requests(self) -> PullRequests:
+        """Pull requests on the DevOps repositories: reviewers, votes, completion."""
+        raise self._missing("pull requests")
+
+    @property
+    def variable_groups(self) -> VariableGroups:
+        """The DevOps library's variable groups: plain, secret, linked to a Key Vault."""
+        raise self._missing("variable groups")
+
+    @property
+    def pipelines(self) -> Pipelines:
+        """YAML pipelines and their runs: logs, test results, coverage, artifacts."""
+        raise self._missing("pipelines")
+
+    @property
+    def environments(self) -> Environments:
+        """Deployment environments, their approval checks and the approvals runs wait on."""
+        raise self._missing("environments")
 
     def journal_mirror(self) -> JournalMirror | None:
         """The target's own record of what the workspace created in it, or None when it keeps

@@ -49,7 +49,7 @@ def test_secrets_are_the_labs_and_readable_through_the_scope(lab: Lab) -> None:
     pipeline = set(vault.list_secrets("contoso7-kv-pipeline"))
     assert pipeline == set(infra.Secrets.LAB_SECRETS + infra.Secrets.PIPELINE_SECRETS)
     tenant = lab.answers["tenant-id"]
-    read = lambda env, name: databricks.read_scope_secret(  # noqa: E731
+    read = lambda env, name: databricks.dbutils_secret(  # noqa: E731
         f"contoso7-adb-{env}", "data-lake", name)
     assert read("dev", "sp-token-endpoint") == (
         f"https://login.microsoftonline.com/{tenant}/oauth2/token")
@@ -91,6 +91,23 @@ def test_verify_names_missing_and_changed_secrets_but_not_values(lab: Lab) -> No
     infra.Secrets().rollback(lab.ctx(infra.Secrets, "dev"))
     assert vault.list_secrets("contoso7-kv-dev") == []
     assert vault.list_deleted_secrets("contoso7-kv-dev") == []
+
+
+def test_verify_checks_the_scope_lists_the_secrets_without_reading_a_value(lab: Lab) -> None:
+    lab.run_section(("dev",))
+    databricks = lab.target.databricks
+    assert infra.Secrets().verify(lab.ctx(infra.Secrets, "dev")).ok
+    # The scope is made again without its vault: the vault still holds every value, but the
+    # notebook reading them through the scope would find none.
+    databricks.delete_secret_scope("contoso7-adb-dev", "data-lake")
+    databricks.create_secret_scope("contoso7-adb-dev", "data-lake")
+    verdict = infra.Secrets().verify(lab.ctx(infra.Secrets, "dev"))
+    (failed,) = verdict.failed
+    assert failed.name == "listed by scope data-lake"
+    assert failed.message.startswith("not listed: ") and "sp-app-id" in failed.message
+    databricks.delete_secret_scope("contoso7-adb-dev", "data-lake")
+    (failed,) = infra.Secrets().verify(lab.ctx(infra.Secrets, "dev")).failed
+    assert "data-lake" in failed.message and failed.hint == "run the secret-scope step"
 
 
 def test_vault_backed_scope_sees_secrets_added_later(lab: Lab) -> None:
@@ -315,7 +332,7 @@ def test_without_a_token_the_workspace_issues_one_for_the_profile_and_the_pipeli
             f"labtui cli-profiles [contoso7-{env}]"]
         assert profile.token in lab.masker, "the issued token is masked"
     pipeline_token = databricks.read_profile("contoso7-pipeline").token
-    assert databricks.read_scope_secret("contoso7-adb-pipeline", "data-lake",
+    assert databricks.dbutils_secret("contoso7-adb-pipeline", "data-lake",
                                         "db-access-token") == pipeline_token
     raw = b"".join(p.read_bytes() for p in (lab.path / "sandbox").rglob("*")
                    if p.is_file())

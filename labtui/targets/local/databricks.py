@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from labtui.targets.base import (
     AccessToken,
@@ -28,6 +28,7 @@ from labtui.targets.base import (
     KeyVault,
     Library,
     LibraryStatus,
+    NotebookRun,
     NotFound,
     Profile,
     SecretScope,
@@ -375,7 +376,9 @@ class LocalDatabricks(LocalPort, Databricks):
         )
         return [row["key"] for row in rows]
 
-    def read_scope_secret(self, workspace: str, scope: str, key: str) -> str:
+    def dbutils_secret(self, workspace: str, scope: str, key: str) -> str:
+        """A secret's value as `dbutils.secrets.get` gives it to a notebook; not a port call
+        (Databricks has none): only the local notebook runner's `dbutils` uses it."""
         found = self._scope_of(workspace, scope)
         if found.backend == "AZURE_KEYVAULT":
             vault = self._vault.vault_by_id(found.vault_id)
@@ -527,7 +530,7 @@ class LocalDatabricks(LocalPort, Databricks):
         log: Callable[[str], None] = lambda line: None,
         progress: Callable[[float, float, str], None] = lambda done, total, text: None,
         cancelled: threading.Event | None = None,
-    ) -> dict[str, Any]:
+    ) -> NotebookRun:
         if self._host is None:
             raise TargetError("this sandbox cannot run notebooks")
         cluster = self.get_cluster(workspace, cluster_id)

@@ -61,7 +61,8 @@ class LocalDevOps(DevOps):
             if (folder / "project.json").exists():
                 project = self._project(organization, folder)
                 if project.process != process:
-                    raise Conflict(f"project {name} exists with the {project.process} process")
+                    raise Conflict(f"project {name} exists with the {project.process} process, "
+                                   f"not {process}")
                 return project
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             meta = {"name": name, "process": process, "version_control": "Git",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labtui.targets.base import Cluster, NotFound, TargetError
+from labtui.targets.base import Cluster, NotebookRun, NotFound, TargetError
 
 if TYPE_CHECKING:
     from labtui.targets.local.databricks import LocalDatabricks
@@ -37,7 +37,7 @@ class _ScopeSecrets:
 
     def get(self, scope: str, key: str) -> str | None:
         try:
-            return self._databricks.read_scope_secret(self._workspace, scope, key)
+            return self._databricks.dbutils_secret(self._workspace, scope, key)
         except NotFound:
             return None
 
@@ -97,7 +97,7 @@ class NotebookHost:
         log: Callable[[str], None],
         progress: Callable[[float, float, str], None],
         cancelled: threading.Event | None,
-    ) -> dict[str, Any]:
+    ) -> NotebookRun:
         from labtui.masking import Masker
         from labtui.notebook import MlflowSettings, NotebookError, NotebookRunner
 
@@ -148,5 +148,5 @@ class NotebookHost:
                     masked_log(line)
                 exc.args = (masker.redact(str(exc)), *exc.args[1:])
                 raise
-        return {"run_id": run_id, "cells": len(result.cells_run), "seconds": result.seconds,
-                "exit_value": result.exit_value}
+        return NotebookRun(run_id, "SUCCESS", result.exit_value, len(result.cells_run),
+                           result.seconds)

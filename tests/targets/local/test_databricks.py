@@ -36,7 +36,7 @@ def test_vault_backed_scope_reads_the_vault_live(target: LocalTarget, group: str
     assert databricks.scope_secrets("lab-adb-dev", "data-lake") == []
     vault.set_secret("lab-kv-dev", "sp-app-id", "app-id-value")
     assert databricks.scope_secrets("lab-adb-dev", "data-lake") == ["sp-app-id"]
-    assert databricks.read_scope_secret("lab-adb-dev", "data-lake", "sp-app-id") == (
+    assert databricks.dbutils_secret("lab-adb-dev", "data-lake", "sp-app-id") == (
         "app-id-value")
     with pytest.raises(TargetError, match="backed by a Key Vault"):
         databricks.put_scope_secret("lab-adb-dev", "data-lake", "k", "v")

@@ -390,7 +390,7 @@ def test_sdk_keeps_secrets_in_a_databricks_scope_and_notebooks(served: Served) -
         w.secrets.create_scope("scratch")  # type: ignore[attr-defined]
     w.secrets.put_secret("scratch", "api-key", string_value="s3cr3t-value")  # type: ignore
     assert [s.key for s in w.secrets.list_secrets("scratch")] == ["api-key"]  # type: ignore
-    assert served.lab.target.databricks.read_scope_secret(
+    assert served.lab.target.databricks.dbutils_secret(
         "contoso7-adb-dev", "scratch", "api-key") == "s3cr3t-value"
     with pytest.raises(InvalidParameterValue, match="must have userAADToken defined"):
         w.api_client.do("POST", "/api/2.0/secrets/scopes/create",  # type: ignore

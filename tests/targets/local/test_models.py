@@ -85,10 +85,12 @@ def test_the_version_points_at_the_training_run_and_its_files_stay_in_the_worksp
     monkeypatch.chdir(elsewhere)
     workspace, cluster = _notebook_lab(target, group)
     lines: list[str] = []
-    target.databricks.run_notebook(workspace, cluster, NOTEBOOK_PATH,
-                                   params={"work_dir": str(tmp_path / "run")},
-                                   log=lines.append)
+    run = target.databricks.run_notebook(workspace, cluster, NOTEBOOK_PATH,
+                                         params={"work_dir": str(tmp_path / "run")},
+                                         log=lines.append)
     assert "registered version 1" in lines
+    assert run.state == "SUCCESS" and run.cells > 0
+    assert run.exit_value is None, "this notebook does not call dbutils.notebook.exit"
 
     from mlflow import MlflowClient
 

@@ -159,8 +159,7 @@ class JobRuns:
             run.state_message = run.error = f"{type(exc).__name__}: {exc}"
             return
         else:
-            exit_value = outcome.get("exit_value")
-            run.exit_value = None if exit_value is None else str(exit_value)
+            run.exit_value = outcome.exit_value
             run.result_state, run.state_message = "SUCCESS", ""
         run.end_time = _now_ms()
         run.life_cycle_state = "TERMINATED"

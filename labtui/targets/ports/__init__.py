@@ -1,0 +1,1 @@
+"""Port groups that have a module of their own; `labtui.targets.base` re-exports them."""
