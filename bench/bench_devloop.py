@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data" / "AdultCensusIncome.csv"
+DATA = ROOT / "tests" / "data" / "AdultCensusIncome.csv"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 

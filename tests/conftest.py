@@ -85,25 +85,37 @@ def _private_databricks_config(tmp_path_factory: pytest.TempPathFactory) -> Iter
         os.environ["DATABRICKS_CONFIG_FILE"] = previous
 
 
-@pytest.fixture(scope="session")
-def demo_plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo step distribution, pip-installed into a private folder (not the venv)."""
-    target = tmp_path_factory.mktemp("demo-plugin")
+def install_plugin(source: Path, target: Path) -> Path:
+    """pip-install the distribution at `source` into the private folder `target` (not the
+    venv), as a user would install a plugin; the folder is returned."""
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(DEMO_PLUGIN)],
+         "--target", str(target), str(source)],
         check=True, capture_output=True, text=True,
     )
     return target
 
 
+def plugin_on_path(folder: Path, package: str,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Make the plugin installed in `folder` visible to this process (entry points scan
+    sys.path) for one test; its modules are forgotten afterwards."""
+    monkeypatch.syspath_prepend(str(folder))
+    yield folder
+    for name in [m for m in sys.modules if m.startswith(package)]:
+        del sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def demo_plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo step distribution, pip-installed into a private folder (not the venv)."""
+    return install_plugin(DEMO_PLUGIN, tmp_path_factory.mktemp("demo-plugin"))
+
+
 @pytest.fixture
 def demo_plugin(demo_plugin_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Makes the demo plugin visible to this process (entry points scan sys.path)."""
-    monkeypatch.syspath_prepend(str(demo_plugin_path))
-    yield demo_plugin_path
-    for name in [m for m in sys.modules if m.startswith("labtui_demo_steps")]:
-        del sys.modules[name]
+    """Makes the demo plugin visible to this process."""
+    yield from plugin_on_path(demo_plugin_path, "labtui_demo_steps", monkeypatch)
 
 
 @dataclass

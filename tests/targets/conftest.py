@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, LabtuiRunner, labtui_env
+from tests.conftest import ROOT, LabtuiRunner, install_plugin, labtui_env, plugin_on_path
 
 DEMO_TARGET = ROOT / "tests" / "plugins" / "labtui-demo-target"
 
@@ -17,22 +15,13 @@ DEMO_TARGET = ROOT / "tests" / "plugins" / "labtui-demo-target"
 @pytest.fixture(scope="session")
 def demo_target_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo target distribution, pip-installed into a private folder (not the venv)."""
-    folder = tmp_path_factory.mktemp("demo-target")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(folder), str(DEMO_TARGET)],
-        check=True, capture_output=True, text=True,
-    )
-    return folder
+    return install_plugin(DEMO_TARGET, tmp_path_factory.mktemp("demo-target"))
 
 
 @pytest.fixture
 def demo_target(demo_target_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Makes the demo target visible to this process (entry points scan sys.path)."""
-    monkeypatch.syspath_prepend(str(demo_target_path))
-    yield demo_target_path
-    for name in [m for m in sys.modules if m.startswith("labtui_demo_target")]:
-        del sys.modules[name]
+    """Makes the demo target visible to this process."""
+    yield from plugin_on_path(demo_target_path, "labtui_demo_target", monkeypatch)
 
 
 @pytest.fixture
