@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from labtui.targets.databrickscfg import ProfileFile
 from labtui.targets.local import LocalTarget
+from labtui.targets.shared.databrickscfg import ProfileFile
 from tests.conftest import LAB_DATA, LabtuiRunner, labtui_env, require_lab_data
 from tests.sandbox_snapshot import snapshot
 

@@ -34,10 +34,10 @@ from labtui.targets.base import (
     SecretScope,
     TargetError,
 )
-from labtui.targets.databrickscfg import ProfileFile
 from labtui.targets.local.resource_groups import resource_id
 from labtui.targets.local.sandbox import LocalPort, Sandbox, with_latency
 from labtui.targets.local.vault import LocalVault
+from labtui.targets.shared.databrickscfg import ProfileFile
 
 if TYPE_CHECKING:
     from labtui.targets.local.notebooks import NotebookHost

@@ -23,7 +23,7 @@ from labtui.targets.base import (
     NotFound,
     TargetError,
 )
-from labtui.targets.git import WorkingCopy
+from labtui.targets.shared.git import WorkingCopy
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
 

@@ -62,7 +62,7 @@ class NotebookHost:
         self._models = models
 
     def _mount(self, source: str, configs: Mapping[str, str]) -> Path:
-        from labtui.notebook import parse_abfss
+        from labtui.targets.local.notebook_runner import parse_abfss
 
         account, file_system, _ = parse_abfss(source)
         app_id, password = configs.get(CLIENT_ID, ""), configs.get(CLIENT_SECRET, "")
@@ -99,7 +99,11 @@ class NotebookHost:
         cancelled: threading.Event | None,
     ) -> NotebookRun:
         from labtui.masking import Masker
-        from labtui.notebook import MlflowSettings, NotebookError, NotebookRunner
+        from labtui.targets.local.notebook_runner import (
+            MlflowSettings,
+            NotebookError,
+            NotebookRunner,
+        )
 
         # As on Databricks, every value the notebook reads with dbutils.secrets is redacted
         # from its output, whether or not labtui knows it.

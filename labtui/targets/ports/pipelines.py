@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from labtui.targets.base import GitRepository
+    from labtui.targets.resources import GitRepository
 
 # --- pull requests ----------------------------------------------------------------------------
 

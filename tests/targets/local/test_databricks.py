@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from labtui.targets.base import Conflict, NotFound, TargetError
-from labtui.targets.databrickscfg import ProfileFile
 from labtui.targets.local import LocalTarget
+from labtui.targets.shared.databrickscfg import ProfileFile
 
 OTHER = ("# my own workspaces\n[DEFAULT]\nhost = https://adb-1.1.azuredatabricks.net\n"
          "token = dapi-default\n\n[prod]   \nhost = https://adb-2.2.azuredatabricks.net\n"
@@ -131,7 +131,7 @@ def test_secrets_a_notebook_reads_are_redacted_in_its_output(target: LocalTarget
                                                               group: str) -> None:
     """As on Databricks: a value from dbutils.secrets.get never shows in the run's output,
     even when labtui does not know it (the attendee put it into the vault themselves)."""
-    from labtui.notebook import NotebookError
+    from labtui.targets.local.notebook_runner import NotebookError
 
     databricks, vault = target.databricks, target.vault
     databricks.create_workspace(group, "lab-adb-dev", "eastus")
@@ -160,7 +160,7 @@ def test_secrets_a_notebook_reads_are_redacted_in_its_output(target: LocalTarget
 WRITER = """
 import sys
 from pathlib import Path
-from labtui.targets.databrickscfg import ProfileFile
+from labtui.targets.shared.databrickscfg import ProfileFile
 profiles = ProfileFile(Path(sys.argv[1]))
 for n in range(int(sys.argv[3])):
     profiles.write(f"{sys.argv[2]}-{n}", f"https://adb-{n}.example", f"dapi{n:032x}")

@@ -14,7 +14,8 @@ import pytest
 from labtui_assets import root as assets_root
 from labtui_assets import sample_data
 
-from labtui.notebook import (
+from labtui.step import Cancelled
+from labtui.targets.local.notebook_runner import (
     DbutilsError,
     DictSecrets,
     MlflowSettings,
@@ -24,7 +25,6 @@ from labtui.notebook import (
     parse_abfss,
     parse_notebook,
 )
-from labtui.step import Cancelled
 from tests.conftest import LAB_DATA, require, require_lab_data
 
 NOTEBOOK = assets_root() / "Project_One" / "notebooks" / "train_model.py"
@@ -131,7 +131,7 @@ def test_importing_the_runner_loads_neither_spark_nor_mlflow() -> None:
     import sys
 
     code = (
-        "import sys, labtui.notebook; "
+        "import sys, labtui.targets.local.notebook_runner; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'mlflow')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -380,7 +380,7 @@ def test_a_log_that_prints_does_not_feed_itself(
 JVM_PROBE = '''
 import os, sys
 from pathlib import Path
-from labtui.notebook import DictSecrets, NotebookRunner
+from labtui.targets.local.notebook_runner import DictSecrets, NotebookRunner
 
 SOURCE = """# Databricks notebook source
 import os

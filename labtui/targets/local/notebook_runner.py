@@ -43,7 +43,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, Protocol, TextIO
 
-from labtui.step import Cancelled, StepError
+from labtui.step import Cancelled
+from labtui.targets.errors import TargetError
 
 HEADER = "# Databricks notebook source"
 _SEPARATOR = re.compile(r"^# COMMAND -{5,}\s*$")
@@ -72,7 +73,7 @@ MountResolver = Callable[[str, Mapping[str, str]], Path]
 _RUN_LOCK = threading.Lock()
 
 
-class NotebookError(StepError):
+class NotebookError(TargetError):
     """A notebook could not be parsed or one of its cells failed.
 
     The message is one line: which cell, its first line, and the exception. `traceback_text`

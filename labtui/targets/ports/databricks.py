@@ -1,0 +1,236 @@
+"""The Databricks port: workspaces, clusters, libraries, secret scopes, tokens, CLI profiles,
+notebooks and their runs."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from labtui.targets.resources import (
+    AccessToken,
+    Cluster,
+    DatabricksWorkspace,
+    KeyVault,
+    Library,
+    LibraryStatus,
+    NotebookRun,
+    Profile,
+    SecretScope,
+)
+
+
+class Databricks(ABC):
+    """Databricks workspaces, clusters, libraries, secret scopes and CLI token profiles."""
+
+    @abstractmethod
+    def create_workspace(
+        self, resource_group: str, name: str, location: str, *, sku: str = "premium"
+    ) -> DatabricksWorkspace:
+        """Create a workspace, or return it if it exists with the same SKU.
+
+        Raises:
+            NotFound: the resource group does not exist.
+            Conflict: it exists with another SKU or in another group.
+        """
+
+    @abstractmethod
+    def get_workspace(self, name: str) -> DatabricksWorkspace:
+        """Return the workspace. Raises NotFound."""
+
+    @abstractmethod
+    def delete_workspace(self, name: str) -> bool:
+        """Delete the workspace with its clusters and scopes; False if it did not exist."""
+
+    @abstractmethod
+    def create_cluster(
+        self,
+        workspace: str,
+        name: str,
+        *,
+        node_type: str,
+        spark_version: str,
+        num_workers: int,
+        autotermination_minutes: int,
+    ) -> Cluster:
+        """Create a cluster (a new cluster id each time; look one up by name first).
+
+        Raises NotFound (workspace).
+        """
+
+    @abstractmethod
+    def clusters(self, workspace: str) -> list[Cluster]:
+        """The workspace's clusters, sorted by name. Raises NotFound (workspace)."""
+
+    @abstractmethod
+    def get_cluster(self, workspace: str, cluster_id: str) -> Cluster:
+        """Return the cluster. Raises NotFound."""
+
+    @abstractmethod
+    def edit_cluster(
+        self, workspace: str, cluster_id: str, *, autotermination_minutes: int
+    ) -> Cluster:
+        """Change a cluster's auto-termination. Raises NotFound."""
+
+    @abstractmethod
+    def delete_cluster(self, workspace: str, cluster_id: str) -> bool:
+        """Permanently delete a cluster; False if it did not exist."""
+
+    @abstractmethod
+    def install_libraries(
+        self, workspace: str, cluster_id: str, libraries: Sequence[Library]
+    ) -> None:
+        """Install libraries on a cluster; already installed ones are kept. Raises NotFound."""
+
+    @abstractmethod
+    def cluster_libraries(self, workspace: str, cluster_id: str) -> list[LibraryStatus]:
+        """Libraries on a cluster with their status. Raises NotFound."""
+
+    @abstractmethod
+    def uninstall_libraries(
+        self, workspace: str, cluster_id: str, libraries: Sequence[Library]
+    ) -> None:
+        """Remove libraries from a cluster; absent ones are ignored. Raises NotFound."""
+
+    @abstractmethod
+    def create_secret_scope(
+        self, workspace: str, name: str, *, vault: KeyVault | None = None
+    ) -> SecretScope:
+        """Create a scope, Key Vault-backed if `vault` is given; same settings is fine.
+
+        Raises:
+            NotFound: the workspace (or the vault) does not exist.
+            Conflict: the scope exists with another backend or vault.
+        """
+
+    @abstractmethod
+    def secret_scopes(self, workspace: str) -> list[SecretScope]:
+        """The workspace's scopes, sorted by name. Raises NotFound (workspace)."""
+
+    @abstractmethod
+    def delete_secret_scope(self, workspace: str, name: str) -> bool:
+        """Delete a scope (never the vault behind it); False if it did not exist."""
+
+    @abstractmethod
+    def scope_secrets(self, workspace: str, scope: str) -> list[str]:
+        """Names of the secrets visible through a scope (live from the vault if backed).
+
+        There is no call for a value: Databricks lets only a notebook read one
+        (`dbutils.secrets.get`); outside a notebook the vault behind the scope holds the values.
+
+        Raises NotFound (workspace or scope).
+        """
+
+    # -- personal access tokens ------------------------------------------------------------
+
+    @abstractmethod
+    def create_token(self, workspace: str, comment: str, *,
+                     lifetime_seconds: int | None = None) -> AccessToken:
+        """Issue a personal access token (as "Generate New Token" does); the result carries
+        its value, which is shown this once. No lifetime: it does not expire.
+
+        Raises NotFound (workspace).
+        """
+
+    @abstractmethod
+    def tokens(self, workspace: str) -> list[AccessToken]:
+        """The workspace's tokens, oldest first, without their values. Raises NotFound."""
+
+    @abstractmethod
+    def check_token(self, workspace: str, value: str) -> bool:
+        """Whether the workspace accepts `value` as a token now (issued, not revoked, not
+        expired). Raises NotFound (workspace)."""
+
+    @abstractmethod
+    def delete_token(self, workspace: str, token_id: str) -> bool:
+        """Revoke a token; False if there was none with that id."""
+
+    @abstractmethod
+    def write_profile(self, name: str, host: str, token: str) -> None:
+        """Write a CLI profile `[name]` (host, token) to `.databrickscfg`; other sections stay.
+
+        Raises:
+            TargetError: the file is not INI or cannot be written (the file is left as it was).
+        """
+
+    @abstractmethod
+    def read_profile(self, name: str) -> Profile:
+        """Read a CLI profile. Raises NotFound, or TargetError if the file is not INI."""
+
+    @abstractmethod
+    def delete_profile(self, name: str) -> bool:
+        """Remove a CLI profile; False if there was none."""
+
+    @abstractmethod
+    def profile_file(self) -> Path:
+        """Where the CLI profiles are kept (DATABRICKS_CONFIG_FILE or ~/.databrickscfg)."""
+
+    # -- notebooks and Git integration (the Dev loop) --------------------------------------
+
+    @abstractmethod
+    def import_notebook(self, workspace: str, path: str, source: str) -> None:
+        """Put a notebook (Databricks source format) at `path`, replacing what is there.
+
+        Raises:
+            NotFound: the workspace does not exist.
+        """
+
+    @abstractmethod
+    def notebook_source(self, workspace: str, path: str) -> str:
+        """A notebook's source. Raises NotFound."""
+
+    @abstractmethod
+    def delete_notebook(self, workspace: str, path: str) -> bool:
+        """Delete a notebook; False if there was none."""
+
+    @abstractmethod
+    def set_git_provider(self, workspace: str, provider: str | None) -> None:
+        """Set the user's Git provider (User Settings → Git Integration), or clear it with
+        None. Raises NotFound."""
+
+    @abstractmethod
+    def git_provider(self, workspace: str) -> str | None:
+        """The user's Git provider, or None if not set. Raises NotFound (workspace)."""
+
+    @abstractmethod
+    def link_notebook(self, workspace: str, path: str, repo_url: str, branch: str,
+                      repo_path: str) -> None:
+        """Link the notebook at `path` to `repo_path` on `branch` of a git repository.
+
+        Raises:
+            NotFound: the workspace does not exist.
+        """
+
+    @abstractmethod
+    def notebook_link(self, workspace: str, path: str) -> tuple[str, str, str] | None:
+        """(repo_url, branch, repo_path) of a linked notebook, or None. Raises NotFound
+        (workspace)."""
+
+    @abstractmethod
+    def unlink_notebook(self, workspace: str, path: str) -> bool:
+        """Remove a notebook's link; False if it had none."""
+
+    @abstractmethod
+    def run_notebook(
+        self,
+        workspace: str,
+        cluster_id: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        log: Callable[[str], None] = lambda line: None,
+        progress: Callable[[float, float, str], None] = lambda done, total, text: None,
+        cancelled: threading.Event | None = None,
+    ) -> NotebookRun:
+        """Run a notebook on a cluster as a one-time job, streaming each cell's output to `log`
+        and `progress(cell, cells, title)`; returns the finished run with the notebook's exit
+        value (`dbutils.notebook.exit`), the only way its results reach the caller.
+        As on Databricks, the notebook's MLflow runs go to the experiment named after its
+        `path`, in the ML workspace its `data-lake` secret scope names.
+
+        Raises:
+            NotFound: the workspace, cluster or notebook does not exist.
+            TargetError: the run failed; the message names the failing cell.
+            Cancelled: `cancelled` was set.
+        """
