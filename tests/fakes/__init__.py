@@ -1,0 +1,1 @@
+"""Loopback fakes of the services the lab talks to (test-only code)."""

@@ -1,0 +1,57 @@
+"""The real SDK clients, built against the fake with exactly what each one needed.
+
+This is the recipe the Azure target follows when pointed at loopback fakes:
+- azure-core's `RequestsTransport(connection_verify=<CA file>)` is how a client trusts the test
+  CA — passed explicitly, never REQUESTS_CA_BUNDLE; one transport per client (each owns a
+  session). `read_timeout` bounds a stalled response;
+- `ClientSecretCredential(..., authority=<fake>, disable_instance_discovery=True)`: without
+  the latter MSAL asks login.microsoftonline.com about the authority;
+- management clients: `base_url=<fake>`, `credential_scopes=["https://management.azure.com/
+  .default"]` (the scope is otherwise derived from the base URL), `polling_interval=0` (ARM's
+  Retry-After still wins when the service sends one);
+- `retry_backoff_factor` small so the SDK's own retry policy runs its real course quickly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.core.pipeline.transport import RequestsTransport
+from azure.identity import ClientSecretCredential
+
+from .cloud import CLIENT_ID, CLIENT_SECRET, SUBSCRIPTION_ID, TENANT_ID, FakeCloud
+
+MANAGEMENT_SCOPE = "https://management.azure.com/.default"
+
+
+def transport(cloud: FakeCloud, read_timeout: float = 10) -> RequestsTransport:
+    return RequestsTransport(connection_verify=str(cloud.server.ca_path), read_timeout=read_timeout)
+
+
+def credential(cloud: FakeCloud, secret: str = CLIENT_SECRET) -> ClientSecretCredential:
+    return ClientSecretCredential(
+        TENANT_ID,
+        CLIENT_ID,
+        secret,
+        authority=cloud.url,
+        disable_instance_discovery=True,
+        transport=transport(cloud),
+    )
+
+
+def mgmt_kwargs(cloud: FakeCloud, **extra: Any) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "base_url": cloud.url,
+        "credential_scopes": [MANAGEMENT_SCOPE],
+        "transport": transport(cloud, extra.pop("read_timeout", 10)),
+        "polling_interval": 0,
+        "retry_backoff_factor": 0.05,
+    }
+    kwargs.update(extra)
+    return kwargs
+
+
+def resources(cloud: FakeCloud, **extra: Any) -> Any:
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    return ResourceManagementClient(credential(cloud), SUBSCRIPTION_ID, **mgmt_kwargs(cloud, **extra))

@@ -1,0 +1,94 @@
+"""Scripted faults: what the next N matching requests get instead of the service's answer.
+
+A fault matches a method and a regular expression searched in the request's path; each fires
+`times` times, then the request reaches the service again. Every firing is recorded, so a test
+can assert that the SDK's retry policy really met the fault.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What a faulted request meets: a status (with Retry-After), a stall, or a dropped line."""
+
+    kind: str  # "status" | "stall" | "drop"
+    status: int = 0
+    retry_after: float | None = None
+    seconds: float = 0.0
+    code: str = ""
+
+    @classmethod
+    def throttle(cls, retry_after: float = 1) -> Fault:
+        """429 Too Many Requests with Retry-After, as ARM and Key Vault throttle."""
+        return cls("status", status=429, retry_after=retry_after, code="TooManyRequests")
+
+    @classmethod
+    def unavailable(cls, retry_after: float | None = None) -> Fault:
+        """503 Service Unavailable (optionally with Retry-After)."""
+        return cls("status", status=503, retry_after=retry_after, code="ServiceUnavailable")
+
+    @classmethod
+    def stall(cls, seconds: float) -> Fault:
+        """Read the request, answer nothing for `seconds`, then close: a client read timeout."""
+        return cls("stall", seconds=seconds)
+
+    @classmethod
+    def drop(cls) -> Fault:
+        """Read the request and close the connection without a response."""
+        return cls("drop")
+
+
+@dataclass
+class _Script:
+    method: str
+    path: re.Pattern[str]
+    fault: Fault
+    remaining: int
+
+
+@dataclass(frozen=True)
+class Fired:
+    """One fault that met one request."""
+
+    method: str
+    path: str
+    fault: Fault
+
+
+@dataclass
+class FaultInjector:
+    """Thread-safe list of scripted faults, consulted before every request is served."""
+
+    _scripts: list[_Script] = field(default_factory=list)
+    fired: list[Fired] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, method: str, path: str, fault: Fault, times: int = 1) -> None:
+        """The next `times` requests with `method` whose path matches `path` meet `fault`."""
+        with self._lock:
+            self._scripts.append(_Script(method.upper(), re.compile(path, re.I), fault, times))
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The fault this request meets, if one is scripted (and count it as fired)."""
+        with self._lock:
+            for script in self._scripts:
+                if script.remaining > 0 and script.method == method and script.path.search(path):
+                    script.remaining -= 1
+                    self.fired.append(Fired(method, path, script.fault))
+                    return script.fault
+        return None
+
+    def pending(self) -> int:
+        """How many scripted firings have not met a request yet."""
+        with self._lock:
+            return sum(s.remaining for s in self._scripts)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._scripts.clear()
+            self.fired.clear()

@@ -1,0 +1,107 @@
+"""ARM resource groups and providers, driven by azure-mgmt-resource's ResourceManagementClient."""
+
+from __future__ import annotations
+
+import pytest
+from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
+
+from . import clients
+from .cloud import FakeCloud
+from .faults import Fault
+
+
+def test_a_service_principal_signs_in_at_the_fake_authority(cloud: FakeCloud) -> None:
+    token = clients.credential(cloud).get_token(clients.MANAGEMENT_SCOPE)
+    assert token.token and cloud.entra.tokens[token.token] == "https://management.azure.com"
+
+
+def test_a_wrong_client_secret_is_refused_with_entras_message(cloud: FakeCloud) -> None:
+    with pytest.raises(ClientAuthenticationError, match="AADSTS7000215"):
+        clients.credential(cloud, secret="wrong").get_token(clients.MANAGEMENT_SCOPE)
+
+
+def test_resource_group_create_get_list_and_delete_as_a_long_running_operation(
+    cloud: FakeCloud,
+) -> None:
+    cloud.operations.retry_after = 1  # the poller waits what ARM says before its first poll
+    cloud.arm.delete_polls = 2  # azure-core polls once at once, then waits Retry-After
+    client = clients.resources(cloud)
+    made = client.resource_groups.create_or_update(
+        "contoso7-db-dev", {"location": "westeurope", "tags": {"created-by": "ada"}}
+    )
+    assert made.properties.provisioning_state == "Succeeded"
+    assert client.resource_groups.check_existence("CONTOSO7-DB-DEV")
+    assert [g.name for g in client.resource_groups.list()] == ["contoso7-db-dev"]
+
+    poller = client.resource_groups.begin_delete("contoso7-db-dev")
+    assert client.resource_groups.get("contoso7-db-dev").properties.provisioning_state == "Deleting"
+    poller.result()
+    assert poller.status() == "Succeeded"
+    assert cloud.server.count("GET", "/operationResults/", status=202) == 1
+    assert cloud.server.count("GET", "/operationResults/", status=204) == 1
+    assert not client.resource_groups.check_existence("contoso7-db-dev")
+    with pytest.raises(ResourceNotFoundError, match="ResourceGroupNotFound"):
+        client.resource_groups.get("contoso7-db-dev")
+
+
+def test_a_delete_resumes_from_its_continuation_token_after_a_crash(cloud: FakeCloud) -> None:
+    cloud.arm.delete_polls = 3
+    first = clients.resources(cloud)
+    first.resource_groups.create_or_update("rg1", {"location": "westeurope"})
+    token = first.resource_groups.begin_delete("rg1").continuation_token()
+
+    again = clients.resources(cloud)  # a new process: a new client, the token from the journal
+    again.resource_groups.begin_delete(None, continuation_token=token).result()
+    assert not again.resource_groups.check_existence("rg1")
+    assert cloud.server.count("DELETE", "/resourcegroups/rg1") == 1
+
+
+def test_providers_register_through_registering_to_registered(cloud: FakeCloud) -> None:
+    client = clients.resources(cloud)
+    assert client.providers.get("Microsoft.KeyVault").registration_state == "NotRegistered"
+    assert client.providers.register("Microsoft.KeyVault").registration_state == "Registering"
+    states = [client.providers.get("Microsoft.KeyVault").registration_state for _ in range(3)]
+    assert states == ["Registering", "Registered", "Registered"]
+    with pytest.raises(ResourceNotFoundError, match="InvalidResourceNamespace"):
+        client.providers.get("Microsoft.Nothing")
+
+
+def test_throttling_and_unavailability_are_retried_by_the_sdk(cloud: FakeCloud) -> None:
+    cloud.server.faults.add("PUT", "/resourcegroups/rg1$", Fault.throttle(retry_after=1))
+    cloud.server.faults.add("PUT", "/resourcegroups/rg1$", Fault.unavailable(), times=2)
+    client = clients.resources(cloud)
+    made = client.resource_groups.create_or_update("rg1", {"location": "westeurope"})
+    assert made.name == "rg1"
+    assert len(cloud.server.faults.fired) == 3
+    assert cloud.server.count("PUT", "/resourcegroups/rg1$", status=201) == 1
+    assert len(list(client.resource_groups.list())) == 1
+
+
+def test_a_connection_dropped_mid_operation_is_retried_and_the_delete_completes(
+    cloud: FakeCloud,
+) -> None:
+    client = clients.resources(cloud)
+    client.resource_groups.create_or_update("rg1", {"location": "westeurope"})
+    cloud.server.faults.add("GET", "/operationResults/", Fault.drop())
+    client.resource_groups.begin_delete("rg1").result()
+    assert [f.fault.kind for f in cloud.server.faults.fired] == ["drop"]
+    assert not client.resource_groups.check_existence("rg1")
+    assert cloud.server.count("DELETE", "/resourcegroups/rg1") == 1
+
+
+def test_a_stalled_read_times_out_and_is_retried(cloud: FakeCloud) -> None:
+    client = clients.resources(cloud, read_timeout=0.5)
+    cloud.server.faults.add("GET", "/resourcegroups$", Fault.stall(3))
+    assert list(client.resource_groups.list()) == []
+    assert [f.fault.kind for f in cloud.server.faults.fired] == ["stall"]
+
+
+def test_a_post_that_times_out_is_reported_not_retried(cloud: FakeCloud) -> None:
+    """POST is not idempotent: azure-core retries it on 500/503/504, never on a lost answer."""
+    from azure.core.exceptions import ServiceResponseError
+
+    client = clients.resources(cloud, read_timeout=0.5)
+    cloud.server.faults.add("POST", "/register$", Fault.stall(3))
+    with pytest.raises(ServiceResponseError):
+        client.providers.register("Microsoft.Storage")
+    assert cloud.server.count("POST", "/register$") == 1
