@@ -175,7 +175,8 @@ class FakeArm:
         return Response(204 if match["group"].lower() in self.groups else 404)
 
     def _list_groups(self, request: Request, match: re.Match[str]) -> Response:
-        return Response(200, {"value": [g.body(self.subscription_id) for g in self.groups.values()]})
+        groups = [g.body(self.subscription_id) for g in self.groups.values()]
+        return Response(200, {"value": groups})
 
     def _delete_group(self, request: Request, match: re.Match[str]) -> Response:
         group = self.groups.get(match["group"].lower())

@@ -54,4 +54,5 @@ def mgmt_kwargs(cloud: FakeCloud, **extra: Any) -> dict[str, Any]:
 def resources(cloud: FakeCloud, **extra: Any) -> Any:
     from azure.mgmt.resource.resources import ResourceManagementClient
 
-    return ResourceManagementClient(credential(cloud), SUBSCRIPTION_ID, **mgmt_kwargs(cloud, **extra))
+    kwargs = mgmt_kwargs(cloud, **extra)
+    return ResourceManagementClient(credential(cloud), SUBSCRIPTION_ID, **kwargs)

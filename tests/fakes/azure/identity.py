@@ -88,16 +88,15 @@ class FakeEntra:
                 f"added to app '{client}'.",
             )
         scopes = form.get("scope", "").split()
-        audience = next((s.removesuffix("/.default") for s in scopes if s.endswith("/.default")), "")
+        defaults = [s.removesuffix("/.default") for s in scopes if s.endswith("/.default")]
+        audience = defaults[0] if defaults else ""
         if not audience:
             return _aad_error(400, "invalid_scope", "AADSTS1002012: a /.default scope is needed.")
         token = secrets.token_urlsafe(24)
         with self._lock:
             self.tokens[token] = audience
-        return Response(
-            200,
-            {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token},
-        )
+        body = {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599}
+        return Response(200, {**body, "access_token": token})
 
 
 def _aad_error(status: int, code: str, description: str) -> Response:

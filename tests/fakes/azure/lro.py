@@ -35,7 +35,7 @@ class Operation:
 class Operations:
     fake: FakeAzure
     retry_after: int = 0
-    """Real ARM says 10–60 s; the fake says 0 so tests don't wait (raise it to watch the SDK
+    """Real ARM says 10 to 60 s; the fake says 0 so tests don't wait (raise it to watch the SDK
     honour Retry-After)."""
     _ops: dict[str, Operation] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
