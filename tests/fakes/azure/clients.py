@@ -9,6 +9,9 @@ This is the recipe the Azure target follows when pointed at loopback fakes:
 - management clients: `base_url=<fake>`, `credential_scopes=["https://management.azure.com/
   .default"]` (the scope is otherwise derived from the base URL), `polling_interval=0` (ARM's
   Retry-After still wins when the service sends one);
+- `SecretClient(vault_uri, credential, verify_challenge_resource=False, transport=…)`: the
+  challenge names https://vault.azure.net, which 127.0.0.1 is not a subdomain of; its delete and
+  recover pollers take the private `_polling_interval=` (2 s otherwise);
 - `retry_backoff_factor` small so the SDK's own retry policy runs its real course quickly.
 """
 
@@ -56,3 +59,36 @@ def resources(cloud: FakeCloud, **extra: Any) -> Any:
 
     kwargs = mgmt_kwargs(cloud, **extra)
     return ResourceManagementClient(credential(cloud), SUBSCRIPTION_ID, **kwargs)
+
+
+def key_vaults(cloud: FakeCloud, **extra: Any) -> Any:
+    from azure.mgmt.keyvault import KeyVaultManagementClient
+
+    kwargs = mgmt_kwargs(cloud, **extra)
+    return KeyVaultManagementClient(credential(cloud), SUBSCRIPTION_ID, **kwargs)
+
+
+def secrets(cloud: FakeCloud, vault_uri: str, **extra: Any) -> Any:
+    from azure.keyvault.secrets import SecretClient
+
+    kwargs: dict[str, Any] = {
+        "verify_challenge_resource": False,
+        "transport": transport(cloud, extra.pop("read_timeout", 10)),
+        "retry_backoff_factor": 0.05,
+    }
+    kwargs.update(extra)
+    return SecretClient(vault_uri, credential(cloud), **kwargs)
+
+
+def vault_parameters(location: str = "westeurope", **properties: Any) -> dict[str, Any]:
+    """What the lab's vault is created with: RBAC, standard SKU, a 7-day soft-delete window."""
+    return {
+        "location": location,
+        "properties": {
+            "tenantId": TENANT_ID,
+            "sku": {"family": "A", "name": "standard"},
+            "enableRbacAuthorization": True,
+            "softDeleteRetentionInDays": 7,
+            **properties,
+        },
+    }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .arm import FakeArm
 from .identity import FakeEntra
+from .keyvault import FakeKeyVault
 from .lro import Operations
 from .server import FakeAzure
 
@@ -22,6 +23,7 @@ class FakeCloud:
     entra: FakeEntra
     operations: Operations
     arm: FakeArm
+    keyvault: FakeKeyVault
 
     @classmethod
     def start(cls, tmp: Path) -> FakeCloud:
@@ -30,11 +32,13 @@ class FakeCloud:
         entra.add_client(CLIENT_ID, CLIENT_SECRET)
         operations = Operations(server)
         arm = FakeArm(server, entra, SUBSCRIPTION_ID, operations)
-        cloud = cls(server, entra, operations, arm)
+        keyvault = FakeKeyVault(server, arm, tmp)
+        cloud = cls(server, entra, operations, arm, keyvault)
         server.start()
         return cloud
 
     def stop(self) -> None:
+        self.keyvault.stop()
         self.server.stop()
 
     @property

@@ -85,15 +85,18 @@ class _Route:
 class FakeAzure:
     """The loopback server. Services register routes; tests read `log` and script `faults`."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, ca: trustme.CA | None = None) -> None:
+        """A server with a new CA in `tmp`, or (another host of the same cloud) `ca`'s."""
         self.faults = FaultInjector()
         self.log: list[Logged] = []
         self._routes: list[_Route] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        ca = trustme.CA()
+        self.ca = ca or trustme.CA()
         self.ca_path = tmp / "fake-azure-ca.pem"
-        ca.cert_pem.write_to_path(str(self.ca_path))
+        if ca is None:
+            self.ca.cert_pem.write_to_path(str(self.ca_path))
+        ca = self.ca
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
         self._httpd = _TLSServer(("127.0.0.1", 0), _Handler, context, self)
