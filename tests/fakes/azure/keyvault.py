@@ -28,7 +28,9 @@ from .server import FakeAzure, Request, Response, error
 
 NAMESPACE = "Microsoft.KeyVault"
 VAULT = GROUP + r"/providers/Microsoft\.KeyVault/vaults/(?P<name>[^/]+)"
-DELETED = SUB + r"/providers/Microsoft\.KeyVault/locations/(?P<loc>[^/]+)/deletedVaults/(?P<name>[^/]+)"
+DELETED = SUB + (
+    r"/providers/Microsoft\.KeyVault/locations/(?P<loc>[^/]+)/deletedVaults/(?P<name>[^/]+)"
+)
 NAME_RULE = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
 SOFT_DELETED_CONFLICT = (
     "A vault with the same name already exists in deleted state. You need to either recover or "
