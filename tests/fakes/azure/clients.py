@@ -12,6 +12,10 @@ This is the recipe the Azure target follows when pointed at loopback fakes:
 - `SecretClient(vault_uri, credential, verify_challenge_resource=False, transport=…)`: the
   challenge names https://vault.azure.net, which 127.0.0.1 is not a subdomain of; its delete and
   recover pollers take the private `_polling_interval=` (2 s otherwise);
+- `DataLakeServiceClient(account_url, credential, transport=…)`: nothing else; for a 127.0.0.1
+  URL it goes path-style (`https://127.0.0.1:<port>/<account>`) for dfs and blob alike. Its
+  retry policy is storage's own: `retry_policy=ExponentialRetry(…)` / `LinearRetry(…)` (the
+  default waits 15 s, then 18 s …);
 - `retry_backoff_factor` small so the SDK's own retry policy runs its real course quickly.
 """
 
@@ -92,3 +96,21 @@ def vault_parameters(location: str = "westeurope", **properties: Any) -> dict[st
             **properties,
         },
     }
+
+
+def storage_accounts(cloud: FakeCloud, **extra: Any) -> Any:
+    from azure.mgmt.storage import StorageManagementClient
+
+    kwargs = mgmt_kwargs(cloud, **extra)
+    return StorageManagementClient(credential(cloud), SUBSCRIPTION_ID, **kwargs)
+
+
+def datalake(cloud: FakeCloud, account_url: str, **extra: Any) -> Any:
+    from azure.storage.filedatalake import DataLakeServiceClient, LinearRetry
+
+    kwargs: dict[str, Any] = {
+        "transport": transport(cloud, extra.pop("read_timeout", 10)),
+        "retry_policy": LinearRetry(backoff=0.1, random_jitter_range=0.05),
+    }
+    kwargs.update(extra)
+    return DataLakeServiceClient(account_url, credential(cloud), **kwargs)

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .arm import FakeArm
+from .datalake import FakeDataLake
 from .identity import FakeEntra
 from .keyvault import FakeKeyVault
 from .lro import Operations
 from .server import FakeAzure
+from .storage import FakeStorage
 
 TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SUBSCRIPTION_ID = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
@@ -24,6 +26,7 @@ class FakeCloud:
     operations: Operations
     arm: FakeArm
     keyvault: FakeKeyVault
+    storage: FakeStorage
 
     @classmethod
     def start(cls, tmp: Path) -> FakeCloud:
@@ -33,12 +36,14 @@ class FakeCloud:
         operations = Operations(server)
         arm = FakeArm(server, entra, SUBSCRIPTION_ID, operations)
         keyvault = FakeKeyVault(server, arm, tmp)
-        cloud = cls(server, entra, operations, arm, keyvault)
+        storage = FakeStorage(server, arm, FakeDataLake.start(tmp, server.ca, entra))
+        cloud = cls(server, entra, operations, arm, keyvault, storage)
         server.start()
         return cloud
 
     def stop(self) -> None:
         self.keyvault.stop()
+        self.storage.datalake.server.stop()
         self.server.stop()
 
     @property

@@ -102,7 +102,9 @@ class FakeAzure:
         self._httpd = _TLSServer(("127.0.0.1", 0), _Handler, context, self)
         self.port = self._httpd.server_address[1]
         self.url = f"https://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> FakeAzure:
         self._thread.start()
