@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Fault:
-    """What a faulted request meets: a status (with Retry-After), a stall, or a dropped line."""
+    """What a faulted request meets: a status (with Retry-After), a stall, a dropped line,
+    or a lost answer."""
 
-    kind: str  # "status" | "stall" | "drop"
+    kind: str  # "status" | "stall" | "drop" | "lost"
     status: int = 0
     retry_after: float | None = None
     seconds: float = 0.0
@@ -39,8 +40,20 @@ class Fault:
 
     @classmethod
     def drop(cls) -> Fault:
-        """Read the request and close the connection without a response."""
+        """Read the request and close the connection without a response (nothing done)."""
         return cls("drop")
+
+    @classmethod
+    def lose_answer(cls) -> Fault:
+        """Serve the request (its effect happens), then close without sending the answer: the
+        case where a client's retry can make a duplicate."""
+        return cls("lost")
+
+    @classmethod
+    def refuse(cls, status: int, code: str) -> Fault:
+        """Any other error status, e.g. 403 AuthorizationPermissionMismatch while a role
+        assignment propagates."""
+        return cls("status", status=status, code=code)
 
 
 @dataclass

@@ -206,6 +206,10 @@ class _Handler(BaseHTTPRequestHandler):
             base_url=fake.url,
         )
         fault = fake.faults.take(request.method, request.path)
+        if fault is not None and fault.kind == "lost":
+            fake._record(request, fake._dispatch(request).status)
+            self._fail(fault, fake)
+            return
         if fault is not None and fault.kind != "status":
             fake._record(request, 0)
             self._fail(fault, fake)
@@ -214,7 +218,9 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {}
             if fault.retry_after is not None:
                 headers["Retry-After"] = f"{fault.retry_after:g}"
-            response = error(fault.status, fault.code, "injected fault", **headers)
+            response = error(fault.status, fault.code, f"injected fault: {fault.code}", **headers)
+            headers["x-ms-error-code"] = fault.code
+            response.headers.update(headers)
         else:
             response = fake._dispatch(request)
         fake._record(request, response.status)

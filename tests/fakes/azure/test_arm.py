@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
 
 from . import clients
 from .cloud import FakeCloud
@@ -105,3 +109,44 @@ def test_a_post_that_times_out_is_reported_not_retried(cloud: FakeCloud) -> None
     with pytest.raises(ServiceResponseError):
         client.providers.register("Microsoft.Storage")
     assert cloud.server.count("POST", "/register$") == 1
+
+
+def test_a_put_whose_answer_is_lost_is_retried_into_the_same_group(cloud: FakeCloud) -> None:
+    cloud.server.faults.add("PUT", "/resourcegroups/rg1$", Fault.lose_answer())
+    client = clients.resources(cloud)
+    client.resource_groups.create_or_update("rg1", {"location": "westeurope"})
+    statuses = [e.status for e in cloud.server.log if e.method == "PUT"]
+    assert statuses == [201, 200]  # created, answer lost; the retry found it: no duplicate
+    assert [g.name for g in client.resource_groups.list()] == ["rg1"]
+
+
+def test_a_post_whose_answer_is_lost_is_reported_though_it_took_effect(cloud: FakeCloud) -> None:
+    """The Azure target must re-read after such an error: the registration did start."""
+    from azure.core.exceptions import ServiceResponseError
+
+    cloud.server.faults.add("POST", "/register$", Fault.lose_answer())
+    client = clients.resources(cloud)
+    with pytest.raises(ServiceResponseError):
+        client.providers.register("Microsoft.Databricks")
+    assert client.providers.get("Microsoft.Databricks").registration_state == "Registering"
+
+
+def test_an_unregistered_provider_refuses_a_create_until_it_is_registered(
+    cloud: FakeCloud,
+) -> None:
+    """azure-mgmt-core's ARMAutoResourceProviderRegistrationPolicy reads the 409 body to learn
+    the namespace, but a begin_* call streams its first response, so the policy never fires
+    (measured with azure-mgmt-keyvault 14.1): the Azure target registers providers itself."""
+    cloud.arm.require_registration = True
+    arm = clients.resources(cloud)
+    arm.resource_groups.create_or_update("rg1", {"location": "westeurope"})
+    kv = clients.key_vaults(cloud)
+    with pytest.raises(ResourceExistsError, match="MissingSubscriptionRegistration"):
+        kv.vaults.begin_create_or_update("rg1", "kv1", clients.vault_parameters()).result()
+    assert cloud.server.count("POST", "/register$") == 0
+
+    arm.providers.register("Microsoft.KeyVault")
+    while arm.providers.get("Microsoft.KeyVault").registration_state != "Registered":
+        pass
+    vault = kv.vaults.begin_create_or_update("rg1", "kv1", clients.vault_parameters()).result()
+    assert vault.properties.provisioning_state == "Succeeded"

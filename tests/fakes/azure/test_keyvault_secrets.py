@@ -162,5 +162,18 @@ def test_throttling_unavailability_and_a_dropped_connection_are_retried(
     assert len(list(client.list_properties_of_secret_versions("sp-app-id"))) == 1
 
 
+def test_a_set_whose_answer_is_lost_is_retried_into_a_second_version(
+    cloud: FakeCloud, vault_uri: str, host: FakeVaultData
+) -> None:
+    """PUT is retried by azure-core: harmless for a secret (same value), but it is a version."""
+    client = clients.secrets(cloud, vault_uri)
+    client.set_secret("warm", "up")
+    host.server.faults.add("PUT", "/secrets/sp-password$", Fault.lose_answer())
+    client.set_secret("sp-password", "s3cret-value")
+    versions = list(client.list_properties_of_secret_versions("sp-password"))
+    assert len(versions) == 2
+    assert client.get_secret("sp-password").value == "s3cret-value"
+
+
 def _inner(exc: Any) -> str:
     return str(exc.response.json()["error"]["innererror"]["code"])

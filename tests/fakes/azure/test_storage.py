@@ -155,3 +155,18 @@ def test_acls_need_a_hierarchical_namespace_and_missing_paths_are_not_found(
         fs._get_root_directory_client().update_access_control_recursive(acl=f"user:{SP}:rwx")
     with pytest.raises(ResourceNotFoundError):
         fs.get_file_client("nothing.csv").download_file()
+
+
+def test_a_403_while_a_role_propagates_is_reported_not_retried(cloud: FakeCloud) -> None:
+    """The SDK does not retry 403: the Azure target treats AuthorizationPermissionMismatch as
+    Transient, for a bounded time, right after it assigned the role."""
+    lake = clients.datalake(cloud, _lake(cloud))
+    lake.create_file_system("datalake")
+    fs = lake.get_file_system_client("datalake")
+    cloud.storage.datalake.server.faults.add(
+        "PUT", "/datalake/up.csv$", Fault.refuse(403, "AuthorizationPermissionMismatch"))
+    with pytest.raises(HttpResponseError) as refused:
+        fs.get_file_client("up.csv").upload_data(b"a,b\n", overwrite=True)
+    assert refused.value.error_code == "AuthorizationPermissionMismatch"
+    fs.get_file_client("up.csv").upload_data(b"a,b\n", overwrite=True)  # once propagated
+    assert fs.get_file_client("up.csv").download_file().readall() == b"a,b\n"
