@@ -150,3 +150,16 @@ def test_an_unregistered_provider_refuses_a_create_until_it_is_registered(
         pass
     vault = kv.vaults.begin_create_or_update("rg1", "kv1", clients.vault_parameters()).result()
     assert vault.properties.provisioning_state == "Succeeded"
+
+
+def test_the_test_ca_is_trusted_only_where_it_is_passed(cloud: FakeCloud) -> None:
+    """No process-wide trust (REQUESTS_CA_BUNDLE): a client without the CA file is refused."""
+    from azure.core.exceptions import ServiceRequestError
+    from azure.identity import ClientSecretCredential
+
+    from .cloud import CLIENT_ID, CLIENT_SECRET, TENANT_ID
+
+    bare = ClientSecretCredential(TENANT_ID, CLIENT_ID, CLIENT_SECRET, authority=cloud.url,
+                                  disable_instance_discovery=True, retry_total=0)
+    with pytest.raises((ServiceRequestError, ClientAuthenticationError), match="CERTIFICATE"):
+        bare.get_token(clients.MANAGEMENT_SCOPE)

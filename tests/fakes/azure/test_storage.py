@@ -170,3 +170,26 @@ def test_a_403_while_a_role_propagates_is_reported_not_retried(cloud: FakeCloud)
     assert refused.value.error_code == "AuthorizationPermissionMismatch"
     fs.get_file_client("up.csv").upload_data(b"a,b\n", overwrite=True)  # once propagated
     assert fs.get_file_client("up.csv").download_file().readall() == b"a,b\n"
+
+
+def test_a_create_resumes_from_its_continuation_token_and_returns_the_account(
+    cloud: FakeCloud,
+) -> None:
+    clients.resources(cloud).resource_groups.create_or_update("rg1", {"location": "westeurope"})
+    cloud.storage.create_polls = 3
+    first = clients.storage_accounts(cloud).storage_accounts.begin_create(
+        "rg1", "contoso7dl", ACCOUNT)
+    token = first.continuation_token()
+    again = clients.storage_accounts(cloud).storage_accounts.begin_create(
+        None, None, None, continuation_token=token)
+    assert again.result().is_hns_enabled is True
+    assert cloud.server.count("PUT", "/storageAccounts/contoso7dl$") == 1
+
+
+def test_a_stalled_listing_times_out_and_storage_retries_it(cloud: FakeCloud) -> None:
+    lake = clients.datalake(cloud, _lake(cloud), read_timeout=0.5)
+    fs = lake.create_file_system("datalake")
+    fs.create_directory("census")
+    cloud.storage.datalake.server.faults.add("GET", "/datalake/?$", Fault.stall(3))
+    assert [p.name for p in fs.get_paths()] == ["census"]
+    assert [f.fault.kind for f in cloud.storage.datalake.server.faults.fired] == ["stall"]
