@@ -6,16 +6,17 @@ This is the recipe the Azure target follows when pointed at loopback fakes:
   session). `read_timeout` bounds a stalled response;
 - `ClientSecretCredential(..., authority=<fake>, disable_instance_discovery=True)`: without
   the latter MSAL asks login.microsoftonline.com about the authority;
-- management clients: `base_url=<fake>`, `credential_scopes=["https://management.azure.com/
-  .default"]` (the scope is otherwise derived from the base URL), `polling_interval=0` (ARM's
-  Retry-After still wins when the service sends one);
+- management clients: `base_url=<fake>` and `polling_interval=0` (ARM's Retry-After still wins
+  when the service sends one; azure-core polls once at once, then waits). The token scope stays
+  https://management.azure.com/.default with a loopback base_url, so `credential_scopes` is not
+  needed (measured);
 - `SecretClient(vault_uri, credential, verify_challenge_resource=False, transport=…)`: the
   challenge names https://vault.azure.net, which 127.0.0.1 is not a subdomain of; its delete and
   recover pollers take the private `_polling_interval=` (2 s otherwise);
 - `DataLakeServiceClient(account_url, credential, transport=…)`: nothing else; for a 127.0.0.1
   URL it goes path-style (`https://127.0.0.1:<port>/<account>`) for dfs and blob alike. Its
   retry policy is storage's own: `retry_policy=ExponentialRetry(…)` / `LinearRetry(…)` (the
-  default waits 15 s, then 18 s …);
+  default ExponentialRetry waits about 15 s, then 18 s, with 3 s of jitter);
 - `retry_backoff_factor` small so the SDK's own retry policy runs its real course quickly.
 """
 
@@ -49,7 +50,6 @@ def credential(cloud: FakeCloud, secret: str = CLIENT_SECRET) -> ClientSecretCre
 def mgmt_kwargs(cloud: FakeCloud, **extra: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "base_url": cloud.url,
-        "credential_scopes": [MANAGEMENT_SCOPE],
         "transport": transport(cloud, extra.pop("read_timeout", 10)),
         "polling_interval": 0,
         "retry_backoff_factor": 0.05,

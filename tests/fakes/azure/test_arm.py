@@ -28,7 +28,7 @@ def test_resource_group_create_get_list_and_delete_as_a_long_running_operation(
     cloud: FakeCloud,
 ) -> None:
     cloud.operations.retry_after = 1  # the poller waits what ARM says before its first poll
-    cloud.arm.delete_polls = 2  # azure-core polls once at once, then waits Retry-After
+    cloud.arm.delete_polls = 3  # azure-core polls once at once, then waits Retry-After
     client = clients.resources(cloud)
     made = client.resource_groups.create_or_update(
         "contoso7-db-dev", {"location": "westeurope", "tags": {"created-by": "ada"}}
@@ -41,7 +41,7 @@ def test_resource_group_create_get_list_and_delete_as_a_long_running_operation(
     assert client.resource_groups.get("contoso7-db-dev").properties.provisioning_state == "Deleting"
     poller.result()
     assert poller.status() == "Succeeded"
-    assert cloud.server.count("GET", "/operationResults/", status=202) == 1
+    assert cloud.server.count("GET", "/operationResults/", status=202) == 2
     assert cloud.server.count("GET", "/operationResults/", status=204) == 1
     assert not client.resource_groups.check_existence("contoso7-db-dev")
     with pytest.raises(ResourceNotFoundError, match="ResourceGroupNotFound"):
@@ -146,8 +146,8 @@ def test_an_unregistered_provider_refuses_a_create_until_it_is_registered(
     assert cloud.server.count("POST", "/register$") == 0
 
     arm.providers.register("Microsoft.KeyVault")
-    while arm.providers.get("Microsoft.KeyVault").registration_state != "Registered":
-        pass
+    states = [arm.providers.get("Microsoft.KeyVault").registration_state for _ in range(2)]
+    assert states == ["Registering", "Registered"]
     vault = kv.vaults.begin_create_or_update("rg1", "kv1", clients.vault_parameters()).result()
     assert vault.properties.provisioning_state == "Succeeded"
 
