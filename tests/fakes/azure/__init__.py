@@ -1,8 +1,13 @@
 """Loopback fakes of the Azure REST APIs, faithful enough for the real SDK clients.
 
-One HTTPS server (a trustme CA) serves every service on 127.0.0.1: the Microsoft Entra token
-endpoint (`identity`), Azure Resource Manager (`arm`: resource groups, providers, the
-long-running-operation machinery in `lro`), Key Vault's management plane (`keyvault`) and data
-plane (`keyvault_secrets`), and storage (`storage`, `datalake`). `faults` scripts 429s, 503s,
-timeouts and dropped connections per method, path and count.
+`server` is the core: an HTTPS server on 127.0.0.1 (a throw-away trustme CA) that routes
+requests to the services and offers each one to `faults` first (429 with Retry-After, 503, a
+stall that times the client out, a dropped connection, an answer lost after the work was done,
+any refusal such as a 403 — per method, path and count). On the main host: the Microsoft Entra
+token endpoint (`identity`), Azure Resource Manager (`arm`: resource groups and providers, with
+the long-running-operation machinery in `lro`), Key Vault's management plane (`keyvault`) and
+storage's (`storage`). Hosts of their own, as in Azure: each vault's secrets
+(`keyvault_secrets`) and the data lake (`datalake`, path-style accounts). `cloud` wires them
+together with one tenant, subscription and service principal; `clients` builds the real SDK
+clients against them with exactly the arguments each one needed.
 """

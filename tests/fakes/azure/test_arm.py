@@ -163,3 +163,15 @@ def test_the_test_ca_is_trusted_only_where_it_is_passed(cloud: FakeCloud) -> Non
                                   disable_instance_discovery=True, retry_total=0)
     with pytest.raises((ServiceRequestError, ClientAuthenticationError), match="CERTIFICATE"):
         bare.get_token(clients.MANAGEMENT_SCOPE)
+
+
+def test_a_token_for_another_audience_is_refused(cloud: FakeCloud) -> None:
+    import requests
+
+    token = clients.credential(cloud).get_token("https://vault.azure.net/.default").token
+    url = f"{cloud.url}/subscriptions/{cloud.arm.subscription_id}/resourcegroups"
+    got = requests.get(url, params={"api-version": "2025-04-01"}, timeout=5,
+                       headers={"Authorization": f"Bearer {token}"},
+                       verify=str(cloud.server.ca_path))
+    assert got.status_code == 401
+    assert got.json()["error"]["code"] == "InvalidAuthenticationTokenAudience"
