@@ -141,18 +141,26 @@ class Templates:
         return merged
 
     def sequence(self, node: Y) -> list[Y]:
+        """A list item whose keys are all directives is replaced by its content; an if chain
+        runs across consecutive items (`- ${{ if }}:` then `- ${{ else }}:`)."""
         items: list[Y] = []
+        pending: list[tuple[Y, Y]] = []
+
+        def flush() -> None:
+            for _, content, scope in self.branches(pending):
+                expanded = scope.expand(content)
+                if expanded.kind == "seq":
+                    items.extend(expanded.value)
+                else:
+                    items.append(expanded)
+            pending.clear()
+
         for item in node.value:
-            if item.kind == "map" and any(self.directive(key) for key, _ in item.pairs()):
-                if not all(self.directive(key) for key, _ in item.pairs()):
-                    raise self.error(item, "a list item holding a template directive holds "
-                                           "nothing else")
-                for _, content, scope in self.branches(list(item.pairs())):
-                    expanded = scope.expand(content)
-                    if expanded.kind == "seq":
-                        items.extend(expanded.value)
-                    else:
-                        items.append(expanded)
+            if item.kind == "map" and item.value and all(
+                    self.directive(key) for key, _ in item.pairs()):
+                pending.extend(item.pairs())
                 continue
+            flush()
             items.append(self.expand(item))
+        flush()
         return items
