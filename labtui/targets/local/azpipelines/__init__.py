@@ -14,10 +14,16 @@ from labtui.targets.local.azpipelines.loader import load, load_text
 from labtui.targets.local.azpipelines.model import Job, Pipeline, Stage, Step
 from labtui.targets.local.azpipelines.records import RunRecords, TimelineRecord
 from labtui.targets.local.azpipelines.runner import Runner, RunResult
-from labtui.targets.local.azpipelines.tasks import TaskContext, TaskFailed, TaskRegistry
+from labtui.targets.local.azpipelines.tasks import (
+    InputSpec,
+    TaskContext,
+    TaskFailed,
+    TaskRegistry,
+    TaskSpec,
+)
 
 __all__ = [
-    "ApprovalGate", "GateDecision", "GateRequest", "Job", "Pipeline", "PipelineError",
+    "ApprovalGate", "GateDecision", "GateRequest", "InputSpec", "Job", "Pipeline", "PipelineError",
     "RunRecords", "RunResult", "Runner", "Stage", "Step", "TaskContext", "TaskFailed",
-    "TaskRegistry", "TimelineRecord", "load", "load_text",
+    "TaskRegistry", "TaskSpec", "TimelineRecord", "load", "load_text",
 ]
