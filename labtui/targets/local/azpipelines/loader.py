@@ -32,7 +32,7 @@ from labtui.targets.local.azpipelines.templates import Templates
 from labtui.targets.local.azpipelines.yamlnodes import Y, read, to_python
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-VARIABLE_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
+VARIABLE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 ROOT_KEYS = ("name", "trigger", "pr", "parameters", "variables", "stages", "jobs", "steps",
              "pool")
@@ -182,7 +182,7 @@ class Loader:
     def variable(self, where: Y, name: str, value: Y | None, *, readonly: bool) -> VariableSpec:
         if not VARIABLE_NAME.match(name):
             raise self.error(where, f"variable name '{name}' may hold only letters, digits, "
-                                    "'.' and '_'")
+                                    "'.', '-' and '_'")
         if value is not None and value.kind != "scalar":
             raise self.error(value, f"variable '{name}' must have a text value")
         text = "" if value is None or value.tag == "null" else value.text

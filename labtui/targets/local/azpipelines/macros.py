@@ -16,13 +16,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
-MACRO = re.compile(r"\$\(([A-Za-z0-9_.]+)\)")
+MACRO = re.compile(r"\$\(([A-Za-z0-9_.\-]+)\)")
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary text; labtui's masker does the same
 
 
 def environment_name(name: str) -> str:
-    """`Build.SourcesDirectory` → `BUILD_SOURCESDIRECTORY`."""
+    """`Build.SourcesDirectory` → `BUILD_SOURCESDIRECTORY` (a `-`, which Key Vault secret names
+    use, stays as it is)."""
     return re.sub(r"[. ]", "_", name).upper()
 
 
