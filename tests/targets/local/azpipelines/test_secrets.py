@@ -38,11 +38,13 @@ def test_secrets_are_masked_everywhere_and_not_in_the_environment(
         steps:
         - script: |
             echo "macro: $(db-token) / $(db-access-token) / $(model-name)"
-            echo "env: [`printenv DB-TOKEN || echo absent`] [`printenv DB-ACCESS-TOKEN || echo absent`] [`printenv MODEL-NAME`]"
+            echo "env: [`printenv DB-TOKEN || echo absent`]" \\
+                 "[`printenv DB-ACCESS-TOKEN || echo absent`] [`printenv MODEL-NAME`]"
             env | grep -c -e "$(db-token)" -e "$(db-access-token)" || true
             echo -n "$(db-token)" | base64
-            python3 -c "import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=''))" "$(password)"
-            echo "{\\"json\\": $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$(password)")}"
+            python3 -c "import urllib.parse as u, sys; print(u.quote(sys.argv[1], safe=''))" \\
+              "$(password)"
+            python3 -c 'import json, sys; print(json.dumps({"json": sys.argv[1]}))' "$(password)"
             echo "##vso[task.logissue type=error]leaked $(db-token)"
             echo "##vso[task.setvariable variable=made;issecret=true]runtime-secret-42"
           displayName: Uses $(db-token)
