@@ -369,3 +369,40 @@ def test_the_listener_hears_the_tree_then_each_change(tmp_path: Path, sources: P
     assert changes[-3:] == [("__default.Job.1", "completed"), ("__default.Job", "completed"),
                             ("__default", "completed")]
     assert LogLine("__default.Job.1", "hello") in events
+
+
+def test_pool_checkout_and_disabled_steps(run_yaml: RunPipeline, sources: Path) -> None:
+    run = run_yaml("""
+        pool: {vmImage: ubuntu-latest}
+        stages:
+        - stage: S
+          pool: default
+          jobs:
+          - job: J
+            pool: {name: local}
+            steps:
+            - checkout: self
+            - script: echo disabled
+              enabled: false
+            - script: echo enabled
+        """)
+    assert results(run) == {"S": "succeeded", "S.J": "succeeded", "S.J.1": "succeeded",
+                            "S.J.3": "succeeded"}  # a disabled step is not in the timeline
+    assert f"The sources are already in {sources}" in run.records.step_log("S.J.1")
+    assert "disabled" not in run.records.log_path.read_text()
+
+
+def test_a_step_after_one_that_continued_on_error_still_succeeds(
+        run_yaml: RunPipeline) -> None:
+    run = run_yaml("""
+        steps:
+        - script: exit 2
+          continueOnError: true
+        - script: echo "status $(Agent.JobStatus)"
+        - script: echo "not failed"
+          condition: failed()
+        """)
+    assert results(run)["__default.Job.1"] == "succeededWithIssues"
+    assert "status SucceededWithIssues" in run.records.step_log("__default.Job.2")
+    assert results(run)["__default.Job.3"] == "skipped"
+    assert run.result == "partiallySucceeded"

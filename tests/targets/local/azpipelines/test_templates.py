@@ -140,3 +140,27 @@ def test_an_unknown_parameter_reference_is_empty_as_in_azure() -> None:
     # Azure replaces a parameter that does not exist with an empty string.
     pipeline = loaded("steps:\n- script: echo [${{ parameters.x }}]\n")
     assert pipeline.stages[0].jobs[0].steps[0].inputs["script"] == "echo []"
+
+
+def test_each_over_an_object_and_if_among_stages() -> None:
+    pipeline = loaded("""
+        parameters:
+        - name: environments
+          type: object
+          default: {qa: 1, production: 2}
+        - name: withLint
+          type: boolean
+          default: false
+        stages:
+        - ${{ each env in parameters.environments }}:
+          - stage: Deploy_${{ env.key }}
+            jobs:
+            - job: J
+              steps: [{script: "echo ${{ env.key }} is step ${{ env.value }}"}]
+        - ${{ if parameters.withLint }}:
+          - stage: Lint
+            jobs: [{job: J, steps: [{script: lint}]}]
+        """)
+    assert [stage.name for stage in pipeline.stages] == ["Deploy_qa", "Deploy_production"]
+    assert pipeline.stages[1].depends_on == ("Deploy_qa",)
+    assert pipeline.stages[1].jobs[0].steps[0].inputs["script"] == "echo production is step 2"
