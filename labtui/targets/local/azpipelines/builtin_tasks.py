@@ -4,6 +4,7 @@ the lab's build uses. Inputs, defaults and messages follow the tasks' own task.j
 from __future__ import annotations
 
 import shlex
+import shutil
 import uuid
 from pathlib import Path
 
@@ -122,6 +123,43 @@ def publish_pipeline_artifact(ctx: TaskContext) -> TaskOutcome | None:
     return None
 
 
+def copy_files(ctx: TaskContext) -> TaskOutcome | None:
+    source = folder(ctx, ctx.inputs.get("SourceFolder", ""))
+    target = folder(ctx, ctx.inputs.get("TargetFolder", ""))
+    if not source.is_dir():
+        raise TaskFailed(f"Source folder does not exist: {source}")
+    files = find_files(ctx.inputs.get("Contents", "**"), source)
+    if ctx.boolean("CleanTargetFolder") and target.is_dir():
+        shutil.rmtree(target)
+    copied = 0
+    for path in files:
+        relative = Path(path.name) if ctx.boolean("flattenFolders") else path.relative_to(source)
+        destination = target / relative
+        if destination.exists() and not ctx.boolean("OverWrite"):
+            ctx.log(f"Skipped {destination}: it exists (OverWrite is false)")
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, destination)
+        ctx.log(f"Copying {path} to {destination}")
+        copied += 1
+    ctx.log(f"Copied {copied} file(s) to {target}")
+    return None
+
+
+def publish_build_artifacts(ctx: TaskContext) -> TaskOutcome | None:
+    source = folder(ctx, ctx.inputs.get("PathtoPublish", ""))
+    name = ctx.inputs.get("ArtifactName", "") or "drop"
+    if not source.exists():
+        raise TaskFailed(f"Not found PathtoPublish: {source}")
+    try:
+        size = ctx.publish_artifact(name, source)
+    except FileExistsError:
+        raise TaskFailed(f"An artifact named '{name}' was already published in this run") \
+            from None
+    ctx.log(f"Published artifact '{name}' from {source} ({size} bytes)")
+    return None
+
+
 SCRIPT_INPUTS = (InputSpec("script", required=True), InputSpec("workingDirectory"),
                  InputSpec("failOnStderr", default="false"))
 
@@ -155,4 +193,16 @@ BUILTIN_TASKS = (
         InputSpec("publishLocation", default="pipeline", aliases=("artifactType",),
                   choices=("pipeline",))),
         friendly="PublishPipelineArtifact"),
+    TaskSpec("CopyFiles", 2, copy_files, (
+        InputSpec("SourceFolder"), InputSpec("Contents", default="**"),
+        InputSpec("TargetFolder", required=True), InputSpec("CleanTargetFolder",
+                                                            default="false"),
+        InputSpec("OverWrite", default="false"), InputSpec("flattenFolders", default="false")),
+        friendly="CopyFiles"),
+    TaskSpec("PublishBuildArtifacts", 1, publish_build_artifacts, (
+        InputSpec("PathtoPublish", default="$(Build.ArtifactStagingDirectory)"),
+        InputSpec("ArtifactName", default="drop"),
+        InputSpec("publishLocation", default="Container", aliases=("ArtifactType",),
+                  choices=("Container",))),
+        friendly="PublishBuildArtifacts"),
 )

@@ -99,6 +99,8 @@ def find_files(patterns: str, folder: Path) -> list[Path]:
             continue
         exclude = pattern.startswith("!")
         pattern = pattern.removeprefix("!")
+        if pattern == "**" or pattern.endswith("/**"):  # every file below, as minimatch means
+            pattern += "/*"
         base = folder
         if Path(pattern).is_absolute():
             base, pattern = Path("/"), pattern.lstrip("/")

@@ -196,8 +196,8 @@ def test_a_file_is_read_from_disk_and_errors_name_it(tmp_path: Path) -> None:
      "azure-pipelines.yml:3:3: unknown key 'foo' in a script step (allowed: script, "),
     ("steps:\n- task: AzureCLI@2\n  inputs: {}\n",
      "azure-pipelines.yml:2:9: unknown task 'AzureCLI@2' (this runner knows: Bash@3, "
-     "CmdLine@2, PublishCodeCoverageResults@2, PublishPipelineArtifact@1, "
-     "PublishTestResults@2)"),
+     "CmdLine@2, CopyFiles@2, PublishBuildArtifacts@1, PublishCodeCoverageResults@2, "
+     "PublishPipelineArtifact@1, PublishTestResults@2)"),
     ("steps:\n- task: PublishTestResults@2\n  inputs:\n    testResultsFormat: NUnit\n",
      "azure-pipelines.yml:4:5: input 'testResultsFormat' of PublishTestResults@2 is 'NUnit'; "
      "this runner supports: JUnit"),

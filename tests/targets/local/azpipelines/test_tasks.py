@@ -114,3 +114,32 @@ def test_a_broken_results_file_is_named(run_yaml: RunPipeline, sources: Path) ->
     assert "TEST-broken.xml: not valid XML" in run.records.records["__default.Job.1"].warnings[0]
     assert run.records.records["__default.Job.2"].errors == (
         f"{sources / 'cov.xml'}: not a Cobertura file (its root is <report>)",)
+
+
+def test_copy_files_and_publish_build_artifacts(run_yaml: RunPipeline, sources: Path) -> None:
+    (sources / "Project_One" / "notebooks").mkdir(parents=True)
+    (sources / "Project_One" / "notebooks" / "train_model.py").write_text("# train\n")
+    (sources / "Project_One" / "score.py").write_text("def run(): ...\n")
+    (sources / "Project_One" / "notes.md").write_text("not copied\n")
+    run = run_yaml("""
+        steps:
+        - task: CopyFiles@2
+          inputs:
+            SourceFolder: Project_One
+            Contents: |
+              **
+              !**/*.md
+            TargetFolder: $(Build.ArtifactStagingDirectory)/app
+        - task: CopyFiles@2
+          inputs:
+            SourceFolder: Project_One
+            Contents: score.py
+            TargetFolder: $(Build.ArtifactStagingDirectory)/app
+        - task: PublishBuildArtifacts@1
+        """)
+    assert run.result == "succeeded"
+    app = run.records.folder / "artifacts" / "drop" / "app"
+    assert sorted(str(p.relative_to(app)) for p in app.rglob("*") if p.is_file()) == [
+        "notebooks/train_model.py", "score.py"]
+    assert "Skipped " in run.records.step_log("__default.Job.2")
+    assert "it exists (OverWrite is false)" in run.records.step_log("__default.Job.2")
