@@ -104,8 +104,7 @@ def publish_code_coverage(ctx: TaskContext) -> TaskOutcome | None:
             raise TaskFailed(str(error)) from None
         ctx.publish_coverage(summary)
         ctx.log(f"Published code coverage from {path}: line rate "
-                f"{float(summary['line_rate']):.1%}, branch rate "  # type: ignore[arg-type]
-                f"{float(summary['branch_rate']):.1%}")  # type: ignore[arg-type]
+                f"{summary['line_rate']:.1%}, branch rate {summary['branch_rate']:.1%}")
     return None
 
 

@@ -76,6 +76,12 @@ class Loader:
                                       f"(allowed: {', '.join(allowed)})")
         return node
 
+    def need(self, node: Y, key: str) -> Y:
+        found = node.get(key)
+        if found is None:
+            raise self.error(node, f"'{key}' is missing")
+        return found
+
     def text(self, node: Y, what: str) -> str:
         if node.kind != "scalar":
             raise self.error(node, f"{what} must be text")
@@ -191,7 +197,7 @@ class Loader:
                                              "subset this runner supports")
         return VariableSpec(name=name, value=text, readonly=readonly, place=self.place(where))
 
-    def step(self, node: Y, position: int) -> Step | None:
+    def step(self, node: Y) -> Step | None:
         if node.kind != "map":
             raise self.error(node, "a step must be a mapping")
         kinds = [key for key in node.keys() if key in STEP_KINDS]  # noqa: SIM118
@@ -217,7 +223,9 @@ class Loader:
             env = {key.text: self.text(value, f"env '{key.text}'")
                    for key, value in env_node.pairs()}
         display = node.get("displayName")
-        common = dict(
+        common = Step(
+            kind=kind, task="", display_name=self.text(display, "displayName")
+            if display else "", inputs={},
             name=name, condition=self.condition(node.get("condition")),
             continue_on_error=self.boolean(node.get("continueOnError"), "'continueOnError'",
                                            False),
@@ -231,9 +239,7 @@ class Loader:
                                        "supported (other repositories need 'resources')")
             if target.lower() == "none":
                 return None
-            return Step(kind="checkout", task="", inputs={},
-                        display_name=self.text(display, "displayName") if display else
-                        "Checkout self", **common)  # type: ignore[arg-type]
+            return replace(common, display_name=common.display_name or "Checkout self")
         if kind in ("script", "bash"):
             spec = self.tasks.get("cmdline@2" if kind == "script" else "bash@3")
             if spec is None:
@@ -243,16 +249,16 @@ class Loader:
             if kind == "bash":
                 inputs["targetType"] = "inline"
             for key in ("workingDirectory", "failOnStderr"):
-                if node.get(key) is not None:
-                    inputs[key] = self.text(node.get(key), f"'{key}'")  # type: ignore[arg-type]
+                if (option := node.get(key)) is not None:
+                    inputs[key] = self.text(option, f"'{key}'")
             task_node = head
         elif kind == "publish":
             spec = self.tasks.get("publishpipelineartifact@1")
             if spec is None:
                 raise self.error(head, "'publish' steps need the task PublishPipelineArtifact@1")
             inputs = {"targetPath": self.text(head, "publish")}
-            if node.get("artifact") is not None:
-                inputs["artifact"] = self.text(node.get("artifact"), "'artifact'")  # type: ignore[arg-type]
+            if (artifact := node.get("artifact")) is not None:
+                inputs["artifact"] = self.text(artifact, "'artifact'")
             task_node = head
         else:
             reference = self.text(head, "task")
@@ -269,9 +275,8 @@ class Loader:
                 for input_key, input_value in given.pairs():
                     inputs[input_key.text] = self.text(input_value, f"input '{input_key.text}'")
             task_node = given or head
-        return Step(kind=kind, task=spec.key, inputs=self.inputs(spec, inputs, task_node),
-                    display_name=self.text(display, "displayName") if display else
-                    spec.friendly or spec.name, **common)  # type: ignore[arg-type]
+        return replace(common, task=spec.key, inputs=self.inputs(spec, inputs, task_node),
+                       display_name=common.display_name or spec.friendly or spec.name)
 
     def inputs(self, spec: TaskSpec, given: Mapping[str, str], node: Y) -> dict[str, str]:
         resolved: dict[str, str] = {}
@@ -307,8 +312,7 @@ class Loader:
     def steps(self, node: Y | None, where: Y) -> tuple[Step, ...]:
         if node is None or node.kind != "seq":
             raise self.error(node or where, "'steps' must be a list of steps")
-        steps = [step for position, item in enumerate(node.value)
-                 if (step := self.step(item, position)) is not None]
+        steps = [step for item in node.value if (step := self.step(item)) is not None]
         seen: set[str] = set()
         for step in steps:
             if step.name and step.name.lower() in seen:
@@ -328,7 +332,7 @@ class Loader:
                                        "supports")
             raise self.error(node, "a job needs 'job' (or 'deployment') with its name")
         self.mapping(node, "a job", JOB_KEYS)
-        return self.job_from(node, self.identifier(node.get("job"), "job name"),  # type: ignore[arg-type]
+        return self.job_from(node, self.identifier(self.need(node, "job"), "job name"),
                              self.steps(node.get("steps"), node), "")
 
     def job_from(self, node: Y, name: str, steps: tuple[Step, ...], environment: str) -> Job:
@@ -346,7 +350,7 @@ class Loader:
 
     def deployment(self, node: Y) -> Job:
         self.mapping(node, "a deployment job", DEPLOYMENT_KEYS)
-        name = self.identifier(node.get("deployment"), "deployment name")  # type: ignore[arg-type]
+        name = self.identifier(self.need(node, "deployment"), "deployment name")
         environment_node = node.get("environment")
         if environment_node is None:
             raise self.error(node, f"deployment '{name}' needs 'environment'")
@@ -389,7 +393,7 @@ class Loader:
                                        "supports")
             raise self.error(node, "a stage needs 'stage' with its name")
         self.mapping(node, "a stage", STAGE_KEYS)
-        name = self.identifier(node.get("stage"), "stage name")  # type: ignore[arg-type]
+        name = self.identifier(self.need(node, "stage"), "stage name")
         jobs_node = node.get("jobs")
         if jobs_node is None or jobs_node.kind != "seq" or not jobs_node.value:
             raise self.error(jobs_node or node, f"stage '{name}' needs a list of jobs")
@@ -537,13 +541,14 @@ class Loader:
                 raise self.error(key, f"unknown key '{key.text}' at the top of the pipeline "
                                       f"(allowed: {', '.join(ROOT_KEYS)})")
         values = self.parameters(root.get("parameters"), parameters)
-        scope: dict[str, object] = {"parameters": values, "variables": dict(variables)}
+        known: dict[str, object] = dict(variables)
+        scope: dict[str, object] = {"parameters": values, "variables": known}
         root_variables = root.get("variables")
         if root_variables is not None:
             expanded = Templates(self.file, scope).expand(root_variables)
             for spec in self.variables(expanded):
                 if spec.name:
-                    scope["variables"][spec.name] = spec.value  # type: ignore[index]
+                    known[spec.name] = spec.value
         body = Y("map", [(k, v) for k, v in root.pairs() if k.text != "parameters"],
                  root.line, root.column)
         tree = Templates(self.file, scope).expand(body)
@@ -605,7 +610,9 @@ def load_text(text: str, file: str = "azure-pipelines.yml", *,
     return loader.pipeline(read(text, file), parameters or {}, variables or {})
 
 
-def load(path: str | Path, **options: object) -> Pipeline:
+def load(path: str | Path, *, parameters: Mapping[str, str] | None = None,
+         variables: Mapping[str, str] | None = None,
+         tasks: TaskRegistry | None = None) -> Pipeline:
     """Load a pipeline file (see `load_text`); errors name it as given."""
     file = str(path)
     try:
@@ -614,4 +621,4 @@ def load(path: str | Path, **options: object) -> Pipeline:
         raise PipelineError(file, 0, 0, f"cannot read the file: {error.strerror}") from None
     except UnicodeDecodeError:
         raise PipelineError(file, 0, 0, "the file is not UTF-8 text") from None
-    return load_text(text, file, **options)  # type: ignore[arg-type]
+    return load_text(text, file, parameters=parameters, variables=variables, tasks=tasks)

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from labtui.targets.local.azpipelines.commands import Command, parse_command
 from labtui.targets.local.azpipelines.errors import ExpressionError, PipelineError
@@ -586,8 +587,8 @@ class StepRun(TaskContext):
                                    start_new_session=True)
         wrote_stderr = threading.Event()
 
-        def read(stream: object, is_stderr: bool) -> None:
-            for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
+        def read(stream: IO[bytes], is_stderr: bool) -> None:
+            for raw in iter(stream.readline, b""):
                 if is_stderr:
                     wrote_stderr.set()
                 self.output(raw.decode("utf-8", "replace").rstrip("\r\n"))

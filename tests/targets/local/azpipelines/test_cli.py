@@ -24,7 +24,9 @@ stages:
   jobs:
   - job: Test
     steps:
-    - script: echo "$(greeting) ${{ parameters.target }} $(extra) $(token)"
+    - script: |
+        echo "$(greeting) ${{ parameters.target }} $(extra) $(token)"
+        echo "the runner's own environment stays out: [$AZP_TEST_TOKEN]"
       displayName: Greet
 - stage: Release
   jobs:
@@ -55,6 +57,7 @@ def test_a_green_run_prints_its_timeline(pipeline_file: Path, tmp_path: Path) ->
     lines = done.stdout.splitlines()
     assert "◐ Stage Build" in lines
     assert "      | hello prod given ***" in lines
+    assert "      | the runner's own environment stays out: []" in lines
     assert any(line.startswith("    ✓ Task Greet: succeeded") for line in lines)
     assert any(line.startswith("✓ Stage Release: succeeded") for line in lines)
     assert lines[-1].startswith("Run succeeded in ")
