@@ -43,7 +43,8 @@ DEPLOYMENT_KEYS = ("deployment", "displayName", "dependsOn", "condition", "conti
                    "timeoutInMinutes", "cancelTimeoutInMinutes", "variables", "pool",
                    "environment", "strategy")
 STEP_COMMON = ("displayName", "name", "condition", "continueOnError", "enabled", "env",
-               "timeoutInMinutes")
+               "timeoutInMinutes", "retryCountOnTaskFailure")
+MAX_RETRIES = 10  # Azure's limit for retryCountOnTaskFailure
 STEP_KINDS: dict[str, tuple[str, ...]] = {
     "script": ("workingDirectory", "failOnStderr"),
     "bash": ("workingDirectory", "failOnStderr"),
@@ -106,6 +107,15 @@ class Loader:
         if value < 0:
             raise self.error(node, f"{what} cannot be negative")
         return value
+
+    def retries(self, node: Y | None) -> int:
+        if node is None:
+            return 0
+        text = self.text(node, "'retryCountOnTaskFailure'")
+        if not text.isdigit() or int(text) > MAX_RETRIES:
+            raise self.error(node, f"'retryCountOnTaskFailure' must be a whole number from 0 "
+                                   f"to {MAX_RETRIES}, not '{text}'")
+        return int(text)
 
     def names(self, node: Y | None, what: str) -> tuple[str, ...] | None:
         if node is None:
@@ -231,7 +241,7 @@ class Loader:
                                            False),
             enabled=self.boolean(node.get("enabled"), "'enabled'", True), env=env,
             timeout_minutes=self.minutes(node.get("timeoutInMinutes"), "'timeoutInMinutes'"),
-            place=self.place(node))
+            retries=self.retries(node.get("retryCountOnTaskFailure")), place=self.place(node))
         if kind == "checkout":
             target = self.text(head, "checkout")
             if target.lower() not in ("self", "none"):

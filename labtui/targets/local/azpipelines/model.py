@@ -51,6 +51,7 @@ class Step:
     enabled: bool = True
     env: dict[str, str] = field(default_factory=dict)
     timeout_minutes: float = 0.0
+    retries: int = 0  # retryCountOnTaskFailure
     place: Place = Place(0, 0)
 
 

@@ -443,9 +443,16 @@ class Runner:
             self.skip(step_id)
             return
         self.records.start(step_id)
-        run = StepRun(self, state, step, step_id)
         self.records.log(step_id, self.masker.mask(f"##[section]Starting: {step.display_name}"))
-        result, errors = run.execute()
+        attempt = 0
+        while True:
+            run = StepRun(self, state, step, step_id)
+            result, errors = run.execute()
+            if result != FAILED or attempt >= step.retries or self.cancelled.is_set() \
+                    or state.timed_out:
+                break
+            attempt += 1
+            run.warning(f"Retrying {attempt} time(s) out of {step.retries}")
         self.records.log(step_id, self.masker.mask(f"##[section]Finishing: "
                                                    f"{step.display_name}"))
         if result == FAILED and step.continue_on_error:

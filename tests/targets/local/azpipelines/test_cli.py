@@ -88,7 +88,7 @@ def test_a_bad_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         f"{path}:3:3: unknown key 'colour' in a script step (allowed: script, "
         "workingDirectory, failOnStderr, displayName, name, condition, continueOnError, "
-        "enabled, env, timeoutInMinutes)"]
+        "enabled, env, timeoutInMinutes, retryCountOnTaskFailure)"]
     assert "Traceback" not in done.stderr
 
 

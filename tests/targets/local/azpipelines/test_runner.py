@@ -4,6 +4,7 @@ jobs, stages and the run, and each run keeps its timeline and logs."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -405,4 +406,37 @@ def test_a_step_after_one_that_continued_on_error_still_succeeds(
     assert results(run)["__default.Job.1"] == "succeededWithIssues"
     assert "status SucceededWithIssues" in run.records.step_log("__default.Job.2")
     assert results(run)["__default.Job.3"] == "skipped"
+    assert run.result == "partiallySucceeded"
+
+
+def test_a_failed_task_is_retried(run_yaml: RunPipeline) -> None:
+    run = run_yaml("""
+        steps:
+        - script: |
+            count=$(cat attempts 2>/dev/null || echo 0)
+            echo $((count + 1)) > attempts
+            echo "attempt $((count + 1))"
+            [ "$count" -ge 2 ]
+          retryCountOnTaskFailure: 3
+        """)
+    assert results(run)["__default.Job.1"] == "succeeded"
+    log = run.records.step_log("__default.Job.1")
+    assert "attempt 3" in log and "attempt 4" not in log
+    assert "Retrying 2 time(s) out of 3" in log
+
+
+def test_a_job_that_continues_on_error_and_the_build_number(run_yaml: RunPipeline) -> None:
+    run = run_yaml("""
+        name: census-$(Date:yyyyMMdd)$(Rev:.r)
+        jobs:
+        - job: Flaky
+          continueOnError: true
+          steps: [{script: exit 1}]
+        - job: Next
+          dependsOn: Flaky
+          steps: [{script: echo "number $(Build.BuildNumber)"}]
+        """)
+    assert results(run)["__default.Flaky"] == "succeededWithIssues"
+    assert results(run)["__default.Next"] == "succeeded"
+    assert re.search(r"number census-\d{8}\.1\n", run.records.step_log("__default.Next.1"))
     assert run.result == "partiallySucceeded"
