@@ -8,6 +8,7 @@ run leaves: the masked log, the timeline, published tests, coverage and artifact
 `python -m labtui.targets.local.azpipelines run azure-pipelines.yml` runs one from a shell.
 """
 
+from labtui.targets.local.azpipelines.builtin_tasks import builtin_registry
 from labtui.targets.local.azpipelines.errors import PipelineError
 from labtui.targets.local.azpipelines.gates import ApprovalGate, GateDecision, GateRequest
 from labtui.targets.local.azpipelines.loader import load, load_text
@@ -25,5 +26,5 @@ from labtui.targets.local.azpipelines.tasks import (
 __all__ = [
     "ApprovalGate", "GateDecision", "GateRequest", "InputSpec", "Job", "Pipeline", "PipelineError",
     "RunRecords", "RunResult", "Runner", "Stage", "Step", "TaskContext", "TaskFailed",
-    "TaskRegistry", "TaskSpec", "TimelineRecord", "load", "load_text",
+    "TaskRegistry", "TaskSpec", "TimelineRecord", "builtin_registry", "load", "load_text",
 ]

@@ -20,6 +20,7 @@ from labtui.targets.local.azpipelines.tasks import (
     TaskContext,
     TaskFailed,
     TaskOutcome,
+    TaskRegistry,
     TaskSpec,
 )
 
@@ -205,3 +206,11 @@ BUILTIN_TASKS = (
                   choices=("Container",))),
         friendly="PublishBuildArtifacts"),
 )
+
+
+def builtin_registry() -> TaskRegistry:
+    """A registry holding the built-in tasks, for a host to add its own to."""
+    registry = TaskRegistry()
+    for spec in BUILTIN_TASKS:
+        registry.register(spec)
+    return registry

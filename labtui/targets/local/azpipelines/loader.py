@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from labtui.targets.local.azpipelines.builtin_tasks import builtin_registry
 from labtui.targets.local.azpipelines.errors import ExpressionError, PipelineError
 from labtui.targets.local.azpipelines.expressions import parse
 from labtui.targets.local.azpipelines.model import (
@@ -616,7 +617,7 @@ def load_text(text: str, file: str = "azure-pipelines.yml", *,
     Raises:
         PipelineError: the file is malformed or uses something outside the subset.
     """
-    loader = Loader(file, tasks or TaskRegistry.with_builtins())
+    loader = Loader(file, tasks or builtin_registry())
     return loader.pipeline(read(text, file), parameters or {}, variables or {})
 
 

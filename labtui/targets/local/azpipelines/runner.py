@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from labtui.targets.local.azpipelines.builtin_tasks import builtin_registry
 from labtui.targets.local.azpipelines.commands import Command, parse_command
 from labtui.targets.local.azpipelines.errors import ExpressionError, PipelineError
 from labtui.targets.local.azpipelines.expressions import Context, evaluate, parse, to_bool
@@ -150,7 +151,7 @@ class Runner:
         self.secrets = dict(secrets or {})
         self.groups = groups
         self.gate = gate
-        self.tasks = tasks or TaskRegistry.with_builtins()
+        self.tasks = tasks or builtin_registry()
         self.branch = branch if branch.startswith("refs/") else f"refs/heads/{branch}"
         self.commit = commit
         self.build_id = build_id

@@ -1,9 +1,9 @@
-"""Tasks: `- task: Name@major` maps to a handler registered here with the inputs it accepts.
+"""Tasks: `- task: Name@major` maps to a handler registered with the inputs it accepts.
 
-The built-in ones (`CmdLine@2`, `Bash@3`, `PublishTestResults@2`,
-`PublishCodeCoverageResults@2`, `PublishPipelineArtifact@1`) are registered the same way a
-host registers its own (`registry.register(TaskSpec(...))`). A handler gets a `TaskContext`
-with its inputs (macros expanded) and reports failure by raising `TaskFailed`."""
+The built-in ones (builtin_tasks.py: `CmdLine@2`, `Bash@3`, `CopyFiles@2`, the publish tasks)
+are registered the same way a host registers its own: `builtin_registry().register(spec)`.
+A handler gets a `TaskContext` with its inputs (macros expanded) and reports failure by
+raising `TaskFailed`."""
 
 from __future__ import annotations
 
@@ -121,11 +121,3 @@ class TaskRegistry:
     def names(self) -> list[str]:
         return [f"{spec.name}@{spec.major}" for spec in self]
 
-    @classmethod
-    def with_builtins(cls) -> TaskRegistry:
-        from labtui.targets.local.azpipelines.builtin_tasks import BUILTIN_TASKS
-
-        registry = cls()
-        for spec in BUILTIN_TASKS:
-            registry.register(spec)
-        return registry

@@ -13,9 +13,9 @@ from labtui.targets.local.azpipelines import (
     InputSpec,
     Runner,
     TaskContext,
-    TaskRegistry,
     TaskSpec,
     TimelineRecord,
+    builtin_registry,
     load_text,
 )
 from labtui.targets.local.azpipelines.records import LogLine
@@ -337,7 +337,7 @@ def test_a_host_registers_its_own_task(run_yaml: RunPipeline) -> None:
         ctx.log(f"deploying {ctx.inputs['image']}")
         ctx.set_variable("endpoint", "http://127.0.0.1:5001/score")
 
-    tasks = TaskRegistry.with_builtins()
+    tasks = builtin_registry()
     tasks.register(TaskSpec("LocalDeploy", 1, deploy, (InputSpec("image", required=True),
                                                       InputSpec("port"))))
     run = run_yaml("""
