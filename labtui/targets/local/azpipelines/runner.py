@@ -1,30 +1,23 @@
 """Run a loaded pipeline on this machine, as an Azure Pipelines agent would.
 
 Stages run in dependency order (by default each waits for the one before it), a stage's jobs
-one after another in dependency order, a job's steps in order. Each stage, job and step has a
-condition (by default `succeeded()`); a skipped one is recorded as skipped. Script steps are
-real processes: the script is written to a file in Agent.TempDirectory and run as
-`bash --noprofile --norc FILE`, in the sources folder, as the agent does (without `set -e`:
-a script fails on its last command's exit code unless it asks for more). Deployment jobs ask
-the host's gate first. Logging commands (`##vso[task.setvariable …]`) are honoured. Every
-line written is masked."""
+one after another in dependency order, a job's steps in order (steprun.py runs each). Each
+stage, job and step has a condition (by default `succeeded()`); a skipped one is recorded as
+skipped. Variables are scoped pipeline → stage → job, groups come from the host, and the
+predefined ones (Build.*, System.*, Agent.*, Pipeline.Workspace) are set. Deployment jobs ask
+the host's gate first. Results roll up from steps to jobs, stages and the run."""
 
 from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from labtui.targets.local.azpipelines.builtin_tasks import builtin_registry
-from labtui.targets.local.azpipelines.commands import Command, parse_command
 from labtui.targets.local.azpipelines.errors import ExpressionError, PipelineError
 from labtui.targets.local.azpipelines.expressions import Context, evaluate, parse, to_bool
 from labtui.targets.local.azpipelines.gates import Gate, GateDecision, GateRequest
@@ -39,14 +32,19 @@ from labtui.targets.local.azpipelines.model import (
     VariableSpec,
 )
 from labtui.targets.local.azpipelines.records import Listener, RunRecords, TimelineRecord
-from labtui.targets.local.azpipelines.tasks import TaskContext, TaskFailed, TaskRegistry
+from labtui.targets.local.azpipelines.steprun import (
+    CANCELED,
+    FAILED,
+    GOOD,
+    SKIPPED,
+    SUCCEEDED,
+    WITH_ISSUES,
+    Agent,
+    JobState,
+    StepRun,
+)
+from labtui.targets.local.azpipelines.tasks import TaskRegistry
 
-SUCCEEDED = "succeeded"
-WITH_ISSUES = "succeededWithIssues"
-FAILED = "failed"
-CANCELED = "canceled"
-SKIPPED = "skipped"
-GOOD = (SUCCEEDED, WITH_ISSUES)
 DEFAULT_CONDITION = Condition("succeeded()", parse("succeeded()"), Place(0, 0))
 DEFAULT_JOB_TIMEOUT_MINUTES = 60.0
 BASE_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER", "SHELL")
@@ -66,14 +64,6 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.result in ("succeeded", "partiallySucceeded")
-
-
-class StepCanceled(Exception):
-    pass
-
-
-class StepTimedOut(Exception):
-    pass
 
 
 def order(items: Sequence[Stage | Job]) -> list[Stage | Job]:
@@ -100,19 +90,6 @@ def roll_up(results: Sequence[str], canceled: bool) -> str:
     if all(result == SKIPPED for result in results):
         return SKIPPED
     return WITH_ISSUES if WITH_ISSUES in results else SUCCEEDED
-
-
-@dataclass
-class JobState:
-    """What the steps of one running job share."""
-
-    stage: Stage
-    job: Job
-    variables: Variables
-    deadline: float
-    status: str = SUCCEEDED
-    timed_out: bool = False
-    path_prefix: list[str] = field(default_factory=list)
 
 
 class Runner:
@@ -162,6 +139,8 @@ class Runner:
         self.kill_grace = kill_grace_seconds
         self.masker = Masker()
         self.work = self.records.folder / "work"
+        self.agent = Agent(self.records, self.masker, self.tasks, self.sources, self.work,
+                           self.base_environment, self.cancelled, self.kill_grace)
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -374,6 +353,8 @@ class Runner:
             if not step.enabled:
                 continue
             step_id = f"{job_id}.{position}"
+            if time.monotonic() > state.deadline:  # a task that is not a process ran long
+                state.timed_out = True
             if state.timed_out:
                 self.skip(step_id)
                 continue
@@ -447,7 +428,7 @@ class Runner:
         self.records.log(step_id, self.masker.mask(f"##[section]Starting: {step.display_name}"))
         attempt = 0
         while True:
-            run = StepRun(self, state, step, step_id)
+            run = StepRun(self.agent, state, step, step_id)
             result, errors = run.execute()
             if result != FAILED or attempt >= step.retries or self.cancelled.is_set() \
                     or state.timed_out:
@@ -463,228 +444,3 @@ class Runner:
         elif result == WITH_ISSUES and state.status == SUCCEEDED:
             state.status = WITH_ISSUES
         self.records.finish(step_id, result, errors=errors, warnings=tuple(run.warnings))
-
-
-class StepRun(TaskContext):
-    """One step while it runs: the task's context, its process, its logging commands."""
-
-    def __init__(self, runner: Runner, state: JobState, step: Step, step_id: str) -> None:
-        self.runner = runner
-        self.state = state
-        self.step = step
-        self.step_id = step_id
-        variables = state.variables
-        self.inputs = {name: variables.expand(value) for name, value in step.inputs.items()}
-        self.sources_directory = runner.sources
-        self.staging_directory = runner.work / "a"
-        self.temp_directory = runner.work / "_temp"
-        self.working_directory = runner.sources
-        self.cancelled = runner.cancelled
-        self.environment = state.job.environment
-        self.warnings: list[str] = []
-        self.errors: list[str] = []
-        self.completed: str = ""
-        self.deadline = state.deadline
-        if step.timeout_minutes:
-            self.deadline = min(self.deadline, time.monotonic() + step.timeout_minutes * 60)
-
-    # TaskContext
-    def log(self, line: str) -> None:
-        self.runner.records.log(self.step_id, self.runner.masker.mask(line))
-
-    def warning(self, message: str) -> None:
-        masked = self.runner.masker.mask(message)
-        self.warnings.append(masked)
-        self.runner.records.log(self.step_id, f"##[warning]{masked}")
-
-    def error(self, message: str) -> None:
-        masked = self.runner.masker.mask(message)
-        self.errors.append(masked)
-        self.runner.records.log(self.step_id, f"##[error]{masked}")
-
-    def variable(self, name: str) -> str | None:
-        found = self.state.variables.get(name)
-        return found.value if found is not None else None
-
-    def set_variable(self, name: str, value: str, *, secret: bool = False) -> None:
-        existing = self.state.variables.get(name)
-        if existing is not None and existing.readonly:
-            self.warning(f"variable '{name}' is read-only and was not changed")
-            return
-        if secret:
-            self.runner.masker.add(value)
-        self.state.variables.set(name, value, secret=secret)
-
-    def publish_tests(self, title: str, report: Mapping[str, object]) -> None:
-        self.runner.records.publish_tests({**report, "title": title, "step": self.step_id})
-
-    def publish_coverage(self, report: Mapping[str, object]) -> None:
-        self.runner.records.publish_coverage({**report, "step": self.step_id})
-
-    def publish_artifact(self, name: str, source: Path) -> int:
-        return self.runner.records.publish_artifact(name, source)
-
-    def execute(self) -> tuple[str, tuple[str, ...]]:
-        """Run the step; (result, errors)."""
-        step = self.step
-        if step.kind == "checkout":
-            self.log(f"The sources are already in {self.sources_directory}; nothing to fetch")
-            return SUCCEEDED, ()
-        spec = self.runner.tasks.get(step.task)
-        if spec is None:  # the loader checked it against the same registry
-            self.error(f"unknown task '{step.task}'")
-            return FAILED, tuple(self.errors)
-        try:
-            outcome = spec.handler(self)
-        except TaskFailed as failure:
-            self.error(str(failure))
-            return FAILED, tuple(self.errors)
-        except StepCanceled:
-            self.error("The operation was canceled")
-            return CANCELED, tuple(self.errors)
-        except StepTimedOut:
-            self.error("The task has timed out")
-            return FAILED, tuple(self.errors)
-        except OSError as error:
-            self.error(f"{spec.name}: {error}")
-            return FAILED, tuple(self.errors)
-        result = outcome or SUCCEEDED
-        if self.completed:
-            result = self.completed
-        elif self.errors and result == SUCCEEDED:
-            result = WITH_ISSUES if step.continue_on_error else result
-        return result, tuple(self.errors)
-
-    # --- the process ---------------------------------------------------------------------
-
-    def process_environment(self, env: Mapping[str, str] | None) -> dict[str, str]:
-        variables = self.state.variables
-        merged = {**self.runner.base_environment, **variables.environment()}
-        for name, value in self.step.env.items():
-            merged[name] = variables.expand(value)
-        if env:
-            merged.update(env)
-        if self.state.path_prefix:
-            merged["PATH"] = os.pathsep.join([*reversed(self.state.path_prefix),
-                                              merged.get("PATH", "")])
-        return merged
-
-    def run_bash(self, script: str, *, working_directory: Path, fail_on_stderr: bool,
-                 env: Mapping[str, str] | None = None) -> None:
-        path = self.temp_directory / f"{uuid.uuid4()}.sh"
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(script)
-        try:
-            self.log("========================== Starting Command Output "
-                     "===========================")
-            self.log(f"/usr/bin/bash --noprofile --norc {path}")
-            code, wrote_stderr = self.watch(
-                ["bash", "--noprofile", "--norc", str(path)], working_directory,
-                self.process_environment(env))
-        finally:
-            path.unlink(missing_ok=True)
-        if code != 0:
-            raise TaskFailed(f"Bash exited with code '{code}'.")
-        if fail_on_stderr and wrote_stderr:
-            raise TaskFailed("Bash wrote one or more lines to the standard error stream.")
-
-    def watch(self, argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, bool]:
-        process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   start_new_session=True)
-        wrote_stderr = threading.Event()
-
-        def read(stream: IO[bytes], is_stderr: bool) -> None:
-            for raw in iter(stream.readline, b""):
-                if is_stderr:
-                    wrote_stderr.set()
-                self.output(raw.decode("utf-8", "replace").rstrip("\r\n"))
-
-        readers = [threading.Thread(target=read, args=(process.stdout, False), daemon=True),
-                   threading.Thread(target=read, args=(process.stderr, True), daemon=True)]
-        for reader in readers:
-            reader.start()
-        stopped: type[Exception] | None = None
-        while True:
-            try:
-                process.wait(timeout=0.05)
-                break
-            except subprocess.TimeoutExpired:
-                if self.cancelled.is_set():
-                    stopped = StepCanceled
-                elif time.monotonic() > self.deadline:
-                    stopped = StepTimedOut
-                    if self.deadline >= self.state.deadline:
-                        self.state.timed_out = True
-                if stopped is not None:
-                    self.stop(process)
-                    break
-        for reader in readers:
-            reader.join()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
-        if stopped is not None:
-            raise stopped()
-        return process.returncode, wrote_stderr.is_set()
-
-    def stop(self, process: subprocess.Popen[bytes]) -> None:
-        """SIGTERM to the script's process group, SIGKILL after the grace period."""
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=self.runner.kill_grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        except ProcessLookupError:
-            process.wait()
-
-    def output(self, line: str) -> None:
-        command = parse_command(line)
-        if command is None:
-            self.log(line)
-            return
-        self.handle(command)
-
-    def handle(self, command: Command) -> None:
-        name = command.name
-        if name == "task.setvariable":
-            variable = command.properties.get("variable", "")
-            if not variable:
-                self.warning("##vso[task.setvariable] needs 'variable='")
-                return
-            secret = command.flag("issecret")
-            if secret:
-                self.runner.masker.add(command.message)
-            self.set_variable(variable, command.message, secret=secret)
-            if command.flag("isoutput"):
-                if self.step.name:
-                    self.set_variable(f"{self.step.name}.{variable}", command.message,
-                                      secret=secret)
-                else:
-                    self.warning(f"output variable '{variable}' needs the step to have a "
-                                 "'name'")
-            if command.flag("isreadonly"):
-                found = self.state.variables.get(variable)
-                if found is not None:
-                    found.readonly = True
-        elif name == "task.setsecret":
-            self.runner.masker.add(command.message)
-        elif name == "task.logissue":
-            kind = command.properties.get("type", "").lower()
-            if kind == "error":
-                self.error(command.message)
-            else:
-                self.warning(command.message)
-        elif name == "task.complete":
-            wanted = command.properties.get("result", "Succeeded").lower()
-            self.completed = {"succeeded": SUCCEEDED, "succeededwithissues": WITH_ISSUES,
-                              "failed": FAILED}.get(wanted, SUCCEEDED)
-            if command.message:
-                self.log(command.message)
-        elif name == "task.prependpath":
-            self.state.path_prefix.append(command.message)
-        else:
-            self.warning(f"the logging command ##vso[{command.area}.{command.event}] is not "
-                         "supported by this runner and was ignored")
