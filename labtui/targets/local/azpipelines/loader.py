@@ -56,18 +56,24 @@ STEP_KINDS: dict[str, tuple[str, ...]] = {
 PARAMETER_TYPES = ("string", "number", "boolean", "object")
 
 
+TEMPLATE_BODIES = ("steps", "jobs", "stages", "variables")
+MAX_TEMPLATE_DEPTH = 20  # Azure's limit on templates including templates
+
+
 class Loader:
-    def __init__(self, file: str, tasks: TaskRegistry) -> None:
+    def __init__(self, file: str, tasks: TaskRegistry, folder: Path | None = None) -> None:
         self.file = file
         self.tasks = tasks
+        self.folder = folder  # where the pipeline file is: template paths start there
+        self.depth = 0
 
     # --- small readers -------------------------------------------------------------------
 
     def error(self, node: Y, message: str) -> PipelineError:
-        return PipelineError(self.file, node.line, node.column, message)
+        return PipelineError(node.file or self.file, node.line, node.column, message)
 
     def place(self, node: Y) -> Place:
-        return Place(node.line, node.column)
+        return Place(node.line, node.column, node.file if node.file != self.file else "")
 
     def mapping(self, node: Y, what: str, allowed: tuple[str, ...]) -> Y:
         if node.kind != "map":
@@ -211,11 +217,11 @@ class Loader:
     def step(self, node: Y) -> Step | None:
         if node.kind != "map":
             raise self.error(node, "a step must be a mapping")
-        kinds = [key for key in node.keys() if key in STEP_KINDS]  # noqa: SIM118
+        kinds = [key for key in node.key_names() if key in STEP_KINDS]
         if len(kinds) != 1:
             others = ("template", "pwsh", "powershell", "download", "getPackage",
                       "reviewApp", "restoreCache")
-            unsupported = [key for key in node.keys() if key in others]  # noqa: SIM118
+            unsupported = [key for key in node.key_names() if key in others]
             if unsupported:
                 raise self.error(node, f"'{unsupported[0]}' steps are outside the subset this "
                                        f"runner supports (supported: {', '.join(STEP_KINDS)})")
@@ -229,7 +235,7 @@ class Loader:
         env_node = node.get("env")
         env: dict[str, str] = {}
         if env_node is not None:
-            self.mapping(env_node, "'env'", tuple(env_node.keys()) if env_node.kind == "map"
+            self.mapping(env_node, "'env'", tuple(env_node.key_names()) if env_node.kind == "map"
                          else ())
             env = {key.text: self.text(value, f"env '{key.text}'")
                    for key, value in env_node.pairs()}
@@ -327,7 +333,8 @@ class Loader:
         seen: set[str] = set()
         for step in steps:
             if step.name and step.name.lower() in seen:
-                raise PipelineError(self.file, step.place.line, step.place.column,
+                raise PipelineError(step.place.file or self.file, step.place.line,
+                                    step.place.column,
                                     f"step name '{step.name}' is used twice in one job")
             seen.add(step.name.lower())
         return tuple(steps)
@@ -380,9 +387,9 @@ class Loader:
         if strategy is None:
             raise self.error(node, f"deployment '{name}' needs 'strategy: runOnce: deploy: "
                                    "steps:'")
-        if strategy.kind == "map" and strategy.keys() and strategy.keys()[0] in (
+        if strategy.kind == "map" and strategy.key_names() and strategy.key_names()[0] in (
                 "rolling", "canary"):
-            raise self.error(strategy, f"the '{strategy.keys()[0]}' strategy is outside the "
+            raise self.error(strategy, f"the '{strategy.key_names()[0]}' strategy is outside the "
                                        "subset this runner supports (runOnce only)")
         self.mapping(strategy, "'strategy'", ("runOnce",))
         run_once = strategy.get("runOnce")
@@ -427,13 +434,13 @@ class Loader:
             seen: set[str] = set()
             for name, _, place in items:
                 if name.lower() in seen:
-                    raise PipelineError(self.file, place.line, place.column,
+                    raise PipelineError(place.file or self.file, place.line, place.column,
                                         f"{what} name '{name}' is used twice")
                 seen.add(name.lower())
         for name, depends, place in items:
             for other in depends:
                 if other.lower() not in names:
-                    raise PipelineError(self.file, place.line, place.column,
+                    raise PipelineError(place.file or self.file, place.line, place.column,
                                         f"{what} '{name}' depends on unknown {what} '{other}'")
         graph = {name.lower(): [d.lower() for d in depends] for name, depends, _ in items}
         state: dict[str, int] = {}
@@ -444,7 +451,7 @@ class Loader:
             if state.get(name) == 1:
                 ring = " -> ".join(names[n] for n in [*trail[trail.index(name):], name])
                 place = next(p for n, _, p in items if n.lower() == name)
-                raise PipelineError(self.file, place.line, place.column,
+                raise PipelineError(place.file or self.file, place.line, place.column,
                                     f"the {what}s depend on each other in a loop: {ring}")
             state[name] = 1
             for other in graph[name]:
@@ -456,7 +463,8 @@ class Loader:
 
     # --- the file ------------------------------------------------------------------------
 
-    def parameters(self, node: Y | None, given: Mapping[str, str]) -> dict[str, object]:
+    def parameters(self, node: Y | None, given: Mapping[str, object], *,
+                   where: Y | None = None) -> dict[str, object]:
         values: dict[str, object] = {}
         declared: dict[str, Y] = {}
         if node is None:
@@ -500,8 +508,12 @@ class Loader:
             raise self.error(node, "'parameters' must be a list")
         for name, raw in given.items():
             if name not in declared:
-                raise PipelineError(self.file, 0, 0, f"unexpected parameter '{name}' "
-                                    f"(the file declares: {', '.join(declared) or 'none'})")
+                message = f"unexpected parameter '{name}' (the " \
+                          f"{'template' if where else 'file'} declares: " \
+                          f"{', '.join(declared) or 'none'})"
+                if where is not None:
+                    raise self.error(where, message)
+                raise PipelineError(self.file, 0, 0, message)
             if node is not None and node.kind == "map":
                 values[name] = raw
         return values
@@ -538,6 +550,58 @@ class Loader:
                 raise self.error(node, f"parameter '{name}' is not a YAML value") from None
         return raw
 
+    def include(self, item: Y, scope: Templates) -> list[Y]:
+        """The items of a template file, expanded with its parameters (Azure resolves the
+        path from the file that names it; `/` starts at the pipeline file's folder)."""
+        reference = self.need(item, "template")
+        path_text = self.text(reference, "template")
+        if "@" in path_text:
+            raise self.error(reference, f"template '{path_text}': templates in other "
+                                        "repositories are outside the subset")
+        if self.folder is None:
+            raise self.error(reference, "templates need the pipeline to be loaded from a file")
+        including = Path(item.file) if item.file else Path(self.file)
+        base = self.folder if path_text.startswith("/") or not item.file else including.parent
+        path = (base / path_text.lstrip("/")).resolve()
+        if self.depth >= MAX_TEMPLATE_DEPTH:
+            raise self.error(reference, f"templates include each other more than "
+                                        f"{MAX_TEMPLATE_DEPTH} levels deep")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise self.error(reference, f"template '{path_text}': cannot read {path} "
+                                        f"({error.strerror})") from None
+        name = str(path)
+        root = read(text, name)
+        if root.kind != "map":
+            raise self.error(root, "a template file must be a mapping")
+        bodies = [key for key in root.key_names() if key in TEMPLATE_BODIES]
+        for key, _ in root.pairs():
+            if key.text not in (*TEMPLATE_BODIES, "parameters"):
+                raise self.error(key, f"unknown key '{key.text}' in a template (allowed: "
+                                      f"parameters, {', '.join(TEMPLATE_BODIES)})")
+        if len(bodies) != 1:
+            raise self.error(root, "a template needs exactly one of: "
+                                   + ", ".join(TEMPLATE_BODIES))
+        given_node = item.get("parameters")
+        given: dict[str, object] = {}
+        if given_node is not None:
+            expanded = scope.expand(given_node)
+            if expanded.kind != "map":
+                raise self.error(given_node, "a template's 'parameters' must be a mapping")
+            given = {key.text: to_python(value) for key, value in expanded.pairs()}
+        values = self.parameters(root.get("parameters"), given, where=given_node or item)
+        names = {**scope.names, "parameters": values}
+        body = root.get(bodies[0])
+        assert body is not None
+        if body.kind != "seq":
+            raise self.error(body, f"'{bodies[0]}' must be a list")
+        self.depth += 1
+        try:
+            return Templates(name, names, self.include).sequence(body)
+        finally:
+            self.depth -= 1
+
     def pipeline(self, root: Y, parameters: Mapping[str, str],
                  variables: Mapping[str, str]) -> Pipeline:
         if root.kind != "map":
@@ -556,13 +620,13 @@ class Loader:
         scope: dict[str, object] = {"parameters": values, "variables": known}
         root_variables = root.get("variables")
         if root_variables is not None:
-            expanded = Templates(self.file, scope).expand(root_variables)
+            expanded = Templates(self.file, scope, self.include).expand(root_variables)
             for spec in self.variables(expanded):
                 if spec.name:
                     known[spec.name] = spec.value
         body = Y("map", [(k, v) for k, v in root.pairs() if k.text != "parameters"],
-                 root.line, root.column)
-        tree = Templates(self.file, scope).expand(body)
+                 root.line, root.column, file=root.file)
+        tree = Templates(self.file, scope, self.include).expand(body)
         for key, _ in tree.pairs():
             if key.text not in ROOT_KEYS:
                 raise self.error(key, f"unknown key '{key.text}' at the top of the pipeline "
@@ -605,7 +669,7 @@ class Loader:
 def load_text(text: str, file: str = "azure-pipelines.yml", *,
               parameters: Mapping[str, str] | None = None,
               variables: Mapping[str, str] | None = None,
-              tasks: TaskRegistry | None = None) -> Pipeline:
+              tasks: TaskRegistry | None = None, folder: Path | None = None) -> Pipeline:
     """Load a pipeline from its text; `file` is the name errors use.
 
     Args:
@@ -613,11 +677,13 @@ def load_text(text: str, file: str = "azure-pipelines.yml", *,
         variables: the variables template expressions may read besides the file's own
             (the predefined ones known before a run: Build.SourceBranch …).
         tasks: the tasks steps may use (the built-in ones by default).
+        folder: where `- template:` paths start (the pipeline file's folder); without
+            it, templates are refused.
 
     Raises:
         PipelineError: the file is malformed or uses something outside the subset.
     """
-    loader = Loader(file, tasks or builtin_registry())
+    loader = Loader(file, tasks or builtin_registry(), folder)
     return loader.pipeline(read(text, file), parameters or {}, variables or {})
 
 
@@ -632,4 +698,5 @@ def load(path: str | Path, *, parameters: Mapping[str, str] | None = None,
         raise PipelineError(file, 0, 0, f"cannot read the file: {error.strerror}") from None
     except UnicodeDecodeError:
         raise PipelineError(file, 0, 0, "the file is not UTF-8 text") from None
-    return load_text(text, file, parameters=parameters, variables=variables, tasks=tasks)
+    return load_text(text, file, parameters=parameters, variables=variables, tasks=tasks,
+                     folder=Path(path).resolve().parent)

@@ -16,6 +16,7 @@ class Place:
 
     line: int
     column: int
+    file: str = ""  # set when it is in a template, not the pipeline file
 
 
 @dataclass(frozen=True)

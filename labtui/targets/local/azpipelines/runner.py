@@ -167,13 +167,15 @@ class Runner:
 
     def group(self, spec: VariableSpec) -> Mapping[str, tuple[str, bool]]:
         if self.groups is None:
-            raise PipelineError(self.pipeline.file, spec.place.line, spec.place.column,
+            raise PipelineError(spec.place.file or self.pipeline.file, spec.place.line,
+                                spec.place.column,
                                 f"variable group '{spec.group}' was not found (this run has "
                                 "no variable groups)")
         try:
             return self.groups(spec.group)
         except LookupError:
-            raise PipelineError(self.pipeline.file, spec.place.line, spec.place.column,
+            raise PipelineError(spec.place.file or self.pipeline.file, spec.place.line,
+                                spec.place.column,
                                 f"variable group '{spec.group}' was not found") from None
 
     def predefined(self) -> dict[str, str]:

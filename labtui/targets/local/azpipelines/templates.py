@@ -6,7 +6,7 @@ sequence items, whose content is merged into the place they stand."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from labtui.targets.local.azpipelines.errors import ExpressionError, PipelineError
 from labtui.targets.local.azpipelines.expressions import (
@@ -25,15 +25,21 @@ DIRECTIVE = re.compile(r"^\$\{\{\s*(if|elseif|else|each)\b(.*?)\}\}$", re.DOTALL
 EACH = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+in\s+(.+)$", re.DOTALL)
 
 
-class Templates:
-    """Expands the template expressions of one file with the given names in scope."""
+Include = Callable[[Y, "Templates"], list[Y]]
 
-    def __init__(self, file: str, names: Mapping[str, object]) -> None:
+
+class Templates:
+    """Expands the template expressions of one file with the given names in scope; a list
+    item `- template: FILE` (with its `parameters:`) is replaced by what `include` returns."""
+
+    def __init__(self, file: str, names: Mapping[str, object],
+                 include: Include | None = None) -> None:
         self.file = file
         self.names = dict(names)
+        self.include = include
 
     def error(self, node: Y, message: str) -> PipelineError:
-        return PipelineError(self.file, node.line, node.column, message)
+        return PipelineError(node.file or self.file, node.line, node.column, message)
 
     def compile(self, text: str, node: Y) -> Node:
         try:
@@ -51,18 +57,19 @@ class Templates:
         if node.kind == "scalar":
             return self.scalar(node)
         if node.kind == "seq":
-            return Y("seq", self.sequence(node), node.line, node.column)
-        return Y("map", self.mapping(node), node.line, node.column)
+            return Y("seq", self.sequence(node), node.line, node.column, file=node.file)
+        return Y("map", self.mapping(node), node.line, node.column, file=node.file)
 
     def scalar(self, node: Y) -> Y:
         if node.tag != "str" or "${{" not in node.text:
             return node
         whole = WHOLE.match(node.text)
         if whole and "${{" not in whole.group(1):
-            return from_python(self.value(whole.group(1), node), node.line, node.column)
+            return from_python(self.value(whole.group(1), node), node.line, node.column,
+                               node.file)
         text = EXPRESSION.sub(lambda found: to_string(self.value(found.group(1), node)),
                               node.text)
-        return scalar(text, node.line, node.column)
+        return scalar(text, node.line, node.column, file=node.file)
 
     def directive(self, key: Y) -> tuple[str, str] | None:
         if key.kind != "scalar":
@@ -117,7 +124,7 @@ class Templates:
         else:
             raise self.error(key, f"'${{{{ each }}}}' needs a list or an object, and "
                                   f"'{source.strip()}' is {to_string(collection)!r}")
-        return [(key, body, Templates(self.file, {**self.names, name: item}))
+        return [(key, body, Templates(self.file, {**self.names, name: item}, self.include))
                 for item in items]
 
     def mapping(self, node: Y) -> list[tuple[Y, Y]]:
@@ -161,6 +168,10 @@ class Templates:
                 pending.extend(item.pairs())
                 continue
             flush()
+            if item.kind == "map" and item.get("template") is not None and \
+                    set(item.key_names()) <= {"template", "parameters"} and self.include:
+                items.extend(self.include(item, self))
+                continue
             items.append(self.expand(item))
         flush()
         return items

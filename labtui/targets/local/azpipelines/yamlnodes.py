@@ -24,6 +24,7 @@ class Y:
     line: int
     column: int
     tag: str = "str"  # for scalars: str, int, float, bool or null as YAML resolves them
+    file: str = ""  # the file it was read from (a template's nodes name the template)
 
     @property
     def text(self) -> str:
@@ -39,26 +40,28 @@ class Y:
                 return value
         return None
 
-    def keys(self) -> list[str]:
+    def key_names(self) -> list[str]:
         return [name.text for name, _ in self.value]
 
 
-def scalar(text: str, line: int, column: int, tag: str = "str") -> Y:
-    return Y("scalar", text, line, column, tag)
+def scalar(text: str, line: int, column: int, tag: str = "str", file: str = "") -> Y:
+    return Y("scalar", text, line, column, tag, file)
 
 
-def from_python(value: object, line: int, column: int) -> Y:
+def from_python(value: object, line: int, column: int, file: str = "") -> Y:
     """A value computed by a template expression, placed where the expression was."""
     if isinstance(value, Y):
         return value
     if isinstance(value, dict):
-        return Y("map", [(scalar(str(k), line, column), from_python(v, line, column))
-                         for k, v in value.items()], line, column)
+        return Y("map", [(scalar(str(k), line, column, file=file),
+                          from_python(v, line, column, file))
+                         for k, v in value.items()], line, column, file=file)
     if isinstance(value, list):
-        return Y("seq", [from_python(v, line, column) for v in value], line, column)
+        return Y("seq", [from_python(v, line, column, file) for v in value], line, column,
+                 file=file)
     tag = "bool" if isinstance(value, bool) else "null" if value is None else \
         "float" if isinstance(value, int | float) else "str"
-    return scalar(to_string(value), line, column, tag)
+    return scalar(to_string(value), line, column, tag, file)
 
 
 def to_python(node: Y) -> object:
@@ -86,9 +89,9 @@ TAGS = {"tag:yaml.org,2002:null": "null", "tag:yaml.org,2002:bool": "bool",
 def convert(node: yaml.Node, file: str) -> Y:
     line, column = node.start_mark.line + 1, node.start_mark.column + 1
     if isinstance(node, yaml.ScalarNode):
-        return scalar(str(node.value), line, column, TAGS.get(node.tag, "str"))
+        return scalar(str(node.value), line, column, TAGS.get(node.tag, "str"), file)
     if isinstance(node, yaml.SequenceNode):
-        return Y("seq", [convert(item, file) for item in node.value], line, column)
+        return Y("seq", [convert(item, file) for item in node.value], line, column, file=file)
     if isinstance(node, yaml.MappingNode):
         pairs: list[tuple[Y, Y]] = []
         seen: set[str] = set()
@@ -101,7 +104,7 @@ def convert(node: yaml.Node, file: str) -> Y:
                                     f"'{key.text}' is already defined")
             seen.add(key.text)
             pairs.append((key, convert(value_node, file)))
-        return Y("map", pairs, line, column)
+        return Y("map", pairs, line, column, file=file)
     raise PipelineError(file, line, column, "unsupported YAML node")
 
 

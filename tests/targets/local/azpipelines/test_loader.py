@@ -214,6 +214,8 @@ def test_a_file_is_read_from_disk_and_errors_name_it(tmp_path: Path) -> None:
     ("steps:\n- pwsh: Write-Host hi\n",
      "azure-pipelines.yml:2:3: 'pwsh' steps are outside the subset this runner supports"),
     ("steps:\n- template: steps.yml\n",
+     "azure-pipelines.yml:2:13: templates need the pipeline to be loaded from a file"),
+    ("steps:\n- template: steps.yml\n  displayName: x\n",
      "azure-pipelines.yml:2:3: 'template' steps are outside the subset"),
     ("resources:\n  repositories: []\nsteps: [{script: echo}]\n",
      "azure-pipelines.yml:1:1: 'resources' is outside the subset this runner supports"),

@@ -3,9 +3,12 @@ values), variables, and the if/elseif/else and each directives."""
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
+
 import pytest
 
-from labtui.targets.local.azpipelines import PipelineError
+from labtui.targets.local.azpipelines import PipelineError, load
 from tests.targets.local.azpipelines.conftest import loaded
 
 PARAMETERS = """
@@ -164,3 +167,86 @@ def test_each_over_an_object_and_if_among_stages() -> None:
     assert [stage.name for stage in pipeline.stages] == ["Deploy_qa", "Deploy_production"]
     assert pipeline.stages[1].depends_on == ("Deploy_qa",)
     assert pipeline.stages[1].jobs[0].steps[0].inputs["script"] == "echo production is step 2"
+
+
+def test_template_files_with_parameters(tmp_path: Path) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "test-steps.yml").write_text(textwrap.dedent("""
+        parameters:
+        - name: suite
+          type: string
+        - name: coverage
+          type: boolean
+          default: true
+        steps:
+        - script: pytest ${{ parameters.suite }}
+          displayName: Test ${{ parameters.suite }}
+        - ${{ if parameters.coverage }}:
+          - template: coverage.yml
+        """))
+    (tmp_path / "templates" / "coverage.yml").write_text(
+        "steps:\n- task: PublishCodeCoverageResults@2\n"
+        "  inputs: {summaryFileLocation: coverage.xml}\n")
+    (tmp_path / "templates" / "deploy-job.yml").write_text(textwrap.dedent("""
+        parameters:
+          environment: qa
+        jobs:
+        - deployment: Deploy_${{ parameters.environment }}
+          environment: ${{ parameters.environment }}
+          strategy: {runOnce: {deploy: {steps: [{script: echo deploy}]}}}
+        """))
+    (tmp_path / "vars.yml").write_text("variables:\n- name: image\n  value: census\n")
+    path = tmp_path / "azure-pipelines.yml"
+    path.write_text(textwrap.dedent("""
+        variables:
+        - template: vars.yml
+        stages:
+        - stage: Build
+          jobs:
+          - job: Test
+            steps:
+            - template: templates/test-steps.yml
+              parameters:
+                suite: unit
+            - template: /templates/test-steps.yml
+              parameters: {suite: integration, coverage: false}
+        - stage: Release
+          jobs:
+          - template: templates/deploy-job.yml
+            parameters: {environment: production}
+        """))
+    pipeline = load(path)
+    assert [(v.name, v.value) for v in pipeline.variables] == [("image", "census")]
+    build, release = pipeline.stages
+    assert [s.display_name for s in build.jobs[0].steps] == [
+        "Test unit", "PublishCodeCoverageResults", "Test integration"]
+    (job,) = release.jobs
+    assert (job.name, job.environment) == ("Deploy_production", "production")
+
+
+def test_errors_in_a_template_name_the_template(tmp_path: Path) -> None:
+    (tmp_path / "steps.yml").write_text("parameters:\n- name: n\n  type: number\n"
+                                        "steps:\n- script: echo\n  colour: red\n")
+    path = tmp_path / "azure-pipelines.yml"
+    path.write_text("steps:\n- template: steps.yml\n  parameters: {n: 1}\n")
+    with pytest.raises(PipelineError) as caught:
+        load(path)
+    assert str(caught.value).startswith(f"{tmp_path / 'steps.yml'}:6:3: unknown key 'colour' "
+                                        "in a script step")
+    path.write_text("steps:\n- template: steps.yml\n  parameters: {n: x}\n")
+    with pytest.raises(PipelineError, match=r"steps.yml:2:9: parameter 'n' must be a number, "
+                                            r"not 'x'"):
+        load(path)
+    path.write_text("steps:\n- template: steps.yml\n  parameters: {n: 1, m: 2}\n")
+    with pytest.raises(PipelineError) as caught:
+        load(path)
+    assert str(caught.value) == f"{path}:3:15: unexpected parameter 'm' (the template " \
+                                "declares: n)"
+    path.write_text("steps:\n- template: missing.yml\n")
+    with pytest.raises(PipelineError, match=r"azure-pipelines.yml:2:13: template "
+                                            r"'missing.yml': cannot read .*missing.yml"):
+        load(path)
+    (tmp_path / "loop.yml").write_text("steps:\n- template: loop.yml\n")
+    path.write_text("steps:\n- template: loop.yml\n")
+    with pytest.raises(PipelineError, match="more than 20 levels deep"):
+        load(path)
