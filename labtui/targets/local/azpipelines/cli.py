@@ -120,9 +120,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(f"--secret-from-env: the environment variable {missing} is not set",
               file=sys.stderr)
         return 2
+    branch = args.branch if args.branch.startswith("refs/") else f"refs/heads/{args.branch}"
     try:
         pipeline = load(args.file, parameters=pairs(args.param, "--param"),
-                        variables={"Build.SourceBranch": args.branch})
+                        variables={"Build.SourceBranch": branch,
+                                   "Build.SourceBranchName": branch.rsplit("/", 1)[-1]})
     except PipelineError as error:
         print(error, file=sys.stderr)
         return 2
@@ -137,7 +139,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     runner = Runner(pipeline, sources=args.sources or args.file.resolve().parent,
                     folder=records, variables=pairs(args.var, "--var"), secrets=secrets,
                     gate=(lambda request: announce(gate, request, out)) if gate else None,
-                    branch=args.branch, listener=Printer(out, args.log))
+                    branch=branch, listener=Printer(out, args.log))
 
     def interrupted(signum: int, frame: FrameType | None) -> None:
         runner.cancel()

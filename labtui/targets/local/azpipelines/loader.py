@@ -1,10 +1,11 @@
 """Read an azure-pipelines.yml as Azure DevOps reads it, for the subset this runner supports.
 
-`load(path)` parses with places kept, fills in the parameters, resolves template expressions,
-normalises a top-level `jobs:` or `steps:` into one stage and one job (as Azure does), checks
-every key, task, input, name, dependency and condition, and returns a `Pipeline`. Anything
-Azure would refuse, or that this runner does not support, is a `PipelineError` naming the file,
-the line and column, and the thing."""
+`load(path)` parses with places kept, fills in the parameters, resolves template expressions
+and template files (`- template: steps.yml` with its parameters), normalises a top-level
+`jobs:` or `steps:` into one stage and one job (as Azure does), checks every key, task,
+input, name, dependency and condition, and returns a `Pipeline`. Anything Azure would refuse,
+or that this runner does not support, is a `PipelineError` naming the file, the line and
+column, and the thing."""
 
 from __future__ import annotations
 
