@@ -153,10 +153,8 @@ class StepRun(TaskContext):
             self.error(f"{spec.name}: {error}")
             return FAILED, tuple(self.errors)
         result = outcome or SUCCEEDED
-        if self.completed:
+        if self.completed:  # ##vso[task.complete result=…] decides, as on an agent
             result = self.completed
-        elif self.errors and result == SUCCEEDED:
-            result = WITH_ISSUES if step.continue_on_error else result
         return result, tuple(self.errors)
 
     # --- the process ---------------------------------------------------------------------

@@ -52,6 +52,11 @@ class TaskContext(ABC):
         """A warning: in the log and on the step's timeline record."""
 
     @abstractmethod
+    def error(self, message: str) -> None:
+        """An error on the step's timeline record and in its log; it does not fail the task
+        (raise TaskFailed for that), as `##vso[task.logissue type=error]` does not."""
+
+    @abstractmethod
     def variable(self, name: str) -> str | None:
         """A variable's value (secret ones included: a task may use them, never log them)."""
 

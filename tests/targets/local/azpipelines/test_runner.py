@@ -440,3 +440,15 @@ def test_a_job_that_continues_on_error_and_the_build_number(run_yaml: RunPipelin
     assert results(run)["__default.Next"] == "succeeded"
     assert re.search(r"number census-\d{8}\.1\n", run.records.step_log("__default.Next.1"))
     assert run.result == "partiallySucceeded"
+
+
+def test_an_error_logged_without_failing_leaves_the_step_green(run_yaml: RunPipeline) -> None:
+    run = run_yaml("""
+        steps:
+        - script: echo "##vso[task.logissue type=error]flaky test quarantined"
+        - script: echo "##vso[task.complete result=Failed;]gave up"
+        """)
+    first, second = (run.records.records[f"__default.Job.{n}"] for n in (1, 2))
+    assert (first.result, first.errors) == ("succeeded", ("flaky test quarantined",))
+    assert second.result == "failed"
+    assert "##[error]flaky test quarantined" in run.records.step_log("__default.Job.1")
