@@ -352,9 +352,12 @@ def _container_info(container: Any) -> ContainerInfo:
     for key, bindings in (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).items():
         if bindings:
             ports[int(key.split("/")[0])] = int(bindings[0]["HostPort"])
-    image_tags = container.image.tags if container.image is not None else []
+    # The name it was started from, as `docker ps` shows it: read from the listing itself, not by
+    # looking the image up (another workspace on a shared engine may remove an image between the
+    # listing and the lookup, and one container of theirs must not break our listing).
+    config = container.attrs.get("Config") or {}
     return ContainerInfo(
         id=str(container.id), name=str(container.name),
-        image=image_tags[0] if image_tags else str(container.attrs.get("Image", "")),
+        image=str(config.get("Image") or container.attrs.get("Image", "")),
         status=str(container.status), labels=dict(container.labels or {}), ports=ports,
     )
