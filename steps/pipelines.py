@@ -46,6 +46,8 @@ VARIABLE_GROUP = Field(
 
 GROUP_SECRETS: tuple[str, ...] = (*Secrets.LAB_SECRETS, *Secrets.PIPELINE_SECRETS)
 """What the variable group exposes: the pipeline vault's secrets, by name."""
+CREDENTIALS = frozenset({"sp-password", "db-access-token", "sp-app-id"})
+"""The group's variables that are credentials, not names."""
 
 
 def title(ctx: StepContext) -> str:
@@ -275,14 +277,19 @@ class VariableGroupStep(Step):
                       + ([f"not the lab's: {', '.join(extra)}"] if extra else [])),
             "roll back and run this step"))
         # Read live, as a pipeline run does: each variable's value is the vault's secret now.
+        # No value is ever written out; the credentials among them are masked besides, in
+        # case anything else prints them (names like "pipeline" are not: masking those would
+        # blank every line that names the environment).
         unreadable: list[str] = []
         for variable in group.variables:
             try:
-                ctx.secret(ctx.target.vault.get_secret(group.vault, variable.name))
+                value = ctx.target.vault.get_secret(group.vault, variable.name)
             except NotFound:
                 unreadable.append(variable.name)
-            else:
-                ctx.log(f"{variable.name} = •••• (key vault {group.vault})")
+                continue
+            if variable.name in CREDENTIALS:
+                ctx.secret(value)
+            ctx.log(f"{variable.name} = •••• (key vault {group.vault})")
         checks.append(Check(
             "vault secrets", not unreadable,
             f"all {len(group.variables)} readable in {group.vault}" if not unreadable else
