@@ -157,7 +157,8 @@ class PullRequestStep(Step):
         if comment:
             prs.comment(repo, pr.id, names[person.lower()], comment)
         pr = prs.vote(repo, pr.id, names[person.lower()], 10 if action == "approve" else -10)
-        ctx.log(f"{person} {action}d pull request {pr.id}"
+        done = "approved" if action == "approve" else "rejected"
+        ctx.log(f"{person} {done} pull request {pr.id}"
                 + (f": {comment}" if comment else ""))
         if action == "approve":
             self._complete_if_approved(ctx, repo, pr)

@@ -122,6 +122,8 @@ def test_a_rejection_shows_the_comment_and_what_to_do(
                    "--comment", "the new test asserts nothing about the model", "--json")
     assert rejected.code == 1, rejected.stdout + rejected.stderr
     events = [json.loads(line) for line in rejected.stdout.splitlines()]
+    assert "Grace rejected pull request 1: the new test asserts nothing about the model" in [
+        e["line"] for e in events if e["event"] == "log_line"]
     finished = [e for e in events if e["event"] == "step_finished"][-1]
     assert finished["outcome"] == "failed"
     assert "rejected by grace" in finished["message"]
