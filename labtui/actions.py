@@ -32,20 +32,25 @@ class Action:
     inputs: tuple[Field, ...] = ()
     help: str = ""
 
-    def problems(self, given: Mapping[str, str]) -> list[str]:
-        """One line for each input that is missing or breaks its rule (naming the flag)."""
+    def problems(self, given: Mapping[str, str], *, flags: bool = True) -> list[str]:
+        """One line for each input that is missing or breaks its rule, naming the flag
+        (`--as`), or with `flags` off the input's label (for a form)."""
         found: list[str] = []
         for field in self.inputs:
             value = given.get(field.name, "")
             if not value.strip():
-                if field.required:
+                if field.required and flags:
                     found.append(f"--{self.name} needs --{field.name} ({field.label.lower()}"
                                  f"{': ' + field.help if field.help else ''})")
+                elif field.required:
+                    found.append(f"{field.label}: needed ({field.help})" if field.help
+                                 else f"{field.label}: needed")
                 continue
             problem = field.check(value)
             if problem:
                 rule = problem.removeprefix(f"{field.name}: ")
-                found.append(f"--{field.name} {value!r}: {rule}")
+                found.append(f"--{field.name} {value!r}: {rule}" if flags
+                             else f"{field.label}: {rule}")
         unknown = sorted(set(given) - {field.name for field in self.inputs})
         found.extend(f"--{self.name} takes no --{name}" for name in unknown if given[name])
         return found
