@@ -461,7 +461,8 @@ def _logs(args: argparse.Namespace) -> int:
         guessed = f": did you mean {guess!r}?" if guess else f" (only in {', '.join(names)})"
         raise UsageError(f"step {step.id!r} does not run in environment {env!r}{guessed}")
     workspace = _open_for_reading(args)
-    record = workspace.last_run(step.id, env) if workspace else None
+    shown = ("run", "rollback", "verify", *(action.name for action in step.actions))
+    record = workspace.last_run(step.id, env, shown) if workspace else None
     if workspace is not None:
         workspace.close()
     if record is None:

@@ -92,6 +92,10 @@ def test_opened_approved_completed_merges_into_master_and_rolls_back_by_revert(
     assert subject == "Merged PR 1: contoso7: works" and len(parents.split()) == 2
     assert "works" in git_log(lab, "contoso7")[0], "the dev loop's work was committed as works"
 
+    logs = lab("logs", "pull-request")
+    assert logs.code == 0 and "# approve of pull-request (dev)" in logs.stderr
+    assert "grace approved pull request 1: looks good" in logs.stdout
+
     verified = lab("--step", "pull-request", "--headless", "--verify")
     assert verified.code == 0, verified.output
     assert "grace: approved" in verified.output
