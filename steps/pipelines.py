@@ -111,7 +111,7 @@ class PullRequestStep(Step):
         ctx.check_cancelled()
         prs = ctx.target.pull_requests
         pr = latest_request(ctx, repo)
-        if pr is None or pr.status == "abandoned":
+        if pr is None or pr.status == "abandoned" or (pr.status == "completed" and pushed):
             ctx.journal.record_once(records.PullRequest(
                 branch, TARGET_BRANCH, title(ctx), organization=repo.organization,
                 project=repo.project, repository=repo.name))

@@ -235,3 +235,19 @@ def test_the_variable_group_lists_exactly_the_vaults_secrets_masked(
     assert rolled.code == 0, rolled.output
     drift = lab("--step", "variable-group", "--headless", "--verify")
     assert drift.code == 3 and "does not exist" in drift.output
+
+
+def test_new_work_after_a_merge_opens_a_new_request(
+        lab: LabtuiRunner, dev_loop_done: Path) -> None:
+    lab("--step", "pull-request", "--headless", *values(lab))
+    assert lab("--step", "pull-request", "--headless", "--approve", "--as", "grace").code == 0
+    again = lab("--step", "pull-request", "--headless")
+    assert again.code == 0 and "already done" in again.output, "nothing new: it stays done"
+    tests = dev_loop_done / "Project_One-Tests" / "test_model.py"
+    tests.write_text(tests.read_text() + "\n\ndef test_next():\n    assert True\n")
+    forced = lab("--step", "pull-request", "--headless", "--force")
+    assert forced.code == 1 and "opened pull request 2" in forced.output, forced.output
+    rolled = lab("--step", "pull-request", "--headless", "--rollback")
+    assert rolled.code == 0, rolled.output
+    assert "abandoned pull request 2" in rolled.output
+    assert "reverted the merge of pull request 1" in rolled.output

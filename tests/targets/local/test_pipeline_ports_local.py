@@ -180,3 +180,23 @@ def test_the_merge_commit_is_in_the_bare_repositorys_history(
     assert first[0] == done.merge_commit and len(first) >= 3, "a merge commit: two parents"
     assert f"Merged PR {made.id}: works" in log
     assert "ada" not in devops.branches(repo), "the source branch was deleted"
+
+
+def test_a_sandbox_another_process_holds_is_transient(tmp_path: Path) -> None:
+    import sqlite3
+
+    target = LocalTarget(tmp_path / "ws", busy_timeout=0.1)
+    target.devops.create_project(ORG, PROJECT)
+    target.environments.create(ORG, PROJECT, "qa")
+    holder = sqlite3.connect(tmp_path / "ws" / "sandbox" / "sandbox.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Transient) as busy:
+            target.environments.create(ORG, PROJECT, "production")
+        assert "busy" in str(busy.value) and "\n" not in str(busy.value)
+        with pytest.raises(Transient):
+            target.variable_groups.create(ORG, PROJECT, "Staging")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        target.close()
