@@ -50,6 +50,8 @@ class _Ports:
         self.variable_groups = LocalVariableGroups(sandbox, lambda: self.devops,
                                                    lambda: self.vault, lambda: self.identity)
         self.environments = LocalEnvironments(sandbox, lambda: self.devops)
+        self.devops.on_delete += [self.pull_requests.forget, self.variable_groups.forget,
+                                  self.environments.forget]
 
 
 class LocalTarget(Target):

@@ -234,6 +234,15 @@ class LocalEnvironments(LocalPort, Environments):
 
     # --- local only: the runner's side -----------------------------------------------------
 
+    def forget(self, organization: str, project: str, repository: str | None = None) -> None:
+        """Drop the environments and approvals of a deleted project, as Azure DevOps deletes
+        them with it (a deleted repository leaves them)."""
+        if repository is None:
+            with self._sandbox.transaction() as conn:
+                for table in ("environments", "approvals"):
+                    conn.execute(f"DELETE FROM {table} WHERE organization = ? AND project = ?",
+                                 (organization, project))
+
     def request(self, environment: Environment, run_id: int, stage: str, *,
                 timeout_seconds: float | None = None) -> Approval | None:
         """A stage of run `run_id` is about to deploy to `environment`: the pending approval

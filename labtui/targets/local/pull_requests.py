@@ -37,6 +37,9 @@ TABLES = (
     """CREATE TABLE IF NOT EXISTS pull_requests (
         id INTEGER PRIMARY KEY,
         repository TEXT NOT NULL,      -- the bare repository's path
+        organization TEXT NOT NULL COLLATE NOCASE,
+        project TEXT NOT NULL COLLATE NOCASE,
+        repository_name TEXT NOT NULL COLLATE NOCASE,
         title TEXT NOT NULL,
         description TEXT NOT NULL,
         source TEXT NOT NULL,
@@ -142,9 +145,11 @@ class LocalPullRequests(LocalPort, PullRequests):
                                    f"is open with the title {active['title']!r}, not {title!r}")
                 return self._request(conn, repository, active)
             cursor = conn.execute(
-                "INSERT INTO pull_requests (repository, title, description, source, target, "
-                "status, created) VALUES (?, ?, ?, ?, ?, 'active', ?)",
-                (repository.clone_url, title, description, source, target, time.time()))
+                "INSERT INTO pull_requests (repository, organization, project, "
+                "repository_name, title, description, source, target, status, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+                (repository.clone_url, repository.organization, repository.project,
+                 repository.name, title, description, source, target, time.time()))
             pull_request_id = int(cursor.lastrowid or 0)
             for seq, name in enumerate(dict.fromkeys(reviewers)):
                 conn.execute("INSERT OR IGNORE INTO pull_request_reviewers VALUES "
@@ -244,6 +249,15 @@ class LocalPullRequests(LocalPort, PullRequests):
             conn.execute("UPDATE pull_requests SET status = 'abandoned' WHERE id = ?",
                          (pull_request_id,))
             return True
+
+
+    def forget(self, organization: str, project: str, repository: str | None = None) -> None:
+        """Drop the requests of a deleted project (or of one deleted repository), as Azure
+        DevOps deletes them with it."""
+        with self._sandbox.transaction() as conn:
+            conn.execute("DELETE FROM pull_requests WHERE organization = ? AND project = ? AND "
+                         "(? IS NULL OR repository_name = ?)",
+                         (organization, project, repository, repository))
 
 
 def completion_blocker(request: PullRequest) -> str:

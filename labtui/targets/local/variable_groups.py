@@ -197,6 +197,14 @@ class LocalVariableGroups(LocalPort, VariableGroups):
 
     # --- local only: what a pipeline run reads ---------------------------------------------
 
+    def forget(self, organization: str, project: str, repository: str | None = None) -> None:
+        """Drop the groups of a deleted project, as Azure DevOps deletes them with it (a
+        deleted repository leaves them)."""
+        if repository is None:
+            with self._sandbox.transaction() as conn:
+                conn.execute("DELETE FROM variable_groups WHERE organization = ? AND "
+                             "project = ?", (organization, project))
+
     def values(self, organization: str, project: str, name: str) -> dict[str, Variable]:
         """Every variable of the group with its value, as a pipeline run gets them at its
         start: a linked group's are read from the vault now. Callers must mask the secret ones.

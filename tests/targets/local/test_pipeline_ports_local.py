@@ -200,3 +200,35 @@ def test_a_sandbox_another_process_holds_is_transient(tmp_path: Path) -> None:
         holder.execute("ROLLBACK")
         holder.close()
         target.close()
+
+
+def test_deleting_the_project_takes_its_requests_groups_and_environments(
+        target: LocalTarget, tmp_path: Path) -> None:
+    from tests.sandbox_snapshot import snapshot
+
+    devops = target.devops
+    repo = devops.create_repository(ORG, PROJECT, PROJECT)
+    copy = devops.working_copy(repo, tmp_path / "clone")
+    copy.repo()
+    copy.checkout("master")
+    (copy.path / "README.md").write_text("lab\n")
+    copy.commit_all("seed")
+    copy.push("master")
+    copy.checkout("ada", start="master")
+    (copy.path / "a.py").write_text("a = 1\n")
+    copy.commit_all("works")
+    copy.push("ada")
+    made = target.pull_requests.create(repo, "ada", "master", "works", reviewers=["grace"])
+    target.pull_requests.comment(repo, made.id, "grace", "nice")
+    target.variable_groups.create(ORG, PROJECT, "Plain", [Variable("a", "1")])
+    env = _gated(target)
+    target.environments.request(env, 1, "Production")
+    assert devops.delete_repository(ORG, PROJECT, PROJECT)
+    with pytest.raises(NotFound):
+        target.pull_requests.get(repo, made.id)
+    assert target.variable_groups.get(ORG, PROJECT, "Plain").name == "Plain"
+    assert devops.delete_project(ORG, PROJECT)
+    tables = snapshot(tmp_path / "ws")["tables"]
+    left = {name for name in tables if name.startswith(
+        ("pull_request", "variable_group", "group_variables", "environment", "approvals"))}
+    assert left == set(), left
