@@ -66,7 +66,7 @@ class ActionError(Exception):
 
 
 PERSON = Field("as", "Your name", validate=naming_rule("person"),
-               help="who acts, as the reviewer or approver is named (e.g. ada)")
+               help="the reviewer's or approver's name, e.g. ada")
 COMMENT = Field("comment", "Comment", required=False,
                 help="what you say with it (shown to the author)")
 REASON = Field("comment", "Comment", help="why: the author reads it to know what to fix")
