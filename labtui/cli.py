@@ -96,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fill in the reference answer of a manual step (write-test); "
                              "with --all, --section or --with-requires, run them and solve "
                              "manual steps on the way")
+    action.add_argument("--approve", action="store_const", const="approve", dest="act",
+                        help="approve as a person (a pull request's reviewer, a release's "
+                             "approver): with --as NAME and optionally --comment TEXT")
+    action.add_argument("--reject", action="store_const", const="reject", dest="act",
+                        help="reject as a person: with --as NAME --comment TEXT (why)")
+    parser.add_argument("--as", dest="act_as", metavar="NAME", default="",
+                        help="with --approve / --reject: who acts (a reviewer's name)")
+    parser.add_argument("--comment", dest="act_comment", metavar="TEXT", default="",
+                        help="with --approve / --reject: what you say (needed to reject)")
     parser.add_argument("--force", action="store_true",
                         help="run even when verify says the step is done (with --plan: "
                              "show what a forced run would redo)")
@@ -179,6 +188,10 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
         except OSError as exc:
             raise UsageError(f"--log-file {args.log_file}: cannot write it "
                              f"({exc.strerror or exc})") from None
+    if args.act:
+        return _act(args, argv, catalog, units, masker)
+    if args.act_as or args.act_comment:
+        raise UsageError("--as and --comment go with --approve or --reject")
     confirm = args.rollback and args.all and not args.yes
     if confirm and not sys.stdin.isatty():
         raise UsageError("--all --rollback removes everything the lab created: add --yes to "
@@ -230,6 +243,42 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
     if len(planned) > 1:
         _summarize(console, results, not_reached, code, as_json=args.json)
     return code
+
+
+def _act(args: argparse.Namespace, argv: Sequence[str], catalog: Catalog,
+         units: Sequence[Unit], masker: Masker) -> int:
+    """--approve / --reject: one step's action as a person (`labtui.actions`)."""
+    from labtui.actions import ActionError
+    from labtui.console import Console, JsonLines
+    from labtui.session import Session
+
+    if len(args.step) != 1 or len(units) != 1:
+        raise UsageError(f"--{args.act} acts on one step in one environment: give one --step "
+                         "(and --env for a step that runs in several)")
+    unit = units[0]
+    inputs = {"as": args.act_as, "comment": args.act_comment}
+    offered = {action.name: action for action in unit.step.actions}
+    if args.act not in offered:
+        names = ", ".join(f"--{name}" for name in offered) or "no actions"
+        raise UsageError(f"{unit.id} offers no --{args.act} (it offers {names})")
+    problems = offered[args.act].problems(inputs)
+    if problems:
+        raise UsageError("; ".join(problems))
+    console = Console(masker, live=False if args.json else None)
+    listeners: list[Listener] = [JsonLines(masker)] if args.json else [console]
+    try:
+        with Session(_options(args, argv), catalog=catalog, masker=masker,
+                     listeners=listeners) as session:
+            _say_broken_lock(session.workspace, console)
+            with _cancel_on_interrupt(session.engine.cancel,
+                                      lambda m: console.print(m, "yellow")):
+                try:
+                    result = session.engine.act(unit, args.act, inputs)
+                except ActionError as exc:
+                    raise UsageError("; ".join(exc.problems)) from None
+    finally:
+        console.close()
+    return _exit_code({result.outcome})
 
 
 def _confirm_rollback(engine: Engine, units: Sequence[Unit], ask: bool,
@@ -412,7 +461,8 @@ def _logs(args: argparse.Namespace) -> int:
         guessed = f": did you mean {guess!r}?" if guess else f" (only in {', '.join(names)})"
         raise UsageError(f"step {step.id!r} does not run in environment {env!r}{guessed}")
     workspace = _open_for_reading(args)
-    record = workspace.last_run(step.id, env) if workspace else None
+    shown = ("run", "rollback", "verify", *(action.name for action in step.actions))
+    record = workspace.last_run(step.id, env, shown) if workspace else None
     if workspace is not None:
         workspace.close()
     if record is None:
@@ -541,6 +591,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return sandbox_serve.run(_workspace_path(args), args.target)
         if args.headless:
             return _headless(args, argv, masker)
+        if args.act:
+            raise UsageError(f"--{args.act} needs --headless (in the app, the step's page "
+                             "offers it)")
         if args.verify or args.rollback or args.plan or args.solve or args.all or args.section:
             raise UsageError("--verify, --rollback, --plan, --solve, --all and --section need "
                              "--headless")

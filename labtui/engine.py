@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
@@ -557,6 +557,39 @@ class Engine:
             self.workspace.set_status(unit.id, unit.env, Status.FAILED, result.message)
             return Result(unit, "solve", Outcome.FAILED, result.message, result.checks)
         return Result(unit, "solve", Outcome.DONE, "solved and verified", result.checks)
+
+    def act(self, unit: Unit, action: str, inputs: Mapping[str, str]) -> Result:
+        """Do one of the unit's step's actions as a person (`labtui.actions`): checked
+        inputs first, then `Step.act` as a recorded action named after it, then verify.
+        Done when the step verifies afterwards; otherwise failed, with what the verify says
+        (a rejected pull request: the reviewer's comment and what to do).
+
+        Raises:
+            ActionError: the step offers no such action, or an input is missing or invalid.
+            ValuesError: a value the step needs is missing or invalid (nothing was done).
+        """
+        from labtui.actions import ActionError
+
+        offered = {a.name: a for a in unit.step.actions}
+        if action not in offered:
+            names = ", ".join(f"--{name}" for name in offered) or "none"
+            raise ActionError([f"{unit.id} offers no {action} action (it offers: {names})"])
+        problems = offered[action].problems(inputs)
+        if problems:
+            raise ActionError(problems)
+        self.check_values([unit])
+        given = {name: value for name, value in inputs.items() if value}
+        return self._perform(unit, action, partial(self._act, unit, action, given))
+
+    def _act(self, unit: Unit, action: str, inputs: Mapping[str, str],
+             ctx: StepContext) -> Result:
+        unit.step.act(ctx, action, inputs)
+        result = self._verify_unit(unit, ctx)
+        if result.outcome == Outcome.DONE:
+            return Result(unit, action, Outcome.DONE, f"{action}: done and verified",
+                          result.checks)
+        self.workspace.set_status(unit.id, unit.env, Status.FAILED, result.message)
+        return Result(unit, action, Outcome.FAILED, result.message, result.checks)
 
     def verify(self, units: Sequence[Unit]) -> list[Result]:
         """Verify units, read-only; a done unit that no longer verifies becomes drift, one that

@@ -48,7 +48,9 @@ def unit_state(workspace: Workspace, unit: Unit) -> UnitState:
     run began (a verify since found it done), the recorded status decides.
     """
     record = workspace.status(unit.id, unit.env)
-    last = workspace.last_run(unit.id, unit.env, CHANGING_ACTIONS)
+    # A person's act (approve: a merge) changes what exists too.
+    acts = tuple(action.name for action in unit.step.actions)
+    last = workspace.last_run(unit.id, unit.env, CHANGING_ACTIONS + acts)
     if last is not None and last.finished is None and (
             record is None or record.updated < last.started):
         return UnitState.RUNNING if _still_running(workspace, last) else UnitState.INTERRUPTED

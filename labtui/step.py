@@ -28,6 +28,7 @@ from labtui.journal import Record as Record
 from labtui.validation import validate_value
 
 if TYPE_CHECKING:
+    from labtui.actions import Action
     from labtui.targets.base import Target
 
 ENVIRONMENTS: tuple[str, ...] = ("dev", "pipeline")
@@ -213,6 +214,9 @@ class Step(ABC):
     """For a step that runs once: the one environment whose resources it works with (the dev
     loop works in "dev"), or None for a step that belongs to no environment."""
     manual: ClassVar[bool] = False
+    actions: ClassVar[tuple[Action, ...]] = ()
+    """What a person can do to the step's result besides running it (approve, reject): see
+    `labtui.actions`. The engine calls `act` with one of them."""
 
     @abstractmethod
     def run(self, ctx: StepContext) -> None:
@@ -247,6 +251,16 @@ class Step(ABC):
             ctx.check_cancelled()
             entry.record.undo(ctx)
             ctx.journal.forget(entry)
+
+    def act(self, ctx: StepContext, action: str, inputs: Mapping[str, str]) -> None:
+        """Do one of `actions` as a person: `action` is its name, `inputs` its checked
+        inputs (`as`, `comment` …). The engine verifies the step afterwards.
+
+        Raises:
+            StepError: it cannot be done now (nothing to approve yet, not a reviewer), with
+                what to do instead.
+        """
+        raise StepError(f"step {self.id!r} offers no {action!r} action")
 
     def solve(self, ctx: StepContext) -> None:
         """Fill in a reference answer for a manual step (proctors and `--solve`)."""

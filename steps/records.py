@@ -480,3 +480,70 @@ class Container(Record):
 
     def undo(self, ctx: StepContext) -> None:
         ctx.target.containers.remove_container(self.name)
+
+
+# --- Pipelines ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PullRequest(Record):
+    """A pull request the step opened from `source` into `target`. The undo abandons it while
+    it is open; once completed, it reverts its merge commit on `target` with a new commit (a
+    shared branch's history is never rewritten)."""
+
+    kind = "pull-request"
+    ref_field = None
+    source: str
+    target: str
+    title: str
+    organization: str
+    project: str
+    repository: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.source}→{self.target}"
+
+    def undo(self, ctx: StepContext) -> None:
+        repo = _repository(ctx, self.organization, self.project, self.repository)
+        if repo is None:
+            return
+        prs = ctx.target.pull_requests
+        ours = [pr for pr in prs.requests(repo, status=None)
+                if (pr.source, pr.target, pr.title) == (self.source, self.target, self.title)]
+        for pr in ours:
+            if pr.status == "active" and prs.abandon(repo, pr.id):
+                ctx.log(f"abandoned pull request {pr.id}")
+            elif pr.status == "completed" and pr.merge_commit:
+                revert_merge(ctx, repo, self.target, pr.merge_commit, pr.id)
+
+
+def revert_merge(ctx: StepContext, repo: GitRepository, branch: str, commit: str,
+                 pull_request: int) -> None:
+    """Revert a completed pull request's merge commit on `branch`, in a clone of its own (the
+    attendee's working copy stays as it is), unless it was reverted already."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="labtui-revert-") as folder:
+        copy = ctx.target.devops.working_copy(repo, Path(folder) / "clone")
+        copy.repo()
+        copy.checkout(branch)
+        if copy.reverted(branch, commit):
+            ctx.log(f"the merge of pull request {pull_request} is reverted already")
+            return
+        reverted = copy.revert(commit, mainline=1)
+        copy.push(branch)
+        ctx.log(f"reverted the merge of pull request {pull_request} on {branch}: "
+                f"{reverted[:10]}")
+
+
+@dataclass(frozen=True)
+class VariableGroup(Record):
+    kind = "variable-group"
+    organization: str
+    project: str
+    name: str
+
+    def undo(self, ctx: StepContext) -> None:
+        if ctx.target.variable_groups.delete(self.organization, self.project, self.name):
+            ctx.log(f"deleted variable group {self.name}")

@@ -38,7 +38,7 @@ from labtui.app.log_pane import LogPane
 from labtui.app.model import Lab, Section, Selection, TreeNodeData, UnitKey, unit_key
 from labtui.app.questions import rollback_question, run_many_question, solve_question
 from labtui.app.section_detail import SectionDetail
-from labtui.app.step_detail import StepDetail
+from labtui.app.step_detail import STEP_ACTION_PREFIX, StepDetail
 from labtui.app.step_tree import ProgressLine, StepTree, legend
 from labtui.app.value_form import FieldRow, ValueForm
 from labtui.catalog import Catalog, Unit
@@ -82,6 +82,9 @@ class Job:
     """A run that fills in the reference answer of the manual steps it meets."""
     then_run: bool = field(default=False)
     """A plan shown before a run: when it succeeds, ask, then run."""
+    act: str = ""
+    """A person's action on the step (approve, reject: `labtui.actions`), with `inputs`."""
+    inputs: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -432,6 +435,12 @@ class LabApp(App[int]):
                       "run_section") and (
                 self.lab.read_only or self.job is not None):
             return None
+        if action == "step_action":
+            target = self.target
+            if not isinstance(target, Selection) or not target.step.actions or \
+                    self.lab.read_only:
+                return False
+            return None if self.job is not None else True
         if action == "cancel_step":
             return self.job is not None and not self.lab.read_only
         if action == "back_to_tree":
@@ -656,9 +665,34 @@ class LabApp(App[int]):
 
     @on(StepDetail.ActionPressed)
     def action_button(self, message: StepDetail.ActionPressed) -> None:
+        if message.action.startswith(STEP_ACTION_PREFIX):
+            self.action_step_action(message.action.removeprefix(STEP_ACTION_PREFIX))
+            return
         actions = {"run": self.action_run, "verify": self.action_verify,
                    "plan": self.action_plan, "rollback": self.action_rollback}
         actions[message.action]()
+
+    def action_step_action(self, name: str) -> None:
+        """A person's action on the selected step (approve, reject): ask for its inputs in a
+        small form, then hand it to the engine."""
+        target = self.target
+        if not isinstance(target, Selection) or self.lab.read_only or self.job is not None:
+            return
+        offered = {action.name: action for action in target.step.actions}
+        if name not in offered:
+            self.notify(f"{target.step.id} offers no {name}", severity="warning")
+            return
+        if len(target.units) != 1:
+            self.notify("Choose one environment of the step first", severity="warning")
+            return
+        unit = target.units[0]
+        from labtui.app.action_form import ActionForm
+
+        def answered(inputs: dict[str, str] | None) -> None:
+            if inputs is not None and self.job is None:
+                self.start(Job(name, (unit,), act=name, inputs=tuple(inputs.items())))
+
+        self.push_screen(ActionForm(offered[name], target.step.title), answered)
 
     # -- dialogs ---------------------------------------------------------------------------
 
@@ -721,6 +755,8 @@ class LabApp(App[int]):
         engine = self.lab.engine
         engine.cancelled.clear()
         units = list(job.units)
+        if job.act:
+            return [engine.act(units[0], job.act, dict(job.inputs))]
         if job.action == "run":
             return engine.run(units, force=job.force, with_requires=job.with_requires,
                               solve_manual=job.solve_manual)

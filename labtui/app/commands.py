@@ -84,6 +84,13 @@ class ActionCommands(Provider):
             if entry.action == "cancel_step" and app.job is None:
                 continue
             offered.append((entry, partial(app.palette_action, entry.action, *entry.arguments)))
+        if isinstance(target, Selection) and app.job is None:
+            for action in target.step.actions:  # a person's acts on this step
+                entry = PaletteAction(f"{action.label} ({target.step.id})",
+                                      f"{action.help} (asks for the name and a comment)",
+                                      "step_action", arguments=(action.name,))
+                offered.append((entry, partial(app.palette_action, entry.action,
+                                               *entry.arguments)))
         return offered
 
     async def discover(self) -> Hits:

@@ -23,6 +23,8 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("run", "Run", "r"), ("verify", "Verify", "v"), ("plan", "Plan", "p"),
     ("rollback", "Rollback", "u"),
 )
+STEP_ACTION_PREFIX = "act-"
+"""Button ids `do-act-<name>` are the step's own actions (`Step.actions`: approve, reject)."""
 
 
 NEXT_STEP = {
@@ -85,6 +87,9 @@ class StepDetail(VerticalScroll):
                 yield Button(f"{label} {key}", id=f"do-{action}", compact=True,
                              classes="action", variant="error" if action == "rollback"
                              else "primary" if action == "run" else "default")
+            for person_action in step.actions:  # a person's acts: approve, reject …
+                yield Button(person_action.label, compact=True, classes="action",
+                             id=f"do-{STEP_ACTION_PREFIX}{person_action.name}")
         yield Vertical(id="reports")
         yield Vertical(id="created")
         if self.selection.fields():

@@ -38,6 +38,7 @@ async def test_the_whole_lab_runs_in_the_app(tmp_path: Path, monkeypatch: pytest
         f'prefix = "{prefix}"\n'
         'tenant-id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\n'
         'subscription-id = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"\n'
+        'reviewer = "grace"\n'
         f'data-file = "{data}"\n'
         'data-url = "http://127.0.0.1:9/AdultCensusIncome.csv"\n'
         f'base-image = "{BASE_IMAGE}"\n'

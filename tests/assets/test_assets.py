@@ -263,7 +263,7 @@ def test_a_wheel_ships_the_assets(tmp_path: Path) -> None:
     steps = {f"labtui_steps/{p.name}" for p in (root / "steps").glob("*.py")}
     assert steps <= names, sorted(steps - names)
     guides = {f"labtui_steps/guides/{p.name}" for p in (root / "steps" / "guides").glob("*.md")}
-    assert len(guides) == 17 and guides <= names, sorted(guides - names)
+    assert len(guides) == 19 and guides <= names, sorted(guides - names)
 
 
 # ------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def test_the_whole_lab_runs_serves_tests_and_rolls_back(
         f'prefix = "{prefix}"\n'
         'tenant-id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\n'
         'subscription-id = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"\n'
+        'reviewer = "grace"\n'
         f'data-file = "{LAB_DATA}"\n'
         'data-url = "http://127.0.0.1:9/AdultCensusIncome.csv"\n'
         f'base-image = "{BASE_IMAGE}"\n'
@@ -52,6 +54,16 @@ def test_the_whole_lab_runs_serves_tests_and_rolls_back(
     assert "test_run_returns_a_numeric_estimate" in ran.output, "the test table is shown"
     assert "model_class.py" in ran.output, "the coverage table is shown"
     assert TOKEN not in ran.output
+    # The Pipelines section from the end of the dev loop: the reviewer's approval (--solve)
+    # completed the pull request into master, and the variable group links the vault.
+    assert "solved: grace approved pull request 1" in ran.output
+    bare = (lab.workspace / "sandbox" / "devops" / prefix / f"{prefix}-mlops" / "repos"
+            / f"{prefix}-mlops.git")
+    master = subprocess.run(["git", "--git-dir", str(bare), "log", "--format=%s", "master"],
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    assert master[0] == f"Merged PR 1: {prefix}: works"
+    assert "variable group 'Staging Environment Variable Group' linked to key vault " \
+        f"{prefix}-kv-pipeline" in ran.output
 
     metrics = json.loads((lab.workspace / "artifacts" / "train-model-dev" / "metrics.json")
                          .read_text())

@@ -15,10 +15,7 @@ PORTS = (PullRequests, VariableGroups, Pipelines, Environments)
 
 
 @pytest.mark.parametrize("attribute, words", [
-    ("pull_requests", "pull requests"),
-    ("variable_groups", "variable groups"),
     ("pipelines", "pipelines"),
-    ("environments", "environments"),
 ])
 def test_a_target_without_the_port_says_so_in_one_line(
         tmp_path: Path, attribute: str, words: str) -> None:

@@ -16,12 +16,15 @@ from labtui.targets.local.containers import DockerContainers
 from labtui.targets.local.databricks import LocalDatabricks
 from labtui.targets.local.datalake import LocalDataLake
 from labtui.targets.local.devops import LocalDevOps
+from labtui.targets.local.environments import LocalEnvironments
 from labtui.targets.local.identity import LocalIdentity
 from labtui.targets.local.ledger import LocalLedger
 from labtui.targets.local.models import LocalModels
 from labtui.targets.local.notebooks import NotebookHost
+from labtui.targets.local.pull_requests import LocalPullRequests
 from labtui.targets.local.resource_groups import LocalResourceGroups
 from labtui.targets.local.sandbox import Sandbox
+from labtui.targets.local.variable_groups import LocalVariableGroups
 from labtui.targets.local.vault import LocalVault
 
 LATENCY_ENV = "LABTUI_LOCAL_LATENCY"
@@ -43,6 +46,12 @@ class _Ports:
         self.containers = DockerContainers(latency=sandbox.pause,
                                            owner=lambda: sandbox.workspace_id)
         self.devops = LocalDevOps(sandbox.root / "devops", latency=sandbox.pause)
+        self.pull_requests = LocalPullRequests(sandbox)
+        self.variable_groups = LocalVariableGroups(sandbox, lambda: self.devops,
+                                                   lambda: self.vault, lambda: self.identity)
+        self.environments = LocalEnvironments(sandbox, lambda: self.devops)
+        self.devops.on_delete += [self.pull_requests.forget, self.variable_groups.forget,
+                                  self.environments.forget]
 
 
 class LocalTarget(Target):
@@ -119,6 +128,18 @@ class LocalTarget(Target):
     @property
     def devops(self) -> LocalDevOps:
         return self._open().devops
+
+    @property
+    def pull_requests(self) -> LocalPullRequests:
+        return self._open().pull_requests
+
+    @property
+    def variable_groups(self) -> LocalVariableGroups:
+        return self._open().variable_groups
+
+    @property
+    def environments(self) -> LocalEnvironments:
+        return self._open().environments
 
     def journal_mirror(self) -> LocalLedger:
         """The sandbox's own record of the journal and of the workspace it belongs to."""

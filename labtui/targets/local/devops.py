@@ -41,6 +41,10 @@ class LocalDevOps(DevOps):
         self.root = root
         self._latency = latency
         self._lock = threading.Lock()
+        self.on_delete: list[Callable[[str, str, str | None], None]] = []
+        """Called with (organization, project, None) after a project is deleted and with
+        (organization, project, repository) after a repository is: what lives elsewhere in
+        the sandbox for them (pull requests, variable groups) goes with them."""
 
     def _project_dir(self, organization: str, name: str) -> Path:
         return self.root / _segment("organization", organization) / _segment("project", name)
@@ -92,7 +96,9 @@ class LocalDevOps(DevOps):
                 org.rmdir()
             if self.root.exists() and not any(self.root.iterdir()):
                 self.root.rmdir()
-            return True
+        for forget in self.on_delete:
+            forget(organization, name, None)
+        return True
 
     def _repository(self, organization: str, project: str, name: str) -> GitRepository:
         path = self._repo_dir(organization, project, name)
@@ -122,7 +128,9 @@ class LocalDevOps(DevOps):
             if not path.exists():
                 return False
             shutil.rmtree(path)
-            return True
+        for forget in self.on_delete:
+            forget(organization, project, name)
+        return True
 
     def branches(self, repository: GitRepository) -> dict[str, str]:
         self._latency()

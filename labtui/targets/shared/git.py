@@ -143,6 +143,23 @@ class WorkingCopy:
         return self._git("show", f"{ref}:{path}")
 
 
+    def revert(self, commit: str, *, mainline: int | None = None) -> str:
+        """Undo `commit` on the current branch with a new commit (`git revert`; a merge
+        commit needs `mainline`, 1 for the branch it was merged into); the new commit's id."""
+        args = ["revert", "--no-edit"]
+        if mainline is not None:
+            args += ["-m", str(mainline)]
+        self._git(*args, commit)
+        head = self.head()
+        assert head is not None  # a revert made a commit
+        return head
+
+    def reverted(self, ref: str, commit: str) -> bool:
+        """Whether the history of `ref` has a commit reverting `commit` (as `revert` writes)."""
+        return bool(self._git("log", "--format=%H", "--fixed-strings",
+                              f"--grep=This reverts commit {commit}", ref).strip())
+
+
 def _short(exc: Exception) -> str:
     stderr = getattr(exc, "stderr", "") or ""
     text = str(stderr).strip().replace("stderr:", "").strip(" '\n") or str(exc)
