@@ -56,7 +56,14 @@ from labtui.targets.base import (
     Library,
     NotFound,
     Profile,
+    ResourceRef,
     StorageAccount,
+)
+from labtui.targets.resources import (
+    DATABRICKS_WORKSPACES,
+    KEY_VAULTS,
+    ML_WORKSPACES,
+    STORAGE_ACCOUNTS,
 )
 
 FILE_SYSTEM = "datalake"
@@ -84,6 +91,12 @@ def _parallel(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return [work(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(items))) as pool:
         return list(pool.map(work, items))
+
+
+def _ref(ctx: StepContext, type: str, field: str) -> ResourceRef:
+    """Where the resource named by input `field` lives: in the environment's resource group
+    of the target's subscription, as Azure Resource Manager addresses it."""
+    return ctx.target.ref(ctx.value("resource-group"), type, ctx.value(field))
 
 
 def _check(name: str, problem: str | None, hint: str = "") -> Check:
@@ -168,32 +181,29 @@ class MlWorkspace(InfrastructureStep):
     inputs = (PREFIX, LOCATION, RESOURCE_GROUP, ML_WORKSPACE)
 
     def run(self, ctx: StepContext) -> None:
-        name = ctx.value("ml-workspace-name")
+        name, ref = ctx.value("ml-workspace-name"), _ref(ctx, ML_WORKSPACES, "ml-workspace-name")
         models = ctx.target.models
         try:
-            models.get_workspace(name)
+            models.get_workspace(ref)
             ctx.log(f"ML workspace {name} exists already")
         except NotFound:
-            ctx.journal.record_once(records.MlWorkspace(name))
+            ctx.journal.record_once(records.MlWorkspace(ref.id))
             ctx.log(f"create ML workspace {name}")
-        models.create_workspace(ctx.value("resource-group"), name, ctx.value("location"))
+        models.create_workspace(ref, ctx.value("location"))
 
     def verify(self, ctx: StepContext) -> Verdict:
         name, group = ctx.value("ml-workspace-name"), ctx.value("resource-group")
         try:
-            workspace = ctx.target.models.get_workspace(name)
+            ctx.target.models.get_workspace(_ref(ctx, ML_WORKSPACES, "ml-workspace-name"))
         except NotFound:
-            return Verdict.of(Check("ML workspace", False, f"{name} does not exist",
+            return Verdict.of(Check("ML workspace", False,
+                                    f"{name} does not exist in resource group {group}",
                                     "run this step to create it"))
-        return Verdict.of(_check(
-            "ML workspace",
-            None if workspace.resource_group.lower() == group.lower()
-            else f"{name} is in resource group {workspace.resource_group}, not {group}",
-            "choose another ml-workspace-name"))
+        return Verdict.of(Check("ML workspace", True))
 
     def plan(self, ctx: StepContext) -> list[Change]:
-        name = ctx.value("ml-workspace-name")
-        return [Change("keep" if _exists(lambda: ctx.target.models.get_workspace(name))
+        name, ref = ctx.value("ml-workspace-name"), _ref(ctx, ML_WORKSPACES, "ml-workspace-name")
+        return [Change("keep" if _exists(lambda: ctx.target.models.get_workspace(ref))
                        else "create", "ML workspace", name)]
 
 
@@ -219,14 +229,15 @@ class DataLake(InfrastructureStep):
 
     def run(self, ctx: StepContext) -> None:
         name, lake = ctx.value("storage-account"), ctx.target.datalake
+        ref = _ref(ctx, STORAGE_ACCOUNTS, "storage-account")
         try:
-            account = lake.get_account(name)
+            account = lake.get_account(ref)
             ctx.log(f"storage account {name} exists already")
         except NotFound:
-            ctx.journal.record_once(records.StorageAccount(name))
+            ctx.journal.record_once(records.StorageAccount(ref.id))
             ctx.log(f"create storage account {name} (StorageV2, Cool, hierarchical namespace)")
         account = lake.create_account(
-            ctx.value("resource-group"), name, ctx.value("location"),
+            ref, ctx.value("location"),
             kind="StorageV2", access_tier="Cool", hierarchical_namespace=True,
         )
         ctx.check_cancelled()
@@ -239,15 +250,18 @@ class DataLake(InfrastructureStep):
     def verify(self, ctx: StepContext) -> Verdict:
         name = ctx.value("storage-account")
         try:
-            account = ctx.target.datalake.get_account(name)
+            account = ctx.target.datalake.get_account(
+                _ref(ctx, STORAGE_ACCOUNTS, "storage-account"))
         except NotFound:
-            return Verdict.of(Check("storage account", False, f"{name} does not exist",
+            return Verdict.of(Check("storage account", False, f"{name} does not exist in "
+                                    f"resource group {ctx.value('resource-group')}",
                                     "run this step to create it"))
         return Verdict.of(Check("storage account", True), *_account_checks(ctx, account))
 
     def plan(self, ctx: StepContext) -> list[Change]:
         name, lake = ctx.value("storage-account"), ctx.target.datalake
-        if not _exists(lambda: lake.get_account(name)):
+        ref = _ref(ctx, STORAGE_ACCOUNTS, "storage-account")
+        if not _exists(lambda: lake.get_account(ref)):
             return [Change("create", "storage account", name, "StorageV2, Cool, HNS on"),
                     Change("create", "file system", FILE_SYSTEM)]
         has_fs = FILE_SYSTEM in lake.file_systems(name)
@@ -256,11 +270,7 @@ class DataLake(InfrastructureStep):
 
 
 def _account_checks(ctx: StepContext, account: StorageAccount) -> list[Check]:
-    group = ctx.value("resource-group")
     return [
-        _check("resource group", None if account.resource_group.lower() == group.lower() else
-               f"{account.name} belongs to {account.resource_group}, not {group}",
-               "storage account names are global: choose another storage-account"),
         _check("StorageV2", None if account.kind == "StorageV2" else
                f"{account.name} is {account.kind}, the lab needs StorageV2",
                "delete the account and run this step again"),
@@ -289,30 +299,29 @@ class KeyVault(InfrastructureStep):
 
     def run(self, ctx: StepContext) -> None:
         name, vault = ctx.value("key-vault"), ctx.target.vault
-        if _exists(lambda: vault.get_vault(name)):
+        ref = _ref(ctx, KEY_VAULTS, "key-vault")
+        if _exists(lambda: vault.get_vault(ref)):
             ctx.log(f"key vault {name} exists already")
         else:
-            ctx.journal.record_once(records.KeyVault(name))
+            ctx.journal.record_once(records.KeyVault(ref.id))
             ctx.log(f"create key vault {name}")
-        created = vault.create_vault(ctx.value("resource-group"), name, ctx.value("location"))
+        created = vault.create_vault(ref, ctx.value("location"))
         ctx.outputs.set("vault-uri", created.uri)
         ctx.outputs.set("vault-id", created.id)
 
     def verify(self, ctx: StepContext) -> Verdict:
         name, group = ctx.value("key-vault"), ctx.value("resource-group")
         try:
-            vault = ctx.target.vault.get_vault(name)
+            ctx.target.vault.get_vault(_ref(ctx, KEY_VAULTS, "key-vault"))
         except NotFound:
-            return Verdict.of(Check("key vault", False, f"{name} does not exist",
+            return Verdict.of(Check("key vault", False,
+                                    f"{name} does not exist in resource group {group}",
                                     "run this step to create it"))
-        return Verdict.of(_check(
-            "key vault", None if vault.resource_group.lower() == group.lower() else
-            f"{name} belongs to resource group {vault.resource_group}, not {group}",
-            "vault names are global: choose another key-vault"))
+        return Verdict.of(Check("key vault", True))
 
     def plan(self, ctx: StepContext) -> list[Change]:
-        name = ctx.value("key-vault")
-        return [Change("keep" if _exists(lambda: ctx.target.vault.get_vault(name))
+        name, ref = ctx.value("key-vault"), _ref(ctx, KEY_VAULTS, "key-vault")
+        return [Change("keep" if _exists(lambda: ctx.target.vault.get_vault(ref))
                        else "create", "key vault", name)]
 
 
@@ -332,13 +341,13 @@ class Databricks(InfrastructureStep):
     def run(self, ctx: StepContext) -> None:
         name, cluster_name = ctx.value("databricks-workspace"), ctx.value("cluster-name")
         databricks = ctx.target.databricks
-        if _exists(lambda: databricks.get_workspace(name)):
+        ref = _ref(ctx, DATABRICKS_WORKSPACES, "databricks-workspace")
+        if _exists(lambda: databricks.get_workspace(ref)):
             ctx.log(f"Databricks workspace {name} exists already")
         else:
-            ctx.journal.record_once(records.DatabricksWorkspace(name))
+            ctx.journal.record_once(records.DatabricksWorkspace(ref.id))
             ctx.log(f"create Databricks workspace {name} (premium)")
-        workspace = databricks.create_workspace(
-            ctx.value("resource-group"), name, ctx.value("location"), sku="premium")
+        workspace = databricks.create_workspace(ref, ctx.value("location"), sku="premium")
         ctx.check_cancelled()
         cluster = _find_cluster(databricks.clusters(name), cluster_name)
         if cluster is None:
@@ -374,10 +383,12 @@ class Databricks(InfrastructureStep):
         name, cluster_name = ctx.value("databricks-workspace"), ctx.value("cluster-name")
         databricks = ctx.target.databricks
         try:
-            workspace = databricks.get_workspace(name)
+            workspace = databricks.get_workspace(
+                _ref(ctx, DATABRICKS_WORKSPACES, "databricks-workspace"))
         except NotFound:
             return Verdict.of(Check("workspace", False, f"Databricks workspace {name} does "
-                                    "not exist", "run this step to create it"))
+                                    f"not exist in resource group {ctx.value('resource-group')}",
+                                    "run this step to create it"))
         checks = [
             Check("workspace", True),
             _check("premium tier", None if workspace.sku == "premium" else
@@ -420,7 +431,8 @@ class Databricks(InfrastructureStep):
     def plan(self, ctx: StepContext) -> list[Change]:
         name, cluster_name = ctx.value("databricks-workspace"), ctx.value("cluster-name")
         databricks = ctx.target.databricks
-        if not _exists(lambda: databricks.get_workspace(name)):
+        ref = _ref(ctx, DATABRICKS_WORKSPACES, "databricks-workspace")
+        if not _exists(lambda: databricks.get_workspace(ref)):
             return [Change("create", "Databricks workspace", name, "premium"),
                     Change("create", "cluster", cluster_name,
                            f"auto-termination {AUTOTERMINATION_MINUTES} minutes"),
@@ -572,7 +584,7 @@ class CliProfiles(InfrastructureStep):
                "Databricks CLIs and databricks-sdk), with your token or one the workspace "
                "issues.")
     requires = ("databricks",)
-    inputs = (PREFIX, DATABRICKS_WORKSPACE, DATABRICKS_PROFILE, DATABRICKS_TOKEN)
+    inputs = (PREFIX, RESOURCE_GROUP, DATABRICKS_WORKSPACE, DATABRICKS_PROFILE, DATABRICKS_TOKEN)
 
     def _usable_token(self, ctx: StepContext, existing: Profile | None) -> str | None:
         """The token the profile should hold without issuing one: the given one, else the
@@ -595,7 +607,8 @@ class CliProfiles(InfrastructureStep):
     def run(self, ctx: StepContext) -> None:
         databricks = ctx.target.databricks
         profile, workspace = ctx.value("databricks-profile"), ctx.value("databricks-workspace")
-        host = databricks.get_workspace(workspace).url
+        host = databricks.get_workspace(
+            _ref(ctx, DATABRICKS_WORKSPACES, "databricks-workspace")).url
         existing = self._existing(ctx)
         moved = existing is not None and existing.host.rstrip("/") != host
         if moved and existing is not None and not databricks.check_token(workspace,
@@ -624,7 +637,8 @@ class CliProfiles(InfrastructureStep):
         databricks = ctx.target.databricks
         profile, workspace = ctx.value("databricks-profile"), ctx.value("databricks-workspace")
         try:
-            host = databricks.get_workspace(workspace).url
+            host = databricks.get_workspace(
+            _ref(ctx, DATABRICKS_WORKSPACES, "databricks-workspace")).url
         except NotFound as exc:
             return Verdict.of(Check("workspace", False, str(exc), "run the databricks step"))
         path = databricks.profile_file()
@@ -665,7 +679,8 @@ class CliProfiles(InfrastructureStep):
         if existing is None:
             return [*changes, Change("create", "CLI profile", profile, path)]
         try:
-            host = databricks.get_workspace(workspace).url
+            host = databricks.get_workspace(
+            _ref(ctx, DATABRICKS_WORKSPACES, "databricks-workspace")).url
         except NotFound:
             host = existing.host.rstrip("/")
         if existing.host.rstrip("/") != host:
@@ -687,12 +702,12 @@ class ServicePrincipal(InfrastructureStep):
     summary = ("az ad sp create-for-rbac; rwx and default ACL on 'datalake'; role Storage "
                "Blob Data Contributor on the storage account.")
     requires = ("data-lake",)
-    inputs = (PREFIX, TENANT_ID, STORAGE_ACCOUNT, SERVICE_PRINCIPAL)
+    inputs = (PREFIX, TENANT_ID, RESOURCE_GROUP, STORAGE_ACCOUNT, SERVICE_PRINCIPAL)
 
     def run(self, ctx: StepContext) -> None:
         principals, lake = ctx.target.principals, ctx.target.datalake
         name, tenant = ctx.value("service-principal"), ctx.value("tenant-id")
-        account = lake.get_account(ctx.value("storage-account"))
+        account = lake.get_account(_ref(ctx, STORAGE_ACCOUNTS, "storage-account"))
         try:
             principal = principals.find_service_principal(name)
         except NotFound:
@@ -755,7 +770,7 @@ class ServicePrincipal(InfrastructureStep):
                    "run this step again: it resets the password"),
         ]
         try:
-            account = lake.get_account(ctx.value("storage-account"))
+            account = lake.get_account(_ref(ctx, STORAGE_ACCOUNTS, "storage-account"))
             acl = set(lake.get_acl(account.name, FILE_SYSTEM))
         except NotFound as exc:
             return Verdict((*checks, Check("data lake access", False, str(exc),
@@ -811,11 +826,11 @@ class SecretScope(InfrastructureStep):
     title = "Create the Key Vault-backed secret scope"
     summary = "Secret scope 'data-lake' in Databricks, backed by the environment's Key Vault."
     requires = ("key-vault", "databricks")
-    inputs = (PREFIX, DATABRICKS_WORKSPACE, KEY_VAULT)
+    inputs = (PREFIX, RESOURCE_GROUP, DATABRICKS_WORKSPACE, KEY_VAULT)
 
     def run(self, ctx: StepContext) -> None:
         databricks, workspace = ctx.target.databricks, ctx.value("databricks-workspace")
-        vault = ctx.target.vault.get_vault(ctx.value("key-vault"))
+        vault = ctx.target.vault.get_vault(_ref(ctx, KEY_VAULTS, "key-vault"))
         if not any(scope.name == SCOPE for scope in databricks.secret_scopes(workspace)):
             ctx.journal.record_once(records.SecretScope(SCOPE, workspace=workspace))
             ctx.log(f"create secret scope {SCOPE} backed by {vault.uri}")
@@ -824,7 +839,7 @@ class SecretScope(InfrastructureStep):
     def verify(self, ctx: StepContext) -> Verdict:
         databricks, workspace = ctx.target.databricks, ctx.value("databricks-workspace")
         try:
-            vault = ctx.target.vault.get_vault(ctx.value("key-vault"))
+            vault = ctx.target.vault.get_vault(_ref(ctx, KEY_VAULTS, "key-vault"))
             scopes = {scope.name: scope for scope in databricks.secret_scopes(workspace)}
         except NotFound as exc:
             return Verdict.of(Check("secret scope", False, str(exc),
@@ -952,7 +967,7 @@ class Secrets(InfrastructureStep):
     def run(self, ctx: StepContext) -> None:
         wanted = self.wanted(ctx, issue=True)
         vault, store = ctx.value("key-vault"), ctx.target.vault
-        store.get_vault(vault)
+        store.get_vault(_ref(ctx, KEY_VAULTS, "key-vault"))
         missing, different = self._compare(ctx, wanted)
         deleted = {secret.name for secret in store.list_deleted_secrets(vault)}
         ours = {entry.ref for entry in ctx.journal.entries() if entry.kind == "vault-secret"}
@@ -1004,7 +1019,7 @@ class Secrets(InfrastructureStep):
             return Verdict.of(Check("inputs", False, str(exc)))
         vault, workspace = ctx.value("key-vault"), ctx.value("databricks-workspace")
         try:
-            ctx.target.vault.get_vault(vault)
+            ctx.target.vault.get_vault(_ref(ctx, KEY_VAULTS, "key-vault"))
         except NotFound as exc:
             return Verdict.of(Check("key vault", False, str(exc), "run the key-vault step"))
         missing, different = self._compare(ctx, wanted)

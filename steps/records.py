@@ -16,8 +16,16 @@ from pathlib import Path
 from labtui_steps.images import remove_image_and_containers, remove_verify_servers
 
 from labtui.journal import Record
-from labtui.step import StepContext
+from labtui.step import StepContext, StepError
 from labtui.targets.base import GitRepository, Library, NotFound
+from labtui.targets.resources import (
+    DATABRICKS_WORKSPACES,
+    KEY_VAULTS,
+    ML_WORKSPACES,
+    STORAGE_ACCOUNTS,
+    MalformedResourceId,
+    ResourceRef,
+)
 
 
 def ignore_missing(action: Callable[[], object]) -> None:
@@ -26,6 +34,21 @@ def ignore_missing(action: Callable[[], object]) -> None:
         action()
     except NotFound:
         return
+
+
+def control_ref(ctx: StepContext, resource: str, type: str) -> ResourceRef:
+    """The ref a control-plane record names: its resource id, or for an entry journaled
+    before resource ids (a bare name) the name in the environment's resource group."""
+    if resource.startswith("/"):
+        try:
+            return ResourceRef.parse(resource)
+        except MalformedResourceId as exc:
+            raise StepError(f"the journal entry is damaged: {exc}") from None
+    group = ctx.values.get("resource-group", "")
+    if not group:
+        raise StepError(f"the journal names {resource} without its resource group (an entry "
+                        "written before resource ids): give resource-group to remove it")
+    return ctx.target.ref(group, type, resource)
 
 
 # --- Infrastructure -----------------------------------------------------------------------
@@ -42,20 +65,26 @@ class ResourceGroup(Record):
 
 @dataclass(frozen=True)
 class MlWorkspace(Record):
+    """Journaled by its resource id (entries from before resource ids hold its name)."""
+
     kind = "ml-workspace"
-    name: str
+    ref_field = "resource"
+    resource: str
 
     def undo(self, ctx: StepContext) -> None:
-        ctx.target.models.delete_workspace(self.name)
+        ctx.target.models.delete_workspace(control_ref(ctx, self.resource, ML_WORKSPACES))
 
 
 @dataclass(frozen=True)
 class StorageAccount(Record):
+    """Journaled by its resource id (entries from before resource ids hold its name)."""
+
     kind = "storage-account"
-    name: str
+    ref_field = "resource"
+    resource: str
 
     def undo(self, ctx: StepContext) -> None:
-        ctx.target.datalake.delete_account(self.name)
+        ctx.target.datalake.delete_account(control_ref(ctx, self.resource, STORAGE_ACCOUNTS))
 
 
 @dataclass(frozen=True)
@@ -83,20 +112,27 @@ class DatalakeFile(Record):
 
 @dataclass(frozen=True)
 class KeyVault(Record):
+    """Journaled by its resource id (entries from before resource ids hold its name)."""
+
     kind = "key-vault"
-    name: str
+    ref_field = "resource"
+    resource: str
 
     def undo(self, ctx: StepContext) -> None:
-        ctx.target.vault.delete_vault(self.name)
+        ctx.target.vault.delete_vault(control_ref(ctx, self.resource, KEY_VAULTS))
 
 
 @dataclass(frozen=True)
 class DatabricksWorkspace(Record):
+    """Journaled by its resource id (entries from before resource ids hold its name)."""
+
     kind = "databricks-workspace"
-    name: str
+    ref_field = "resource"
+    resource: str
 
     def undo(self, ctx: StepContext) -> None:
-        ctx.target.databricks.delete_workspace(self.name)
+        ctx.target.databricks.delete_workspace(
+            control_ref(ctx, self.resource, DATABRICKS_WORKSPACES))
 
 
 @dataclass(frozen=True)

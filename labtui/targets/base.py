@@ -13,6 +13,9 @@ Conventions every port keeps:
   repeated; it returns True when something was removed.
 - Names are compared the way Azure compares them: resource group, vault and storage account
   names case-insensitively.
+- Control-plane resources (storage accounts, vaults, Databricks and ML workspaces) are
+  addressed by a `ResourceRef` (subscription, resource group, type, name), as Azure Resource
+  Manager addresses them; a ref to another subscription or resource group finds nothing.
 - Messages of every error are one line, name the resource and never contain a secret value.
 - A failure that passes by itself (throttled, busy, not yet propagated) raises `Transient`,
   never a plain `TargetError` with those words: the engine retries the hook on `Transient`
@@ -192,6 +195,9 @@ from labtui.targets.resources import (
     ResourceGroup as ResourceGroup,
 )
 from labtui.targets.resources import (
+    ResourceRef as ResourceRef,
+)
+from labtui.targets.resources import (
     RoleAssignment as RoleAssignment,
 )
 from labtui.targets.resources import (
@@ -270,6 +276,16 @@ class Target(ABC):
     @abstractmethod
     def identity(self) -> dict[str, str]:
         """What the banner shows so nobody works against the wrong place (tenant, host …)."""
+
+    @property
+    def subscription_id(self) -> str:
+        """The subscription the target's resources are in (what `ref` puts in a ref)."""
+        raise self._missing("subscription")
+
+    def ref(self, resource_group: str, type: str, name: str) -> ResourceRef:
+        """A ref to resource `name` of `type` ("Microsoft.KeyVault/vaults" …) in a resource
+        group of the target's subscription: how steps address control-plane resources."""
+        return ResourceRef(self.subscription_id, resource_group, type, name)
 
     def _missing(self, port: str) -> TargetError:
         return TargetError(f"the {self.name} target has no {port}")

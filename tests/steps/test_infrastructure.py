@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import statistics
+import time
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,9 @@ from labtui_steps import records
 from labtui_steps.census import HEADER
 from labtui_steps.fields import KEY_VAULT, STORAGE_ACCOUNT, TENANT_ID
 
-from labtui.step import StepError
+from labtui.step import Step, StepError
 from labtui.targets.base import AclEntry, Library, NotFound
+from labtui.targets.resources import DATABRICKS_WORKSPACES, KEY_VAULTS, STORAGE_ACCOUNTS
 from labtui.values import Answers, Resolver
 from tests.conftest import require_lab_data
 from tests.sandbox_snapshot import snapshot
@@ -25,11 +27,13 @@ def test_section_creates_what_the_lab_describes(lab: Lab) -> None:
     target = lab.target
     assert [g.name for g in target.resource_groups.list()] == [
         "contoso7-db-dev", "contoso7-db-pipeline", "contoso7-db-prod"]
-    account = target.datalake.get_account("contoso7dldev")
+    account = target.datalake.get_account(
+        target.ref("contoso7-db-dev", STORAGE_ACCOUNTS, "contoso7dldev"))
     assert (account.kind, account.access_tier, account.hierarchical_namespace) == (
         "StorageV2", "Cool", True)
     assert target.datalake.file_systems("contoso7dldev") == ["datalake"]
-    workspace = target.databricks.get_workspace("contoso7-adb-dev")
+    workspace = target.databricks.get_workspace(
+        target.ref("contoso7-db-dev", DATABRICKS_WORKSPACES, "contoso7-adb-dev"))
     assert workspace.sku == "premium"
     (cluster,) = target.databricks.clusters("contoso7-adb-dev")
     assert cluster.autotermination_minutes == 120
@@ -158,7 +162,8 @@ def test_rollback_keeps_what_existed_before(lab: Lab) -> None:
     infra.ResourceGroups().rollback(lab.ctx(infra.ResourceGroups, "dev"))
     assert lab.target.resource_groups.exists("contoso7-db-dev"), "it was there before"
     with pytest.raises(NotFound, match="key vault contoso7-kv-dev does not exist"):
-        lab.target.vault.get_vault("contoso7-kv-dev")
+        lab.target.vault.get_vault(
+            lab.target.ref("contoso7-db-dev", KEY_VAULTS, "contoso7-kv-dev"))
 
 
 def test_rollback_after_an_interrupted_run_is_fine(lab: Lab) -> None:
@@ -177,7 +182,8 @@ def test_service_principal_gets_acl_default_acl_and_role(lab: Lab) -> None:
     acl = lab.target.datalake.get_acl("contoso7dldev", "datalake")
     assert AclEntry("access", "user", object_id, "rwx") in acl
     assert AclEntry("default", "user", object_id, "rwx") in acl
-    account = lab.target.datalake.get_account("contoso7dldev")
+    account = lab.target.datalake.get_account(
+        lab.target.ref("contoso7-db-dev", STORAGE_ACCOUNTS, "contoso7dldev"))
     (role,) = lab.target.principals.role_assignments(account.id)
     assert (role.principal_id, role.role) == (object_id, "Storage Blob Data Contributor")
     principal = lab.target.principals.get_service_principal(
@@ -264,7 +270,8 @@ def test_a_profile_of_this_workspace_at_an_old_address_is_pointed_at_the_served_
     lab.run(infra.ResourceGroups, "dev")
     lab.run(infra.Databricks, "dev")
     databricks = lab.target.databricks
-    workspace = databricks.get_workspace("contoso7-adb-dev")
+    workspace = databricks.get_workspace(
+        lab.target.ref("contoso7-db-dev", DATABRICKS_WORKSPACES, "contoso7-adb-dev"))
     token = databricks.create_token(workspace.name, "issued before").value
     assert token is not None
     old = f"https://adb-{workspace.workspace_id}.labtui.localhost"
@@ -369,3 +376,51 @@ def test_a_given_token_is_written_as_it_is_and_no_token_is_issued(lab: Lab) -> N
     assert lab.target.databricks.tokens("contoso7-adb-dev") == []
     plan = infra.CliProfiles().plan(lab.ctx(infra.CliProfiles, "dev"))
     assert [(c.action, c.kind) for c in plan] == [("keep", "CLI profile")]
+
+
+def test_control_plane_records_keep_the_resource_id(lab: Lab) -> None:
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(infra.KeyVault, "dev")
+    lab.run(infra.Databricks, "dev")
+    vault = lab.target.vault.get_vault(
+        lab.target.ref("contoso7-db-dev", KEY_VAULTS, "contoso7-kv-dev"))
+    (entry,) = lab.journal(infra.KeyVault, "dev")
+    assert entry.ref == vault.id == (
+        f"/subscriptions/{lab.target.subscription_id}/resourceGroups/contoso7-db-dev"
+        "/providers/Microsoft.KeyVault/vaults/contoso7-kv-dev")
+    assert lab.output("key-vault", "dev", "vault-id") == vault.id
+    kinds = {e.kind: e.ref for e in lab.journal(infra.Databricks, "dev")}
+    assert kinds["databricks-workspace"].endswith(
+        "/resourceGroups/contoso7-db-dev/providers/Microsoft.Databricks/workspaces/"
+        "contoso7-adb-dev")
+
+
+@pytest.mark.parametrize(("step", "kind", "name", "type"), [
+    (infra.KeyVault, "key-vault", "contoso7-kv-dev", KEY_VAULTS),
+    (infra.DataLake, "storage-account", "contoso7dldev", STORAGE_ACCOUNTS),
+    (infra.MlWorkspace, "ml-workspace", "contoso7-ml-dev",
+     "Microsoft.MachineLearningServices/workspaces"),
+    (infra.Databricks, "databricks-workspace", "contoso7-adb-dev", DATABRICKS_WORKSPACES),
+], ids=["key-vault", "storage-account", "ml-workspace", "databricks-workspace"])
+def test_an_entry_journaled_by_bare_name_still_undoes(
+        lab: Lab, step: type[Step], kind: str, name: str, type: str) -> None:
+    """Entries written before resource ids name the resource alone: the rollback finds it in
+    the environment's resource group and removes it."""
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(step, "dev")
+    ref = lab.target.ref("contoso7-db-dev", type, name)
+    with sqlite3.connect(lab.path / "state.db") as db:
+        db.execute("DELETE FROM journal WHERE step = ?", (step.id,))
+        db.execute("INSERT INTO journal (step, env, kind, ref, undo, created) "
+                   "VALUES (?, 'dev', ?, ?, '{}', ?)", (step.id, kind, name, time.time()))
+    (entry,) = lab.journal(step, "dev")
+    assert entry.ref == name
+    lab.rollback(step, "dev")
+    assert lab.journal(step, "dev") == []
+    port = {"key-vault": lambda: lab.target.vault.get_vault(ref),
+            "storage-account": lambda: lab.target.datalake.get_account(ref),
+            "ml-workspace": lambda: lab.target.models.get_workspace(ref),
+            "databricks-workspace": lambda: lab.target.databricks.get_workspace(ref)}[kind]
+    with pytest.raises(NotFound, match=f"{name} does not exist"):
+        port()
+    assert lab.target.resource_groups.exists("contoso7-db-dev"), "only what it names goes"

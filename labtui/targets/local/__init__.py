@@ -74,7 +74,16 @@ class LocalTarget(Target):
         return self.workspace / "sandbox"
 
     def identity(self) -> dict[str, str]:
-        return {"target": "local", "sandbox": str(self.sandbox_path)}
+        shown = {"target": "local", "sandbox": str(self.sandbox_path)}
+        # Shown once the sandbox exists: asking must not create one (`labtui list`, the app).
+        if self._ports is not None or (self.sandbox_path / "sandbox.db").exists():
+            shown["subscription"] = self.subscription_id
+        return shown
+
+    @property
+    def subscription_id(self) -> str:
+        """The sandbox's own subscription id, made with it and kept."""
+        return self.sandbox.subscription_id
 
     def _open(self) -> _Ports:
         with self._lock:

@@ -6,61 +6,67 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from labtui.targets.base import Conflict, DeletedSecret, KeyVault, NotFound, Vault
-from labtui.targets.local.resource_groups import resource_id
+from labtui.targets.base import Conflict, DeletedSecret, KeyVault, NotFound, TargetError, Vault
 from labtui.targets.local.sandbox import LocalPort, with_latency
-
-
-def _vault(row: sqlite3.Row) -> KeyVault:
-    name = row["name"]
-    return KeyVault(
-        name=name,
-        resource_group=row["resource_group"],
-        location=row["location"],
-        uri=f"https://{name.lower()}.vault.azure.net/",
-        id=resource_id(row["resource_group"], "Microsoft.KeyVault/vaults", name),
-    )
+from labtui.targets.resources import KEY_VAULTS, MalformedResourceId, ResourceRef
 
 
 @with_latency
 class LocalVault(LocalPort, Vault):
     """Vaults and secrets of the sandbox."""
 
-    def create_vault(self, resource_group: str, name: str, location: str) -> KeyVault:
+    def create_vault(self, ref: ResourceRef, location: str) -> KeyVault:
+        if ref.type.lower() != KEY_VAULTS.lower():
+            raise TargetError(f"{ref.id} is not a key vault ({KEY_VAULTS})")
+        name = ref.name
         with self._sandbox.transaction() as conn:
-            group = conn.execute(
-                "SELECT name FROM resource_groups WHERE name = ?", (resource_group,)
-            ).fetchone()
-            if group is None:
-                raise NotFound(f"resource group {resource_group} does not exist")
+            group = self._sandbox.group_row(conn, ref)
             row = conn.execute("SELECT * FROM vaults WHERE name = ?", (name,)).fetchone()
             if row is None:
                 conn.execute(
                     "INSERT INTO vaults VALUES (?, ?, ?)", (name, group["name"], location)
                 )
                 row = conn.execute("SELECT * FROM vaults WHERE name = ?", (name,)).fetchone()
-        vault = _vault(row)
-        if vault.resource_group.lower() != resource_group.lower():
+        vault = self._vault(row)
+        if vault.resource_group.lower() != ref.resource_group.lower():
             raise Conflict(
                 f"key vault name {name} is taken (by resource group {vault.resource_group}); "
                 "vault names are unique across Azure"
             )
         return vault
 
-    def get_vault(self, name: str) -> KeyVault:
-        return _vault(self._vault_row(name))
+    def get_vault(self, ref: ResourceRef) -> KeyVault:
+        return self._vault(self._sandbox.resource_row(ref, KEY_VAULTS, "vaults", "key vault"))
 
     def vault_by_id(self, resource_id: str) -> KeyVault:
         """The vault with this resource id (how a secret scope refers to it). Raises NotFound."""
-        name = resource_id.rstrip("/").rpartition("/")[2]
-        rows = self._sandbox.query("SELECT * FROM vaults WHERE name = ?", (name,))
-        if not rows or _vault(rows[0]).id.lower() != resource_id.rstrip("/").lower():
-            raise NotFound(f"key vault {resource_id} does not exist")
-        return _vault(rows[0])
+        try:
+            ref = ResourceRef.parse(resource_id)
+        except MalformedResourceId as exc:
+            raise NotFound(f"key vault {exc}") from None
+        return self.get_vault(ref)
 
-    def delete_vault(self, name: str) -> bool:
+    def vault_named(self, name: str) -> KeyVault:
+        """The sandbox's vault of that name, whatever its group (names are global).
+        Raises NotFound."""
+        return self._vault(self._vault_row(name))
+
+    def delete_vault(self, ref: ResourceRef) -> bool:
         with self._sandbox.transaction() as conn:
-            return bool(conn.execute("DELETE FROM vaults WHERE name = ?", (name,)).rowcount)
+            try:
+                row = self._sandbox.resource_row(ref, KEY_VAULTS, "vaults", "key vault", conn)
+            except NotFound:
+                return False
+            return bool(conn.execute("DELETE FROM vaults WHERE name = ?",
+                                     (row["name"],)).rowcount)
+
+    def _vault(self, row: sqlite3.Row) -> KeyVault:
+        name = row["name"]
+        return KeyVault(
+            ref=self._sandbox.ref(row["resource_group"], KEY_VAULTS, name),
+            location=row["location"],
+            uri=f"https://{name.lower()}.vault.azure.net/",
+        )
 
     def set_secret(self, vault: str, name: str, value: str) -> None:
         encrypted = self._sandbox.encrypt(value)

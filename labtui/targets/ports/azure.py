@@ -1,5 +1,13 @@
 """The Azure control- and data-plane ports: resource groups, the data lake, Key Vault, identity,
-Machine Learning workspaces and their model registry."""
+Machine Learning workspaces and their model registry.
+
+Control-plane calls (create, get, delete of an account, a vault, a workspace) address the
+resource as Azure Resource Manager does: by a `ResourceRef` (subscription, resource group,
+type, name; `Target.ref` builds one in the target's subscription), and what they return
+carries its `ref`. Data-plane calls (files, secrets, models) are addressed by the resource's
+name, as the lab names it; a resource's name is unique where its data plane is reached
+(storage accounts and vaults across Azure, ML workspaces in the target).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +24,7 @@ from labtui.targets.resources import (
     MlWorkspace,
     ModelVersion,
     ResourceGroup,
+    ResourceRef,
     RoleAssignment,
     ServicePrincipal,
     StorageAccount,
@@ -68,15 +77,15 @@ class DataLake(ABC):
     @abstractmethod
     def create_account(
         self,
-        resource_group: str,
-        name: str,
+        ref: ResourceRef,
         location: str,
         *,
         kind: str = "StorageV2",
         access_tier: str = "Cool",
         hierarchical_namespace: bool = True,
     ) -> StorageAccount:
-        """Create a storage account, or return it if it exists with the same settings.
+        """Create the storage account `ref` names (in its subscription and resource group),
+        or return it if it exists with the same settings.
 
         Raises:
             NotFound: the resource group does not exist.
@@ -84,12 +93,13 @@ class DataLake(ABC):
         """
 
     @abstractmethod
-    def get_account(self, name: str) -> StorageAccount:
-        """Return the account. Raises NotFound."""
+    def get_account(self, ref: ResourceRef) -> StorageAccount:
+        """Return the account. Raises NotFound (also when it is in another resource group or
+        subscription than `ref` says)."""
 
     @abstractmethod
-    def delete_account(self, name: str) -> bool:
-        """Delete the account with its file systems; False if it did not exist."""
+    def delete_account(self, ref: ResourceRef) -> bool:
+        """Delete the account with its file systems; False if `ref` named nothing."""
 
     @abstractmethod
     def create_file_system(self, account: str, name: str) -> None:
@@ -158,8 +168,8 @@ class Vault(ABC):
     """
 
     @abstractmethod
-    def create_vault(self, resource_group: str, name: str, location: str) -> KeyVault:
-        """Create a vault, or return it if it exists in the same group.
+    def create_vault(self, ref: ResourceRef, location: str) -> KeyVault:
+        """Create the vault `ref` names, or return it if it exists in the same group.
 
         Raises:
             NotFound: the resource group does not exist.
@@ -167,12 +177,13 @@ class Vault(ABC):
         """
 
     @abstractmethod
-    def get_vault(self, name: str) -> KeyVault:
-        """Return the vault. Raises NotFound."""
+    def get_vault(self, ref: ResourceRef) -> KeyVault:
+        """Return the vault. Raises NotFound (also when it is in another resource group or
+        subscription than `ref` says)."""
 
     @abstractmethod
-    def delete_vault(self, name: str) -> bool:
-        """Delete (and purge) the vault with its secrets; False if it did not exist."""
+    def delete_vault(self, ref: ResourceRef) -> bool:
+        """Delete (and purge) the vault with its secrets; False if `ref` named nothing."""
 
     @abstractmethod
     def set_secret(self, vault: str, name: str, value: str) -> None:
@@ -264,8 +275,8 @@ class Models(ABC):
     """Machine Learning workspaces and their model registry."""
 
     @abstractmethod
-    def create_workspace(self, resource_group: str, name: str, location: str) -> MlWorkspace:
-        """Create an ML workspace, or return it if it exists in the same group.
+    def create_workspace(self, ref: ResourceRef, location: str) -> MlWorkspace:
+        """Create the ML workspace `ref` names, or return it if it exists in the same group.
 
         Raises:
             NotFound: the resource group does not exist.
@@ -273,12 +284,13 @@ class Models(ABC):
         """
 
     @abstractmethod
-    def get_workspace(self, name: str) -> MlWorkspace:
-        """Return the ML workspace. Raises NotFound."""
+    def get_workspace(self, ref: ResourceRef) -> MlWorkspace:
+        """Return the ML workspace. Raises NotFound (also when it is in another resource
+        group or subscription than `ref` says)."""
 
     @abstractmethod
-    def delete_workspace(self, name: str) -> bool:
-        """Delete the workspace with its registry; False if it did not exist."""
+    def delete_workspace(self, ref: ResourceRef) -> bool:
+        """Delete the workspace with its registry; False if `ref` named nothing."""
 
     @abstractmethod
     def register_model(

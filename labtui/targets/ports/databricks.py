@@ -17,18 +17,24 @@ from labtui.targets.resources import (
     LibraryStatus,
     NotebookRun,
     Profile,
+    ResourceRef,
     SecretScope,
 )
 
 
 class Databricks(ABC):
-    """Databricks workspaces, clusters, libraries, secret scopes and CLI token profiles."""
+    """Databricks workspaces, clusters, libraries, secret scopes and CLI token profiles.
+
+    A workspace itself is a resource of Azure Resource Manager, addressed by a `ResourceRef`;
+    what is inside it (clusters, scopes, tokens, notebooks, runs) is addressed by the
+    workspace's name, which is unique in the target.
+    """
 
     @abstractmethod
     def create_workspace(
-        self, resource_group: str, name: str, location: str, *, sku: str = "premium"
+        self, ref: ResourceRef, location: str, *, sku: str = "premium"
     ) -> DatabricksWorkspace:
-        """Create a workspace, or return it if it exists with the same SKU.
+        """Create the workspace `ref` names, or return it if it exists with the same SKU.
 
         Raises:
             NotFound: the resource group does not exist.
@@ -36,12 +42,13 @@ class Databricks(ABC):
         """
 
     @abstractmethod
-    def get_workspace(self, name: str) -> DatabricksWorkspace:
-        """Return the workspace. Raises NotFound."""
+    def get_workspace(self, ref: ResourceRef) -> DatabricksWorkspace:
+        """Return the workspace. Raises NotFound (also when it is in another resource group
+        or subscription than `ref` says)."""
 
     @abstractmethod
-    def delete_workspace(self, name: str) -> bool:
-        """Delete the workspace with its clusters and scopes; False if it did not exist."""
+    def delete_workspace(self, ref: ResourceRef) -> bool:
+        """Delete the workspace with its clusters and scopes; False if `ref` named nothing."""
 
     @abstractmethod
     def create_cluster(

@@ -11,6 +11,7 @@ import pytest
 from labtui.targets.base import Conflict, NotFound, TargetError
 from labtui.targets.local import LocalTarget
 from labtui.targets.shared.databrickscfg import ProfileFile
+from tests.targets.local.conftest import adb_ref, kv_ref
 
 OTHER = ("# my own workspaces\n[DEFAULT]\nhost = https://adb-1.1.azuredatabricks.net\n"
          "token = dapi-default\n\n[prod]   \nhost = https://adb-2.2.azuredatabricks.net\n"
@@ -26,8 +27,8 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_vault_backed_scope_reads_the_vault_live(target: LocalTarget, group: str) -> None:
     databricks, vault = target.databricks, target.vault
-    databricks.create_workspace(group, "lab-adb-dev", "eastus")
-    kv = vault.create_vault(group, "lab-kv-dev", "eastus")
+    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
+    kv = vault.create_vault(kv_ref(target, group, "lab-kv-dev"), "eastus")
     scope = databricks.create_secret_scope("lab-adb-dev", "data-lake", vault=kv)
     assert scope.backend == "AZURE_KEYVAULT" and scope.vault_uri == kv.uri
     assert databricks.create_secret_scope("lab-adb-dev", "data-lake", vault=kv) == scope
@@ -46,9 +47,9 @@ def test_vault_backed_scope_reads_the_vault_live(target: LocalTarget, group: str
 
 def test_clusters_and_libraries(target: LocalTarget, group: str) -> None:
     databricks = target.databricks
-    databricks.create_workspace(group, "lab-adb-dev", "eastus")
+    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
     with pytest.raises(Conflict, match="exists with the premium tier"):
-        databricks.create_workspace(group, "lab-adb-dev", "eastus", sku="standard")
+        databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus", sku="standard")
     cluster = databricks.create_cluster(
         "lab-adb-dev", "lab", node_type="Standard_DS3_v2", spark_version="13.3.x-cpu-ml",
         num_workers=2, autotermination_minutes=120)
@@ -62,7 +63,7 @@ def test_clusters_and_libraries(target: LocalTarget, group: str) -> None:
                                  [Library("pypi", "azureml-sdk")])
     (status,) = databricks.cluster_libraries("lab-adb-dev", cluster.cluster_id)
     assert (status.library.spec, status.status) == ("azureml-sdk", "INSTALLED")
-    assert databricks.delete_workspace("lab-adb-dev") is True
+    assert databricks.delete_workspace(adb_ref(target, group, "lab-adb-dev")) is True
     with pytest.raises(NotFound):
         databricks.get_cluster("lab-adb-dev", cluster.cluster_id)
 
@@ -134,8 +135,8 @@ def test_secrets_a_notebook_reads_are_redacted_in_its_output(target: LocalTarget
     from labtui.targets.local.notebook_runner import NotebookError
 
     databricks, vault = target.databricks, target.vault
-    databricks.create_workspace(group, "lab-adb-dev", "eastus")
-    kv = vault.create_vault(group, "lab-kv-dev", "eastus")
+    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
+    kv = vault.create_vault(kv_ref(target, group, "lab-kv-dev"), "eastus")
     databricks.create_secret_scope("lab-adb-dev", "data-lake", vault=kv)
     vault.set_secret("lab-kv-dev", "own-token", "attendee-own-token-7781")
     cluster = databricks.create_cluster(
@@ -185,8 +186,8 @@ def test_processes_writing_profiles_at_once_lose_none(tmp_path: Path) -> None:
 def test_workspace_issues_checks_and_revokes_tokens_and_keeps_only_hashes(
         target: LocalTarget, group: str) -> None:
     databricks = target.databricks
-    databricks.create_workspace(group, "lab-adb-dev", "eastus")
-    databricks.create_workspace(group, "lab-adb-other", "eastus")
+    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
+    databricks.create_workspace(adb_ref(target, group, "lab-adb-other"), "eastus")
     issued = databricks.create_token("lab-adb-dev", "for the CLI")
     assert issued.value is not None
     assert re.fullmatch(r"dapi[0-9a-f]{32}", issued.value)
@@ -207,6 +208,6 @@ def test_workspace_issues_checks_and_revokes_tokens_and_keeps_only_hashes(
     assert not databricks.check_token("lab-adb-dev", issued.value)
     with pytest.raises(NotFound):
         databricks.create_token("no-such-workspace", "x")
-    databricks.delete_workspace("lab-adb-dev")
-    databricks.create_workspace(group, "lab-adb-dev", "eastus")
+    databricks.delete_workspace(adb_ref(target, group, "lab-adb-dev"))
+    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
     assert databricks.tokens("lab-adb-dev") == [], "tokens go with their workspace"

@@ -233,7 +233,7 @@ def test_the_port_is_kept_across_restarts(served: Served) -> None:
     reopened = LocalTarget(served.lab.path)
     try:
         assert reopened.databricks.api_port == port
-        assert reopened.databricks.get_workspace("contoso7-adb-dev").url == served.server.url
+        assert reopened.databricks.workspace_named("contoso7-adb-dev").url == served.server.url
     finally:
         reopened.close()
     served.lab.target = LocalTarget(served.lab.path)
@@ -316,7 +316,7 @@ def _serve(lab: Lab) -> subprocess.Popen[str]:
 def test_sandbox_serve_keeps_the_api_up_until_ctrl_c(lab_ready: Lab) -> None:
     import signal
 
-    url = lab_ready.target.databricks.get_workspace("contoso7-adb-dev").url
+    url = lab_ready.target.databricks.workspace_named("contoso7-adb-dev").url
     serving = _serve(lab_ready)
     try:
         assert serving.stdout is not None
