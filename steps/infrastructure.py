@@ -948,13 +948,14 @@ class Secrets(InfrastructureStep):
             })
         return values
 
-    def _compare(self, ctx: StepContext, wanted: dict[str, str]) -> tuple[list[str], list[str]]:
+    def _compare(self, ctx: StepContext, vault_uri: str,
+                 wanted: dict[str, str]) -> tuple[list[str], list[str]]:
         """Names of the secrets missing from the vault, and of those with another value."""
-        vault, store = ctx.value("key-vault"), ctx.target.vault
+        store = ctx.target.vault
 
         def state(name: str) -> str:
             try:
-                value = store.get_secret(vault, name)
+                value = store.get_secret(vault_uri, name)
             except NotFound:
                 return "missing"
             return "same" if hmac.compare_digest(value.encode(), wanted[name].encode()) \
@@ -967,9 +968,9 @@ class Secrets(InfrastructureStep):
     def run(self, ctx: StepContext) -> None:
         wanted = self.wanted(ctx, issue=True)
         vault, store = ctx.value("key-vault"), ctx.target.vault
-        store.get_vault(_ref(ctx, KEY_VAULTS, "key-vault"))
-        missing, different = self._compare(ctx, wanted)
-        deleted = {secret.name for secret in store.list_deleted_secrets(vault)}
+        uri = store.get_vault(_ref(ctx, KEY_VAULTS, "key-vault")).uri
+        missing, different = self._compare(ctx, uri, wanted)
+        deleted = {secret.name for secret in store.list_deleted_secrets(uri)}
         ours = {entry.ref for entry in ctx.journal.entries() if entry.kind == "vault-secret"}
         for name in missing:
             if name in deleted:
@@ -977,10 +978,10 @@ class Secrets(InfrastructureStep):
                 ctx.log(f"recover the deleted secret {name}")
                 if name not in ours:
                     # Someone else's: rollback puts it back as it was, deleted but recoverable.
-                    ctx.journal.record_once(records.RecoveredSecret(name, vault=vault))
-                store.recover_deleted_secret(vault, name)
+                    ctx.journal.record_once(records.RecoveredSecret(name, vault=uri))
+                store.recover_deleted_secret(uri, name)
             else:
-                ctx.journal.record_once(records.VaultSecret(name, vault=vault))
+                ctx.journal.record_once(records.VaultSecret(name, vault=uri))
         todo = missing + different
         if not todo:
             ctx.log("every secret is in place")
@@ -992,7 +993,7 @@ class Secrets(InfrastructureStep):
         def write(name: str) -> str | None:
             if ctx.cancelled.is_set():
                 return f"{name} (cancelled)"
-            store.set_secret(vault, name, wanted[name])
+            store.set_secret(uri, name, wanted[name])
             return None
 
         ctx.log(f"set {total} secret{'s' if total != 1 else ''} in {vault}: {', '.join(todo)}")
@@ -1019,10 +1020,10 @@ class Secrets(InfrastructureStep):
             return Verdict.of(Check("inputs", False, str(exc)))
         vault, workspace = ctx.value("key-vault"), ctx.value("databricks-workspace")
         try:
-            ctx.target.vault.get_vault(_ref(ctx, KEY_VAULTS, "key-vault"))
+            uri = ctx.target.vault.get_vault(_ref(ctx, KEY_VAULTS, "key-vault")).uri
         except NotFound as exc:
             return Verdict.of(Check("key vault", False, str(exc), "run the key-vault step"))
-        missing, different = self._compare(ctx, wanted)
+        missing, different = self._compare(ctx, uri, wanted)
         problems = []
         if missing:
             problems.append(f"missing: {', '.join(missing)}")
@@ -1048,8 +1049,13 @@ class Secrets(InfrastructureStep):
     def plan(self, ctx: StepContext) -> list[Change]:
         try:
             wanted = self.wanted(ctx)
-            missing, different = self._compare(ctx, wanted)
         except (StepError, NotFound):
             return [Change("create", "secret", name) for name in self.LAB_SECRETS]
+        try:
+            uri = ctx.target.vault.get_vault(_ref(ctx, KEY_VAULTS, "key-vault")).uri
+        except NotFound:  # no vault yet: the key-vault step makes it, then every secret
+            missing, different = list(wanted), list[str]()
+        else:
+            missing, different = self._compare(ctx, uri, wanted)
         return [Change("create" if name in missing else "change" if name in different
                        else "keep", "secret", name) for name in wanted]

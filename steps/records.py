@@ -51,6 +51,18 @@ def control_ref(ctx: StepContext, resource: str, type: str) -> ResourceRef:
     return ctx.target.ref(group, type, resource)
 
 
+def vault_uri(ctx: StepContext, vault: str) -> str | None:
+    """The URI a secret's record addresses its vault by; for an entry written before vaults
+    were addressed by URI (a bare name), the URI of that vault in the environment's resource
+    group, or None when that vault is gone."""
+    if vault.startswith("https://"):
+        return vault
+    try:
+        return ctx.target.vault.get_vault(control_ref(ctx, vault, KEY_VAULTS)).uri
+    except NotFound:
+        return None
+
+
 # --- Infrastructure -----------------------------------------------------------------------
 
 
@@ -277,11 +289,15 @@ class VaultSecret(Record):
     kind = "vault-secret"
     name: str
     vault: str
+    """The vault's URI (entries from before hold the vault's name)."""
 
     def undo(self, ctx: StepContext) -> None:
+        uri = vault_uri(ctx, self.vault)
+        if uri is None:
+            return  # the vault is gone, and its secrets with it
         # It may be soft-deleted already (by hand), and then only the purge is left to do.
-        ignore_missing(lambda: ctx.target.vault.delete_secret(self.vault, self.name))
-        ignore_missing(lambda: ctx.target.vault.purge_deleted_secret(self.vault, self.name))
+        ignore_missing(lambda: ctx.target.vault.delete_secret(uri, self.name))
+        ignore_missing(lambda: ctx.target.vault.purge_deleted_secret(uri, self.name))
 
 
 @dataclass(frozen=True)
@@ -292,9 +308,12 @@ class RecoveredSecret(Record):
     kind = "recovered-secret"
     name: str
     vault: str
+    """The vault's URI (entries from before hold the vault's name)."""
 
     def undo(self, ctx: StepContext) -> None:
-        ignore_missing(lambda: ctx.target.vault.delete_secret(self.vault, self.name))
+        uri = vault_uri(ctx, self.vault)
+        if uri is not None:
+            ignore_missing(lambda: ctx.target.vault.delete_secret(uri, self.name))
 
 
 # --- Azure DevOps ---------------------------------------------------------------------------

@@ -21,6 +21,9 @@ from tests.conftest import require_lab_data
 from tests.sandbox_snapshot import snapshot
 from tests.steps.conftest import Lab
 
+KV_URI = "https://contoso7-kv-dev.vault.azure.net/"
+KV_PIPELINE_URI = "https://contoso7-kv-pipeline.vault.azure.net/"
+
 
 def test_section_creates_what_the_lab_describes(lab: Lab) -> None:
     lab.run_section()
@@ -48,9 +51,9 @@ def test_section_creates_what_the_lab_describes(lab: Lab) -> None:
 def test_secrets_are_the_labs_and_readable_through_the_scope(lab: Lab) -> None:
     lab.run_section()
     vault, databricks = lab.target.vault, lab.target.databricks
-    dev = set(vault.list_secrets("contoso7-kv-dev"))
+    dev = set(vault.list_secrets(KV_URI))
     assert dev == set(infra.Secrets.LAB_SECRETS)
-    pipeline = set(vault.list_secrets("contoso7-kv-pipeline"))
+    pipeline = set(vault.list_secrets(KV_PIPELINE_URI))
     assert pipeline == set(infra.Secrets.LAB_SECRETS + infra.Secrets.PIPELINE_SECRETS)
     tenant = lab.answers["tenant-id"]
     read = lambda env, name: databricks.dbutils_secret(  # noqa: E731
@@ -79,8 +82,8 @@ def test_secret_values_are_encrypted_at_rest(lab: Lab) -> None:
 def test_verify_names_missing_and_changed_secrets_but_not_values(lab: Lab) -> None:
     lab.run_section(("dev",))
     vault = lab.target.vault
-    vault.delete_secret("contoso7-kv-dev", "sp-app-id")
-    vault.set_secret("contoso7-kv-dev", "created-by", "someone-else-entirely")
+    vault.delete_secret(KV_URI, "sp-app-id")
+    vault.set_secret(KV_URI, "created-by", "someone-else-entirely")
     verdict = infra.Secrets().verify(lab.ctx(infra.Secrets, "dev"))
     assert not verdict.ok
     text = " ".join(c.message for c in verdict.failed)
@@ -90,11 +93,11 @@ def test_verify_names_missing_and_changed_secrets_but_not_values(lab: Lab) -> No
         "contoso7-kv-dev", "")
     # A rerun recovers the soft-deleted secret and writes both back.
     lab.run(infra.Secrets, "dev")
-    assert vault.get_secret("contoso7-kv-dev", "created-by") == "dev"
+    assert vault.get_secret(KV_URI, "created-by") == "dev"
     # ... and the rollback still removes every secret the step wrote, leaving none deleted.
     infra.Secrets().rollback(lab.ctx(infra.Secrets, "dev"))
-    assert vault.list_secrets("contoso7-kv-dev") == []
-    assert vault.list_deleted_secrets("contoso7-kv-dev") == []
+    assert vault.list_secrets(KV_URI) == []
+    assert vault.list_deleted_secrets(KV_URI) == []
 
 
 def test_verify_checks_the_scope_lists_the_secrets_without_reading_a_value(lab: Lab) -> None:
@@ -116,7 +119,7 @@ def test_verify_checks_the_scope_lists_the_secrets_without_reading_a_value(lab: 
 
 def test_vault_backed_scope_sees_secrets_added_later(lab: Lab) -> None:
     lab.run_section(("dev",))
-    lab.target.vault.set_secret("contoso7-kv-dev", "added-later", "value-added-later")
+    lab.target.vault.set_secret(KV_URI, "added-later", "value-added-later")
     assert "added-later" in lab.target.databricks.scope_secrets("contoso7-adb-dev", "data-lake")
 
 
@@ -424,3 +427,20 @@ def test_an_entry_journaled_by_bare_name_still_undoes(
     with pytest.raises(NotFound, match=f"{name} does not exist"):
         port()
     assert lab.target.resource_groups.exists("contoso7-db-dev"), "only what it names goes"
+
+
+def test_a_secret_journaled_with_its_vault_name_still_undoes(lab: Lab) -> None:
+    """Secrets are addressed by the vault's URI now; an entry from before names the vault."""
+    for step in (infra.ResourceGroups, infra.KeyVault):
+        lab.run(step, "dev")
+    vault = lab.target.vault
+    vault.set_secret(KV_URI, "sp-app-id", "app-id-from-before")
+    with sqlite3.connect(lab.path / "state.db") as db:
+        db.execute("INSERT INTO journal (step, env, kind, ref, undo, created) VALUES "
+                   "('secrets', 'dev', 'vault-secret', 'sp-app-id', ?, ?)",
+                   ('{"vault": "contoso7-kv-dev"}', time.time()))
+    (entry,) = lab.journal(infra.Secrets, "dev")
+    assert entry.record == records.VaultSecret("sp-app-id", vault="contoso7-kv-dev")
+    entry.record.undo(lab.ctx(infra.Secrets, "dev"))
+    assert vault.list_secrets(KV_URI) == []
+    assert vault.list_deleted_secrets(KV_URI) == [], "deleted and purged"

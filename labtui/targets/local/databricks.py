@@ -374,7 +374,7 @@ class LocalDatabricks(LocalPort, Databricks):
     def scope_secrets(self, workspace: str, scope: str) -> list[str]:
         found = self._scope_of(workspace, scope)
         if found.backend == "AZURE_KEYVAULT":
-            return self._vault.list_secrets(self._vault.vault_by_id(found.vault_id).name)
+            return self._vault.list_secrets(self._vault.vault_by_id(found.vault_id).uri)
         rows = self._sandbox.query(
             "SELECT key FROM scope_secrets WHERE workspace = ? AND scope = ? ORDER BY key",
             (self._workspace_row(workspace)["name"], scope),
@@ -388,7 +388,7 @@ class LocalDatabricks(LocalPort, Databricks):
         if found.backend == "AZURE_KEYVAULT":
             vault = self._vault.vault_by_id(found.vault_id)
             try:
-                return self._vault.get_secret(vault.name, key)
+                return self._vault.get_secret(vault.uri, key)
             except NotFound:
                 raise NotFound(f"secret {key} does not exist in scope {scope}") from None
         rows = self._sandbox.query(

@@ -3,12 +3,30 @@ Key Vault's soft-delete: a deleted secret keeps its name until it is recovered o
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 
 from labtui.targets.base import Conflict, DeletedSecret, KeyVault, NotFound, TargetError, Vault
 from labtui.targets.local.sandbox import LocalPort, with_latency
 from labtui.targets.resources import KEY_VAULTS, MalformedResourceId, ResourceRef
+
+_VAULT_URI = re.compile(r"^https://([a-z][a-z0-9-]{1,22}[a-z0-9])\.vault\.azure\.net/?$",
+                        re.IGNORECASE)
+
+
+def vault_name(vault_uri: str) -> str:
+    """The vault a Key Vault URI (https://NAME.vault.azure.net/) names: how its secrets are
+    addressed, as SecretClient(vault_url=...) does.
+
+    Raises:
+        TargetError: `vault_uri` is not a Key Vault URI.
+    """
+    match = _VAULT_URI.match(vault_uri.strip())
+    if match is None:
+        shown = " ".join(vault_uri.split())[:120]
+        raise TargetError(f"{shown!r} is not a Key Vault URI like https://NAME.vault.azure.net/")
+    return match.group(1)
 
 
 @with_latency
@@ -68,7 +86,8 @@ class LocalVault(LocalPort, Vault):
             uri=f"https://{name.lower()}.vault.azure.net/",
         )
 
-    def set_secret(self, vault: str, name: str, value: str) -> None:
+    def set_secret(self, vault_uri: str, name: str, value: str) -> None:
+        vault = vault_name(vault_uri)
         encrypted = self._sandbox.encrypt(value)
         with self._sandbox.transaction() as conn:
             row = self._vault_row(vault, conn)
@@ -92,7 +111,8 @@ class LocalVault(LocalPort, Vault):
                     (encrypted, row["name"], name),
                 )
 
-    def get_secret(self, vault: str, name: str) -> str:
+    def get_secret(self, vault_uri: str, name: str) -> str:
+        vault = vault_name(vault_uri)
         row = self._vault_row(vault)
         rows = self._sandbox.query(
             "SELECT value FROM secrets WHERE vault = ? AND name = ? AND deleted_on IS NULL",
@@ -102,7 +122,8 @@ class LocalVault(LocalPort, Vault):
             raise NotFound(f"secret {name} does not exist in vault {vault}")
         return self._sandbox.decrypt(rows[0]["value"])
 
-    def list_secrets(self, vault: str) -> list[str]:
+    def list_secrets(self, vault_uri: str) -> list[str]:
+        vault = vault_name(vault_uri)
         row = self._vault_row(vault)
         rows = self._sandbox.query(
             "SELECT name FROM secrets WHERE vault = ? AND deleted_on IS NULL ORDER BY name",
@@ -110,7 +131,8 @@ class LocalVault(LocalPort, Vault):
         )
         return [r["name"] for r in rows]
 
-    def delete_secret(self, vault: str, name: str) -> bool:
+    def delete_secret(self, vault_uri: str, name: str) -> bool:
+        vault = vault_name(vault_uri)
         with self._sandbox.transaction() as conn:
             return bool(
                 conn.execute(
@@ -120,7 +142,8 @@ class LocalVault(LocalPort, Vault):
                 ).rowcount
             )
 
-    def list_deleted_secrets(self, vault: str) -> list[DeletedSecret]:
+    def list_deleted_secrets(self, vault_uri: str) -> list[DeletedSecret]:
+        vault = vault_name(vault_uri)
         row = self._vault_row(vault)
         rows = self._sandbox.query(
             "SELECT name, deleted_on FROM secrets WHERE vault = ? AND deleted_on IS NOT NULL "
@@ -129,7 +152,8 @@ class LocalVault(LocalPort, Vault):
         )
         return [DeletedSecret(r["name"], r["deleted_on"]) for r in rows]
 
-    def recover_deleted_secret(self, vault: str, name: str) -> None:
+    def recover_deleted_secret(self, vault_uri: str, name: str) -> None:
+        vault = vault_name(vault_uri)
         with self._sandbox.transaction() as conn:
             recovered = conn.execute(
                 "UPDATE secrets SET deleted_on = NULL "
@@ -139,7 +163,8 @@ class LocalVault(LocalPort, Vault):
         if not recovered:
             raise NotFound(f"there is no deleted secret {name} in vault {vault}")
 
-    def purge_deleted_secret(self, vault: str, name: str) -> bool:
+    def purge_deleted_secret(self, vault_uri: str, name: str) -> bool:
+        vault = vault_name(vault_uri)
         with self._sandbox.transaction() as conn:
             return bool(
                 conn.execute(

@@ -4,9 +4,10 @@ Machine Learning workspaces and their model registry.
 Control-plane calls (create, get, delete of an account, a vault, a workspace) address the
 resource as Azure Resource Manager does: by a `ResourceRef` (subscription, resource group,
 type, name; `Target.ref` builds one in the target's subscription), and what they return
-carries its `ref`. Data-plane calls (files, secrets, models) are addressed by the resource's
-name, as the lab names it; a resource's name is unique where its data plane is reached
-(storage accounts and vaults across Azure, ML workspaces in the target).
+carries its `ref`. Data-plane calls are addressed as their SDKs address them: a vault's
+secrets by the vault's URI (`KeyVault.uri`). The data lake's file systems, files and ACLs are
+still addressed by the account's name and the model registry by the ML workspace's name
+(both unique where their data plane is reached).
 """
 
 from __future__ import annotations
@@ -165,6 +166,11 @@ class Vault(ABC):
 
     Deleting a secret soft-deletes it: it is no longer listed or readable, its name cannot be
     set again until it is recovered or purged.
+
+    A vault is created, found and deleted by its `ResourceRef`; its secrets are addressed by
+    the vault's URI (`KeyVault.uri`, https://NAME.vault.azure.net/), as the Key Vault SDK's
+    `SecretClient(vault_url=...)` addresses them. A text that is not a vault URI raises
+    `TargetError`.
     """
 
     @abstractmethod
@@ -186,7 +192,7 @@ class Vault(ABC):
         """Delete (and purge) the vault with its secrets; False if `ref` named nothing."""
 
     @abstractmethod
-    def set_secret(self, vault: str, name: str, value: str) -> None:
+    def set_secret(self, vault_uri: str, name: str, value: str) -> None:
         """Set a secret's value (a new version if it exists).
 
         Raises:
@@ -195,27 +201,27 @@ class Vault(ABC):
         """
 
     @abstractmethod
-    def get_secret(self, vault: str, name: str) -> str:
+    def get_secret(self, vault_uri: str, name: str) -> str:
         """The current value of a secret. Raises NotFound (vault or secret)."""
 
     @abstractmethod
-    def list_secrets(self, vault: str) -> list[str]:
+    def list_secrets(self, vault_uri: str) -> list[str]:
         """Names of the vault's secrets that are not deleted, sorted. Raises NotFound."""
 
     @abstractmethod
-    def delete_secret(self, vault: str, name: str) -> bool:
+    def delete_secret(self, vault_uri: str, name: str) -> bool:
         """Soft-delete a secret; False if there was no such (undeleted) secret."""
 
     @abstractmethod
-    def list_deleted_secrets(self, vault: str) -> list[DeletedSecret]:
+    def list_deleted_secrets(self, vault_uri: str) -> list[DeletedSecret]:
         """Soft-deleted secrets that can still be recovered or purged. Raises NotFound."""
 
     @abstractmethod
-    def recover_deleted_secret(self, vault: str, name: str) -> None:
+    def recover_deleted_secret(self, vault_uri: str, name: str) -> None:
         """Bring back a soft-deleted secret with its last value. Raises NotFound."""
 
     @abstractmethod
-    def purge_deleted_secret(self, vault: str, name: str) -> bool:
+    def purge_deleted_secret(self, vault_uri: str, name: str) -> bool:
         """Remove a soft-deleted secret for good; False if it was not in the deleted state."""
 
 

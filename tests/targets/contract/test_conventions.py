@@ -63,15 +63,19 @@ def test_vaults_keep_the_conventions(target: Target, group: str) -> None:
     assert vault.get_vault(target.ref(group.upper(), KEY_VAULTS, "LAB-CONV-KV")) == made
     with pytest.raises(NotFound):
         vault.create_vault(target.ref("lab-no-group", KEY_VAULTS, "lab-other-kv"), "eastus")
-    vault.set_secret("lab-conv-kv", "client-secret", SECRET)
-    assert vault.get_secret("lab-conv-kv", "client-secret") == SECRET
+    vault.set_secret(made.uri, "client-secret", SECRET)
+    assert vault.get_secret(made.uri, "client-secret") == SECRET
+    assert vault.list_secrets(made.uri.upper()) == ["client-secret"], "a host has no case"
+    with pytest.raises(TargetError) as not_a_uri:
+        vault.get_secret("lab-conv-kv", "client-secret")
+    assert "lab-conv-kv" in one_line(not_a_uri.value), "secrets are addressed by vault URI"
     with pytest.raises(NotFound) as missing:
-        vault.get_secret("lab-conv-kv", "nothing-here")
+        vault.get_secret(made.uri, "nothing-here")
     assert SECRET not in one_line(missing.value)
-    assert vault.delete_secret("lab-conv-kv", "client-secret") is True
-    assert vault.delete_secret("lab-conv-kv", "client-secret") is False
+    assert vault.delete_secret(made.uri, "client-secret") is True
+    assert vault.delete_secret(made.uri, "client-secret") is False
     with pytest.raises(Conflict) as deleted:
-        vault.set_secret("lab-conv-kv", "client-secret", SECRET)
+        vault.set_secret(made.uri, "client-secret", SECRET)
     assert SECRET not in one_line(deleted.value), "a message never carries a secret"
     assert vault.delete_vault(ref) is True
     assert vault.delete_vault(ref) is False

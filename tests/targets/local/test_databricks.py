@@ -13,6 +13,8 @@ from labtui.targets.local import LocalTarget
 from labtui.targets.shared.databrickscfg import ProfileFile
 from tests.targets.local.conftest import adb_ref, kv_ref
 
+KV_URI = "https://lab-kv-dev.vault.azure.net/"
+
 OTHER = ("# my own workspaces\n[DEFAULT]\nhost = https://adb-1.1.azuredatabricks.net\n"
          "token = dapi-default\n\n[prod]   \nhost = https://adb-2.2.azuredatabricks.net\n"
          "token = dapi-prod\n")
@@ -35,14 +37,14 @@ def test_vault_backed_scope_reads_the_vault_live(target: LocalTarget, group: str
     with pytest.raises(Conflict, match="backed by"):
         databricks.create_secret_scope("lab-adb-dev", "data-lake")
     assert databricks.scope_secrets("lab-adb-dev", "data-lake") == []
-    vault.set_secret("lab-kv-dev", "sp-app-id", "app-id-value")
+    vault.set_secret(KV_URI, "sp-app-id", "app-id-value")
     assert databricks.scope_secrets("lab-adb-dev", "data-lake") == ["sp-app-id"]
     assert databricks.dbutils_secret("lab-adb-dev", "data-lake", "sp-app-id") == (
         "app-id-value")
     with pytest.raises(TargetError, match="backed by a Key Vault"):
         databricks.put_scope_secret("lab-adb-dev", "data-lake", "k", "v")
     assert databricks.delete_secret_scope("lab-adb-dev", "data-lake") is True
-    assert vault.get_secret("lab-kv-dev", "sp-app-id") == "app-id-value", "vault untouched"
+    assert vault.get_secret(KV_URI, "sp-app-id") == "app-id-value", "vault untouched"
 
 
 def test_clusters_and_libraries(target: LocalTarget, group: str) -> None:
@@ -138,7 +140,7 @@ def test_secrets_a_notebook_reads_are_redacted_in_its_output(target: LocalTarget
     databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
     kv = vault.create_vault(kv_ref(target, group, "lab-kv-dev"), "eastus")
     databricks.create_secret_scope("lab-adb-dev", "data-lake", vault=kv)
-    vault.set_secret("lab-kv-dev", "own-token", "attendee-own-token-7781")
+    vault.set_secret(KV_URI, "own-token", "attendee-own-token-7781")
     cluster = databricks.create_cluster(
         "lab-adb-dev", "lab", node_type="Standard_DS3_v2", spark_version="13.3.x-cpu-ml",
         num_workers=2, autotermination_minutes=120)
@@ -162,6 +164,7 @@ WRITER = """
 import sys
 from pathlib import Path
 from labtui.targets.shared.databrickscfg import ProfileFile
+
 profiles = ProfileFile(Path(sys.argv[1]))
 for n in range(int(sys.argv[3])):
     profiles.write(f"{sys.argv[2]}-{n}", f"https://adb-{n}.example", f"dapi{n:032x}")

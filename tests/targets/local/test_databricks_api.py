@@ -21,6 +21,8 @@ from labtui.targets.local import LocalTarget
 from labtui.targets.local.databricks_api import AlreadyServed, DatabricksApiServer
 from tests.steps.conftest import ANSWERS, Lab
 
+KV_URI = "https://contoso7-kv-dev.vault.azure.net/"
+
 PROFILE = "contoso7-dev"
 VAULT_SECRETS = {"sp-tenant-id", "sp-app-id", "sp-password", "sp-token-endpoint",
                  "datalake-fqdn", "subscription-id", "resource-group", "ml-workspace-name",
@@ -92,7 +94,7 @@ def test_secret_values_never_leave_the_server(served: Served,
     w = _client()
     listing = w.api_client.do("GET", "/api/2.0/secrets/list",  # type: ignore[attr-defined]
                               query={"scope": "data-lake"})
-    password = served.lab.target.vault.get_secret("contoso7-kv-dev", "sp-password")
+    password = served.lab.target.vault.get_secret(KV_URI, "sp-password")
     assert password not in str(listing)
     assert all(set(entry) == {"key"} for entry in listing["secrets"])
     with pytest.raises(BadRequest, match="Cannot write secrets to Azure KeyVault-backed scope"):

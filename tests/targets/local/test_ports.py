@@ -16,6 +16,8 @@ from labtui.targets.resources import (
     STORAGE_ACCOUNTS,
 )
 
+KV_URI = "https://lab-kv-dev.vault.azure.net/"
+
 
 def test_resource_group_owns_its_resources(target: LocalTarget, group: str) -> None:
     lake, vault = target.datalake, target.vault
@@ -27,7 +29,7 @@ def test_resource_group_owns_its_resources(target: LocalTarget, group: str) -> N
     lake.create_file_system("labdldev", "datalake")
     lake.upload("labdldev", "datalake", "data.csv", b"a, b\n")
     vault.create_vault(vault_ref, "eastus")
-    vault.set_secret("lab-kv-dev", "s", "secret-value")
+    vault.set_secret(KV_URI, "s", "secret-value")
     target.databricks.create_workspace(adb_ref, "eastus")
     target.models.create_workspace(ml_ref, "eastus")
     principal = target.principals.create_service_principal("sp", "72f988bf-86f1-41af-91ab-"
@@ -97,22 +99,22 @@ def test_acl_update_remove_and_default_inheritance(target: LocalTarget, group: s
 def test_vault_soft_delete_recover_and_purge(target: LocalTarget, group: str) -> None:
     vault = target.vault
     vault.create_vault(target.ref(group, KEY_VAULTS, "lab-kv-dev"), "eastus")
-    vault.set_secret("lab-kv-dev", "sp-password", "first-value")
-    vault.set_secret("lab-kv-dev", "sp-password", "second-value")
-    assert vault.get_secret("lab-kv-dev", "sp-password") == "second-value"
-    assert vault.delete_secret("lab-kv-dev", "sp-password") is True
-    assert vault.list_secrets("lab-kv-dev") == []
-    assert [d.name for d in vault.list_deleted_secrets("lab-kv-dev")] == ["sp-password"]
+    vault.set_secret(KV_URI, "sp-password", "first-value")
+    vault.set_secret(KV_URI, "sp-password", "second-value")
+    assert vault.get_secret(KV_URI, "sp-password") == "second-value"
+    assert vault.delete_secret(KV_URI, "sp-password") is True
+    assert vault.list_secrets(KV_URI) == []
+    assert [d.name for d in vault.list_deleted_secrets(KV_URI)] == ["sp-password"]
     with pytest.raises(NotFound):
-        vault.get_secret("lab-kv-dev", "sp-password")
+        vault.get_secret(KV_URI, "sp-password")
     with pytest.raises(Conflict, match="deleted but recoverable"):
-        vault.set_secret("lab-kv-dev", "sp-password", "third-value")
-    vault.recover_deleted_secret("lab-kv-dev", "sp-password")
-    assert vault.get_secret("lab-kv-dev", "sp-password") == "second-value"
-    vault.delete_secret("lab-kv-dev", "sp-password")
-    assert vault.purge_deleted_secret("lab-kv-dev", "sp-password") is True
-    vault.set_secret("lab-kv-dev", "sp-password", "third-value")
-    assert vault.delete_secret("lab-kv-dev", "never-there") is False
+        vault.set_secret(KV_URI, "sp-password", "third-value")
+    vault.recover_deleted_secret(KV_URI, "sp-password")
+    assert vault.get_secret(KV_URI, "sp-password") == "second-value"
+    vault.delete_secret(KV_URI, "sp-password")
+    assert vault.purge_deleted_secret(KV_URI, "sp-password") is True
+    vault.set_secret(KV_URI, "sp-password", "third-value")
+    assert vault.delete_secret(KV_URI, "never-there") is False
     raw = (target.sandbox_path / "sandbox.db").read_bytes()
     assert b"third-value" not in raw and b"second-value" not in raw
 
@@ -120,14 +122,14 @@ def test_vault_soft_delete_recover_and_purge(target: LocalTarget, group: str) ->
 def test_vault_takes_concurrent_writes(target: LocalTarget, group: str) -> None:
     vault = target.vault
     vault.create_vault(target.ref(group, KEY_VAULTS, "lab-kv-dev"), "eastus")
-    threads = [threading.Thread(target=vault.set_secret, args=("lab-kv-dev", f"s{i}", f"v{i}"))
+    threads = [threading.Thread(target=vault.set_secret, args=(KV_URI, f"s{i}", f"v{i}"))
                for i in range(16)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(vault.list_secrets("lab-kv-dev")) == sorted(f"s{i}" for i in range(16))
-    assert vault.get_secret("lab-kv-dev", "s7") == "v7"
+    assert sorted(vault.list_secrets(KV_URI)) == sorted(f"s{i}" for i in range(16))
+    assert vault.get_secret(KV_URI, "s7") == "v7"
 
 
 def test_service_principals_and_role_assignments(target: LocalTarget, group: str) -> None:

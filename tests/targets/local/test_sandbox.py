@@ -15,6 +15,8 @@ from labtui.targets.base import TargetError
 from labtui.targets.local import LocalTarget, sandbox
 from labtui.targets.resources import KEY_VAULTS, STORAGE_ACCOUNTS
 
+KV_URI = "https://lab-kv-dev.vault.azure.net/"
+
 
 def test_sandbox_is_private_and_opened_on_first_use(tmp_path: Path) -> None:
     target = LocalTarget(tmp_path / "ws")
@@ -50,8 +52,8 @@ def test_every_port_call_sleeps_the_injected_latency(
     target = LocalTarget(tmp_path / "ws")
     target.resource_groups.create("lab-db-dev", "eastus")
     target.vault.create_vault(target.ref("lab-db-dev", KEY_VAULTS, "lab-kv-dev"), "eastus")
-    target.vault.set_secret("lab-kv-dev", "a", "value-a")
-    assert target.vault.get_secret("lab-kv-dev", "a") == "value-a"
+    target.vault.set_secret(KV_URI, "a", "value-a")
+    assert target.vault.get_secret(KV_URI, "a") == "value-a"
     assert slept == [0.05] * 4
     assert LocalTarget(tmp_path / "ws2", latency=0).latency == 0
     monkeypatch.setenv("LABTUI_LOCAL_LATENCY", "fast")
