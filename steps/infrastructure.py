@@ -600,7 +600,7 @@ class CliProfiles(InfrastructureStep):
 
     def _existing(self, ctx: StepContext) -> Profile | None:
         try:
-            return ctx.target.databricks.read_profile(ctx.value("databricks-profile"))
+            return ctx.target.workstation.read_profile(ctx.value("databricks-profile"))
         except NotFound:
             return None
 
@@ -614,7 +614,7 @@ class CliProfiles(InfrastructureStep):
         if moved and existing is not None and not databricks.check_token(workspace,
                                                                          existing.token):
             raise StepError(
-                f"profile [{profile}] in {databricks.profile_file()} is for another "
+                f"profile [{profile}] in {ctx.target.workstation.profile_file()} is for another "
                 f"workspace ({existing.host}); choose another databricks-profile")
         token = self._usable_token(ctx, existing)
         if token is None:
@@ -623,7 +623,8 @@ class CliProfiles(InfrastructureStep):
             ctx.outputs.set("token", token, secret=True)
         if existing is None:
             ctx.journal.record_once(records.DatabricksProfile(profile))
-            ctx.log(f"add profile [{profile}] for {host} to {databricks.profile_file()}")
+            ctx.log(f"add profile [{profile}] for {host} to "
+                    f"{ctx.target.workstation.profile_file()}")
         elif moved:  # its token is this workspace's: the workspace's address changed
             ctx.log(f"point profile [{profile}] at {host} (it had {existing.host})")
         elif existing.token == token:
@@ -631,7 +632,7 @@ class CliProfiles(InfrastructureStep):
             return
         else:
             ctx.log(f"update the token of profile [{profile}]")
-        databricks.write_profile(profile, host, token)
+        ctx.target.workstation.write_profile(profile, host, token)
 
     def verify(self, ctx: StepContext) -> Verdict:
         databricks = ctx.target.databricks
@@ -641,9 +642,9 @@ class CliProfiles(InfrastructureStep):
             _ref(ctx, DATABRICKS_WORKSPACES, "databricks-workspace")).url
         except NotFound as exc:
             return Verdict.of(Check("workspace", False, str(exc), "run the databricks step"))
-        path = databricks.profile_file()
+        path = ctx.target.workstation.profile_file()
         try:
-            found = databricks.read_profile(profile)
+            found = ctx.target.workstation.read_profile(profile)
         except NotFound:
             return Verdict.of(Check("profile", False, f"there is no [{profile}] in {path}",
                                     "run this step to add it"))
@@ -668,7 +669,7 @@ class CliProfiles(InfrastructureStep):
     def plan(self, ctx: StepContext) -> list[Change]:
         databricks = ctx.target.databricks
         profile, workspace = ctx.value("databricks-profile"), ctx.value("databricks-workspace")
-        path = str(databricks.profile_file())
+        path = str(ctx.target.workstation.profile_file())
         existing = self._existing(ctx)
         try:
             token = self._usable_token(ctx, existing)

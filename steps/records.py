@@ -202,7 +202,7 @@ class DatabricksProfile(Record):
     name: str
 
     def undo(self, ctx: StepContext) -> None:
-        ctx.target.databricks.delete_profile(self.name)
+        ctx.target.workstation.delete_profile(self.name)
 
 
 @dataclass(frozen=True)

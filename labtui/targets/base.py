@@ -137,6 +137,9 @@ from labtui.targets.ports.pipelines import (
 from labtui.targets.ports.pipelines import (
     Vote as Vote,
 )
+from labtui.targets.ports.workstation import (  # re-exported
+    Workstation as Workstation,
+)
 from labtui.targets.resources import (
     OWNER_LABEL as OWNER_LABEL,
 )
@@ -349,6 +352,15 @@ class Target(ABC):
     def environments(self) -> Environments:
         """Deployment environments, their approval checks and the approvals runs wait on."""
         raise self._missing("environments")
+
+    @property
+    def workstation(self) -> Workstation:
+        """The attendee's machine: Databricks CLI profiles and git working copies, the same
+        for every target (a target that needs other profile settings or git credentials
+        overrides it)."""
+        from labtui.targets.shared.workstation import AttendeeWorkstation
+
+        return AttendeeWorkstation(self.workspace)
 
     def journal_mirror(self) -> JournalMirror | None:
         """The target's own record of what the workspace created in it, or None when it keeps

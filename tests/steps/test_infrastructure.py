@@ -278,14 +278,14 @@ def test_a_profile_of_this_workspace_at_an_old_address_is_pointed_at_the_served_
     token = databricks.create_token(workspace.name, "issued before").value
     assert token is not None
     old = f"https://adb-{workspace.workspace_id}.labtui.localhost"
-    databricks.write_profile("contoso7-dev", old, token)
+    lab.target.workstation.write_profile("contoso7-dev", old, token)
     verdict = infra.CliProfiles().verify(lab.ctx(infra.CliProfiles, "dev"))
     assert [c.name for c in verdict.failed] == ["host"]
     plan = infra.CliProfiles().plan(lab.ctx(infra.CliProfiles, "dev"))
     assert [(c.action, c.kind, c.detail) for c in plan] == [
-        ("change", "CLI profile", f"{databricks.profile_file()}: host {workspace.url}")]
+        ("change", "CLI profile", f"{lab.target.workstation.profile_file()}: host {workspace.url}")]
     lab.run(infra.CliProfiles, "dev")
-    profile = databricks.read_profile("contoso7-dev")
+    profile = lab.target.workstation.read_profile("contoso7-dev")
     assert (profile.host, profile.token) == (workspace.url, token)
     assert f"point profile [contoso7-dev] at {workspace.url} (it had {old})" in lab.lines
     assert workspace.url == f"http://127.0.0.1:{databricks.api_port}"
@@ -335,13 +335,13 @@ def test_without_a_token_the_workspace_issues_one_for_the_profile_and_the_pipeli
     lab.run_section()
     databricks = lab.target.databricks
     for env in ("dev", "pipeline"):
-        profile = databricks.read_profile(f"contoso7-{env}")
+        profile = lab.target.workstation.read_profile(f"contoso7-{env}")
         assert profile.token.startswith("dapi") and len(profile.token) == 36
         assert databricks.check_token(f"contoso7-adb-{env}", profile.token)
         assert [t.comment for t in databricks.tokens(f"contoso7-adb-{env}")] == [
             f"labtui cli-profiles [contoso7-{env}]"]
         assert profile.token in lab.masker, "the issued token is masked"
-    pipeline_token = databricks.read_profile("contoso7-pipeline").token
+    pipeline_token = lab.target.workstation.read_profile("contoso7-pipeline").token
     assert databricks.dbutils_secret("contoso7-adb-pipeline", "data-lake",
                                         "db-access-token") == pipeline_token
     raw = b"".join(p.read_bytes() for p in (lab.path / "sandbox").rglob("*")
@@ -365,7 +365,7 @@ def test_without_a_token_the_workspace_issues_one_for_the_profile_and_the_pipeli
                                                   ("change", "CLI profile")]
     lab.run(infra.CliProfiles, "dev")
     assert databricks.check_token("contoso7-adb-dev",
-                                  databricks.read_profile("contoso7-dev").token)
+                                  lab.target.workstation.read_profile("contoso7-dev").token)
 
 
 def test_a_given_token_is_written_as_it_is_and_no_token_is_issued(lab: Lab) -> None:
@@ -375,7 +375,7 @@ def test_a_given_token_is_written_as_it_is_and_no_token_is_issued(lab: Lab) -> N
     assert [(c.action, c.kind) for c in plan] == [("create", "CLI profile")]
     lab.run(infra.CliProfiles, "dev")
     given = lab.answers["databricks-token"]
-    assert lab.target.databricks.read_profile("contoso7-dev").token == given
+    assert lab.target.workstation.read_profile("contoso7-dev").token == given
     assert lab.target.databricks.tokens("contoso7-adb-dev") == []
     plan = infra.CliProfiles().plan(lab.ctx(infra.CliProfiles, "dev"))
     assert [(c.action, c.kind) for c in plan] == [("keep", "CLI profile")]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from labtui.targets.base import Target, TargetError
 from labtui.targets.local.containers import DockerContainers
-from labtui.targets.local.databricks import LocalDatabricks
+from labtui.targets.local.databricks import PROFILE_RETRY_SECONDS, LocalDatabricks
 from labtui.targets.local.datalake import LocalDataLake
 from labtui.targets.local.devops import LocalDevOps
 from labtui.targets.local.identity import LocalIdentity
@@ -23,6 +23,7 @@ from labtui.targets.local.notebooks import NotebookHost
 from labtui.targets.local.resource_groups import LocalResourceGroups
 from labtui.targets.local.sandbox import Sandbox
 from labtui.targets.local.vault import LocalVault
+from labtui.targets.shared.workstation import AttendeeWorkstation
 
 LATENCY_ENV = "LABTUI_LOCAL_LATENCY"
 
@@ -128,6 +129,13 @@ class LocalTarget(Target):
     @property
     def devops(self) -> LocalDevOps:
         return self._open().devops
+
+    @property
+    def workstation(self) -> AttendeeWorkstation:
+        # databricks-sdk retries "connection refused" for retry_timeout_seconds (300 by
+        # default): against a sandbox that is not served, a client would wait minutes.
+        return AttendeeWorkstation(
+            self.workspace, profile_settings={"retry_timeout_seconds": str(PROFILE_RETRY_SECONDS)})
 
     def journal_mirror(self) -> LocalLedger:
         """The sandbox's own record of the journal and of the workspace it belongs to."""

@@ -30,14 +30,12 @@ from labtui.targets.base import (
     LibraryStatus,
     NotebookRun,
     NotFound,
-    Profile,
     SecretScope,
     TargetError,
 )
 from labtui.targets.local.sandbox import LocalPort, Sandbox, with_latency
 from labtui.targets.local.vault import LocalVault
 from labtui.targets.resources import DATABRICKS_WORKSPACES, ResourceRef
-from labtui.targets.shared.databrickscfg import ProfileFile
 
 if TYPE_CHECKING:
     from labtui.targets.local.notebooks import NotebookHost
@@ -590,23 +588,6 @@ class LocalDatabricks(LocalPort, Databricks):
         if not rows or (rows[0]["expires"] is not None and rows[0]["expires"] <= time.time()):
             return None
         return str(rows[0]["workspace"])
-
-    # --- CLI profiles --------------------------------------------------------------------
-
-    def write_profile(self, name: str, host: str, token: str) -> None:
-        # databricks-sdk retries "connection refused" for retry_timeout_seconds (300 by
-        # default): against a sandbox that is not served, a client would wait minutes.
-        ProfileFile.default().write(
-            name, host, token, {"retry_timeout_seconds": str(PROFILE_RETRY_SECONDS)})
-
-    def read_profile(self, name: str) -> Profile:
-        return ProfileFile.default().read(name)
-
-    def delete_profile(self, name: str) -> bool:
-        return ProfileFile.default().delete(name)
-
-    def profile_file(self) -> Path:
-        return ProfileFile.default().path
 
     # --- helpers -------------------------------------------------------------------------
 

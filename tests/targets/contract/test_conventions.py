@@ -8,6 +8,7 @@ secrets.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -226,3 +227,23 @@ def test_the_target_addresses_its_resources_in_one_subscription(target: Target) 
     assert ref.id == (f"/subscriptions/{subscription}/resourceGroups/lab-contract-dev"
                       "/providers/Microsoft.KeyVault/vaults/lab-kv")
     assert ResourceRef.parse(ref.id) == ref
+
+
+def test_the_workstation_is_the_attendees_machine(
+        target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI profiles go to the file the Databricks tools read, whatever the target; clones
+    are kept in the workspace folder; the target's own folders are never involved."""
+    config = tmp_path / "home" / ".databrickscfg"
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(config))
+    workstation = target.workstation
+    assert workstation.profile_file() == config
+    workstation.write_profile("lab-conv", "https://adb-1.1.azuredatabricks.net", SECRET)
+    profile = workstation.read_profile("lab-conv")
+    assert (profile.host, profile.token) == ("https://adb-1.1.azuredatabricks.net", SECRET)
+    assert SECRET not in repr(profile), "a token is never shown"
+    assert workstation.delete_profile("lab-conv") is True
+    assert workstation.delete_profile("lab-conv") is False
+    with pytest.raises(NotFound):
+        workstation.read_profile("lab-conv")
+    assert workstation.clone_folder("mlops") == target.workspace / "repos" / "mlops"
+    assert not (target.workspace / "repos").exists(), "asking creates nothing"

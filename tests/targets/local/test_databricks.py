@@ -214,3 +214,14 @@ def test_workspace_issues_checks_and_revokes_tokens_and_keeps_only_hashes(
     databricks.delete_workspace(adb_ref(target, group, "lab-adb-dev"))
     databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
     assert databricks.tokens("lab-adb-dev") == [], "tokens go with their workspace"
+
+
+def test_local_profiles_give_up_quickly_on_a_sandbox_not_served(
+        target: LocalTarget, config: Path) -> None:
+    """databricks-sdk retries a refused connection for five minutes by default; the local
+    target's profiles say seconds, so a tool pointed at a sandbox not served fails fast."""
+    target.workstation.write_profile("lab-dev", "http://127.0.0.1:20001", "dapi-lab")
+    text = config.read_text()
+    assert "retry_timeout_seconds = 5" in text
+    assert target.workstation.read_profile("lab-dev").host == "http://127.0.0.1:20001"
+    assert not target.sandbox_path.exists(), "profiles are the attendee's, not the sandbox's"

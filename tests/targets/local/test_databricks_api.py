@@ -37,7 +37,7 @@ class Served:
 
     @property
     def token(self) -> str:
-        return self.lab.target.databricks.read_profile(PROFILE).token
+        return self.lab.target.workstation.read_profile(PROFILE).token
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ def test_a_token_the_sdk_creates_opens_the_same_workspace(served: Served) -> Non
     assert "ci" in comments
     listed = other.api_client.do("GET", "/api/2.0/token/list")
     assert created.token_value not in str(listed), "a token's value is shown once only"
-    pipeline = served.lab.target.databricks.read_profile("contoso7-pipeline").token
+    pipeline = served.lab.target.workstation.read_profile("contoso7-pipeline").token
     piped = WorkspaceClient(host=served.server.url, token=pipeline)
     assert [c.cluster_name for c in piped.clusters.list()] == ["contoso7-pipeline"]
 
@@ -195,7 +195,7 @@ def test_legacy_cli_lists_scopes_and_secrets(served: Served) -> None:
 
 
 def test_legacy_cli_with_a_wrong_token_says_so_in_one_line(served: Served) -> None:
-    served.lab.target.databricks.write_profile(PROFILE, served.server.url, "dapi" + "1" * 32)
+    served.lab.target.workstation.write_profile(PROFILE, served.server.url, "dapi" + "1" * 32)
     done = _legacy_cli(served, "secrets", "list-scopes", "--profile", PROFILE)
     assert done.returncode == 1
     out = (done.stdout + done.stderr).strip()
@@ -340,7 +340,7 @@ def test_sandbox_serve_keeps_the_api_up_until_ctrl_c(lab_ready: Lab) -> None:
             serving.wait()
     assert serving.returncode == 0, err
     assert (out, err) == ("", "")
-    token = lab_ready.target.databricks.read_profile(PROFILE).token
+    token = lab_ready.target.workstation.read_profile(PROFILE).token
     assert token not in line
 
 
