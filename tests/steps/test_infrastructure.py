@@ -444,3 +444,20 @@ def test_a_secret_journaled_with_its_vault_name_still_undoes(lab: Lab) -> None:
     entry.record.undo(lab.ctx(infra.Secrets, "dev"))
     assert vault.list_secrets(KV_URI) == []
     assert vault.list_deleted_secrets(KV_URI) == [], "deleted and purged"
+
+
+def test_each_infrastructure_step_is_found_from_its_id_in_one_hop() -> None:
+    """`key-vault` lives in steps/infrastructure/key_vault.py, its guide beside it; the
+    installed entry point says the same."""
+    from importlib.metadata import entry_points
+
+    from labtui.catalog import Catalog
+
+    steps = [type(step) for step in Catalog.discover() if step.section == "Infrastructure"]
+    assert len(steps) == 10
+    points = {point.name: point.value for point in entry_points(group="labtui.steps")}
+    for step in steps:
+        module = f"labtui_steps.infrastructure.{step.id.replace('-', '_')}"
+        assert step.__module__ == module, step.id
+        assert points[step.id] == f"{module}:{step.__name__}"
+        assert step.guide().startswith("#"), f"{step.id} has its guide beside it"
