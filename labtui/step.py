@@ -213,6 +213,9 @@ class Step(ABC):
     """For a step that runs once: the one environment whose resources it works with (the dev
     loop works in "dev"), or None for a step that belongs to no environment."""
     manual: ClassVar[bool] = False
+    place: ClassVar[int] = 0
+    """Where the step comes in its section, for steps in modules of their own: lower first;
+    steps of one place keep the order of their module and of their lines in it."""
 
     @abstractmethod
     def run(self, ctx: StepContext) -> None:

@@ -44,6 +44,7 @@ class CliProfiles(InfrastructureStep):
     """
 
     id = "cli-profiles"
+    place = 7
     title = "Configure the Databricks CLI profiles"
     summary = ("Write a token profile for the workspace to ~/.databrickscfg (read by both "
                "Databricks CLIs and databricks-sdk), with your token or one the workspace "

@@ -37,6 +37,7 @@ class DataLake(InfrastructureStep):
     """StorageV2, hierarchical namespace on, Cool tier, with the file system `datalake`."""
 
     id = "data-lake"
+    place = 3
     title = "Add the data lake (Storage gen 2)"
     summary = "StorageV2 account, hierarchical namespace on, Cool tier; file system 'datalake'."
     requires = ("resource-groups",)

@@ -43,6 +43,7 @@ class Databricks(InfrastructureStep):
     """Premium workspace; one cluster that stops after 120 idle minutes, ML libraries on it."""
 
     id = "databricks"
+    place = 5
     title = "Add the Databricks workspace and cluster"
     summary = ("Premium Databricks workspace, a cluster that terminates after 120 minutes of "
                "inactivity, with azureml-sdk and the ML libraries installed.")

@@ -33,6 +33,7 @@ class KeyVault(InfrastructureStep):
     """One Key Vault per environment."""
 
     id = "key-vault"
+    place = 4
     title = "Add the Key Vault"
     summary = "A Key Vault per environment for the secrets the notebooks and pipelines read."
     requires = ("resource-groups",)

@@ -33,6 +33,7 @@ class MlWorkspace(InfrastructureStep):
     """The Machine Learning workspace: the model registry of the environment."""
 
     id = "ml-workspace"
+    place = 2
     title = "Add the Machine Learning workspace"
     summary = "A Machine Learning service workspace per environment (the model registry)."
     requires = ("resource-groups",)

@@ -31,6 +31,7 @@ class ResourceGroups(InfrastructureStep):
     """{prefix}-db-dev, {prefix}-db-pipeline and {prefix}-db-prod."""
 
     id = "resource-groups"
+    place = 1
     title = "Create the resource groups"
     summary = "One resource group per environment: dev, pipeline and prod."
     inputs = (PREFIX, LOCATION, RESOURCE_GROUP)

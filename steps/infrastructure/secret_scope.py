@@ -34,6 +34,7 @@ class SecretScope(InfrastructureStep):
     """The Key Vault-backed secret scope `data-lake` in the Databricks workspace."""
 
     id = "secret-scope"
+    place = 9
     title = "Create the Key Vault-backed secret scope"
     summary = "Secret scope 'data-lake' in Databricks, backed by the environment's Key Vault."
     requires = ("key-vault", "databricks")

@@ -52,6 +52,7 @@ class Secrets(InfrastructureStep):
     """The secrets notebooks and pipelines read through the `data-lake` scope."""
 
     id = "secrets"
+    place = 10
     title = "Add the secrets to the Key Vault"
     summary = ("sp-tenant-id, sp-app-id, sp-password, sp-token-endpoint, datalake-fqdn, "
                "subscription-id, resource-group, ml-workspace-name, alg-state, created-by; "

@@ -40,6 +40,7 @@ class ServicePrincipal(InfrastructureStep):
     `datalake`, and "Storage Blob Data Contributor" on the account."""
 
     id = "service-principal"
+    place = 8
     title = "Create the service principal and give it the data lake"
     summary = ("az ad sp create-for-rbac; rwx and default ACL on 'datalake'; role Storage "
                "Blob Data Contributor on the storage account.")

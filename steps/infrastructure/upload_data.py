@@ -38,6 +38,7 @@ class UploadData(InfrastructureStep):
     """AdultCensusIncome.csv into the `datalake` file system."""
 
     id = "upload-data"
+    place = 6
     title = "Add the initial data to the data lake"
     summary = "Upload AdultCensusIncome.csv to the 'datalake' file system."
     requires = ("data-lake",)
