@@ -217,6 +217,9 @@ class Step(ABC):
     actions: ClassVar[tuple[Action, ...]] = ()
     """What a person can do to the step's result besides running it (approve, reject): see
     `labtui.actions`. The engine calls `act` with one of them."""
+    place: ClassVar[int] = 0
+    """Where the step comes in its section, for steps in modules of their own: lower first;
+    steps of one place keep the order of their module and of their lines in it."""
 
     @abstractmethod
     def run(self, ctx: StepContext) -> None:
