@@ -820,6 +820,13 @@ class Workspace:
         return RunRecord(run_id, step_id, _env_of(env_key), action, started, finished,
                          outcome, message, tuple(row[0] for row in lines))
 
+    def run_log(self, run_id: int) -> list[tuple[float, str, str]]:
+        """Every (at, level, line) of one run's log, in order; the lines were masked when
+        they were written."""
+        rows = self._query("SELECT at, level, line FROM run_logs WHERE run_id = ? ORDER BY seq",
+                           (run_id,))
+        return [(float(at), str(level), str(line)) for at, level, line in rows]
+
     def runs(self) -> list[RunRecord]:
         """Every run, oldest first, without log lines."""
         rows = self._query(

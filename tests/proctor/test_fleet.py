@@ -12,15 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labtui.catalog import Catalog
-from labtui.fleet import (
-    AttendeeFinished,
-    AttendeeOutcome,
-    AttendeeStarted,
-    CellState,
-    Retrying,
-    UnitEvent,
-)
 from labtui.journal import Record
+from labtui.proctor.events import AttendeeFinished, AttendeeStarted, Retrying, UnitEvent
+from labtui.proctor.results import AttendeeOutcome, CellState
 from labtui.state import Workspace
 from labtui.step import Check, Step, StepContext, Verdict
 from labtui.targets.base import TargetError, Transient
