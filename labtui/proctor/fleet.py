@@ -116,9 +116,9 @@ class Fleet:
         self.fields = with_targets_options(
             self.catalog.fields(), {self.options.target, *(a.target for a in roster if a.target)})
         fields = self.fields
-        if self.options.values_file is not None:
-            # Checked once here, so a bad answers file stops everything before anyone starts.
-            load_answers(self.options.values_file, fields)
+        # Checked once here, so a bad answers file stops everything before anyone starts.
+        self._answers = (load_answers(self.options.values_file, fields)
+                         if self.options.values_file is not None else Answers())
         shared = parse_set_args(self.options.set_values, fields)
         per_attendee = {"prefix"}.union(*(a.values for a in roster), *(a.secret_vars
                                                                      for a in roster))
@@ -130,7 +130,8 @@ class Fleet:
         self._shared = shared
         # Every attendee's secrets are masked in what the room is shown (the proctor's own
         # lines and summaries), as each session masks its own.
-        Resolver(self.fields, set_args=shared, environ=self.environ).mask_with(self.masker)
+        Resolver(self.fields, set_args=shared, environ=self.environ,
+                 answers=self._answers).mask_with(self.masker)
         for attendee in roster:
             self._values_of(attendee).mask_with(self.masker)
 
@@ -277,9 +278,11 @@ class Fleet:
     def _values_of(self, attendee: Attendee) -> Resolver:
         """The attendee's values as their session resolves them, without their workspace:
         what the roster row, the shared answers and the proctor's shell give them."""
+        shared = self._answers
+        answers = Answers(shared.path, {**shared.top, **attendee.values,
+                                        **attendee.secrets(self.environ)}, shared.per_env)
         return Resolver(self.fields, set_args=self._shared, environ=self._environ_for(attendee),
-                        answers=Answers(None, {**attendee.values,
-                                               **attendee.secrets(self.environ)}))
+                        answers=answers)
 
     def _environ_for(self, attendee: Attendee) -> dict[str, str]:
         """The environment an attendee's values resolve from: the proctor's, without the
