@@ -294,7 +294,7 @@ class Engine:
         return unit_state(self.workspace, unit)
 
     def values_for(self, unit: Unit) -> dict[str, str]:
-        return self.resolver.resolve(unit.env).values
+        return self.resolver.hand_out(unit.env)
 
     def check_values(self, units: Sequence[Unit]) -> None:
         """Raise ValuesError naming every missing or invalid value the units need."""

@@ -153,7 +153,7 @@ def configure_target(target: Target, resolver: Resolver, masker: Masker) -> None
         raise ValuesError([f"{problem} (an option of the {target.name} target)"
                            for problem in problems])
     resolver.mask_with(masker)  # the secret options are masked as the resolver hands them out
-    values = resolver.resolve(None).values
+    values = resolver.hand_out(None)
     chosen = {option.name: values[option.name] for option in target.options
               if option.name in values}
     target.configure(chosen)

@@ -157,16 +157,17 @@ class Resolver:
         self.unreadable: dict[tuple[str, str | None], str] = {}
         """(input, scope) -> why its stored value could not be read (a lost secret.key)."""
         self.maskers: list[Masker] = []
-        """Where every secret value this resolver hands out or keeps is registered."""
+        """Where every secret value this resolver hands out is registered."""
         if masker is not None:
             self.mask_with(masker)
 
     # -- masking: the one place secret values are registered with a masker ------------------
 
     def mask_with(self, masker: Masker, workspace: Workspace | None = None) -> None:
-        """From now on, register with `masker` every secret value this resolver resolves or
-        keeps; at once, every secret given to it (--set, LABTUI_*, the answers file) and
-        every one stored in its workspace (or `workspace`), secret outputs included.
+        """From now on, register with `masker` every secret value this resolver hands out
+        (`hand_out`, `mask_value`); at once, every secret given to it (--set, LABTUI_*, the
+        answers file) and every one stored in its workspace (or `workspace`), secret outputs
+        included.
 
         Raises:
             WorkspaceError: the workspace's secrets cannot be read.
@@ -244,9 +245,17 @@ class Resolver:
                     progressed = True
             if not progressed:
                 break
+        return Resolved(values, origins)
+
+    def hand_out(self, env: str | None) -> dict[str, str]:
+        """The values for `env` as a step or a target gets them (`resolve`), every secret
+        among them registered with the maskers first. (Plain `resolve` registers nothing:
+        the app's form keeps each prefix of a secret as it is typed, and a prefix is not the
+        secret.)"""
+        values = self.resolve(env).values
         for name, value in values.items():
             self.mask_value(self.fields[name], value)
-        return Resolved(values, origins)
+        return values
 
     def problems(self, fields: Iterable[Field], env: str | None) -> list[str]:
         """One line for each missing or invalid value among `fields` in `env`."""
@@ -341,7 +350,6 @@ class Resolver:
         if value == "":
             workspace.delete_value(fld.name, scope)
         elif workspace.get_value(fld.name, scope) != value:
-            self.mask_value(fld, value)
             workspace.set_value(fld.name, scope, value, secret=fld.is_secret)
 
     def forget(self, fld: Field, env: str | None) -> list[str | None]:
