@@ -17,7 +17,7 @@ from typing import Any
 
 from labtui.catalog import Catalog
 from labtui.proctor.roster import Attendee
-from labtui.state import Workspace
+from labtui.workspace import Workspace
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,6 @@ from labtui.proctor.results import (
 from labtui.proctor.roster import Attendee, Roster
 from labtui.retry import RetryPolicy
 from labtui.session import Session, SessionOptions, with_targets_options
-from labtui.state import Workspace, WorkspaceError, WorkspaceLocked
 from labtui.targets.errors import TargetError
 from labtui.values import (
     Answers,
@@ -59,6 +58,7 @@ from labtui.values import (
     mask_stored_secrets,
     parse_set_args,
 )
+from labtui.workspace import Workspace, WorkspaceError, WorkspaceLocked
 
 DEFAULT_PARALLEL = 64
 """Workers at once. Each mostly waits on the cloud, so a whole room (20-60) runs in one wave."""

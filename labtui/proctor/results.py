@@ -11,7 +11,7 @@ from typing import Any
 from labtui.catalog import Unit
 from labtui.engine import Outcome, Result, Status
 from labtui.proctor.roster import Attendee
-from labtui.state import Workspace
+from labtui.workspace import Workspace
 
 
 class AttendeeOutcome(StrEnum):
