@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_recover.configure_parser(commands.add_parser(
         "recover", parents=common,
         help="rebuild a lost state.db's journal from what the target recorded"))
-    from labtui import proctor
+    from labtui.proctor import command as proctor
 
     proctor.configure_parser(commands.add_parser(
         "proctor", parents=common,
@@ -204,7 +204,7 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
             _say_broken_lock(session.workspace, console)
             engine = session.engine
             if args.rollback and args.all:  # and what steps no longer installed made
-                units = [*units, *engine.uninstalled_units(args.env)]
+                units = engine.reset_scope(args.env)
                 planned = list(units)
             if args.rollback and not _confirm_rollback(engine, units, confirm, console):
                 _error("nothing was rolled back")
@@ -496,11 +496,8 @@ def _guide(args: argparse.Namespace, masker: Masker) -> int:
     answers = load_answers(args.values, fields) if args.values else Answers()
     workspace = _open_for_reading(args)
     try:
-        if workspace is not None:
-            for secret in workspace.secret_values():
-                masker.register(secret)
         resolver = Resolver(fields, set_args=parse_set_args(args.set_values, fields),
-                            answers=answers, workspace=workspace)
+                            answers=answers, workspace=workspace, masker=masker)
         guide = guide_for(step, resolver.resolve(env).values, env, fields)
     finally:
         if workspace is not None:
@@ -582,7 +579,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return cli_recover.run(args)
         if args.command == "proctor":
-            from labtui import proctor
+            from labtui.proctor import command as proctor
 
             return proctor.run(args, masker)
         if args.command == "sandbox":

@@ -138,12 +138,13 @@ class _Journal(Journal):
 
 
 class _Outputs:
-    def __init__(self, workspace: Workspace, unit: Unit, masker: Masker) -> None:
-        self._workspace, self._unit, self._masker = workspace, unit, masker
+    def __init__(self, workspace: Workspace, unit: Unit,
+                 register_secret: Callable[[str], None]) -> None:
+        self._workspace, self._unit, self._register = workspace, unit, register_secret
 
     def set(self, name: str, value: str, *, secret: bool = False) -> None:
-        if secret:
-            self._masker.register(value)
+        if secret:  # a secret the step learnt at run time, as `ctx.register_secret` takes
+            self._register(value)
         self._workspace.set_output(self._unit.id, self._unit.env, name, value, secret=secret)
 
     def get(self, name: str, *, step: str | None = None, env: str | None = None) -> str | None:
@@ -224,8 +225,9 @@ class Engine:
         self.cancelled = threading.Event()
         self.retry = retry or RetryPolicy()
         """How a hook that failed with `Transient` is tried again (every front end's)."""
-        for secret in workspace.secret_values():
-            self.masker.register(secret)
+        # The resolver is the one that registers secrets: those given, those it resolves,
+        # those stored (secret outputs of earlier runs too).
+        self.resolver.mask_with(self.masker, workspace)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -292,11 +294,7 @@ class Engine:
         return unit_state(self.workspace, unit)
 
     def values_for(self, unit: Unit) -> dict[str, str]:
-        values = self.resolver.resolve(unit.env).values
-        for fld in self.resolver.fields.values():
-            if fld.is_secret and fld.name in values:
-                self.masker.register(values[fld.name])
-        return values
+        return self.resolver.hand_out(unit.env)
 
     def check_values(self, units: Sequence[Unit]) -> None:
         """Raise ValuesError naming every missing or invalid value the units need."""
@@ -340,12 +338,14 @@ class Engine:
             self.workspace.record_artifact(unit.id, unit.env, name, path)
             self.emit(ArtifactReady(unit.id, unit.env, name, str(path)))
 
+        # The one way a value a step learns at run time (a key it created) gets masked.
+        register_secret = self.masker.register
         return StepContext(
             step_id=unit.id, env=unit.env, values=self.values_for(unit), target=self.target,
             log=log, journal=_Journal(self.workspace, unit, self.target.journal_mirror()),
-            outputs=_Outputs(self.workspace, unit, self.masker), artifacts=artifacts,
+            outputs=_Outputs(self.workspace, unit, register_secret), artifacts=artifacts,
             cancelled=self.cancelled, report_progress=progress,
-            register_secret=self.masker.register, publish_artifact=publish,
+            register_secret=register_secret, publish_artifact=publish,
             redact=self.masker.redact,
         )
 
@@ -616,6 +616,20 @@ class Engine:
         rollback in this order; `rollback` follows it."""
         return list(reversed(units))
 
+    def reset_scope(self, env: str | None = None) -> list[Unit]:
+        """Every unit a rollback of the whole lab takes on, in run order: each installed unit
+        (of `env` when given) and then those of steps no longer installed whose entries the
+        journal still holds, so what they made is removed too (first, being newest)."""
+        return [*self.catalog.units(env=env), *self.uninstalled_units(env)]
+
+    def units_through(self, step_id: str) -> list[Unit]:
+        """What a hot start through `step_id` runs: see `units_through`.
+
+        Raises:
+            CatalogError: no such step.
+        """
+        return units_through(self.catalog, step_id)
+
     def rollback(self, units: Sequence[Unit]) -> list[Result]:
         """Undo units (given in run order) in `rollback_order`; continue past failures and
         report each; once cancelled, start no further unit."""
@@ -746,3 +760,19 @@ def backup_taken(backup: Path, owner: str) -> str | None:
     if not rows or rows[0][0] != owner:
         return None
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(backup.stat().st_mtime))
+
+
+def units_through(catalog: Catalog, step_id: str) -> list[Unit]:
+    """The lab as an attendee would have done it up to `step_id`: every unit of the sections
+    involved (the step's and its requirements'), in the lab's order, up to and including the
+    step, with what they require (so cli-profiles too, which nothing requires).
+
+    Raises:
+        CatalogError: no such step.
+    """
+    needed = catalog.closure(catalog.units([step_id]))
+    everything = catalog.units()
+    last = max(i for i, unit in enumerate(everything) if unit.id == step_id)
+    sections = {unit.step.section for unit in needed}
+    return catalog.closure([unit for unit in everything[:last + 1]
+                            if unit.step.section in sections])

@@ -152,12 +152,10 @@ def configure_target(target: Target, resolver: Resolver, masker: Masker) -> None
     if problems:
         raise ValuesError([f"{problem} (an option of the {target.name} target)"
                            for problem in problems])
-    values = resolver.resolve(None).values
+    resolver.mask_with(masker)  # the secret options are masked as the resolver hands them out
+    values = resolver.hand_out(None)
     chosen = {option.name: values[option.name] for option in target.options
               if option.name in values}
-    for option in target.options:
-        if option.is_secret and option.name in chosen:
-            masker.register(chosen[option.name])
     target.configure(chosen)
 
 

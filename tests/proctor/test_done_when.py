@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from labtui.catalog import Catalog
-from labtui.fleet import AttendeeOutcome, Fleet, FleetOptions, FleetSummary, load_roster
 from labtui.masking import Masker
+from labtui.proctor.fleet import Fleet, FleetOptions
+from labtui.proctor.results import AttendeeOutcome, FleetSummary
+from labtui.proctor.roster import load_roster
 from labtui.state import Workspace
 from tests.conftest import LAB_DATA, require_lab_data
 from tests.proctor.conftest import Room, write_roster
