@@ -36,6 +36,7 @@ from labtui.journal import Journal, JournalEntry, Record
 from labtui.masking import Masker
 from labtui.plain_text import strip_escapes
 from labtui.retry import RetryCancelled, RetryPolicy
+from labtui.schedule import schedule
 from labtui.state import Workspace, WorkspaceError
 from labtui.status import UnitState, unit_state
 from labtui.step import (
@@ -110,6 +111,9 @@ class Result:
 
 
 EXPECTED_ERRORS = (StepError, TargetError, WorkspaceError, ValuesError)
+
+DEFAULT_PARALLEL = 8
+"""Units an engine works on at once (their hooks mostly wait on the target's round trips)."""
 
 
 class _Journal(Journal):
@@ -212,6 +216,7 @@ class Engine:
         heartbeat_after: float = 30.0,
         error_log: Path | None = None,
         retry: RetryPolicy | None = None,
+        parallel: int = DEFAULT_PARALLEL,
     ) -> None:
         self.catalog = catalog
         self.workspace = workspace
@@ -224,6 +229,14 @@ class Engine:
         self.cancelled = threading.Event()
         self.retry = retry or RetryPolicy()
         """How a hook that failed with `Transient` is tried again (every front end's)."""
+        if parallel < 1:
+            raise ValueError(f"parallel must be at least 1 (got {parallel})")
+        self.parallel = parallel
+        """How many units that do not depend on each other run, verify or roll back at once
+        (1: one after the other, in order)."""
+        # Units work in threads: listeners get one event at a time, the target opens once.
+        self._emit_lock = threading.RLock()
+        self._target_lock = threading.Lock()
         for secret in workspace.secret_values():
             self.masker.register(secret)
 
@@ -232,7 +245,9 @@ class Engine:
     @property
     def target(self) -> Target:
         if not isinstance(self._target, Target):
-            self._target = self._target()
+            with self._target_lock:
+                if not isinstance(self._target, Target):
+                    self._target = self._target()
         return self._target
 
     def close(self) -> None:
@@ -276,8 +291,9 @@ class Engine:
                     0, entry.step, entry.env, entry.kind, entry.ref, entry.undo, entry.created))
 
     def emit(self, event: Event) -> None:
-        for listener in self.listeners:
-            listener(event)
+        with self._emit_lock:
+            for listener in self.listeners:
+                listener(event)
 
     def cancel(self) -> None:
         """Ask the running hook to stop at its next check; the journal stays exact."""
@@ -483,8 +499,11 @@ class Engine:
 
     def run(self, units: Sequence[Unit], *, force: bool = False, with_requires: bool = False,
             solve_manual: bool = False) -> list[Result]:
-        """Run units in order; stop at the first that does not end done. With `solve_manual`,
-        a manual step that does not verify gets its reference answer instead of instructions.
+        """Run units, those that do not need each other at once (up to `parallel`), each
+        after its requirements; one that does not end done stops the units that need it (and
+        only those); once cancelled, no further unit starts. The results come in run order,
+        without the units not reached. With `solve_manual`, a manual step that does not
+        verify gets its reference answer instead of instructions.
 
         Raises:
             ValuesError: a value is missing or invalid (nothing was run).
@@ -493,13 +512,20 @@ class Engine:
         units = self.run_scope(units, with_requires=with_requires)
         self.check_values(units)  # values first: a missing value is named before a requirement
         units = self.units_to_run(units)
-        results = []
-        for unit in units:
-            result = self._perform(unit, "run", partial(self._run, unit, force, solve_manual))
-            results.append(result)
-            if not result.ok:
-                break
-        return results
+        return self._concurrently(
+            units, self.catalog.requirements,
+            lambda unit: self._perform(unit, "run", partial(self._run, unit, force,
+                                                            solve_manual)),
+            proceed=lambda result: result.ok)
+
+    def _concurrently(self, units: Sequence[Unit], waits_for: Callable[[Unit], Sequence[Unit]],
+                      work: Callable[[Unit], Result],
+                      proceed: Callable[[Result], bool] = lambda result: True) -> list[Result]:
+        """`work` on each unit once those of `waits_for` are finished (and `proceed`ed), up
+        to `parallel` at once; the results in the order of `units`."""
+        done = schedule(units, waits_for, work, workers=self.parallel,
+                        cancelled=self.cancelled, proceed=proceed)
+        return [done[unit] for unit in units if unit in done]
 
     def _run(self, unit: Unit, force: bool, solve_manual: bool, ctx: StepContext) -> Result:
         self.check_requires(unit)
@@ -562,7 +588,10 @@ class Engine:
         """Verify units, read-only; a done unit that no longer verifies becomes drift, one that
         was never done (or was rolled back) is not done."""
         self.check_values(units)
-        return [self._perform(unit, "verify", partial(self._verify_unit, unit)) for unit in units]
+        # Verify only reads: no unit waits for another.
+        return self._concurrently(
+            units, lambda unit: (),
+            lambda unit: self._perform(unit, "verify", partial(self._verify_unit, unit)))
 
     def _verify_unit(self, unit: Unit, ctx: StepContext) -> Result:
         verdict = self._verify(unit, ctx)
@@ -584,14 +613,21 @@ class Engine:
         return list(reversed(units))
 
     def rollback(self, units: Sequence[Unit]) -> list[Result]:
-        """Undo units (given in run order) in `rollback_order`; continue past failures and
-        report each; once cancelled, start no further unit."""
-        results = []
-        for unit in self.rollback_order(units):
-            if self.cancelled.is_set():
-                break
-            results.append(self._perform(unit, "rollback", partial(self._rollback, unit)))
-        return results
+        """Undo units (given in run order) in `rollback_order`: each once what needs it is
+        undone (those of steps no longer installed first), those that do not wait on each
+        other at once; continue past failures and report each; once cancelled, start no
+        further unit. The results come in rollback order."""
+        order = self.rollback_order(units)
+        uninstalled = [unit for unit in order if unit.id not in self.catalog]
+
+        def waits_for(unit: Unit) -> list[Unit]:
+            if unit.id not in self.catalog:
+                return []
+            return [*self.catalog.dependents(unit), *uninstalled]
+
+        return self._concurrently(
+            order, waits_for,
+            lambda unit: self._perform(unit, "rollback", partial(self._rollback, unit)))
 
     def _rollback(self, unit: Unit, ctx: StepContext) -> Result:
         entries = ctx.journal.entries()
