@@ -1,6 +1,6 @@
 """Round trips: how many port calls the engine's shape waits on, against the floor the lab allows.
 
-On a real cloud every port call is a round trip of 50–300 ms, so what counts is how many of
+On a real cloud every port call is a round trip of 50 to 300 ms, so what counts is how many of
 them the work waits on one after the other. This provisions the Infrastructure section
 (no latency, untimed), then measures, side by side in one run, at 0 and at --latency seconds
 slept by every call to the local target's ports:
@@ -10,7 +10,7 @@ slept by every call to the local target's ports:
 - (c) one attendee's proctor reset (provisioned again first, untimed).
 
 For each it prints the port calls made, the time at both latencies, the round trips waited on
-in sequence ((time at latency − time at 0) ÷ latency), the floor — the fewest sequential round
+in sequence ((time at latency - time at 0) ÷ latency), the floor — the fewest sequential round
 trips the dependency depth allows (the longest chain of units, times the round trips each unit
 cannot avoid: 1 for a verify or a rollback, 3 for a forced run, which reads what is there,
 writes the difference and verifies)
@@ -121,10 +121,8 @@ def engine_work(workspace: Path, answers: Path, catalog: Catalog, action: str,
                 units: Sequence[Unit]) -> Callable[[], None]:
     def work() -> None:
         with session(workspace, answers, catalog) as s:
-            if action == "run":
-                results = s.engine.run(units, force=True)
-            else:
-                results = s.engine.verify(units)
+            results = (s.engine.run(units, force=True) if action == "run"
+                       else s.engine.verify(units))
         failed = [r for r in results if not r.ok]
         if failed or len(results) != len(units):
             raise SystemExit(f"{action}: {len(results)} of {len(units)} units, "

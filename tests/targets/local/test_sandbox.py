@@ -87,3 +87,36 @@ def test_a_sandbox_db_that_is_not_a_database_is_one_clear_error(tmp_path: Path) 
     with pytest.raises(TargetError) as caught:
         LocalTarget(tmp_path / "ws").resource_groups.list()
     assert "sandbox.db" in str(caught.value) or str(root) in str(caught.value)
+
+
+def test_sibling_resources_removed_at_once_from_two_threads_both_go(tmp_path: Path) -> None:
+    """Units roll back side by side: two file systems whose removals both find the shared
+    `datalake` folder empty must not trip over each other removing it."""
+    import threading
+
+    target = LocalTarget(tmp_path / "ws")
+    lake = target.datalake
+    target.resource_groups.create("lab-db-dev", "eastus")
+    for account in ("labdla", "labdlb"):
+        lake.create_account("lab-db-dev", account, "eastus")
+    errors: list[BaseException] = []
+    for _ in range(60):
+        for account in ("labdla", "labdlb"):
+            lake.create_file_system(account, "datalake")
+        start = threading.Barrier(2)
+
+        def remove(account: str) -> None:
+            start.wait(10)
+            try:
+                assert lake.delete_file_system(account, "datalake")
+            except BaseException as exc:  # collected: the test names it below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=remove, args=(a,)) for a in ("labdla", "labdlb")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+    assert lake.file_systems("labdla") == lake.file_systems("labdlb") == []
+    target.close()
