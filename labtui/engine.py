@@ -32,6 +32,7 @@ from labtui.events import (
     StepFinished,
     StepStarted,
 )
+from labtui.gather import DEFAULT_CALLS, CallPool
 from labtui.journal import Journal, JournalEntry, Record
 from labtui.masking import Masker
 from labtui.plain_text import strip_escapes
@@ -217,6 +218,7 @@ class Engine:
         error_log: Path | None = None,
         retry: RetryPolicy | None = None,
         parallel: int = DEFAULT_PARALLEL,
+        parallel_calls: int = DEFAULT_CALLS,
     ) -> None:
         self.catalog = catalog
         self.workspace = workspace
@@ -237,6 +239,8 @@ class Engine:
         # Units work in threads: listeners get one event at a time, the target opens once.
         self._emit_lock = threading.RLock()
         self._target_lock = threading.Lock()
+        self.calls = CallPool(parallel_calls)
+        """Where hooks make their independent port calls at once (`StepContext.gather`)."""
         for secret in workspace.secret_values():
             self.masker.register(secret)
 
@@ -252,6 +256,7 @@ class Engine:
 
     def close(self) -> None:
         """Close the target if this engine opened it."""
+        self.calls.close()
         if isinstance(self._target, Target):
             self._target.close()
 
@@ -362,7 +367,7 @@ class Engine:
             outputs=_Outputs(self.workspace, unit, self.masker), artifacts=artifacts,
             cancelled=self.cancelled, report_progress=progress,
             register_secret=self.masker.register, publish_artifact=publish,
-            redact=self.masker.redact,
+            redact=self.masker.redact, gather_calls=self.calls.gather,
         )
 
     def _verify(self, unit: Unit, ctx: StepContext, *, before_run: bool = False) -> Verdict:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import hmac
 import os
 import shutil
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import ClassVar
 
 from labtui_steps import census, records
 from labtui_steps.fields import (
@@ -45,6 +46,7 @@ from labtui.step import (
     ENVIRONMENTS,
     Change,
     Check,
+    JournalEntry,
     Step,
     StepContext,
     StepError,
@@ -57,6 +59,7 @@ from labtui.targets.base import (
     NotFound,
     Profile,
     StorageAccount,
+    TargetError,
 )
 
 FILE_SYSTEM = "datalake"
@@ -72,20 +75,6 @@ LIBRARIES: tuple[Library, ...] = (
     Library("pypi", "scikit-learn"),
 )
 DOWNLOAD_TIMEOUT = 10.0
-PARALLEL_CALLS = 8
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-def _parallel(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """Apply `work` to every item concurrently (port calls are network round trips)."""
-    if len(items) <= 1:
-        return [work(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(items))) as pool:
-        return list(pool.map(work, items))
-
-
 def _check(name: str, problem: str | None, hint: str = "") -> Check:
     return Check(name, problem is None, problem or "", hint if problem else "")
 
@@ -910,12 +899,17 @@ class Secrets(InfrastructureStep):
                 raise StepError(f"{name} is not recorded: run the {step} step first")
             return value
 
+        # The two reads that are round trips go together.
+        reads = [partial(ctx.target.datalake.uri, ctx.value("storage-account"), FILE_SYSTEM)]
+        if ctx.env == "pipeline":
+            reads.append(partial(self._db_token, ctx, issue=issue))
+        fqdn, *token = ctx.gather(*reads)
         values = {
             "sp-tenant-id": tenant,
             "sp-app-id": output("sp-app-id", "service-principal"),
             "sp-password": output("sp-password", "service-principal"),
             "sp-token-endpoint": f"https://login.microsoftonline.com/{tenant}/oauth2/token",
-            "datalake-fqdn": ctx.target.datalake.uri(ctx.value("storage-account"), FILE_SYSTEM),
+            "datalake-fqdn": fqdn,
             "subscription-id": ctx.value("subscription-id"),
             "resource-group": ctx.value("resource-group"),
             "ml-workspace-name": ctx.value("ml-workspace-name"),
@@ -926,15 +920,17 @@ class Secrets(InfrastructureStep):
             values.update({
                 "compute-name": ctx.value("compute-name"),
                 "db-workspace-name": ctx.value("databricks-workspace"),
-                "db-access-token": self._db_token(ctx, issue=issue),
+                "db-access-token": token[0],
                 "db-cluster-id": output("cluster-id", "databricks"),
                 "model-name": ctx.value("model-name"),
                 "image-name": ctx.value("image-name"),
             })
         return values
 
-    def _compare(self, ctx: StepContext, wanted: dict[str, str]) -> tuple[list[str], list[str]]:
-        """Names of the secrets missing from the vault, and of those with another value."""
+    def _compare(self, ctx: StepContext, wanted: dict[str, str],
+                 *with_them: Callable[[], object]) -> tuple[list[str], list[str]]:
+        """Names of the secrets missing from the vault, and of those with another value.
+        `with_them` are other reads made in the same round trip (their errors raised)."""
         vault, store = ctx.value("key-vault"), ctx.target.vault
 
         def state(name: str) -> str:
@@ -945,16 +941,23 @@ class Secrets(InfrastructureStep):
             return "same" if hmac.compare_digest(value.encode(), wanted[name].encode()) \
                 else "different"
 
-        states = dict(zip(wanted, _parallel(state, list(wanted)), strict=True))
+        answers = ctx.gather(*with_them, *(partial(state, name) for name in wanted))
+        states = dict(zip(wanted, answers[len(with_them):], strict=True))
         return ([n for n, s in states.items() if s == "missing"],
                 [n for n, s in states.items() if s == "different"])
 
     def run(self, ctx: StepContext) -> None:
         wanted = self.wanted(ctx, issue=True)
         vault, store = ctx.value("key-vault"), ctx.target.vault
-        store.get_vault(vault)
-        missing, different = self._compare(ctx, wanted)
-        deleted = {secret.name for secret in store.list_deleted_secrets(vault)}
+        deleted_secrets: list[str] = []
+
+        def list_deleted() -> None:
+            deleted_secrets.extend(secret.name for secret in store.list_deleted_secrets(vault))
+
+        # The vault first: a missing one is the error named.
+        missing, different = self._compare(ctx, wanted, partial(store.get_vault, vault),
+                                           list_deleted)
+        deleted = set(deleted_secrets)
         ours = {entry.ref for entry in ctx.journal.entries() if entry.kind == "vault-secret"}
         for name in missing:
             if name in deleted:
@@ -971,28 +974,23 @@ class Secrets(InfrastructureStep):
             ctx.log("every secret is in place")
             return
         ctx.check_cancelled()
-        done = 0
         total = len(todo)
+        written: list[str] = []
+        lock = threading.Lock()
 
         def write(name: str) -> str | None:
-            if ctx.cancelled.is_set():
-                return f"{name} (cancelled)"
-            store.set_secret(vault, name, wanted[name])
+            try:
+                store.set_secret(vault, name, wanted[name])
+            except TargetError as error:
+                return f"{name} ({error})"
+            with lock:
+                written.append(name)
+                ctx.progress(len(written), total, name)
             return None
 
         ctx.log(f"set {total} secret{'s' if total != 1 else ''} in {vault}: {', '.join(todo)}")
-        failures: list[str] = []
-        with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, total)) as pool:
-            futures = {pool.submit(write, name): name for name in todo}
-            for future, name in futures.items():
-                error = future.exception()
-                if error is not None:
-                    failures.append(f"{name} ({error})")
-                elif future.result() is not None:
-                    failures.append(f"{name} (cancelled)")
-                done += 1
-                ctx.progress(done, total, name)
-        ctx.check_cancelled()
+        failures = [failure for failure in ctx.gather(*(partial(write, n) for n in todo))
+                    if failure is not None]
         if failures:
             raise StepError(f"could not set {len(failures)} secret(s) in {vault}: "
                             + "; ".join(failures))
@@ -1003,11 +1001,26 @@ class Secrets(InfrastructureStep):
         except StepError as exc:
             return Verdict.of(Check("inputs", False, str(exc)))
         vault, workspace = ctx.value("key-vault"), ctx.value("databricks-workspace")
-        try:
-            ctx.target.vault.get_vault(vault)
-        except NotFound as exc:
-            return Verdict.of(Check("key vault", False, str(exc), "run the key-vault step"))
-        missing, different = self._compare(ctx, wanted)
+        vault_missing: list[str] = []
+        listing: list[set[str] | NotFound] = []
+
+        def find_vault() -> None:
+            try:
+                ctx.target.vault.get_vault(vault)
+            except NotFound as exc:
+                vault_missing.append(str(exc))
+
+        def list_scope() -> None:
+            try:
+                listing.append(set(ctx.target.databricks.scope_secrets(workspace, SCOPE)))
+            except NotFound as exc:
+                listing.append(exc)
+
+        # The vault, the scope's listing and the values: one round trip.
+        missing, different = self._compare(ctx, wanted, find_vault, list_scope)
+        if vault_missing:
+            return Verdict.of(Check("key vault", False, vault_missing[0],
+                                    "run the key-vault step"))
         problems = []
         if missing:
             problems.append(f"missing: {', '.join(missing)}")
@@ -1018,10 +1031,9 @@ class Secrets(InfrastructureStep):
 
         # Databricks lets only a notebook read a secret's value (dbutils); from outside, the
         # scope lists the names and the vault behind it holds the values (checked above).
-        try:
-            listed = set(ctx.target.databricks.scope_secrets(workspace, SCOPE))
-        except NotFound as exc:
-            checks.append(Check(f"listed by scope {SCOPE}", False, str(exc),
+        listed = listing[0]
+        if isinstance(listed, NotFound):
+            checks.append(Check(f"listed by scope {SCOPE}", False, str(listed),
                                 "run the secret-scope step"))
             return Verdict(tuple(checks))
         unlisted = [name for name in wanted if name not in listed]
@@ -1029,6 +1041,16 @@ class Secrets(InfrastructureStep):
                              f"not listed: {', '.join(unlisted)}" if unlisted else None,
                              "run the secret-scope step, then this one"))
         return Verdict(tuple(checks))
+
+    def rollback(self, ctx: StepContext) -> None:
+        """Each entry stands alone (a secret, a recovered secret, the pipeline's token): they
+        are undone together, one round trip instead of one per secret."""
+
+        def undo(entry: JournalEntry) -> None:
+            entry.record.undo(ctx)
+            ctx.journal.forget(entry)
+
+        ctx.gather(*(partial(undo, entry) for entry in reversed(ctx.journal.entries())))
 
     def plan(self, ctx: StepContext) -> list[Change]:
         try:

@@ -105,7 +105,7 @@ def test_sibling_resources_removed_at_once_from_two_threads_both_go(tmp_path: Pa
             lake.create_file_system(account, "datalake")
         start = threading.Barrier(2)
 
-        def remove(account: str) -> None:
+        def remove(account: str, start: threading.Barrier = start) -> None:
             start.wait(10)
             try:
                 assert lake.delete_file_system(account, "datalake")
