@@ -156,7 +156,7 @@ def _options(args: argparse.Namespace, argv: Sequence[str]) -> SessionOptions:
 
 def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> int:
     from labtui.console import Console, JsonLines, LogFile
-    from labtui.engine import RequirementsError
+    from labtui.engine import NotManual, RequirementsError
     from labtui.session import Session
 
     if sum(map(bool, (args.step, args.all, args.section))) != 1:
@@ -205,17 +205,18 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
                         results = engine.rollback(units)
                     elif args.plan:
                         results = engine.plan(units, force=args.force)
-                    elif args.solve and args.step and not args.with_requires:
-                        planned = [unit for unit in units if unit.step.manual]
-                        if not planned:
-                            raise UsageError("--solve is for manual steps (like write-test), "
-                                             "or with --with-requires when one comes first")
-                        results = engine.solve(planned)
+                    elif args.solve:
+                        try:
+                            scope = engine.solve_scope(units, with_requires=args.with_requires,
+                                                       broad=not args.step)
+                        except NotManual as exc:
+                            raise UsageError(str(exc)) from None
+                        planned = list(scope.units)
+                        results = engine.solve_request(scope, force=args.force)
                     else:
                         planned = engine.run_scope(units, with_requires=args.with_requires)
                         results = engine.run(units, force=args.force,
-                                             with_requires=args.with_requires,
-                                             solve_manual=args.solve)
+                                             with_requires=args.with_requires)
                 except RequirementsError as exc:
                     raise UsageError(str(exc)) from None
     finally:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 from labtui.catalog import Catalog, Unit
 from labtui.events import (
@@ -91,6 +92,28 @@ class RequirementsError(Exception):
             f"step {unit.label!r} needs {names} done first: run "
             f"{'it' if len(missing) == 1 else 'them'}, or add --with-requires"
         )
+
+
+class NotManual(Exception):
+    """A solve was asked of steps none of which is manual (and nothing comes first)."""
+
+    def __init__(self, units: Sequence[Unit]) -> None:
+        self.units = list(units)
+        names = ", ".join(dict.fromkeys(unit.id for unit in units))
+        these = "is not a manual step" if len(self.units) == 1 else "are not manual steps"
+        super().__init__(f"{names} {these}: --solve is for manual steps (like write-test), "
+                         "or with --with-requires when one comes first")
+
+
+@dataclass(frozen=True)
+class SolveScope:
+    """What a solve takes on: `action` "solve" fills in the reference answer of `units` (the
+    manual ones chosen) and verifies them; "run" runs `units` (with what they need) and
+    solves each manual step it meets instead of showing its instructions."""
+
+    action: Literal["solve", "run"]
+    units: tuple[Unit, ...]
+    """In the order the action takes them on (a summary names those it did not reach)."""
 
 
 @dataclass
@@ -562,6 +585,33 @@ class Engine:
         self.workspace.set_status(unit.id, unit.env, Status.FAILED, message)
         return Result(unit, "run", Outcome.FAILED,
                       f"ran, but verify failed: {message}", list(verdict.checks))
+
+    def solve_scope(self, units: Sequence[Unit], *, with_requires: bool = False,
+                    broad: bool = False) -> SolveScope:
+        """What a solve of `units` takes on (the CLI's --solve and the app's Solve ask this).
+        Steps picked one by one are solved in place: their manual units, the others left
+        out. With `with_requires`, or `broad` (a whole section, everything), it is a run that
+        solves the manual steps on its way.
+
+        Raises:
+            NotManual: steps picked one by one, none of them manual.
+        """
+        if with_requires or broad:
+            return SolveScope("run", tuple(self.run_scope(units, with_requires=with_requires)))
+        manual = tuple(unit for unit in units if unit.step.manual)
+        if not manual:
+            raise NotManual(units)
+        return SolveScope("solve", manual)
+
+    def solve_request(self, scope: SolveScope, *, force: bool = False) -> list[Result]:
+        """Carry out what `solve_scope` decided.
+
+        Raises:
+            ValuesError, RequirementsError: as `solve` and `run` do.
+        """
+        if scope.action == "solve":
+            return self.solve(scope.units)
+        return self.run(scope.units, force=force, solve_manual=True)
 
     def solve(self, units: Sequence[Unit]) -> list[Result]:
         """Fill in the reference answer of manual steps (proctors, --solve), then verify.
