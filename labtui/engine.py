@@ -38,7 +38,7 @@ from labtui.journal import Journal, JournalEntry, Record
 from labtui.masking import Masker
 from labtui.plain_text import strip_escapes
 from labtui.retry import RetryCancelled, RetryPolicy
-from labtui.schedule import schedule
+from labtui.schedule import DEFAULT_PARALLEL, schedule
 from labtui.state import Workspace, WorkspaceError
 from labtui.status import UnitState, unit_state
 from labtui.step import (
@@ -136,8 +136,6 @@ class Result:
 
 EXPECTED_ERRORS = (StepError, TargetError, WorkspaceError, ValuesError)
 
-DEFAULT_PARALLEL = 8
-"""Units an engine works on at once (their hooks mostly wait on the target's round trips)."""
 
 
 class _Journal(Journal):

@@ -17,6 +17,9 @@ from typing import TypeVar
 T = TypeVar("T", bound=Hashable)
 R = TypeVar("R")
 
+DEFAULT_PARALLEL = 8
+"""Units an engine works on at once (their hooks mostly wait on the target's round trips)."""
+
 
 def schedule(
     items: Sequence[T],

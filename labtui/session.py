@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labtui.catalog import Catalog
-from labtui.engine import DEFAULT_PARALLEL, Engine
+from labtui.engine import Engine
 from labtui.events import Listener
 from labtui.masking import Masker
 from labtui.retry import RetryPolicy
+from labtui.schedule import DEFAULT_PARALLEL
 from labtui.state import Workspace
 from labtui.step import Field
 from labtui.targets.base import Target, TargetError
@@ -37,7 +38,7 @@ class SessionOptions:
     retry: RetryPolicy | None = None
     """How the engine retries a hook a target answered with `Transient` (default policy)."""
     parallel: int | None = None
-    """Units the engine works on at once (default `labtui.engine.DEFAULT_PARALLEL`)."""
+    """Units the engine works on at once (default `labtui.schedule.DEFAULT_PARALLEL`)."""
 
 
 class Session:
