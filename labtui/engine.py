@@ -4,6 +4,11 @@ The headless console, the app and the proctor all drive the lab through an `Engi
 them calls a step hook directly. The engine owns the order of things (values before work,
 requires before a run, verify before and after a run), the journal, the run history, masking of
 everything that leaves a hook, and cooperative cancellation.
+
+On a cloud a unit's time is mostly waiting on round trips, so units that do not need each other
+run (verify, roll back) at once, bounded by `parallel` (`labtui.schedule`), and a hook makes its
+independent port calls together through `StepContext.gather` (`labtui.gather`). What the user
+sees stays in the lab's order: results come back in run (or rollback) order.
 """
 
 from __future__ import annotations
@@ -135,7 +140,6 @@ class Result:
 
 
 EXPECTED_ERRORS = (StepError, TargetError, WorkspaceError, ValuesError)
-
 
 
 class _Journal(Journal):
@@ -322,7 +326,8 @@ class Engine:
                 listener(event)
 
     def cancel(self) -> None:
-        """Ask the running hook to stop at its next check; the journal stays exact."""
+        """Start no further unit, and ask the running hooks to stop at their next check; the
+        journal stays exact."""
         self.cancelled.set()
 
     def status(self, unit: Unit) -> Status:
