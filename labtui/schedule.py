@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T", bound=Hashable)
 R = TypeVar("R")
@@ -81,6 +83,9 @@ def schedule(
                 break  # the rest wait for something left out (or a cycle: none here)
             results[step[0]] = work(step[0])
         return results
+
+    # Imported here: the command line reads DEFAULT_PARALLEL and must start light.
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     running: dict[Future[R], T] = {}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="labtui-unit") as pool:
