@@ -19,6 +19,7 @@ from labtui.app.step_detail import STEP_ACTION_PREFIX, StepDetail
 from labtui.app.step_tree import StepTree
 from labtui.app.value_form import FieldRow, ValueForm
 from labtui.catalog import Unit
+from labtui.engine import NotManual
 from labtui.values import ValuesError
 
 if TYPE_CHECKING:
@@ -177,10 +178,14 @@ class StepActions(EngineJobs):
     def action_solve(self) -> None:
         """A manual step: fill in the lab's reference answer, then verify it."""
         target = self._actionable("solve")
-        if not isinstance(target, Selection) or not target.step.manual:
+        if not isinstance(target, Selection):
             return
-        units = tuple(target.units)
-        self.ask(solve_question(target), lambda: self.start(Job("solve", units)))
+        try:  # what a solve takes on is the engine's to say, as for --solve
+            scope = self.lab.engine.solve_scope(target.units)
+        except NotManual:
+            return  # offered on manual steps only (the footer, the palette)
+        self.ask(solve_question(target),
+                 lambda: self.start(Job(scope.action, scope.units, solve_manual=True)))
 
     def action_edit(self) -> None:
         """A manual step's file (write-test's test file) in the attendee's $EDITOR; the step

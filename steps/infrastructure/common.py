@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from collections.abc import Callable
 
 from labtui_steps import records
 
@@ -33,18 +31,7 @@ LIBRARIES: tuple[Library, ...] = (
     Library("pypi", "scikit-learn"),
 )
 DOWNLOAD_TIMEOUT = 10.0
-PARALLEL_CALLS = 8
 
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-def parallel(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """Apply `work` to every item concurrently (port calls are network round trips)."""
-    if len(items) <= 1:
-        return [work(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(items))) as pool:
-        return list(pool.map(work, items))
 
 
 def resource_ref(ctx: StepContext, type: str, field: str) -> ResourceRef:

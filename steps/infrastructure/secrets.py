@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable
+from functools import partial
 from typing import ClassVar
 
 from labtui_steps import records
@@ -24,24 +26,24 @@ from labtui_steps.fields import (
 )
 from labtui_steps.infrastructure.common import (
     FILE_SYSTEM,
-    PARALLEL_CALLS,
     SCOPE,
     InfrastructureStep,
     check_that,
     issue_token,
-    parallel,
     resource_ref,
 )
 
 from labtui.step import (
     Change,
     Check,
+    JournalEntry,
     StepContext,
     StepError,
     Verdict,
 )
 from labtui.targets.base import (
     NotFound,
+    TargetError,
 )
 from labtui.targets.resources import (
     KEY_VAULTS,
@@ -103,12 +105,18 @@ class Secrets(InfrastructureStep):
                 raise StepError(f"{name} is not recorded: run the {step} step first")
             return value
 
+        # The two reads that are round trips go together.
+        reads: list[Callable[[], str]] = [
+            partial(ctx.target.datalake.uri, ctx.value("storage-account"), FILE_SYSTEM)]
+        if ctx.env == "pipeline":
+            reads.append(partial(self._db_token, ctx, issue=issue))
+        fqdn, *token = ctx.gather(*reads)
         values = {
             "sp-tenant-id": tenant,
             "sp-app-id": output("sp-app-id", "service-principal"),
             "sp-password": output("sp-password", "service-principal"),
             "sp-token-endpoint": f"https://login.microsoftonline.com/{tenant}/oauth2/token",
-            "datalake-fqdn": ctx.target.datalake.uri(ctx.value("storage-account"), FILE_SYSTEM),
+            "datalake-fqdn": fqdn,
             "subscription-id": ctx.value("subscription-id"),
             "resource-group": ctx.value("resource-group"),
             "ml-workspace-name": ctx.value("ml-workspace-name"),
@@ -119,16 +127,34 @@ class Secrets(InfrastructureStep):
             values.update({
                 "compute-name": ctx.value("compute-name"),
                 "db-workspace-name": ctx.value("databricks-workspace"),
-                "db-access-token": self._db_token(ctx, issue=issue),
+                "db-access-token": token[0],
                 "db-cluster-id": output("cluster-id", "databricks"),
                 "model-name": ctx.value("model-name"),
                 "image-name": ctx.value("image-name"),
             })
         return values
 
-    def _compare(self, ctx: StepContext, vault_uri: str,
-                 wanted: dict[str, str]) -> tuple[list[str], list[str]]:
-        """Names of the secrets missing from the vault, and of those with another value."""
+    def _vault(self, ctx: StepContext) -> tuple[str, Callable[[], None]]:
+        """The vault's URI, and a read that fails with `NotFound` when the vault is not there.
+
+        The URI the key-vault step recorded lets the vault's check go in the same round trip
+        as the secrets' reads; without it (a workspace from before), the vault is read first.
+        """
+        ref = resource_ref(ctx, KEY_VAULTS, "key-vault")
+        recorded = ctx.outputs.get("vault-uri", step="key-vault")
+        if recorded:
+            def check() -> None:
+                found = ctx.target.vault.get_vault(ref)
+                if found.uri != recorded:
+                    raise StepError(f"{found.name} answers at {found.uri}, not at the recorded "
+                                    f"{recorded}: run the key-vault step again")
+            return recorded, check
+        return ctx.target.vault.get_vault(ref).uri, lambda: None
+
+    def _compare(self, ctx: StepContext, vault_uri: str, wanted: dict[str, str],
+                 *with_them: Callable[[], object]) -> tuple[list[str], list[str]]:
+        """Names of the secrets missing from the vault, and of those with another value.
+        `with_them` are other reads made in the same round trip (their errors raised)."""
         store = ctx.target.vault
 
         def state(name: str) -> str:
@@ -139,16 +165,23 @@ class Secrets(InfrastructureStep):
             return "same" if hmac.compare_digest(value.encode(), wanted[name].encode()) \
                 else "different"
 
-        states = dict(zip(wanted, parallel(state, list(wanted)), strict=True))
+        answers = ctx.gather(*with_them, *(partial(state, name) for name in wanted))
+        states = dict(zip(wanted, answers[len(with_them):], strict=True))
         return ([n for n, s in states.items() if s == "missing"],
                 [n for n, s in states.items() if s == "different"])
 
     def run(self, ctx: StepContext) -> None:
         wanted = self.wanted(ctx, issue=True)
         vault, store = ctx.value("key-vault"), ctx.target.vault
-        uri = store.get_vault(resource_ref(ctx, KEY_VAULTS, "key-vault")).uri
-        missing, different = self._compare(ctx, uri, wanted)
-        deleted = {secret.name for secret in store.list_deleted_secrets(uri)}
+        uri, check_vault = self._vault(ctx)
+        deleted_secrets: list[str] = []
+
+        def list_deleted() -> None:
+            deleted_secrets.extend(secret.name for secret in store.list_deleted_secrets(uri))
+
+        # The vault first: a missing one is the error named.
+        missing, different = self._compare(ctx, uri, wanted, check_vault, list_deleted)
+        deleted = set(deleted_secrets)
         ours = {entry.ref for entry in ctx.journal.entries() if entry.kind == "vault-secret"}
         for name in missing:
             if name in deleted:
@@ -165,28 +198,23 @@ class Secrets(InfrastructureStep):
             ctx.log("every secret is in place")
             return
         ctx.check_cancelled()
-        done = 0
         total = len(todo)
+        written: list[str] = []
+        lock = threading.Lock()
 
         def write(name: str) -> str | None:
-            if ctx.cancelled.is_set():
-                return f"{name} (cancelled)"
-            store.set_secret(uri, name, wanted[name])
+            try:
+                store.set_secret(uri, name, wanted[name])
+            except TargetError as error:
+                return f"{name} ({error})"
+            with lock:
+                written.append(name)
+                ctx.progress(len(written), total, name)
             return None
 
         ctx.log(f"set {total} secret{'s' if total != 1 else ''} in {vault}: {', '.join(todo)}")
-        failures: list[str] = []
-        with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, total)) as pool:
-            futures = {pool.submit(write, name): name for name in todo}
-            for future, name in futures.items():
-                error = future.exception()
-                if error is not None:
-                    failures.append(f"{name} ({error})")
-                elif future.result() is not None:
-                    failures.append(f"{name} (cancelled)")
-                done += 1
-                ctx.progress(done, total, name)
-        ctx.check_cancelled()
+        failures = [failure for failure in ctx.gather(*(partial(write, n) for n in todo))
+                    if failure is not None]
         if failures:
             raise StepError(f"could not set {len(failures)} secret(s) in {vault}: "
                             + "; ".join(failures))
@@ -197,11 +225,30 @@ class Secrets(InfrastructureStep):
         except StepError as exc:
             return Verdict.of(Check("inputs", False, str(exc)))
         vault, workspace = ctx.value("key-vault"), ctx.value("databricks-workspace")
+        vault_missing: list[str] = []
+        listing: list[set[str] | NotFound] = []
         try:
-            uri = ctx.target.vault.get_vault(resource_ref(ctx, KEY_VAULTS, "key-vault")).uri
+            uri, check_vault = self._vault(ctx)
         except NotFound as exc:
             return Verdict.of(Check("key vault", False, str(exc), "run the key-vault step"))
-        missing, different = self._compare(ctx, uri, wanted)
+
+        def find_vault() -> None:
+            try:
+                check_vault()
+            except (NotFound, StepError) as exc:
+                vault_missing.append(str(exc))
+
+        def list_scope() -> None:
+            try:
+                listing.append(set(ctx.target.databricks.scope_secrets(workspace, SCOPE)))
+            except NotFound as exc:
+                listing.append(exc)
+
+        # The vault, the scope's listing and the values: one round trip.
+        missing, different = self._compare(ctx, uri, wanted, find_vault, list_scope)
+        if vault_missing:
+            return Verdict.of(Check("key vault", False, vault_missing[0],
+                                    "run the key-vault step"))
         problems = []
         if missing:
             problems.append(f"missing: {', '.join(missing)}")
@@ -212,10 +259,9 @@ class Secrets(InfrastructureStep):
 
         # Databricks lets only a notebook read a secret's value (dbutils); from outside, the
         # scope lists the names and the vault behind it holds the values (checked above).
-        try:
-            listed = set(ctx.target.databricks.scope_secrets(workspace, SCOPE))
-        except NotFound as exc:
-            checks.append(Check(f"listed by scope {SCOPE}", False, str(exc),
+        listed = listing[0]
+        if isinstance(listed, NotFound):
+            checks.append(Check(f"listed by scope {SCOPE}", False, str(listed),
                                 "run the secret-scope step"))
             return Verdict(tuple(checks))
         unlisted = [name for name in wanted if name not in listed]
@@ -223,6 +269,16 @@ class Secrets(InfrastructureStep):
                              f"not listed: {', '.join(unlisted)}" if unlisted else None,
                              "run the secret-scope step, then this one"))
         return Verdict(tuple(checks))
+
+    def rollback(self, ctx: StepContext) -> None:
+        """Each entry stands alone (a secret, a recovered secret, the pipeline's token): they
+        are undone together, one round trip instead of one per secret."""
+
+        def undo(entry: JournalEntry) -> None:
+            entry.record.undo(ctx)
+            ctx.journal.forget(entry)
+
+        ctx.gather(*(partial(undo, entry) for entry in reversed(ctx.journal.entries())))
 
     def plan(self, ctx: StepContext) -> list[Change]:
         try:

@@ -464,3 +464,40 @@ def test_each_infrastructure_step_is_found_from_its_id_in_one_hop() -> None:
         assert step.__module__ == module, step.id
         assert points[step.id] == f"{module}:{step.__name__}"
         assert step.guide().startswith("#"), f"{step.id} has its guide beside it"
+
+
+def test_secrets_reads_and_removals_each_wait_on_one_round_trip(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a cloud each port call is a round trip: the vault, the scope's listing and the ten
+    values are read together, and the ten secrets removed together. The first calls on the
+    engine's pool wait at a barrier as wide as that round trip: calls made one after the
+    other would never all arrive there (the barrier would break)."""
+    import threading
+
+    lab.run_section(envs=("dev",))
+    sandbox = lab.target.sandbox
+    real_pause = sandbox.pause
+    lock = threading.Lock()
+    meeting = {"barrier": threading.Barrier(12), "arrived": 0}
+
+    def pause() -> None:
+        if threading.current_thread().name.startswith("labtui-call"):
+            barrier = meeting["barrier"]
+            assert isinstance(barrier, threading.Barrier)
+            with lock:
+                first = int(meeting["arrived"]) < barrier.parties
+                meeting["arrived"] = int(meeting["arrived"]) + 1
+            if first:
+                barrier.wait(20)
+        real_pause()
+
+    monkeypatch.setattr(sandbox, "pause", pause)
+    verdict = infra.Secrets().verify(lab.ctx(infra.Secrets, "dev"))
+    assert verdict.ok, verdict.failed
+    assert meeting["arrived"] >= 12, "the vault, the listing and the ten values together"
+
+    meeting.update(barrier=threading.Barrier(len(infra.Secrets.LAB_SECRETS)), arrived=0)
+    lab.rollback(infra.Secrets, "dev")
+    assert meeting["arrived"] == 2 * len(infra.Secrets.LAB_SECRETS), "removed, then purged"
+    assert lab.journal(infra.Secrets, "dev") == []
+    assert lab.target.vault.list_secrets(KV_URI) == []

@@ -399,20 +399,26 @@ class Sandbox:
         """A folder under the sandbox, created 0700 with its parents."""
         path = self.root.joinpath(*parts)
         current = self.root
-        for part in path.relative_to(self.root).parts:
-            current = current / part
-            _make_private_dir(current)
+        # Under the lock: a removal in another thread must not take an empty parent away
+        # between creating it and creating the child.
+        with self._lock:
+            for part in path.relative_to(self.root).parts:
+                current = current / part
+                _make_private_dir(current)
         return path
 
     def remove_folder(self, *parts: str) -> None:
         path = self.root.joinpath(*parts)
-        if path.exists():
-            shutil.rmtree(path)
-        # Parents left empty by the removal would be a trace of the deleted resource.
-        parent = path.parent
-        while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
-            parent = parent.parent
+        # Under the lock: units removing sibling resources at once both find their shared
+        # parent empty, and only one may remove it.
+        with self._lock:
+            if path.exists():
+                shutil.rmtree(path)
+            # Parents left empty by the removal would be a trace of the deleted resource.
+            parent = path.parent
+            while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
 
     # --- latency -------------------------------------------------------------------------
 

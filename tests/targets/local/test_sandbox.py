@@ -136,3 +136,36 @@ def test_a_sandbox_made_before_subscriptions_keeps_the_ids_it_stored(tmp_path: P
             f"/subscriptions/{sandbox.LEGACY_SUBSCRIPTION}/resourceGroups/lab-db-dev"
     finally:
         older.close()
+
+
+def test_sibling_resources_removed_at_once_from_two_threads_both_go(tmp_path: Path) -> None:
+    """Units roll back side by side: two file systems whose removals both find the shared
+    `datalake` folder empty must not trip over each other removing it."""
+    import threading
+
+    target = LocalTarget(tmp_path / "ws")
+    lake = target.datalake
+    target.resource_groups.create("lab-db-dev", "eastus")
+    for account in ("labdla", "labdlb"):
+        lake.create_account(target.ref("lab-db-dev", STORAGE_ACCOUNTS, account), "eastus")
+    errors: list[BaseException] = []
+    for _ in range(60):
+        for account in ("labdla", "labdlb"):
+            lake.create_file_system(account, "datalake")
+        start = threading.Barrier(2)
+
+        def remove(account: str, start: threading.Barrier = start) -> None:
+            start.wait(10)
+            try:
+                assert lake.delete_file_system(account, "datalake")
+            except BaseException as exc:  # collected: the test names it below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=remove, args=(a,)) for a in ("labdla", "labdlb")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+    assert lake.file_systems("labdla") == lake.file_systems("labdlb") == []
+    target.close()
