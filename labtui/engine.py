@@ -224,6 +224,7 @@ class Engine:
         self.cancelled = threading.Event()
         self.retry = retry or RetryPolicy()
         """How a hook that failed with `Transient` is tried again (every front end's)."""
+        self._target_checked = False
         for secret in workspace.secret_values():
             self.masker.register(secret)
 
@@ -274,6 +275,16 @@ class Engine:
             if key not in rows:
                 self.workspace.journal_restore(JournalRow(
                     0, entry.step, entry.env, entry.kind, entry.ref, entry.undo, entry.created))
+
+    def check_target(self) -> None:
+        """Have the target confirm where it works before any hook runs (once per engine).
+
+        Raises:
+            TargetError: the target's options name a place it cannot work in.
+        """
+        if not self._target_checked:
+            self.target.check()
+            self._target_checked = True
 
     def emit(self, event: Event) -> None:
         for listener in self.listeners:
@@ -493,6 +504,7 @@ class Engine:
         units = self.run_scope(units, with_requires=with_requires)
         self.check_values(units)  # values first: a missing value is named before a requirement
         units = self.units_to_run(units)
+        self.check_target()
         results = []
         for unit in units:
             result = self._perform(unit, "run", partial(self._run, unit, force, solve_manual))
@@ -542,6 +554,7 @@ class Engine:
         self.check_values(units)
         for unit in units:
             self.check_requires(unit)
+        self.check_target()
         results = []
         for unit in units:
             result = self._perform(unit, "solve", partial(self._solve, unit))
@@ -562,6 +575,7 @@ class Engine:
         """Verify units, read-only; a done unit that no longer verifies becomes drift, one that
         was never done (or was rolled back) is not done."""
         self.check_values(units)
+        self.check_target()
         return [self._perform(unit, "verify", partial(self._verify_unit, unit)) for unit in units]
 
     def _verify_unit(self, unit: Unit, ctx: StepContext) -> Result:
@@ -586,6 +600,7 @@ class Engine:
     def rollback(self, units: Sequence[Unit]) -> list[Result]:
         """Undo units (given in run order) in `rollback_order`; continue past failures and
         report each; once cancelled, start no further unit."""
+        self.check_target()
         results = []
         for unit in self.rollback_order(units):
             if self.cancelled.is_set():
@@ -670,6 +685,7 @@ class Engine:
         """What a run of each unit would do, touching nothing; with `force`, what a forced
         run (which runs a unit even when it verifies) would do."""
         self.check_values(units)
+        self.check_target()
         return [self._perform(unit, "plan", partial(self._plan, unit, force)) for unit in units]
 
     def _plan(self, unit: Unit, force: bool, ctx: StepContext) -> Result:

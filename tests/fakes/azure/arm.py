@@ -1,6 +1,8 @@
 """Azure Resource Manager: the subscription, its resource groups and its resource providers.
 
 What the fake keeps faithful, because the SDK or the Azure target depends on it:
+- `GET /subscriptions/{id}` answers the subscription (its display name, tenant and state);
+  another id is 404 SubscriptionNotFound, as for a subscription the caller cannot see;
 - every call needs a bearer token for https://management.azure.com and an `api-version`
   (400 MissingApiVersionParameter without one), and names compare case-insensitively;
 - `PUT …/resourcegroups/{name}` answers 201 the first time and 200 after; `DELETE` answers 202
@@ -61,6 +63,8 @@ class FakeArm:
     entra: FakeEntra
     subscription_id: str
     operations: Operations
+    subscription_name: str = "Contoso Lab Subscription"
+    subscription_state: str = "Enabled"
     delete_polls: int = 2
     registration_polls: int = 2
     require_registration: bool = False
@@ -75,6 +79,7 @@ class FakeArm:
             self.providers.setdefault(ns, "NotRegistered")
         self.providers["Microsoft.Resources"] = "Registered"
         route = self.fake.route
+        route("GET", SUB, self.guard(self._get_subscription))
         route("PUT", GROUP, self.guard(self._put_group))
         route("GET", GROUP, self.guard(self._get_group))
         route("HEAD", GROUP, self.guard(self._head_group))
@@ -140,6 +145,20 @@ class FakeArm:
                          f"The subscription is not registered to use namespace '{namespace}'. "
                          "See https://aka.ms/rps-not-found for how to register subscriptions.")
         return None
+
+    # --- the subscription -----------------------------------------------------------------
+
+    def _get_subscription(self, request: Request, match: re.Match[str]) -> Response:
+        return Response(200, {
+            "id": f"/subscriptions/{self.subscription_id}",
+            "subscriptionId": self.subscription_id,
+            "tenantId": self.entra.tenant_id,
+            "displayName": self.subscription_name,
+            "state": self.subscription_state,
+            "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
+                                     "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
+            "authorizationSource": "RoleBased",
+        })
 
     # --- resource groups ------------------------------------------------------------------
 
