@@ -15,6 +15,7 @@ Every failure is one line, never holding a secret.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -165,6 +166,16 @@ def _device_code_link(tenant_id: str, endpoints: Endpoints,
     return Link("a device code", make)
 
 
+def _quiet_sdk_loggers() -> None:
+    # azure-identity and MSAL log each link that fails as a warning; with no logging set up,
+    # Python would print those on stderr beside labtui's own one line. A NullHandler keeps
+    # them for whoever configures logging, and off the terminal otherwise.
+    for name in ("azure", "msal"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+
+
 def sign_in(kind: str, tenant_id: str, endpoints: Endpoints, *,
             environ: Mapping[str, str], prompt: DeviceCodePrompt | None,
             device_code_timeout: int = 300) -> SignIn:
@@ -174,6 +185,7 @@ def sign_in(kind: str, tenant_id: str, endpoints: Endpoints, *,
     `prompt` shows a device code; None means nobody can act on one (then `auto` leaves the
     device code out, and `device-code` fails saying so).
     """
+    _quiet_sdk_loggers()
     environment = _environment_link(tenant_id, endpoints, environ)
     cli = _cli_link(tenant_id)
     device = _device_code_link(tenant_id, endpoints, prompt, device_code_timeout)
