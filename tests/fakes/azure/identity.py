@@ -56,7 +56,13 @@ class _DeviceFlow:
 class FakeEntra:
     fake: FakeAzure
     tenant_id: str
-    clients: dict[str, str] = field(default_factory=dict)  # client id → secret
+    clients: dict[str, dict[str, float]] = field(default_factory=dict)
+    """client id → its secrets, each with the time from which it works (a new password takes
+    seconds to replicate)."""
+    without_service_principal: set[str] = field(default_factory=set)
+    """Applications registered (by Graph) whose service principal is not made yet."""
+    service_principal_ids: dict[str, str] = field(default_factory=dict)
+    """client id → the object id of its service principal (the `oid` of its tokens)."""
     users: dict[str, str] = field(default_factory=dict)  # upn → object id
     tokens: dict[str, str] = field(default_factory=dict)  # access token → audience
     device_code_lifetime: int = 900
@@ -70,9 +76,18 @@ class FakeEntra:
         self.fake.route("POST", rf"/{tenant}/oauth2/v2\.0/token", self._token)
         self.fake.route("POST", rf"/{tenant}/oauth2/v2\.0/devicecode", self._device_code)
 
-    def add_client(self, client_id: str, secret: str) -> None:
-        """A service principal that may sign in with a client secret."""
-        self.clients[client_id] = secret
+    def add_client(self, client_id: str, secret: str, usable_after: float = 0.0) -> None:
+        """A client that may sign in with `secret` from `usable_after` (a time.time())."""
+        with self._lock:
+            self.clients.setdefault(client_id, {})[secret] = usable_after
+
+    def remove_client(self, client_id: str, secret: str | None = None) -> None:
+        """Forget one secret of a client, or (no secret given) the client."""
+        with self._lock:
+            if secret is None:
+                self.clients.pop(client_id, None)
+            else:
+                self.clients.get(client_id, {}).pop(secret, None)
 
     def add_user(self, upn: str) -> str:
         """A user of the tenant (who may sign in with a device code); returns its object id."""
@@ -165,7 +180,9 @@ class FakeEntra:
                 f"AADSTS700016: Application with identifier '{client}' was not found in the "
                 f"directory '{self.tenant_id}'.",
             )
-        if form.get("client_secret") != self.clients[client]:
+        with self._lock:
+            usable_after = self.clients[client].get(form.get("client_secret", ""))
+        if usable_after is None or time.time() < usable_after:
             return _aad_error(
                 401,
                 "invalid_client",
@@ -173,11 +190,16 @@ class FakeEntra:
                 f"the request is the client secret value, not the client secret ID, for a secret "
                 f"added to app '{client}'.",
             )
+        if client in self.without_service_principal:
+            return _aad_error(
+                401, "invalid_client",
+                f"AADSTS7000229: The client application {client} is missing service principal "
+                f"in the tenant {self.tenant_id}.")
         audience = self._audience(form.get("scope", ""))
         if not audience:
             return _aad_error(400, "invalid_scope", "AADSTS1002012: a /.default scope is needed.")
-        token = self.mint(audience, appid=client, oid=str(uuid.uuid5(uuid.NAMESPACE_OID, client)),
-                          idtyp="app")
+        oid = self.service_principal_ids.get(client) or str(uuid.uuid5(uuid.NAMESPACE_OID, client))
+        token = self.mint(audience, appid=client, oid=oid, idtyp="app")
         body = {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599}
         return Response(200, {**body, "access_token": token})
 
