@@ -45,9 +45,10 @@ class Group:
     tags: dict[str, str]
     state: str = "Succeeded"
     deletion: Operation | None = None
+    managed_by: str | None = None  # the resource that owns a managed resource group
 
     def body(self, sub: str) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "id": f"/subscriptions/{sub}/resourceGroups/{self.name}",
             "name": self.name,
             "type": "Microsoft.Resources/resourceGroups",
@@ -55,6 +56,9 @@ class Group:
             "tags": self.tags,
             "properties": {"provisioningState": self.state},
         }
+        if self.managed_by:
+            body["managedBy"] = self.managed_by
+        return body
 
 
 @dataclass

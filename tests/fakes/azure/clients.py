@@ -152,3 +152,10 @@ def authorization(cloud: FakeCloud, **extra: Any) -> Any:
 
     kwargs = mgmt_kwargs(cloud, **extra)
     return AuthorizationManagementClient(credential(cloud), SUBSCRIPTION_ID, **kwargs)
+
+
+def databricks_workspaces(cloud: FakeCloud, **extra: Any) -> Any:
+    from azure.mgmt.databricks import AzureDatabricksManagementClient
+
+    kwargs = mgmt_kwargs(cloud, **extra)
+    return AzureDatabricksManagementClient(credential(cloud), SUBSCRIPTION_ID, **kwargs)

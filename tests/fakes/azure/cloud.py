@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .arm import FakeArm
 from .authorization import STORAGE_DATA_ROLES, FakeAuthorization
+from .databricks import FakeDatabricksWorkspaces
 from .datalake import FakeDataLake, dfs_error
 from .graph import FakeGraph
 from .identity import FakeEntra
@@ -31,6 +32,7 @@ class FakeCloud:
     storage: FakeStorage
     graph: FakeGraph
     authorization: FakeAuthorization
+    databricks: FakeDatabricksWorkspaces
 
     @classmethod
     def start(cls, tmp: Path) -> FakeCloud:
@@ -45,7 +47,9 @@ class FakeCloud:
         authorization = FakeAuthorization(arm, lambda oid: _principal(graph, entra, oid))
         storage.datalake.authorize = lambda request, account: _storage_rbac(
             entra, graph, authorization, storage, request, account)
-        cloud = cls(server, entra, operations, arm, keyvault, storage, graph, authorization)
+        databricks = FakeDatabricksWorkspaces(arm, operations)
+        cloud = cls(server, entra, operations, arm, keyvault, storage, graph, authorization,
+                    databricks)
         server.start()
         return cloud
 
