@@ -109,7 +109,9 @@ class FakeArm:
                     **{"WWW-Authenticate": 'Bearer authorization_uri="https://login.windows.net/", '
                        'error="invalid_token"'},
                 )
-            if audience.rstrip("/") != MANAGEMENT:
+            # A private cloud's ARM (Azure Stack, these fakes) also takes tokens minted for its
+            # own endpoint, which is the scope azure-ai-ml asks for in a custom cloud.
+            if audience.rstrip("/") not in (MANAGEMENT, self.fake.url):
                 return error(401, "InvalidAuthenticationTokenAudience",
                              "The access token has been obtained for wrong audience or resource "
                              f"'{audience}'.")

@@ -159,3 +159,30 @@ def databricks_workspaces(cloud: FakeCloud, **extra: Any) -> Any:
 
     kwargs = mgmt_kwargs(cloud, **extra)
     return AzureDatabricksManagementClient(credential(cloud), SUBSCRIPTION_ID, **kwargs)
+
+
+ML_CLOUD = "LabtuiLoopback"
+
+
+def ml_client(cloud: FakeCloud, resource_group: str) -> Any:
+    """azure-ai-ml's MLClient in a custom cloud whose Resource Manager is the fake (its token
+    scope is then the fake's own URL). Its ARM template deployments build their own
+    ResourceManagementClient with no transport, so the test CA reaches them only through
+    REQUESTS_CA_BUNDLE (the caller sets it); MLClient also sets AZUREML_CURRENT_CLOUD in
+    os.environ, and keeps the cloud in a module-global table it never updates."""
+    from azure.ai.ml import MLClient
+
+    metadata = {
+        "azure_portal": "https://portal.azure.com/",
+        "resource_manager": f"{cloud.url}/",
+        "active_directory": f"{cloud.url}/",
+        "aml_resource_id": "https://ml.azure.com/",
+        "storage_endpoint": "core.windows.net",
+        "registry_discovery_endpoint": f"{cloud.url}/",
+    }
+    # azure-ai-ml keeps a custom cloud in a module-global table and never replaces it: one
+    # name per fake server.
+    return MLClient(credential(cloud), SUBSCRIPTION_ID, resource_group,
+                    cloud=f"{ML_CLOUD}{cloud.server.port}",
+                    cloud_metadata=metadata, enable_telemetry=False, show_progress=False,
+                    transport=transport(cloud), retry_backoff_factor=0.05, polling_interval=0)

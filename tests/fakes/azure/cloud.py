@@ -13,6 +13,7 @@ from .graph import FakeGraph
 from .identity import FakeEntra
 from .keyvault import FakeKeyVault
 from .lro import Operations
+from .ml import FakeMachineLearning
 from .server import FakeAzure, Request, Response
 from .storage import FakeStorage
 
@@ -33,6 +34,7 @@ class FakeCloud:
     graph: FakeGraph
     authorization: FakeAuthorization
     databricks: FakeDatabricksWorkspaces
+    ml: FakeMachineLearning
 
     @classmethod
     def start(cls, tmp: Path) -> FakeCloud:
@@ -48,8 +50,9 @@ class FakeCloud:
         storage.datalake.authorize = lambda request, account: _storage_rbac(
             entra, graph, authorization, storage, request, account)
         databricks = FakeDatabricksWorkspaces(arm, operations)
+        ml = FakeMachineLearning(arm, operations)
         cloud = cls(server, entra, operations, arm, keyvault, storage, graph, authorization,
-                    databricks)
+                    databricks, ml)
         server.start()
         return cloud
 
