@@ -124,6 +124,11 @@ class FakeEntra:
             flow = next(f for f in self._flows.values() if f.user_code == user_code)
             flow.upn = upn
 
+    def pending_user_codes(self) -> list[str]:
+        """The codes shown to users who have not signed in with them yet."""
+        with self._lock:
+            return [f.user_code for f in self._flows.values() if f.upn is None]
+
     def audience_of(self, request: Request) -> str | None:
         """The audience of the request's bearer token, or None when it carries no valid one."""
         value = request.header("authorization")

@@ -98,3 +98,35 @@ def test_a_bad_option_is_named_before_the_workspace_is_made(
     assert ran.code == 2, ran.output
     assert "azure-arm-endpoint: must be an https:// URL (tokens are sent to it)" in ran.stderr
     assert not (tmp_path / "ws").exists()
+
+
+def test_headless_signs_in_with_a_device_code_printed_on_stderr(
+    azure_labtui: LabtuiRunner, cloud: FakeCloud
+) -> None:
+    import re
+    import subprocess
+    import sys
+
+    env = {**azure_labtui.env, "LABTUI_AZURE_CREDENTIAL": "device-code",
+           **{k: "" for k in SP_ENVIRON}}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "labtui", "--target", "azure", "--headless", "--step",
+         "resource-groups", "--env", "dev", "--workspace", str(azure_labtui.workspace)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdin=subprocess.DEVNULL)
+    try:
+        assert process.stderr is not None
+        prompt = process.stderr.readline()
+        found = re.fullmatch(rf"labtui: to sign in to Azure, open {re.escape(cloud.url)}"
+                             r"/devicelogin and enter the code (\w+) \(valid until \d\d:\d\d "
+                             r"UTC\)\n", prompt)
+        assert found, prompt
+        cloud.entra.approve(found[1], "grace@contoso.com")  # the attendee, in a browser
+        _, rest = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert rest.splitlines()[0] == (
+        f"azure: tenant {TENANT_ID} · subscription Contoso Lab Subscription ({SUBSCRIPTION_ID}) "
+        "· signed in as grace@contoso.com (with a device code)")
+    assert process.returncode == 1  # the port is not built yet

@@ -155,19 +155,19 @@ def test_headless_prints_the_device_code_on_stderr(
 
     target = open_target(tmp_path, cloud, {}, **{"azure-credential": "device-code"})
 
-    def approve_when_shown() -> None:
-        while not cloud.entra._flows:
+    def approve_when_shown() -> None:  # the attendee, reading the code off the terminal
+        while not cloud.entra.pending_user_codes():
             threading.Event().wait(0.05)
-        flow = next(iter(cloud.entra._flows.values()))
-        cloud.entra.approve(flow.user_code, "grace@contoso.com")
+        cloud.entra.approve(cloud.entra.pending_user_codes()[0], "grace@contoso.com")
 
     helper = threading.Thread(target=approve_when_shown, daemon=True)
     helper.start()
     assert target.identity()["signed in as"] == "grace@contoso.com"
     helper.join(5)
-    err = capsys.readouterr().err
-    assert err.startswith(f"labtui: to sign in to Azure, open {cloud.url}/devicelogin and enter "
-                          "the code ")
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"labtui: to sign in to Azure, open {cloud.url}/devicelogin and enter "
+                           "the code ")
+    assert line.endswith(" UTC)")
 
 
 @pytest.mark.parametrize(("option", "value", "problem"), [
