@@ -71,6 +71,10 @@ class AzureTarget(Target):
     def _default_prompt(self) -> DeviceCodePrompt | None:
         if self._prompt is not None:
             return self._prompt
+        if sys.__stderr__ is None or sys.stderr is not sys.__stderr__:
+            # A front end holds the terminal (the app captures stderr): a printed code would
+            # never be seen, so only the front end's own prompt will do.
+            return None
         kind = self.settings.get("azure-credential", "auto")
         # Asked for explicitly, the code is printed; in `auto` only when someone is there.
         if kind == "device-code" or (sys.stdin.isatty() and sys.stderr.isatty()):
