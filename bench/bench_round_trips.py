@@ -31,7 +31,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from labtui.fleet import AttendeeOutcome, Fleet, FleetOptions, load_roster
+from labtui.proctor.fleet import Fleet, FleetOptions
+from labtui.proctor.results import AttendeeOutcome
+from labtui.proctor.roster import load_roster
 
 from labtui.catalog import Catalog, Unit
 from labtui.masking import Masker
