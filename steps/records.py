@@ -23,6 +23,7 @@ from labtui.targets.resources import (
     KEY_VAULTS,
     ML_WORKSPACES,
     STORAGE_ACCOUNTS,
+    GitCredential,
     MalformedResourceId,
     ResourceRef,
 )
@@ -403,23 +404,51 @@ class Branch(Record):
 
 @dataclass(frozen=True)
 class GitProvider(Record):
-    """The workspace's Git provider was changed; `previous` is the one it had ("" for
-    none), which the undo puts back."""
+    """The workspace's Git credential was set; `previous` is the provider it had ("" for none)
+    and `previous_username` its user name, which the undo puts back. Databricks never gives a
+    token back, so a previous credential's token cannot be: the undo says so."""
 
     kind = "git-provider"
     ref_field = "workspace"
     workspace: str
     previous: str
+    previous_username: str = ""
 
     def undo(self, ctx: StepContext) -> None:
+        if not self.previous:
+            ignore_missing(lambda: ctx.target.databricks.set_git_provider(self.workspace, None))
+            return
         ignore_missing(lambda: ctx.target.databricks.set_git_provider(
-            self.workspace, self.previous or None))
+            self.workspace, GitCredential(self.previous, self.previous_username)))
+        ctx.log(f"Git credential of {self.workspace} is {self.previous} again; if it had a "
+                "token, enter it again under User Settings → Git Integration")
+
+
+@dataclass(frozen=True)
+class GitFolder(Record):
+    """A Git folder the step cloned (`previous_branch` empty: the undo deletes it) or moved
+    to the attendee's branch from `previous_branch` (the undo checks that one out again)."""
+
+    kind = "git-folder"
+    ref_field = "path"
+    path: str
+    workspace: str
+    previous_branch: str = ""
+
+    def undo(self, ctx: StepContext) -> None:
+        databricks = ctx.target.databricks
+        if not self.previous_branch:
+            ignore_missing(lambda: databricks.delete_git_folder(self.workspace, self.path))
+            return
+        ignore_missing(lambda: databricks.update_git_folder(
+            self.workspace, self.path, self.previous_branch))
 
 
 @dataclass(frozen=True)
 class NotebookLink(Record):
-    """A notebook linked to a repository path; `previous` is the link it had (repository
-    URL, branch, path), or empty for none, which the undo puts back."""
+    """A notebook linked to a repository path by a labtui older than Git folders; `previous`
+    is the link it had. Workspaces link whole folders now (see `GitFolder`), so there is no
+    single notebook's link left to restore: the undo says so and changes nothing."""
 
     kind = "notebook-link"
     ref_field = "path"
@@ -428,12 +457,8 @@ class NotebookLink(Record):
     previous: tuple[str, ...] = ()
 
     def undo(self, ctx: StepContext) -> None:
-        databricks = ctx.target.databricks
-        if self.previous:
-            ignore_missing(lambda: databricks.link_notebook(
-                self.workspace, self.path, *self.previous))
-        else:
-            ignore_missing(lambda: databricks.unlink_notebook(self.workspace, self.path))
+        ctx.log(f"{self.path} in {self.workspace} was linked to a repository by an older "
+                "labtui; notebooks run from Git folders now, so there is no link to undo")
 
 
 # --- Dev loop -------------------------------------------------------------------------------

@@ -152,6 +152,29 @@ CREATE TABLE IF NOT EXISTS workspace_settings (
     value TEXT NOT NULL,
     PRIMARY KEY (workspace, key)
 );
+CREATE TABLE IF NOT EXISTS git_credentials (
+    workspace TEXT PRIMARY KEY COLLATE NOCASE
+        REFERENCES databricks_workspaces(name) ON DELETE CASCADE,
+    provider TEXT NOT NULL,
+    username TEXT NOT NULL,
+    token BLOB
+);
+-- A sandbox that kept the provider and user name as settings keeps them as the credential.
+INSERT OR IGNORE INTO git_credentials (workspace, provider, username)
+    SELECT s.workspace, s.value, coalesce((SELECT u.value FROM workspace_settings u
+        WHERE u.workspace = s.workspace AND u.key = 'git-username'), '')
+    FROM workspace_settings s WHERE s.key = 'git-provider';
+DELETE FROM workspace_settings WHERE key IN ('git-provider', 'git-username');
+CREATE TABLE IF NOT EXISTS git_folders (
+    workspace TEXT NOT NULL COLLATE NOCASE
+        REFERENCES databricks_workspaces(name) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    url TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    branch TEXT NOT NULL,
+    head TEXT NOT NULL,
+    PRIMARY KEY (workspace, path)
+);
 CREATE TABLE IF NOT EXISTS ml_workspaces (
     name TEXT PRIMARY KEY COLLATE NOCASE,
     resource_group TEXT NOT NULL REFERENCES resource_groups(name) ON DELETE CASCADE,
@@ -369,7 +392,8 @@ class Sandbox:
 
     def _sealed_count(self) -> int:
         rows = self.query("SELECT (SELECT count(*) FROM secrets) + "
-                          "(SELECT count(*) FROM scope_secrets) AS n")
+                          "(SELECT count(*) FROM scope_secrets) + "
+                          "(SELECT count(*) FROM git_credentials WHERE token IS NOT NULL) AS n")
         return int(rows[0]["n"])
 
     def _key(self) -> Fernet:

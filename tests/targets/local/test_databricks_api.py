@@ -19,6 +19,7 @@ from labtui_steps import infrastructure
 
 from labtui.targets.local import LocalTarget
 from labtui.targets.local.databricks_api import AlreadyServed, DatabricksApiServer
+from labtui.targets.resources import GitCredential
 from tests.steps.conftest import ANSWERS, Lab
 
 KV_URI = "https://contoso7-kv-dev.vault.azure.net/"
@@ -276,12 +277,17 @@ def test_git_credentials_and_repos(served: Served, tmp_path: Path) -> None:
     credential = w.git_credentials.create(  # type: ignore[attr-defined]
         git_provider="azureDevOpsServices", git_username="ada",
         personal_access_token="devops-pat-value")
-    assert served.lab.target.databricks.git_provider("contoso7-adb-dev") == "azureDevOpsServices"
+    databricks = served.lab.target.databricks
+    assert databricks.git_provider("contoso7-adb-dev") == GitCredential(
+        "azureDevOpsServices", "ada")
     with pytest.raises(ResourceAlreadyExists):
         w.git_credentials.create(git_provider="gitHub")  # type: ignore[attr-defined]
     assert [c.git_username for c in w.git_credentials.list()] == ["ada"]  # type: ignore
-    assert "devops-pat-value" not in (served.lab.path / "sandbox" / "sandbox.db"
-                                      ).read_bytes().decode("latin-1")
+    # Kept as the vaults' secrets are: sealed with the vault key, never in the clear.
+    sandbox = served.lab.path / "sandbox"
+    assert "devops-pat-value" not in (sandbox / "sandbox.db").read_bytes().decode("latin-1")
+    (sealed,) = served.lab.target.sandbox.query("SELECT token FROM git_credentials")
+    assert served.lab.target.sandbox.decrypt(sealed["token"]) == "devops-pat-value"
     repo = w.repos.create(url=str(origin), provider="azureDevOpsServices")  # type: ignore
     assert (repo.path, repo.branch, repo.head_commit_id) == ("/Repos/ada/origin", "main", head)
     updated = w.repos.update(repo.id, branch="feature")  # type: ignore[attr-defined]
@@ -290,7 +296,9 @@ def test_git_credentials_and_repos(served: Served, tmp_path: Path) -> None:
     with pytest.raises(InvalidParameterValue, match="Branch nope does not exist"):
         w.repos.update(repo.id, branch="nope")  # type: ignore[attr-defined]
     assert [r.path for r in w.repos.list()] == ["/Repos/ada/origin"]  # type: ignore
+    assert databricks.git_folder("contoso7-adb-dev", "/Repos/ada/origin").branch == "feature"
     w.repos.delete(repo.id)  # type: ignore[attr-defined]
+    assert databricks.git_folders("contoso7-adb-dev") == []
     w.git_credentials.delete(credential.credential_id)  # type: ignore[attr-defined]
     assert list(w.git_credentials.list()) == []  # type: ignore[attr-defined]
 
