@@ -267,7 +267,8 @@ def test_git_credentials_and_repos(served: Served, tmp_path: Path) -> None:
     clone = tmp_path / "clone"
     subprocess.run([git, "clone", "-q", str(origin), str(clone)], check=True)
     (clone / "README.md").write_text("lab\n")
-    for args in (["add", "README.md"], ["-c", "user.name=t", "-c", "user.email=t@t",
+    (clone / "nb.py").write_text("# Databricks notebook source\nprint('from git')\n")
+    for args in (["add", "README.md", "nb.py"], ["-c", "user.name=t", "-c", "user.email=t@t",
                                          "commit", "-qm", "first"],
                  ["branch", "feature"], ["push", "-q", "origin", "main", "feature"]):
         subprocess.run([git, "-C", str(clone), *args], check=True)
@@ -297,6 +298,14 @@ def test_git_credentials_and_repos(served: Served, tmp_path: Path) -> None:
         w.repos.update(repo.id, branch="nope")  # type: ignore[attr-defined]
     assert [r.path for r in w.repos.list()] == ["/Repos/ada/origin"]  # type: ignore
     assert databricks.git_folder("contoso7-adb-dev", "/Repos/ada/origin").branch == "feature"
+    # The folder's notebooks are the files of its head commit.
+    from databricks.sdk.service.workspace import ExportFormat, ObjectType
+
+    status = w.workspace.get_status("/Repos/ada/origin/nb")  # type: ignore[attr-defined]
+    assert status.object_type == ObjectType.NOTEBOOK
+    exported = w.workspace.export("/Repos/ada/origin/nb",  # type: ignore[attr-defined]
+                                  format=ExportFormat.SOURCE)
+    assert "print('from git')" in base64.b64decode(exported.content).decode()
     w.repos.delete(repo.id)  # type: ignore[attr-defined]
     assert databricks.git_folders("contoso7-adb-dev") == []
     w.git_credentials.delete(credential.credential_id)  # type: ignore[attr-defined]

@@ -617,6 +617,13 @@ def _object_id(workspace: str, path: str) -> int:
 def _object_info(workspace: str, path: str, notebooks: set[str], repos: dict[str, Any],
                  databricks: LocalDatabricks) -> dict[str, Any]:
     kind = _kind(path, notebooks, repos)
+    if kind is None and any(path.startswith(folder + "/") for folder in repos):
+        # A notebook inside a Git folder: a file of the folder's head commit.
+        try:
+            databricks.notebook_source(workspace, path)
+            kind = "NOTEBOOK"
+        except NotFound:
+            pass
     if kind is None:
         raise not_found(f"Path ({path}) doesn't exist.")
     info: dict[str, Any] = {"path": path, "object_type": kind,
