@@ -64,6 +64,13 @@ def vault_uri(ctx: StepContext, vault: str) -> str | None:
         return None
 
 
+def datalake_endpoint(ctx: StepContext, account: str) -> str:
+    """The DFS endpoint a data lake record addresses its account by; for an entry written
+    before the data lake was addressed by endpoint (a bare account name), that account's."""
+    return account if account.startswith("https://") else ctx.target.datalake.dfs_endpoint(
+        account)
+
+
 # --- Infrastructure -----------------------------------------------------------------------
 
 
@@ -102,16 +109,22 @@ class StorageAccount(Record):
 
 @dataclass(frozen=True)
 class FileSystem(Record):
+    """A file system of the data lake; `account` is the account's DFS endpoint (a bare account
+    name in entries written before)."""
+
     kind = "file-system"
     name: str
     account: str
 
     def undo(self, ctx: StepContext) -> None:
-        ignore_missing(lambda: ctx.target.datalake.delete_file_system(self.account, self.name))
+        ignore_missing(lambda: ctx.target.datalake.delete_file_system(
+            datalake_endpoint(ctx, self.account), self.name))
 
 
 @dataclass(frozen=True)
 class DatalakeFile(Record):
+    """A file uploaded to the data lake; `account` as in `FileSystem`."""
+
     kind = "datalake-file"
     ref_field = "path"
     path: str
@@ -120,7 +133,7 @@ class DatalakeFile(Record):
 
     def undo(self, ctx: StepContext) -> None:
         ignore_missing(lambda: ctx.target.datalake.delete_file(
-            self.account, self.file_system, self.path))
+            datalake_endpoint(ctx, self.account), self.file_system, self.path))
 
 
 @dataclass(frozen=True)
@@ -240,7 +253,8 @@ class ServicePrincipal(Record):
 
 @dataclass(frozen=True)
 class DatalakeAcl(Record):
-    """The ACL entries (access and default) a principal was given on a file system's root."""
+    """The ACL entries (access and default) a principal was given on a file system's root;
+    `account` as in `FileSystem`."""
 
     kind = "datalake-acl"
     ref_field = "object_id"
@@ -250,7 +264,7 @@ class DatalakeAcl(Record):
 
     def undo(self, ctx: StepContext) -> None:
         ignore_missing(lambda: ctx.target.datalake.remove_acl(
-            self.account, self.file_system, "", self.object_id))
+            datalake_endpoint(ctx, self.account), self.file_system, "", self.object_id))
 
 
 @dataclass(frozen=True)

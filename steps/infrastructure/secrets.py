@@ -108,7 +108,8 @@ class Secrets(InfrastructureStep):
             "sp-app-id": output("sp-app-id", "service-principal"),
             "sp-password": output("sp-password", "service-principal"),
             "sp-token-endpoint": f"https://login.microsoftonline.com/{tenant}/oauth2/token",
-            "datalake-fqdn": ctx.target.datalake.uri(ctx.value("storage-account"), FILE_SYSTEM),
+            "datalake-fqdn": ctx.target.datalake.uri(
+                ctx.target.datalake.dfs_endpoint(ctx.value("storage-account")), FILE_SYSTEM),
             "subscription-id": ctx.value("subscription-id"),
             "resource-group": ctx.value("resource-group"),
             "ml-workspace-name": ctx.value("ml-workspace-name"),

@@ -27,6 +27,10 @@ from .conftest import OFFLINE_TARGETS
 SECRET = "s3cr3t-Value-never-shown"
 
 
+LABCONVDL_DFS = "https://labconvdl.dfs.core.windows.net/"
+"""The accounts' DFS endpoints: how the data lake's data plane is addressed."""
+
+
 def test_the_local_target_is_among_those_checked() -> None:
     assert "local" in OFFLINE_TARGETS
 
@@ -95,12 +99,12 @@ def test_storage_accounts_keep_the_conventions(target: Target, group: str) -> No
     assert "Hot" in message or "Cool" in message, "the difference is named"
     with pytest.raises(NotFound):
         lake.get_account(target.ref(group, STORAGE_ACCOUNTS, "labnowhere"))
-    lake.create_file_system("labconvdl", "datalake")
-    lake.create_file_system("labconvdl", "datalake")
-    assert lake.file_systems("labconvdl") == ["datalake"]
-    assert lake.delete_file("labconvdl", "datalake", "none.csv") is False
-    assert lake.delete_file_system("labconvdl", "datalake") is True
-    assert lake.delete_file_system("labconvdl", "datalake") is False
+    lake.create_file_system(LABCONVDL_DFS, "datalake")
+    lake.create_file_system(LABCONVDL_DFS, "datalake")
+    assert lake.file_systems(LABCONVDL_DFS) == ["datalake"]
+    assert lake.delete_file(LABCONVDL_DFS, "datalake", "none.csv") is False
+    assert lake.delete_file_system(LABCONVDL_DFS, "datalake") is True
+    assert lake.delete_file_system(LABCONVDL_DFS, "datalake") is False
     assert lake.delete_account(ref) is True
     assert lake.delete_account(ref) is False
 
@@ -307,3 +311,24 @@ def test_the_git_credential_and_git_folders_keep_the_conventions(
     assert databricks.delete_git_folder("lab-git-adb", path) is False
     databricks.set_git_provider("lab-git-adb", None)
     assert databricks.git_provider("lab-git-adb") is None
+
+
+def test_the_data_lake_is_addressed_by_its_dfs_endpoint(target: Target, group: str) -> None:
+    """As `DataLakeServiceClient(account_url=…)` addresses it: the account's endpoint, with or
+    without its trailing slash, its host compared as host names are (case-insensitively)."""
+    lake = target.datalake
+    account = lake.create_account(target.ref(group, STORAGE_ACCOUNTS, "labconvdl"), "eastus")
+    assert account.dfs_endpoint == lake.dfs_endpoint("labconvdl") == LABCONVDL_DFS
+    lake.create_file_system(account.dfs_endpoint, "datalake")
+    lake.upload("https://LabConvDL.dfs.core.windows.net", "datalake", "raw/a.csv", b"a, b\n")
+    assert lake.read(LABCONVDL_DFS, "datalake", "raw/a.csv") == b"a, b\n"
+    assert [f.path for f in lake.list_files(LABCONVDL_DFS, "datalake")] == ["raw/a.csv"]
+    assert lake.uri(LABCONVDL_DFS, "datalake") == (
+        "abfss://datalake@labconvdl.dfs.core.windows.net")
+    with pytest.raises(NotFound) as missing:
+        lake.file_systems("https://labnowhere.dfs.core.windows.net/")
+    assert "labnowhere" in one_line(missing.value)
+    with pytest.raises(TargetError) as bare:
+        lake.file_systems("labconvdl")
+    assert not isinstance(bare.value, NotFound)
+    assert "https://NAME.dfs.core.windows.net" in one_line(bare.value)
