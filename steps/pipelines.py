@@ -351,7 +351,7 @@ class VariableGroupStep(Step):
 # --- build-pipeline ---------------------------------------------------------------------------
 
 PIPELINE_FILE = "azure-pipelines.yml"
-TRAINING_SCRIPT = "pipelines/train_on_cluster.py"
+TRAINING_SCRIPT = "ci/train_on_cluster.py"
 RUN_TIMEOUT = 3600.0
 FOLLOW_SECONDS = 2.0
 PIPELINE_NAME = Field(
@@ -364,7 +364,7 @@ PIPELINE_NAME = Field(
 def pipeline_files(ctx: StepContext) -> dict[str, str]:
     """The files the step commits (repository path → text): the pipeline, written for Azure
     DevOps, with the attendee's base image and CA bundle, and its training script."""
-    root = assets_root() / "pipelines"
+    root = assets_root() / "ci"
     text = (root / PIPELINE_FILE).read_text(encoding="utf-8")
     text = text.replace("    value: python:3.11-slim\n",
                         f"    value: {ctx.value('base-image')}\n", 1)
@@ -521,9 +521,14 @@ class BuildPipelineStep(Step):
         if failed:
             more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
             return f"test {failed[0].name} failed: {failed[0].message}{more}"
-        errors = [line.removeprefix("##[error]") for line in pipelines.logs(run)
-                  if line.startswith("##[error]")]
-        return errors[0] if errors else "see the pipeline log"
+        step = ""
+        for line in pipelines.logs(run):
+            if line.startswith("##[section]Starting: "):
+                step = line.removeprefix("##[section]Starting: ")
+            elif line.startswith("##[error]"):
+                error = line.removeprefix("##[error]")
+                return f"{step}: {error}" if step else error
+        return "see the pipeline log"
 
     def verify(self, ctx: StepContext) -> Verdict:
         pipeline = find_pipeline(ctx)

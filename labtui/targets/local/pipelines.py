@@ -2,7 +2,7 @@
 
 A definition (repository + YAML path) and its runs are rows in `sandbox.db`. A run executes
 the YAML committed at its commit: a clean clone of the bare repository, checked out at that
-commit into the run's folder (`<sandbox>/pipelines/<pipeline>/<run>/sources`), run by
+commit into the run's folder (`<sandbox>/builds/<pipeline>/<run>/sources`), run by
 `labtui.targets.local.azpipelines` with the tasks of `pipeline_tasks` (Docker@2 builds go
 through the Containers port, owner-labelled). Its records (log, timeline, test results,
 coverage, artifacts) stay beside it in `records/`.
@@ -92,6 +92,9 @@ TABLES = (
 )
 
 POLL_SECONDS = 0.1
+FOLDER = "builds"
+"""The runs' folders, under the sandbox (not named "pipelines": a run masks its secrets in its
+log, and the pipeline environment's name is one of the vault's values)."""
 FIRST_RUN_ID_RANGE = (100_000, 9_000_000)
 RUN_LABEL = "labtui.pipeline-run"
 PIPELINE_LABEL = "labtui.pipeline"
@@ -244,7 +247,7 @@ class LocalPipelines(LocalPort, Pipelines):
         with self._sandbox.transaction() as conn:
             deleted = conn.execute("DELETE FROM pipelines WHERE id = ?",
                                    (pipeline.id,)).rowcount
-        self._sandbox.remove_folder("pipelines", str(pipeline.id))
+        self._sandbox.remove_folder(FOLDER, str(pipeline.id))
         return bool(deleted)
 
     # --- runs --------------------------------------------------------------------------------
@@ -348,7 +351,7 @@ class LocalPipelines(LocalPort, Pipelines):
 
     def folder(self, run: PipelineRun) -> Path:
         """The run's records folder (log.txt, timeline.json, tests.json …). Local only."""
-        return self._sandbox.root / "pipelines" / str(run.pipeline.id) / str(run.id) / "records"
+        return self._sandbox.root / FOLDER / str(run.pipeline.id) / str(run.id) / "records"
 
     def wait(self, run: PipelineRun, timeout: float, *,
              on_log: Callable[[str], None] | None = None) -> PipelineRun:
@@ -405,6 +408,15 @@ class LocalPipelines(LocalPort, Pipelines):
         if going is not None:
             going.cancel.set()
             going.thread.join()
+
+    def start_queued(self) -> list[int]:
+        """Start every queued run in this process (the ones no process has claimed); their
+        ids."""
+        rows = self._sandbox.query("SELECT id FROM pipeline_runs WHERE state = 'queued' "
+                                   "ORDER BY created")
+        for row in rows:
+            self._start(row["id"])
+        return [row["id"] for row in rows]
 
     def close(self) -> None:
         """Cancel the runs this process executes and wait for them to end."""
@@ -518,7 +530,7 @@ class LocalPipelines(LocalPort, Pipelines):
         folder = self.folder(run).parent
         if folder.exists():
             shutil.rmtree(folder)
-        sources = self._sandbox.folder("pipelines", str(pipeline.id), str(run_id), "sources")
+        sources = self._sandbox.folder(FOLDER, str(pipeline.id), str(run_id), "sources")
         _git("clone", "--quiet", "--no-checkout", str(_bare(pipeline.repository)),
              str(sources))
         _git("checkout", "--quiet", "--detach", run.commit, cwd=sources)
@@ -653,4 +665,4 @@ class LocalPipelines(LocalPort, Pipelines):
                 self._stop(run["id"])
             with self._sandbox.transaction() as conn:
                 conn.execute("DELETE FROM pipelines WHERE id = ?", (row["id"],))
-            self._sandbox.remove_folder("pipelines", str(row["id"]))
+            self._sandbox.remove_folder(FOLDER, str(row["id"]))

@@ -12,7 +12,7 @@ DATABRICKS_HOST (the workspace URL) and DATABRICKS_TOKEN (the variable group's
 db-access-token, mapped through the task's `env:`: a secret is never in the environment
 otherwise). The token is never printed.
 
-    python3 pipelines/train_on_cluster.py --cluster-id ID --work-dir DIR
+    python3 ci/train_on_cluster.py --cluster-id ID --work-dir DIR
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 NOTEBOOK = "Project_One/notebooks/train_model.py"
-WORKSPACE_PATH = "/Shared/Project_One/train_model_pipeline"
+WORKSPACE_PATH = "/Shared/Project_One/train_model_ci"
 
 
 def main() -> int:
