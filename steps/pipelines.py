@@ -401,11 +401,12 @@ class BuildPipelineStep(Step):
                "results, the coverage and the artifacts. Its first run must be green.")
     requires = ("pull-request", "variable-group")
     environment = "pipeline"
-    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, VARIABLE_GROUP, PIPELINE_NAME,
-              BASE_IMAGE, CA_BUNDLE)
+    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, KEY_VAULT, VARIABLE_GROUP,
+              PIPELINE_NAME, BASE_IMAGE, CA_BUNDLE)
 
     def run(self, ctx: StepContext) -> None:
         repo = repository(ctx)
+        self._check_token(ctx)
         self._commit_files(ctx, repo)
         pipelines = ctx.target.pipelines
         name = ctx.value("build-pipeline-name")
@@ -438,6 +439,23 @@ class BuildPipelineStep(Step):
         if done.state != "succeeded":
             raise StepError(f"build run {done.id} {done.state}: {self._why(ctx, done)}")
         ctx.log(f"build run {done.id} succeeded: {done.url}")
+
+    def _check_token(self, ctx: StepContext) -> None:
+        """The run trains with the vault's db-access-token: a token the pipeline workspace
+        does not accept would fail it minutes in, so say so now."""
+        vault = ctx.value("key-vault")
+        try:
+            token = ctx.secret(ctx.target.vault.get_secret(vault, "db-access-token"))
+            workspace = ctx.target.vault.get_secret(vault, "db-workspace-name")
+        except NotFound as exc:
+            raise StepError(f"{exc}: run the secrets step for pipeline (labtui --step "
+                            "secrets --env pipeline --headless)") from None
+        if not ctx.target.databricks.check_token(workspace, token):
+            raise StepError(f"db-access-token in {vault} is not a token of the Databricks "
+                            f"workspace {workspace}, so the pipeline could not train: give a "
+                            "token of that workspace as databricks-token (or none: the "
+                            "workspace issues one), then run the secrets step for pipeline "
+                            "again")
 
     def _follow(self, ctx: StepContext, run: PipelineRun) -> PipelineRun:
         """Wait for the run, its log lines going to the step's log as they come, in short

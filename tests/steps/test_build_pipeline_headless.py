@@ -111,7 +111,8 @@ def test_the_merge_queues_a_green_build_a_failing_test_fails_it_and_rollback_lea
     failed = lab("--step", "build-pipeline", "--headless", timeout=1500)
     assert failed.code == 1, failed.output[-5000:]
     assert "was queued by the push" in failed.output
-    assert "test test_model.test_the_estimate_is_negative failed" in failed.output, \
+    assert "test tests.test_model.test_the_estimate_is_negative failed: AssertionError: " \
+        "wages are never negative" in failed.output, \
         failed.output[-3000:]
 
     rolled = lab("--step", "build-pipeline", "--headless", "--rollback")
