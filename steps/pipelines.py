@@ -19,9 +19,12 @@ from labtui_steps.fields import (
     BASE_IMAGE,
     BRANCH,
     CA_BUNDLE,
+    DATABRICKS_WORKSPACE,
     DEVOPS_ORGANIZATION,
     DEVOPS_PROJECT,
     KEY_VAULT,
+    ML_WORKSPACE,
+    MODEL_NAME,
     PREFIX,
     SERVICE_PRINCIPAL,
 )
@@ -352,6 +355,9 @@ class VariableGroupStep(Step):
 
 PIPELINE_FILE = "azure-pipelines.yml"
 TRAINING_SCRIPT = "ci/train_on_cluster.py"
+TRAINING_NOTEBOOK = "/Shared/Project_One/train_model_ci"
+"""Where the training script imports the notebook (assets/ci/train_on_cluster.py says it too);
+its MLflow runs go to the experiment of that name."""
 RUN_TIMEOUT = 3600.0
 FOLLOW_SECONDS = 2.0
 PIPELINE_NAME = Field(
@@ -402,7 +408,8 @@ class BuildPipelineStep(Step):
     requires = ("pull-request", "variable-group")
     environment = "pipeline"
     inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, KEY_VAULT, VARIABLE_GROUP,
-              PIPELINE_NAME, BASE_IMAGE, CA_BUNDLE)
+              PIPELINE_NAME, BASE_IMAGE, CA_BUNDLE, DATABRICKS_WORKSPACE, ML_WORKSPACE,
+              MODEL_NAME)
 
     def run(self, ctx: StepContext) -> None:
         repo = repository(ctx)
@@ -417,7 +424,14 @@ class BuildPipelineStep(Step):
             pipeline = pipelines.create(repo, name, PIPELINE_FILE)
             ctx.log(f"defined pipeline {pipeline.name} from {PIPELINE_FILE} on "
                     f"{TARGET_BRANCH}: {pipeline.url}")
+        # What the runs make besides their own records: the images, and on the pipeline
+        # workspaces the imported notebook, its MLflow runs and the model they register.
         ctx.journal.record_once(records.PipelineImages(f"{repo.project}/{pipeline.name}"))
+        ml_workspace = ctx.value("ml-workspace-name")
+        ctx.journal.record_once(records.Notebook(TRAINING_NOTEBOOK,
+                                                 workspace=ctx.value("databricks-workspace")))
+        ctx.journal.record_once(records.Experiment(TRAINING_NOTEBOOK, workspace=ml_workspace))
+        ctx.journal.record_once(records.Model(ml_workspace, ctx.value("model-name")))
         head = ctx.target.devops.branches(repo)[TARGET_BRANCH]
         run = next((r for r in pipelines.runs(pipeline)
                     if r.branch == TARGET_BRANCH and r.commit == head

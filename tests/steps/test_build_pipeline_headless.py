@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from labtui.targets.base import NotFound
 from labtui.targets.local import LocalTarget
 from labtui.targets.local.containers import DockerContainers
 from tests.conftest import BASE_IMAGE, LAB_DATA, LabtuiRunner, labtui_env, require_lab_data
@@ -126,6 +127,10 @@ def test_the_merge_queues_a_green_build_a_failing_test_fails_it_and_rollback_lea
             lab.workspace / "repos" / PROJECT)
         copy.fetch()
         assert "azure-pipelines.yml" not in copy.files("origin/master")
+        assert target.models.list_models("contoso7-ml-pipeline", "worst_regression") == []
+        with pytest.raises(NotFound):
+            target.databricks.notebook_source("contoso7-adb-pipeline",
+                                              "/Shared/Project_One/train_model_ci")
     finally:
         target.close()
     assert git_log(lab)[0].endswith("|Remove azure-pipelines.yml") or \
