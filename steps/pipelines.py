@@ -26,9 +26,11 @@ from labtui_steps.fields import (
     ML_WORKSPACE,
     MODEL_NAME,
     PREFIX,
+    RESOURCE_GROUP,
     SERVICE_PRINCIPAL,
 )
 from labtui_steps.infrastructure import Secrets
+from labtui_steps.infrastructure.common import resource_ref
 
 from labtui.actions import APPROVE, REJECT
 from labtui.step import (
@@ -50,6 +52,7 @@ from labtui.targets.base import (
     PullRequest,
     Transient,
 )
+from labtui.targets.resources import KEY_VAULTS
 from labtui.validation import naming_rule
 
 TARGET_BRANCH = "master"
@@ -126,7 +129,7 @@ class PullRequestStep(Step):
     def run(self, ctx: StepContext) -> None:
         repo = repository(ctx)
         branch, reviewer = ctx.value("branch"), ctx.value("reviewer")
-        copy = ctx.target.devops.working_copy(repo, working_copy_path(ctx))
+        copy = ctx.target.workstation.working_copy(repo, working_copy_path(ctx))
         if not copy.exists:
             raise StepError(f"no working copy at {copy.path}: run seed-repo first")
         if copy.current_branch() != branch:
@@ -281,8 +284,8 @@ class VariableGroupStep(Step):
                "runs.")
     requires = ("secrets", "devops-project")
     environment = "pipeline"
-    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, KEY_VAULT, SERVICE_PRINCIPAL,
-              VARIABLE_GROUP)
+    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, RESOURCE_GROUP, KEY_VAULT,
+              SERVICE_PRINCIPAL, VARIABLE_GROUP)
 
     def run(self, ctx: StepContext) -> None:
         org, project = organization(ctx), ctx.value("devops-project")
@@ -323,9 +326,15 @@ class VariableGroupStep(Step):
         # case anything else prints them (names like "pipeline" are not: masking those would
         # blank every line that names the environment).
         unreadable: list[str] = []
+        try:
+            uri = ctx.target.vault.get_vault(resource_ref(ctx, KEY_VAULTS, "key-vault")).uri
+        except NotFound as exc:
+            checks.append(Check("vault secrets", False, str(exc),
+                                "run the key-vault step for pipeline"))
+            return Verdict(tuple(checks))
         for variable in group.variables:
             try:
-                value = ctx.target.vault.get_secret(group.vault, variable.name)
+                value = ctx.target.vault.get_secret(uri, variable.name)
             except NotFound:
                 unreadable.append(variable.name)
                 continue
@@ -407,9 +416,9 @@ class BuildPipelineStep(Step):
                "results, the coverage and the artifacts. Its first run must be green.")
     requires = ("pull-request", "variable-group")
     environment = "pipeline"
-    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, KEY_VAULT, VARIABLE_GROUP,
-              PIPELINE_NAME, BASE_IMAGE, CA_BUNDLE, DATABRICKS_WORKSPACE, ML_WORKSPACE,
-              MODEL_NAME)
+    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, RESOURCE_GROUP, KEY_VAULT,
+              VARIABLE_GROUP, PIPELINE_NAME, BASE_IMAGE, CA_BUNDLE, DATABRICKS_WORKSPACE,
+              ML_WORKSPACE, MODEL_NAME)
 
     def run(self, ctx: StepContext) -> None:
         repo = repository(ctx)
@@ -459,8 +468,9 @@ class BuildPipelineStep(Step):
         does not accept would fail it minutes in, so say so now."""
         vault = ctx.value("key-vault")
         try:
-            token = ctx.secret(ctx.target.vault.get_secret(vault, "db-access-token"))
-            workspace = ctx.target.vault.get_secret(vault, "db-workspace-name")
+            uri = ctx.target.vault.get_vault(resource_ref(ctx, KEY_VAULTS, "key-vault")).uri
+            token = ctx.secret(ctx.target.vault.get_secret(uri, "db-access-token"))
+            workspace = ctx.target.vault.get_secret(uri, "db-workspace-name")
         except NotFound as exc:
             raise StepError(f"{exc}: run the secrets step for pipeline (labtui --step "
                             "secrets --env pipeline --headless)") from None
@@ -499,7 +509,7 @@ class BuildPipelineStep(Step):
 
         files = pipeline_files(ctx)
         with tempfile.TemporaryDirectory(prefix="labtui-pipeline-") as folder:
-            copy = ctx.target.devops.working_copy(repo, Path(folder) / "clone")
+            copy = ctx.target.workstation.working_copy(repo, Path(folder) / "clone")
             copy.repo()
             copy.checkout(TARGET_BRANCH)
             changed = False

@@ -13,6 +13,7 @@ import pytest
 from labtui.targets.base import NotFound
 from labtui.targets.local import LocalTarget
 from labtui.targets.local.containers import DockerContainers
+from labtui.targets.local.vault import vault_uri
 from tests.conftest import BASE_IMAGE, LAB_DATA, LabtuiRunner, labtui_env, require_lab_data
 from tests.steps.test_devloop_headless import workspace_id
 from tests.steps.test_pipelines_headless import (
@@ -80,7 +81,7 @@ def test_the_merge_queues_a_green_build_a_failing_test_fails_it_and_rollback_lea
     assert git_log(lab)[0].endswith("|Add the build pipeline")
     target = LocalTarget(lab.workspace)
     try:
-        token = target.vault.get_secret("contoso7-kv-pipeline", "db-access-token")
+        token = target.vault.get_secret(vault_uri("contoso7-kv-pipeline"), "db-access-token")
     finally:
         target.close()
     assert token not in out and "DATABRICKS_TOKEN" not in out.replace(
@@ -122,7 +123,7 @@ def test_the_merge_queues_a_green_build_a_failing_test_fails_it_and_rollback_lea
     try:
         assert target.pipelines.pipelines("contoso7", PROJECT) == []
         assert not (lab.workspace / "sandbox" / "builds").exists(), "no run is left"
-        copy = target.devops.working_copy(
+        copy = target.workstation.working_copy(
             target.devops.get_repository("contoso7", PROJECT, PROJECT),
             lab.workspace / "repos" / PROJECT)
         copy.fetch()

@@ -90,7 +90,7 @@ def repository(target: Target, tmp_path: Path) -> GitRepository:
     devops = target.devops
     devops.create_project(ORG, PROJECT)
     repo = devops.create_repository(ORG, PROJECT, PROJECT)
-    copy = devops.working_copy(repo, tmp_path / "clone")
+    copy = target.workstation.working_copy(repo, tmp_path / "clone")
     copy.repo()
     copy.checkout("master")
     write_pipeline(copy.path)
@@ -158,7 +158,7 @@ def test_a_run_executes_the_committed_file_and_keeps_what_it_published(
 
 def test_a_failing_test_fails_the_run_and_is_named(
         target: Target, repository: GitRepository, tmp_path: Path) -> None:
-    copy = target.devops.working_copy(repository, tmp_path / "clone")
+    copy = target.workstation.working_copy(repository, tmp_path / "clone")
     copy.checkout("master")
     write_pipeline(copy.path, failing=True)
     copy.commit_all("break it")
@@ -190,7 +190,7 @@ def test_completing_a_pull_request_into_master_queues_the_build(
 
 def test_a_run_can_be_cancelled_and_waiting_times_out(
         target: Target, repository: GitRepository, tmp_path: Path) -> None:
-    copy = target.devops.working_copy(repository, tmp_path / "clone")
+    copy = target.workstation.working_copy(repository, tmp_path / "clone")
     copy.checkout("master")
     write_pipeline(copy.path, extra="sleep 60")
     copy.commit_all("slow")
