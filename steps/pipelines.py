@@ -442,13 +442,15 @@ class BuildPipelineStep(Step):
         ctx.journal.record_once(records.Experiment(TRAINING_NOTEBOOK, workspace=ml_workspace))
         ctx.journal.record_once(records.Model(ml_workspace, ctx.value("model-name")))
         head = ctx.target.devops.branches(repo)[TARGET_BRANCH]
-        run = next((r for r in pipelines.runs(pipeline)
-                    if r.branch == TARGET_BRANCH and r.commit == head
-                    and r.state != "canceled"), None)
+        runs = [r for r in pipelines.runs(pipeline)
+                if r.branch == TARGET_BRANCH and r.commit == head]
+        run = runs[0] if runs and runs[0].state not in ("failed", "canceled") else None
         if run is None:
             run = pipelines.queue(pipeline, branch=TARGET_BRANCH)
+            why = (f"run {runs[0].id} of this commit {runs[0].state}: it runs again" if runs
+                   else "the last push came before the pipeline existed")
             ctx.log(f"queued run {run.id} of {pipeline.name} on {TARGET_BRANCH} "
-                    f"({head[:10]}): the last push came before the pipeline existed")
+                    f"({head[:10]}): {why}")
         else:
             ctx.log(f"run {run.id} of {pipeline.name} was queued by the push of {head[:10]} "
                     f"to {TARGET_BRANCH} (CI trigger)")
@@ -608,6 +610,10 @@ class BuildPipelineStep(Step):
     def plan(self, ctx: StepContext) -> list[Change]:
         name = ctx.value("build-pipeline-name")
         pipeline = find_pipeline(ctx)
+        last = last_master_run(ctx, pipeline) if pipeline is not None else None
+        if last is not None and self.verify(ctx).ok:
+            return [Change("keep", "pipeline", name),
+                    Change("keep", "pipeline run", str(last.id), f"{last.state} on master")]
         changes = [Change("change", "branch", TARGET_BRANCH, f"commit {PIPELINE_FILE}")]
         if pipeline is None:
             changes.append(Change("create", "pipeline", name, f"from {PIPELINE_FILE}"))
