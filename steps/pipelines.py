@@ -414,7 +414,8 @@ class BuildPipelineStep(Step):
                "completed pull request) it trains the model on the pipeline cluster, builds "
                "the inference image and its test image, runs the tests and publishes their "
                "results, the coverage and the artifacts. Its first run must be green.")
-    requires = ("pull-request", "variable-group")
+    requires = ("pull-request", "variable-group", "upload-data")
+    """upload-data: the training reads the census file from the pipeline data lake."""
     environment = "pipeline"
     inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, RESOURCE_GROUP, KEY_VAULT,
               VARIABLE_GROUP, PIPELINE_NAME, BASE_IMAGE, CA_BUNDLE, DATABRICKS_WORKSPACE,
