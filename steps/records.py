@@ -641,3 +641,78 @@ class VariableGroup(Record):
     def undo(self, ctx: StepContext) -> None:
         if ctx.target.variable_groups.delete(self.organization, self.project, self.name):
             ctx.log(f"deleted variable group {self.name}")
+
+
+@dataclass(frozen=True)
+class PipelineFile(Record):
+    """A file the step committed to `branch` (the build pipeline's YAML). The undo removes it
+    with a new commit: a shared branch's history is never rewritten."""
+
+    kind = "pipeline-file"
+    ref_field = "path"
+    path: str
+    branch: str
+    organization: str
+    project: str
+    repository: str
+
+    def undo(self, ctx: StepContext) -> None:
+        import tempfile
+
+        repo = _repository(ctx, self.organization, self.project, self.repository)
+        if repo is None:
+            return
+        with tempfile.TemporaryDirectory(prefix="labtui-unpipeline-") as folder:
+            copy = ctx.target.workstation.working_copy(repo, Path(folder) / "clone")
+            copy.repo()
+            copy.checkout(self.branch)
+            target = copy.path / self.path
+            if not target.exists():
+                return
+            target.unlink()
+            if target.parent != copy.path and not any(target.parent.iterdir()):
+                target.parent.rmdir()
+            commit = copy.commit_all(f"Remove {self.path}")
+            copy.push(self.branch)
+            ctx.log(f"removed {self.path} from {self.branch}: {(commit or '')[:10]}")
+
+
+@dataclass(frozen=True)
+class BuildPipeline(Record):
+    """A pipeline definition: the undo deletes it with its runs."""
+
+    kind = "build-pipeline"
+    organization: str
+    project: str
+    name: str
+
+    def undo(self, ctx: StepContext) -> None:
+        pipelines = ctx.target.pipelines
+        try:
+            pipeline = pipelines.get(self.organization, self.project, self.name)
+        except NotFound:
+            return
+        runs = len(pipelines.runs(pipeline))
+        if pipelines.delete(pipeline):
+            ctx.log(f"deleted pipeline {self.name} and its {runs} run{'s' if runs != 1 else ''}")
+
+
+@dataclass(frozen=True)
+class PipelineImages(Record):
+    """The images the runs of a pipeline built (labelled with it) on this workspace's
+    engine, and their containers."""
+
+    kind = "pipeline-images"
+    ref_field = "pipeline"
+    pipeline: str  # <project>/<name>, the value of the images' label
+
+    def undo(self, ctx: StepContext) -> None:
+        from labtui_steps.images import remove_dangling, workspace_label
+
+        containers = ctx.target.containers
+        ours = [image for image in containers.images(workspace_label(ctx))
+                if image.labels.get("labtui.pipeline") == self.pipeline]
+        for image in ours:
+            for tag in image.tags or (image.id,):
+                remove_image_and_containers(ctx, tag)
+        remove_dangling(ctx, caches=True)

@@ -78,10 +78,14 @@ class EngineJobs(LabLayout):
     def serve_databricks_api(self) -> str | None:
         """Serve the sandbox while the app is open, so the CLI profiles work (tried again
         after each job: the Infrastructure steps make the sandbox)."""
-        from labtui.targets.local.databricks_api.background import serve_in_background
+        from labtui.targets.local.databricks_api.background import (
+            run_pipelines_in_background,
+            serve_in_background,
+        )
 
         if self.lab.session is None or self.databricks_api is not None:
             return None
+        run_pipelines_in_background(self.lab.session.engine.target)
         server, line = serve_in_background(self.lab.session.engine.target)
         with self._databricks_api_lock:  # the app may be closing meanwhile
             if not self._unmounted:

@@ -43,10 +43,12 @@ async def test_the_whole_lab_runs_in_the_app(tmp_path: Path, monkeypatch: pytest
         'data-url = "http://127.0.0.1:9/AdultCensusIncome.csv"\n'
         f'base-image = "{BASE_IMAGE}"\n'
         + (f'ca-bundle = "{CA_BUNDLE}"\n' if CA_BUNDLE.exists() else "")
+        # The given token is dev's: the pipeline workspace issues its own, which the build
+        # pipeline trains with (the sandbox accepts only the tokens it issued).
+        + f'[env.dev]\ndatabricks-token = "{TOKEN}"\n'
     )
     workspace = tmp_path / "ws"
     options = SessionOptions(workspace=workspace, values_file=answers,
-                             environ={"LABTUI_DATABRICKS_TOKEN": TOKEN},
                              command="labtui (app e2e)")
     catalog = Catalog.discover()
     app = build_app(options, catalog=catalog, theme="textual-dark")

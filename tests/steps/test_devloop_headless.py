@@ -26,7 +26,7 @@ def lab(tmp_path: Path) -> LabtuiRunner:
     home = tmp_path / "home"
     home.mkdir()
     env = labtui_env(HOME=str(home), DATABRICKS_CONFIG_FILE=str(home / ".databrickscfg"),
-                     LABTUI_DATABRICKS_TOKEN=TOKEN, COLUMNS="160")
+                     COLUMNS="160")
     return LabtuiRunner(tmp_path / "ws", env)
 
 
@@ -44,6 +44,9 @@ def test_the_whole_lab_runs_serves_tests_and_rolls_back(
         'data-url = "http://127.0.0.1:9/AdultCensusIncome.csv"\n'
         f'base-image = "{BASE_IMAGE}"\n'
         + (f'ca-bundle = "{CA_BUNDLE}"\n' if CA_BUNDLE.exists() else "")
+        # The given token is dev's: the pipeline workspace issues its own, which the build
+        # pipeline trains with (the sandbox accepts only the tokens it issued).
+        + f'[env.dev]\ndatabricks-token = "{TOKEN}"\n'
     )
     before = snapshot(lab.workspace)
 

@@ -8,23 +8,48 @@ from pathlib import Path
 import pytest
 
 from labtui.targets import base
-from labtui.targets.base import Environments, Pipelines, PullRequests, TargetError, VariableGroups
+from labtui.targets.base import (
+    Environments,
+    Pipelines,
+    PullRequests,
+    Target,
+    TargetError,
+    VariableGroups,
+)
 from labtui.targets.local import LocalTarget
 
 PORTS = (PullRequests, VariableGroups, Pipelines, Environments)
 
 
+class Bare(Target):
+    """A target that implements none of the ports."""
+
+    name = "bare"
+
+    def identity(self) -> dict[str, str]:
+        return {"target": "bare"}
+
+
 @pytest.mark.parametrize("attribute, words", [
-    ("pipelines", "pipelines"),
+    ("pull_requests", "pull requests"), ("pipelines", "pipelines"),
 ])
 def test_a_target_without_the_port_says_so_in_one_line(
         tmp_path: Path, attribute: str, words: str) -> None:
-    target = LocalTarget(tmp_path / "ws")
+    target = Bare(tmp_path / "ws")
     with pytest.raises(TargetError) as raised:
         getattr(target, attribute)
-    assert str(raised.value) == f"the local target has no {words}"
-    assert not (tmp_path / "ws" / "sandbox").exists()  # asking opened nothing
-    target.close()
+    assert str(raised.value) == f"the bare target has no {words}"
+
+
+def test_the_local_target_has_every_pipelines_port(tmp_path: Path) -> None:
+    target = LocalTarget(tmp_path / "ws")
+    try:
+        for attribute, port in (("pull_requests", PullRequests), ("pipelines", Pipelines),
+                                ("variable_groups", VariableGroups),
+                                ("environments", Environments)):
+            assert isinstance(getattr(target, attribute), port), attribute
+    finally:
+        target.close()
 
 
 @pytest.mark.parametrize("port", PORTS, ids=lambda port: port.__name__)

@@ -21,6 +21,7 @@ from labtui.targets.local.identity import LocalIdentity
 from labtui.targets.local.ledger import LocalLedger
 from labtui.targets.local.models import LocalModels
 from labtui.targets.local.notebooks import NotebookHost
+from labtui.targets.local.pipelines import LocalPipelines
 from labtui.targets.local.pull_requests import LocalPullRequests
 from labtui.targets.local.resource_groups import LocalResourceGroups
 from labtui.targets.local.sandbox import Sandbox
@@ -53,6 +54,12 @@ class _Ports:
         self.environments = LocalEnvironments(sandbox, lambda: self.devops)
         self.devops.on_delete += [self.pull_requests.forget, self.variable_groups.forget,
                                   self.environments.forget]
+        self.pipelines = LocalPipelines(sandbox, lambda: self.devops,
+                                        lambda: self.variable_groups, lambda: self.environments,
+                                        lambda: self.containers, lambda: self.databricks)
+        self.devops.on_delete.append(self.pipelines.forget)
+        # A completion merges into the target branch: a push the CI triggers hear.
+        self.pull_requests.on_merge.append(self.pipelines.pushed)
 
 
 class LocalTarget(Target):
@@ -152,6 +159,10 @@ class LocalTarget(Target):
         return self._open().environments
 
     @property
+    def pipelines(self) -> LocalPipelines:
+        return self._open().pipelines
+
+    @property
     def workstation(self) -> AttendeeWorkstation:
         # databricks-sdk retries "connection refused" for retry_timeout_seconds (300 by
         # default): against a sandbox that is not served, a client would wait minutes.
@@ -168,6 +179,7 @@ class LocalTarget(Target):
     def close(self) -> None:
         with self._lock:
             if self._ports is not None:
+                self._ports.pipelines.close()
                 self._ports.containers.close()
                 self._ports.sandbox.close()
                 self._ports = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from labtui.targets.errors import Conflict, NotFound, TargetError
@@ -81,6 +81,9 @@ class LocalPullRequests(LocalPort, PullRequests):
     def __init__(self, sandbox: Sandbox) -> None:
         super().__init__(sandbox)
         create_tables(sandbox, TABLES)
+        self.on_merge: list[Callable[[GitRepository, str, str], object]] = []
+        """Called with (repository, target branch, merge commit) after a completion pushed
+        the merge: the pipelines whose CI trigger includes the branch queue a run."""
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -202,6 +205,8 @@ class LocalPullRequests(LocalPort, PullRequests):
                          "WHERE id = ?", (commit, pull_request_id))
         if delete_source_branch:
             _delete_branch(repository, request.source)
+        for hook in self.on_merge:
+            hook(repository, request.target, commit)
         return self.get(repository, pull_request_id)
 
     def _merge(self, request: PullRequest) -> str:

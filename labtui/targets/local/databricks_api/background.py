@@ -24,3 +24,15 @@ def serve_in_background(target: Target) -> tuple[DatabricksApiServer | None, str
     except TargetError as exc:
         return None, f"the CLI profiles will not connect: {exc}"
     return server, f"Databricks REST API at {server.url} while labtui is open"
+
+
+def run_pipelines_in_background(target: Target) -> None:
+    """While a front end is open, its process owns the workspace for long: pipeline runs start
+    as soon as they are queued (a merge's CI build), and the ones a headless process left
+    queued start now. Nothing for a target without local pipelines or a sandbox not made."""
+    from labtui.targets.local import LocalTarget
+
+    if not isinstance(target, LocalTarget) or not (target.sandbox_path / "sandbox.db").is_file():
+        return
+    target.pipelines.background = True
+    target.pipelines.start_queued()
