@@ -23,7 +23,7 @@ from labtui.targets.base import Approval, ApprovalCheck
 from labtui.targets.local import LocalTarget
 from labtui.targets.local.azpipelines import ResourceRun, Runner, RunResult, load
 from labtui.targets.local.releases import EnvironmentGate
-from tests.assets.test_assets import build, train_model_files
+from tests.assets.test_assets import train_model_files
 from tests.conftest import BASE_IMAGE, require, require_lab_data
 
 ORG, PROJECT = "contoso", "lab-release"
@@ -32,6 +32,18 @@ IMAGE_NAME = f"labtui-test/release-{os.getpid()}"
 BUILD_RUN = 7
 SAMPLE = {"age": 37, "hours-per-week": 40.0, "sex": "Female", "occupation": "Exec-managerial"}
 pytestmark = pytest.mark.docker
+
+
+def build(client: Any, context: Path, tag: str) -> None:
+    """Build the inference image, it and its dependency stage labelled with OWNER."""
+    output: list[str] = []
+    for chunk in client.api.build(
+            path=str(context), tag=tag, rm=True, decode=True,
+            buildargs={"BASE_IMAGE": BASE_IMAGE, "LABTUI_WORKSPACE": OWNER},
+            labels={"labtui.workspace": OWNER}):
+        output.extend(line for line in chunk.get("stream", "").splitlines() if line.strip())
+        if "error" in chunk:
+            pytest.fail(f"building {tag} failed: {chunk['error']}\n" + "\n".join(output[-30:]))
 
 
 def remove_containers(client: Any) -> None:
@@ -73,7 +85,7 @@ def docker_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     shutil.copy("/etc/ssl/certs/ca-certificates.crt", context / "ca-bundle.crt")
     train_model_files(context / "model", census=require_lab_data())
     try:
-        build(client, context, f"{IMAGE_NAME}:{BUILD_RUN}", {"BASE_IMAGE": BASE_IMAGE})
+        build(client, context, f"{IMAGE_NAME}:{BUILD_RUN}")
         yield client
     finally:
         remove_owned(client)
