@@ -26,9 +26,10 @@ SETUP = """
 import sys
 from pathlib import Path
 from labtui.targets.local import LocalTarget
+from labtui.targets.resources import ML_WORKSPACES
 target = LocalTarget(Path(sys.argv[1]))
 target.resource_groups.create("bench-db-dev", "eastus")
-target.models.create_workspace("bench-db-dev", "bench-ml-dev", "eastus")
+target.models.create_workspace(target.ref("bench-db-dev", ML_WORKSPACES, "bench-ml-dev"), "eastus")
 files = Path(sys.argv[1]) / "files"
 files.mkdir()
 for name in ("x_scaler.pkl", "y_scaler.pkl", "model.pkl"):

@@ -24,8 +24,10 @@ import time
 from pathlib import Path
 
 from labtui.catalog import Catalog
-from labtui.fleet import AttendeeOutcome, Fleet, FleetOptions, FleetSummary, load_roster
 from labtui.masking import Masker
+from labtui.proctor.fleet import Fleet, FleetOptions
+from labtui.proctor.results import AttendeeOutcome, FleetSummary
+from labtui.proctor.roster import load_roster
 
 LAB_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "AdultCensusIncome.csv"
 

@@ -283,12 +283,13 @@ def _order(by_id: dict[str, type[Step]]) -> list[str]:
     for cls in by_id.values():
         modules.setdefault(cls.__module__, len(modules))
 
-    def rank(step_id: str) -> tuple[int, int, int]:
-        # Within a section, steps keep the order their module defines them in (the lab's
-        # order), whatever order the entry points are listed in.
+    def rank(step_id: str) -> tuple[int, int, int, int]:
+        # Within a section, steps keep their declared place, then the order their module
+        # defines them in (the lab's order), whatever order the entry points are listed in.
         cls = by_id[step_id]
         line = getattr(getattr(cls.run, "__code__", None), "co_firstlineno", 0)
-        return (section_rank.get(cls.section, len(SECTIONS)), modules[cls.__module__], line)
+        return (section_rank.get(cls.section, len(SECTIONS)), cls.place,
+                modules[cls.__module__], line)
 
     ordered: list[str] = []
     state: dict[str, str] = {}

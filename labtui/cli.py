@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, NoReturn
 
 # Only light modules here: `labtui --help` must not pay for the engine, targets or plugins.
 from labtui.catalog import Catalog, CatalogError, did_you_mean
-from labtui.command_line import ExitCode, UsageError, target_argument
+from labtui.command_line import ExitCode, UsageError, positive_count, target_argument
 from labtui.command_line import cancel_on_interrupt as _cancel_on_interrupt
 from labtui.command_line import command_line as _command_line
 from labtui.command_line import open_for_reading as _open_for_reading
 from labtui.command_line import workspace_path as _workspace_path
 from labtui.masking import Masker
+from labtui.schedule import DEFAULT_PARALLEL
 from labtui.state import (
     Workspace,
     WorkspaceError,
@@ -115,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "stdin is not a terminal)")
     parser.add_argument("--log-file", type=Path, metavar="PATH",
                         help="also write the (masked) log to PATH")
+    parser.add_argument("--jobs", type=positive_count, default=None, metavar="N",
+                        help="steps that do not need each other work at once, at most N "
+                             f"(default {DEFAULT_PARALLEL}; 1: one after the other)")
     parser.add_argument("--heartbeat", type=float, default=30.0, help=argparse.SUPPRESS)
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -140,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_recover.configure_parser(commands.add_parser(
         "recover", parents=common,
         help="rebuild a lost state.db's journal from what the target recorded"))
-    from labtui import proctor
+    from labtui.proctor import command as proctor
 
     proctor.configure_parser(commands.add_parser(
         "proctor", parents=common,
@@ -160,12 +164,13 @@ def _options(args: argparse.Namespace, argv: Sequence[str]) -> SessionOptions:
         workspace=_workspace_path(args), target=args.target, values_file=args.values,
         set_values=args.set_values, command=_command_line(argv),
         force_unlock=args.force_unlock, heartbeat_after=getattr(args, "heartbeat", 30.0),
+        parallel=getattr(args, "jobs", None),
     )
 
 
 def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> int:
     from labtui.console import Console, JsonLines, LogFile
-    from labtui.engine import RequirementsError
+    from labtui.engine import NotManual, RequirementsError
     from labtui.session import Session
 
     if sum(map(bool, (args.step, args.all, args.section))) != 1:
@@ -204,7 +209,7 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
             _say_broken_lock(session.workspace, console)
             engine = session.engine
             if args.rollback and args.all:  # and what steps no longer installed made
-                units = [*units, *engine.uninstalled_units(args.env)]
+                units = engine.reset_scope(args.env)
                 planned = list(units)
             if args.rollback and not _confirm_rollback(engine, units, confirm, console):
                 _error("nothing was rolled back")
@@ -218,17 +223,18 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
                         results = engine.rollback(units)
                     elif args.plan:
                         results = engine.plan(units, force=args.force)
-                    elif args.solve and args.step and not args.with_requires:
-                        planned = [unit for unit in units if unit.step.manual]
-                        if not planned:
-                            raise UsageError("--solve is for manual steps (like write-test), "
-                                             "or with --with-requires when one comes first")
-                        results = engine.solve(planned)
+                    elif args.solve:
+                        try:
+                            scope = engine.solve_scope(units, with_requires=args.with_requires,
+                                                       broad=not args.step)
+                        except NotManual as exc:
+                            raise UsageError(str(exc)) from None
+                        planned = list(scope.units)
+                        results = engine.solve_request(scope, force=args.force)
                     else:
                         planned = engine.run_scope(units, with_requires=args.with_requires)
                         results = engine.run(units, force=args.force,
-                                             with_requires=args.with_requires,
-                                             solve_manual=args.solve)
+                                             with_requires=args.with_requires)
                 except RequirementsError as exc:
                     raise UsageError(str(exc)) from None
     finally:
@@ -496,11 +502,8 @@ def _guide(args: argparse.Namespace, masker: Masker) -> int:
     answers = load_answers(args.values, fields) if args.values else Answers()
     workspace = _open_for_reading(args)
     try:
-        if workspace is not None:
-            for secret in workspace.secret_values():
-                masker.register(secret)
         resolver = Resolver(fields, set_args=parse_set_args(args.set_values, fields),
-                            answers=answers, workspace=workspace)
+                            answers=answers, workspace=workspace, masker=masker)
         guide = guide_for(step, resolver.resolve(env).values, env, fields)
     finally:
         if workspace is not None:
@@ -582,7 +585,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return cli_recover.run(args)
         if args.command == "proctor":
-            from labtui import proctor
+            from labtui.proctor import command as proctor
 
             return proctor.run(args, masker)
         if args.command == "sandbox":

@@ -89,6 +89,7 @@ def _rows(args: argparse.Namespace) -> list[JournalRow]:
 
     from labtui.command_line import open_for_reading
     from labtui.masking import Masker
+    from labtui.values import mask_stored_secrets
 
     workspace = open_for_reading(args)
     if workspace is None:
@@ -97,8 +98,7 @@ def _rows(args: argparse.Namespace) -> list[JournalRow]:
         # A step names resources, never secrets, in its refs; masked all the same, as every
         # other line labtui prints.
         masker = Masker()
-        for secret in workspace.secret_values():
-            masker.register(secret)
+        mask_stored_secrets(masker, workspace)
         return [replace(row, ref=masker.redact(row.ref), kind=masker.redact(row.kind))
                 for row in workspace.journal_rows()]
     finally:

@@ -95,3 +95,14 @@ def target_argument(text: str) -> str:
     if text not in installed():
         raise argparse.ArgumentTypeError(not_installed_message(text))
     return text
+
+
+def positive_count(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a count of things at once)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value

@@ -178,7 +178,8 @@ class Console:
             else:
                 self.print(f"▶ {event.action} {_label(event)}", "bold")
         elif isinstance(event, LogLine):
-            prefix = "  " if self.live else f"  [{_label(event)}] "
+            # Units run side by side: a line names its unit unless it is the only one live.
+            prefix = "  " if self.live and len(self._tasks) <= 1 else f"  [{_label(event)}] "
             self.print(prefix + event.line, "yellow" if event.level == "warning" else None)
         elif isinstance(event, Progress):
             if self.live and key in self._tasks:

@@ -4,6 +4,11 @@ The headless console, the app and the proctor all drive the lab through an `Engi
 them calls a step hook directly. The engine owns the order of things (values before work,
 requires before a run, verify before and after a run), the journal, the run history, masking of
 everything that leaves a hook, and cooperative cancellation.
+
+On a cloud a unit's time is mostly waiting on round trips, so units that do not need each other
+run (verify, roll back) at once, bounded by `parallel` (`labtui.schedule`), and a hook makes its
+independent port calls together through `StepContext.gather` (`labtui.gather`). What the user
+sees stays in the lab's order: results come back in run (or rollback) order.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 from labtui.catalog import Catalog, Unit
 from labtui.events import (
@@ -32,10 +38,12 @@ from labtui.events import (
     StepFinished,
     StepStarted,
 )
+from labtui.gather import DEFAULT_CALLS, CallPool
 from labtui.journal import Journal, JournalEntry, Record
 from labtui.masking import Masker
 from labtui.plain_text import strip_escapes
 from labtui.retry import RetryCancelled, RetryPolicy
+from labtui.schedule import DEFAULT_PARALLEL, schedule
 from labtui.state import Workspace, WorkspaceError
 from labtui.status import UnitState, unit_state
 from labtui.step import (
@@ -91,6 +99,28 @@ class RequirementsError(Exception):
         )
 
 
+class NotManual(Exception):
+    """A solve was asked of steps none of which is manual (and nothing comes first)."""
+
+    def __init__(self, units: Sequence[Unit]) -> None:
+        self.units = list(units)
+        names = ", ".join(dict.fromkeys(unit.id for unit in units))
+        these = "is not a manual step" if len(self.units) == 1 else "are not manual steps"
+        super().__init__(f"{names} {these}: --solve is for manual steps (like write-test), "
+                         "or with --with-requires when one comes first")
+
+
+@dataclass(frozen=True)
+class SolveScope:
+    """What a solve takes on: `action` "solve" fills in the reference answer of `units` (the
+    manual ones chosen) and verifies them; "run" runs `units` (with what they need) and
+    solves each manual step it meets instead of showing its instructions."""
+
+    action: Literal["solve", "run"]
+    units: tuple[Unit, ...]
+    """In the order the action takes them on (a summary names those it did not reach)."""
+
+
 @dataclass
 class Result:
     """The result of one action on one unit."""
@@ -138,12 +168,13 @@ class _Journal(Journal):
 
 
 class _Outputs:
-    def __init__(self, workspace: Workspace, unit: Unit, masker: Masker) -> None:
-        self._workspace, self._unit, self._masker = workspace, unit, masker
+    def __init__(self, workspace: Workspace, unit: Unit,
+                 register_secret: Callable[[str], None]) -> None:
+        self._workspace, self._unit, self._register = workspace, unit, register_secret
 
     def set(self, name: str, value: str, *, secret: bool = False) -> None:
-        if secret:
-            self._masker.register(value)
+        if secret:  # a secret the step learnt at run time, as `ctx.register_secret` takes
+            self._register(value)
         self._workspace.set_output(self._unit.id, self._unit.env, name, value, secret=secret)
 
     def get(self, name: str, *, step: str | None = None, env: str | None = None) -> str | None:
@@ -212,6 +243,8 @@ class Engine:
         heartbeat_after: float = 30.0,
         error_log: Path | None = None,
         retry: RetryPolicy | None = None,
+        parallel: int = DEFAULT_PARALLEL,
+        parallel_calls: int = DEFAULT_CALLS,
     ) -> None:
         self.catalog = catalog
         self.workspace = workspace
@@ -224,19 +257,33 @@ class Engine:
         self.cancelled = threading.Event()
         self.retry = retry or RetryPolicy()
         """How a hook that failed with `Transient` is tried again (every front end's)."""
-        for secret in workspace.secret_values():
-            self.masker.register(secret)
+        if parallel < 1:
+            raise ValueError(f"parallel must be at least 1 (got {parallel})")
+        self.parallel = parallel
+        """How many units that do not depend on each other run, verify or roll back at once
+        (1: one after the other, in order)."""
+        # Units work in threads: listeners get one event at a time, the target opens once.
+        self._emit_lock = threading.RLock()
+        self._target_lock = threading.Lock()
+        self.calls = CallPool(parallel_calls)
+        """Where hooks make their independent port calls at once (`StepContext.gather`)."""
+        # The resolver is the one that registers secrets: those given, those it resolves,
+        # those stored (secret outputs of earlier runs too).
+        self.resolver.mask_with(self.masker, workspace)
 
     # -- plumbing --------------------------------------------------------------------------
 
     @property
     def target(self) -> Target:
         if not isinstance(self._target, Target):
-            self._target = self._target()
+            with self._target_lock:
+                if not isinstance(self._target, Target):
+                    self._target = self._target()
         return self._target
 
     def close(self) -> None:
         """Close the target if this engine opened it."""
+        self.calls.close()
         if isinstance(self._target, Target):
             self._target.close()
 
@@ -276,11 +323,13 @@ class Engine:
                     0, entry.step, entry.env, entry.kind, entry.ref, entry.undo, entry.created))
 
     def emit(self, event: Event) -> None:
-        for listener in self.listeners:
-            listener(event)
+        with self._emit_lock:
+            for listener in self.listeners:
+                listener(event)
 
     def cancel(self) -> None:
-        """Ask the running hook to stop at its next check; the journal stays exact."""
+        """Start no further unit, and ask the running hooks to stop at their next check; the
+        journal stays exact."""
         self.cancelled.set()
 
     def status(self, unit: Unit) -> Status:
@@ -292,11 +341,7 @@ class Engine:
         return unit_state(self.workspace, unit)
 
     def values_for(self, unit: Unit) -> dict[str, str]:
-        values = self.resolver.resolve(unit.env).values
-        for fld in self.resolver.fields.values():
-            if fld.is_secret and fld.name in values:
-                self.masker.register(values[fld.name])
-        return values
+        return self.resolver.hand_out(unit.env)
 
     def check_values(self, units: Sequence[Unit]) -> None:
         """Raise ValuesError naming every missing or invalid value the units need."""
@@ -340,13 +385,15 @@ class Engine:
             self.workspace.record_artifact(unit.id, unit.env, name, path)
             self.emit(ArtifactReady(unit.id, unit.env, name, str(path)))
 
+        # The one way a value a step learns at run time (a key it created) gets masked.
+        register_secret = self.masker.register
         return StepContext(
             step_id=unit.id, env=unit.env, values=self.values_for(unit), target=self.target,
             log=log, journal=_Journal(self.workspace, unit, self.target.journal_mirror()),
-            outputs=_Outputs(self.workspace, unit, self.masker), artifacts=artifacts,
+            outputs=_Outputs(self.workspace, unit, register_secret), artifacts=artifacts,
             cancelled=self.cancelled, report_progress=progress,
-            register_secret=self.masker.register, publish_artifact=publish,
-            redact=self.masker.redact,
+            register_secret=register_secret, publish_artifact=publish,
+            redact=self.masker.redact, gather_calls=self.calls.gather,
         )
 
     def _verify(self, unit: Unit, ctx: StepContext, *, before_run: bool = False) -> Verdict:
@@ -483,8 +530,11 @@ class Engine:
 
     def run(self, units: Sequence[Unit], *, force: bool = False, with_requires: bool = False,
             solve_manual: bool = False) -> list[Result]:
-        """Run units in order; stop at the first that does not end done. With `solve_manual`,
-        a manual step that does not verify gets its reference answer instead of instructions.
+        """Run units, those that do not need each other at once (up to `parallel`), each
+        after its requirements; one that does not end done stops the units that need it (and
+        only those); once cancelled, no further unit starts. The results come in run order,
+        without the units not reached. With `solve_manual`, a manual step that does not
+        verify gets its reference answer instead of instructions.
 
         Raises:
             ValuesError: a value is missing or invalid (nothing was run).
@@ -493,13 +543,20 @@ class Engine:
         units = self.run_scope(units, with_requires=with_requires)
         self.check_values(units)  # values first: a missing value is named before a requirement
         units = self.units_to_run(units)
-        results = []
-        for unit in units:
-            result = self._perform(unit, "run", partial(self._run, unit, force, solve_manual))
-            results.append(result)
-            if not result.ok:
-                break
-        return results
+        return self._concurrently(
+            units, self.catalog.requirements,
+            lambda unit: self._perform(unit, "run", partial(self._run, unit, force,
+                                                            solve_manual)),
+            proceed=lambda result: result.ok)
+
+    def _concurrently(self, units: Sequence[Unit], waits_for: Callable[[Unit], Sequence[Unit]],
+                      work: Callable[[Unit], Result],
+                      proceed: Callable[[Result], bool] = lambda result: True) -> list[Result]:
+        """`work` on each unit once those of `waits_for` are finished (and `proceed`ed), up
+        to `parallel` at once; the results in the order of `units`."""
+        done = schedule(units, waits_for, work, workers=self.parallel,
+                        cancelled=self.cancelled, proceed=proceed)
+        return [done[unit] for unit in units if unit in done]
 
     def _run(self, unit: Unit, force: bool, solve_manual: bool, ctx: StepContext) -> Result:
         self.check_requires(unit)
@@ -531,6 +588,33 @@ class Engine:
         self.workspace.set_status(unit.id, unit.env, Status.FAILED, message)
         return Result(unit, "run", Outcome.FAILED,
                       f"ran, but verify failed: {message}", list(verdict.checks))
+
+    def solve_scope(self, units: Sequence[Unit], *, with_requires: bool = False,
+                    broad: bool = False) -> SolveScope:
+        """What a solve of `units` takes on (the CLI's --solve and the app's Solve ask this).
+        Steps picked one by one are solved in place: their manual units, the others left
+        out. With `with_requires`, or `broad` (a whole section, everything), it is a run that
+        solves the manual steps on its way.
+
+        Raises:
+            NotManual: steps picked one by one, none of them manual.
+        """
+        if with_requires or broad:
+            return SolveScope("run", tuple(self.run_scope(units, with_requires=with_requires)))
+        manual = tuple(unit for unit in units if unit.step.manual)
+        if not manual:
+            raise NotManual(units)
+        return SolveScope("solve", manual)
+
+    def solve_request(self, scope: SolveScope, *, force: bool = False) -> list[Result]:
+        """Carry out what `solve_scope` decided.
+
+        Raises:
+            ValuesError, RequirementsError: as `solve` and `run` do.
+        """
+        if scope.action == "solve":
+            return self.solve(scope.units)
+        return self.run(scope.units, force=force, solve_manual=True)
 
     def solve(self, units: Sequence[Unit]) -> list[Result]:
         """Fill in the reference answer of manual steps (proctors, --solve), then verify.
@@ -595,7 +679,10 @@ class Engine:
         """Verify units, read-only; a done unit that no longer verifies becomes drift, one that
         was never done (or was rolled back) is not done."""
         self.check_values(units)
-        return [self._perform(unit, "verify", partial(self._verify_unit, unit)) for unit in units]
+        # Verify only reads: no unit waits for another.
+        return self._concurrently(
+            units, lambda unit: (),
+            lambda unit: self._perform(unit, "verify", partial(self._verify_unit, unit)))
 
     def _verify_unit(self, unit: Unit, ctx: StepContext) -> Result:
         verdict = self._verify(unit, ctx)
@@ -616,15 +703,36 @@ class Engine:
         rollback in this order; `rollback` follows it."""
         return list(reversed(units))
 
+    def reset_scope(self, env: str | None = None) -> list[Unit]:
+        """Every unit a rollback of the whole lab takes on, in run order: each installed unit
+        (of `env` when given) and then those of steps no longer installed whose entries the
+        journal still holds, so what they made is removed too (first, being newest)."""
+        return [*self.catalog.units(env=env), *self.uninstalled_units(env)]
+
+    def units_through(self, step_id: str) -> list[Unit]:
+        """What a hot start through `step_id` runs: see `units_through`.
+
+        Raises:
+            CatalogError: no such step.
+        """
+        return units_through(self.catalog, step_id)
+
     def rollback(self, units: Sequence[Unit]) -> list[Result]:
-        """Undo units (given in run order) in `rollback_order`; continue past failures and
-        report each; once cancelled, start no further unit."""
-        results = []
-        for unit in self.rollback_order(units):
-            if self.cancelled.is_set():
-                break
-            results.append(self._perform(unit, "rollback", partial(self._rollback, unit)))
-        return results
+        """Undo units (given in run order) in `rollback_order`: each once what needs it is
+        undone (those of steps no longer installed first), those that do not wait on each
+        other at once; continue past failures and report each; once cancelled, start no
+        further unit. The results come in rollback order."""
+        order = self.rollback_order(units)
+        uninstalled = [unit for unit in order if unit.id not in self.catalog]
+
+        def waits_for(unit: Unit) -> list[Unit]:
+            if unit.id not in self.catalog:
+                return []
+            return [*self.catalog.dependents(unit), *uninstalled]
+
+        return self._concurrently(
+            order, waits_for,
+            lambda unit: self._perform(unit, "rollback", partial(self._rollback, unit)))
 
     def _rollback(self, unit: Unit, ctx: StepContext) -> Result:
         entries = ctx.journal.entries()
@@ -746,3 +854,19 @@ def backup_taken(backup: Path, owner: str) -> str | None:
     if not rows or rows[0][0] != owner:
         return None
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(backup.stat().st_mtime))
+
+
+def units_through(catalog: Catalog, step_id: str) -> list[Unit]:
+    """The lab as an attendee would have done it up to `step_id`: every unit of the sections
+    involved (the step's and its requirements'), in the lab's order, up to and including the
+    step, with what they require (so cli-profiles too, which nothing requires).
+
+    Raises:
+        CatalogError: no such step.
+    """
+    needed = catalog.closure(catalog.units([step_id]))
+    everything = catalog.units()
+    last = max(i for i, unit in enumerate(everything) if unit.id == step_id)
+    sections = {unit.step.section for unit in needed}
+    return catalog.closure([unit for unit in everything[:last + 1]
+                            if unit.step.section in sections])

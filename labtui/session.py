@@ -15,6 +15,7 @@ from labtui.engine import Engine
 from labtui.events import Listener
 from labtui.masking import Masker
 from labtui.retry import RetryPolicy
+from labtui.schedule import DEFAULT_PARALLEL
 from labtui.state import Workspace
 from labtui.step import Field
 from labtui.targets.base import Target, TargetError
@@ -36,6 +37,8 @@ class SessionOptions:
     extra_answers: Mapping[str, str] = field(default_factory=dict)
     retry: RetryPolicy | None = None
     """How the engine retries a hook a target answered with `Transient` (default policy)."""
+    parallel: int | None = None
+    """Units the engine works on at once (default `labtui.schedule.DEFAULT_PARALLEL`)."""
 
 
 class Session:
@@ -88,6 +91,7 @@ class Session:
                 self.catalog, self.workspace, target, self.resolver,
                 masker=self.masker, heartbeat_after=options.heartbeat_after,
                 retry=options.retry,
+                parallel=(DEFAULT_PARALLEL if options.parallel is None else options.parallel),
             )
             self.engine.claim_target()
         except BaseException:
@@ -152,12 +156,10 @@ def configure_target(target: Target, resolver: Resolver, masker: Masker) -> None
     if problems:
         raise ValuesError([f"{problem} (an option of the {target.name} target)"
                            for problem in problems])
-    values = resolver.resolve(None).values
+    resolver.mask_with(masker)  # the secret options are masked as the resolver hands them out
+    values = resolver.hand_out(None)
     chosen = {option.name: values[option.name] for option in target.options
               if option.name in values}
-    for option in target.options:
-        if option.is_secret and option.name in chosen:
-            masker.register(chosen[option.name])
     target.configure(chosen)
 
 

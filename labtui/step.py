@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, cast
 
 from labtui.journal import Journal as Journal
 from labtui.journal import JournalEntry as JournalEntry
@@ -134,6 +134,9 @@ class Change:
     detail: str = ""
 
 
+R = TypeVar("R")
+
+
 class Outputs(Protocol):
     """Values a step hands to later steps (a service principal's app id, a cluster id)."""
 
@@ -169,6 +172,27 @@ class StepContext:
     register_secret: Callable[[str], None] = lambda value: None
     publish_artifact: Callable[[str, Path], None] = lambda name, path: None
     redact: Callable[[str], str] = lambda text: text
+    gather_calls: Callable[[Sequence[Callable[[], Any]], threading.Event], list[Any]] | None \
+        = None
+    """Makes independent calls at once (the engine's `labtui.gather.CallPool`); None: in turn."""
+
+    def gather(self, *calls: Callable[[], R]) -> list[R]:
+        """Make independent calls (port calls that do not need each other's answers) at
+        once, on the engine's bounded pool, and return their results in order: on a cloud,
+        sixteen reads cost one round trip instead of sixteen. Every call ends before this
+        returns; if any raised, the first (in order) is raised. Once cancelled, calls not yet
+        started are not made and `Cancelled` is raised.
+
+            value, names = ctx.gather(partial(vault.get_secret, name, "sp-app-id"),
+                                      partial(databricks.scope_secrets, workspace, scope))
+        """
+        if self.gather_calls is None:
+            results = []
+            for call in calls:
+                self.check_cancelled()
+                results.append(call())
+            return results
+        return cast("list[R]", self.gather_calls(calls, self.cancelled))
 
     def progress(self, done: float, total: float, message: str = "") -> None:
         """Report progress (done of total) for the front ends' progress bars."""
@@ -217,6 +241,9 @@ class Step(ABC):
     actions: ClassVar[tuple[Action, ...]] = ()
     """What a person can do to the step's result besides running it (approve, reject): see
     `labtui.actions`. The engine calls `act` with one of them."""
+    place: ClassVar[int] = 0
+    """Where the step comes in its section, for steps in modules of their own: lower first;
+    steps of one place keep the order of their module and of their lines in it."""
 
     @abstractmethod
     def run(self, ctx: StepContext) -> None:

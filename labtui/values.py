@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from labtui.step import ENVIRONMENTS, Field
 
 if TYPE_CHECKING:
+    from labtui.masking import Masker
     from labtui.state import Workspace
 
 
@@ -124,6 +125,17 @@ class Resolved:
     origins: dict[str, str]
 
 
+def mask_stored_secrets(masker: Masker, workspace: Workspace) -> None:
+    """Register every secret value and secret output `workspace` holds with `masker`, for a
+    command that reads a workspace without resolving values (the journal, an export).
+
+    Raises:
+        WorkspaceError: the workspace's secrets cannot be read.
+    """
+    for secret in workspace.secret_values():
+        masker.register(secret)
+
+
 class Resolver:
     """Resolves and validates inputs; one per command invocation."""
 
@@ -135,6 +147,7 @@ class Resolver:
         environ: Mapping[str, str] | None = None,
         answers: Answers | None = None,
         workspace: Workspace | None = None,
+        masker: Masker | None = None,
     ) -> None:
         self.fields = dict(fields)
         self.set_args = dict(set_args or {})
@@ -143,6 +156,43 @@ class Resolver:
         self.workspace = workspace
         self.unreadable: dict[tuple[str, str | None], str] = {}
         """(input, scope) -> why its stored value could not be read (a lost secret.key)."""
+        self.maskers: list[Masker] = []
+        """Where every secret value this resolver hands out is registered."""
+        if masker is not None:
+            self.mask_with(masker)
+
+    # -- masking: the one place secret values are registered with a masker ------------------
+
+    def mask_with(self, masker: Masker, workspace: Workspace | None = None) -> None:
+        """From now on, register with `masker` every secret value this resolver hands out
+        (`hand_out`, `mask_value`); at once, every secret given to it (--set, LABTUI_*, the
+        answers file) and every one stored in its workspace (or `workspace`), secret outputs
+        included.
+
+        Raises:
+            WorkspaceError: the workspace's secrets cannot be read.
+        """
+        if masker not in self.maskers:
+            self.maskers.append(masker)
+        stored = workspace or self.workspace
+        if stored is not None:
+            mask_stored_secrets(masker, stored)
+        for fld in self.fields.values():
+            if not fld.is_secret:
+                continue
+            given = [self.set_args.get(fld.name), self.environ.get(fld.env_var),
+                     self.answers.top.get(fld.name),
+                     *(table.get(fld.name) for table in self.answers.per_env.values())]
+            for value in given:
+                if value:
+                    masker.register(value)
+
+    def mask_value(self, fld: Field, value: str) -> None:
+        """Register `value` if `fld` is secret: one the attendee is typing, say, masked as soon
+        as it is complete, before it is kept."""
+        if fld.is_secret and value:
+            for masker in self.maskers:
+                masker.register(value)
 
     def _stored(self, name: str, scope: str | None) -> str | None:
         """What the workspace holds for `name`; a secret it cannot decrypt counts as missing,
@@ -196,6 +246,16 @@ class Resolver:
             if not progressed:
                 break
         return Resolved(values, origins)
+
+    def hand_out(self, env: str | None) -> dict[str, str]:
+        """The values for `env` as a step or a target gets them (`resolve`), every secret
+        among them registered with the maskers first. (Plain `resolve` registers nothing:
+        the app's form keeps each prefix of a secret as it is typed, and a prefix is not the
+        secret.)"""
+        values = self.resolve(env).values
+        for name, value in values.items():
+            self.mask_value(self.fields[name], value)
+        return values
 
     def problems(self, fields: Iterable[Field], env: str | None) -> list[str]:
         """One line for each missing or invalid value among `fields` in `env`."""

@@ -140,7 +140,7 @@ class TrainModel(Step):
     def run(self, ctx: StepContext) -> None:
         repo = repository(ctx)
         branch = ctx.value("branch")
-        copy = ctx.target.devops.working_copy(repo, repo_path(ctx))
+        copy = ctx.target.workstation.working_copy(repo, repo_path(ctx))
         copy.fetch()
         source = copy.show(f"origin/{branch}", NOTEBOOK_REPO_PATH)
         workspace = ctx.value("databricks-workspace")

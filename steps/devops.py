@@ -57,7 +57,7 @@ def repository(ctx: StepContext) -> GitRepository:
 
 def working_copy_path(ctx: StepContext) -> Path:
     """Where the attendee's clone lives: `<workspace>/repos/<project>`."""
-    return ctx.target.workspace / "repos" / ctx.value("devops-project")
+    return ctx.target.workstation.clone_folder(ctx.value("devops-project"))
 
 
 def assets_root() -> Path:
@@ -144,7 +144,7 @@ class SeedRepo(Step):
         repo = repository(ctx)
         path = working_copy_path(ctx)
         ctx.journal.record(records.WorkingCopy(str(path)))
-        copy = ctx.target.devops.working_copy(repo, path)
+        copy = ctx.target.workstation.working_copy(repo, path)
         ctx.log(f"clone {repo.web_url} into {path}")
         copy.repo()
         if copy.remote_head("master"):
@@ -175,7 +175,7 @@ class SeedRepo(Step):
         if "master" not in branches:
             return Verdict.of(Check("master", False, "master has no commits yet",
                                     "run this step"))
-        copy = ctx.target.devops.working_copy(repo, working_copy_path(ctx))
+        copy = ctx.target.workstation.working_copy(repo, working_copy_path(ctx))
         if not copy.exists:
             return Verdict.of(Check("working copy", False, f"no clone at {copy.path}",
                                     "run this step again"))
@@ -207,7 +207,7 @@ class GitIntegration(Step):
     def run(self, ctx: StepContext) -> None:
         repo = repository(ctx)
         branch = ctx.value("branch")
-        copy = ctx.target.devops.working_copy(repo, working_copy_path(ctx))
+        copy = ctx.target.workstation.working_copy(repo, working_copy_path(ctx))
         copy.fetch()
         if copy.remote_head(branch) is None:
             ctx.journal.record(records.Branch(branch, organization=repo.organization,

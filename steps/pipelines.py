@@ -18,13 +18,16 @@ from labtui_steps.fields import (
     DEVOPS_PROJECT,
     KEY_VAULT,
     PREFIX,
+    RESOURCE_GROUP,
     SERVICE_PRINCIPAL,
 )
 from labtui_steps.infrastructure import Secrets
+from labtui_steps.infrastructure.common import resource_ref
 
 from labtui.actions import APPROVE, REJECT
 from labtui.step import Change, Check, Field, Step, StepContext, StepError, Verdict
 from labtui.targets.base import VOTES, GitRepository, NotFound, PullRequest
+from labtui.targets.resources import KEY_VAULTS
 from labtui.validation import naming_rule
 
 TARGET_BRANCH = "master"
@@ -101,7 +104,7 @@ class PullRequestStep(Step):
     def run(self, ctx: StepContext) -> None:
         repo = repository(ctx)
         branch, reviewer = ctx.value("branch"), ctx.value("reviewer")
-        copy = ctx.target.devops.working_copy(repo, working_copy_path(ctx))
+        copy = ctx.target.workstation.working_copy(repo, working_copy_path(ctx))
         if not copy.exists:
             raise StepError(f"no working copy at {copy.path}: run seed-repo first")
         if copy.current_branch() != branch:
@@ -256,8 +259,8 @@ class VariableGroupStep(Step):
                "runs.")
     requires = ("secrets", "devops-project")
     environment = "pipeline"
-    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, KEY_VAULT, SERVICE_PRINCIPAL,
-              VARIABLE_GROUP)
+    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, RESOURCE_GROUP, KEY_VAULT,
+              SERVICE_PRINCIPAL, VARIABLE_GROUP)
 
     def run(self, ctx: StepContext) -> None:
         org, project = organization(ctx), ctx.value("devops-project")
@@ -298,9 +301,15 @@ class VariableGroupStep(Step):
         # case anything else prints them (names like "pipeline" are not: masking those would
         # blank every line that names the environment).
         unreadable: list[str] = []
+        try:
+            uri = ctx.target.vault.get_vault(resource_ref(ctx, KEY_VAULTS, "key-vault")).uri
+        except NotFound as exc:
+            checks.append(Check("vault secrets", False, str(exc),
+                                "run the key-vault step for pipeline"))
+            return Verdict(tuple(checks))
         for variable in group.variables:
             try:
-                value = ctx.target.vault.get_secret(group.vault, variable.name)
+                value = ctx.target.vault.get_secret(uri, variable.name)
             except NotFound:
                 unreadable.append(variable.name)
                 continue

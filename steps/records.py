@@ -16,8 +16,16 @@ from pathlib import Path
 from labtui_steps.images import remove_image_and_containers, remove_verify_servers
 
 from labtui.journal import Record
-from labtui.step import StepContext
+from labtui.step import StepContext, StepError
 from labtui.targets.base import GitRepository, Library, NotFound
+from labtui.targets.resources import (
+    DATABRICKS_WORKSPACES,
+    KEY_VAULTS,
+    ML_WORKSPACES,
+    STORAGE_ACCOUNTS,
+    MalformedResourceId,
+    ResourceRef,
+)
 
 
 def ignore_missing(action: Callable[[], object]) -> None:
@@ -26,6 +34,33 @@ def ignore_missing(action: Callable[[], object]) -> None:
         action()
     except NotFound:
         return
+
+
+def control_ref(ctx: StepContext, resource: str, type: str) -> ResourceRef:
+    """The ref a control-plane record names: its resource id, or for an entry journaled
+    before resource ids (a bare name) the name in the environment's resource group."""
+    if resource.startswith("/"):
+        try:
+            return ResourceRef.parse(resource)
+        except MalformedResourceId as exc:
+            raise StepError(f"the journal entry is damaged: {exc}") from None
+    group = ctx.values.get("resource-group", "")
+    if not group:
+        raise StepError(f"the journal names {resource} without its resource group (an entry "
+                        "written before resource ids): give resource-group to remove it")
+    return ctx.target.ref(group, type, resource)
+
+
+def vault_uri(ctx: StepContext, vault: str) -> str | None:
+    """The URI a secret's record addresses its vault by; for an entry written before vaults
+    were addressed by URI (a bare name), the URI of that vault in the environment's resource
+    group, or None when that vault is gone."""
+    if vault.startswith("https://"):
+        return vault
+    try:
+        return ctx.target.vault.get_vault(control_ref(ctx, vault, KEY_VAULTS)).uri
+    except NotFound:
+        return None
 
 
 # --- Infrastructure -----------------------------------------------------------------------
@@ -42,20 +77,26 @@ class ResourceGroup(Record):
 
 @dataclass(frozen=True)
 class MlWorkspace(Record):
+    """Journaled by its resource id (entries from before resource ids hold its name)."""
+
     kind = "ml-workspace"
-    name: str
+    ref_field = "resource"
+    resource: str
 
     def undo(self, ctx: StepContext) -> None:
-        ctx.target.models.delete_workspace(self.name)
+        ctx.target.models.delete_workspace(control_ref(ctx, self.resource, ML_WORKSPACES))
 
 
 @dataclass(frozen=True)
 class StorageAccount(Record):
+    """Journaled by its resource id (entries from before resource ids hold its name)."""
+
     kind = "storage-account"
-    name: str
+    ref_field = "resource"
+    resource: str
 
     def undo(self, ctx: StepContext) -> None:
-        ctx.target.datalake.delete_account(self.name)
+        ctx.target.datalake.delete_account(control_ref(ctx, self.resource, STORAGE_ACCOUNTS))
 
 
 @dataclass(frozen=True)
@@ -83,20 +124,27 @@ class DatalakeFile(Record):
 
 @dataclass(frozen=True)
 class KeyVault(Record):
+    """Journaled by its resource id (entries from before resource ids hold its name)."""
+
     kind = "key-vault"
-    name: str
+    ref_field = "resource"
+    resource: str
 
     def undo(self, ctx: StepContext) -> None:
-        ctx.target.vault.delete_vault(self.name)
+        ctx.target.vault.delete_vault(control_ref(ctx, self.resource, KEY_VAULTS))
 
 
 @dataclass(frozen=True)
 class DatabricksWorkspace(Record):
+    """Journaled by its resource id (entries from before resource ids hold its name)."""
+
     kind = "databricks-workspace"
-    name: str
+    ref_field = "resource"
+    resource: str
 
     def undo(self, ctx: StepContext) -> None:
-        ctx.target.databricks.delete_workspace(self.name)
+        ctx.target.databricks.delete_workspace(
+            control_ref(ctx, self.resource, DATABRICKS_WORKSPACES))
 
 
 @dataclass(frozen=True)
@@ -154,7 +202,7 @@ class DatabricksProfile(Record):
     name: str
 
     def undo(self, ctx: StepContext) -> None:
-        ctx.target.databricks.delete_profile(self.name)
+        ctx.target.workstation.delete_profile(self.name)
 
 
 @dataclass(frozen=True)
@@ -241,11 +289,15 @@ class VaultSecret(Record):
     kind = "vault-secret"
     name: str
     vault: str
+    """The vault's URI (entries from before hold the vault's name)."""
 
     def undo(self, ctx: StepContext) -> None:
+        uri = vault_uri(ctx, self.vault)
+        if uri is None:
+            return  # the vault is gone, and its secrets with it
         # It may be soft-deleted already (by hand), and then only the purge is left to do.
-        ignore_missing(lambda: ctx.target.vault.delete_secret(self.vault, self.name))
-        ignore_missing(lambda: ctx.target.vault.purge_deleted_secret(self.vault, self.name))
+        ignore_missing(lambda: ctx.target.vault.delete_secret(uri, self.name))
+        ignore_missing(lambda: ctx.target.vault.purge_deleted_secret(uri, self.name))
 
 
 @dataclass(frozen=True)
@@ -256,9 +308,12 @@ class RecoveredSecret(Record):
     kind = "recovered-secret"
     name: str
     vault: str
+    """The vault's URI (entries from before hold the vault's name)."""
 
     def undo(self, ctx: StepContext) -> None:
-        ignore_missing(lambda: ctx.target.vault.delete_secret(self.vault, self.name))
+        uri = vault_uri(ctx, self.vault)
+        if uri is not None:
+            ignore_missing(lambda: ctx.target.vault.delete_secret(uri, self.name))
 
 
 # --- Azure DevOps ---------------------------------------------------------------------------
@@ -525,7 +580,7 @@ def revert_merge(ctx: StepContext, repo: GitRepository, branch: str, commit: str
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="labtui-revert-") as folder:
-        copy = ctx.target.devops.working_copy(repo, Path(folder) / "clone")
+        copy = ctx.target.workstation.working_copy(repo, Path(folder) / "clone")
         copy.repo()
         copy.checkout(branch)
         if copy.reverted(branch, commit):

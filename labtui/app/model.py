@@ -188,11 +188,10 @@ class Lab:
         workspace = Workspace(options.workspace, read_only=True)
         fields = with_targets_options(catalog.fields(), [options.target])
         answers = load_answers(options.values_file, fields) if options.values_file else Answers()
-        resolver = Resolver(fields, set_args=parse_set_args(options.set_values, fields),
-                            environ=options.environ, answers=answers, workspace=workspace)
         masker = Masker()
-        for secret in workspace.secret_values():
-            masker.register(secret)
+        resolver = Resolver(fields, set_args=parse_set_args(options.set_values, fields),
+                            environ=options.environ, answers=answers, workspace=workspace,
+                            masker=masker)
         return cls(options, catalog, workspace, resolver, masker, holder=holder)
 
     @property

@@ -1,5 +1,5 @@
 """The proctor's screen: every attendee of a roster against every step, with reset, provision,
-status and cancel over `labtui.fleet` (the same operations as `labtui proctor …`).
+status and cancel over `labtui.proctor.fleet` (the same operations as `labtui proctor …`).
 
 The grid has a row per attendee and a column per unit (a step in an environment). Operations
 run in a thread worker; the fleet's events arrive on its pool threads, go into a locked buffer
@@ -26,22 +26,11 @@ from textual.worker import Worker, WorkerState
 
 from labtui.catalog import Catalog, Unit
 from labtui.events import StepFinished, StepStarted
-from labtui.fleet import (
-    AttendeeFinished,
-    AttendeeStarted,
-    Cell,
-    CellState,
-    Fleet,
-    FleetEvent,
-    FleetOptions,
-    FleetSummary,
-    Grid,
-    GridRow,
-    Retrying,
-    Roster,
-    UnitEvent,
-)
 from labtui.masking import Masker
+from labtui.proctor.events import AttendeeFinished, AttendeeStarted, FleetEvent, Retrying, UnitEvent
+from labtui.proctor.fleet import Fleet, FleetOptions
+from labtui.proctor.results import Cell, CellState, FleetSummary, Grid, GridRow
+from labtui.proctor.roster import Roster
 
 CELL_MARKS = {"done": ("✓", "green"), "todo": ("·", "dim"), "drift": ("!", "yellow"),
               "failed": ("✗", "bold red"), "needs-input": ("?", "magenta"),

@@ -347,7 +347,7 @@ class ValueForm(Vertical):
         row = next((r for r in self.rows() if r.input is input_), None)
         if (row is not None and row.field.is_secret and input_.value
                 and field_problem(row.field, input_.value) is None):
-            self.lab.masker.register(input_.value)
+            self.lab.resolver.mask_value(row.field, input_.value)
 
     @on(Input.Blurred, ".field-input")
     def value_committed(self, event: Input.Blurred) -> None:

@@ -13,6 +13,9 @@ Conventions every port keeps:
   repeated; it returns True when something was removed.
 - Names are compared the way Azure compares them: resource group, vault and storage account
   names case-insensitively.
+- Control-plane resources (storage accounts, vaults, Databricks and ML workspaces) are
+  addressed by a `ResourceRef` (subscription, resource group, type, name), as Azure Resource
+  Manager addresses them; a ref to another subscription or resource group finds nothing.
 - Messages of every error are one line, name the resource and never contain a secret value.
 - A failure that passes by itself (throttled, busy, not yet propagated) raises `Transient`,
   never a plain `TargetError` with those words: the engine retries the hook on `Transient`
@@ -134,6 +137,9 @@ from labtui.targets.ports.pipelines import (
 from labtui.targets.ports.pipelines import (
     Vote as Vote,
 )
+from labtui.targets.ports.workstation import (  # re-exported
+    Workstation as Workstation,
+)
 from labtui.targets.resources import (
     OWNER_LABEL as OWNER_LABEL,
 )
@@ -190,6 +196,9 @@ from labtui.targets.resources import (
 )
 from labtui.targets.resources import (
     ResourceGroup as ResourceGroup,
+)
+from labtui.targets.resources import (
+    ResourceRef as ResourceRef,
 )
 from labtui.targets.resources import (
     RoleAssignment as RoleAssignment,
@@ -271,6 +280,16 @@ class Target(ABC):
     def identity(self) -> dict[str, str]:
         """What the banner shows so nobody works against the wrong place (tenant, host …)."""
 
+    @property
+    def subscription_id(self) -> str:
+        """The subscription the target's resources are in (what `ref` puts in a ref)."""
+        raise self._missing("subscription")
+
+    def ref(self, resource_group: str, type: str, name: str) -> ResourceRef:
+        """A ref to resource `name` of `type` ("Microsoft.KeyVault/vaults" …) in a resource
+        group of the target's subscription: how steps address control-plane resources."""
+        return ResourceRef(self.subscription_id, resource_group, type, name)
+
     def _missing(self, port: str) -> TargetError:
         return TargetError(f"the {self.name} target has no {port}")
 
@@ -333,6 +352,15 @@ class Target(ABC):
     def environments(self) -> Environments:
         """Deployment environments, their approval checks and the approvals runs wait on."""
         raise self._missing("environments")
+
+    @property
+    def workstation(self) -> Workstation:
+        """The attendee's machine: Databricks CLI profiles and git working copies, the same
+        for every target (a target that needs other profile settings or git credentials
+        overrides it)."""
+        from labtui.targets.shared.workstation import AttendeeWorkstation
+
+        return AttendeeWorkstation(self.workspace)
 
     def journal_mirror(self) -> JournalMirror | None:
         """The target's own record of what the workspace created in it, or None when it keeps

@@ -6,6 +6,78 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+STORAGE_ACCOUNTS = "Microsoft.Storage/storageAccounts"
+KEY_VAULTS = "Microsoft.KeyVault/vaults"
+DATABRICKS_WORKSPACES = "Microsoft.Databricks/workspaces"
+ML_WORKSPACES = "Microsoft.MachineLearningServices/workspaces"
+"""The ARM resource types of the lab's control-plane resources (provider namespace/type)."""
+
+
+class MalformedResourceId(ValueError):
+    """A text that is not an ARM resource id of one resource."""
+
+
+@dataclass(frozen=True, eq=False)
+class ResourceRef:
+    """Where a control-plane resource lives, as Azure Resource Manager addresses it: a
+    subscription, a resource group, a resource type and a name.
+
+    Two refs are equal when Azure would take them for the same resource: the subscription
+    (a GUID), the resource group, the type and the name compare case-insensitively, while
+    each keeps the spelling it was given (`id` shows it as given).
+    """
+
+    subscription: str
+    resource_group: str
+    type: str
+    """Provider namespace and type, e.g. "Microsoft.KeyVault/vaults"."""
+    name: str
+
+    @property
+    def id(self) -> str:
+        """The resource id: /subscriptions/SUB/resourceGroups/GROUP/providers/TYPE/NAME."""
+        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+                f"/providers/{self.type}/{self.name}")
+
+    @property
+    def group_id(self) -> str:
+        """The resource id of the resource group the resource is in."""
+        return f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+
+    @classmethod
+    def parse(cls, resource_id: str) -> ResourceRef:
+        """The ref of a resource id (as `id` writes it, in any letter case).
+
+        Raises:
+            MalformedResourceId: the text is not the id of one resource; the message says
+                what shape was expected.
+        """
+        parts = resource_id.strip().strip("/").split("/")
+        expected = ("expected /subscriptions/SUBSCRIPTION/resourceGroups/GROUP/providers/"
+                    "NAMESPACE/TYPE/NAME")
+        shown = resource_id if len(resource_id) <= 200 else resource_id[:200] + "…"
+        shown = " ".join(shown.split())
+        if (len(parts) != 8 or parts[0].lower() != "subscriptions"
+                or parts[2].lower() != "resourcegroups" or parts[4].lower() != "providers"
+                or not all(parts)):
+            raise MalformedResourceId(f"not a resource id: {shown!r} ({expected})")
+        return cls(parts[1], parts[3], f"{parts[5]}/{parts[6]}", parts[7])
+
+    def _key(self) -> tuple[str, str, str, str]:
+        return (self.subscription.lower(), self.resource_group.lower(), self.type.lower(),
+                self.name.lower())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ResourceRef):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __str__(self) -> str:
+        return self.id
+
 
 @dataclass(frozen=True)
 class ResourceGroup:
@@ -18,16 +90,28 @@ class ResourceGroup:
 
 @dataclass(frozen=True)
 class StorageAccount:
-    """A storage account. For the lab: StorageV2, hierarchical namespace on, Cool tier."""
+    """A storage account. For the lab: StorageV2, hierarchical namespace on, Cool tier.
+    `dfs_endpoint` (https://NAME.dfs.core.windows.net/) is how its data plane is addressed."""
 
-    name: str
-    resource_group: str
+    ref: ResourceRef
     location: str
     kind: str
     access_tier: str
     hierarchical_namespace: bool
-    id: str
     dfs_endpoint: str
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
+
+    @property
+    def resource_group(self) -> str:
+        return self.ref.resource_group
+
+    @property
+    def id(self) -> str:
+        """The resource id (`ref.id`)."""
+        return self.ref.id
 
 
 @dataclass(frozen=True)
@@ -60,13 +144,25 @@ class DataLakeFile:
 
 @dataclass(frozen=True)
 class KeyVault:
-    """A Key Vault: `uri` is its DNS name (https://NAME.vault.azure.net/), `id` its resource id."""
+    """A Key Vault: `uri` (https://NAME.vault.azure.net/) is how its secrets are addressed,
+    `ref` where the vault itself lives."""
 
-    name: str
-    resource_group: str
+    ref: ResourceRef
     location: str
     uri: str
-    id: str
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
+
+    @property
+    def resource_group(self) -> str:
+        return self.ref.resource_group
+
+    @property
+    def id(self) -> str:
+        """The resource id (`ref.id`)."""
+        return self.ref.id
 
 
 @dataclass(frozen=True)
@@ -102,13 +198,24 @@ class RoleAssignment:
 class DatabricksWorkspace:
     """An Azure Databricks workspace. `url` is what the CLI profiles use as host."""
 
-    name: str
-    resource_group: str
+    ref: ResourceRef
     location: str
     sku: str
     workspace_id: str
     url: str
-    id: str
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
+
+    @property
+    def resource_group(self) -> str:
+        return self.ref.resource_group
+
+    @property
+    def id(self) -> str:
+        """The resource id (`ref.id`)."""
+        return self.ref.id
 
 
 @dataclass(frozen=True)
@@ -189,10 +296,21 @@ class NotebookRun:
 class MlWorkspace:
     """An Azure Machine Learning workspace: here, the model registry of one environment."""
 
-    name: str
-    resource_group: str
+    ref: ResourceRef
     location: str
-    id: str
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
+
+    @property
+    def resource_group(self) -> str:
+        return self.ref.resource_group
+
+    @property
+    def id(self) -> str:
+        """The resource id (`ref.id`)."""
+        return self.ref.id
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from labtui.targets.local import LocalTarget
 from labtui.targets.local.databricks_api import DatabricksApiServer
+from labtui.targets.resources import DATABRICKS_WORKSPACES
 from tests.app.conftest import AppFactory
 
 
@@ -16,7 +17,8 @@ def _sandbox_with_a_workspace(workspace: Path) -> tuple[str, str]:
     try:
         target.resource_groups.create("lab-db-dev", "westeurope")
         databricks = target.databricks
-        created = databricks.create_workspace("lab-db-dev", "lab-adb-dev", "westeurope")
+        created = databricks.create_workspace(
+            target.ref("lab-db-dev", DATABRICKS_WORKSPACES, "lab-adb-dev"), "westeurope")
         databricks.create_cluster("lab-adb-dev", "lab-dev", node_type="Standard_DS3_v2",
                                   spark_version="15.4.x-scala2.12", num_workers=1,
                                   autotermination_minutes=120)

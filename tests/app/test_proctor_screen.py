@@ -10,8 +10,9 @@ from textual.widgets import DataTable, Static
 from labtui.app.confirm import ConfirmScreen
 from labtui.app.proctor_screen import GridLegend, ProctorApp, ProctorScreen
 from labtui.catalog import Catalog
-from labtui.fleet import FleetOptions, load_roster
 from labtui.masking import Masker
+from labtui.proctor.fleet import FleetOptions
+from labtui.proctor.roster import load_roster
 from labtui.state import Workspace
 from tests.proctor.conftest import write_roster
 

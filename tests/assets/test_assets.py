@@ -260,9 +260,12 @@ def test_a_wheel_ships_the_assets(tmp_path: Path) -> None:
     shipped = {p.relative_to(root).as_posix() for p in (root / "labtui").rglob("*")
                if p.suffix in (".py", ".tcss") and "__pycache__" not in p.parts}
     assert shipped <= names, sorted(shipped - names)
-    steps = {f"labtui_steps/{p.name}" for p in (root / "steps").glob("*.py")}
+    steps = {f"labtui_steps/{p.relative_to(root / 'steps').as_posix()}"
+             for p in (root / "steps").rglob("*.py") if "__pycache__" not in p.parts}
+    assert "labtui_steps/infrastructure/key_vault.py" in steps
     assert steps <= names, sorted(steps - names)
-    guides = {f"labtui_steps/guides/{p.name}" for p in (root / "steps" / "guides").glob("*.md")}
+    guides = {f"labtui_steps/{p.relative_to(root / 'steps').as_posix()}"
+              for p in (root / "steps").rglob("guides/*.md")}
     assert len(guides) == 19 and guides <= names, sorted(guides - names)
 
 

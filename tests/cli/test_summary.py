@@ -24,10 +24,10 @@ def test_a_failure_names_the_units_not_reached(labtui: LabtuiRunner, tmp_path: P
                  extra_env=SECRET)
     assert ran.code == 1, ran.output
     summary = summary_lines(ran.stderr)
-    assert summary[0] == "summary: 1 failed, 3 not reached"
+    # demo-canary needs nothing: the failure stops only what needs demo-files.
+    assert summary[0] == "summary: 1 done, 1 failed, 2 not reached"
     assert summary[1].startswith(f"  ✗ demo-files: failed — {blocker / 'sub'}: not a directory")
-    assert summary[2:] == [
-        "  not reached: demo-per-env (dev), demo-per-env (pipeline), demo-canary"]
+    assert summary[2:] == ["  not reached: demo-per-env (dev), demo-per-env (pipeline)"]
 
 
 def test_units_that_ended_well_are_counted_not_listed(labtui: LabtuiRunner, tmp_path: Path) -> None:
@@ -61,9 +61,8 @@ def test_json_ends_with_a_summary_object(labtui: LabtuiRunner, tmp_path: Path) -
     assert ran.code == 1, ran.output
     last = json.loads(ran.stdout.splitlines()[-1])
     assert last == {
-        "event": "summary", "totals": {"failed": 1},
+        "event": "summary", "totals": {"done": 1, "failed": 1},
         "not_reached": [{"step": "demo-per-env", "env": "dev"},
-                        {"step": "demo-per-env", "env": "pipeline"},
-                        {"step": "demo-canary", "env": None}],
-        "text": "1 failed, 3 not reached", "exit_code": 1,
+                        {"step": "demo-per-env", "env": "pipeline"}],
+        "text": "1 done, 1 failed, 2 not reached", "exit_code": 1,
     }

@@ -39,6 +39,15 @@ def test_orders_sections_in_lab_order_and_requires_first() -> None:
     assert [name for name, _ in catalog.sections()] == ["Infrastructure", "Dev loop"]
 
 
+def test_a_declared_place_orders_a_section_before_module_and_line() -> None:
+    # All made by one function, so of one module and one line: only their places differ.
+    third, first, second = make_step("third"), make_step("first"), make_step("second")
+    third.place, first.place, second.place = 3, 1, 2
+    assert [step.id for step in Catalog([third, second, first])] == ["first", "second", "third"]
+    unplaced = make_step("unplaced")
+    assert [step.id for step in Catalog([third, unplaced])] == ["unplaced", "third"]
+
+
 def test_per_environment_steps_expand_to_units_and_requirements_follow_env() -> None:
     groups = make_step("groups")
     vault = make_step("vault", requires=("groups",), per_environment=True)

@@ -82,7 +82,8 @@ def test_solve_names_its_rule_and_goes_with_with_requires(labtui: LabtuiRunner,
     values = ["--set", f"demo-dir={tmp_path / 'f'}"]
     refused = labtui("--step", "demo-files", "--headless", "--solve", *values)
     assert refused.code == 2
-    assert "--solve is for manual steps" in refused.stderr
+    assert "demo-files is not a manual step: --solve is for manual steps" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "f").exists()
     # With --with-requires, --solve applies to whatever manual step comes first (none here).
     ran = labtui("--step", "demo-per-env", "--env", "dev", "--headless", "--with-requires",

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from labtui.catalog import Catalog
-from labtui.engine import Outcome
+from labtui.engine import NotManual, Outcome
 from labtui.session import Session, SessionOptions
+from labtui.step import Check, Field, Step, StepContext, Verdict
 
 
 def _session(tmp_path: Path) -> Session:
@@ -69,3 +72,74 @@ def test_a_run_with_its_requirements_takes_them_on_first_and_reports_each(
         assert engine.run_scope(marker) == marker
         results = engine.run(marker, with_requires=True)
     assert [r.unit for r in results] == scope
+
+
+class Note(Step):
+    """A manual step after demo-files: the attendee writes note.txt; solve writes it."""
+
+    id = "note"
+    title = "Write a note"
+    section = "Demo"
+    manual = True
+    requires = ("demo-files",)
+    inputs = (Field("demo-dir", "Demo folder", kind="path"),)
+
+    def _path(self, ctx: StepContext) -> Path:
+        return Path(ctx.value("demo-dir")) / "note.txt"
+
+    def run(self, ctx: StepContext) -> None:
+        ctx.log(f"write a note in {self._path(ctx)}, then verify")
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        return Verdict.of(Check("note", self._path(ctx).is_file(), "the note"))
+
+    def solve(self, ctx: StepContext) -> None:
+        self._path(ctx).write_text("the reference note\n")
+
+
+def _solve_session(tmp_path: Path) -> Session:
+    from labtui_demo_steps import DemoFiles, DemoPerEnv
+
+    options = SessionOptions(workspace=tmp_path / "ws", environ={},
+                             set_values=(f"demo-dir={tmp_path / 'files'}",))
+    return Session(options, catalog=Catalog([DemoFiles, DemoPerEnv, Note]))
+
+
+def test_a_solve_of_steps_picked_one_by_one_solves_their_manual_ones_in_place(
+        demo_plugin: Path, tmp_path: Path) -> None:
+    with _solve_session(tmp_path) as session:
+        engine = session.engine
+        files, note = engine.catalog.units(["demo-files"]), engine.catalog.units(["note"])
+        scope = engine.solve_scope([*files, *note])
+        assert (scope.action, [u.id for u in scope.units]) == ("solve", ["note"])
+        engine.run(files)
+        results = engine.solve_request(scope)
+        assert [(r.unit.id, r.action, r.outcome) for r in results] == [
+            ("note", "solve", Outcome.DONE)]
+    assert (tmp_path / "files" / "note.txt").read_text() == "the reference note\n"
+
+
+def test_a_solve_of_steps_none_of_them_manual_is_refused_in_one_line(
+        demo_plugin: Path, tmp_path: Path) -> None:
+    with _solve_session(tmp_path) as session, pytest.raises(NotManual) as refused:
+        session.engine.solve_scope(session.engine.catalog.units(["demo-files"]))
+    assert str(refused.value) == (
+        "demo-files is not a manual step: --solve is for manual steps (like write-test), "
+        "or with --with-requires when one comes first")
+    assert not (tmp_path / "files").exists()
+
+
+def test_a_solve_with_requirements_or_of_a_whole_section_is_a_run_that_solves_on_its_way(
+        demo_plugin: Path, tmp_path: Path) -> None:
+    with _solve_session(tmp_path) as session:
+        engine = session.engine
+        note = engine.catalog.units(["note"])
+        scope = engine.solve_scope(note, with_requires=True)
+        assert (scope.action, [u.id for u in scope.units]) == ("run", ["demo-files", "note"])
+        everything = engine.solve_scope(engine.catalog.units(), broad=True)
+        assert everything.action == "run"
+        assert everything.units == tuple(engine.catalog.units())
+        results = engine.solve_request(scope)
+    assert [(r.unit.id, r.outcome) for r in results] == [
+        ("demo-files", Outcome.DONE), ("note", Outcome.DONE)], "solved, not just explained"
+    assert (tmp_path / "files" / "note.txt").is_file()

@@ -17,8 +17,10 @@ from typing import TypeVar
 import pytest
 
 from labtui.catalog import Catalog
-from labtui.fleet import Fleet, FleetEvent, FleetOptions, Roster, load_roster
 from labtui.masking import Masker
+from labtui.proctor.events import FleetEvent
+from labtui.proctor.fleet import Fleet, FleetOptions
+from labtui.proctor.roster import Roster, load_roster
 from tests.conftest import Ran, labtui_env
 
 E = TypeVar("E", bound=FleetEvent)

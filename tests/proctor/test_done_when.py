@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from labtui.catalog import Catalog
-from labtui.fleet import AttendeeOutcome, Fleet, FleetOptions, FleetSummary, load_roster
 from labtui.masking import Masker
+from labtui.proctor.fleet import Fleet, FleetOptions
+from labtui.proctor.results import AttendeeOutcome, FleetSummary
+from labtui.proctor.roster import load_roster
 from labtui.state import Workspace
 from tests.conftest import LAB_DATA, require_lab_data
 from tests.proctor.conftest import Room, write_roster
@@ -171,13 +173,15 @@ def test_ten_attendees_one_broken_over_the_infrastructure_steps(
 
     def leftovers(attendee: str) -> list[str]:
         from labtui.targets.local import LocalTarget
+        from labtui.targets.resources import KEY_VAULTS
 
         target = LocalTarget(workspace(attendee))
         try:
             groups = [g.name for g in target.resource_groups.list()]
-            names = [f"contoso{attendee[1:]}-kv-{env}" for env in ("dev", "pipeline")]
-            vaults = [f"vault {name}" for name in names
-                      if _exists(partial(target.vault.get_vault, name))]
+            refs = [target.ref(f"contoso{attendee[1:]}-db-{env}", KEY_VAULTS,
+                               f"contoso{attendee[1:]}-kv-{env}") for env in ("dev", "pipeline")]
+            vaults = [f"vault {ref.name}" for ref in refs
+                      if _exists(partial(target.vault.get_vault, ref))]
             return sorted(groups + vaults)
         finally:
             target.close()

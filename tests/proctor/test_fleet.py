@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
-import tarfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from labtui.catalog import Catalog
-from labtui.fleet import (
-    AttendeeFinished,
-    AttendeeOutcome,
-    AttendeeStarted,
-    CellState,
-    Retrying,
-    UnitEvent,
-)
+from labtui.engine import units_through
 from labtui.journal import Record
+from labtui.proctor.events import AttendeeFinished, AttendeeStarted, Retrying, UnitEvent
+from labtui.proctor.results import AttendeeOutcome, CellState
 from labtui.state import Workspace
 from labtui.step import Check, Step, StepContext, Verdict
 from labtui.targets.base import TargetError, Transient
@@ -236,38 +229,6 @@ def test_status_of_a_busy_attendee_shows_their_record_without_waiting(make_room:
     assert grid.rows[0].live
 
 
-def test_export_bundles_every_run_with_secrets_masked(make_room: MakeRoom) -> None:
-    room = make_room(2)
-    fleet = room.fleet()
-    fleet.provision("demo-canary")
-    secret = room.environ["A1_SECRET"]
-    log = room.workspace("a1") / "logs" / "labtui.log"
-    log.write_text(f"a crash report quoting {secret}\n")
-    summary = room.fleet().export(room.root / "out")
-    assert {r.outcome for r in summary.attendees} == {AttendeeOutcome.DONE}
-    with tarfile.open(room.root / "out" / "a1.tar.gz") as tar:
-        names = tar.getnames()
-        texts = {name: tar.extractfile(name).read().decode()  # type: ignore[union-attr]
-                 for name in names if tar.getmember(name).isfile()}
-    assert "a1/summary.json" in names and "a1/logs/labtui.log" in names
-    assert any(name.startswith("a1/runs/") and name.endswith("demo-canary-run.log")
-               for name in names)
-    everything = "\n".join(texts.values())
-    for form in (secret, base64.b64encode(secret.encode()).decode(), f"gen-{secret[::-1]}"):
-        assert form not in everything
-    assert "raw: ***" in everything and "quoting ***" in everything
-    summary_json = json.loads(texts["a1/summary.json"])
-    assert summary_json["attendee"] == "a1"
-    # provisioning "through" a step does its section in the lab's order up to that step
-    assert {s["step"] for s in summary_json["statuses"]} == {
-        "demo-files", "demo-per-env", "demo-canary"}
-    assert room.environ["A2_SECRET"] not in everything
-
-    folders = room.fleet().export(room.root / "dirs", archive=False)
-    assert folders.exit_code == 0
-    assert (room.root / "dirs" / "a2" / "summary.json").stat().st_mode & 0o077 == 0
-
-
 def test_cancel_stops_attendees_that_have_not_started(make_room: MakeRoom) -> None:
     room = make_room(4)
     fleet = room.fleet(parallel=1)
@@ -282,3 +243,11 @@ def test_cancel_stops_attendees_that_have_not_started(make_room: MakeRoom) -> No
     assert outcomes[1:] == [AttendeeOutcome.CANCELLED] * 3
     assert summary.attendees[1].message == "not started (cancelled)"
     assert summary.exit_code == 130
+
+
+def test_a_hot_start_takes_on_what_the_engine_says(make_room: MakeRoom) -> None:
+    room = make_room(1)
+    summary = room.fleet().provision("demo-canary")
+    ran = [(r.unit.id, r.unit.env) for r in summary.attendees[0].results]
+    assert ran == [(u.id, u.env) for u in units_through(room.catalog, "demo-canary")]
+    assert [step for step, _ in ran][:1] == ["demo-files"]

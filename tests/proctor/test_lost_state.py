@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from labtui.fleet import AttendeeOutcome
+from labtui.proctor.results import AttendeeOutcome
 from tests.proctor.conftest import Room
 
 

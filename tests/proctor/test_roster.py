@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from labtui.catalog import Catalog
-from labtui.fleet import RosterError, load_roster
+from labtui.proctor.roster import RosterError, load_roster
 from tests.proctor.conftest import write_roster
 
 HEADER = ["attendee", "prefix", "workspace", "demo-dir", "demo-secret"]

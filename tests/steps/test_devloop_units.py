@@ -11,6 +11,7 @@ from labtui_steps.devloop import TestImage, count_tests, metrics_check
 
 from labtui.masking import Masker
 from labtui.step import StepError
+from labtui.targets.resources import ML_WORKSPACES
 from tests.steps.conftest import Lab
 
 
@@ -111,7 +112,8 @@ def test_train_model_rollback_removes_the_notebooks_runs(lab: Lab) -> None:
 
     models = lab.target.models
     lab.target.resource_groups.create("contoso7-db-dev", "eastus")
-    models.create_workspace("contoso7-db-dev", "contoso7-ml-dev", "eastus")
+    models.create_workspace(lab.target.ref("contoso7-db-dev", ML_WORKSPACES, "contoso7-ml-dev"),
+                            "eastus")
     experiment = models.prepare_experiment("contoso7-ml-dev", NOTEBOOK_WORKSPACE_PATH)
     uri = models.tracking_uri("contoso7-ml-dev")
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)

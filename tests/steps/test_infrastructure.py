@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import statistics
+import time
 from pathlib import Path
 
 import pytest
@@ -12,12 +13,16 @@ from labtui_steps import records
 from labtui_steps.census import HEADER
 from labtui_steps.fields import KEY_VAULT, STORAGE_ACCOUNT, TENANT_ID
 
-from labtui.step import StepError
+from labtui.step import Step, StepError
 from labtui.targets.base import AclEntry, Library, NotFound
+from labtui.targets.resources import DATABRICKS_WORKSPACES, KEY_VAULTS, STORAGE_ACCOUNTS
 from labtui.values import Answers, Resolver
 from tests.conftest import require_lab_data
 from tests.sandbox_snapshot import snapshot
 from tests.steps.conftest import Lab
+
+KV_URI = "https://contoso7-kv-dev.vault.azure.net/"
+KV_PIPELINE_URI = "https://contoso7-kv-pipeline.vault.azure.net/"
 
 
 def test_section_creates_what_the_lab_describes(lab: Lab) -> None:
@@ -25,11 +30,13 @@ def test_section_creates_what_the_lab_describes(lab: Lab) -> None:
     target = lab.target
     assert [g.name for g in target.resource_groups.list()] == [
         "contoso7-db-dev", "contoso7-db-pipeline", "contoso7-db-prod"]
-    account = target.datalake.get_account("contoso7dldev")
+    account = target.datalake.get_account(
+        target.ref("contoso7-db-dev", STORAGE_ACCOUNTS, "contoso7dldev"))
     assert (account.kind, account.access_tier, account.hierarchical_namespace) == (
         "StorageV2", "Cool", True)
     assert target.datalake.file_systems("contoso7dldev") == ["datalake"]
-    workspace = target.databricks.get_workspace("contoso7-adb-dev")
+    workspace = target.databricks.get_workspace(
+        target.ref("contoso7-db-dev", DATABRICKS_WORKSPACES, "contoso7-adb-dev"))
     assert workspace.sku == "premium"
     (cluster,) = target.databricks.clusters("contoso7-adb-dev")
     assert cluster.autotermination_minutes == 120
@@ -44,9 +51,9 @@ def test_section_creates_what_the_lab_describes(lab: Lab) -> None:
 def test_secrets_are_the_labs_and_readable_through_the_scope(lab: Lab) -> None:
     lab.run_section()
     vault, databricks = lab.target.vault, lab.target.databricks
-    dev = set(vault.list_secrets("contoso7-kv-dev"))
+    dev = set(vault.list_secrets(KV_URI))
     assert dev == set(infra.Secrets.LAB_SECRETS)
-    pipeline = set(vault.list_secrets("contoso7-kv-pipeline"))
+    pipeline = set(vault.list_secrets(KV_PIPELINE_URI))
     assert pipeline == set(infra.Secrets.LAB_SECRETS + infra.Secrets.PIPELINE_SECRETS)
     tenant = lab.answers["tenant-id"]
     read = lambda env, name: databricks.dbutils_secret(  # noqa: E731
@@ -75,8 +82,8 @@ def test_secret_values_are_encrypted_at_rest(lab: Lab) -> None:
 def test_verify_names_missing_and_changed_secrets_but_not_values(lab: Lab) -> None:
     lab.run_section(("dev",))
     vault = lab.target.vault
-    vault.delete_secret("contoso7-kv-dev", "sp-app-id")
-    vault.set_secret("contoso7-kv-dev", "created-by", "someone-else-entirely")
+    vault.delete_secret(KV_URI, "sp-app-id")
+    vault.set_secret(KV_URI, "created-by", "someone-else-entirely")
     verdict = infra.Secrets().verify(lab.ctx(infra.Secrets, "dev"))
     assert not verdict.ok
     text = " ".join(c.message for c in verdict.failed)
@@ -86,11 +93,11 @@ def test_verify_names_missing_and_changed_secrets_but_not_values(lab: Lab) -> No
         "contoso7-kv-dev", "")
     # A rerun recovers the soft-deleted secret and writes both back.
     lab.run(infra.Secrets, "dev")
-    assert vault.get_secret("contoso7-kv-dev", "created-by") == "dev"
+    assert vault.get_secret(KV_URI, "created-by") == "dev"
     # ... and the rollback still removes every secret the step wrote, leaving none deleted.
     infra.Secrets().rollback(lab.ctx(infra.Secrets, "dev"))
-    assert vault.list_secrets("contoso7-kv-dev") == []
-    assert vault.list_deleted_secrets("contoso7-kv-dev") == []
+    assert vault.list_secrets(KV_URI) == []
+    assert vault.list_deleted_secrets(KV_URI) == []
 
 
 def test_verify_checks_the_scope_lists_the_secrets_without_reading_a_value(lab: Lab) -> None:
@@ -112,7 +119,7 @@ def test_verify_checks_the_scope_lists_the_secrets_without_reading_a_value(lab: 
 
 def test_vault_backed_scope_sees_secrets_added_later(lab: Lab) -> None:
     lab.run_section(("dev",))
-    lab.target.vault.set_secret("contoso7-kv-dev", "added-later", "value-added-later")
+    lab.target.vault.set_secret(KV_URI, "added-later", "value-added-later")
     assert "added-later" in lab.target.databricks.scope_secrets("contoso7-adb-dev", "data-lake")
 
 
@@ -158,7 +165,8 @@ def test_rollback_keeps_what_existed_before(lab: Lab) -> None:
     infra.ResourceGroups().rollback(lab.ctx(infra.ResourceGroups, "dev"))
     assert lab.target.resource_groups.exists("contoso7-db-dev"), "it was there before"
     with pytest.raises(NotFound, match="key vault contoso7-kv-dev does not exist"):
-        lab.target.vault.get_vault("contoso7-kv-dev")
+        lab.target.vault.get_vault(
+            lab.target.ref("contoso7-db-dev", KEY_VAULTS, "contoso7-kv-dev"))
 
 
 def test_rollback_after_an_interrupted_run_is_fine(lab: Lab) -> None:
@@ -177,7 +185,8 @@ def test_service_principal_gets_acl_default_acl_and_role(lab: Lab) -> None:
     acl = lab.target.datalake.get_acl("contoso7dldev", "datalake")
     assert AclEntry("access", "user", object_id, "rwx") in acl
     assert AclEntry("default", "user", object_id, "rwx") in acl
-    account = lab.target.datalake.get_account("contoso7dldev")
+    account = lab.target.datalake.get_account(
+        lab.target.ref("contoso7-db-dev", STORAGE_ACCOUNTS, "contoso7dldev"))
     (role,) = lab.target.principals.role_assignments(account.id)
     assert (role.principal_id, role.role) == (object_id, "Storage Blob Data Contributor")
     principal = lab.target.principals.get_service_principal(
@@ -264,18 +273,19 @@ def test_a_profile_of_this_workspace_at_an_old_address_is_pointed_at_the_served_
     lab.run(infra.ResourceGroups, "dev")
     lab.run(infra.Databricks, "dev")
     databricks = lab.target.databricks
-    workspace = databricks.get_workspace("contoso7-adb-dev")
+    workspace = databricks.get_workspace(
+        lab.target.ref("contoso7-db-dev", DATABRICKS_WORKSPACES, "contoso7-adb-dev"))
     token = databricks.create_token(workspace.name, "issued before").value
     assert token is not None
     old = f"https://adb-{workspace.workspace_id}.labtui.localhost"
-    databricks.write_profile("contoso7-dev", old, token)
+    lab.target.workstation.write_profile("contoso7-dev", old, token)
     verdict = infra.CliProfiles().verify(lab.ctx(infra.CliProfiles, "dev"))
     assert [c.name for c in verdict.failed] == ["host"]
     plan = infra.CliProfiles().plan(lab.ctx(infra.CliProfiles, "dev"))
     assert [(c.action, c.kind, c.detail) for c in plan] == [
-        ("change", "CLI profile", f"{databricks.profile_file()}: host {workspace.url}")]
+        ("change", "CLI profile", f"{lab.target.workstation.profile_file()}: host {workspace.url}")]
     lab.run(infra.CliProfiles, "dev")
-    profile = databricks.read_profile("contoso7-dev")
+    profile = lab.target.workstation.read_profile("contoso7-dev")
     assert (profile.host, profile.token) == (workspace.url, token)
     assert f"point profile [contoso7-dev] at {workspace.url} (it had {old})" in lab.lines
     assert workspace.url == f"http://127.0.0.1:{databricks.api_port}"
@@ -325,13 +335,13 @@ def test_without_a_token_the_workspace_issues_one_for_the_profile_and_the_pipeli
     lab.run_section()
     databricks = lab.target.databricks
     for env in ("dev", "pipeline"):
-        profile = databricks.read_profile(f"contoso7-{env}")
+        profile = lab.target.workstation.read_profile(f"contoso7-{env}")
         assert profile.token.startswith("dapi") and len(profile.token) == 36
         assert databricks.check_token(f"contoso7-adb-{env}", profile.token)
         assert [t.comment for t in databricks.tokens(f"contoso7-adb-{env}")] == [
             f"labtui cli-profiles [contoso7-{env}]"]
         assert profile.token in lab.masker, "the issued token is masked"
-    pipeline_token = databricks.read_profile("contoso7-pipeline").token
+    pipeline_token = lab.target.workstation.read_profile("contoso7-pipeline").token
     assert databricks.dbutils_secret("contoso7-adb-pipeline", "data-lake",
                                         "db-access-token") == pipeline_token
     raw = b"".join(p.read_bytes() for p in (lab.path / "sandbox").rglob("*")
@@ -355,7 +365,7 @@ def test_without_a_token_the_workspace_issues_one_for_the_profile_and_the_pipeli
                                                   ("change", "CLI profile")]
     lab.run(infra.CliProfiles, "dev")
     assert databricks.check_token("contoso7-adb-dev",
-                                  databricks.read_profile("contoso7-dev").token)
+                                  lab.target.workstation.read_profile("contoso7-dev").token)
 
 
 def test_a_given_token_is_written_as_it_is_and_no_token_is_issued(lab: Lab) -> None:
@@ -365,7 +375,129 @@ def test_a_given_token_is_written_as_it_is_and_no_token_is_issued(lab: Lab) -> N
     assert [(c.action, c.kind) for c in plan] == [("create", "CLI profile")]
     lab.run(infra.CliProfiles, "dev")
     given = lab.answers["databricks-token"]
-    assert lab.target.databricks.read_profile("contoso7-dev").token == given
+    assert lab.target.workstation.read_profile("contoso7-dev").token == given
     assert lab.target.databricks.tokens("contoso7-adb-dev") == []
     plan = infra.CliProfiles().plan(lab.ctx(infra.CliProfiles, "dev"))
     assert [(c.action, c.kind) for c in plan] == [("keep", "CLI profile")]
+
+
+def test_control_plane_records_keep_the_resource_id(lab: Lab) -> None:
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(infra.KeyVault, "dev")
+    lab.run(infra.Databricks, "dev")
+    vault = lab.target.vault.get_vault(
+        lab.target.ref("contoso7-db-dev", KEY_VAULTS, "contoso7-kv-dev"))
+    (entry,) = lab.journal(infra.KeyVault, "dev")
+    assert entry.ref == vault.id == (
+        f"/subscriptions/{lab.target.subscription_id}/resourceGroups/contoso7-db-dev"
+        "/providers/Microsoft.KeyVault/vaults/contoso7-kv-dev")
+    assert lab.output("key-vault", "dev", "vault-id") == vault.id
+    kinds = {e.kind: e.ref for e in lab.journal(infra.Databricks, "dev")}
+    assert kinds["databricks-workspace"].endswith(
+        "/resourceGroups/contoso7-db-dev/providers/Microsoft.Databricks/workspaces/"
+        "contoso7-adb-dev")
+
+
+@pytest.mark.parametrize(("step", "kind", "name", "type"), [
+    (infra.KeyVault, "key-vault", "contoso7-kv-dev", KEY_VAULTS),
+    (infra.DataLake, "storage-account", "contoso7dldev", STORAGE_ACCOUNTS),
+    (infra.MlWorkspace, "ml-workspace", "contoso7-ml-dev",
+     "Microsoft.MachineLearningServices/workspaces"),
+    (infra.Databricks, "databricks-workspace", "contoso7-adb-dev", DATABRICKS_WORKSPACES),
+], ids=["key-vault", "storage-account", "ml-workspace", "databricks-workspace"])
+def test_an_entry_journaled_by_bare_name_still_undoes(
+        lab: Lab, step: type[Step], kind: str, name: str, type: str) -> None:
+    """Entries written before resource ids name the resource alone: the rollback finds it in
+    the environment's resource group and removes it."""
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(step, "dev")
+    ref = lab.target.ref("contoso7-db-dev", type, name)
+    with sqlite3.connect(lab.path / "state.db") as db:
+        db.execute("DELETE FROM journal WHERE step = ?", (step.id,))
+        db.execute("INSERT INTO journal (step, env, kind, ref, undo, created) "
+                   "VALUES (?, 'dev', ?, ?, '{}', ?)", (step.id, kind, name, time.time()))
+    (entry,) = lab.journal(step, "dev")
+    assert entry.ref == name
+    lab.rollback(step, "dev")
+    assert lab.journal(step, "dev") == []
+    port = {"key-vault": lambda: lab.target.vault.get_vault(ref),
+            "storage-account": lambda: lab.target.datalake.get_account(ref),
+            "ml-workspace": lambda: lab.target.models.get_workspace(ref),
+            "databricks-workspace": lambda: lab.target.databricks.get_workspace(ref)}[kind]
+    with pytest.raises(NotFound, match=f"{name} does not exist"):
+        port()
+    assert lab.target.resource_groups.exists("contoso7-db-dev"), "only what it names goes"
+
+
+def test_a_secret_journaled_with_its_vault_name_still_undoes(lab: Lab) -> None:
+    """Secrets are addressed by the vault's URI now; an entry from before names the vault."""
+    for step in (infra.ResourceGroups, infra.KeyVault):
+        lab.run(step, "dev")
+    vault = lab.target.vault
+    vault.set_secret(KV_URI, "sp-app-id", "app-id-from-before")
+    with sqlite3.connect(lab.path / "state.db") as db:
+        db.execute("INSERT INTO journal (step, env, kind, ref, undo, created) VALUES "
+                   "('secrets', 'dev', 'vault-secret', 'sp-app-id', ?, ?)",
+                   ('{"vault": "contoso7-kv-dev"}', time.time()))
+    (entry,) = lab.journal(infra.Secrets, "dev")
+    assert entry.record == records.VaultSecret("sp-app-id", vault="contoso7-kv-dev")
+    entry.record.undo(lab.ctx(infra.Secrets, "dev"))
+    assert vault.list_secrets(KV_URI) == []
+    assert vault.list_deleted_secrets(KV_URI) == [], "deleted and purged"
+
+
+def test_each_infrastructure_step_is_found_from_its_id_in_one_hop() -> None:
+    """`key-vault` lives in steps/infrastructure/key_vault.py, its guide beside it; the
+    installed entry point says the same."""
+    from importlib.metadata import entry_points
+
+    from labtui.catalog import Catalog
+
+    steps = [type(step) for step in Catalog.discover() if step.section == "Infrastructure"]
+    assert [step.id for step in steps] == [
+        "resource-groups", "ml-workspace", "data-lake", "key-vault", "databricks",
+        "upload-data", "cli-profiles", "service-principal", "secret-scope", "secrets",
+    ], "in their own modules, the steps keep the lab's order"
+    points = {point.name: point.value for point in entry_points(group="labtui.steps")}
+    for step in steps:
+        module = f"labtui_steps.infrastructure.{step.id.replace('-', '_')}"
+        assert step.__module__ == module, step.id
+        assert points[step.id] == f"{module}:{step.__name__}"
+        assert step.guide().startswith("#"), f"{step.id} has its guide beside it"
+
+
+def test_secrets_reads_and_removals_each_wait_on_one_round_trip(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a cloud each port call is a round trip: the vault, the scope's listing and the ten
+    values are read together, and the ten secrets removed together. The first calls on the
+    engine's pool wait at a barrier as wide as that round trip: calls made one after the
+    other would never all arrive there (the barrier would break)."""
+    import threading
+
+    lab.run_section(envs=("dev",))
+    sandbox = lab.target.sandbox
+    real_pause = sandbox.pause
+    lock = threading.Lock()
+    meeting = {"barrier": threading.Barrier(12), "arrived": 0}
+
+    def pause() -> None:
+        if threading.current_thread().name.startswith("labtui-call"):
+            barrier = meeting["barrier"]
+            assert isinstance(barrier, threading.Barrier)
+            with lock:
+                first = int(meeting["arrived"]) < barrier.parties
+                meeting["arrived"] = int(meeting["arrived"]) + 1
+            if first:
+                barrier.wait(20)
+        real_pause()
+
+    monkeypatch.setattr(sandbox, "pause", pause)
+    verdict = infra.Secrets().verify(lab.ctx(infra.Secrets, "dev"))
+    assert verdict.ok, verdict.failed
+    assert meeting["arrived"] >= 12, "the vault, the listing and the ten values together"
+
+    meeting.update(barrier=threading.Barrier(len(infra.Secrets.LAB_SECRETS)), arrived=0)
+    lab.rollback(infra.Secrets, "dev")
+    assert meeting["arrived"] == 2 * len(infra.Secrets.LAB_SECRETS), "removed, then purged"
+    assert lab.journal(infra.Secrets, "dev") == []
+    assert lab.target.vault.list_secrets(KV_URI) == []

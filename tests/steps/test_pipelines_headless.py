@@ -19,6 +19,7 @@ from labtui.targets.local import LocalTarget
 from tests.conftest import LabtuiRunner, labtui_env, require_lab_data
 
 PREFIX = "contoso7"
+PIPELINE_VAULT_URI = f"https://{PREFIX}-kv-pipeline.vault.azure.net/"
 PROJECT = f"{PREFIX}-mlops"
 TOKEN = "dapi0123456789abcdef0123456789abcdef"
 ANSWERS = (f'prefix = "{PREFIX}"\n'
@@ -109,7 +110,7 @@ def test_opened_approved_completed_merges_into_master_and_rolls_back_by_revert(
     target = LocalTarget(lab.workspace)
     try:
         repo = target.devops.get_repository(PREFIX, PROJECT, PROJECT)
-        copy = target.devops.working_copy(repo, lab.workspace / "repos" / PROJECT)
+        copy = target.workstation.working_copy(repo, lab.workspace / "repos" / PROJECT)
         copy.fetch()
         assert "def test_the_attendee_wrote" not in copy.show(
             "origin/master", "Project_One-Tests/test_model.py"), "the merge is undone on master"
@@ -205,11 +206,11 @@ def test_the_variable_group_lists_exactly_the_vaults_secrets_masked(
     try:
         group = target.variable_groups.get(PREFIX, PROJECT, "Staging Environment Variable Group")
         vault = target.vault
-        names = vault.list_secrets(f"{PREFIX}-kv-pipeline")
+        names = vault.list_secrets(PIPELINE_VAULT_URI)
         assert sorted(v.name for v in group.variables) == sorted(names)
         assert len(names) == 16 and {"db-access-token", "image-name", "sp-password"} <= set(names)
         assert all(v.secret and v.value == "" for v in group.variables)
-        secret_values = [vault.get_secret(f"{PREFIX}-kv-pipeline", n)
+        secret_values = [vault.get_secret(PIPELINE_VAULT_URI, n)
                          for n in ("sp-password", "db-access-token", "sp-app-id")]
     finally:
         target.close()
@@ -223,12 +224,12 @@ def test_the_variable_group_lists_exactly_the_vaults_secrets_masked(
 
     # Read live: a secret gone from the vault is drift at once.
     target = LocalTarget(lab.workspace)
-    target.vault.delete_secret(f"{PREFIX}-kv-pipeline", "image-name")
+    target.vault.delete_secret(PIPELINE_VAULT_URI, "image-name")
     target.close()
     gone = lab("--step", "variable-group", "--headless", "--verify")
     assert gone.code == 3 and "contoso7-kv-pipeline has no image-name" in gone.output
     target = LocalTarget(lab.workspace)
-    target.vault.recover_deleted_secret(f"{PREFIX}-kv-pipeline", "image-name")
+    target.vault.recover_deleted_secret(PIPELINE_VAULT_URI, "image-name")
     target.close()
 
     rolled = lab("--step", "variable-group", "--headless", "--rollback")

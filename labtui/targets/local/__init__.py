@@ -13,7 +13,7 @@ from pathlib import Path
 
 from labtui.targets.base import Target, TargetError
 from labtui.targets.local.containers import DockerContainers
-from labtui.targets.local.databricks import LocalDatabricks
+from labtui.targets.local.databricks import PROFILE_RETRY_SECONDS, LocalDatabricks
 from labtui.targets.local.datalake import LocalDataLake
 from labtui.targets.local.devops import LocalDevOps
 from labtui.targets.local.environments import LocalEnvironments
@@ -26,6 +26,7 @@ from labtui.targets.local.resource_groups import LocalResourceGroups
 from labtui.targets.local.sandbox import Sandbox
 from labtui.targets.local.variable_groups import LocalVariableGroups
 from labtui.targets.local.vault import LocalVault
+from labtui.targets.shared.workstation import AttendeeWorkstation
 
 LATENCY_ENV = "LABTUI_LOCAL_LATENCY"
 
@@ -83,7 +84,16 @@ class LocalTarget(Target):
         return self.workspace / "sandbox"
 
     def identity(self) -> dict[str, str]:
-        return {"target": "local", "sandbox": str(self.sandbox_path)}
+        shown = {"target": "local", "sandbox": str(self.sandbox_path)}
+        # Shown once the sandbox exists: asking must not create one (`labtui list`, the app).
+        if self._ports is not None or (self.sandbox_path / "sandbox.db").exists():
+            shown["subscription"] = self.subscription_id
+        return shown
+
+    @property
+    def subscription_id(self) -> str:
+        """The sandbox's own subscription id, made with it and kept."""
+        return self.sandbox.subscription_id
 
     def _open(self) -> _Ports:
         with self._lock:
@@ -140,6 +150,13 @@ class LocalTarget(Target):
     @property
     def environments(self) -> LocalEnvironments:
         return self._open().environments
+
+    @property
+    def workstation(self) -> AttendeeWorkstation:
+        # databricks-sdk retries "connection refused" for retry_timeout_seconds (300 by
+        # default): against a sandbox that is not served, a client would wait minutes.
+        return AttendeeWorkstation(
+            self.workspace, profile_settings={"retry_timeout_seconds": str(PROFILE_RETRY_SECONDS)})
 
     def journal_mirror(self) -> LocalLedger:
         """The sandbox's own record of the journal and of the workspace it belongs to."""

@@ -30,14 +30,12 @@ from labtui.targets.base import (
     LibraryStatus,
     NotebookRun,
     NotFound,
-    Profile,
     SecretScope,
     TargetError,
 )
-from labtui.targets.local.resource_groups import resource_id
 from labtui.targets.local.sandbox import LocalPort, Sandbox, with_latency
 from labtui.targets.local.vault import LocalVault
-from labtui.targets.shared.databrickscfg import ProfileFile
+from labtui.targets.resources import DATABRICKS_WORKSPACES, ResourceRef
 
 if TYPE_CHECKING:
     from labtui.targets.local.notebooks import NotebookHost
@@ -59,18 +57,6 @@ so an outgoing connection does not take it between two serves."""
 def api_url(port: int) -> str:
     """The host the CLI profiles use for a sandbox whose REST API listens on `port`."""
     return f"http://127.0.0.1:{port}"
-
-
-def _workspace(row: sqlite3.Row, port: int) -> DatabricksWorkspace:
-    return DatabricksWorkspace(
-        name=row["name"],
-        resource_group=row["resource_group"],
-        location=row["location"],
-        sku=row["sku"],
-        workspace_id=row["workspace_id"],
-        url=api_url(port),
-        id=resource_id(row["resource_group"], "Microsoft.Databricks/workspaces", row["name"]),
-    )
 
 
 def _cluster(row: sqlite3.Row) -> Cluster:
@@ -139,14 +125,13 @@ class LocalDatabricks(LocalPort, Databricks):
     # --- workspaces ----------------------------------------------------------------------
 
     def create_workspace(
-        self, resource_group: str, name: str, location: str, *, sku: str = "premium"
+        self, ref: ResourceRef, location: str, *, sku: str = "premium"
     ) -> DatabricksWorkspace:
+        if ref.type.lower() != DATABRICKS_WORKSPACES.lower():
+            raise TargetError(f"{ref.id} is not a Databricks workspace ({DATABRICKS_WORKSPACES})")
+        name = ref.name
         with self._sandbox.transaction() as conn:
-            group = conn.execute(
-                "SELECT name FROM resource_groups WHERE name = ?", (resource_group,)
-            ).fetchone()
-            if group is None:
-                raise NotFound(f"resource group {resource_group} does not exist")
+            group = self._sandbox.group_row(conn, ref)
             row = conn.execute(
                 "SELECT * FROM databricks_workspaces WHERE name = ?", (name,)
             ).fetchone()
@@ -159,8 +144,8 @@ class LocalDatabricks(LocalPort, Databricks):
                 row = conn.execute(
                     "SELECT * FROM databricks_workspaces WHERE name = ?", (name,)
                 ).fetchone()
-        workspace = _workspace(row, self.api_port)
-        if workspace.resource_group.lower() != resource_group.lower():
+        workspace = self._workspace(row)
+        if workspace.resource_group.lower() != ref.resource_group.lower():
             raise Conflict(
                 f"Databricks workspace {name} belongs to resource group {workspace.resource_group}"
             )
@@ -168,8 +153,22 @@ class LocalDatabricks(LocalPort, Databricks):
             raise Conflict(f"Databricks workspace {name} exists with the {workspace.sku} tier")
         return workspace
 
-    def get_workspace(self, name: str) -> DatabricksWorkspace:
-        return _workspace(self._workspace_row(name), self.api_port)
+    def get_workspace(self, ref: ResourceRef) -> DatabricksWorkspace:
+        return self._workspace(self._sandbox.resource_row(
+            ref, DATABRICKS_WORKSPACES, "databricks_workspaces", "Databricks workspace"))
+
+    def workspace_named(self, name: str) -> DatabricksWorkspace:
+        """The sandbox's workspace of that name, whatever its group. Raises NotFound."""
+        return self._workspace(self._workspace_row(name))
+
+    def _workspace(self, row: sqlite3.Row) -> DatabricksWorkspace:
+        return DatabricksWorkspace(
+            ref=self._sandbox.ref(row["resource_group"], DATABRICKS_WORKSPACES, row["name"]),
+            location=row["location"],
+            sku=row["sku"],
+            workspace_id=row["workspace_id"],
+            url=api_url(self.api_port),
+        )
 
     @property
     def sandbox_root(self) -> Path:
@@ -192,14 +191,18 @@ class LocalDatabricks(LocalPort, Databricks):
             self._api_port = int(rows[0]["value"])
         return self._api_port
 
-    def delete_workspace(self, name: str) -> bool:
+    def delete_workspace(self, ref: ResourceRef) -> bool:
         with self._sandbox.transaction() as conn:
-            deleted = bool(
-                conn.execute("DELETE FROM databricks_workspaces WHERE name = ?", (name,)).rowcount
-            )
+            try:
+                row = self._sandbox.resource_row(ref, DATABRICKS_WORKSPACES,
+                                                 "databricks_workspaces", "Databricks workspace",
+                                                 conn)
+            except NotFound:
+                return False
+            conn.execute("DELETE FROM databricks_workspaces WHERE name = ?", (row["name"],))
         # The clusters' scratch folders (notebook runs, Spark) go with the workspace.
-        self._sandbox.remove_folder("databricks", name.lower())
-        return deleted
+        self._sandbox.remove_folder("databricks", ref.name.lower())
+        return True
 
     # --- clusters ------------------------------------------------------------------------
 
@@ -369,7 +372,7 @@ class LocalDatabricks(LocalPort, Databricks):
     def scope_secrets(self, workspace: str, scope: str) -> list[str]:
         found = self._scope_of(workspace, scope)
         if found.backend == "AZURE_KEYVAULT":
-            return self._vault.list_secrets(self._vault.vault_by_id(found.vault_id).name)
+            return self._vault.list_secrets(self._vault.vault_by_id(found.vault_id).uri)
         rows = self._sandbox.query(
             "SELECT key FROM scope_secrets WHERE workspace = ? AND scope = ? ORDER BY key",
             (self._workspace_row(workspace)["name"], scope),
@@ -383,7 +386,7 @@ class LocalDatabricks(LocalPort, Databricks):
         if found.backend == "AZURE_KEYVAULT":
             vault = self._vault.vault_by_id(found.vault_id)
             try:
-                return self._vault.get_secret(vault.name, key)
+                return self._vault.get_secret(vault.uri, key)
             except NotFound:
                 raise NotFound(f"secret {key} does not exist in scope {scope}") from None
         rows = self._sandbox.query(
@@ -585,23 +588,6 @@ class LocalDatabricks(LocalPort, Databricks):
         if not rows or (rows[0]["expires"] is not None and rows[0]["expires"] <= time.time()):
             return None
         return str(rows[0]["workspace"])
-
-    # --- CLI profiles --------------------------------------------------------------------
-
-    def write_profile(self, name: str, host: str, token: str) -> None:
-        # databricks-sdk retries "connection refused" for retry_timeout_seconds (300 by
-        # default): against a sandbox that is not served, a client would wait minutes.
-        ProfileFile.default().write(
-            name, host, token, {"retry_timeout_seconds": str(PROFILE_RETRY_SECONDS)})
-
-    def read_profile(self, name: str) -> Profile:
-        return ProfileFile.default().read(name)
-
-    def delete_profile(self, name: str) -> bool:
-        return ProfileFile.default().delete(name)
-
-    def profile_file(self) -> Path:
-        return ProfileFile.default().path
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -21,8 +21,8 @@ from labtui.targets.base import (
     StorageAccount,
     TargetError,
 )
-from labtui.targets.local.resource_groups import resource_id
 from labtui.targets.local.sandbox import LocalPort, copy_private, with_latency, write_private
+from labtui.targets.resources import STORAGE_ACCOUNTS, ResourceRef
 
 _ABFSS = re.compile(r"^abfss://([^@/]+)@([a-z0-9]+)\.dfs\.core\.windows\.net(/.*)?$")
 
@@ -47,20 +47,17 @@ class LocalDataLake(LocalPort, DataLake):
 
     def create_account(
         self,
-        resource_group: str,
-        name: str,
+        ref: ResourceRef,
         location: str,
         *,
         kind: str = "StorageV2",
         access_tier: str = "Cool",
         hierarchical_namespace: bool = True,
     ) -> StorageAccount:
+        _check_type(ref)
+        name = ref.name
         with self._sandbox.transaction() as conn:
-            group = conn.execute(
-                "SELECT name FROM resource_groups WHERE name = ?", (resource_group,)
-            ).fetchone()
-            if group is None:
-                raise NotFound(f"resource group {resource_group} does not exist")
+            group = self._sandbox.group_row(conn, ref)
             row = conn.execute("SELECT * FROM storage_accounts WHERE name = ?", (name,)).fetchone()
             if row is None:
                 conn.execute(
@@ -70,8 +67,8 @@ class LocalDataLake(LocalPort, DataLake):
                 row = conn.execute(
                     "SELECT * FROM storage_accounts WHERE name = ?", (name,)
                 ).fetchone()
-        account = _account(row)
-        if account.resource_group.lower() != resource_group.lower():
+        account = self._account(row)
+        if account.resource_group.lower() != ref.resource_group.lower():
             raise Conflict(
                 f"storage account name {name} is taken (by resource group "
                 f"{account.resource_group}); account names are unique across Azure"
@@ -85,20 +82,39 @@ class LocalDataLake(LocalPort, DataLake):
         self._sandbox.folder("datalake", name.lower())
         return account
 
-    def get_account(self, name: str) -> StorageAccount:
-        return _account(self._account_row(name))
+    def get_account(self, ref: ResourceRef) -> StorageAccount:
+        return self._account(self._sandbox.resource_row(
+            ref, STORAGE_ACCOUNTS, "storage_accounts", "storage account"))
 
-    def delete_account(self, name: str) -> bool:
+    def delete_account(self, ref: ResourceRef) -> bool:
         with self._sandbox.transaction() as conn:
-            row = conn.execute("SELECT * FROM storage_accounts WHERE name = ?", (name,)).fetchone()
-            if row is None:
+            try:
+                row = self._sandbox.resource_row(
+                    ref, STORAGE_ACCOUNTS, "storage_accounts", "storage account", conn)
+            except NotFound:
                 return False
             conn.execute(
-                "DELETE FROM role_assignments WHERE scope = ?", (_account(row).id,)
+                "DELETE FROM role_assignments WHERE scope = ?", (self._account(row).id,)
             )
-            conn.execute("DELETE FROM storage_accounts WHERE name = ?", (name,))
-        self._sandbox.remove_folder("datalake", name.lower())
+            conn.execute("DELETE FROM storage_accounts WHERE name = ?", (row["name"],))
+        self._sandbox.remove_folder("datalake", ref.name.lower())
         return True
+
+    def account_named(self, name: str) -> StorageAccount:
+        """The sandbox's account of that name, whatever its group (names are global).
+        Raises NotFound."""
+        return self._account(self._account_row(name))
+
+    def _account(self, row: sqlite3.Row) -> StorageAccount:
+        name = row["name"]
+        return StorageAccount(
+            ref=self._sandbox.ref(row["resource_group"], STORAGE_ACCOUNTS, name),
+            location=row["location"],
+            kind=row["kind"],
+            access_tier=row["access_tier"],
+            hierarchical_namespace=bool(row["hns"]),
+            dfs_endpoint=f"https://{name}.dfs.core.windows.net/",
+        )
 
     # --- file systems --------------------------------------------------------------------
 
@@ -281,18 +297,9 @@ class LocalDataLake(LocalPort, DataLake):
         return clean
 
 
-def _account(row: sqlite3.Row) -> StorageAccount:
-    name = row["name"]
-    return StorageAccount(
-        name=name,
-        resource_group=row["resource_group"],
-        location=row["location"],
-        kind=row["kind"],
-        access_tier=row["access_tier"],
-        hierarchical_namespace=bool(row["hns"]),
-        id=resource_id(row["resource_group"], "Microsoft.Storage/storageAccounts", name),
-        dfs_endpoint=f"https://{name}.dfs.core.windows.net/",
-    )
+def _check_type(ref: ResourceRef) -> None:
+    if ref.type.lower() != STORAGE_ACCOUNTS.lower():
+        raise TargetError(f"{ref.id} is not a storage account ({STORAGE_ACCOUNTS})")
 
 
 def _describe(kind: str, tier: str, hns: bool) -> str:

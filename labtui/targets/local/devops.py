@@ -23,7 +23,6 @@ from labtui.targets.base import (
     NotFound,
     TargetError,
 )
-from labtui.targets.shared.git import WorkingCopy
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
 
@@ -154,6 +153,3 @@ class LocalDevOps(DevOps):
             return False
         repo.git.update_ref("-d", f"refs/heads/{branch}")
         return True
-
-    def working_copy(self, repository: GitRepository, path: Path) -> WorkingCopy:
-        return WorkingCopy(path, repository.clone_url)

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labtui.targets.base import Conflict, MlWorkspace, Models, ModelVersion, NotFound, TargetError
-from labtui.targets.local.resource_groups import resource_id
 from labtui.targets.local.sandbox import LocalPort, Sandbox, with_latency
+from labtui.targets.resources import ML_WORKSPACES, ResourceRef
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -34,17 +34,6 @@ EXPERIMENT = "labtui"
 """Where a registration without a training run gets a run of its own."""
 DELETED_STAGE = "Deleted_Internal"
 """MLflow's stage of a model version it deleted but still keeps a row for."""
-
-
-def _workspace(row: sqlite3.Row) -> MlWorkspace:
-    return MlWorkspace(
-        name=row["name"],
-        resource_group=row["resource_group"],
-        location=row["location"],
-        id=resource_id(
-            row["resource_group"], "Microsoft.MachineLearningServices/workspaces", row["name"]
-        ),
-    )
 
 
 def _quoted(text: str, what: str) -> str:
@@ -67,13 +56,12 @@ class LocalModels(LocalPort, Models):
         self._clients: dict[str, MlflowClient] = {}
         self._mlflow_lock = threading.Lock()
 
-    def create_workspace(self, resource_group: str, name: str, location: str) -> MlWorkspace:
+    def create_workspace(self, ref: ResourceRef, location: str) -> MlWorkspace:
+        if ref.type.lower() != ML_WORKSPACES.lower():
+            raise TargetError(f"{ref.id} is not a Machine Learning workspace ({ML_WORKSPACES})")
+        name = ref.name
         with self._sandbox.transaction() as conn:
-            group = conn.execute(
-                "SELECT name FROM resource_groups WHERE name = ?", (resource_group,)
-            ).fetchone()
-            if group is None:
-                raise NotFound(f"resource group {resource_group} does not exist")
+            group = self._sandbox.group_row(conn, ref)
             row = conn.execute("SELECT * FROM ml_workspaces WHERE name = ?", (name,)).fetchone()
             if row is None:
                 conn.execute(
@@ -83,27 +71,36 @@ class LocalModels(LocalPort, Models):
                 row = conn.execute(
                     "SELECT * FROM ml_workspaces WHERE name = ?", (name,)
                 ).fetchone()
-        workspace = _workspace(row)
-        if workspace.resource_group.lower() != resource_group.lower():
+        workspace = self._workspace(row)
+        if workspace.resource_group.lower() != ref.resource_group.lower():
             raise Conflict(
                 f"ML workspace {name} belongs to resource group {workspace.resource_group}"
             )
         self._sandbox.folder("ml", row["name"].lower(), row["store"])
         return workspace
 
-    def get_workspace(self, name: str) -> MlWorkspace:
-        return _workspace(self._row(name))
+    def get_workspace(self, ref: ResourceRef) -> MlWorkspace:
+        return self._workspace(self._sandbox.resource_row(
+            ref, ML_WORKSPACES, "ml_workspaces", "ML workspace"))
 
-    def delete_workspace(self, name: str) -> bool:
+    def delete_workspace(self, ref: ResourceRef) -> bool:
         with self._sandbox.transaction() as conn:
-            row = conn.execute("SELECT * FROM ml_workspaces WHERE name = ?", (name,)).fetchone()
-            if row is None:
+            try:
+                row = self._sandbox.resource_row(ref, ML_WORKSPACES, "ml_workspaces",
+                                                 "ML workspace", conn)
+            except NotFound:
                 return False
-            conn.execute("DELETE FROM ml_workspaces WHERE name = ?", (name,))
+            conn.execute("DELETE FROM ml_workspaces WHERE name = ?", (row["name"],))
         with self._mlflow_lock:
             self._clients.pop(row["store"], None)
         self._sandbox.remove_folder("ml", row["name"].lower())
         return True
+
+    def _workspace(self, row: sqlite3.Row) -> MlWorkspace:
+        return MlWorkspace(
+            ref=self._sandbox.ref(row["resource_group"], ML_WORKSPACES, row["name"]),
+            location=row["location"],
+        )
 
     def register_model(
         self, workspace: str, name: str, source: Path, tags: Mapping[str, str], *,

@@ -3,16 +3,7 @@
 from __future__ import annotations
 
 from labtui.targets.base import Conflict, NotFound, ResourceGroup, ResourceGroups
-from labtui.targets.local.sandbox import LOCAL_SUBSCRIPTION, LocalPort, with_latency
-
-
-def group_id(name: str) -> str:
-    return f"/subscriptions/{LOCAL_SUBSCRIPTION}/resourceGroups/{name}"
-
-
-def resource_id(group: str, provider: str, name: str) -> str:
-    """An Azure-shaped resource id, e.g. …/providers/Microsoft.KeyVault/vaults/NAME."""
-    return f"{group_id(group)}/providers/{provider}/{name}"
+from labtui.targets.local.sandbox import LocalPort, with_latency
 
 
 @with_latency
@@ -28,12 +19,12 @@ class LocalResourceGroups(LocalPort, ResourceGroups):
                 conn.execute(
                     "INSERT INTO resource_groups (name, location) VALUES (?, ?)", (name, location)
                 )
-                return ResourceGroup(name, location, group_id(name))
+                return ResourceGroup(name, location, self._sandbox.group_id(name))
         if row["location"] != location:
             raise Conflict(
                 f"resource group {row['name']} exists in {row['location']}, not in {location}"
             )
-        return ResourceGroup(row["name"], row["location"], group_id(row["name"]))
+        return ResourceGroup(row["name"], row["location"], self._sandbox.group_id(row["name"]))
 
     def get(self, name: str) -> ResourceGroup:
         rows = self._sandbox.query(
@@ -41,11 +32,14 @@ class LocalResourceGroups(LocalPort, ResourceGroups):
         )
         if not rows:
             raise NotFound(f"resource group {name} does not exist")
-        return ResourceGroup(rows[0]["name"], rows[0]["location"], group_id(rows[0]["name"]))
+        found = rows[0]
+        return ResourceGroup(found["name"], found["location"],
+                             self._sandbox.group_id(found["name"]))
 
     def list(self) -> list[ResourceGroup]:
         rows = self._sandbox.query("SELECT name, location FROM resource_groups ORDER BY name")
-        return [ResourceGroup(r["name"], r["location"], group_id(r["name"])) for r in rows]
+        return [ResourceGroup(r["name"], r["location"], self._sandbox.group_id(r["name"]))
+                for r in rows]
 
     def delete(self, name: str) -> bool:
         with self._sandbox.transaction() as conn:
@@ -75,7 +69,7 @@ class LocalResourceGroups(LocalPort, ResourceGroups):
             # Role assignments on resources of the group go with them, as in Azure.
             conn.execute(
                 "DELETE FROM role_assignments WHERE scope = ? OR scope LIKE ?",
-                (group_id(row["name"]), group_id(row["name"]) + "/%"),
+                (self._sandbox.group_id(row["name"]), self._sandbox.group_id(row["name"]) + "/%"),
             )
             conn.execute("DELETE FROM resource_groups WHERE name = ?", (name,))
         for account in accounts:

@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +26,8 @@ from typing import Any, TypeVar
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from labtui.targets.base import TargetError, Transient
+from labtui.targets.base import NotFound, TargetError, Transient
+from labtui.targets.resources import ResourceRef
 
 SCHEMA_VERSION = 1
 
@@ -173,8 +175,9 @@ CREATE TABLE IF NOT EXISTS role_assignments (
 );
 """
 
-LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
-"""The subscription id in the local target's resource ids (there is no Azure subscription)."""
+LEGACY_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+"""The subscription id every sandbox used before each had its own: a sandbox that holds
+resources from then keeps it, so the resource ids it stored (role scopes, scope vaults) hold."""
 
 T = TypeVar("T")
 
@@ -212,6 +215,7 @@ class Sandbox:
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
                     (str(SCHEMA_VERSION),),
                 )
+                self._subscription_id = self._claim_subscription()
             except sqlite3.DatabaseError as exc:
                 self._conn.close()
                 raise TargetError(
@@ -285,6 +289,71 @@ class Sandbox:
             self._workspace_id = str(row["value"])
         return self._workspace_id
 
+    @property
+    def subscription_id(self) -> str:
+        """The subscription the sandbox's resources are in: a GUID made once per sandbox and
+        kept, so resource ids stay stable and another workspace's ids never match."""
+        return self._subscription_id
+
+    def _claim_subscription(self) -> str:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'subscription-id'").fetchone()
+            if row is None:
+                older = self._conn.execute("SELECT 1 FROM resource_groups LIMIT 1").fetchone()
+                chosen = LEGACY_SUBSCRIPTION if older else str(uuid.uuid4())
+                self._conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('subscription-id', ?)", (chosen,))
+                row = (chosen,)
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        return str(row[0])
+
+    def ref(self, resource_group: str, type: str, name: str) -> ResourceRef:
+        """A ref in the sandbox's subscription, built as Azure builds resource ids."""
+        return ResourceRef(self.subscription_id, resource_group, type, name)
+
+    def group_id(self, name: str) -> str:
+        """The resource id of a resource group of the sandbox."""
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{name}"
+
+    def owns(self, ref: ResourceRef) -> bool:
+        """Whether `ref` is in the sandbox's subscription (a ref of another one is never
+        found here, as Azure finds nothing of a subscription one has no access to)."""
+        return ref.subscription.lower() == self.subscription_id.lower()
+
+    def resource_row(self, ref: ResourceRef, type: str, table: str, what: str,
+                     conn: sqlite3.Connection | None = None) -> sqlite3.Row:
+        """The row of `table` that `ref` addresses: in this subscription, of this type, with
+        this name in this resource group (all compared as Azure compares them).
+
+        Raises:
+            NotFound: there is no such resource (the message names it as the ref does).
+        """
+        sql = f"SELECT * FROM {table} WHERE name = ?"
+        rows = (conn.execute(sql, (ref.name,)).fetchall() if conn is not None
+                else self.query(sql, (ref.name,)))
+        if (not rows or not self.owns(ref) or ref.type.lower() != type.lower()
+                or str(rows[0]["resource_group"]).lower() != ref.resource_group.lower()):
+            raise NotFound(f"{what} {ref.name} does not exist in resource group "
+                           f"{ref.resource_group}" + ("" if self.owns(ref) else
+                                                      f" of subscription {ref.subscription}"))
+        row: sqlite3.Row = rows[0]
+        return row
+
+    def group_row(self, conn: sqlite3.Connection, ref: ResourceRef) -> sqlite3.Row:
+        """The resource group `ref` is to be created in. Raises NotFound."""
+        row: sqlite3.Row | None = conn.execute(
+            "SELECT name FROM resource_groups WHERE name = ?", (ref.resource_group,)
+        ).fetchone() if self.owns(ref) else None
+        if row is None:
+            raise NotFound(f"resource group {ref.resource_group} does not exist"
+                           + ("" if self.owns(ref) else f" in subscription {ref.subscription}"))
+        return row
+
     # --- the workspace it belongs to ------------------------------------------------------
 
     def owner(self) -> str | None:
@@ -330,20 +399,26 @@ class Sandbox:
         """A folder under the sandbox, created 0700 with its parents."""
         path = self.root.joinpath(*parts)
         current = self.root
-        for part in path.relative_to(self.root).parts:
-            current = current / part
-            _make_private_dir(current)
+        # Under the lock: a removal in another thread must not take an empty parent away
+        # between creating it and creating the child.
+        with self._lock:
+            for part in path.relative_to(self.root).parts:
+                current = current / part
+                _make_private_dir(current)
         return path
 
     def remove_folder(self, *parts: str) -> None:
         path = self.root.joinpath(*parts)
-        if path.exists():
-            shutil.rmtree(path)
-        # Parents left empty by the removal would be a trace of the deleted resource.
-        parent = path.parent
-        while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
-            parent = parent.parent
+        # Under the lock: units removing sibling resources at once both find their shared
+        # parent empty, and only one may remove it.
+        with self._lock:
+            if path.exists():
+                shutil.rmtree(path)
+            # Parents left empty by the removal would be a trace of the deleted resource.
+            parent = path.parent
+            while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
 
     # --- latency -------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from labtui.targets.errors import Conflict, NotFound
 from labtui.targets.local.pull_requests import create_tables
 from labtui.targets.local.sandbox import LocalPort, Sandbox, with_latency
+from labtui.targets.local.vault import vault_uri
 from labtui.targets.ports.azure import Identity, Vault
 from labtui.targets.ports.devops import DevOps
 from labtui.targets.ports.pipelines import Variable, VariableGroup, VariableGroups
@@ -121,7 +122,7 @@ class LocalVariableGroups(LocalPort, VariableGroups):
                       secrets: Sequence[str], *, service_connection: str) -> VariableGroup:
         self._project(organization, project)
         self._identity().find_service_principal(service_connection)  # NotFound: no connection
-        available = {secret.lower() for secret in self._vault().list_secrets(vault)}
+        available = {secret.lower() for secret in self._vault().list_secrets(vault_uri(vault))}
         absent = [secret for secret in secrets if secret.lower() not in available]
         if absent:
             raise NotFound(f"key vault {vault} has no secret{'s' if len(absent) != 1 else ''} "
@@ -224,7 +225,7 @@ class LocalVariableGroups(LocalPort, VariableGroups):
         for r in rows:
             if vault:
                 try:
-                    value = self._vault().get_secret(vault, r["name"])
+                    value = self._vault().get_secret(vault_uri(vault), r["name"])
                 except NotFound:
                     raise NotFound(f"variable group {name!r} links secret {r['name']} of key "
                                    f"vault {vault}, which no longer has it") from None

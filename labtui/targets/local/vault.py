@@ -3,66 +3,96 @@ Key Vault's soft-delete: a deleted secret keeps its name until it is recovered o
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 
-from labtui.targets.base import Conflict, DeletedSecret, KeyVault, NotFound, Vault
-from labtui.targets.local.resource_groups import resource_id
+from labtui.targets.base import Conflict, DeletedSecret, KeyVault, NotFound, TargetError, Vault
 from labtui.targets.local.sandbox import LocalPort, with_latency
+from labtui.targets.resources import KEY_VAULTS, MalformedResourceId, ResourceRef
+
+_VAULT_URI = re.compile(r"^https://([a-z][a-z0-9-]{1,22}[a-z0-9])\.vault\.azure\.net/?$",
+                        re.IGNORECASE)
 
 
-def _vault(row: sqlite3.Row) -> KeyVault:
-    name = row["name"]
-    return KeyVault(
-        name=name,
-        resource_group=row["resource_group"],
-        location=row["location"],
-        uri=f"https://{name.lower()}.vault.azure.net/",
-        id=resource_id(row["resource_group"], "Microsoft.KeyVault/vaults", name),
-    )
+def vault_uri(name: str) -> str:
+    """The data-plane URI of the vault `name`, as Azure gives it."""
+    return f"https://{name.lower()}.vault.azure.net/"
+
+
+def vault_name(vault_uri: str) -> str:
+    """The vault a Key Vault URI (https://NAME.vault.azure.net/) names: how its secrets are
+    addressed, as SecretClient(vault_url=...) does.
+
+    Raises:
+        TargetError: `vault_uri` is not a Key Vault URI.
+    """
+    match = _VAULT_URI.match(vault_uri.strip())
+    if match is None:
+        shown = " ".join(vault_uri.split())[:120]
+        raise TargetError(f"{shown!r} is not a Key Vault URI like https://NAME.vault.azure.net/")
+    return match.group(1)
 
 
 @with_latency
 class LocalVault(LocalPort, Vault):
     """Vaults and secrets of the sandbox."""
 
-    def create_vault(self, resource_group: str, name: str, location: str) -> KeyVault:
+    def create_vault(self, ref: ResourceRef, location: str) -> KeyVault:
+        if ref.type.lower() != KEY_VAULTS.lower():
+            raise TargetError(f"{ref.id} is not a key vault ({KEY_VAULTS})")
+        name = ref.name
         with self._sandbox.transaction() as conn:
-            group = conn.execute(
-                "SELECT name FROM resource_groups WHERE name = ?", (resource_group,)
-            ).fetchone()
-            if group is None:
-                raise NotFound(f"resource group {resource_group} does not exist")
+            group = self._sandbox.group_row(conn, ref)
             row = conn.execute("SELECT * FROM vaults WHERE name = ?", (name,)).fetchone()
             if row is None:
                 conn.execute(
                     "INSERT INTO vaults VALUES (?, ?, ?)", (name, group["name"], location)
                 )
                 row = conn.execute("SELECT * FROM vaults WHERE name = ?", (name,)).fetchone()
-        vault = _vault(row)
-        if vault.resource_group.lower() != resource_group.lower():
+        vault = self._vault(row)
+        if vault.resource_group.lower() != ref.resource_group.lower():
             raise Conflict(
                 f"key vault name {name} is taken (by resource group {vault.resource_group}); "
                 "vault names are unique across Azure"
             )
         return vault
 
-    def get_vault(self, name: str) -> KeyVault:
-        return _vault(self._vault_row(name))
+    def get_vault(self, ref: ResourceRef) -> KeyVault:
+        return self._vault(self._sandbox.resource_row(ref, KEY_VAULTS, "vaults", "key vault"))
 
     def vault_by_id(self, resource_id: str) -> KeyVault:
         """The vault with this resource id (how a secret scope refers to it). Raises NotFound."""
-        name = resource_id.rstrip("/").rpartition("/")[2]
-        rows = self._sandbox.query("SELECT * FROM vaults WHERE name = ?", (name,))
-        if not rows or _vault(rows[0]).id.lower() != resource_id.rstrip("/").lower():
-            raise NotFound(f"key vault {resource_id} does not exist")
-        return _vault(rows[0])
+        try:
+            ref = ResourceRef.parse(resource_id)
+        except MalformedResourceId as exc:
+            raise NotFound(f"key vault {exc}") from None
+        return self.get_vault(ref)
 
-    def delete_vault(self, name: str) -> bool:
+    def vault_named(self, name: str) -> KeyVault:
+        """The sandbox's vault of that name, whatever its group (names are global).
+        Raises NotFound."""
+        return self._vault(self._vault_row(name))
+
+    def delete_vault(self, ref: ResourceRef) -> bool:
         with self._sandbox.transaction() as conn:
-            return bool(conn.execute("DELETE FROM vaults WHERE name = ?", (name,)).rowcount)
+            try:
+                row = self._sandbox.resource_row(ref, KEY_VAULTS, "vaults", "key vault", conn)
+            except NotFound:
+                return False
+            return bool(conn.execute("DELETE FROM vaults WHERE name = ?",
+                                     (row["name"],)).rowcount)
 
-    def set_secret(self, vault: str, name: str, value: str) -> None:
+    def _vault(self, row: sqlite3.Row) -> KeyVault:
+        name = row["name"]
+        return KeyVault(
+            ref=self._sandbox.ref(row["resource_group"], KEY_VAULTS, name),
+            location=row["location"],
+            uri=vault_uri(name),
+        )
+
+    def set_secret(self, vault_uri: str, name: str, value: str) -> None:
+        vault = vault_name(vault_uri)
         encrypted = self._sandbox.encrypt(value)
         with self._sandbox.transaction() as conn:
             row = self._vault_row(vault, conn)
@@ -86,7 +116,8 @@ class LocalVault(LocalPort, Vault):
                     (encrypted, row["name"], name),
                 )
 
-    def get_secret(self, vault: str, name: str) -> str:
+    def get_secret(self, vault_uri: str, name: str) -> str:
+        vault = vault_name(vault_uri)
         row = self._vault_row(vault)
         rows = self._sandbox.query(
             "SELECT value FROM secrets WHERE vault = ? AND name = ? AND deleted_on IS NULL",
@@ -96,7 +127,8 @@ class LocalVault(LocalPort, Vault):
             raise NotFound(f"secret {name} does not exist in vault {vault}")
         return self._sandbox.decrypt(rows[0]["value"])
 
-    def list_secrets(self, vault: str) -> list[str]:
+    def list_secrets(self, vault_uri: str) -> list[str]:
+        vault = vault_name(vault_uri)
         row = self._vault_row(vault)
         rows = self._sandbox.query(
             "SELECT name FROM secrets WHERE vault = ? AND deleted_on IS NULL ORDER BY name",
@@ -104,7 +136,8 @@ class LocalVault(LocalPort, Vault):
         )
         return [r["name"] for r in rows]
 
-    def delete_secret(self, vault: str, name: str) -> bool:
+    def delete_secret(self, vault_uri: str, name: str) -> bool:
+        vault = vault_name(vault_uri)
         with self._sandbox.transaction() as conn:
             return bool(
                 conn.execute(
@@ -114,7 +147,8 @@ class LocalVault(LocalPort, Vault):
                 ).rowcount
             )
 
-    def list_deleted_secrets(self, vault: str) -> list[DeletedSecret]:
+    def list_deleted_secrets(self, vault_uri: str) -> list[DeletedSecret]:
+        vault = vault_name(vault_uri)
         row = self._vault_row(vault)
         rows = self._sandbox.query(
             "SELECT name, deleted_on FROM secrets WHERE vault = ? AND deleted_on IS NOT NULL "
@@ -123,7 +157,8 @@ class LocalVault(LocalPort, Vault):
         )
         return [DeletedSecret(r["name"], r["deleted_on"]) for r in rows]
 
-    def recover_deleted_secret(self, vault: str, name: str) -> None:
+    def recover_deleted_secret(self, vault_uri: str, name: str) -> None:
+        vault = vault_name(vault_uri)
         with self._sandbox.transaction() as conn:
             recovered = conn.execute(
                 "UPDATE secrets SET deleted_on = NULL "
@@ -133,7 +168,8 @@ class LocalVault(LocalPort, Vault):
         if not recovered:
             raise NotFound(f"there is no deleted secret {name} in vault {vault}")
 
-    def purge_deleted_secret(self, vault: str, name: str) -> bool:
+    def purge_deleted_secret(self, vault_uri: str, name: str) -> bool:
+        vault = vault_name(vault_uri)
         with self._sandbox.transaction() as conn:
             return bool(
                 conn.execute(

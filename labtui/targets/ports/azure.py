@@ -1,5 +1,14 @@
 """The Azure control- and data-plane ports: resource groups, the data lake, Key Vault, identity,
-Machine Learning workspaces and their model registry."""
+Machine Learning workspaces and their model registry.
+
+Control-plane calls (create, get, delete of an account, a vault, a workspace) address the
+resource as Azure Resource Manager does: by a `ResourceRef` (subscription, resource group,
+type, name; `Target.ref` builds one in the target's subscription), and what they return
+carries its `ref`. Data-plane calls are addressed as their SDKs address them: a vault's
+secrets by the vault's URI (`KeyVault.uri`). The data lake's file systems, files and ACLs are
+still addressed by the account's name and the model registry by the ML workspace's name
+(both unique where their data plane is reached).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +25,7 @@ from labtui.targets.resources import (
     MlWorkspace,
     ModelVersion,
     ResourceGroup,
+    ResourceRef,
     RoleAssignment,
     ServicePrincipal,
     StorageAccount,
@@ -68,15 +78,15 @@ class DataLake(ABC):
     @abstractmethod
     def create_account(
         self,
-        resource_group: str,
-        name: str,
+        ref: ResourceRef,
         location: str,
         *,
         kind: str = "StorageV2",
         access_tier: str = "Cool",
         hierarchical_namespace: bool = True,
     ) -> StorageAccount:
-        """Create a storage account, or return it if it exists with the same settings.
+        """Create the storage account `ref` names (in its subscription and resource group),
+        or return it if it exists with the same settings.
 
         Raises:
             NotFound: the resource group does not exist.
@@ -84,12 +94,13 @@ class DataLake(ABC):
         """
 
     @abstractmethod
-    def get_account(self, name: str) -> StorageAccount:
-        """Return the account. Raises NotFound."""
+    def get_account(self, ref: ResourceRef) -> StorageAccount:
+        """Return the account. Raises NotFound (also when it is in another resource group or
+        subscription than `ref` says)."""
 
     @abstractmethod
-    def delete_account(self, name: str) -> bool:
-        """Delete the account with its file systems; False if it did not exist."""
+    def delete_account(self, ref: ResourceRef) -> bool:
+        """Delete the account with its file systems; False if `ref` named nothing."""
 
     @abstractmethod
     def create_file_system(self, account: str, name: str) -> None:
@@ -155,11 +166,16 @@ class Vault(ABC):
 
     Deleting a secret soft-deletes it: it is no longer listed or readable, its name cannot be
     set again until it is recovered or purged.
+
+    A vault is created, found and deleted by its `ResourceRef`; its secrets are addressed by
+    the vault's URI (`KeyVault.uri`, https://NAME.vault.azure.net/), as the Key Vault SDK's
+    `SecretClient(vault_url=...)` addresses them. A text that is not a vault URI raises
+    `TargetError`.
     """
 
     @abstractmethod
-    def create_vault(self, resource_group: str, name: str, location: str) -> KeyVault:
-        """Create a vault, or return it if it exists in the same group.
+    def create_vault(self, ref: ResourceRef, location: str) -> KeyVault:
+        """Create the vault `ref` names, or return it if it exists in the same group.
 
         Raises:
             NotFound: the resource group does not exist.
@@ -167,15 +183,16 @@ class Vault(ABC):
         """
 
     @abstractmethod
-    def get_vault(self, name: str) -> KeyVault:
-        """Return the vault. Raises NotFound."""
+    def get_vault(self, ref: ResourceRef) -> KeyVault:
+        """Return the vault. Raises NotFound (also when it is in another resource group or
+        subscription than `ref` says)."""
 
     @abstractmethod
-    def delete_vault(self, name: str) -> bool:
-        """Delete (and purge) the vault with its secrets; False if it did not exist."""
+    def delete_vault(self, ref: ResourceRef) -> bool:
+        """Delete (and purge) the vault with its secrets; False if `ref` named nothing."""
 
     @abstractmethod
-    def set_secret(self, vault: str, name: str, value: str) -> None:
+    def set_secret(self, vault_uri: str, name: str, value: str) -> None:
         """Set a secret's value (a new version if it exists).
 
         Raises:
@@ -184,27 +201,27 @@ class Vault(ABC):
         """
 
     @abstractmethod
-    def get_secret(self, vault: str, name: str) -> str:
+    def get_secret(self, vault_uri: str, name: str) -> str:
         """The current value of a secret. Raises NotFound (vault or secret)."""
 
     @abstractmethod
-    def list_secrets(self, vault: str) -> list[str]:
+    def list_secrets(self, vault_uri: str) -> list[str]:
         """Names of the vault's secrets that are not deleted, sorted. Raises NotFound."""
 
     @abstractmethod
-    def delete_secret(self, vault: str, name: str) -> bool:
+    def delete_secret(self, vault_uri: str, name: str) -> bool:
         """Soft-delete a secret; False if there was no such (undeleted) secret."""
 
     @abstractmethod
-    def list_deleted_secrets(self, vault: str) -> list[DeletedSecret]:
+    def list_deleted_secrets(self, vault_uri: str) -> list[DeletedSecret]:
         """Soft-deleted secrets that can still be recovered or purged. Raises NotFound."""
 
     @abstractmethod
-    def recover_deleted_secret(self, vault: str, name: str) -> None:
+    def recover_deleted_secret(self, vault_uri: str, name: str) -> None:
         """Bring back a soft-deleted secret with its last value. Raises NotFound."""
 
     @abstractmethod
-    def purge_deleted_secret(self, vault: str, name: str) -> bool:
+    def purge_deleted_secret(self, vault_uri: str, name: str) -> bool:
         """Remove a soft-deleted secret for good; False if it was not in the deleted state."""
 
 
@@ -264,8 +281,8 @@ class Models(ABC):
     """Machine Learning workspaces and their model registry."""
 
     @abstractmethod
-    def create_workspace(self, resource_group: str, name: str, location: str) -> MlWorkspace:
-        """Create an ML workspace, or return it if it exists in the same group.
+    def create_workspace(self, ref: ResourceRef, location: str) -> MlWorkspace:
+        """Create the ML workspace `ref` names, or return it if it exists in the same group.
 
         Raises:
             NotFound: the resource group does not exist.
@@ -273,12 +290,13 @@ class Models(ABC):
         """
 
     @abstractmethod
-    def get_workspace(self, name: str) -> MlWorkspace:
-        """Return the ML workspace. Raises NotFound."""
+    def get_workspace(self, ref: ResourceRef) -> MlWorkspace:
+        """Return the ML workspace. Raises NotFound (also when it is in another resource
+        group or subscription than `ref` says)."""
 
     @abstractmethod
-    def delete_workspace(self, name: str) -> bool:
-        """Delete the workspace with its registry; False if it did not exist."""
+    def delete_workspace(self, ref: ResourceRef) -> bool:
+        """Delete the workspace with its registry; False if `ref` named nothing."""
 
     @abstractmethod
     def register_model(

@@ -1,12 +1,11 @@
-"""The Databricks port: workspaces, clusters, libraries, secret scopes, tokens, CLI profiles,
-notebooks and their runs."""
+"""The Databricks port: workspaces, clusters, libraries, secret scopes, tokens, notebooks and
+their runs. (CLI profiles are a file on the attendee's machine: the workstation port.)"""
 
 from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 from labtui.targets.resources import (
     AccessToken,
@@ -16,19 +15,24 @@ from labtui.targets.resources import (
     Library,
     LibraryStatus,
     NotebookRun,
-    Profile,
+    ResourceRef,
     SecretScope,
 )
 
 
 class Databricks(ABC):
-    """Databricks workspaces, clusters, libraries, secret scopes and CLI token profiles."""
+    """Databricks workspaces, clusters, libraries, secret scopes, tokens and notebooks.
+
+    A workspace itself is a resource of Azure Resource Manager, addressed by a `ResourceRef`;
+    what is inside it (clusters, scopes, tokens, notebooks, runs) is addressed by the
+    workspace's name, which is unique in the target.
+    """
 
     @abstractmethod
     def create_workspace(
-        self, resource_group: str, name: str, location: str, *, sku: str = "premium"
+        self, ref: ResourceRef, location: str, *, sku: str = "premium"
     ) -> DatabricksWorkspace:
-        """Create a workspace, or return it if it exists with the same SKU.
+        """Create the workspace `ref` names, or return it if it exists with the same SKU.
 
         Raises:
             NotFound: the resource group does not exist.
@@ -36,12 +40,13 @@ class Databricks(ABC):
         """
 
     @abstractmethod
-    def get_workspace(self, name: str) -> DatabricksWorkspace:
-        """Return the workspace. Raises NotFound."""
+    def get_workspace(self, ref: ResourceRef) -> DatabricksWorkspace:
+        """Return the workspace. Raises NotFound (also when it is in another resource group
+        or subscription than `ref` says)."""
 
     @abstractmethod
-    def delete_workspace(self, name: str) -> bool:
-        """Delete the workspace with its clusters and scopes; False if it did not exist."""
+    def delete_workspace(self, ref: ResourceRef) -> bool:
+        """Delete the workspace with its clusters and scopes; False if `ref` named nothing."""
 
     @abstractmethod
     def create_cluster(
@@ -145,26 +150,6 @@ class Databricks(ABC):
     @abstractmethod
     def delete_token(self, workspace: str, token_id: str) -> bool:
         """Revoke a token; False if there was none with that id."""
-
-    @abstractmethod
-    def write_profile(self, name: str, host: str, token: str) -> None:
-        """Write a CLI profile `[name]` (host, token) to `.databrickscfg`; other sections stay.
-
-        Raises:
-            TargetError: the file is not INI or cannot be written (the file is left as it was).
-        """
-
-    @abstractmethod
-    def read_profile(self, name: str) -> Profile:
-        """Read a CLI profile. Raises NotFound, or TargetError if the file is not INI."""
-
-    @abstractmethod
-    def delete_profile(self, name: str) -> bool:
-        """Remove a CLI profile; False if there was none."""
-
-    @abstractmethod
-    def profile_file(self) -> Path:
-        """Where the CLI profiles are kept (DATABRICKS_CONFIG_FILE or ~/.databrickscfg)."""
 
     # -- notebooks and Git integration (the Dev loop) --------------------------------------
 

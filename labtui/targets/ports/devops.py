@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labtui.targets.resources import DevOpsProject, GitRepository
 
 if TYPE_CHECKING:
-    from labtui.targets.shared.git import WorkingCopy
+    pass
 
 
 class DevOps(ABC):
@@ -51,11 +50,6 @@ class DevOps(ABC):
     @abstractmethod
     def delete_branch(self, repository: GitRepository, branch: str) -> bool:
         """Delete a branch on the server; False if it did not exist."""
-
-    @abstractmethod
-    def working_copy(self, repository: GitRepository, path: Path) -> WorkingCopy:
-        """A local clone of `repository` at `path` (cloned on first use), authenticated the
-        way this target needs."""
 
 
 # --- the target ------------------------------------------------------------------------------

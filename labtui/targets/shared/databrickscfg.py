@@ -27,7 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from labtui.targets.base import NotFound, Profile, TargetError
+from labtui.targets.errors import NotFound, TargetError
+from labtui.targets.resources import Profile
 
 _SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")
 _EDITING = threading.Lock()

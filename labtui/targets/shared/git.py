@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from labtui.targets.base import TargetError
+from labtui.targets.errors import TargetError
 
 AUTHOR_NAME = "labtui"
 AUTHOR_EMAIL = "labtui@localhost"

@@ -8,10 +8,18 @@ secrets.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from labtui.targets.base import Conflict, NotFound, Target, TargetError
+from labtui.targets.resources import (
+    DATABRICKS_WORKSPACES,
+    KEY_VAULTS,
+    ML_WORKSPACES,
+    STORAGE_ACCOUNTS,
+    ResourceRef,
+)
 
 from .conftest import OFFLINE_TARGETS
 
@@ -49,73 +57,85 @@ def test_resource_groups_keep_the_conventions(target: Target) -> None:
 
 def test_vaults_keep_the_conventions(target: Target, group: str) -> None:
     vault = target.vault
-    made = vault.create_vault(group, "lab-conv-kv", "eastus")
-    assert vault.create_vault(group, "lab-conv-kv", "eastus") == made
-    assert vault.get_vault("LAB-CONV-KV").name == made.name
+    ref = target.ref(group, KEY_VAULTS, "lab-conv-kv")
+    made = vault.create_vault(ref, "eastus")
+    assert made.ref == ref and made.id == ref.id, "what is made carries its ref"
+    assert vault.create_vault(ref, "eastus") == made
+    assert vault.get_vault(target.ref(group.upper(), KEY_VAULTS, "LAB-CONV-KV")) == made
     with pytest.raises(NotFound):
-        vault.create_vault("lab-no-group", "lab-other-kv", "eastus")
-    vault.set_secret("lab-conv-kv", "client-secret", SECRET)
-    assert vault.get_secret("lab-conv-kv", "client-secret") == SECRET
+        vault.create_vault(target.ref("lab-no-group", KEY_VAULTS, "lab-other-kv"), "eastus")
+    vault.set_secret(made.uri, "client-secret", SECRET)
+    assert vault.get_secret(made.uri, "client-secret") == SECRET
+    assert vault.list_secrets(made.uri.upper()) == ["client-secret"], "a host has no case"
+    with pytest.raises(TargetError) as not_a_uri:
+        vault.get_secret("lab-conv-kv", "client-secret")
+    assert "lab-conv-kv" in one_line(not_a_uri.value), "secrets are addressed by vault URI"
     with pytest.raises(NotFound) as missing:
-        vault.get_secret("lab-conv-kv", "nothing-here")
+        vault.get_secret(made.uri, "nothing-here")
     assert SECRET not in one_line(missing.value)
-    assert vault.delete_secret("lab-conv-kv", "client-secret") is True
-    assert vault.delete_secret("lab-conv-kv", "client-secret") is False
+    assert vault.delete_secret(made.uri, "client-secret") is True
+    assert vault.delete_secret(made.uri, "client-secret") is False
     with pytest.raises(Conflict) as deleted:
-        vault.set_secret("lab-conv-kv", "client-secret", SECRET)
+        vault.set_secret(made.uri, "client-secret", SECRET)
     assert SECRET not in one_line(deleted.value), "a message never carries a secret"
-    assert vault.delete_vault("lab-conv-kv") is True
-    assert vault.delete_vault("lab-conv-kv") is False
+    assert vault.delete_vault(ref) is True
+    assert vault.delete_vault(ref) is False
 
 
 def test_storage_accounts_keep_the_conventions(target: Target, group: str) -> None:
     lake = target.datalake
-    made = lake.create_account(group, "labconvdl", "eastus")
-    assert lake.create_account(group, "labconvdl", "eastus") == made
+    ref = target.ref(group, STORAGE_ACCOUNTS, "labconvdl")
+    made = lake.create_account(ref, "eastus")
+    assert made.ref == ref and made.id == ref.id, "what is made carries its ref"
+    assert lake.create_account(ref, "eastus") == made
     with pytest.raises(Conflict) as conflict:
-        lake.create_account(group, "labconvdl", "eastus", access_tier="Hot")
+        lake.create_account(ref, "eastus", access_tier="Hot")
     message = one_line(conflict.value)
     assert "Hot" in message or "Cool" in message, "the difference is named"
     with pytest.raises(NotFound):
-        lake.get_account("labnowhere")
+        lake.get_account(target.ref(group, STORAGE_ACCOUNTS, "labnowhere"))
     lake.create_file_system("labconvdl", "datalake")
     lake.create_file_system("labconvdl", "datalake")
     assert lake.file_systems("labconvdl") == ["datalake"]
     assert lake.delete_file("labconvdl", "datalake", "none.csv") is False
     assert lake.delete_file_system("labconvdl", "datalake") is True
     assert lake.delete_file_system("labconvdl", "datalake") is False
-    assert lake.delete_account("labconvdl") is True
-    assert lake.delete_account("labconvdl") is False
+    assert lake.delete_account(ref) is True
+    assert lake.delete_account(ref) is False
 
 
 def test_databricks_workspaces_and_scopes_keep_the_conventions(
         target: Target, group: str) -> None:
     databricks = target.databricks
-    made = databricks.create_workspace(group, "lab-conv-adb", "eastus")
-    assert databricks.create_workspace(group, "lab-conv-adb", "eastus") == made
+    ref = target.ref(group, DATABRICKS_WORKSPACES, "lab-conv-adb")
+    made = databricks.create_workspace(ref, "eastus")
+    assert made.ref == ref and made.id == ref.id, "what is made carries its ref"
+    assert databricks.create_workspace(ref, "eastus") == made
     with pytest.raises(Conflict) as conflict:
-        databricks.create_workspace(group, "lab-conv-adb", "eastus", sku="standard")
+        databricks.create_workspace(ref, "eastus", sku="standard")
     assert "standard" in one_line(conflict.value) or "premium" in str(conflict.value)
     with pytest.raises(NotFound):
-        databricks.get_workspace("lab-no-adb")
+        databricks.get_workspace(target.ref(group, DATABRICKS_WORKSPACES, "lab-no-adb"))
     scope = databricks.create_secret_scope("lab-conv-adb", "lab-scope")
     assert databricks.create_secret_scope("lab-conv-adb", "lab-scope") == scope
     with pytest.raises(NotFound):
         databricks.create_secret_scope("lab-no-adb", "lab-scope")
     assert databricks.delete_secret_scope("lab-conv-adb", "lab-scope") is True
     assert databricks.delete_secret_scope("lab-conv-adb", "lab-scope") is False
-    assert databricks.delete_workspace("lab-conv-adb") is True
-    assert databricks.delete_workspace("lab-conv-adb") is False
+    assert databricks.delete_workspace(ref) is True
+    assert databricks.delete_workspace(ref) is False
 
 
 def test_ml_workspaces_keep_the_conventions(target: Target, group: str) -> None:
     models = target.models
-    made = models.create_workspace(group, "lab-conv-ml", "eastus")
-    assert models.create_workspace(group, "lab-conv-ml", "eastus") == made
+    ref = target.ref(group, ML_WORKSPACES, "lab-conv-ml")
+    made = models.create_workspace(ref, "eastus")
+    assert made.ref == ref and made.id == ref.id, "what is made carries its ref"
+    assert models.create_workspace(ref, "eastus") == made
     with pytest.raises(NotFound):
-        models.get_workspace("lab-no-ml")
-    assert models.delete_workspace("lab-conv-ml") is True
-    assert models.delete_workspace("lab-conv-ml") is False
+        models.get_workspace(target.ref(group, ML_WORKSPACES, "lab-no-ml"))
+    assert models.delete_workspace(ref) is True
+    assert models.delete_workspace(ref) is False
 
 
 def test_devops_projects_keep_the_conventions(target: Target) -> None:
@@ -138,10 +158,11 @@ def test_devops_projects_keep_the_conventions(target: Target) -> None:
 
 @pytest.mark.parametrize("read", [
     lambda t: t.resource_groups.get("lab-missing-rg"),
-    lambda t: t.vault.get_vault("lab-missing-kv"),
-    lambda t: t.datalake.get_account("labmissingdl"),
-    lambda t: t.databricks.get_workspace("lab-missing-adb"),
-    lambda t: t.models.get_workspace("lab-missing-ml"),
+    lambda t: t.vault.get_vault(t.ref("lab-contract-dev", KEY_VAULTS, "lab-missing-kv")),
+    lambda t: t.datalake.get_account(t.ref("lab-contract-dev", STORAGE_ACCOUNTS, "labmissingdl")),
+    lambda t: t.databricks.get_workspace(
+        t.ref("lab-contract-dev", DATABRICKS_WORKSPACES, "lab-missing-adb")),
+    lambda t: t.models.get_workspace(t.ref("lab-contract-dev", ML_WORKSPACES, "lab-missing-ml")),
     lambda t: t.devops.get_project("contoso", "lab-missing"),
 ], ids=["resource-group", "vault", "storage-account", "databricks", "ml-workspace", "project"])
 def test_a_missing_resource_is_named_in_one_line(
@@ -149,3 +170,80 @@ def test_a_missing_resource_is_named_in_one_line(
     with pytest.raises(NotFound) as missing:
         read(target)
     assert "missing" in one_line(missing.value), "the message names what is missing"
+
+
+CONTROL_PLANE = [
+    ("storage-account", STORAGE_ACCOUNTS, "labrefdl",
+     lambda t, ref: t.datalake.create_account(ref, "eastus"),
+     lambda t, ref: t.datalake.get_account(ref), lambda t, ref: t.datalake.delete_account(ref)),
+    ("vault", KEY_VAULTS, "lab-ref-kv",
+     lambda t, ref: t.vault.create_vault(ref, "eastus"),
+     lambda t, ref: t.vault.get_vault(ref), lambda t, ref: t.vault.delete_vault(ref)),
+    ("databricks", DATABRICKS_WORKSPACES, "lab-ref-adb",
+     lambda t, ref: t.databricks.create_workspace(ref, "eastus"),
+     lambda t, ref: t.databricks.get_workspace(ref),
+     lambda t, ref: t.databricks.delete_workspace(ref)),
+    ("ml-workspace", ML_WORKSPACES, "lab-ref-ml",
+     lambda t, ref: t.models.create_workspace(ref, "eastus"),
+     lambda t, ref: t.models.get_workspace(ref), lambda t, ref: t.models.delete_workspace(ref)),
+]
+
+
+@pytest.mark.parametrize(("type", "name", "create", "get", "delete"),
+                         [row[1:] for row in CONTROL_PLANE], ids=[row[0] for row in CONTROL_PLANE])
+def test_a_ref_finds_only_what_is_where_it_says(
+        target: Target, group: str, type: str, name: str,
+        create: Callable[[Target, ResourceRef], object],
+        get: Callable[[Target, ResourceRef], object],
+        delete: Callable[[Target, ResourceRef], bool]) -> None:
+    """Another subscription or resource group is another place: NotFound there, nothing
+    deleted; the group, the type and the name compare case-insensitively through refs."""
+    ref = target.ref(group, type, name)
+    made = create(target, ref)
+    target.resource_groups.create("lab-contract-other", "eastus")
+    elsewhere = [
+        ResourceRef("11111111-2222-3333-4444-555555555555", group, type, name),
+        target.ref("lab-contract-other", type, name),
+    ]
+    assert all(other.subscription != ref.subscription or other.resource_group != group
+               for other in elsewhere)
+    for other in elsewhere:
+        with pytest.raises(NotFound) as missing:
+            get(target, other)
+        assert name in one_line(missing.value)
+        assert delete(target, other) is False, f"{other.id} names nothing"
+    assert get(target, ref) == made, "the resource is still there"
+    shouted = target.ref(group.upper(), type.upper(), name.upper())
+    assert shouted == ref and hash(shouted) == hash(ref)
+    assert get(target, shouted) == made
+    assert delete(target, shouted) is True
+    assert delete(target, ref) is False
+
+
+def test_the_target_addresses_its_resources_in_one_subscription(target: Target) -> None:
+    subscription = target.subscription_id
+    ref = target.ref("lab-contract-dev", KEY_VAULTS, "lab-kv")
+    assert ref.subscription == subscription
+    assert ref.id == (f"/subscriptions/{subscription}/resourceGroups/lab-contract-dev"
+                      "/providers/Microsoft.KeyVault/vaults/lab-kv")
+    assert ResourceRef.parse(ref.id) == ref
+
+
+def test_the_workstation_is_the_attendees_machine(
+        target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI profiles go to the file the Databricks tools read, whatever the target; clones
+    are kept in the workspace folder; the target's own folders are never involved."""
+    config = tmp_path / "home" / ".databrickscfg"
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(config))
+    workstation = target.workstation
+    assert workstation.profile_file() == config
+    workstation.write_profile("lab-conv", "https://adb-1.1.azuredatabricks.net", SECRET)
+    profile = workstation.read_profile("lab-conv")
+    assert (profile.host, profile.token) == ("https://adb-1.1.azuredatabricks.net", SECRET)
+    assert SECRET not in repr(profile), "a token is never shown"
+    assert workstation.delete_profile("lab-conv") is True
+    assert workstation.delete_profile("lab-conv") is False
+    with pytest.raises(NotFound):
+        workstation.read_profile("lab-conv")
+    assert workstation.clone_folder("mlops") == target.workspace / "repos" / "mlops"
+    assert not (target.workspace / "repos").exists(), "asking creates nothing"

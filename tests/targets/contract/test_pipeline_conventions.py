@@ -17,6 +17,7 @@ from labtui.targets.base import (
     Target,
     Variable,
 )
+from labtui.targets.resources import KEY_VAULTS
 
 from .test_conventions import SECRET, one_line
 
@@ -29,7 +30,7 @@ def repository(target: Target, tmp_path: Path) -> GitRepository:
     devops = target.devops
     devops.create_project(ORG, PROJECT)
     repo = devops.create_repository(ORG, PROJECT, PROJECT)
-    copy = devops.working_copy(repo, tmp_path / "clone")
+    copy = target.workstation.working_copy(repo, tmp_path / "clone")
     copy.repo()
     copy.checkout("master")
     (copy.path / "README.md").write_text("lab\n")
@@ -108,7 +109,7 @@ def test_completing_waits_for_the_required_reviewer_and_merges(
     assert done.status == "completed" and done.merge_commit
     assert devops.branches(repository)["master"] == done.merge_commit
     assert prs.complete(repository, made.id) == done, "completing again returns it"
-    copy = devops.working_copy(repository, tmp_path / "check")
+    copy = target.workstation.working_copy(repository, tmp_path / "check")
     copy.checkout("master")
     assert "score.py" in copy.files("origin/master"), "the source's change is on master"
     with pytest.raises(Conflict):
@@ -167,9 +168,9 @@ def test_plain_variable_groups_keep_the_conventions(target: Target) -> None:
 
 def test_a_linked_group_exposes_the_vaults_secrets_by_name(target: Target, group: str) -> None:
     target.devops.create_project(ORG, PROJECT)
-    target.vault.create_vault(group, "lab-pipe-kv", "eastus")
+    vault = target.vault.create_vault(target.ref(group, KEY_VAULTS, "lab-pipe-kv"), "eastus")
     for name in ("sp-app-id", "db-access-token"):
-        target.vault.set_secret("lab-pipe-kv", name, SECRET + name)
+        target.vault.set_secret(vault.uri, name, SECRET + name)
     target.principals.create_service_principal("lab-pipe-sp", "tenant")
     groups = target.variable_groups
     made = groups.create_linked(ORG, PROJECT, "Pipes", "lab-pipe-kv",

@@ -11,6 +11,9 @@ import pytest
 from labtui.targets.base import Conflict, NotFound, TargetError
 from labtui.targets.local import LocalTarget
 from labtui.targets.shared.databrickscfg import ProfileFile
+from tests.targets.local.conftest import adb_ref, kv_ref
+
+KV_URI = "https://lab-kv-dev.vault.azure.net/"
 
 OTHER = ("# my own workspaces\n[DEFAULT]\nhost = https://adb-1.1.azuredatabricks.net\n"
          "token = dapi-default\n\n[prod]   \nhost = https://adb-2.2.azuredatabricks.net\n"
@@ -26,29 +29,29 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_vault_backed_scope_reads_the_vault_live(target: LocalTarget, group: str) -> None:
     databricks, vault = target.databricks, target.vault
-    databricks.create_workspace(group, "lab-adb-dev", "eastus")
-    kv = vault.create_vault(group, "lab-kv-dev", "eastus")
+    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
+    kv = vault.create_vault(kv_ref(target, group, "lab-kv-dev"), "eastus")
     scope = databricks.create_secret_scope("lab-adb-dev", "data-lake", vault=kv)
     assert scope.backend == "AZURE_KEYVAULT" and scope.vault_uri == kv.uri
     assert databricks.create_secret_scope("lab-adb-dev", "data-lake", vault=kv) == scope
     with pytest.raises(Conflict, match="backed by"):
         databricks.create_secret_scope("lab-adb-dev", "data-lake")
     assert databricks.scope_secrets("lab-adb-dev", "data-lake") == []
-    vault.set_secret("lab-kv-dev", "sp-app-id", "app-id-value")
+    vault.set_secret(KV_URI, "sp-app-id", "app-id-value")
     assert databricks.scope_secrets("lab-adb-dev", "data-lake") == ["sp-app-id"]
     assert databricks.dbutils_secret("lab-adb-dev", "data-lake", "sp-app-id") == (
         "app-id-value")
     with pytest.raises(TargetError, match="backed by a Key Vault"):
         databricks.put_scope_secret("lab-adb-dev", "data-lake", "k", "v")
     assert databricks.delete_secret_scope("lab-adb-dev", "data-lake") is True
-    assert vault.get_secret("lab-kv-dev", "sp-app-id") == "app-id-value", "vault untouched"
+    assert vault.get_secret(KV_URI, "sp-app-id") == "app-id-value", "vault untouched"
 
 
 def test_clusters_and_libraries(target: LocalTarget, group: str) -> None:
     databricks = target.databricks
-    databricks.create_workspace(group, "lab-adb-dev", "eastus")
+    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
     with pytest.raises(Conflict, match="exists with the premium tier"):
-        databricks.create_workspace(group, "lab-adb-dev", "eastus", sku="standard")
+        databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus", sku="standard")
     cluster = databricks.create_cluster(
         "lab-adb-dev", "lab", node_type="Standard_DS3_v2", spark_version="13.3.x-cpu-ml",
         num_workers=2, autotermination_minutes=120)
@@ -62,7 +65,7 @@ def test_clusters_and_libraries(target: LocalTarget, group: str) -> None:
                                  [Library("pypi", "azureml-sdk")])
     (status,) = databricks.cluster_libraries("lab-adb-dev", cluster.cluster_id)
     assert (status.library.spec, status.status) == ("azureml-sdk", "INSTALLED")
-    assert databricks.delete_workspace("lab-adb-dev") is True
+    assert databricks.delete_workspace(adb_ref(target, group, "lab-adb-dev")) is True
     with pytest.raises(NotFound):
         databricks.get_cluster("lab-adb-dev", cluster.cluster_id)
 
@@ -134,10 +137,10 @@ def test_secrets_a_notebook_reads_are_redacted_in_its_output(target: LocalTarget
     from labtui.targets.local.notebook_runner import NotebookError
 
     databricks, vault = target.databricks, target.vault
-    databricks.create_workspace(group, "lab-adb-dev", "eastus")
-    kv = vault.create_vault(group, "lab-kv-dev", "eastus")
+    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
+    kv = vault.create_vault(kv_ref(target, group, "lab-kv-dev"), "eastus")
     databricks.create_secret_scope("lab-adb-dev", "data-lake", vault=kv)
-    vault.set_secret("lab-kv-dev", "own-token", "attendee-own-token-7781")
+    vault.set_secret(KV_URI, "own-token", "attendee-own-token-7781")
     cluster = databricks.create_cluster(
         "lab-adb-dev", "lab", node_type="Standard_DS3_v2", spark_version="13.3.x-cpu-ml",
         num_workers=2, autotermination_minutes=120)
@@ -161,6 +164,7 @@ WRITER = """
 import sys
 from pathlib import Path
 from labtui.targets.shared.databrickscfg import ProfileFile
+
 profiles = ProfileFile(Path(sys.argv[1]))
 for n in range(int(sys.argv[3])):
     profiles.write(f"{sys.argv[2]}-{n}", f"https://adb-{n}.example", f"dapi{n:032x}")
@@ -185,8 +189,8 @@ def test_processes_writing_profiles_at_once_lose_none(tmp_path: Path) -> None:
 def test_workspace_issues_checks_and_revokes_tokens_and_keeps_only_hashes(
         target: LocalTarget, group: str) -> None:
     databricks = target.databricks
-    databricks.create_workspace(group, "lab-adb-dev", "eastus")
-    databricks.create_workspace(group, "lab-adb-other", "eastus")
+    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
+    databricks.create_workspace(adb_ref(target, group, "lab-adb-other"), "eastus")
     issued = databricks.create_token("lab-adb-dev", "for the CLI")
     assert issued.value is not None
     assert re.fullmatch(r"dapi[0-9a-f]{32}", issued.value)
@@ -207,6 +211,17 @@ def test_workspace_issues_checks_and_revokes_tokens_and_keeps_only_hashes(
     assert not databricks.check_token("lab-adb-dev", issued.value)
     with pytest.raises(NotFound):
         databricks.create_token("no-such-workspace", "x")
-    databricks.delete_workspace("lab-adb-dev")
-    databricks.create_workspace(group, "lab-adb-dev", "eastus")
+    databricks.delete_workspace(adb_ref(target, group, "lab-adb-dev"))
+    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
     assert databricks.tokens("lab-adb-dev") == [], "tokens go with their workspace"
+
+
+def test_local_profiles_give_up_quickly_on_a_sandbox_not_served(
+        target: LocalTarget, config: Path) -> None:
+    """databricks-sdk retries a refused connection for five minutes by default; the local
+    target's profiles say seconds, so a tool pointed at a sandbox not served fails fast."""
+    target.workstation.write_profile("lab-dev", "http://127.0.0.1:20001", "dapi-lab")
+    text = config.read_text()
+    assert "retry_timeout_seconds = 5" in text
+    assert target.workstation.read_profile("lab-dev").host == "http://127.0.0.1:20001"
+    assert not target.sandbox_path.exists(), "profiles are the attendee's, not the sandbox's"

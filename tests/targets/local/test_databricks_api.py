@@ -21,6 +21,8 @@ from labtui.targets.local import LocalTarget
 from labtui.targets.local.databricks_api import AlreadyServed, DatabricksApiServer
 from tests.steps.conftest import ANSWERS, Lab
 
+KV_URI = "https://contoso7-kv-dev.vault.azure.net/"
+
 PROFILE = "contoso7-dev"
 VAULT_SECRETS = {"sp-tenant-id", "sp-app-id", "sp-password", "sp-token-endpoint",
                  "datalake-fqdn", "subscription-id", "resource-group", "ml-workspace-name",
@@ -35,7 +37,7 @@ class Served:
 
     @property
     def token(self) -> str:
-        return self.lab.target.databricks.read_profile(PROFILE).token
+        return self.lab.target.workstation.read_profile(PROFILE).token
 
 
 @pytest.fixture
@@ -92,7 +94,7 @@ def test_secret_values_never_leave_the_server(served: Served,
     w = _client()
     listing = w.api_client.do("GET", "/api/2.0/secrets/list",  # type: ignore[attr-defined]
                               query={"scope": "data-lake"})
-    password = served.lab.target.vault.get_secret("contoso7-kv-dev", "sp-password")
+    password = served.lab.target.vault.get_secret(KV_URI, "sp-password")
     assert password not in str(listing)
     assert all(set(entry) == {"key"} for entry in listing["secrets"])
     with pytest.raises(BadRequest, match="Cannot write secrets to Azure KeyVault-backed scope"):
@@ -153,7 +155,7 @@ def test_a_token_the_sdk_creates_opens_the_same_workspace(served: Served) -> Non
     assert "ci" in comments
     listed = other.api_client.do("GET", "/api/2.0/token/list")
     assert created.token_value not in str(listed), "a token's value is shown once only"
-    pipeline = served.lab.target.databricks.read_profile("contoso7-pipeline").token
+    pipeline = served.lab.target.workstation.read_profile("contoso7-pipeline").token
     piped = WorkspaceClient(host=served.server.url, token=pipeline)
     assert [c.cluster_name for c in piped.clusters.list()] == ["contoso7-pipeline"]
 
@@ -193,7 +195,7 @@ def test_legacy_cli_lists_scopes_and_secrets(served: Served) -> None:
 
 
 def test_legacy_cli_with_a_wrong_token_says_so_in_one_line(served: Served) -> None:
-    served.lab.target.databricks.write_profile(PROFILE, served.server.url, "dapi" + "1" * 32)
+    served.lab.target.workstation.write_profile(PROFILE, served.server.url, "dapi" + "1" * 32)
     done = _legacy_cli(served, "secrets", "list-scopes", "--profile", PROFILE)
     assert done.returncode == 1
     out = (done.stdout + done.stderr).strip()
@@ -233,7 +235,7 @@ def test_the_port_is_kept_across_restarts(served: Served) -> None:
     reopened = LocalTarget(served.lab.path)
     try:
         assert reopened.databricks.api_port == port
-        assert reopened.databricks.get_workspace("contoso7-adb-dev").url == served.server.url
+        assert reopened.databricks.workspace_named("contoso7-adb-dev").url == served.server.url
     finally:
         reopened.close()
     served.lab.target = LocalTarget(served.lab.path)
@@ -316,7 +318,7 @@ def _serve(lab: Lab) -> subprocess.Popen[str]:
 def test_sandbox_serve_keeps_the_api_up_until_ctrl_c(lab_ready: Lab) -> None:
     import signal
 
-    url = lab_ready.target.databricks.get_workspace("contoso7-adb-dev").url
+    url = lab_ready.target.databricks.workspace_named("contoso7-adb-dev").url
     serving = _serve(lab_ready)
     try:
         assert serving.stdout is not None
@@ -338,7 +340,7 @@ def test_sandbox_serve_keeps_the_api_up_until_ctrl_c(lab_ready: Lab) -> None:
             serving.wait()
     assert serving.returncode == 0, err
     assert (out, err) == ("", "")
-    token = lab_ready.target.databricks.read_profile(PROFILE).token
+    token = lab_ready.target.workstation.read_profile(PROFILE).token
     assert token not in line
 
 

@@ -8,10 +8,12 @@ import pytest
 
 from labtui.targets.base import Conflict, NotFound
 from labtui.targets.local.devops import LocalDevOps
+from labtui.targets.shared.workstation import AttendeeWorkstation
 
 
 def test_project_repository_clone_commit_push(tmp_path: Path) -> None:
     devops = LocalDevOps(tmp_path / "devops")
+    workstation = AttendeeWorkstation(tmp_path / "ws")
     project = devops.create_project("contoso", "mlops", process="Agile")
     assert (project.process, project.version_control) == ("Agile", "Git")
     assert devops.create_project("contoso", "mlops") == project, "idempotent"
@@ -20,7 +22,7 @@ def test_project_repository_clone_commit_push(tmp_path: Path) -> None:
     repo = devops.create_repository("contoso", "mlops", "mlops")
     assert devops.branches(repo) == {}
 
-    copy = devops.working_copy(repo, tmp_path / "clone")
+    copy = workstation.working_copy(repo, tmp_path / "clone")
     copy.checkout("master")
     (copy.path / "README.md").write_text("hello\n")
     first = copy.commit_all("initial repo seed")
@@ -36,7 +38,7 @@ def test_project_repository_clone_commit_push(tmp_path: Path) -> None:
     assert devops.delete_branch(repo, "ada") is True
     assert devops.delete_branch(repo, "ada") is False
 
-    other = devops.working_copy(repo, tmp_path / "other")
+    other = workstation.working_copy(repo, tmp_path / "other")
     assert other.files("origin/master") == ["README.md"]
     assert other.show("origin/master", "README.md") == "hello"
 

@@ -8,12 +8,13 @@ import pytest
 
 from labtui.targets.base import NotFound
 from labtui.targets.local import LocalTarget
+from tests.targets.local.conftest import adb_ref, ml_ref
 
 
 def test_register_list_and_download_by_name_and_tags(target: LocalTarget, group: str,
                                                      tmp_path: Path) -> None:
     models = target.models
-    models.create_workspace(group, "lab-ml-dev", "eastus")
+    models.create_workspace(ml_ref(target, group, "lab-ml-dev"), "eastus")
     source = tmp_path / "outputs"
     source.mkdir()
     (source / "model.pkl").write_bytes(b"first model")
@@ -33,7 +34,7 @@ def test_register_list_and_download_by_name_and_tags(target: LocalTarget, group:
                               tags={"state": "prod"})
     assert models.delete_model("lab-ml-dev", "worst_regression") is True
     assert models.list_models("lab-ml-dev") == []
-    assert models.delete_workspace("lab-ml-dev") is True
+    assert models.delete_workspace(ml_ref(target, group, "lab-ml-dev")) is True
     assert not (target.sandbox_path / "ml" / "lab-ml-dev").exists()
 
 
@@ -65,9 +66,9 @@ NOTEBOOK_PATH = "/Shared/Project_One/train_model"
 def _notebook_lab(target: LocalTarget, group: str) -> tuple[str, str]:
     """An ML workspace, a Databricks workspace with a cluster and the data-lake scope that
     names the ML workspace, and the notebook imported: what train-model runs."""
-    target.models.create_workspace(group, "lab-ml-dev", "eastus")
+    target.models.create_workspace(ml_ref(target, group, "lab-ml-dev"), "eastus")
     databricks = target.databricks
-    databricks.create_workspace(group, "lab-adb-dev", "eastus")
+    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
     cluster = databricks.create_cluster("lab-adb-dev", "lab-dev", node_type="Standard_DS3_v2",
                                         spark_version="15.4.x-scala2.12", num_workers=1,
                                         autotermination_minutes=120)
@@ -134,7 +135,7 @@ def test_listing_and_fetching_versions_does_not_load_mlflow(target: LocalTarget,
     import subprocess
     import sys
 
-    target.models.create_workspace(group, "lab-ml-dev", "eastus")
+    target.models.create_workspace(ml_ref(target, group, "lab-ml-dev"), "eastus")
     source = tmp_path / "outputs"
     source.mkdir()
     (source / "model.pkl").write_bytes(b"the model")

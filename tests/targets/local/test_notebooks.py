@@ -10,6 +10,7 @@ import pytest
 from labtui.targets.base import AclEntry, TargetError
 from labtui.targets.local import LocalTarget
 from labtui.targets.local.notebooks import CLIENT_ID, CLIENT_SECRET, NotebookHost
+from labtui.targets.resources import STORAGE_ACCOUNTS
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SOURCE = "abfss://datalake@mountlake.dfs.core.windows.net/"
@@ -19,7 +20,7 @@ SOURCE = "abfss://datalake@mountlake.dfs.core.windows.net/"
 def lake(tmp_path: Path) -> tuple[LocalTarget, NotebookHost, str, str, str]:
     target = LocalTarget(tmp_path)
     target.resource_groups.create("rg", "eastus")
-    target.datalake.create_account("rg", "mountlake", "eastus")
+    target.datalake.create_account(target.ref("rg", STORAGE_ACCOUNTS, "mountlake"), "eastus")
     target.datalake.create_file_system("mountlake", "datalake")
     principal = target.principals.create_service_principal("mount-sp", TENANT)
     assert principal.password is not None

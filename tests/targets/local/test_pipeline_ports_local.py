@@ -20,6 +20,7 @@ from labtui.targets.base import (
     Variable,
 )
 from labtui.targets.local import LocalTarget
+from labtui.targets.resources import KEY_VAULTS
 
 ORG, PROJECT = "contoso", "lab-local"
 SECRET = "pl41n-never-at-rest-Value"
@@ -103,17 +104,18 @@ def test_an_approver_must_be_a_persons_name(target: LocalTarget) -> None:
 
 def test_a_linked_group_reads_the_vault_live(target: LocalTarget) -> None:
     target.resource_groups.create("lab-local-rg", "eastus")
-    target.vault.create_vault("lab-local-rg", "lab-local-kv", "eastus")
-    target.vault.set_secret("lab-local-kv", "db-access-token", SECRET)
+    vault = target.vault.create_vault(
+        target.ref("lab-local-rg", KEY_VAULTS, "lab-local-kv"), "eastus")
+    target.vault.set_secret(vault.uri, "db-access-token", SECRET)
     target.principals.create_service_principal("lab-local-sp", "tenant")
     groups = target.variable_groups
     groups.create_linked(ORG, PROJECT, "Staging", "lab-local-kv", ["db-access-token"],
                          service_connection="lab-local-sp")
     assert groups.values(ORG, PROJECT, "Staging")["db-access-token"] == Variable(
         "db-access-token", SECRET, True)
-    target.vault.set_secret("lab-local-kv", "db-access-token", SECRET + "-rotated")
+    target.vault.set_secret(vault.uri, "db-access-token", SECRET + "-rotated")
     assert groups.values(ORG, PROJECT, "Staging")["db-access-token"].value == SECRET + "-rotated"
-    target.vault.delete_secret("lab-local-kv", "db-access-token")
+    target.vault.delete_secret(vault.uri, "db-access-token")
     with pytest.raises(NotFound) as gone:
         groups.values(ORG, PROJECT, "Staging")
     assert "db-access-token" in str(gone.value) and SECRET not in str(gone.value)
@@ -133,7 +135,7 @@ def test_a_merge_that_conflicts_is_refused_and_master_stays(
         target: LocalTarget, tmp_path: Path) -> None:
     devops = target.devops
     repo = devops.create_repository(ORG, PROJECT, PROJECT)
-    copy = devops.working_copy(repo, tmp_path / "clone")
+    copy = target.workstation.working_copy(repo, tmp_path / "clone")
     copy.repo()
     copy.checkout("master")
     (copy.path / "score.py").write_text("a = 1\n")
@@ -161,7 +163,7 @@ def test_the_merge_commit_is_in_the_bare_repositorys_history(
         target: LocalTarget, tmp_path: Path) -> None:
     devops = target.devops
     repo = devops.create_repository(ORG, PROJECT, PROJECT)
-    copy = devops.working_copy(repo, tmp_path / "clone")
+    copy = target.workstation.working_copy(repo, tmp_path / "clone")
     copy.repo()
     copy.checkout("master")
     (copy.path / "README.md").write_text("lab\n")
@@ -208,7 +210,7 @@ def test_deleting_the_project_takes_its_requests_groups_and_environments(
 
     devops = target.devops
     repo = devops.create_repository(ORG, PROJECT, PROJECT)
-    copy = devops.working_copy(repo, tmp_path / "clone")
+    copy = target.workstation.working_copy(repo, tmp_path / "clone")
     copy.repo()
     copy.checkout("master")
     (copy.path / "README.md").write_text("lab\n")

@@ -9,24 +9,36 @@ import pytest
 
 from labtui.targets.base import AclEntry, Conflict, NotFound
 from labtui.targets.local import LocalTarget
+from labtui.targets.resources import (
+    DATABRICKS_WORKSPACES,
+    KEY_VAULTS,
+    ML_WORKSPACES,
+    STORAGE_ACCOUNTS,
+)
+
+KV_URI = "https://lab-kv-dev.vault.azure.net/"
 
 
 def test_resource_group_owns_its_resources(target: LocalTarget, group: str) -> None:
     lake, vault = target.datalake, target.vault
-    account = lake.create_account(group, "labdldev", "eastus")
+    lake_ref, vault_ref = (target.ref(group, STORAGE_ACCOUNTS, "labdldev"),
+                           target.ref(group, KEY_VAULTS, "lab-kv-dev"))
+    adb_ref, ml_ref = (target.ref(group, DATABRICKS_WORKSPACES, "lab-adb-dev"),
+                       target.ref(group, ML_WORKSPACES, "lab-ml-dev"))
+    account = lake.create_account(lake_ref, "eastus")
     lake.create_file_system("labdldev", "datalake")
     lake.upload("labdldev", "datalake", "data.csv", b"a, b\n")
-    vault.create_vault(group, "lab-kv-dev", "eastus")
-    vault.set_secret("lab-kv-dev", "s", "secret-value")
-    target.databricks.create_workspace(group, "lab-adb-dev", "eastus")
-    target.models.create_workspace(group, "lab-ml-dev", "eastus")
+    vault.create_vault(vault_ref, "eastus")
+    vault.set_secret(KV_URI, "s", "secret-value")
+    target.databricks.create_workspace(adb_ref, "eastus")
+    target.models.create_workspace(ml_ref, "eastus")
     principal = target.principals.create_service_principal("sp", "72f988bf-86f1-41af-91ab-"
                                                            "2d7cd011db47")
     target.principals.assign_role(principal.object_id, "Reader", account.id)
     assert target.resource_groups.delete(group) is True
-    for lookup in (lambda: lake.get_account("labdldev"), lambda: vault.get_vault("lab-kv-dev"),
-                   lambda: target.databricks.get_workspace("lab-adb-dev"),
-                   lambda: target.models.get_workspace("lab-ml-dev")):
+    for lookup in (lambda: lake.get_account(lake_ref), lambda: vault.get_vault(vault_ref),
+                   lambda: target.databricks.get_workspace(adb_ref),
+                   lambda: target.models.get_workspace(ml_ref)):
         with pytest.raises(NotFound):
             lookup()
     assert target.principals.role_assignments(account.id) == []
@@ -39,20 +51,22 @@ def test_creating_again_is_idempotent_but_other_settings_conflict(
     assert target.resource_groups.create(group, "eastus").name == group
     with pytest.raises(Conflict, match="exists in eastus, not in westus"):
         target.resource_groups.create(group, "westus")
-    target.datalake.create_account(group, "labdldev", "eastus")
-    assert target.datalake.create_account(group, "labdldev", "eastus").access_tier == "Cool"
+    lake_ref = target.ref(group, STORAGE_ACCOUNTS, "labdldev")
+    target.datalake.create_account(lake_ref, "eastus")
+    assert target.datalake.create_account(lake_ref, "eastus").access_tier == "Cool"
     with pytest.raises(Conflict, match="StorageV2/Cool/hierarchical namespace on"):
-        target.datalake.create_account(group, "labdldev", "eastus", access_tier="Hot")
+        target.datalake.create_account(lake_ref, "eastus", access_tier="Hot")
     target.resource_groups.create("other-rg", "eastus")
     with pytest.raises(Conflict, match="name labdldev is taken"):
-        target.datalake.create_account("other-rg", "labdldev", "eastus")
+        target.datalake.create_account(target.ref("other-rg", STORAGE_ACCOUNTS, "labdldev"),
+                                       "eastus")
     with pytest.raises(NotFound, match="resource group nope does not exist"):
-        target.vault.create_vault("nope", "lab-kv", "eastus")
+        target.vault.create_vault(target.ref("nope", KEY_VAULTS, "lab-kv"), "eastus")
 
 
 def test_abfss_uri_resolves_to_the_file_system_folder(target: LocalTarget, group: str) -> None:
     lake = target.datalake
-    lake.create_account(group, "labdldev", "eastus")
+    lake.create_account(target.ref(group, STORAGE_ACCOUNTS, "labdldev"), "eastus")
     lake.create_file_system("labdldev", "datalake")
     lake.upload("labdldev", "datalake", "AdultCensusIncome.csv", b"age, income\n")
     uri = lake.uri("labdldev", "datalake")
@@ -66,7 +80,7 @@ def test_abfss_uri_resolves_to_the_file_system_folder(target: LocalTarget, group
 
 def test_acl_update_remove_and_default_inheritance(target: LocalTarget, group: str) -> None:
     lake = target.datalake
-    lake.create_account(group, "labdldev", "eastus")
+    lake.create_account(target.ref(group, STORAGE_ACCOUNTS, "labdldev"), "eastus")
     lake.create_file_system("labdldev", "datalake")
     oid = "1f6b1c1e-0000-4000-8000-000000000001"
     lake.update_acl("labdldev", "datalake", "", [AclEntry("access", "user", oid, "rwx"),
@@ -84,38 +98,38 @@ def test_acl_update_remove_and_default_inheritance(target: LocalTarget, group: s
 
 def test_vault_soft_delete_recover_and_purge(target: LocalTarget, group: str) -> None:
     vault = target.vault
-    vault.create_vault(group, "lab-kv-dev", "eastus")
-    vault.set_secret("lab-kv-dev", "sp-password", "first-value")
-    vault.set_secret("lab-kv-dev", "sp-password", "second-value")
-    assert vault.get_secret("lab-kv-dev", "sp-password") == "second-value"
-    assert vault.delete_secret("lab-kv-dev", "sp-password") is True
-    assert vault.list_secrets("lab-kv-dev") == []
-    assert [d.name for d in vault.list_deleted_secrets("lab-kv-dev")] == ["sp-password"]
+    vault.create_vault(target.ref(group, KEY_VAULTS, "lab-kv-dev"), "eastus")
+    vault.set_secret(KV_URI, "sp-password", "first-value")
+    vault.set_secret(KV_URI, "sp-password", "second-value")
+    assert vault.get_secret(KV_URI, "sp-password") == "second-value"
+    assert vault.delete_secret(KV_URI, "sp-password") is True
+    assert vault.list_secrets(KV_URI) == []
+    assert [d.name for d in vault.list_deleted_secrets(KV_URI)] == ["sp-password"]
     with pytest.raises(NotFound):
-        vault.get_secret("lab-kv-dev", "sp-password")
+        vault.get_secret(KV_URI, "sp-password")
     with pytest.raises(Conflict, match="deleted but recoverable"):
-        vault.set_secret("lab-kv-dev", "sp-password", "third-value")
-    vault.recover_deleted_secret("lab-kv-dev", "sp-password")
-    assert vault.get_secret("lab-kv-dev", "sp-password") == "second-value"
-    vault.delete_secret("lab-kv-dev", "sp-password")
-    assert vault.purge_deleted_secret("lab-kv-dev", "sp-password") is True
-    vault.set_secret("lab-kv-dev", "sp-password", "third-value")
-    assert vault.delete_secret("lab-kv-dev", "never-there") is False
+        vault.set_secret(KV_URI, "sp-password", "third-value")
+    vault.recover_deleted_secret(KV_URI, "sp-password")
+    assert vault.get_secret(KV_URI, "sp-password") == "second-value"
+    vault.delete_secret(KV_URI, "sp-password")
+    assert vault.purge_deleted_secret(KV_URI, "sp-password") is True
+    vault.set_secret(KV_URI, "sp-password", "third-value")
+    assert vault.delete_secret(KV_URI, "never-there") is False
     raw = (target.sandbox_path / "sandbox.db").read_bytes()
     assert b"third-value" not in raw and b"second-value" not in raw
 
 
 def test_vault_takes_concurrent_writes(target: LocalTarget, group: str) -> None:
     vault = target.vault
-    vault.create_vault(group, "lab-kv-dev", "eastus")
-    threads = [threading.Thread(target=vault.set_secret, args=("lab-kv-dev", f"s{i}", f"v{i}"))
+    vault.create_vault(target.ref(group, KEY_VAULTS, "lab-kv-dev"), "eastus")
+    threads = [threading.Thread(target=vault.set_secret, args=(KV_URI, f"s{i}", f"v{i}"))
                for i in range(16)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(vault.list_secrets("lab-kv-dev")) == sorted(f"s{i}" for i in range(16))
-    assert vault.get_secret("lab-kv-dev", "s7") == "v7"
+    assert sorted(vault.list_secrets(KV_URI)) == sorted(f"s{i}" for i in range(16))
+    assert vault.get_secret(KV_URI, "s7") == "v7"
 
 
 def test_service_principals_and_role_assignments(target: LocalTarget, group: str) -> None:
@@ -134,7 +148,8 @@ def test_service_principals_and_role_assignments(target: LocalTarget, group: str
     new_password = principals.reset_password(created.app_id)
     assert not principals.check_password(created.app_id, created.password)
     assert principals.check_password(created.app_id, new_password)
-    account = target.datalake.create_account(group, "labdldev", "eastus")
+    account = target.datalake.create_account(target.ref(group, STORAGE_ACCOUNTS, "labdldev"),
+                                             "eastus")
     first = principals.assign_role(created.object_id, "Storage Blob Data Contributor",
                                    account.id)
     again = principals.assign_role(created.object_id, "Storage Blob Data Contributor",
@@ -150,7 +165,7 @@ def test_service_principals_and_role_assignments(target: LocalTarget, group: str
 
 def test_upload_from_a_missing_file_is_not_found(target: LocalTarget, group: str,
                                                  tmp_path: Path) -> None:
-    target.datalake.create_account(group, "labdldev", "eastus")
+    target.datalake.create_account(target.ref(group, STORAGE_ACCOUNTS, "labdldev"), "eastus")
     target.datalake.create_file_system("labdldev", "datalake")
     with pytest.raises(NotFound, match=r"missing\.csv does not exist"):
         target.datalake.upload("labdldev", "datalake", "d.csv", tmp_path / "missing.csv")
@@ -160,7 +175,7 @@ def test_upload_from_a_missing_file_is_not_found(target: LocalTarget, group: str
 def test_deleting_a_file_also_removes_a_half_done_upload(tmp_path: Path) -> None:
     target = LocalTarget(tmp_path)
     target.resource_groups.create("rg", "eastus")
-    target.datalake.create_account("rg", "partlake", "eastus")
+    target.datalake.create_account(target.ref("rg", STORAGE_ACCOUNTS, "partlake"), "eastus")
     target.datalake.create_file_system("partlake", "datalake")
     folder = target.datalake.resolve("abfss://datalake@partlake.dfs.core.windows.net")
     leftover = folder / ".AdultCensusIncome.csv.part"

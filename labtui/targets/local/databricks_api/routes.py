@@ -641,7 +641,7 @@ def _extension(source: str) -> str:
 
 
 def _credential_id(databricks: LocalDatabricks, workspace: str) -> int:
-    return int(databricks.get_workspace(workspace).workspace_id) % 10**9
+    return int(databricks.workspace_named(workspace).workspace_id) % 10**9
 
 
 def _provider(given: str) -> str:

@@ -1,7 +1,7 @@
 """`labtui proctor …`: reset, provision, check or export every attendee of a roster at once.
 
 The command line builds its parser (and so imports this module) for every labtui command,
-so only argparse is imported here; the fleet logic (`labtui.fleet`) and Rich are imported
+so only argparse is imported here; the fleet (`labtui.proctor.fleet`) and Rich are imported
 when a proctor command actually runs.
 
 Progress: a Rich progress row per attendee on stderr in a terminal, plain lines when piped,
@@ -21,8 +21,9 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.text import Text
 
-    from labtui.fleet import FleetEvent, FleetSummary, Grid, GridRow
     from labtui.masking import Masker
+    from labtui.proctor.events import FleetEvent
+    from labtui.proctor.results import FleetSummary, Grid, GridRow
 
 EXIT_CODES = (
     "exit codes: 0 every attendee ok; 1 an attendee failed, or its workspace was in use by "
@@ -128,7 +129,8 @@ def _positive(text: str) -> int:
 def run(args: argparse.Namespace, masker: Masker) -> int:
     """Run a proctor subcommand; returns the exit code (see EXIT_CODES)."""
     from labtui.catalog import Catalog
-    from labtui.fleet import DEFAULT_PARALLEL, Fleet, FleetOptions, RosterError, load_roster
+    from labtui.proctor.fleet import DEFAULT_PARALLEL, Fleet, FleetOptions
+    from labtui.proctor.roster import RosterError, load_roster
     from labtui.session import with_targets_options
     from labtui.targets import installed
 
@@ -308,7 +310,7 @@ class FleetConsole:
 
     def _render(self, event: FleetEvent) -> None:
         from labtui.events import StepFinished, StepStarted
-        from labtui.fleet import AttendeeFinished, AttendeeStarted, Retrying, UnitEvent
+        from labtui.proctor.events import AttendeeFinished, AttendeeStarted, Retrying, UnitEvent
 
         name = event.attendee
         if isinstance(event, AttendeeStarted):

@@ -1,0 +1,72 @@
+"""What the Infrastructure steps share: the lab's fixed settings, the base class and helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from labtui_steps import records
+
+from labtui.step import (
+    Check,
+    Step,
+    StepContext,
+    StepError,
+)
+from labtui.targets.base import (
+    Library,
+    NotFound,
+    ResourceRef,
+)
+
+FILE_SYSTEM = "datalake"
+SCOPE = "data-lake"
+ROLE = "Storage Blob Data Contributor"
+AUTOTERMINATION_MINUTES = 120
+NODE_TYPE = "Standard_DS3_v2"
+SPARK_VERSION = "13.3.x-cpu-ml-scala2.12"
+NUM_WORKERS = 2
+LIBRARIES: tuple[Library, ...] = (
+    Library("pypi", "azureml-sdk"),
+    Library("pypi", "mlflow"),
+    Library("pypi", "scikit-learn"),
+)
+DOWNLOAD_TIMEOUT = 10.0
+
+
+
+def resource_ref(ctx: StepContext, type: str, field: str) -> ResourceRef:
+    """Where the resource named by input `field` lives: in the environment's resource group
+    of the target's subscription, as Azure Resource Manager addresses it."""
+    return ctx.target.ref(ctx.value("resource-group"), type, ctx.value(field))
+
+
+def check_that(name: str, problem: str | None, hint: str = "") -> Check:
+    """A check that holds when there is no `problem`; the hint goes with a problem only."""
+    return Check(name, problem is None, problem or "", hint if problem else "")
+
+
+class InfrastructureStep(Step):
+    """A step of the Infrastructure section: it runs once for each environment."""
+
+    section = "Infrastructure"
+    per_environment = True
+
+
+def issue_token(ctx: StepContext, workspace: str, comment: str) -> str:
+    """Ask the workspace for a personal access token, journaled by its comment (its id is
+    known only once it exists), masked from the moment it is known."""
+    ctx.journal.record_once(records.DatabricksToken(comment, workspace))
+    ctx.log(f"ask {workspace} for a personal access token ({comment!r})")
+    value = ctx.target.databricks.create_token(workspace, comment).value
+    if value is None:
+        raise StepError(f"{workspace} issued a token without showing its value")
+    return ctx.secret(value)
+
+
+def exists(lookup: Callable[[], object]) -> bool:
+    """Whether `lookup` finds what it looks for (it raises NotFound when not)."""
+    try:
+        lookup()
+    except NotFound:
+        return False
+    return True

@@ -1,0 +1,101 @@
+"""The `data-lake` step: a StorageV2 account, hierarchical namespace on, Cool tier, with the
+file system `datalake`."""
+
+from __future__ import annotations
+
+from labtui_steps import records
+from labtui_steps.fields import (
+    LOCATION,
+    PREFIX,
+    RESOURCE_GROUP,
+    STORAGE_ACCOUNT,
+)
+from labtui_steps.infrastructure.common import (
+    FILE_SYSTEM,
+    InfrastructureStep,
+    check_that,
+    exists,
+    resource_ref,
+)
+
+from labtui.step import (
+    Change,
+    Check,
+    StepContext,
+    Verdict,
+)
+from labtui.targets.base import (
+    NotFound,
+    StorageAccount,
+)
+from labtui.targets.resources import (
+    STORAGE_ACCOUNTS,
+)
+
+
+class DataLake(InfrastructureStep):
+    """StorageV2, hierarchical namespace on, Cool tier, with the file system `datalake`."""
+
+    id = "data-lake"
+    place = 3
+    title = "Add the data lake (Storage gen 2)"
+    summary = "StorageV2 account, hierarchical namespace on, Cool tier; file system 'datalake'."
+    requires = ("resource-groups",)
+    inputs = (PREFIX, LOCATION, RESOURCE_GROUP, STORAGE_ACCOUNT)
+
+    def run(self, ctx: StepContext) -> None:
+        name, lake = ctx.value("storage-account"), ctx.target.datalake
+        ref = resource_ref(ctx, STORAGE_ACCOUNTS, "storage-account")
+        try:
+            account = lake.get_account(ref)
+            ctx.log(f"storage account {name} exists already")
+        except NotFound:
+            ctx.journal.record_once(records.StorageAccount(ref.id))
+            ctx.log(f"create storage account {name} (StorageV2, Cool, hierarchical namespace)")
+        account = lake.create_account(
+            ref, ctx.value("location"),
+            kind="StorageV2", access_tier="Cool", hierarchical_namespace=True,
+        )
+        ctx.check_cancelled()
+        if FILE_SYSTEM not in lake.file_systems(name):
+            ctx.journal.record_once(records.FileSystem(FILE_SYSTEM, account=name))
+            ctx.log(f"create file system {FILE_SYSTEM}")
+            lake.create_file_system(name, FILE_SYSTEM)
+        ctx.outputs.set("datalake-fqdn", lake.uri(account.name, FILE_SYSTEM))
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        name = ctx.value("storage-account")
+        try:
+            account = ctx.target.datalake.get_account(
+                resource_ref(ctx, STORAGE_ACCOUNTS, "storage-account"))
+        except NotFound:
+            return Verdict.of(Check("storage account", False, f"{name} does not exist in "
+                                    f"resource group {ctx.value('resource-group')}",
+                                    "run this step to create it"))
+        return Verdict.of(Check("storage account", True), *_account_checks(ctx, account))
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        name, lake = ctx.value("storage-account"), ctx.target.datalake
+        ref = resource_ref(ctx, STORAGE_ACCOUNTS, "storage-account")
+        if not exists(lambda: lake.get_account(ref)):
+            return [Change("create", "storage account", name, "StorageV2, Cool, HNS on"),
+                    Change("create", "file system", FILE_SYSTEM)]
+        has_fs = FILE_SYSTEM in lake.file_systems(name)
+        return [Change("keep", "storage account", name),
+                Change("keep" if has_fs else "create", "file system", FILE_SYSTEM)]
+
+
+def _account_checks(ctx: StepContext, account: StorageAccount) -> list[Check]:
+    return [
+        check_that("StorageV2", None if account.kind == "StorageV2" else
+               f"{account.name} is {account.kind}, the lab needs StorageV2",
+               "delete the account and run this step again"),
+        check_that("hierarchical namespace", None if account.hierarchical_namespace else
+               f"{account.name} has no hierarchical namespace (Data Lake Storage Gen2 off)",
+               "it cannot be turned on later: delete the account and run this step again"),
+        check_that("access tier", None if account.access_tier == "Cool" else
+               f"{account.name} uses the {account.access_tier} tier, the lab uses Cool"),
+        check_that("file system", None if FILE_SYSTEM in ctx.target.datalake.file_systems(
+            account.name) else f"there is no file system '{FILE_SYSTEM}' in {account.name}",
+            "run this step to create it"),
+    ]

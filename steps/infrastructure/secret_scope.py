@@ -1,0 +1,80 @@
+"""The `secret-scope` step: the Key Vault-backed secret scope `data-lake`."""
+
+from __future__ import annotations
+
+from labtui_steps import records
+from labtui_steps.fields import (
+    DATABRICKS_WORKSPACE,
+    KEY_VAULT,
+    PREFIX,
+    RESOURCE_GROUP,
+)
+from labtui_steps.infrastructure.common import (
+    SCOPE,
+    InfrastructureStep,
+    check_that,
+    resource_ref,
+)
+
+from labtui.step import (
+    Change,
+    Check,
+    StepContext,
+    Verdict,
+)
+from labtui.targets.base import (
+    NotFound,
+)
+from labtui.targets.resources import (
+    KEY_VAULTS,
+)
+
+
+class SecretScope(InfrastructureStep):
+    """The Key Vault-backed secret scope `data-lake` in the Databricks workspace."""
+
+    id = "secret-scope"
+    place = 9
+    title = "Create the Key Vault-backed secret scope"
+    summary = "Secret scope 'data-lake' in Databricks, backed by the environment's Key Vault."
+    requires = ("key-vault", "databricks")
+    inputs = (PREFIX, RESOURCE_GROUP, DATABRICKS_WORKSPACE, KEY_VAULT)
+
+    def run(self, ctx: StepContext) -> None:
+        databricks, workspace = ctx.target.databricks, ctx.value("databricks-workspace")
+        vault = ctx.target.vault.get_vault(resource_ref(ctx, KEY_VAULTS, "key-vault"))
+        if not any(scope.name == SCOPE for scope in databricks.secret_scopes(workspace)):
+            ctx.journal.record_once(records.SecretScope(SCOPE, workspace=workspace))
+            ctx.log(f"create secret scope {SCOPE} backed by {vault.uri}")
+        databricks.create_secret_scope(workspace, SCOPE, vault=vault)
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        databricks, workspace = ctx.target.databricks, ctx.value("databricks-workspace")
+        try:
+            vault = ctx.target.vault.get_vault(resource_ref(ctx, KEY_VAULTS, "key-vault"))
+            scopes = {scope.name: scope for scope in databricks.secret_scopes(workspace)}
+        except NotFound as exc:
+            return Verdict.of(Check("secret scope", False, str(exc),
+                                    "run the key-vault and databricks steps"))
+        scope = scopes.get(SCOPE)
+        if scope is None:
+            return Verdict.of(Check("secret scope", False,
+                                    f"there is no secret scope {SCOPE} in {workspace}",
+                                    "run this step to create it"))
+        return Verdict.of(
+            Check("secret scope", True),
+            check_that("backed by the key vault", None if scope.backend == "AZURE_KEYVAULT" and
+                   scope.vault_id.lower() == vault.id.lower() else
+                   f"scope {SCOPE} is backed by {scope.vault_id or 'Databricks'}, "
+                   f"not by {vault.name}",
+                   "delete the scope and run this step again"),
+        )
+
+    def plan(self, ctx: StepContext) -> list[Change]:
+        workspace = ctx.value("databricks-workspace")
+        try:
+            names = [s.name for s in ctx.target.databricks.secret_scopes(workspace)]
+        except NotFound:
+            names = []
+        return [Change("keep" if SCOPE in names else "create", "secret scope", SCOPE,
+                       f"backed by {ctx.value('key-vault')}")]
