@@ -177,7 +177,7 @@ class ReleasePipelineStep(Step):
         """The release YAML on master, committed in a clone of its own (the attendee's
         working copy and branch stay as they are)."""
         with tempfile.TemporaryDirectory(prefix="labtui-release-") as folder:
-            copy = ctx.target.devops.working_copy(repo, Path(folder) / "clone")
+            copy = ctx.target.workstation.working_copy(repo, Path(folder) / "clone")
             copy.repo()
             copy.checkout(RELEASE_BRANCH)
             changed = [name for name in RELEASE_FILES

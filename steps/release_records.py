@@ -40,7 +40,7 @@ class ReleaseFiles(Record):
         if repo is None:
             return
         with tempfile.TemporaryDirectory(prefix="labtui-release-") as folder:
-            copy = ctx.target.devops.working_copy(repo, Path(folder) / "clone")
+            copy = ctx.target.workstation.working_copy(repo, Path(folder) / "clone")
             copy.repo()
             copy.checkout(self.branch)
             present = [p for p in self.paths if (copy.path / p).exists()]
