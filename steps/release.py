@@ -300,7 +300,8 @@ class ReleasePipelineStep(Step):
         if run.waiting_for:
             checks.append(Check("QA", True, f"run {run.id}: served and smoke-tested"))
             checks.append(Check("Production", False,
-                                f"run {run.id} waits for {approver}'s approval",
+                                f"run {run.id}: Production is waiting for {approver}'s "
+                                "approval",
                                 approve_hint(approver)))
             return Verdict(tuple(checks))
         if run.state in ("queued", "running"):

@@ -39,10 +39,11 @@ APPROVAL_STAGES = {"production": "release-pipeline"}
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Add the proctor's subcommands (reset, provision, status, export, app) to
+    """Add the proctor's subcommands (reset, provision, status, export, approve, app) to
     `labtui proctor`."""
     parser.description = ("Work on every attendee of a roster at once: reset their "
-                          "environments, provision them ahead, see who is stuck, export logs.")
+                          "environments, provision them ahead, see who is stuck (or waiting for a "
+                          "review or an approval), approve their releases, export logs.")
     parser.epilog = EXIT_CODES
     actions = parser.add_subparsers(dest="proctor_command", required=True,
                                     metavar="{reset,provision,status,export,approve,app}")
@@ -478,6 +479,13 @@ class FleetConsole:
                                 style="magenta"))
         for text, attendees in notes.items():
             self.out.print(Text(self.masker.redact(f"{', '.join(attendees)}: {text}")))
+        waiting = [(row.attendee.id, unit, message) for row in grid.rows
+                   for unit, message in row.waiting(grid.units)]
+        if waiting:
+            self.out.print(Text("waiting for a person (a review, an approval):", style="bold"))
+        for attendee, unit, message in waiting:
+            self.out.print(Text(self.masker.redact(f"  {attendee}: {unit.label} — {message}"),
+                                style="magenta"))
 
     def rejected(self, problems: Sequence[str]) -> None:
         """The roster rows that were left out, again after the results (they scroll away)."""

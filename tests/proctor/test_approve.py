@@ -1,6 +1,7 @@
-"""The proctor acts for the room: a step's action (approve) done for every attendee at once
-through each one's engine, one line each, with the fleet's exit codes; `labtui proctor
-approve --stage production` is that for the release's Production approval.
+"""The proctor's status lists who waits for a person, and the proctor acts for the room: a
+step's action (approve) done for every attendee at once through each one's engine, one line
+each, with the fleet's exit codes; `labtui proctor approve --stage production` is that for
+the release's Production approval.
 
 Over the lab's real pull-request step on the local target (its approval is a person's act
 like the release's): two attendees at the end of the dev loop, each with a pull request
@@ -8,6 +9,7 @@ waiting for their reviewer."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 
 from labtui.catalog import Catalog
 from labtui.masking import Masker
+from labtui.proctor.command import FleetConsole
 from labtui.proctor.fleet import Fleet, FleetOptions
 from labtui.proctor.results import AttendeeOutcome
 from labtui.proctor.roster import load_roster
@@ -67,6 +70,16 @@ def test_the_proctor_approves_every_attendees_pending_review(tmp_path: Path) -> 
         opened = lab("--step", "pull-request", "--headless", "--values", str(answers))
         assert opened.code == 1 and "waiting for grace" in opened.output, opened.output
 
+    grid = fleet().status(step_ids=["pull-request"])
+    for row in grid.rows:
+        ((unit, message),) = row.waiting(grid.units)
+        assert unit.id == "pull-request" and "waiting for grace" in message, message
+    shown = io.StringIO()
+    FleetConsole(Masker(), live=False, stream=io.StringIO(), out=shown).grid(grid)
+    text = shown.getvalue()
+    assert "waiting for a person (a review, an approval):" in text, text
+    assert all(f"  {a}: pull-request (dev) — " in text for a in IDS), text
+
     approved = fleet().act("pull-request", "approve", {"comment": "the room is green"},
                            person_from="reviewer")
     assert [(r.attendee.id, r.outcome) for r in approved.attendees] == [
@@ -80,6 +93,8 @@ def test_the_proctor_approves_every_attendees_pending_review(tmp_path: Path) -> 
     assert all(r.message.startswith("nothing to approve: pull request 1 is completed")
                for r in again.attendees), [r.message for r in again.attendees]
     assert again.exit_code == 1, "an attendee with nothing waiting counts as failed"
+    after = fleet().status(step_ids=["pull-request"])
+    assert all(not row.waiting(after.units) for row in after.rows), "nobody waits any more"
 
 
 def test_proctor_approve_takes_only_a_stage_that_waits_for_approval(tmp_path: Path) -> None:
