@@ -251,16 +251,15 @@ class ReleasePipelineStep(Step):
     # --- actions ---------------------------------------------------------------------------
 
     def act(self, ctx: StepContext, action: str, inputs: Mapping[str, str]) -> None:
-        pipeline = release_pipeline(ctx)
-        run = latest_run(ctx, pipeline)
-        pending = [a for a in run_approvals(ctx, run) if a.status == "pending"] if run else []
-        if run is None or not pending:
-            state = "no release run" if run is None else f"release run {run.id} is {run.state}"
-            raise StepError(f"nothing to {action}: {state}, with no approval pending "
-                            "(run this step to start a release)")
-        approval, person = pending[0], inputs["as"]
-        comment = inputs.get("comment", "")
+        org, project = organization(ctx), ctx.value("devops-project")
         environments = ctx.target.environments
+        pending = [a for a in environments.approvals(org, project)
+                   if a.environment.lower() == "production"]
+        if not pending:
+            raise StepError(f"nothing to {action}: no release waits for an approval on "
+                            "production (run this step to start a release)")
+        approval, person = pending[-1], inputs["as"]
+        comment = inputs.get("comment", "")
         try:
             if action == "approve":
                 environments.approve(approval, person, comment)
@@ -269,8 +268,9 @@ class ReleasePipelineStep(Step):
         except Conflict as exc:
             raise StepError(str(exc)) from None
         done = "approved" if action == "approve" else "rejected"
-        ctx.log(f"{person} {done} the {approval.stage} stage of release run {run.id}"
-                + (f": {comment}" if comment else ""))
+        ctx.log(f"{person} {done} the {approval.stage} stage of release run "
+                f"{approval.run_id}" + (f": {comment}" if comment else ""))
+        run = ctx.target.pipelines.run(release_pipeline(ctx), approval.run_id)
         try:
             self._follow(ctx, run)
         except StepError as exc:
