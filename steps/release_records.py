@@ -10,12 +10,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labtui_steps.images import PURPOSE_LABEL, workspace_label
-from labtui_steps.records import _repository, ignore_missing
+from labtui_steps.records import ignore_missing
 
 from labtui.journal import Record
 from labtui.step import StepContext
+from labtui.targets.base import GitRepository, NotFound
 
 RELEASE_FILES_MESSAGE = "Remove the release pipeline"
+
+
+def repository_of(ctx: StepContext, organization: str, project: str,
+                  name: str) -> GitRepository | None:
+    """The repository a record names, or None if it is gone already."""
+    try:
+        return ctx.target.devops.get_repository(organization, project, name)
+    except NotFound:
+        return None
 
 
 @dataclass(frozen=True)
@@ -36,7 +46,7 @@ class ReleaseFiles(Record):
         return f"{self.repository}:{self.branch}:{','.join(self.paths)}"
 
     def undo(self, ctx: StepContext) -> None:
-        repo = _repository(ctx, self.organization, self.project, self.repository)
+        repo = repository_of(ctx, self.organization, self.project, self.repository)
         if repo is None:
             return
         with tempfile.TemporaryDirectory(prefix="labtui-release-") as folder:
