@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
-from textual.widgets import Log, Static, Tree
+from textual.widgets import Button, Log, Static, Tree
 
 from labtui.app.pipeline_run import FolderRunSource, PipelineRunView
 from labtui.targets.local.azpipelines import ApprovalGate, Runner, RunResult, load_text
+from tests.app.conftest import AppFactory
 
 RELEASE = textwrap.dedent("""
     stages:
@@ -182,3 +183,20 @@ def test_a_finished_run(tmp_path: Path, snap_compare: Callable[..., bool],
                         size: tuple[int, int]) -> None:
     app = RunApp(finished_run(tmp_path))
     assert snap_compare(app, terminal_size=size)
+
+
+async def test_the_release_offers_its_approval_on_its_page_and_in_the_palette(
+        make_app: AppFactory) -> None:
+    from labtui.catalog import Catalog
+    from tests.app.test_app import ready
+    from tests.app.test_palette_and_manual import palette_hits
+
+    app = make_app(focus="release-pipeline", catalog=Catalog.discover())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        detail = app.detail
+        assert detail is not None
+        buttons = [str(b.label) for b in detail.query(Button)]
+        assert "Approve" in buttons and "Reject" in buttons, buttons
+        hits = await palette_hits(pilot, "approve")
+        assert any(hit.startswith("Approve (release-pipeline") for hit in hits), hits
