@@ -155,9 +155,10 @@ class ReleasePipelineStep(Step):
         self._commit_files(ctx, repo)
         self._environments(ctx)
         pipeline = self._define(ctx, repo)
+        # A release the build's trigger starts serves them too: recorded before any run.
+        self._record_deployments(ctx)
         run = latest_run(ctx, pipeline)
         if run is None or run.state in ("failed", "canceled"):
-            self._record_deployments(ctx)
             run = ctx.target.pipelines.queue(pipeline, branch=RELEASE_BRANCH,
                                              variables=self._variables(ctx))
             ctx.log(f"queued release run {run.id} of {pipeline.name} on {RELEASE_BRANCH}")
