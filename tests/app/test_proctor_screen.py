@@ -164,9 +164,9 @@ async def test_counts_and_step_names_are_readable_at_80_columns(lab_room: Procto
         await finish(app)
         await pilot.pause()
         screen = screen_of(app)
-        assert row_text(app, "ada")[2] == "11/30"
+        assert row_text(app, "ada")[2] == "11/31"
         picture = app.export_screenshot()
-        assert "11/30" in picture, "the count is not clipped to 11/3"
+        assert "11/31" in picture, "the count is not clipped to 11/3"
         legend = screen.query_one("#grid-legend", GridLegend)
         width = legend.content_size.width
         lines = [line.plain for line in legend.lines(width)]
