@@ -206,8 +206,9 @@ def _headless(args: argparse.Namespace, argv: Sequence[str], masker: Masker) -> 
     try:
         with Session(_options(args, argv), catalog=catalog, masker=masker,
                      listeners=listeners) as session:
-            _say_broken_lock(session.workspace, console)
             engine = session.engine
+            _say_where(engine, console)
+            _say_broken_lock(session.workspace, console)
             if args.rollback and args.all:  # and what steps no longer installed made
                 units = engine.reset_scope(args.env)
                 planned = list(units)
@@ -348,6 +349,15 @@ def _summarize(console: Console, results: Sequence[Result], not_reached: Sequenc
             "event": "summary", "totals": totals,
             "not_reached": [{"step": unit.id, "env": unit.env} for unit in not_reached],
             "text": summary_totals(rows, len(not_reached)), "exit_code": int(code)})))
+
+
+def _say_where(engine: Engine, console: Console) -> None:
+    """Who and where, first: the target confirms its place (the azure one signs in and reads
+    the subscription) and names it, before anything else happens."""
+    engine.check_target()
+    line = engine.target.banner()
+    if line:
+        console.print(line)
 
 
 def _say_broken_lock(workspace: Workspace, console: Console) -> None:

@@ -270,6 +270,7 @@ class Engine:
         # The resolver is the one that registers secrets: those given, those it resolves,
         # those stored (secret outputs of earlier runs too).
         self.resolver.mask_with(self.masker, workspace)
+        self._target_checked = False
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -321,6 +322,16 @@ class Engine:
             if key not in rows:
                 self.workspace.journal_restore(JournalRow(
                     0, entry.step, entry.env, entry.kind, entry.ref, entry.undo, entry.created))
+
+    def check_target(self) -> None:
+        """Have the target confirm where it works before any hook runs (once per engine).
+
+        Raises:
+            TargetError: the target's options name a place it cannot work in.
+        """
+        if not self._target_checked:
+            self.target.check()
+            self._target_checked = True
 
     def emit(self, event: Event) -> None:
         with self._emit_lock:
@@ -543,6 +554,7 @@ class Engine:
         units = self.run_scope(units, with_requires=with_requires)
         self.check_values(units)  # values first: a missing value is named before a requirement
         units = self.units_to_run(units)
+        self.check_target()
         return self._concurrently(
             units, self.catalog.requirements,
             lambda unit: self._perform(unit, "run", partial(self._run, unit, force,
@@ -626,6 +638,7 @@ class Engine:
         self.check_values(units)
         for unit in units:
             self.check_requires(unit)
+        self.check_target()
         results = []
         for unit in units:
             result = self._perform(unit, "solve", partial(self._solve, unit))
@@ -663,6 +676,7 @@ class Engine:
             raise ActionError(problems)
         self.check_values([unit])
         given = {name: value for name, value in inputs.items() if value}
+        self.check_target()
         return self._perform(unit, action, partial(self._act, unit, action, given))
 
     def _act(self, unit: Unit, action: str, inputs: Mapping[str, str],
@@ -679,6 +693,7 @@ class Engine:
         """Verify units, read-only; a done unit that no longer verifies becomes drift, one that
         was never done (or was rolled back) is not done."""
         self.check_values(units)
+        self.check_target()
         # Verify only reads: no unit waits for another.
         return self._concurrently(
             units, lambda unit: (),
@@ -722,6 +737,7 @@ class Engine:
         undone (those of steps no longer installed first), those that do not wait on each
         other at once; continue past failures and report each; once cancelled, start no
         further unit. The results come in rollback order."""
+        self.check_target()
         order = self.rollback_order(units)
         uninstalled = [unit for unit in order if unit.id not in self.catalog]
 
@@ -811,6 +827,7 @@ class Engine:
         """What a run of each unit would do, touching nothing; with `force`, what a forced
         run (which runs a unit even when it verifies) would do."""
         self.check_values(units)
+        self.check_target()
         return [self._perform(unit, "plan", partial(self._plan, unit, force)) for unit in units]
 
     def _plan(self, unit: Unit, force: bool, ctx: StepContext) -> Result:

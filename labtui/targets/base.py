@@ -289,6 +289,18 @@ class Target(ABC):
         """A ref to resource `name` of `type` ("Microsoft.KeyVault/vaults" …) in a resource
         group of the target's subscription: how steps address control-plane resources."""
         return ResourceRef(self.subscription_id, resource_group, type, name)
+    def check(self) -> None:  # noqa: B027 - a target with nothing to confirm keeps the default
+        """Confirm the options name a place this target can work in (a cloud target signs in
+        and reads its subscription); the engine calls it before a step's hook runs.
+
+        Raises:
+            TargetError: one line naming what is wrong (the subscription and the tenant …).
+        """
+
+    def banner(self) -> str | None:
+        """One line naming who and where, which a headless run prints first; None when there
+        is nothing to name beyond the workspace (the local sandbox)."""
+        return None
 
     def _missing(self, port: str) -> TargetError:
         return TargetError(f"the {self.name} target has no {port}")

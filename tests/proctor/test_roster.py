@@ -74,7 +74,7 @@ def test_bad_cells_are_reported_by_line_with_the_rule(tmp_path: Path,
     assert found[0].startswith("roster.csv line 2: prefix 'Contoso-1': 3-11 lowercase letters")
     assert found[1:] == [
         "roster.csv line 3: workspace is empty",
-        "roster.csv line 3: target 'moon' is not installed (installed: local)",
+        "roster.csv line 3: target 'moon' is not installed (installed: azure, local)",
         "roster.csv line 3: demo-count: a whole number",
         "roster.csv line 4: 5 cells, but the header has 7 columns",
     ]

@@ -34,13 +34,13 @@ def test_help_lists_installed_targets_without_importing_one(demo_target_path: Pa
              "text = build_parser().format_help()\n"
              "print(text)\n"
              "loaded = sorted(m for m in sys.modules if m.startswith(('labtui.targets.local',"
-             " 'labtui_demo_target')))\n"
+             " 'labtui.targets.azure', 'labtui_demo_target')))\n"
              "print('LOADED', loaded)\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           env={"PYTHONPATH": str(demo_target_path), "PATH": "/usr/bin:/bin"},
                           check=True)
     help_text = " ".join(done.stdout.split())
-    assert "an installed target (demo, local; default: local)" in help_text
+    assert "an installed target (azure, demo, local; default: local)" in help_text
     assert "LOADED []" in done.stdout
 
 
@@ -50,7 +50,7 @@ def test_an_unknown_target_is_one_line_listing_what_is_installed(
     assert ran.code == 2
     assert ran.stderr.strip().splitlines() == [
         "labtui: argument --target: target 'dmeo' is not installed; did you mean 'demo'? "
-        "(installed: demo, local) (see labtui --help)"]
+        "(installed: azure, demo, local) (see labtui --help)"]
     assert not with_demo_target.workspace.exists()
 
 

@@ -56,7 +56,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_a_well_made_target_is_listed_and_loaded(site: Path) -> None:
     install(site, {"good": "fake_targets:Good"})
-    assert installed() == ["good", "local"]
+    assert installed() == ["azure", "good", "local"]
     assert [option.name for option in target_class("good").options] == ["good-zone"]
 
 

@@ -1,6 +1,8 @@
 """Azure Resource Manager: the subscription, its resource groups and its resource providers.
 
 What the fake keeps faithful, because the SDK or the Azure target depends on it:
+- `GET /subscriptions/{id}` answers the subscription (its display name, tenant and state);
+  another id is 404 SubscriptionNotFound, as for a subscription the caller cannot see;
 - every call needs a bearer token for https://management.azure.com and an `api-version`
   (400 MissingApiVersionParameter without one), and names compare case-insensitively;
 - `PUT …/resourcegroups/{name}` answers 201 the first time and 200 after; `DELETE` answers 202
@@ -43,9 +45,10 @@ class Group:
     tags: dict[str, str]
     state: str = "Succeeded"
     deletion: Operation | None = None
+    managed_by: str | None = None  # the resource that owns a managed resource group
 
     def body(self, sub: str) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "id": f"/subscriptions/{sub}/resourceGroups/{self.name}",
             "name": self.name,
             "type": "Microsoft.Resources/resourceGroups",
@@ -53,6 +56,9 @@ class Group:
             "tags": self.tags,
             "properties": {"provisioningState": self.state},
         }
+        if self.managed_by:
+            body["managedBy"] = self.managed_by
+        return body
 
 
 @dataclass
@@ -61,6 +67,8 @@ class FakeArm:
     entra: FakeEntra
     subscription_id: str
     operations: Operations
+    subscription_name: str = "Contoso Lab Subscription"
+    subscription_state: str = "Enabled"
     delete_polls: int = 2
     registration_polls: int = 2
     require_registration: bool = False
@@ -75,6 +83,7 @@ class FakeArm:
             self.providers.setdefault(ns, "NotRegistered")
         self.providers["Microsoft.Resources"] = "Registered"
         route = self.fake.route
+        route("GET", SUB, self.guard(self._get_subscription))
         route("PUT", GROUP, self.guard(self._put_group))
         route("GET", GROUP, self.guard(self._get_group))
         route("HEAD", GROUP, self.guard(self._head_group))
@@ -100,7 +109,9 @@ class FakeArm:
                     **{"WWW-Authenticate": 'Bearer authorization_uri="https://login.windows.net/", '
                        'error="invalid_token"'},
                 )
-            if audience.rstrip("/") != MANAGEMENT:
+            # A private cloud's ARM (Azure Stack, these fakes) also takes tokens minted for its
+            # own endpoint, which is the scope azure-ai-ml asks for in a custom cloud.
+            if audience.rstrip("/") not in (MANAGEMENT, self.fake.url):
                 return error(401, "InvalidAuthenticationTokenAudience",
                              "The access token has been obtained for wrong audience or resource "
                              f"'{audience}'.")
@@ -140,6 +151,20 @@ class FakeArm:
                          f"The subscription is not registered to use namespace '{namespace}'. "
                          "See https://aka.ms/rps-not-found for how to register subscriptions.")
         return None
+
+    # --- the subscription -----------------------------------------------------------------
+
+    def _get_subscription(self, request: Request, match: re.Match[str]) -> Response:
+        return Response(200, {
+            "id": f"/subscriptions/{self.subscription_id}",
+            "subscriptionId": self.subscription_id,
+            "tenantId": self.entra.tenant_id,
+            "displayName": self.subscription_name,
+            "state": self.subscription_state,
+            "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
+                                     "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
+            "authorizationSource": "RoleBased",
+        })
 
     # --- resource groups ------------------------------------------------------------------
 

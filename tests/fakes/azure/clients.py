@@ -114,3 +114,75 @@ def datalake(cloud: FakeCloud, account_url: str, **extra: Any) -> Any:
     }
     kwargs.update(extra)
     return DataLakeServiceClient(account_url, credential(cloud), **kwargs)
+
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+
+
+class Graph:
+    """Microsoft Graph over REST, as the Azure target calls it: azure-core's pipeline with a
+    bearer token for Graph (msgraph-sdk is async-only and 205 MB)."""
+
+    def __init__(self, cloud: FakeCloud, credential: Any = None) -> None:
+        from azure.core import PipelineClient
+        from azure.core.pipeline.policies import (
+            BearerTokenCredentialPolicy,
+            RequestIdPolicy,
+            RetryPolicy,
+        )
+
+        self.base = f"{cloud.url}/v1.0"
+        self.client: Any = PipelineClient(
+            cloud.url, transport=transport(cloud),
+            policies=[RequestIdPolicy(), RetryPolicy(retry_backoff_factor=0.05),
+                      BearerTokenCredentialPolicy(credential or globals()["credential"](cloud),
+                                                  GRAPH_SCOPE)])
+
+    def call(self, method: str, path: str, body: Any = None, **params: str) -> Any:
+        """The answer's status and JSON body (None for 204)."""
+        from azure.core.rest import HttpRequest
+
+        request = HttpRequest(method, f"{self.base}{path}", json=body, params=params or None)
+        response = self.client.send_request(request)
+        return response.status_code, (response.json() if response.content else None)
+
+
+def authorization(cloud: FakeCloud, **extra: Any) -> Any:
+    from azure.mgmt.authorization import AuthorizationManagementClient
+
+    kwargs = mgmt_kwargs(cloud, **extra)
+    return AuthorizationManagementClient(credential(cloud), SUBSCRIPTION_ID, **kwargs)
+
+
+def databricks_workspaces(cloud: FakeCloud, **extra: Any) -> Any:
+    from azure.mgmt.databricks import AzureDatabricksManagementClient
+
+    kwargs = mgmt_kwargs(cloud, **extra)
+    return AzureDatabricksManagementClient(credential(cloud), SUBSCRIPTION_ID, **kwargs)
+
+
+ML_CLOUD = "LabtuiLoopback"
+
+
+def ml_client(cloud: FakeCloud, resource_group: str) -> Any:
+    """azure-ai-ml's MLClient in a custom cloud whose Resource Manager is the fake (its token
+    scope is then the fake's own URL). Its ARM template deployments build their own
+    ResourceManagementClient with no transport, so the test CA reaches them only through
+    REQUESTS_CA_BUNDLE (the caller sets it); MLClient also sets AZUREML_CURRENT_CLOUD in
+    os.environ, and keeps the cloud in a module-global table it never updates."""
+    from azure.ai.ml import MLClient
+
+    metadata = {
+        "azure_portal": "https://portal.azure.com/",
+        "resource_manager": f"{cloud.url}/",
+        "active_directory": f"{cloud.url}/",
+        "aml_resource_id": "https://ml.azure.com/",
+        "storage_endpoint": "core.windows.net",
+        "registry_discovery_endpoint": f"{cloud.url}/",
+    }
+    # azure-ai-ml keeps a custom cloud in a module-global table and never replaces it: one
+    # name per fake server.
+    return MLClient(credential(cloud), SUBSCRIPTION_ID, resource_group,
+                    cloud=f"{ML_CLOUD}{cloud.server.port}",
+                    cloud_metadata=metadata, enable_telemetry=False, show_progress=False,
+                    transport=transport(cloud), retry_backoff_factor=0.05, polling_interval=0)

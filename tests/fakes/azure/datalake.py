@@ -25,6 +25,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
@@ -118,6 +119,8 @@ class FakeDataLake:
     server: FakeAzure
     entra: FakeEntra
     accounts: dict[str, DataLakeAccount] = field(default_factory=dict)
+    authorize: Callable[[Request, str], Response | None] | None = None
+    """RBAC, when wired (`cloud`): the refusal a request on an account meets, or None."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -157,21 +160,24 @@ class FakeDataLake:
         def guarded(request: Request, match: re.Match[str]) -> Response:
             audience = self.entra.audience_of(request)
             if audience is None:
-                return _dfs_error(401, "NoAuthenticationInformation",
+                return dfs_error(401, "NoAuthenticationInformation",
                                   "Server failed to authenticate the request. Please refer to "
                                   "the information in the www-authenticate header.")
             if audience.rstrip("/") != STORAGE_AUDIENCE:
-                return _dfs_error(401, "InvalidAuthenticationInfo",
+                return dfs_error(401, "InvalidAuthenticationInfo",
                                   "Server failed to authenticate the request. Audience "
                                   "validation failed.")
             if not request.header("x-ms-version"):
-                return _dfs_error(400, "MissingRequiredHeader",
+                return dfs_error(400, "MissingRequiredHeader",
                                   "An HTTP header that's mandatory for this request is not "
                                   "specified: x-ms-version.")
+            refused = self.authorize(request, match["acct"]) if self.authorize else None
+            if refused is not None:
+                return refused
             with self._lock:
                 account = self.accounts.get(match["acct"])
                 if account is None:
-                    return _dfs_error(404, "ResourceNotFound",
+                    return dfs_error(404, "ResourceNotFound",
                                       "The specified resource does not exist.")
                 return handler(request, match, account)  # type: ignore[no-any-return]
 
@@ -206,7 +212,7 @@ class FakeDataLake:
                                "setAccessControlRecursive") or (q.get("resource") == "filesystem" \
                 and request.method == "GET"):
             if fs is None:
-                return _dfs_error(404, "FilesystemNotFound", "The specified filesystem does "
+                return dfs_error(404, "FilesystemNotFound", "The specified filesystem does "
                                   "not exist.")
             return self._on_path(request, account, fs, "")
         if q.get("restype") != "container" and q.get("resource") != "filesystem":
@@ -235,7 +241,7 @@ class FakeDataLake:
               ) -> Response:
         fs = account.filesystems.get(match["fs"])
         if fs is None:
-            return _dfs_error(404, "FilesystemNotFound", "The specified filesystem does not "
+            return dfs_error(404, "FilesystemNotFound", "The specified filesystem does not "
                               "exist.")
         return self._on_path(request, account, fs, unquote(match["path"]).strip("/"))
 
@@ -246,7 +252,7 @@ class FakeDataLake:
         action = q.get("action", "")
         if action in ("getAccessControl", "setAccessControl", "setAccessControlRecursive") \
                 and not account.hns:
-            return _dfs_error(409, "HierarchicalNamespaceNotEnabled",
+            return dfs_error(409, "HierarchicalNamespaceNotEnabled",
                               "This operation is only supported on a hierarchical namespace "
                               "account.")
         if method == "PUT" and q.get("resource") in ("file", "directory"):
@@ -254,7 +260,7 @@ class FakeDataLake:
         if method == "GET" and q.get("resource") == "filesystem":
             return self._list(request, fs)
         if node is None:
-            return _dfs_error(404, "PathNotFound", "The specified path does not exist.")
+            return dfs_error(404, "PathNotFound", "The specified path does not exist.")
         if method == "PATCH" and action == "append":
             return self._append(request, node)
         if method == "PATCH" and action == "flush":
@@ -271,14 +277,14 @@ class FakeDataLake:
             return Response(200, None, self._blob_headers(node))
         if method == "GET":
             return self._download(request, node)
-        return _dfs_error(400, "UnsupportedOperation", f"{method} {action} is not supported.")
+        return dfs_error(400, "UnsupportedOperation", f"{method} {action} is not supported.")
 
     def _create(self, request: Request, fs: FileSystem, path: str, is_dir: bool) -> Response:
         existing = fs.paths.get(path)
         if existing is not None and request.header("if-none-match") == "*":
-            return _dfs_error(409, "PathAlreadyExists", "The specified path already exists.")
+            return dfs_error(409, "PathAlreadyExists", "The specified path already exists.")
         if existing is not None and existing.is_dir != is_dir:
-            return _dfs_error(409, "PathConflict", "The specified path, or an element of the "
+            return dfs_error(409, "PathConflict", "The specified path, or an element of the "
                               "path, exists and its resource type is invalid for this operation.")
         parent = ""
         for part in path.split("/")[:-1]:  # intermediate directories come into being
@@ -300,10 +306,10 @@ class FakeDataLake:
     def _append(self, request: Request, node: Node) -> Response:
         position = int(request.query.get("position", "-1"))
         if node.is_dir:
-            return _dfs_error(400, "InvalidOperation", "Append is not supported on a "
+            return dfs_error(400, "InvalidOperation", "Append is not supported on a "
                               "directory.")
         if position != len(node.data) + len(node.pending):
-            return _dfs_error(400, "InvalidFlushPosition",
+            return dfs_error(400, "InvalidFlushPosition",
                               "The uploaded data is not contiguous or the position query "
                               "parameter value is not equal to the length of the file after "
                               "appending the uploaded data.")
@@ -313,11 +319,11 @@ class FakeDataLake:
     def _flush(self, request: Request, node: Node) -> Response:
         if_match = request.header("if-match")
         if if_match and if_match != node.etag:
-            return _dfs_error(412, "ConditionNotMet", "The condition specified using HTTP "
+            return dfs_error(412, "ConditionNotMet", "The condition specified using HTTP "
                               "conditional header(s) is not met.")
         position = int(request.query.get("position", "-1"))
         if position != len(node.data) + len(node.pending):
-            return _dfs_error(400, "InvalidFlushPosition",
+            return dfs_error(400, "InvalidFlushPosition",
                               "The uploaded data is not contiguous or the position query "
                               "parameter value is not equal to the length of the file after "
                               "appending the uploaded data.")
@@ -331,7 +337,7 @@ class FakeDataLake:
         recursive = q.get("recursive", "false").lower() == "true"
         under = (q.get("directory") or "").strip("/")
         if under and under not in fs.paths:
-            return _dfs_error(404, "PathNotFound", "The specified path does not exist.")
+            return dfs_error(404, "PathNotFound", "The specified path does not exist.")
         prefix = f"{under}/" if under else ""
         names = sorted(p for p in fs.paths if p and p.startswith(prefix)
                        and (recursive or "/" not in p[len(prefix):]))
@@ -375,7 +381,7 @@ class FakeDataLake:
     def _set_acl_recursive(self, request: Request, fs: FileSystem, path: str) -> Response:
         mode = request.query.get("mode", "")
         if mode not in ("set", "modify", "remove"):
-            return _dfs_error(400, "InvalidQueryParameterValue", "mode must be set, modify or "
+            return dfs_error(400, "InvalidQueryParameterValue", "mode must be set, modify or "
                               "remove.")
         try:
             access, default = parse_acl(request.header("x-ms-acl"))
@@ -404,7 +410,7 @@ class FakeDataLake:
     def _delete(self, request: Request, fs: FileSystem, path: str, node: Node) -> Response:
         children = [p for p in fs.paths if p.startswith(f"{path}/")]
         if children and request.query.get("recursive", "").lower() != "true":
-            return _dfs_error(409, "DirectoryNotEmpty", "The recursive query parameter value "
+            return dfs_error(409, "DirectoryNotEmpty", "The recursive query parameter value "
                               "must be true to delete a non-empty directory.")
         for name in [*children, path]:
             fs.paths.pop(name, None)
@@ -459,11 +465,11 @@ def _apply(node: Node, mode: str, access: dict[str, str], default: dict[str, str
 
 
 def _invalid_acl() -> Response:
-    return _dfs_error(400, "InvalidAccessControlList",
+    return dfs_error(400, "InvalidAccessControlList",
                       "The access control list value is invalid.")
 
 
-def _dfs_error(status: int, code: str, message: str) -> Response:
+def dfs_error(status: int, code: str, message: str) -> Response:
     body = {"error": {"code": code, "message": f"{message}\nRequestId:{uuid.uuid4()}"}}
     return Response(status, json.dumps(body).encode(),
                     {"x-ms-error-code": code, "Content-Type": "application/json;charset=utf-8"})

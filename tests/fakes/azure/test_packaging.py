@@ -34,6 +34,7 @@ def test_the_azure_extra_is_declared_and_the_test_extra_pulls_it_in() -> None:
     assert names == {
         "azure-mgmt-resource", "azure-mgmt-storage", "azure-storage-file-datalake",
         "azure-mgmt-keyvault", "azure-keyvault-secrets", "azure-mgmt-authorization",
+        "azure-mgmt-databricks", "azure-ai-ml",
     }
     assert "azure-keyvault-secrets>=4.12" in extras["azure"]
     assert "labtui[azure]" in extras["test"]

@@ -1,0 +1,69 @@
+"""The azure target pointed at the loopback fakes of tests/fakes/azure, configured as a user
+would configure it: by its options (the endpoints and the fakes' CA bundle)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from labtui.targets.azure import AzureTarget
+from tests.fakes.azure.cloud import CLIENT_ID, CLIENT_SECRET, SUBSCRIPTION_ID, TENANT_ID, FakeCloud
+
+SP_ENVIRON = {"AZURE_CLIENT_ID": CLIENT_ID, "AZURE_CLIENT_SECRET": CLIENT_SECRET,
+              "AZURE_TENANT_ID": TENANT_ID}
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Iterator[FakeCloud]:
+    fake = FakeCloud.start(tmp_path)
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+def fake_options(cloud: FakeCloud, **more: str) -> dict[str, str]:
+    """The options that point the target at the fakes."""
+    return {
+        "tenant-id": TENANT_ID,
+        "subscription-id": SUBSCRIPTION_ID,
+        "azure-authority": cloud.url,
+        "azure-arm-endpoint": cloud.url,
+        "azure-graph-endpoint": cloud.url,
+        "azure-ca-bundle": str(cloud.server.ca_path),
+        **more,
+    }
+
+
+def open_target(tmp_path: Path, cloud: FakeCloud, environ: Mapping[str, str] | None = None,
+                **options: str) -> AzureTarget:
+    target = AzureTarget(tmp_path / "ws", environ=SP_ENVIRON if environ is None else environ)
+    target.configure(fake_options(cloud, **options))
+    return target
+
+
+def fake_az(folder: Path, token: str) -> Path:
+    """An `az` on PATH whose `account get-access-token` answers what a logged-in CLI does."""
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "az"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys, time\n"
+        "if sys.argv[1:3] != ['account', 'get-access-token']:\n"
+        "    sys.exit('unexpected az call')\n"
+        f"print(json.dumps({{'accessToken': {token!r}, 'expires_on': int(time.time()) + 3000,\n"
+        f"                  'subscription': {SUBSCRIPTION_ID!r}, 'tenant': {TENANT_ID!r},\n"
+        "                  'tokenType': 'Bearer'}))\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return folder
+
+
+def path_without_az() -> str:
+    """PATH with every folder holding an `az` left out."""
+    return os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if p and not (Path(p) / "az").exists())
