@@ -112,7 +112,7 @@ def outcome(approval: Approval) -> str:
         return f"rejected by {approval.approved_by}" + (
             f": {approval.comment}" if approval.comment else "")
     if approval.status == "timed out":
-        return "timed out: nobody approved it in time"
+        return "timed out (nobody approved it in time)"
     return "waiting for " + " or ".join(approval.approvers)
 
 
@@ -264,7 +264,7 @@ class ReleasePipelineStep(Step):
             why = "; ".join(outcome(a) for a in run_approvals(ctx, run)
                             if a.status in ("rejected", "timed out"))
             raise StepError(f"release run {run.id} {run.state} at stage {run.stage or '?'}"
-                            + (f": the approval was {why}" if why else ""))
+                            + (f": its approval {why}" if why else ""))
         return run
 
     # --- actions ---------------------------------------------------------------------------
@@ -339,7 +339,7 @@ class ReleasePipelineStep(Step):
                         f"it within {ctx.value('approval-timeout')} minutes")
                 checks.append(Check("QA", True, f"run {run.id}: served and smoke-tested"))
                 checks.append(Check("Production", False,
-                                    f"run {run.id} failed: the approval was {reason}", hint))
+                                    f"run {run.id} failed: its approval {reason}", hint))
             else:
                 checks.append(Check("release", False,
                                     f"run {run.id} {run.state} at stage {run.stage or '?'}",
