@@ -34,14 +34,19 @@ EXIT_CODES = (
 )
 
 
+APPROVAL_STAGES = {"production": "release-pipeline"}
+"""The stages `proctor approve --stage` approves, and the step whose action does it."""
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Add the proctor's subcommands (reset, provision, status, export, app) to
+    """Add the proctor's subcommands (reset, provision, status, export, approve, app) to
     `labtui proctor`."""
     parser.description = ("Work on every attendee of a roster at once: reset their "
-                          "environments, provision them ahead, see who is stuck, export logs.")
+                          "environments, provision them ahead, see who is stuck (or waiting for a "
+                          "review or an approval), approve their releases, export logs.")
     parser.epilog = EXIT_CODES
     actions = parser.add_subparsers(dest="proctor_command", required=True,
-                                    metavar="{reset,provision,status,export,app}")
+                                    metavar="{reset,provision,status,export,approve,app}")
     shared = _shared_options()
     actions.add_parser(
         "reset", parents=[shared], epilog=EXIT_CODES,
@@ -74,6 +79,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="where the bundles go (default: ./labtui-export-DATE-TIME)")
     export.add_argument("--format", choices=("tar.gz", "dir"), default="tar.gz",
                         dest="export_format", help="a .tar.gz per attendee (default) or a folder")
+    approve = actions.add_parser(
+        "approve", parents=[shared], epilog=EXIT_CODES,
+        help="approve every attendee's pending release stage (Production) at once",
+        description="Approve, for every attendee in parallel, the approval their release's "
+                    "stage waits on, as the release manager: each attendee's own approver "
+                    "(their 'approver' value), or the one --as names. An attendee with "
+                    "nothing waiting is reported, and counts as failed.")
+    approve.add_argument("--stage", required=True, type=str.lower, choices=APPROVAL_STAGES,
+                         help="the stage whose approval to give (production: QA deploys on "
+                              "its own)")
+    approve.add_argument("--as", dest="approve_as", metavar="NAME", default="",
+                         help="approve as this person (default: each attendee's approver)")
+    approve.add_argument("--comment", dest="approve_comment", metavar="TEXT", default="",
+                         help="what the approval says (shown in each attendee's log)")
     actions.add_parser(
         "app", parents=[shared], epilog=EXIT_CODES,
         help="the proctor screen: the attendee-by-step grid with reset, provision, status",
@@ -174,6 +193,11 @@ def run(args: argparse.Namespace, masker: Masker) -> int:
                 summary = fleet.reset(renderer)
             elif args.proctor_command == "provision":
                 summary = fleet.provision(args.through, renderer)
+            elif args.proctor_command == "approve":
+                given = {"as": args.approve_as, "comment": args.approve_comment}
+                summary = fleet.act(APPROVAL_STAGES[args.stage], "approve",
+                                    {k: v for k, v in given.items() if v}, renderer,
+                                    person_from="approver")
             else:
                 out = args.out or Path(f"labtui-export-{time.strftime('%Y%m%d-%H%M%S')}")
                 try:
@@ -455,6 +479,13 @@ class FleetConsole:
                                 style="magenta"))
         for text, attendees in notes.items():
             self.out.print(Text(self.masker.redact(f"{', '.join(attendees)}: {text}")))
+        waiting = [(row.attendee.id, unit, message) for row in grid.rows
+                   for unit, message in row.waiting(grid.units)]
+        if waiting:
+            self.out.print(Text("waiting for a person (a review, an approval):", style="bold"))
+        for attendee, unit, message in waiting:
+            self.out.print(Text(self.masker.redact(f"  {attendee}: {unit.label} — {message}"),
+                                style="magenta"))
 
     def rejected(self, problems: Sequence[str]) -> None:
         """The roster rows that were left out, again after the results (they scroll away)."""

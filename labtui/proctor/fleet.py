@@ -213,6 +213,26 @@ class Fleet:
                           lambda attendee, emit: self._export(attendee, out, archive, emit),
                           listener)
 
+    def act(self, step_id: str, action: str, inputs: Mapping[str, str],
+            listener: FleetListener | None = None, *,
+            person_from: str = "") -> FleetSummary:
+        """Do a step's action (approve, reject) for every attendee, as a person would on
+        their step's page: the engine's `act`, journaled in each workspace and verified.
+
+        Args:
+            step_id: the step whose action it is (release-pipeline).
+            action: its name (`labtui.actions`).
+            inputs: the action's inputs (`as`, `comment`) for everyone.
+            person_from: with no `as` in `inputs`, the input each attendee's own value of
+                this name gives (their release manager: `approver`).
+
+        Raises:
+            CatalogError: no such step.
+        """
+        self.catalog.get(step_id)
+        return self._each(action, 1, lambda attendee, emit: self._act(
+            attendee, step_id, action, inputs, person_from, emit), listener)
+
     def cancel(self) -> None:
         """Stop at the next safe point: running steps stop cleanly, others never start."""
         self._cancelled.set()
@@ -395,6 +415,41 @@ class Fleet:
                        f"{len(outcomes) - ran} already done")
         return AttendeeResult(attendee, "provision", outcome, message, tuple(results), attempts)
 
+    # -- act -------------------------------------------------------------------------------
+
+    def _act(self, attendee: Attendee, step_id: str, action: str, inputs: Mapping[str, str],
+             person_from: str, emit: FleetListener) -> AttendeeResult:
+        from labtui.actions import ActionError
+
+        problem = workspace_problem(attendee)
+        if problem:
+            return AttendeeResult(attendee, action, AttendeeOutcome.FAILED, problem)
+        if not (attendee.workspace / "state.db").exists():
+            return AttendeeResult(attendee, action, AttendeeOutcome.FAILED,
+                                  f"no workspace yet: nothing to {action}")
+        with self._session(attendee, action, emit) as session:
+            wrong = self._check_prefix(session, attendee)
+            if wrong:
+                return AttendeeResult(attendee, action, AttendeeOutcome.FAILED, wrong)
+            (unit,) = session.catalog.units([step_id])
+            given = dict(inputs)
+            if not given.get("as") and person_from:
+                given["as"] = session.resolver.resolve(unit.env).values.get(person_from, "")
+            try:
+                result = session.engine.act(unit, action, given)
+            except ActionError as exc:
+                return AttendeeResult(attendee, action, AttendeeOutcome.FAILED,
+                                      self._mask("; ".join(exc.problems), attendee))
+            attempts = self._tries_of(attendee)
+        if result.outcome is Outcome.CANCELLED:
+            return AttendeeResult(attendee, action, AttendeeOutcome.CANCELLED,
+                                  f"cancelled; {action} again", (result,), attempts)
+        who = given.get("as", "")
+        return AttendeeResult(
+            attendee, action, AttendeeOutcome.DONE if result.ok else AttendeeOutcome.FAILED,
+            self._mask(f"{_past(action)} as {who}: {result.message}" if result.ok
+                       else result.message, attendee), (result,), attempts)
+
     # -- status ----------------------------------------------------------------------------
 
     def _status(self, attendee: Attendee, units: Sequence[Unit],
@@ -481,7 +536,8 @@ def workspace_problem(attendee: Attendee) -> str:
 
 def _past(action: str) -> str:
     return {"reset": "reset", "provision": "provisioned", "status": "checked",
-            "export": "exported"}.get(action, action)
+            "export": "exported", "approve": "approved",
+            "reject": "rejected"}.get(action, action)
 
 
 def _holder_text(holder: Mapping[str, Any]) -> str:

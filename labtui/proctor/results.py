@@ -97,6 +97,10 @@ class Cell:
     """For needs-input: the inputs that are missing or invalid."""
 
 
+WAITING_WORDS = "waiting for"
+"""What the verify of a step waiting on a person says (a pull request's review, a release's
+approval): `proctor status` lists those attendees apart."""
+
 _STUCK_ORDER = (CellState.FAILED, CellState.DRIFT, CellState.NEEDS_INPUT, CellState.TODO)
 
 
@@ -153,6 +157,13 @@ class GridRow:
                  CellState.NEEDS_INPUT: "needs input"}
         return f"{unit.label} {words[cell.state]}"
 
+    def waiting(self, units: Sequence[Unit]) -> list[tuple[Unit, str]]:
+        """The units waiting for a person's act (a review, an approval: a step that offers
+        actions, whose verify says it is "waiting for" someone), with what it says."""
+        return [(unit, cell.message) for unit, cell in zip(units, self.cells, strict=True)
+                if unit.step.actions and cell.state is not CellState.DONE
+                and WAITING_WORDS in cell.message]
+
     def describe(self, units: Sequence[Unit]) -> tuple[str, str]:
         """The attendee's state in one outcome word and one line, for progress and summaries:
         "done" / "failed" / "incomplete" (an `AttendeeOutcome` value) and "15 of 28 done; …"."""
@@ -197,6 +208,8 @@ class Grid:
     def to_json(self, row: GridRow) -> dict[str, Any]:
         return {
             "event": "grid_row", "attendee": row.attendee.id, "live": row.live,
+            "waiting": [{"step": unit.id, "env": unit.env, "message": message}
+                        for unit, message in row.waiting(self.units)],
             "holder": dict(row.holder), "last_activity": row.last_activity, "error": row.error,
             "done": row.done, "total": len(self.units), "at": row.at(self.units),
             "cells": [{"step": unit.id, "env": unit.env, "state": cell.state.value,

@@ -145,7 +145,7 @@ async def test_the_grid_shows_what_was_recorded_before_any_check(proctor_app: Pr
 
 @pytest.fixture
 def lab_room(tmp_path: Path) -> ProctorApp:
-    """One attendee over the lab's own 31 units, provisioned through `databricks` (11 done)
+    """One attendee over the lab's own 32 units, provisioned through `databricks` (11 done)
     on the local target, and a second one whose roster row is bad."""
     catalog = Catalog.discover()
     path = write_roster(tmp_path / "room.csv", ["attendee", "prefix", "workspace"],
@@ -164,9 +164,9 @@ async def test_counts_and_step_names_are_readable_at_80_columns(lab_room: Procto
         await finish(app)
         await pilot.pause()
         screen = screen_of(app)
-        assert row_text(app, "ada")[2] == "11/31"  # 31 units with build-pipeline
+        assert row_text(app, "ada")[2] == "11/32"  # 32 units with the Pipelines section
         picture = app.export_screenshot()
-        assert "11/31" in picture, "the count is not clipped to 11/3"
+        assert "11/32" in picture, "the count is not clipped to 11/3"
         legend = screen.query_one("#grid-legend", GridLegend)
         width = legend.content_size.width
         lines = [line.plain for line in legend.lines(width)]
@@ -175,7 +175,8 @@ async def test_counts_and_step_names_are_readable_at_80_columns(lab_room: Procto
         assert "1-3 resource-groups" in lines[0]
         for number, step in (("16-17", "service-principal"), ("25", "train-model"),
                              ("28", "test-image"), ("29", "pull-request"),
-                             ("30", "variable-group")):
+                             ("30", "variable-group"), ("31", "build-pipeline"),
+                             ("32", "release-pipeline")):
             assert any(f"{number} {step}" in line for line in lines), (step, lines)
         assert "✗ failed" in shown and "? needs input" in shown
         messages = [str(n.message) for n in app._notifications]

@@ -40,8 +40,7 @@ def by_hand(text: str) -> str:
 
 
 def test_the_lab_has_seventeen_steps_and_each_has_a_guide() -> None:
-    assert len(LAB_STEPS) == 20  # with the Pipelines section: pull-request, variable-group,
-    # build-pipeline
+    assert len(LAB_STEPS) == 21  # with the Pipelines section's four steps
     for step in LAB_STEPS:
         text = step.guide()
         assert text.startswith("# "), f"{step.id}: a guide starts with its title"

@@ -66,7 +66,7 @@ def test_usage_errors_exit_2(proctor: Proctor, tmp_path: Path) -> None:
     path = roster(tmp_path)
     no_action = proctor()
     assert no_action.code == 2
-    assert "{reset,provision,status,export,app}" in no_action.stderr
+    assert "{reset,provision,status,export,approve,app}" in no_action.stderr
     assert "(see labtui proctor --help)" in no_action.stderr
     no_roster = proctor("reset")
     assert no_roster.code == 2 and "--roster (see labtui proctor reset --help)" in no_roster.stderr

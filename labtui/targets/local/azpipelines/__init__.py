@@ -12,9 +12,9 @@ from labtui.targets.local.azpipelines.builtin_tasks import builtin_registry
 from labtui.targets.local.azpipelines.errors import PipelineError
 from labtui.targets.local.azpipelines.gates import ApprovalGate, GateDecision, GateRequest
 from labtui.targets.local.azpipelines.loader import load, load_text
-from labtui.targets.local.azpipelines.model import Job, Pipeline, Stage, Step
+from labtui.targets.local.azpipelines.model import Job, Pipeline, PipelineResource, Stage, Step
 from labtui.targets.local.azpipelines.records import RunRecords, TimelineRecord
-from labtui.targets.local.azpipelines.runner import Runner, RunResult
+from labtui.targets.local.azpipelines.runner import ResourceRun, Runner, RunResult
 from labtui.targets.local.azpipelines.tasks import (
     InputSpec,
     TaskContext,
@@ -25,6 +25,7 @@ from labtui.targets.local.azpipelines.tasks import (
 
 __all__ = [
     "ApprovalGate", "GateDecision", "GateRequest", "InputSpec", "Job", "Pipeline", "PipelineError",
-    "RunRecords", "RunResult", "Runner", "Stage", "Step", "TaskContext", "TaskFailed",
+    "PipelineResource", "ResourceRun", "RunRecords", "RunResult", "Runner", "Stage", "Step",
+    "TaskContext", "TaskFailed",
     "TaskRegistry", "TaskSpec", "TimelineRecord", "builtin_registry", "load", "load_text",
 ]

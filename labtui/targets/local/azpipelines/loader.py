@@ -24,6 +24,7 @@ from labtui.targets.local.azpipelines.model import (
     Condition,
     Job,
     Pipeline,
+    PipelineResource,
     Place,
     Stage,
     Step,
@@ -36,8 +37,9 @@ from labtui.targets.local.azpipelines.yamlnodes import Y, read, to_python
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 VARIABLE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
-ROOT_KEYS = ("name", "trigger", "pr", "parameters", "variables", "stages", "jobs", "steps",
-             "pool")
+ROOT_KEYS = ("name", "trigger", "pr", "resources", "parameters", "variables", "stages", "jobs",
+             "steps", "pool")
+PIPELINE_RESOURCE_KEYS = ("pipeline", "source", "project", "branch", "trigger")
 STAGE_KEYS = ("stage", "displayName", "dependsOn", "condition", "variables", "jobs", "pool")
 JOB_KEYS = ("job", "displayName", "dependsOn", "condition", "continueOnError",
             "timeoutInMinutes", "cancelTimeoutInMinutes", "variables", "steps", "pool")
@@ -609,7 +611,7 @@ class Loader:
             raise self.error(root, "a pipeline file must be a mapping")
         for key, _ in root.pairs():
             if key.text not in ROOT_KEYS and not key.text.startswith("${{"):
-                outside = ("resources", "extends", "schedules", "lockBehavior", "container",
+                outside = ("extends", "schedules", "lockBehavior", "container",
                            "services", "workspace", "strategy")
                 if key.text in outside:
                     raise self.error(key, f"'{key.text}' is outside the subset this runner "
@@ -641,7 +643,62 @@ class Loader:
         return Pipeline(file=self.file, name=self.text(name, "name") if name else "",
                         trigger=self.branch_filter(tree.get("trigger"), "trigger"),
                         pr=self.branch_filter(tree.get("pr"), "pr"), parameters=values,
-                        variables=self.variables(tree.get("variables")), stages=stages)
+                        variables=self.variables(tree.get("variables")), stages=stages,
+                        resources=self.resources(tree.get("resources")))
+
+    def resources(self, node: Y | None) -> tuple[PipelineResource, ...]:
+        """`resources: pipelines:` (the other kinds of resource are outside the subset)."""
+        if node is None:
+            return ()
+        if node.kind != "map":
+            raise self.error(node, "'resources' must be a mapping")
+        for key, _ in node.pairs():
+            if key.text != "pipelines":
+                raise self.error(key, f"'resources: {key.text}' is outside the subset this "
+                                      "runner supports (allowed: pipelines)")
+        items = node.get("pipelines")
+        if items is None or items.kind != "seq":
+            raise self.error(items or node, "'resources: pipelines' must be a list")
+        found: list[PipelineResource] = []
+        for item in items.value:
+            self.mapping(item, "a pipeline resource", PIPELINE_RESOURCE_KEYS)
+            alias = self.identifier(self.need(item, "pipeline"), "pipeline resource name")
+            if alias.lower() in (r.alias.lower() for r in found):
+                raise self.error(item, f"pipeline resource '{alias}' is defined twice")
+            source = self.text(self.need(item, "source"), "pipeline resource source")
+            branch = item.get("branch")
+            found.append(PipelineResource(
+                alias, source, self.resource_trigger(item.get("trigger")),
+                self.text(branch, "pipeline resource branch") if branch else "",
+                self.place(item)))
+        return tuple(found)
+
+    def resource_trigger(self, node: Y | None) -> BranchFilter:
+        """A pipeline resource's `trigger:`: absent or none → off; true → any branch; a
+        branch list or `branches: include/exclude` → those."""
+        if node is None:
+            return BranchFilter(enabled=False)
+        if node.kind == "scalar":
+            if node.text.lower() in ("none", "false"):
+                return BranchFilter(enabled=False)
+            if node.text.lower() == "true":
+                return BranchFilter()
+            raise self.error(node, f"a pipeline resource's trigger is true, none or branches,"
+                                   f" not '{node.text}'")
+        if node.kind == "seq":
+            return BranchFilter(include=tuple(self.text(item, "a trigger branch")
+                                              for item in node.value))
+        self.mapping(node, "a pipeline resource's 'trigger'", ("enabled", "branches"))
+        if not self.boolean(node.get("enabled"), "'trigger: enabled'", True):
+            return BranchFilter(enabled=False)
+        branches = node.get("branches")
+        if branches is None:
+            return BranchFilter()
+        if branches.kind == "seq":
+            return BranchFilter(include=self.names(branches, "a branch") or ())
+        self.mapping(branches, "'trigger: branches'", ("include", "exclude"))
+        return BranchFilter(include=self.names(branches.get("include"), "a branch") or (),
+                            exclude=self.names(branches.get("exclude"), "a branch") or ())
 
     def stages(self, tree: Y, body: str) -> tuple[Stage, ...]:
         node = tree.get(body)

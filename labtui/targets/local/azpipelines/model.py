@@ -112,6 +112,24 @@ class BranchFilter:
 
 
 @dataclass(frozen=True)
+class PipelineResource:
+    """`resources: pipelines:` — another pipeline whose runs this one consumes and, with a
+    `trigger`, whose completed runs start this one (a release after a green build)."""
+
+    alias: str  # `pipeline:`, the name `resources.pipeline.<alias>.*` variables use
+    source: str  # the other pipeline's name
+    trigger: BranchFilter = BranchFilter(enabled=False)
+    """Which branches' completed runs trigger this one (off without `trigger:`)."""
+    branch: str = ""  # the branch whose latest run a manual run consumes
+    place: Place = Place(0, 0)
+
+    def triggered_by(self, source: str, branch: str) -> bool:
+        """Whether a successful run of the pipeline named `source` on `branch` starts this
+        pipeline (names compare case-insensitively, as Azure's do)."""
+        return source.lower() == self.source.lower() and self.trigger.matches(branch)
+
+
+@dataclass(frozen=True)
 class Pipeline:
     """A loaded pipeline: `parameters` hold the values the run uses (defaults filled in)."""
 
@@ -122,3 +140,8 @@ class Pipeline:
     parameters: dict[str, object]
     variables: tuple[VariableSpec, ...]
     stages: tuple[Stage, ...]
+    resources: tuple[PipelineResource, ...] = ()
+
+    def triggers(self, source: str, branch: str) -> list[PipelineResource]:
+        """The pipeline resources a successful run of `source` on `branch` triggers."""
+        return [r for r in self.resources if r.triggered_by(source, branch)]

@@ -53,6 +53,27 @@ GroupResolver = Callable[[str], Mapping[str, tuple[str, bool]]]
 
 
 @dataclass(frozen=True)
+class ResourceRun:
+    """The run of a pipeline resource this run consumes (the one that triggered it, or the
+    latest of its branch): what `resources.pipeline.<alias>.*` variables say."""
+
+    run_id: int
+    run_name: str
+    pipeline_id: int
+    pipeline_name: str
+    branch: str
+    commit: str
+
+    def variables(self, alias: str) -> dict[str, str]:
+        prefix = f"resources.pipeline.{alias}."
+        branch = self.branch if self.branch.startswith("refs/") else f"refs/heads/{self.branch}"
+        return {prefix + "runID": str(self.run_id), prefix + "runName": self.run_name,
+                prefix + "pipelineID": str(self.pipeline_id),
+                prefix + "pipelineName": self.pipeline_name, prefix + "sourceBranch": branch,
+                prefix + "sourceCommit": self.commit, prefix + "requestedFor": "labtui"}
+
+
+@dataclass(frozen=True)
 class RunResult:
     """How a run ended: succeeded, partiallySucceeded (something succeeded with issues),
     failed or canceled; and each stage's result."""
@@ -110,6 +131,8 @@ class Runner:
         cancel: set it (from another thread) to cancel the run.
         environment: the variables every process starts with (by default PATH, HOME and a
             few others of this process, never all of it).
+        resources: alias of a `resources: pipelines:` entry → the run of it this run
+            consumes (a run triggered by a pipeline resource has that one's run here).
     """
 
     def __init__(self, pipeline: Pipeline, *, sources: Path, folder: Path,
@@ -120,8 +143,16 @@ class Runner:
                  commit: str = "", build_id: int = 1, reason: str = "Manual",
                  listener: Listener | None = None, cancel: threading.Event | None = None,
                  environment: Mapping[str, str] | None = None,
-                 kill_grace_seconds: float = 1.0) -> None:
+                 kill_grace_seconds: float = 1.0,
+                 resources: Mapping[str, ResourceRun] | None = None) -> None:
         self.pipeline = pipeline
+        known = {r.alias.lower() for r in pipeline.resources}
+        unknown = sorted(alias for alias in resources or {} if alias.lower() not in known)
+        if unknown:
+            raise PipelineError(pipeline.file, 0, 0, "no pipeline resource named "
+                                f"{', '.join(unknown)} (it has: "
+                                f"{', '.join(r.alias for r in pipeline.resources) or 'none'})")
+        self.resources = dict(resources or {})
         self.sources = Path(sources).resolve()
         self.records = RunRecords(Path(folder), listener)
         self.queued = dict(variables or {})
@@ -221,6 +252,10 @@ class Runner:
             root.set(name, value)
         for name, value in self.secrets.items():
             root.set(name, value, secret=True)
+        # Known when the run is queued, so the file's variables may be made of them.
+        for alias, resource in self.resources.items():
+            for name, value in resource.variables(alias).items():
+                root.set(name, value, readonly=True)
         notes: list[str] = []
         self.add_specs(root, self.pipeline.variables, notes.append)
         for name, value in self.predefined().items():

@@ -136,6 +136,35 @@ def test_a_deployment_job_names_its_environment_either_way() -> None:
     assert [s.kind for s in prod.steps] == ["checkout", "script"]
 
 
+def test_pipeline_resources_and_the_runs_that_trigger_them() -> None:
+    pipeline = loaded("""
+trigger: none
+resources:
+  pipelines:
+  - pipeline: build
+    source: Build Pipeline
+    trigger:
+      branches:
+        include: [master]
+  - pipeline: nightly
+    source: Nightly
+    branch: main
+  - pipeline: any
+    source: Other
+    trigger: true
+steps: [{script: echo}]
+""")
+    build, nightly, other = pipeline.resources
+    assert (build.alias, build.source, build.branch) == ("build", "Build Pipeline", "")
+    assert [r.alias for r in pipeline.triggers("build pipeline", "refs/heads/master")] == \
+        ["build"], "a green build on master starts the release (names ignore case)"
+    assert pipeline.triggers("Build Pipeline", "feature") == []
+    assert nightly.branch == "main" and pipeline.triggers("Nightly", "main") == [], \
+        "without a trigger a resource is only consumed"
+    assert pipeline.triggers("Other", "anything") == [other]
+    assert not pipeline.trigger.enabled
+
+
 def test_task_inputs_get_their_defaults_and_aliases() -> None:
     pipeline = loaded("""
         steps:
@@ -218,7 +247,20 @@ def test_a_file_is_read_from_disk_and_errors_name_it(tmp_path: Path) -> None:
     ("steps:\n- template: steps.yml\n  displayName: x\n",
      "azure-pipelines.yml:2:3: 'template' steps are outside the subset"),
     ("resources:\n  repositories: []\nsteps: [{script: echo}]\n",
-     "azure-pipelines.yml:1:1: 'resources' is outside the subset this runner supports"),
+     "azure-pipelines.yml:2:3: 'resources: repositories' is outside the subset this runner "
+     "supports (allowed: pipelines)"),
+    ("resources:\n  pipelines:\n  - pipeline: build\nsteps: [{script: echo}]\n",
+     "azure-pipelines.yml:3:5: 'source' is missing"),
+    ("resources:\n  pipelines:\n  - {pipeline: b, source: B}\n  - {pipeline: B, source: C}\n"
+     "steps: [{script: echo}]\n",
+     "azure-pipelines.yml:4:5: pipeline resource 'B' is defined twice"),
+    ("resources:\n  pipelines:\n  - {pipeline: b, source: B, trigger: sometimes}\n"
+     "steps: [{script: echo}]\n",
+     "azure-pipelines.yml:3:39: a pipeline resource's trigger is true, none or branches, "
+     "not 'sometimes'"),
+    ("resources:\n  pipelines:\n  - {pipeline: b, source: B, trigger: {stages: [A]}}\n"
+     "steps: [{script: echo}]\n",
+     "unknown key 'stages' in a pipeline resource's 'trigger' (allowed: enabled, branches)"),
     ("colour: red\nsteps: [{script: echo}]\n",
      "azure-pipelines.yml:1:1: unknown key 'colour' at the top of the pipeline (allowed: "),
     ("trigger: [main]\n", "azure-pipelines.yml:1:1: a pipeline needs exactly one of "

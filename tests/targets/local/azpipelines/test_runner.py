@@ -9,8 +9,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from labtui.targets.local.azpipelines import (
     InputSpec,
+    PipelineError,
+    ResourceRun,
     Runner,
     TaskContext,
     TaskSpec,
@@ -452,3 +456,31 @@ def test_an_error_logged_without_failing_leaves_the_step_green(run_yaml: RunPipe
     assert (first.result, first.errors) == ("succeeded", ("flaky test quarantined",))
     assert second.result == "failed"
     assert "##[error]flaky test quarantined" in run.records.step_log("__default.Job.1")
+
+
+def test_a_run_sees_the_pipeline_resource_run_that_triggered_it(run_yaml: RunPipeline) -> None:
+    text = """
+        trigger: none
+        resources:
+          pipelines:
+          - pipeline: build
+            source: Build Pipeline
+            trigger: {branches: {include: [master]}}
+        variables:
+          image: inference:$(resources.pipeline.build.runID)
+        steps:
+        - script: |
+            echo "run=$(resources.pipeline.build.runID) of $(resources.pipeline.build.pipelineName)"
+            echo "branch=$RESOURCES_PIPELINE_BUILD_SOURCEBRANCH"
+            echo "commit=$(resources.pipeline.build.sourceCommit)"
+            echo "reason=$(Build.Reason) image=$(image)"
+        """
+    run = run_yaml(text, reason="ResourceTrigger", resources={
+        "build": ResourceRun(7, "20261201.3", 1, "Build Pipeline", "master", "c0ffee")})
+    assert run.ok
+    log = run.records.step_log("__default.Job.1")
+    assert "run=7 of Build Pipeline" in log
+    assert "branch=refs/heads/master\ncommit=c0ffee" in log
+    assert "reason=ResourceTrigger image=inference:7" in log, "file variables may use them"
+    with pytest.raises(PipelineError, match="no pipeline resource named tests"):
+        run_yaml(text, resources={"tests": ResourceRun(1, "1", 2, "Tests", "master", "")})
