@@ -27,6 +27,7 @@ from labtui.targets.azure.credentials import (
 )
 from labtui.targets.azure.endpoints import Endpoints
 from labtui.targets.azure.options import OPTIONS
+from labtui.targets.azure.sdk_errors import Propagation
 from labtui.targets.base import (
     Databricks,
     DataLake,
@@ -54,6 +55,9 @@ class AzureTarget(Target):
         self._credential: SignIn | None = None
         self._account: Account | None = None
         self._lock = threading.Lock()
+        self.propagation = Propagation()
+        """When this target last assigned a role (a 403 soon after is Transient)."""
+        self._ports: dict[str, object] = {}
 
     # -- configuration and sign-in ---------------------------------------------------------
 
@@ -107,6 +111,13 @@ class AzureTarget(Target):
                                              self.settings["subscription-id"])
             return self._account
 
+    @property
+    def subscription_id(self) -> str:
+        """The subscription option: where `ref` puts the lab's resources."""
+        if "subscription-id" not in self.settings:
+            raise TargetError("the azure target is used before it is configured")
+        return self.settings["subscription-id"]
+
     def identity(self) -> dict[str, str]:
         return self.account().as_banner()
 
@@ -124,7 +135,17 @@ class AzureTarget(Target):
 
     @property
     def datalake(self) -> DataLake:
-        self._not_yet("data lake")
+        from labtui.targets.azure.datalake import AzureDataLake
+
+        credential = self.credential
+        with self._lock:
+            if "datalake" not in self._ports:
+                self._ports["datalake"] = AzureDataLake(
+                    credential, self.endpoints, self.settings["subscription-id"],
+                    self.propagation)
+            port = self._ports["datalake"]
+        assert isinstance(port, AzureDataLake)
+        return port
 
     @property
     def vault(self) -> Vault:
@@ -151,3 +172,4 @@ class AzureTarget(Target):
             if self._credential is not None:
                 self._credential.close()
                 self._credential = None
+
