@@ -157,7 +157,17 @@ class AzureTarget(Target):
 
     @property
     def databricks(self) -> Databricks:
-        self._not_yet("Databricks")
+        from labtui.targets.azure.databricks import AzureDatabricks
+
+        credential = self.credential
+        with self._lock:
+            if "databricks" not in self._ports:
+                self._ports["databricks"] = AzureDatabricks(
+                    credential, self.endpoints, self.settings["subscription-id"],
+                    data_plane=self.settings.get("azure-databricks-endpoint") or None)
+            port = self._ports["databricks"]
+        assert isinstance(port, AzureDatabricks)
+        return port
 
     @property
     def models(self) -> Models:
