@@ -177,3 +177,53 @@ def test_another_sku_is_a_conflict_naming_both(target: AzureTarget) -> None:
         target.databricks.create_workspace(ref, "eastus", sku="standard")
     message = one_line(conflict.value)
     assert "premium" in message and "standard" in message
+
+
+def _cluster(target: AzureTarget, name: str) -> str:
+    return target.databricks.create_cluster(
+        name, "lab-cluster", node_type="Standard_DS3_v2", spark_version="15.4.x-scala2.12",
+        num_workers=1, autotermination_minutes=120).cluster_id
+
+
+def test_a_notebook_runs_as_a_one_time_job_and_returns_its_exit_value(
+        target: AzureTarget) -> None:
+    name = _workspace(target)
+    cluster_id = _cluster(target, name)
+    target.databricks.import_notebook(
+        name, "/Shared/answer",
+        "# Databricks notebook source\nanswer = 6 * 7\ndbutils.notebook.exit(str(answer))\n")
+    lines: list[str] = []
+    run = target.databricks.run_notebook(name, cluster_id, "/Shared/answer",
+                                         log=lines.append)
+    assert (run.state, run.exit_value) == ("SUCCESS", "42")
+    assert any("TERMINATED" in line for line in lines)
+
+
+def test_a_failing_notebook_is_one_line_naming_the_error(target: AzureTarget) -> None:
+    name = _workspace(target)
+    cluster_id = _cluster(target, name)
+    target.databricks.import_notebook(name, "/Shared/broken",
+                                      "# Databricks notebook source\n1 / 0\n")
+    with pytest.raises(TargetError) as failed:
+        target.databricks.run_notebook(name, cluster_id, "/Shared/broken")
+    assert "ZeroDivisionError" in one_line(failed.value)
+    with pytest.raises(NotFound):
+        target.databricks.run_notebook(name, cluster_id, "/Shared/nothing")
+
+
+def test_a_missing_workspace_is_named_in_one_line_and_elsewhere_is_elsewhere(
+        target: AzureTarget) -> None:
+    contract.test_a_missing_resource_is_named_in_one_line(
+        target, lambda t: t.databricks.get_workspace(
+            t.ref(GROUP, DATABRICKS_WORKSPACES, "lab-missing-adb")))
+    ref = target.ref(GROUP, DATABRICKS_WORKSPACES, "lab-ref-adb")
+    made = target.databricks.create_workspace(ref, "eastus")
+    other = type(ref)("11111111-2222-3333-4444-555555555555", GROUP, ref.type, ref.name)
+    with pytest.raises(NotFound):
+        target.databricks.get_workspace(other)
+    assert target.databricks.delete_workspace(other) is False
+    shouted = target.ref(GROUP.upper(), ref.type.upper(), ref.name.upper())
+    assert target.databricks.get_workspace(shouted) == made
+    with pytest.raises(NotFound) as gone_plane:
+        target.databricks.clusters("lab-never-made")
+    assert "lab-never-made" in one_line(gone_plane.value)

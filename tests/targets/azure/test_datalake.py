@@ -197,3 +197,8 @@ def test_a_403_right_after_a_role_assignment_is_transient_later_it_is_not(
     with pytest.raises(TargetError) as refused:
         target.datalake.upload(account, "datalake", "up.csv", b"a,b\n")
     assert not isinstance(refused.value, Transient) and "403" in one_line(refused.value)
+
+
+def test_a_missing_account_is_named_in_one_line(target: AzureTarget) -> None:
+    contract.test_a_missing_resource_is_named_in_one_line(
+        target, lambda t: t.datalake.get_account(t.ref(GROUP, STORAGE_ACCOUNTS, "labmissingdl")))
