@@ -65,6 +65,9 @@ class AzureDatabricks(Databricks):
         self.data_plane = data_plane.rstrip("/") if data_plane else None
         """Where every workspace's REST API is reached instead of its own host (a proxy, or
         loopback fakes); None: the workspace's https://adb-….azuredatabricks.net."""
+        self.backoff_factor = 0.8
+        """Resource Manager calls: azure-core's back-off factor between its retries of a
+        429 or 503 that names no Retry-After (0 s, then twice the factor, doubling)."""
         self.poll_seconds = 10.0
         """How often a workspace creation is polled when Resource Manager names no
         Retry-After, and a notebook run while it runs."""
@@ -86,7 +89,8 @@ class AzureDatabricks(Databricks):
                 self._mgmt[key] = AzureDatabricksManagementClient(
                     self.credential, subscription, base_url=self.endpoints.arm,
                     credential_scopes=[self.endpoints.arm_scope],
-                    transport=self.endpoints.transport())
+                    transport=self.endpoints.transport(),
+                    retry_backoff_factor=self.backoff_factor)
             return self._mgmt[key].workspaces
 
     def _remember(self, found: Any) -> DatabricksWorkspace:

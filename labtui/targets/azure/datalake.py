@@ -68,6 +68,9 @@ class AzureDataLake(DataLake):
         self.propagation = propagation or Propagation()
         self.retry_seconds = 4.0
         """The storage SDK's pause between its three retries of a failed call, in seconds."""
+        self.backoff_factor = 0.8
+        """Resource Manager calls: azure-core's back-off factor between its retries of a
+        429 or 503 that names no Retry-After (0 s, then twice the factor, doubling)."""
         self.poll_seconds = 5.0
         """How often a creation is polled when Resource Manager names no Retry-After."""
         self._dfs: dict[str, str] = {}
@@ -86,7 +89,8 @@ class AzureDataLake(DataLake):
                 self._mgmt[key] = StorageManagementClient(
                     self.credential, subscription, base_url=self.endpoints.arm,
                     credential_scopes=[self.endpoints.arm_scope],
-                    transport=self.endpoints.transport())
+                    transport=self.endpoints.transport(),
+                    retry_backoff_factor=self.backoff_factor)
             return self._mgmt[key].storage_accounts
 
     def _lake(self, account: str) -> Any:

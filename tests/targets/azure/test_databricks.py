@@ -36,6 +36,7 @@ def quick(target: AzureTarget) -> None:
     azure-core reads as "none given")."""
     target.databricks.poll_seconds = 0.05  # type: ignore[attr-defined]
     target.databricks.retry_seconds = 10  # type: ignore[attr-defined]
+    target.databricks.backoff_factor = 0.01  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -227,3 +228,4 @@ def test_a_missing_workspace_is_named_in_one_line_and_elsewhere_is_elsewhere(
     with pytest.raises(NotFound) as gone_plane:
         target.databricks.clusters("lab-never-made")
     assert "lab-never-made" in one_line(gone_plane.value)
+

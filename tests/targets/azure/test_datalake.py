@@ -39,6 +39,7 @@ def quick(target: AzureTarget) -> None:
     azure-core reads as "none given")."""
     target.datalake.retry_seconds = 0.05  # type: ignore[attr-defined]
     target.datalake.poll_seconds = 0  # type: ignore[attr-defined]
+    target.datalake.backoff_factor = 0.01  # type: ignore[attr-defined]
 
 
 def _lake(target: AzureTarget, name: str = "labconvdl") -> str:
@@ -202,3 +203,15 @@ def test_a_403_right_after_a_role_assignment_is_transient_later_it_is_not(
 def test_a_missing_account_is_named_in_one_line(target: AzureTarget) -> None:
     contract.test_a_missing_resource_is_named_in_one_line(
         target, lambda t: t.datalake.get_account(t.ref(GROUP, STORAGE_ACCOUNTS, "labmissingdl")))
+
+
+def test_resource_manager_throttling_past_the_sdk_retries_is_transient(
+        target: AzureTarget, cloud: FakeCloud) -> None:
+    cloud.server.faults.add("POST", "/checkNameAvailability", Fault.throttle(retry_after=0),
+                            times=50)
+    with pytest.raises(Transient) as throttled:
+        target.datalake.create_account(target.ref(GROUP, STORAGE_ACCOUNTS, "labdl12"), "eastus")
+    assert "429" in one_line(throttled.value)
+    # azure-core retries a refused status three times (retry_status) before giving up.
+    assert len(cloud.server.faults.fired) == 4, "the SDK's own retries ran first"
+    assert cloud.server.count("PUT", "/storageAccounts/labdl12$") == 0
