@@ -18,7 +18,7 @@ from tests.fakes.azure.faults import Fault
 from tests.targets.contract import test_conventions as contract
 from tests.targets.contract.test_conventions import one_line
 
-from .conftest import open_target
+from .conftest import fake_options, open_target
 
 GROUP = "lab-contract-dev"
 NOTEBOOK = "# Databricks notebook source\nprint('hello')\n"
@@ -229,3 +229,20 @@ def test_a_missing_workspace_is_named_in_one_line_and_elsewhere_is_elsewhere(
         target.databricks.clusters("lab-never-made")
     assert "lab-never-made" in one_line(gone_plane.value)
 
+
+
+@pytest.mark.parametrize(("endpoint", "accepted"), [
+    ("http://127.0.0.1:8080", True), ("https://adb-proxy.contoso.com", True),
+    ("http://adb-proxy.contoso.com", False), ("http://127.0.0.1:8080/api", False),
+])
+def test_the_databricks_endpoint_is_https_or_loopback(
+        tmp_path: Path, cloud: FakeCloud, endpoint: str, accepted: bool) -> None:
+    target = AzureTarget(tmp_path / "ws", environ={})
+    configure = lambda: target.configure(  # noqa: E731
+        {**fake_options(cloud), "azure-databricks-endpoint": endpoint})
+    if accepted:
+        configure()
+        assert target.settings["azure-databricks-endpoint"] == endpoint
+    else:
+        with pytest.raises(TargetError, match="azure-databricks-endpoint: "):
+            configure()
