@@ -7,8 +7,9 @@ after `check_name_availability` (account names are global: one taken elsewhere i
 `set_access_control` (which replaces the whole ACL), and the mask is widened along with a
 named entry, so the entry grants what it says.
 
-The data plane is reached at the account's DFS endpoint as Resource Manager reports it; an
-account this target has not read yet is looked for at Azure's public form of that endpoint.
+The data plane is addressed by the account's DFS endpoint (`StorageAccount.dfs_endpoint`), as
+`DataLakeServiceClient(account_url=…)` is; given an account's name instead, it is reached where
+Resource Manager said, or at Azure's public form of the endpoint.
 """
 
 from __future__ import annotations
@@ -94,12 +95,22 @@ class AzureDataLake(DataLake):
             return self._mgmt[key].storage_accounts
 
     def _lake(self, account: str) -> Any:
+        """The data plane client of an account, given its DFS endpoint (as the port addresses
+        it) or its name (looked for where Resource Manager said, else Azure's public form)."""
         from azure.storage.filedatalake import DataLakeServiceClient, LinearRetry
 
         with self._lock:
-            key = account.lower()
-            if key not in self._lakes:
+            if "://" in account:
+                url = account.strip()
+                if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+                    raise TargetError(f"{account} is not a data lake's DFS endpoint "
+                                      "(https://NAME.dfs.core.windows.net/)")
+                key = url.rstrip("/").lower()
+            else:
+                key = account.lower()
                 url = self._dfs.get(key, f"https://{key}.dfs.core.windows.net/")
+                key = url.rstrip("/").lower()
+            if key not in self._lakes:
                 # Typed as int, used as float seconds (time.sleep).
                 pause: dict[str, Any] = {"backoff": self.retry_seconds, "retry_total": 3,
                                          "random_jitter_range": self.retry_seconds / 4}
@@ -111,11 +122,14 @@ class AzureDataLake(DataLake):
     def _remember(self, account: Any) -> StorageAccount:
         found = _describe(account)
         with self._lock:
-            key = found.name.lower()
-            if self._dfs.get(key) != found.dfs_endpoint:
-                self._dfs[key] = found.dfs_endpoint
-                self._lakes.pop(key, None)
+            self._dfs[found.name.lower()] = found.dfs_endpoint
         return found
+
+    def dfs_endpoint(self, account: str) -> str:
+        """The account's DFS endpoint: as Resource Manager reported it when this target read
+        the account, else Azure's public form (https://NAME.dfs.core.windows.net/)."""
+        with self._lock:
+            return self._dfs.get(account.lower(), f"https://{account.lower()}.dfs.core.windows.net/")
 
     @contextmanager
     def _sdk(self, what: str) -> Iterator[None]:
@@ -183,9 +197,6 @@ class AzureDataLake(DataLake):
                 if getattr(exc, "status_code", None) == 404:
                     return False
                 raise
-        if status == 200:
-            with self._lock:
-                self._lakes.pop(ref.name.lower(), None)
         return bool(status == 200)
 
     # -- file systems ----------------------------------------------------------------------

@@ -215,3 +215,21 @@ def test_resource_manager_throttling_past_the_sdk_retries_is_transient(
     # azure-core retries a refused status three times (retry_status) before giving up.
     assert len(cloud.server.faults.fired) == 4, "the SDK's own retries ran first"
     assert cloud.server.count("PUT", "/storageAccounts/labdl12$") == 0
+
+
+def test_the_data_plane_is_addressed_by_the_accounts_dfs_endpoint(
+        target: AzureTarget, cloud: FakeCloud) -> None:
+    ref = target.ref(GROUP, STORAGE_ACCOUNTS, "labdl13")
+    endpoint = target.datalake.create_account(ref, "eastus").dfs_endpoint
+    lake = target.datalake
+    assert lake.dfs_endpoint("labdl13") == endpoint  # type: ignore[attr-defined]
+    lake.create_file_system(endpoint, "datalake")
+    lake.upload(endpoint, "datalake", "a.csv", b"x\n")
+    assert lake.read(endpoint, "datalake", "a.csv") == b"x\n"
+    assert lake.file_systems("labdl13") == ["datalake"], "the name reaches the same account"
+    assert lake.delete_account(ref) is True
+    with pytest.raises(NotFound) as gone:
+        lake.file_systems(endpoint)
+    one_line(gone.value)
+    with pytest.raises(TargetError, match="not a data lake's DFS endpoint"):
+        lake.file_systems("ftp://labdl13.example.com/")
