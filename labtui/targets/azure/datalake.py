@@ -138,6 +138,10 @@ class AzureDataLake(DataLake):
         except TargetError:
             raise
         except Exception as exc:
+            if _no_such_host(exc):
+                # An account's endpoint is a DNS name of its own: no name, no account.
+                raise NotFound(f"{what} was not found: no data lake answers at its "
+                               "endpoint (the host name does not resolve)") from None
             raise translate(exc, what, propagation=self.propagation) from None
 
     # -- accounts (Resource Manager) -------------------------------------------------------
@@ -323,6 +327,16 @@ def _describe(account: Any) -> StorageAccount:
         hierarchical_namespace=bool(account.is_hns_enabled),
         dfs_endpoint=str(getattr(endpoints, "dfs", "") or ""),
     )
+
+
+def _no_such_host(exc: BaseException) -> bool:
+    from azure.core.exceptions import ServiceRequestError
+
+    text = str(exc)
+    return isinstance(exc, ServiceRequestError) and any(
+        marker in text for marker in ("Name or service not known", "NameResolutionError",
+                                      "nodename nor servname", "getaddrinfo failed",
+                                      "No address associated with hostname"))
 
 
 def _text(value: Any) -> str:

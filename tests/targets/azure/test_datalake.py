@@ -233,3 +233,9 @@ def test_the_data_plane_is_addressed_by_the_accounts_dfs_endpoint(
     one_line(gone.value)
     with pytest.raises(TargetError, match="not a data lake's DFS endpoint"):
         lake.file_systems("ftp://labdl13.example.com/")
+
+
+def test_an_endpoint_whose_host_does_not_resolve_is_not_found(target: AzureTarget) -> None:
+    with pytest.raises(NotFound) as missing:
+        target.datalake.file_systems("https://labnowhere.dfs.invalid/")
+    assert "does not resolve" in one_line(missing.value)
