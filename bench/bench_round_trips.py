@@ -31,10 +31,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from labtui.fleet import AttendeeOutcome, Fleet, FleetOptions, load_roster
-
 from labtui.catalog import Catalog, Unit
 from labtui.masking import Masker
+from labtui.proctor.fleet import Fleet, FleetOptions
+from labtui.proctor.results import AttendeeOutcome
+from labtui.proctor.roster import load_roster
 from labtui.session import Session, SessionOptions
 from labtui.targets.local.sandbox import Sandbox
 

@@ -14,10 +14,9 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Literal
 
 from labtui_steps import records
-from labtui_steps.devops import NOTEBOOK_REPO_PATH, NOTEBOOK_WORKSPACE_PATH, repository
+from labtui_steps.devops import git_folder_path, notebook_path
 from labtui_steps.devops import working_copy_path as repo_path
 from labtui_steps.fields import (
     BASE_IMAGE,
@@ -28,6 +27,7 @@ from labtui_steps.fields import (
     DATABRICKS_WORKSPACE,
     DEVOPS_ORGANIZATION,
     DEVOPS_PROJECT,
+    GIT_USERNAME,
     IMAGE_NAME,
     ML_WORKSPACE,
     MODEL_NAME,
@@ -134,33 +134,33 @@ class TrainModel(Step):
                "on age and hours-per-week, and registers worst_regression with its tags.")
     requires = ("git-integration", "secrets", "upload-data", "ml-workspace")
     environment = "dev"
-    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, BRANCH, DATABRICKS_WORKSPACE,
-              CLUSTER_NAME, ML_WORKSPACE, MODEL_NAME, CREATED_BY)
+    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, BRANCH, GIT_USERNAME,
+              DATABRICKS_WORKSPACE, CLUSTER_NAME, ML_WORKSPACE, MODEL_NAME, CREATED_BY)
 
     def run(self, ctx: StepContext) -> None:
-        repo = repository(ctx)
         branch = ctx.value("branch")
-        copy = ctx.target.workstation.working_copy(repo, repo_path(ctx))
-        copy.fetch()
-        source = copy.show(f"origin/{branch}", NOTEBOOK_REPO_PATH)
         workspace = ctx.value("databricks-workspace")
         databricks = ctx.target.databricks
-        ctx.journal.record(records.Notebook(NOTEBOOK_WORKSPACE_PATH, workspace=workspace))
-        databricks.import_notebook(workspace, NOTEBOOK_WORKSPACE_PATH, source)
-        ctx.log(f"imported {NOTEBOOK_REPO_PATH} ({branch}) as {NOTEBOOK_WORKSPACE_PATH}")
+        # As "Pull" in the Git folder does: the newest commit of the branch, then run it.
+        try:
+            folder = databricks.update_git_folder(workspace, git_folder_path(ctx), branch)
+        except NotFound as exc:
+            raise StepError(f"{exc}: run git-integration first") from None
+        notebook = notebook_path(ctx)
+        ctx.log(f"pulled {branch} into {folder.path} at {folder.head_commit[:10]}")
         cluster = ctx.outputs.get("cluster-id", step="databricks")
         if cluster is None:
             raise StepError("the databricks step has no cluster; run databricks first")
         ml_workspace, name = ctx.value("ml-workspace-name"), ctx.value("model-name")
         # The notebook's runs (metrics, parameters, the model files) go to the experiment
         # named after its path; rollback removes them with the model.
-        ctx.journal.record(records.Experiment(NOTEBOOK_WORKSPACE_PATH, workspace=ml_workspace))
+        ctx.journal.record(records.Experiment(notebook, workspace=ml_workspace))
         ctx.journal.record(records.Model(ml_workspace, name))
         work_dir = ctx.artifacts / "run"
         if work_dir.exists():
             shutil.rmtree(work_dir)
         results = databricks.run_notebook(
-            workspace, cluster, NOTEBOOK_WORKSPACE_PATH, params={"work_dir": str(work_dir)},
+            workspace, cluster, notebook, params={"work_dir": str(work_dir)},
             log=ctx.log, progress=lambda done, total, text: ctx.progress(done, total, text),
             cancelled=ctx.cancelled,
         )
@@ -202,14 +202,14 @@ class TrainModel(Step):
         return Verdict(tuple(checks))
 
     def _notebook_change(self, ctx: StepContext) -> Change:
-        workspace = ctx.value("databricks-workspace")
+        workspace, path = ctx.value("databricks-workspace"), git_folder_path(ctx)
         try:
-            ctx.target.databricks.notebook_source(workspace, NOTEBOOK_WORKSPACE_PATH)
-            action: Literal["create", "change"] = "change"
+            ctx.target.databricks.git_folder(workspace, path)
         except NotFound:
-            action = "create"
-        return Change(action, "notebook", NOTEBOOK_WORKSPACE_PATH,
-                      f"{NOTEBOOK_REPO_PATH} from branch {ctx.value('branch')}, in {workspace}")
+            return Change("create", "git folder", path,
+                          f"git-integration clones the repository into {workspace} first")
+        return Change("change", "git folder", path,
+                      f"pull branch {ctx.value('branch')}, then run {notebook_path(ctx)}")
 
     def _training(self, ctx: StepContext, why: str) -> Change:
         return Change("create", "model version", ctx.value("model-name"),

@@ -17,11 +17,13 @@ from labtui_steps.fields import (
     DEVOPS_ORGANIZATION,
     DEVOPS_PROJECT,
     DEVOPS_TOKEN,
+    GIT_USERNAME,
     PREFIX,
 )
 
-from labtui.step import Change, Check, Step, StepContext, Verdict
+from labtui.step import Change, Check, Step, StepContext, StepError, Verdict
 from labtui.targets.base import GitRepository, NotFound
+from labtui.targets.resources import GitCredential
 
 SEED_CONTENT = ("Project_One", "Project_One-Tests")
 """What the lab copies from its repository into the attendee's (everything but .git)."""
@@ -32,6 +34,8 @@ SEED_SCRIPTS = ("Project_One/runbuild_local.sh", "Project_One-Tests/runtests_loc
 SEED_MESSAGE = "initial repo seed"
 NOTEBOOK_REPO_PATH = "Project_One/notebooks/train_model.py"
 NOTEBOOK_WORKSPACE_PATH = "/Shared/Project_One/train_model"
+"""Where labtui imported the notebook before it ran it from the Git folder (journal entries of
+older runs name it)."""
 GIT_PROVIDER = "azureDevOpsServices"
 EXPECTED_FILES = (
     ".gitignore",
@@ -58,6 +62,16 @@ def repository(ctx: StepContext) -> GitRepository:
 def working_copy_path(ctx: StepContext) -> Path:
     """Where the attendee's clone lives: `<workspace>/repos/<project>`."""
     return ctx.target.workstation.clone_folder(ctx.value("devops-project"))
+
+
+def git_folder_path(ctx: StepContext) -> str:
+    """The attendee's Git folder of the lab repository: `/Repos/<user>/<repository>`."""
+    return f"/Repos/{ctx.value('git-username')}/{ctx.value('devops-project')}"
+
+
+def notebook_path(ctx: StepContext) -> str:
+    """The training notebook inside the Git folder (a notebook's path has no `.py`)."""
+    return f"{git_folder_path(ctx)}/{NOTEBOOK_REPO_PATH.removesuffix('.py')}"
 
 
 def assets_root() -> Path:
@@ -193,16 +207,19 @@ class SeedRepo(Step):
 
 
 class GitIntegration(Step):
-    """The attendee's branch exists and the Databricks notebook is linked to it."""
+    """The attendee's branch exists, their Git credential is set, and a Git folder of the
+    repository is checked out on the branch."""
 
     id = "git-integration"
     title = "Link the Databricks notebook to your branch"
     section = "Azure DevOps"
-    summary = ("Set the Databricks Git provider to Azure DevOps Services, create your branch, and "
-               f"link {NOTEBOOK_WORKSPACE_PATH} to {NOTEBOOK_REPO_PATH} on it.")
+    summary = ("Set your Databricks Git credential to Azure DevOps Services, create your branch, "
+               "and clone the repository into a Git folder (/Repos/<you>/<repository>) checked "
+               f"out on it, so that {NOTEBOOK_REPO_PATH} runs from Git.")
     requires = ("seed-repo", "databricks")
     environment = "dev"
-    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, BRANCH, DATABRICKS_WORKSPACE)
+    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, DEVOPS_TOKEN, BRANCH, GIT_USERNAME,
+              DATABRICKS_WORKSPACE)
 
     def run(self, ctx: StepContext) -> None:
         repo = repository(ctx)
@@ -218,21 +235,36 @@ class GitIntegration(Step):
         else:
             copy.checkout(branch)
         databricks = ctx.target.databricks
-        workspace = ctx.value("databricks-workspace")
+        workspace, user = ctx.value("databricks-workspace"), ctx.value("git-username")
         # Journal what was there before, once (a rerun must not overwrite it with our own
-        # setting), so rollback restores the attendee's previous provider and link.
-        provider = databricks.git_provider(workspace)
-        if provider != GIT_PROVIDER:
-            ctx.journal.record_once(records.GitProvider(workspace, previous=provider or ""))
-            databricks.set_git_provider(workspace, GIT_PROVIDER)
-            ctx.log(f"Git provider: {GIT_PROVIDER}")
-        link = databricks.notebook_link(workspace, NOTEBOOK_WORKSPACE_PATH)
-        wanted = (repo.web_url, branch, NOTEBOOK_REPO_PATH)
-        if link != wanted:
-            ctx.journal.record_once(records.NotebookLink(
-                NOTEBOOK_WORKSPACE_PATH, workspace=workspace, previous=tuple(link or ())))
-            databricks.link_notebook(workspace, NOTEBOOK_WORKSPACE_PATH, *wanted)
-        ctx.log(f"linked {NOTEBOOK_WORKSPACE_PATH} to {NOTEBOOK_REPO_PATH} on {branch}")
+        # setting), so rollback restores the attendee's previous credential and folder.
+        current = databricks.git_provider(workspace)
+        token = ctx.values.get("devops-token") or None
+        if token is not None or current is None or (current.provider, current.username) != (
+                GIT_PROVIDER, user):
+            ctx.journal.record_once(records.GitProvider(
+                workspace, previous=current.provider if current else "",
+                previous_username=current.username if current else ""))
+            databricks.set_git_provider(workspace, GitCredential(GIT_PROVIDER, user, token))
+            ctx.log(f"Git credential: {GIT_PROVIDER} as {user}"
+                    + (" with your personal access token" if token else ""))
+        path = git_folder_path(ctx)
+        try:
+            folder = databricks.git_folder(workspace, path)
+        except NotFound:
+            ctx.journal.record_once(records.GitFolder(path, workspace=workspace))
+            folder = databricks.create_git_folder(workspace, path, repo.web_url, GIT_PROVIDER)
+            ctx.log(f"Git folder {path}: a clone of {repo.web_url}")
+        if folder.url != repo.web_url:
+            raise StepError(f"the Git folder {path} is a clone of {folder.url}, not of "
+                            f"{repo.web_url}: remove it in the workspace, or choose another "
+                            "git-username")
+        if folder.branch != branch:
+            ctx.journal.record_once(records.GitFolder(path, workspace=workspace,
+                                                      previous_branch=folder.branch))
+        folder = databricks.update_git_folder(workspace, path, branch)
+        ctx.log(f"Git folder {path} on {branch} at {folder.head_commit[:10]}: the notebook is "
+                f"{notebook_path(ctx)}")
 
     def verify(self, ctx: StepContext) -> Verdict:
         branch = ctx.value("branch")
@@ -244,18 +276,35 @@ class GitIntegration(Step):
         checks = [Check("branch", branch in branches,
                         f"branch {branch}" + ("" if branch in branches else " does not exist"),
                         "run this step")]
-        workspace = ctx.value("databricks-workspace")
+        databricks = ctx.target.databricks
+        workspace, user = ctx.value("databricks-workspace"), ctx.value("git-username")
+        path = git_folder_path(ctx)
         try:
-            provider = ctx.target.databricks.git_provider(workspace)
-            link = ctx.target.databricks.notebook_link(workspace, NOTEBOOK_WORKSPACE_PATH)
+            credential = databricks.git_provider(workspace)
         except NotFound as exc:
-            checks.append(Check("notebook link", False, str(exc), "run this step"))
+            checks.append(Check("git folder", False, str(exc), "run the databricks step"))
             return Verdict(tuple(checks))
-        checks.append(Check("git provider", provider == GIT_PROVIDER,
-                            f"provider {provider or 'not set'}",
-                            "User Settings → Git Integration → Azure DevOps Services"))
-        expected = (repo.web_url, branch, NOTEBOOK_REPO_PATH)
-        checks.append(Check("notebook link", link == expected,
-                            f"{NOTEBOOK_WORKSPACE_PATH} → {link[2]} on {link[1]}" if link
-                            else "the notebook is not linked", "run this step again"))
+        ok = credential is not None and (credential.provider, credential.username) == (
+            GIT_PROVIDER, user)
+        checks.append(Check(
+            "git credential", ok,
+            f"{credential.provider} as {credential.username or '(no user name)'}"
+            if credential else "no Git credential",
+            f"User Settings → Git Integration → {GIT_PROVIDER}, user name {user}"))
+        try:
+            folder = databricks.git_folder(workspace, path)
+        except NotFound as exc:
+            checks.append(Check("git folder", False, str(exc), "run this step"))
+            return Verdict(tuple(checks))
+        checks.append(Check(
+            "git folder", (folder.url, folder.branch) == (repo.web_url, branch),
+            f"{path} on {folder.branch} at {folder.head_commit[:10]}"
+            if folder.url == repo.web_url else f"{path} is a clone of {folder.url}",
+            "run this step again"))
+        try:
+            databricks.notebook_source(workspace, notebook_path(ctx))
+            checks.append(Check("notebook", True, notebook_path(ctx)))
+        except NotFound:
+            checks.append(Check("notebook", False, f"no notebook {notebook_path(ctx)} on "
+                                f"{folder.branch}", f"push {NOTEBOOK_REPO_PATH} to {branch}"))
         return Verdict(tuple(checks))

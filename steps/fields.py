@@ -193,7 +193,23 @@ DEVOPS_PROJECT = Field(
 BRANCH = Field(
     "branch", "Your branch", kind="azure-name", resource="git-branch",
     derive=lambda values, env: values["prefix"],
-    help="The branch the notebook is linked to: your unique user id (default: the prefix).",
+    help="The branch your Git folder is checked out on: your unique user id (default: the "
+    "prefix).",
+)
+
+
+def _user_name(value: str) -> str | None:
+    problem = naming_rule("person")(value)
+    if problem is None and any(c.isspace() for c in value):
+        return "no spaces (it names your folder under /Repos)"
+    return problem
+
+
+GIT_USERNAME = Field(
+    "git-username", "Your user name", derive=lambda values, env: values["prefix"],
+    validate=_user_name,
+    help="Your Azure DevOps user (the e-mail you sign in with): the Git credential's user name "
+    "and your folder of Git folders, /Repos/<user>/ (default: the prefix).",
 )
 BASE_IMAGE = Field(
     "base-image", "Base image of the inference container", default="python:3.11-slim",

@@ -23,6 +23,7 @@ from labtui.targets.resources import (
     KEY_VAULTS,
     ML_WORKSPACES,
     STORAGE_ACCOUNTS,
+    GitCredential,
     MalformedResourceId,
     ResourceRef,
 )
@@ -63,6 +64,13 @@ def vault_uri(ctx: StepContext, vault: str) -> str | None:
         return None
 
 
+def datalake_endpoint(ctx: StepContext, account: str) -> str:
+    """The DFS endpoint a data lake record addresses its account by; for an entry written
+    before the data lake was addressed by endpoint (a bare account name), that account's."""
+    return account if account.startswith("https://") else ctx.target.datalake.dfs_endpoint(
+        account)
+
+
 # --- Infrastructure -----------------------------------------------------------------------
 
 
@@ -101,16 +109,22 @@ class StorageAccount(Record):
 
 @dataclass(frozen=True)
 class FileSystem(Record):
+    """A file system of the data lake; `account` is the account's DFS endpoint (a bare account
+    name in entries written before)."""
+
     kind = "file-system"
     name: str
     account: str
 
     def undo(self, ctx: StepContext) -> None:
-        ignore_missing(lambda: ctx.target.datalake.delete_file_system(self.account, self.name))
+        ignore_missing(lambda: ctx.target.datalake.delete_file_system(
+            datalake_endpoint(ctx, self.account), self.name))
 
 
 @dataclass(frozen=True)
 class DatalakeFile(Record):
+    """A file uploaded to the data lake; `account` as in `FileSystem`."""
+
     kind = "datalake-file"
     ref_field = "path"
     path: str
@@ -119,7 +133,7 @@ class DatalakeFile(Record):
 
     def undo(self, ctx: StepContext) -> None:
         ignore_missing(lambda: ctx.target.datalake.delete_file(
-            self.account, self.file_system, self.path))
+            datalake_endpoint(ctx, self.account), self.file_system, self.path))
 
 
 @dataclass(frozen=True)
@@ -239,7 +253,8 @@ class ServicePrincipal(Record):
 
 @dataclass(frozen=True)
 class DatalakeAcl(Record):
-    """The ACL entries (access and default) a principal was given on a file system's root."""
+    """The ACL entries (access and default) a principal was given on a file system's root;
+    `account` as in `FileSystem`."""
 
     kind = "datalake-acl"
     ref_field = "object_id"
@@ -249,7 +264,7 @@ class DatalakeAcl(Record):
 
     def undo(self, ctx: StepContext) -> None:
         ignore_missing(lambda: ctx.target.datalake.remove_acl(
-            self.account, self.file_system, "", self.object_id))
+            datalake_endpoint(ctx, self.account), self.file_system, "", self.object_id))
 
 
 @dataclass(frozen=True)
@@ -403,23 +418,51 @@ class Branch(Record):
 
 @dataclass(frozen=True)
 class GitProvider(Record):
-    """The workspace's Git provider was changed; `previous` is the one it had ("" for
-    none), which the undo puts back."""
+    """The workspace's Git credential was set; `previous` is the provider it had ("" for none)
+    and `previous_username` its user name, which the undo puts back. Databricks never gives a
+    token back, so a previous credential's token cannot be: the undo says so."""
 
     kind = "git-provider"
     ref_field = "workspace"
     workspace: str
     previous: str
+    previous_username: str = ""
 
     def undo(self, ctx: StepContext) -> None:
+        if not self.previous:
+            ignore_missing(lambda: ctx.target.databricks.set_git_provider(self.workspace, None))
+            return
         ignore_missing(lambda: ctx.target.databricks.set_git_provider(
-            self.workspace, self.previous or None))
+            self.workspace, GitCredential(self.previous, self.previous_username)))
+        ctx.log(f"Git credential of {self.workspace} is {self.previous} again; if it had a "
+                "token, enter it again under User Settings → Git Integration")
+
+
+@dataclass(frozen=True)
+class GitFolder(Record):
+    """A Git folder the step cloned (`previous_branch` empty: the undo deletes it) or moved
+    to the attendee's branch from `previous_branch` (the undo checks that one out again)."""
+
+    kind = "git-folder"
+    ref_field = "path"
+    path: str
+    workspace: str
+    previous_branch: str = ""
+
+    def undo(self, ctx: StepContext) -> None:
+        databricks = ctx.target.databricks
+        if not self.previous_branch:
+            ignore_missing(lambda: databricks.delete_git_folder(self.workspace, self.path))
+            return
+        ignore_missing(lambda: databricks.update_git_folder(
+            self.workspace, self.path, self.previous_branch))
 
 
 @dataclass(frozen=True)
 class NotebookLink(Record):
-    """A notebook linked to a repository path; `previous` is the link it had (repository
-    URL, branch, path), or empty for none, which the undo puts back."""
+    """A notebook linked to a repository path by a labtui older than Git folders; `previous`
+    is the link it had. Workspaces link whole folders now (see `GitFolder`), so there is no
+    single notebook's link left to restore: the undo says so and changes nothing."""
 
     kind = "notebook-link"
     ref_field = "path"
@@ -428,12 +471,8 @@ class NotebookLink(Record):
     previous: tuple[str, ...] = ()
 
     def undo(self, ctx: StepContext) -> None:
-        databricks = ctx.target.databricks
-        if self.previous:
-            ignore_missing(lambda: databricks.link_notebook(
-                self.workspace, self.path, *self.previous))
-        else:
-            ignore_missing(lambda: databricks.unlink_notebook(self.workspace, self.path))
+        ctx.log(f"{self.path} in {self.workspace} was linked to a repository by an older "
+                "labtui; notebooks run from Git folders now, so there is no link to undo")
 
 
 # --- Dev loop -------------------------------------------------------------------------------

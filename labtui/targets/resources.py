@@ -293,6 +293,30 @@ class NotebookRun:
 
 
 @dataclass(frozen=True)
+class GitCredential:
+    """The user's Git credential in a Databricks workspace (User Settings → Git
+    Integration): the provider, the user name on it and a personal access token. Databricks
+    never gives the token back: read, a credential has `token` None."""
+
+    provider: str
+    username: str = ""
+    token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class GitFolder:
+    """A Databricks Git folder (Repos): a clone of the repository at `url`, kept at `path`
+    (`/Repos/<user>/<repository>`) and checked out on `branch` at `head_commit`. The
+    notebooks inside it are addressed by their path under the folder's."""
+
+    path: str
+    url: str
+    provider: str
+    branch: str
+    head_commit: str = ""
+
+
+@dataclass(frozen=True)
 class MlWorkspace:
     """An Azure Machine Learning workspace: here, the model registry of one environment."""
 

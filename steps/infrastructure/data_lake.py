@@ -57,11 +57,12 @@ class DataLake(InfrastructureStep):
             kind="StorageV2", access_tier="Cool", hierarchical_namespace=True,
         )
         ctx.check_cancelled()
-        if FILE_SYSTEM not in lake.file_systems(name):
-            ctx.journal.record_once(records.FileSystem(FILE_SYSTEM, account=name))
+        endpoint = account.dfs_endpoint
+        if FILE_SYSTEM not in lake.file_systems(endpoint):
+            ctx.journal.record_once(records.FileSystem(FILE_SYSTEM, account=endpoint))
             ctx.log(f"create file system {FILE_SYSTEM}")
-            lake.create_file_system(name, FILE_SYSTEM)
-        ctx.outputs.set("datalake-fqdn", lake.uri(account.name, FILE_SYSTEM))
+            lake.create_file_system(endpoint, FILE_SYSTEM)
+        ctx.outputs.set("datalake-fqdn", lake.uri(endpoint, FILE_SYSTEM))
 
     def verify(self, ctx: StepContext) -> Verdict:
         name = ctx.value("storage-account")
@@ -80,7 +81,7 @@ class DataLake(InfrastructureStep):
         if not exists(lambda: lake.get_account(ref)):
             return [Change("create", "storage account", name, "StorageV2, Cool, HNS on"),
                     Change("create", "file system", FILE_SYSTEM)]
-        has_fs = FILE_SYSTEM in lake.file_systems(name)
+        has_fs = FILE_SYSTEM in lake.file_systems(lake.dfs_endpoint(name))
         return [Change("keep", "storage account", name),
                 Change("keep" if has_fs else "create", "file system", FILE_SYSTEM)]
 
@@ -96,6 +97,6 @@ def _account_checks(ctx: StepContext, account: StorageAccount) -> list[Check]:
         check_that("access tier", None if account.access_tier == "Cool" else
                f"{account.name} uses the {account.access_tier} tier, the lab uses Cool"),
         check_that("file system", None if FILE_SYSTEM in ctx.target.datalake.file_systems(
-            account.name) else f"there is no file system '{FILE_SYSTEM}' in {account.name}",
+            account.dfs_endpoint) else f"there is no file system '{FILE_SYSTEM}' in {account.name}",
             "run this step to create it"),
     ]

@@ -107,7 +107,8 @@ class Secrets(InfrastructureStep):
 
         # The two reads that are round trips go together.
         reads: list[Callable[[], str]] = [
-            partial(ctx.target.datalake.uri, ctx.value("storage-account"), FILE_SYSTEM)]
+            partial(ctx.target.datalake.uri,
+                    ctx.target.datalake.dfs_endpoint(ctx.value("storage-account")), FILE_SYSTEM)]
         if ctx.env == "pipeline":
             reads.append(partial(self._db_token, ctx, issue=issue))
         fqdn, *token = ctx.gather(*reads)

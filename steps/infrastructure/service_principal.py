@@ -80,11 +80,11 @@ class ServicePrincipal(InfrastructureStep):
                         f"https://login.microsoftonline.com/{tenant}/oauth2/token")
         ctx.check_cancelled()
         wanted = _acl_for(principal.object_id)
-        if not set(wanted) <= set(lake.get_acl(account.name, FILE_SYSTEM)):
+        if not set(wanted) <= set(lake.get_acl(account.dfs_endpoint, FILE_SYSTEM)):
             ctx.journal.record_once(records.DatalakeAcl(
-                principal.object_id, account=account.name, file_system=FILE_SYSTEM))
+                principal.object_id, account=account.dfs_endpoint, file_system=FILE_SYSTEM))
             ctx.log(f"give {name} read, write and execute on {FILE_SYSTEM}, also as default")
-            lake.update_acl(account.name, FILE_SYSTEM, "", wanted)
+            lake.update_acl(account.dfs_endpoint, FILE_SYSTEM, "", wanted)
         if not _has_role(ctx, principal.object_id, account.id):
             ctx.journal.record_once(records.RoleAssignment(
                 f"{ROLE} on {account.name}", principal=principal.object_id, role=ROLE,
@@ -114,7 +114,7 @@ class ServicePrincipal(InfrastructureStep):
         ]
         try:
             account = lake.get_account(resource_ref(ctx, STORAGE_ACCOUNTS, "storage-account"))
-            acl = set(lake.get_acl(account.name, FILE_SYSTEM))
+            acl = set(lake.get_acl(account.dfs_endpoint, FILE_SYSTEM))
         except NotFound as exc:
             return Verdict((*checks, Check("data lake access", False, str(exc),
                                            "run the data-lake step")))

@@ -58,12 +58,13 @@ class UploadData(InfrastructureStep):
         problem = census.header_problem(header)
         if problem:
             raise StepError(f"{origin} is not the lab's {census.FILE_NAME}: {problem}")
-        exists = any(f.path == census.FILE_NAME for f in lake.list_files(account, FILE_SYSTEM))
+        endpoint = lake.dfs_endpoint(account)
+        exists = any(f.path == census.FILE_NAME for f in lake.list_files(endpoint, FILE_SYSTEM))
         if not exists:
             ctx.journal.record_once(records.DatalakeFile(
-                census.FILE_NAME, account=account, file_system=FILE_SYSTEM))
+                census.FILE_NAME, account=endpoint, file_system=FILE_SYSTEM))
         ctx.log(f"upload {census.FILE_NAME} ({rows:,} rows, from {origin})")
-        lake.upload(account, FILE_SYSTEM, census.FILE_NAME, source)
+        lake.upload(endpoint, FILE_SYSTEM, census.FILE_NAME, source)
         ctx.outputs.set("rows", str(rows))
         ctx.outputs.set("source", origin)
 
@@ -100,12 +101,13 @@ class UploadData(InfrastructureStep):
         return sample, "a generated sample"
 
     def verify(self, ctx: StepContext) -> Verdict:
-        account, lake = ctx.value("storage-account"), ctx.target.datalake
+        lake = ctx.target.datalake
+        endpoint = lake.dfs_endpoint(ctx.value("storage-account"))
         try:
-            data = lake.read(account, FILE_SYSTEM, census.FILE_NAME)
+            data = lake.read(endpoint, FILE_SYSTEM, census.FILE_NAME)
         except NotFound:
             return Verdict.of(Check("file", False, f"{census.FILE_NAME} is not in "
-                                    f"{lake.uri(account, FILE_SYSTEM)}",
+                                    f"{lake.uri(endpoint, FILE_SYSTEM)}",
                                     "run this step to upload it"))
         header, rows = census.describe(data)
         expected = ctx.outputs.get("rows")
@@ -137,7 +139,7 @@ class UploadData(InfrastructureStep):
         source = given or f"{ctx.value('data-url')} (offline: a generated sample)"
         try:
             exists = any(f.path == census.FILE_NAME
-                         for f in lake.list_files(account, FILE_SYSTEM))
+                         for f in lake.list_files(lake.dfs_endpoint(account), FILE_SYSTEM))
         except NotFound:
             exists = False
         return [Change("change" if exists else "create", "data lake file", ref,

@@ -47,6 +47,9 @@ LEGACY_ROWS = [
      '{"previous": ["https://x/_git/r", "main", "a.py"], "workspace": "contoso7-db"}',
      records.NotebookLink("/Shared/train_model", workspace="contoso7-db",
                           previous=("https://x/_git/r", "main", "a.py"))),
+    # git-integration's provider had no user name.
+    ("git-provider", "contoso7-db", '{"previous": "gitHub"}',
+     records.GitProvider("contoso7-db", previous="gitHub")),
     ("model", "contoso7-ml-dev/worst_regression",
      '{"name": "worst_regression", "workspace": "contoso7-ml-dev"}',
      records.Model("contoso7-ml-dev", "worst_regression")),

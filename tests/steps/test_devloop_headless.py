@@ -50,6 +50,7 @@ def test_the_whole_lab_runs_serves_tests_and_rolls_back(
     ran = lab("--all", "--headless", "--solve", "--values", str(answers), timeout=1500)
     assert ran.code == 0, ran.output[-4000:]
     assert "rows: 32561" in ran.output, "the notebook trained on the whole census file"
+    assert f"pulled {prefix} into /Repos/" in ran.output, "it ran from the Git folder"
     assert "MAE" in ran.output and "R²" in ran.output
     assert "test_run_returns_a_numeric_estimate" in ran.output, "the test table is shown"
     assert "model_class.py" in ran.output, "the coverage table is shown"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from labtui.targets.local import LocalTarget
+from labtui.targets.resources import GitCredential
 from tests.conftest import LabtuiRunner, labtui_env
 
 ORGANIZATION = "https://dev.azure.com/contoso7"
@@ -51,18 +52,27 @@ def test_rollback_keeps_a_project_that_existed_before(lab: LabtuiRunner) -> None
     target.close()
 
 
-def test_git_integration_rollback_restores_the_attendees_provider(
-        lab: LabtuiRunner, tmp_path: Path) -> None:
+DEVOPS_PAT = "devopspat0123456789abcdefghijklmnop"
+
+
+def _databricks_ready(lab: LabtuiRunner, tmp_path: Path) -> Path:
     answers = tmp_path / "answers.toml"
     answers.write_text('prefix = "contoso7"\n'
                        'tenant-id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\n'
                        'subscription-id = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"\n'
-                       'databricks-token = "dapi0123456789abcdef0123456789abcdef-1"\n')
+                       'databricks-token = "dapi0123456789abcdef0123456789abcdef-1"\n'
+                       f'devops-token = "{DEVOPS_PAT}"\n')
     ready = lab("--step", "databricks", "--env", "dev", "--with-requires", "--headless",
                 "--values", str(answers))
     assert ready.code == 0, ready.output
+    return answers
+
+
+def test_git_integration_rollback_restores_the_attendees_provider(
+        lab: LabtuiRunner, tmp_path: Path) -> None:
+    _databricks_ready(lab, tmp_path)
     target = LocalTarget(lab.workspace)
-    target.databricks.set_git_provider("contoso7-adb-dev", "gitHub")
+    target.databricks.set_git_provider("contoso7-adb-dev", GitCredential("gitHub", "ada-gh"))
     target.close()
 
     for _ in range(2):  # a rerun must not forget what was there before
@@ -70,11 +80,90 @@ def test_git_integration_rollback_restores_the_attendees_provider(
         assert ran.code == 0, ran.output
     rolled = lab("--step", "git-integration", "--rollback", "--headless")
     assert rolled.code == 0, rolled.output
+    assert "if it had a token, enter it again" in rolled.output
 
     target = LocalTarget(lab.workspace)
     databricks = target.databricks
-    assert databricks.git_provider("contoso7-adb-dev") == "gitHub"
-    assert databricks.notebook_link("contoso7-adb-dev", "/Shared/Project_One/train_model") is None
+    assert databricks.git_provider("contoso7-adb-dev") == GitCredential("gitHub", "ada-gh")
+    assert databricks.git_folders("contoso7-adb-dev") == [], "the Git folder is deleted"
+    target.close()
+
+
+def test_git_integration_clones_a_git_folder_on_the_branch_with_the_credential(
+        lab: LabtuiRunner, tmp_path: Path) -> None:
+    """The credential carries the DevOps token (kept sealed, never shown); the Git folder at
+    /Repos/<user>/<repository> is on the attendee's branch, and the notebook in it is the file
+    the branch holds; a commit pushed to the branch reaches it on the next update."""
+    import subprocess
+
+    _databricks_ready(lab, tmp_path)
+    ran = lab("--step", "git-integration", "--with-requires", "--headless",
+              "--set", "git-username=ada@contoso.com")
+    assert ran.code == 0, ran.output
+    assert "Git credential: azureDevOpsServices as ada@contoso.com with your personal" in (
+        ran.output)
+    target = LocalTarget(lab.workspace)
+    databricks = target.databricks
+    assert databricks.git_provider("contoso7-adb-dev") == GitCredential(
+        "azureDevOpsServices", "ada@contoso.com")
+    folder = databricks.git_folder("contoso7-adb-dev", "/Repos/ada@contoso.com/contoso7-mlops")
+    repo = target.devops.get_repository("contoso7", "contoso7-mlops", "contoso7-mlops")
+    assert (folder.url, folder.branch) == (repo.web_url, "contoso7")
+    assert folder.head_commit == target.devops.branches(repo)["contoso7"]
+    notebook = "/Repos/ada@contoso.com/contoso7-mlops/Project_One/notebooks/train_model"
+    clone = lab.workspace / "repos" / "contoso7-mlops"
+    on_branch = (clone / "Project_One" / "notebooks" / "train_model.py").read_text()
+    assert databricks.notebook_source("contoso7-adb-dev", notebook) == on_branch
+    target.close()
+
+    verified = lab("--step", "git-integration", "--verify", "--headless")
+    assert verified.code == 0, verified.output
+    assert "/Repos/ada@contoso.com/contoso7-mlops on contoso7 at" in verified.output
+
+    # The token is a secret: not in what labtui printed, its state or the journal.
+    assert DEVOPS_PAT not in ran.output + verified.output
+    for stored in lab.workspace.rglob("*"):
+        if stored.is_file() and stored.suffix in (".db", ".json", ".jsonl", ".log", ".toml"):
+            assert DEVOPS_PAT.encode() not in stored.read_bytes(), stored
+
+    env = {**lab.env, "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
+           "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com"}
+    path = clone / "Project_One" / "notebooks" / "train_model.py"
+    path.write_text(on_branch + "\n# tried a new feature\n")
+    for args in (["commit", "-qam", "works"], ["push", "-q", "origin", "contoso7"]):
+        subprocess.run(["git", *args], cwd=clone, env=env, check=True, timeout=60)
+    target = LocalTarget(lab.workspace)
+    pulled = target.databricks.update_git_folder("contoso7-adb-dev", folder.path, "contoso7")
+    assert pulled.head_commit != folder.head_commit
+    assert target.databricks.notebook_source("contoso7-adb-dev", notebook).endswith(
+        "# tried a new feature\n")
+    target.close()
+
+
+def test_rollback_undoes_what_an_older_git_integration_journaled(
+        lab: LabtuiRunner, tmp_path: Path) -> None:
+    """Entries in the shapes labtui wrote before Git folders: the provider without a user
+    name, and the single notebook's link (nothing left to unlink: the rollback says so)."""
+    import sqlite3
+    import time
+
+    _databricks_ready(lab, tmp_path)
+    target = LocalTarget(lab.workspace)
+    target.databricks.set_git_provider("contoso7-adb-dev",
+                                       GitCredential("azureDevOpsServices", "contoso7"))
+    target.close()
+    with sqlite3.connect(lab.workspace / "state.db") as db:
+        for kind, ref, undo in (
+                ("git-provider", "contoso7-adb-dev", '{"previous": "gitHub"}'),
+                ("notebook-link", "/Shared/Project_One/train_model",
+                 '{"previous": [], "workspace": "contoso7-adb-dev"}')):
+            db.execute("INSERT INTO journal (step, env, kind, ref, undo, created) VALUES "
+                       "('git-integration', 'dev', ?, ?, ?, ?)", (kind, ref, undo, time.time()))
+    rolled = lab("--step", "git-integration", "--rollback", "--headless")
+    assert rolled.code == 0, rolled.output
+    assert "notebooks run from Git folders now, so there is no link to undo" in rolled.output
+    target = LocalTarget(lab.workspace)
+    assert target.databricks.git_provider("contoso7-adb-dev") == GitCredential("gitHub")
     target.close()
 
 

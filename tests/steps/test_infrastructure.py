@@ -25,6 +25,11 @@ KV_URI = "https://contoso7-kv-dev.vault.azure.net/"
 KV_PIPELINE_URI = "https://contoso7-kv-pipeline.vault.azure.net/"
 
 
+CONTOSO7DLDEV_DFS = "https://contoso7dldev.dfs.core.windows.net/"
+CONTOSO7DLPIPELINE_DFS = "https://contoso7dlpipeline.dfs.core.windows.net/"
+"""The accounts' DFS endpoints: how the data lake's data plane is addressed."""
+
+
 def test_section_creates_what_the_lab_describes(lab: Lab) -> None:
     lab.run_section()
     target = lab.target
@@ -34,7 +39,7 @@ def test_section_creates_what_the_lab_describes(lab: Lab) -> None:
         target.ref("contoso7-db-dev", STORAGE_ACCOUNTS, "contoso7dldev"))
     assert (account.kind, account.access_tier, account.hierarchical_namespace) == (
         "StorageV2", "Cool", True)
-    assert target.datalake.file_systems("contoso7dldev") == ["datalake"]
+    assert target.datalake.file_systems(CONTOSO7DLDEV_DFS) == ["datalake"]
     workspace = target.databricks.get_workspace(
         target.ref("contoso7-db-dev", DATABRICKS_WORKSPACES, "contoso7-adb-dev"))
     assert workspace.sku == "premium"
@@ -43,7 +48,7 @@ def test_section_creates_what_the_lab_describes(lab: Lab) -> None:
     libraries = {s.library for s in target.databricks.cluster_libraries(
         "contoso7-adb-dev", cluster.cluster_id)}
     assert Library("pypi", "azureml-sdk") in libraries
-    csv = target.datalake.read("contoso7dlpipeline", "datalake", "AdultCensusIncome.csv")
+    csv = target.datalake.read(CONTOSO7DLPIPELINE_DFS, "datalake", "AdultCensusIncome.csv")
     assert csv.splitlines()[0].decode() == HEADER
     assert lab.output("upload-data", "dev", "rows") == "32561"
 
@@ -182,7 +187,7 @@ def test_service_principal_gets_acl_default_acl_and_role(lab: Lab) -> None:
     for step in (infra.ResourceGroups, infra.DataLake, infra.ServicePrincipal):
         lab.run(step, "dev")
     object_id = lab.output("service-principal", "dev", "sp-object-id")
-    acl = lab.target.datalake.get_acl("contoso7dldev", "datalake")
+    acl = lab.target.datalake.get_acl(CONTOSO7DLDEV_DFS, "datalake")
     assert AclEntry("access", "user", object_id, "rwx") in acl
     assert AclEntry("default", "user", object_id, "rwx") in acl
     account = lab.target.datalake.get_account(
@@ -196,8 +201,8 @@ def test_service_principal_gets_acl_default_acl_and_role(lab: Lab) -> None:
     assert lab.output("service-principal", "dev", "sp-token-endpoint") == (
         f"https://login.microsoftonline.com/{lab.answers['tenant-id']}/oauth2/token")
     # Files uploaded later inherit the default ACL, as in ADLS Gen2.
-    lab.target.datalake.upload("contoso7dldev", "datalake", "raw/new.csv", b"a, b\n1, 2\n")
-    inherited = lab.target.datalake.get_acl("contoso7dldev", "datalake", "raw/new.csv")
+    lab.target.datalake.upload(CONTOSO7DLDEV_DFS, "datalake", "raw/new.csv", b"a, b\n1, 2\n")
+    inherited = lab.target.datalake.get_acl(CONTOSO7DLDEV_DFS, "datalake", "raw/new.csv")
     assert AclEntry("access", "user", object_id, "rwx") in inherited
 
 
@@ -218,7 +223,7 @@ def test_upload_offline_falls_back_to_a_generated_sample(lab: Lab) -> None:
     lab.run(infra.ResourceGroups, "dev")
     lab.run(infra.DataLake, "dev")
     lab.run(infra.UploadData, "dev")
-    data = lab.target.datalake.read("contoso7dldev", "datalake", "AdultCensusIncome.csv")
+    data = lab.target.datalake.read(CONTOSO7DLDEV_DFS, "datalake", "AdultCensusIncome.csv")
     lines = data.decode().splitlines()
     assert lines[0] == HEADER and len(lines) == 2001
     first = lines[1].split(", ")
@@ -236,8 +241,8 @@ def test_upload_verify_catches_a_truncated_file(lab: Lab) -> None:
     for step in (infra.ResourceGroups, infra.DataLake, infra.UploadData):
         lab.run(step, "dev")
     lake = lab.target.datalake
-    data = lake.read("contoso7dldev", "datalake", "AdultCensusIncome.csv")
-    lake.upload("contoso7dldev", "datalake", "AdultCensusIncome.csv",
+    data = lake.read(CONTOSO7DLDEV_DFS, "datalake", "AdultCensusIncome.csv")
+    lake.upload(CONTOSO7DLDEV_DFS, "datalake", "AdultCensusIncome.csv",
                 b"\n".join(data.splitlines()[:100]))
     (failed,) = infra.UploadData().verify(lab.ctx(infra.UploadData, "dev")).failed
     assert failed.name == "rows" and "99 rows, 32,561 were uploaded" in failed.message
@@ -251,7 +256,7 @@ def test_upload_rejects_a_data_file_that_is_not_the_lab_file(lab: Lab, tmp_path:
         lab.run(step, "dev")
     with pytest.raises(StepError, match=r"wrong\.csv is not the lab's AdultCensusIncome\.csv"):
         infra.UploadData().run(lab.ctx(infra.UploadData, "dev"))
-    assert lab.target.datalake.list_files("contoso7dldev", "datalake") == []
+    assert lab.target.datalake.list_files(CONTOSO7DLDEV_DFS, "datalake") == []
 
 
 def test_cli_profile_of_another_workspace_is_not_overwritten(lab: Lab, tmp_path: Path) -> None:
@@ -501,3 +506,27 @@ def test_secrets_reads_and_removals_each_wait_on_one_round_trip(
     assert meeting["arrived"] == 2 * len(infra.Secrets.LAB_SECRETS), "removed, then purged"
     assert lab.journal(infra.Secrets, "dev") == []
     assert lab.target.vault.list_secrets(KV_URI) == []
+
+
+def test_records_journaled_with_the_account_name_still_undo(lab: Lab) -> None:
+    """Entries written before the data lake was addressed by its DFS endpoint name the
+    account: the rollback finds the endpoint and removes what they name."""
+    import sqlite3
+    import time
+
+    for step in (infra.ResourceGroups, infra.DataLake, infra.UploadData):
+        lab.run(step, "dev")
+    entries = lab.journal(infra.UploadData, "dev")
+    assert [e.record.account for e in entries if e.kind == "datalake-file"] == [
+        CONTOSO7DLDEV_DFS], "today's entries name the endpoint"
+    with sqlite3.connect(lab.path / "state.db") as db:
+        db.execute("UPDATE journal SET undo = ? WHERE kind = 'datalake-file'",
+                   ('{"account": "contoso7dldev", "file_system": "datalake"}',))
+        db.execute("INSERT INTO journal (step, env, kind, ref, undo, created) VALUES "
+                   "('upload-data', 'dev', 'file-system', 'raw', ?, ?)",
+                   ('{"account": "contoso7dldev"}', time.time()))
+    lab.target.datalake.create_file_system(CONTOSO7DLDEV_DFS, "raw")
+    lab.rollback(infra.UploadData, "dev")
+    lake = lab.target.datalake
+    assert lake.list_files(CONTOSO7DLDEV_DFS, "datalake") == []
+    assert lake.file_systems(CONTOSO7DLDEV_DFS) == ["datalake"]

@@ -58,7 +58,8 @@ def test_a_forced_plan_of_a_trained_model_says_it_trains_again(tmp_path: Path) -
     assert forced.code == 0, forced.output
     assert "+ create model version worst_regression (trained again, after version 1: the " \
            "notebook trains on cluster contoso7-dev" in forced.output
-    assert "create notebook /Shared/Project_One/train_model" in forced.output
+    assert "create git folder /Repos/contoso7/contoso7-mlops (git-integration clones the " \
+           "repository into contoso7-adb-dev first)" in forced.output
     assert "tagged state=dev, created_by=dev" in forced.output
     assert "nothing to do" not in forced.output
 
@@ -77,7 +78,7 @@ def test_plans_name_resources_never_checks(lab: Lab) -> None:
                                 "Project_One-Tests" / "test_model.py").resolve())
     assert _shown(TestImage().plan(lab.ctx(TestImage, "dev"))) == [("create", "test image")]
     trained = TrainModel().plan(lab.ctx(TrainModel, "dev"))
-    assert _shown(trained) == [("create", "notebook"), ("create", "model version")]
+    assert _shown(trained) == [("create", "git folder"), ("create", "model version")]
 
     lab.run_section(("dev",))
     for step in (infra.UploadData, infra.ServicePrincipal):

@@ -1,11 +1,12 @@
 """Local Databricks: workspace and cluster records, cluster libraries, secret scopes, personal
-access tokens and the CLI profiles in `.databrickscfg`.
+access tokens, notebooks, the user's Git credential and Git folders.
 
 Tokens are kept as SHA-256 hashes only (enough to accept one, never enough to show it): a
 token is 128 random bits, so a plain hash is as safe as a slow one would be.
 
 A Key Vault-backed scope holds no secrets of its own: it reads the vault live, so a secret added
-to the vault later is visible through the scope, as in Azure.
+to the vault later is visible through the scope, as in Azure. The Git credential's token is
+sealed with the vault key, as the vaults' secrets are.
 """
 
 from __future__ import annotations
@@ -33,9 +34,15 @@ from labtui.targets.base import (
     SecretScope,
     TargetError,
 )
+from labtui.targets.local.git_clones import GitClone
 from labtui.targets.local.sandbox import LocalPort, Sandbox, with_latency
 from labtui.targets.local.vault import LocalVault
-from labtui.targets.resources import DATABRICKS_WORKSPACES, ResourceRef
+from labtui.targets.resources import (
+    DATABRICKS_WORKSPACES,
+    GitCredential,
+    GitFolder,
+    ResourceRef,
+)
 
 if TYPE_CHECKING:
     from labtui.targets.local.notebooks import NotebookHost
@@ -43,6 +50,9 @@ if TYPE_CHECKING:
 LOCAL_HOST_SUFFIX = "labtui.localhost"
 """Where local workspaces pointed before they served their REST API (`https://adb-<id>.` +
 this): no name server resolves it, so a profile holding such a host is rewritten."""
+
+NOTEBOOK_HEADER = "# Databricks notebook source"
+"""How a Python file that Databricks shows as a notebook starts."""
 
 PROFILE_RETRY_SECONDS = 5
 """How long databricks-sdk retries a call through a local profile: long enough for a 429 or
@@ -76,6 +86,11 @@ def _scope(row: sqlite3.Row) -> SecretScope:
         "AZURE_KEYVAULT" if row["backend"] == "AZURE_KEYVAULT" else "DATABRICKS"
     )
     return SecretScope(row["name"], backend, row["vault_uri"], row["vault_id"])
+
+
+def _git_folder(row: sqlite3.Row) -> GitFolder:
+    return GitFolder(str(row["path"]), str(row["url"]), str(row["provider"]), str(row["branch"]),
+                     str(row["head"]))
 
 
 def _new_cluster_id() -> str:
@@ -409,11 +424,13 @@ class LocalDatabricks(LocalPort, Databricks):
             )
 
     def notebook_source(self, workspace: str, path: str) -> str:
+        name = self._workspace_row(workspace)["name"]
         rows = self._sandbox.query(
-            "SELECT source FROM notebooks WHERE workspace = ? AND path = ?",
-            (self._workspace_row(workspace)["name"], path),
-        )
+            "SELECT source FROM notebooks WHERE workspace = ? AND path = ?", (name, path))
         if not rows or rows[0]["source"] is None:
+            in_folder = self._git_folder_source(name, path)
+            if in_folder is not None:
+                return in_folder
             raise NotFound(f"notebook {path} does not exist in workspace {workspace}")
         return str(rows[0]["source"])
 
@@ -442,17 +459,6 @@ class LocalDatabricks(LocalPort, Databricks):
             "ORDER BY path", (self._workspace_row(workspace)["name"],))
         return [str(row["path"]) for row in rows]
 
-    def links(self, workspace: str) -> dict[str, tuple[str, str, str]]:
-        """Every linked path of the workspace → (repo_url, branch, repo_path).
-
-        Raises NotFound (workspace).
-        """
-        rows = self._sandbox.query(
-            "SELECT path, link_url, link_branch, link_path FROM notebooks WHERE workspace = ? "
-            "AND link_url IS NOT NULL ORDER BY path", (self._workspace_row(workspace)["name"],))
-        return {str(r["path"]): (str(r["link_url"]), str(r["link_branch"]), str(r["link_path"]))
-                for r in rows}
-
     def set_setting(self, workspace: str, key: str, value: str | None) -> None:
         """Keep (or forget, with None) one of the workspace's settings (the Git credential's
         user name, a repo's provider …). Raises NotFound."""
@@ -473,55 +479,96 @@ class LocalDatabricks(LocalPort, Databricks):
         )
         return str(rows[0]["value"]) if rows else None
 
-    def set_git_provider(self, workspace: str, provider: str | None) -> None:
+    def set_git_provider(self, workspace: str, credential: GitCredential | None) -> None:
         with self._sandbox.transaction() as conn:
             name = self._workspace_row(workspace, conn)["name"]
-            if provider is None:
-                conn.execute("DELETE FROM workspace_settings WHERE workspace = ? AND "
-                             "key = 'git-provider'", (name,))
-            else:
-                conn.execute("INSERT OR REPLACE INTO workspace_settings "
-                             "VALUES (?, 'git-provider', ?)", (name, provider))
+            if credential is None:
+                conn.execute("DELETE FROM git_credentials WHERE workspace = ?", (name,))
+                return
+            token = (self._sandbox.encrypt(credential.token) if credential.token is not None
+                     else None)
+            conn.execute("INSERT OR REPLACE INTO git_credentials VALUES (?, ?, ?, ?)",
+                         (name, credential.provider, credential.username, token))
 
-    def git_provider(self, workspace: str) -> str | None:
+    def git_provider(self, workspace: str) -> GitCredential | None:
         rows = self._sandbox.query(
-            "SELECT value FROM workspace_settings WHERE workspace = ? AND key = 'git-provider'",
+            "SELECT provider, username FROM git_credentials WHERE workspace = ?",
             (self._workspace_row(workspace)["name"],),
         )
-        return str(rows[0]["value"]) if rows else None
+        return GitCredential(str(rows[0]["provider"]), str(rows[0]["username"])) if rows else None
 
-    def link_notebook(self, workspace: str, path: str, repo_url: str, branch: str,
-                      repo_path: str) -> None:
+    def _clone(self, workspace: str, path: str, url: str) -> GitClone:
+        digest = hashlib.sha256(path.encode("utf-8")).hexdigest()[:16]
+        return GitClone(self._sandbox.folder("databricks", workspace.lower(), "repos") /
+                        f"{digest}.git", url)
+
+    def create_git_folder(self, workspace: str, path: str, url: str,
+                          provider: str) -> GitFolder:
+        name = self._workspace_row(workspace)["name"]
+        try:
+            found = self.git_folder(name, path)
+        except NotFound:
+            pass
+        else:
+            if found.url != url:
+                raise Conflict(f"Git folder {path} is a clone of {found.url}, not {url}")
+            return found
+        if path in self.notebooks(name):
+            raise Conflict(f"{path} is a notebook, not a Git folder")
+        clone = self._clone(name, path, url)
+        clone.fetch()
+        branch = clone.default_branch()
+        head = clone.head(branch)
         with self._sandbox.transaction() as conn:
-            name = self._workspace_row(workspace, conn)["name"]
-            conn.execute(
-                "INSERT INTO notebooks (workspace, path, link_url, link_branch, link_path) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace, path) DO UPDATE SET "
-                "link_url = excluded.link_url, link_branch = excluded.link_branch, "
-                "link_path = excluded.link_path",
-                (name, path, repo_url, branch, repo_path),
-            )
+            conn.execute("INSERT OR REPLACE INTO git_folders VALUES (?, ?, ?, ?, ?, ?)",
+                         (name, path, url, provider, branch, head))
+        return GitFolder(path, url, provider, branch, head)
 
-    def notebook_link(self, workspace: str, path: str) -> tuple[str, str, str] | None:
+    def update_git_folder(self, workspace: str, path: str, branch: str) -> GitFolder:
+        found = self.git_folder(workspace, path)
+        clone = self._clone(workspace, path, found.url)
+        clone.fetch()
+        head = clone.head(branch)
+        with self._sandbox.transaction() as conn:
+            conn.execute("UPDATE git_folders SET branch = ?, head = ? WHERE workspace = ? "
+                         "AND path = ?", (branch, head, workspace, path))
+        return GitFolder(path, found.url, found.provider, branch, head)
+
+    def git_folder(self, workspace: str, path: str) -> GitFolder:
         rows = self._sandbox.query(
-            "SELECT link_url, link_branch, link_path FROM notebooks WHERE workspace = ? "
-            "AND path = ? AND link_url IS NOT NULL",
-            (self._workspace_row(workspace)["name"], path),
-        )
+            "SELECT * FROM git_folders WHERE workspace = ? AND path = ?",
+            (self._workspace_row(workspace)["name"], path.rstrip("/")))
         if not rows:
-            return None
-        return (str(rows[0]["link_url"]), str(rows[0]["link_branch"]),
-                str(rows[0]["link_path"]))
+            raise NotFound(f"Git folder {path} does not exist in workspace {workspace}")
+        return _git_folder(rows[0])
 
-    def unlink_notebook(self, workspace: str, path: str) -> bool:
+    def git_folders(self, workspace: str) -> list[GitFolder]:
+        rows = self._sandbox.query("SELECT * FROM git_folders WHERE workspace = ? ORDER BY path",
+                                   (self._workspace_row(workspace)["name"],))
+        return [_git_folder(row) for row in rows]
+
+    def delete_git_folder(self, workspace: str, path: str) -> bool:
         with self._sandbox.transaction() as conn:
-            changed = conn.execute(
-                "UPDATE notebooks SET link_url = NULL, link_branch = NULL, link_path = NULL "
-                "WHERE workspace = ? AND path = ? AND link_url IS NOT NULL", (workspace, path),
-            ).rowcount
-            conn.execute("DELETE FROM notebooks WHERE workspace = ? AND path = ? AND "
-                         "source IS NULL AND link_url IS NULL", (workspace, path))
-            return bool(changed)
+            deleted = conn.execute("DELETE FROM git_folders WHERE workspace = ? AND path = ?",
+                                   (workspace, path)).rowcount
+        if deleted:
+            digest = hashlib.sha256(path.encode("utf-8")).hexdigest()[:16]
+            self._sandbox.remove_folder("databricks", workspace.lower(), "repos",
+                                        f"{digest}.git")
+        return bool(deleted)
+
+    def _git_folder_source(self, workspace: str, path: str) -> str | None:
+        """The notebook at `path` inside one of the workspace's Git folders, or None."""
+        for folder in self.git_folders(workspace):
+            if not path.startswith(folder.path + "/"):
+                continue
+            inside = path[len(folder.path) + 1:]
+            clone = self._clone(workspace, folder.path, folder.url)
+            for candidate in (f"{inside}.py", inside):
+                text = clone.read(folder.head_commit, candidate)
+                if text is not None and text.startswith(NOTEBOOK_HEADER):
+                    return text
+        return None
 
     def run_notebook(
         self,

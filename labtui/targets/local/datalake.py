@@ -1,8 +1,11 @@
 """Local data lake: a folder per file system, with POSIX ACLs (access and default) in sandbox.db.
 
-`sandbox/datalake/<account>/<file system>/<path>` holds the files. The abfss URI of a file
-system (abfss://datalake@ACCOUNT.dfs.core.windows.net) resolves to its folder with `resolve`, so
-the local notebook runner reads the same paths the lab's notebook mounts.
+`sandbox/datalake/<account>/<file system>/<path>` holds the files. The data plane's calls are
+addressed by the account's DFS endpoint (https://ACCOUNT.dfs.core.windows.net), as
+`DataLakeServiceClient(account_url=…)` addresses them; the sandbox maps it back to its account.
+The abfss URI of a file system (abfss://datalake@ACCOUNT.dfs.core.windows.net) resolves to its
+folder with `resolve`, so the local notebook runner reads the same paths the lab's notebook
+mounts.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from labtui.targets.base import (
 from labtui.targets.local.sandbox import LocalPort, copy_private, with_latency, write_private
 from labtui.targets.resources import STORAGE_ACCOUNTS, ResourceRef
 
+_ENDPOINT = re.compile(r"^https://([A-Za-z0-9]{3,24})\.dfs\.core\.windows\.net/?$")
 _ABFSS = re.compile(r"^abfss://([^@/]+)@([a-z0-9]+)\.dfs\.core\.windows\.net(/.*)?$")
 
 ROOT_ACL = (("user", "rwx"), ("group", "r-x"), ("other", "---"))
@@ -113,12 +117,13 @@ class LocalDataLake(LocalPort, DataLake):
             kind=row["kind"],
             access_tier=row["access_tier"],
             hierarchical_namespace=bool(row["hns"]),
-            dfs_endpoint=f"https://{name}.dfs.core.windows.net/",
+            dfs_endpoint=dfs_endpoint(name),
         )
 
     # --- file systems --------------------------------------------------------------------
 
-    def create_file_system(self, account: str, name: str) -> None:
+    def create_file_system(self, endpoint: str, name: str) -> None:
+        account = account_name(endpoint)
         self._account_row(account)
         with self._sandbox.transaction() as conn:
             created = conn.execute(
@@ -129,14 +134,16 @@ class LocalDataLake(LocalPort, DataLake):
                 _insert_base_acl(conn, account.lower(), name, "", ROOT_ACL)
         self._sandbox.folder("datalake", account.lower(), name)
 
-    def file_systems(self, account: str) -> list[str]:
+    def file_systems(self, endpoint: str) -> list[str]:
+        account = account_name(endpoint)
         self._account_row(account)
         rows = self._sandbox.query(
             "SELECT name FROM file_systems WHERE account = ? ORDER BY name", (account.lower(),)
         )
         return [row["name"] for row in rows]
 
-    def delete_file_system(self, account: str, name: str) -> bool:
+    def delete_file_system(self, endpoint: str, name: str) -> bool:
+        account = account_name(endpoint)
         with self._sandbox.transaction() as conn:
             removed = conn.execute(
                 "DELETE FROM file_systems WHERE account = ? AND name = ?", (account.lower(), name)
@@ -148,8 +155,9 @@ class LocalDataLake(LocalPort, DataLake):
     # --- files ---------------------------------------------------------------------------
 
     def upload(
-        self, account: str, file_system: str, path: str, source: Path | bytes
+        self, endpoint: str, file_system: str, path: str, source: Path | bytes
     ) -> DataLakeFile:
+        account = account_name(endpoint)
         clean = _clean(path)
         if not clean:
             raise TargetError("a data lake file needs a name (got the file system's root)")
@@ -174,13 +182,15 @@ class LocalDataLake(LocalPort, DataLake):
                     raise NotFound(f"the file {source} does not exist") from None
         return DataLakeFile(clean, target.stat().st_size)
 
-    def read(self, account: str, file_system: str, path: str) -> bytes:
+    def read(self, endpoint: str, file_system: str, path: str) -> bytes:
+        account = account_name(endpoint)
         target = self._fs_root(account, file_system) / _clean(path)
         if not target.is_file():
-            raise NotFound(f"{self.uri(account, file_system)}/{_clean(path)} does not exist")
+            raise NotFound(f"{_abfss(account, file_system)}/{_clean(path)} does not exist")
         return target.read_bytes()
 
-    def list_files(self, account: str, file_system: str, prefix: str = "") -> list[DataLakeFile]:
+    def list_files(self, endpoint: str, file_system: str, prefix: str = "") -> list[DataLakeFile]:
+        account = account_name(endpoint)
         root = self._fs_root(account, file_system)
         base = root / _clean(prefix)
         if not base.exists():
@@ -192,7 +202,8 @@ class LocalDataLake(LocalPort, DataLake):
             if not p.name.endswith(".part")
         ]
 
-    def delete_file(self, account: str, file_system: str, path: str) -> bool:
+    def delete_file(self, endpoint: str, file_system: str, path: str) -> bool:
+        account = account_name(endpoint)
         clean = _clean(path)
         try:
             target = self._fs_root(account, file_system) / clean
@@ -212,7 +223,8 @@ class LocalDataLake(LocalPort, DataLake):
 
     # --- ACLs ----------------------------------------------------------------------------
 
-    def get_acl(self, account: str, file_system: str, path: str = "") -> list[AclEntry]:
+    def get_acl(self, endpoint: str, file_system: str, path: str = "") -> list[AclEntry]:
+        account = account_name(endpoint)
         clean = self._existing_path(account, file_system, path)
         rows = self._sandbox.query(
             "SELECT scope, kind, principal, permissions FROM acl_entries "
@@ -227,8 +239,9 @@ class LocalDataLake(LocalPort, DataLake):
         ]
 
     def update_acl(
-        self, account: str, file_system: str, path: str, entries: Sequence[AclEntry]
+        self, endpoint: str, file_system: str, path: str, entries: Sequence[AclEntry]
     ) -> None:
+        account = account_name(endpoint)
         clean = self._existing_path(account, file_system, path)
         for entry in entries:
             if not re.fullmatch(r"[r-][w-][x-]", entry.permissions):
@@ -243,7 +256,8 @@ class LocalDataLake(LocalPort, DataLake):
                 ],
             )
 
-    def remove_acl(self, account: str, file_system: str, path: str, principal: str) -> bool:
+    def remove_acl(self, endpoint: str, file_system: str, path: str, principal: str) -> bool:
+        account = account_name(endpoint)
         if not principal:
             raise TargetError("only named users and groups can be removed from an ACL")
         with self._sandbox.transaction() as conn:
@@ -293,8 +307,32 @@ class LocalDataLake(LocalPort, DataLake):
     def _existing_path(self, account: str, file_system: str, path: str) -> str:
         clean = _clean(path)
         if not (self._fs_root(account, file_system) / clean).exists():
-            raise NotFound(f"{self.uri(account, file_system)}/{clean} does not exist")
+            raise NotFound(f"{_abfss(account, file_system)}/{clean} does not exist")
         return clean
+
+
+def dfs_endpoint(account: str) -> str:
+    """The DFS endpoint of a storage account: https://NAME.dfs.core.windows.net/."""
+    return f"https://{account.lower()}.dfs.core.windows.net/"
+
+
+def account_name(endpoint: str) -> str:
+    """The storage account a DFS endpoint (https://NAME.dfs.core.windows.net, with or without
+    the trailing slash) names: how the data plane's calls find their account.
+
+    Raises:
+        TargetError: `endpoint` is not a DFS endpoint.
+    """
+    match = _ENDPOINT.match(endpoint.strip())
+    if match is None:
+        shown = " ".join(endpoint.split())[:120]
+        raise TargetError(f"{shown!r} is not a data lake endpoint like "
+                          "https://NAME.dfs.core.windows.net")
+    return match.group(1).lower()
+
+
+def _abfss(account: str, file_system: str) -> str:
+    return f"abfss://{file_system}@{account}.dfs.core.windows.net"
 
 
 def _check_type(ref: ResourceRef) -> None:

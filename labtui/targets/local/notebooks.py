@@ -62,6 +62,7 @@ class NotebookHost:
         self._models = models
 
     def _mount(self, source: str, configs: Mapping[str, str]) -> Path:
+        from labtui.targets.local.datalake import dfs_endpoint
         from labtui.targets.local.notebook_runner import parse_abfss
 
         account, file_system, _ = parse_abfss(source)
@@ -77,7 +78,7 @@ class NotebookHost:
         if not self._principals.check_password(app_id, password):
             raise TargetError("the data lake refused the mount: the sp-password secret is not "
                               f"the password of {principal.display_name}")
-        acl = self._datalake.get_acl(account, file_system)
+        acl = self._datalake.get_acl(dfs_endpoint(account), file_system)
         allowed = any(entry.principal == principal.object_id and entry.scope == "access"
                       and entry.permissions[0] == "r" and entry.permissions[2] == "x"
                       for entry in acl)

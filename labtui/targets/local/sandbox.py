@@ -152,6 +152,23 @@ CREATE TABLE IF NOT EXISTS workspace_settings (
     value TEXT NOT NULL,
     PRIMARY KEY (workspace, key)
 );
+CREATE TABLE IF NOT EXISTS git_credentials (
+    workspace TEXT PRIMARY KEY COLLATE NOCASE
+        REFERENCES databricks_workspaces(name) ON DELETE CASCADE,
+    provider TEXT NOT NULL,
+    username TEXT NOT NULL,
+    token BLOB
+);
+CREATE TABLE IF NOT EXISTS git_folders (
+    workspace TEXT NOT NULL COLLATE NOCASE
+        REFERENCES databricks_workspaces(name) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    url TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    branch TEXT NOT NULL,
+    head TEXT NOT NULL,
+    PRIMARY KEY (workspace, path)
+);
 CREATE TABLE IF NOT EXISTS ml_workspaces (
     name TEXT PRIMARY KEY COLLATE NOCASE,
     resource_group TEXT NOT NULL REFERENCES resource_groups(name) ON DELETE CASCADE,
@@ -211,6 +228,7 @@ class Sandbox:
                 self._conn.execute("PRAGMA foreign_keys=ON")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
                 self._conn.executescript(SCHEMA)
+                _move_git_settings(self._conn)
                 self._conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
                     (str(SCHEMA_VERSION),),
@@ -369,7 +387,8 @@ class Sandbox:
 
     def _sealed_count(self) -> int:
         rows = self.query("SELECT (SELECT count(*) FROM secrets) + "
-                          "(SELECT count(*) FROM scope_secrets) AS n")
+                          "(SELECT count(*) FROM scope_secrets) + "
+                          "(SELECT count(*) FROM git_credentials WHERE token IS NOT NULL) AS n")
         return int(rows[0]["n"])
 
     def _key(self) -> Fernet:
@@ -459,6 +478,24 @@ def _delayed(method: Callable[..., T]) -> Callable[..., T]:
 def _make_private_dir(path: Path) -> None:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(path, 0o700)
+
+
+def _move_git_settings(conn: sqlite3.Connection) -> None:
+    """A sandbox that kept the Git provider and user name as workspace settings keeps them as
+    the workspace's Git credential (written only when there is something to move, so opening
+    a sandbox takes no write lock)."""
+    if conn.execute("SELECT 1 FROM workspace_settings WHERE key = 'git-provider' "
+                    "LIMIT 1").fetchone() is None:
+        return
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "INSERT OR IGNORE INTO git_credentials (workspace, provider, username) "
+            "SELECT s.workspace, s.value, coalesce((SELECT u.value FROM workspace_settings u "
+            "WHERE u.workspace = s.workspace AND u.key = 'git-username'), '') "
+            "FROM workspace_settings s WHERE s.key = 'git-provider'")
+        conn.execute("DELETE FROM workspace_settings WHERE key IN ('git-provider', "
+                     "'git-username')")
 
 
 def _touch_private(path: Path) -> None:

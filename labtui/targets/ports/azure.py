@@ -5,9 +5,9 @@ Control-plane calls (create, get, delete of an account, a vault, a workspace) ad
 resource as Azure Resource Manager does: by a `ResourceRef` (subscription, resource group,
 type, name; `Target.ref` builds one in the target's subscription), and what they return
 carries its `ref`. Data-plane calls are addressed as their SDKs address them: a vault's
-secrets by the vault's URI (`KeyVault.uri`). The data lake's file systems, files and ACLs are
-still addressed by the account's name and the model registry by the ML workspace's name
-(both unique where their data plane is reached).
+secrets by the vault's URI (`KeyVault.uri`), the data lake's file systems, files and ACLs by
+the account's DFS endpoint (`StorageAccount.dfs_endpoint`). The model registry is still
+addressed by the ML workspace's name (unique where its data plane is reached).
 """
 
 from __future__ import annotations
@@ -71,6 +71,11 @@ class ResourceGroups(ABC):
 class DataLake(ABC):
     """Storage accounts with a hierarchical namespace (ADLS Gen2): file systems, files, ACLs.
 
+    File systems, files and ACLs are addressed by the account's DFS endpoint
+    (`StorageAccount.dfs_endpoint`, https://NAME.dfs.core.windows.net/), as
+    `DataLakeServiceClient(account_url=…)` addresses them; an endpoint that names no account of
+    the target raises NotFound, one that is not an endpoint TargetError.
+
     Paths inside a file system use "/" and no leading slash ("AdultCensusIncome.csv",
     "raw/2019/data.csv"); "" or "/" is the file system's root directory.
     """
@@ -103,20 +108,21 @@ class DataLake(ABC):
         """Delete the account with its file systems; False if `ref` named nothing."""
 
     @abstractmethod
-    def create_file_system(self, account: str, name: str) -> None:
-        """Create a file system (container); existing is fine. Raises NotFound (account)."""
+    def create_file_system(self, endpoint: str, name: str) -> None:
+        """Create a file system (container) in the account whose DFS endpoint is `endpoint`;
+        existing is fine. Raises NotFound (account)."""
 
     @abstractmethod
-    def file_systems(self, account: str) -> list[str]:
+    def file_systems(self, endpoint: str) -> list[str]:
         """The account's file systems, sorted. Raises NotFound (account)."""
 
     @abstractmethod
-    def delete_file_system(self, account: str, name: str) -> bool:
+    def delete_file_system(self, endpoint: str, name: str) -> bool:
         """Delete a file system and its files; False if it did not exist."""
 
     @abstractmethod
     def upload(
-        self, account: str, file_system: str, path: str, source: Path | bytes
+        self, endpoint: str, file_system: str, path: str, source: Path | bytes
     ) -> DataLakeFile:
         """Write a file from a local file or bytes, replacing an existing one atomically.
 
@@ -127,24 +133,24 @@ class DataLake(ABC):
         """
 
     @abstractmethod
-    def read(self, account: str, file_system: str, path: str) -> bytes:
+    def read(self, endpoint: str, file_system: str, path: str) -> bytes:
         """A file's contents. Raises NotFound."""
 
     @abstractmethod
-    def list_files(self, account: str, file_system: str, prefix: str = "") -> list[DataLakeFile]:
+    def list_files(self, endpoint: str, file_system: str, prefix: str = "") -> list[DataLakeFile]:
         """Files (not directories) under `prefix`, recursively, sorted by path."""
 
     @abstractmethod
-    def delete_file(self, account: str, file_system: str, path: str) -> bool:
+    def delete_file(self, endpoint: str, file_system: str, path: str) -> bool:
         """Delete a file; False if it did not exist."""
 
     @abstractmethod
-    def get_acl(self, account: str, file_system: str, path: str = "") -> list[AclEntry]:
+    def get_acl(self, endpoint: str, file_system: str, path: str = "") -> list[AclEntry]:
         """The ACL of a path (access and default entries). Raises NotFound."""
 
     @abstractmethod
     def update_acl(
-        self, account: str, file_system: str, path: str, entries: Sequence[AclEntry]
+        self, endpoint: str, file_system: str, path: str, entries: Sequence[AclEntry]
     ) -> None:
         """Add or replace the given entries (matched by scope, kind, principal); keep others.
 
@@ -153,12 +159,20 @@ class DataLake(ABC):
         """
 
     @abstractmethod
-    def remove_acl(self, account: str, file_system: str, path: str, principal: str) -> bool:
+    def remove_acl(self, endpoint: str, file_system: str, path: str, principal: str) -> bool:
         """Remove every entry (access and default) of a principal; False if it had none."""
 
-    def uri(self, account: str, file_system: str) -> str:
-        """The abfss URI notebooks mount: abfss://FS@ACCOUNT.dfs.core.windows.net."""
-        return f"abfss://{file_system}@{account}.dfs.core.windows.net"
+    def dfs_endpoint(self, account: str) -> str:
+        """The DFS endpoint of the storage account named `account` (what
+        `StorageAccount.dfs_endpoint` holds, without a round trip): in Azure's public cloud
+        https://NAME.dfs.core.windows.net/."""
+        return f"https://{account.lower()}.dfs.core.windows.net/"
+
+    def uri(self, endpoint: str, file_system: str) -> str:
+        """The abfss URI notebooks mount: abfss://FS@ACCOUNT.dfs.core.windows.net, on the
+        host of the account's DFS endpoint."""
+        host = endpoint.strip().removeprefix("https://").rstrip("/")
+        return f"abfss://{file_system}@{host}"
 
 
 class Vault(ABC):

@@ -11,6 +11,8 @@ from labtui.targets.resources import (
     AccessToken,
     Cluster,
     DatabricksWorkspace,
+    GitCredential,
+    GitFolder,
     KeyVault,
     Library,
     LibraryStatus,
@@ -163,38 +165,58 @@ class Databricks(ABC):
 
     @abstractmethod
     def notebook_source(self, workspace: str, path: str) -> str:
-        """A notebook's source. Raises NotFound."""
+        """A notebook's source; inside a Git folder, the file (`<path>.py`) at the folder's
+        head commit. Raises NotFound."""
 
     @abstractmethod
     def delete_notebook(self, workspace: str, path: str) -> bool:
         """Delete a notebook; False if there was none."""
 
     @abstractmethod
-    def set_git_provider(self, workspace: str, provider: str | None) -> None:
-        """Set the user's Git provider (User Settings → Git Integration), or clear it with
-        None. Raises NotFound."""
+    def set_git_provider(self, workspace: str, credential: GitCredential | None) -> None:
+        """Set the user's Git credential (User Settings → Git Integration: provider, user name
+        and the provider's personal access token), replacing the one there, or remove it with
+        None. The token is kept as a secret: never returned, logged or shown.
 
-    @abstractmethod
-    def git_provider(self, workspace: str) -> str | None:
-        """The user's Git provider, or None if not set. Raises NotFound (workspace)."""
-
-    @abstractmethod
-    def link_notebook(self, workspace: str, path: str, repo_url: str, branch: str,
-                      repo_path: str) -> None:
-        """Link the notebook at `path` to `repo_path` on `branch` of a git repository.
-
-        Raises:
-            NotFound: the workspace does not exist.
+        Raises NotFound (workspace).
         """
 
     @abstractmethod
-    def notebook_link(self, workspace: str, path: str) -> tuple[str, str, str] | None:
-        """(repo_url, branch, repo_path) of a linked notebook, or None. Raises NotFound
-        (workspace)."""
+    def git_provider(self, workspace: str) -> GitCredential | None:
+        """The user's Git credential without its token, or None if none is set. Raises
+        NotFound (workspace)."""
 
     @abstractmethod
-    def unlink_notebook(self, workspace: str, path: str) -> bool:
-        """Remove a notebook's link; False if it had none."""
+    def create_git_folder(self, workspace: str, path: str, url: str,
+                          provider: str) -> GitFolder:
+        """Clone the repository at `url` into a Git folder at `path` (`/Repos/<user>/<name>`),
+        checked out on its default branch, as the Repos API's create does; a folder already
+        there with the same `url` is returned as it is.
+
+        Raises:
+            NotFound: the workspace does not exist.
+            Conflict: `path` holds another repository, or a notebook or folder.
+            TargetError: the repository cannot be read (no such URL, or it has no commits).
+        """
+
+    @abstractmethod
+    def update_git_folder(self, workspace: str, path: str, branch: str) -> GitFolder:
+        """Check the folder out on `branch` and pull its newest commit (the Repos API's
+        update). Raises NotFound (the workspace, the folder, or the branch in its repository).
+        """
+
+    @abstractmethod
+    def git_folder(self, workspace: str, path: str) -> GitFolder:
+        """The Git folder at `path`. Raises NotFound (workspace or folder)."""
+
+    @abstractmethod
+    def git_folders(self, workspace: str) -> list[GitFolder]:
+        """The workspace's Git folders, sorted by path. Raises NotFound (workspace)."""
+
+    @abstractmethod
+    def delete_git_folder(self, workspace: str, path: str) -> bool:
+        """Delete a Git folder (the repository it cloned is untouched); False if there was
+        none at `path`."""
 
     @abstractmethod
     def run_notebook(
@@ -211,6 +233,7 @@ class Databricks(ABC):
         """Run a notebook on a cluster as a one-time job, streaming each cell's output to `log`
         and `progress(cell, cells, title)`; returns the finished run with the notebook's exit
         value (`dbutils.notebook.exit`), the only way its results reach the caller.
+        A notebook inside a Git folder runs as the folder's head commit has it.
         As on Databricks, the notebook's MLflow runs go to the experiment named after its
         `path`, in the ML workspace its `data-lake` secret scope names.
 

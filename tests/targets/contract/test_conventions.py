@@ -18,12 +18,17 @@ from labtui.targets.resources import (
     KEY_VAULTS,
     ML_WORKSPACES,
     STORAGE_ACCOUNTS,
+    GitCredential,
     ResourceRef,
 )
 
 from .conftest import OFFLINE_TARGETS
 
 SECRET = "s3cr3t-Value-never-shown"
+
+
+LABCONVDL_DFS = "https://labconvdl.dfs.core.windows.net/"
+"""The accounts' DFS endpoints: how the data lake's data plane is addressed."""
 
 
 def test_the_local_target_is_among_those_checked() -> None:
@@ -94,12 +99,12 @@ def test_storage_accounts_keep_the_conventions(target: Target, group: str) -> No
     assert "Hot" in message or "Cool" in message, "the difference is named"
     with pytest.raises(NotFound):
         lake.get_account(target.ref(group, STORAGE_ACCOUNTS, "labnowhere"))
-    lake.create_file_system("labconvdl", "datalake")
-    lake.create_file_system("labconvdl", "datalake")
-    assert lake.file_systems("labconvdl") == ["datalake"]
-    assert lake.delete_file("labconvdl", "datalake", "none.csv") is False
-    assert lake.delete_file_system("labconvdl", "datalake") is True
-    assert lake.delete_file_system("labconvdl", "datalake") is False
+    lake.create_file_system(LABCONVDL_DFS, "datalake")
+    lake.create_file_system(LABCONVDL_DFS, "datalake")
+    assert lake.file_systems(LABCONVDL_DFS) == ["datalake"]
+    assert lake.delete_file(LABCONVDL_DFS, "datalake", "none.csv") is False
+    assert lake.delete_file_system(LABCONVDL_DFS, "datalake") is True
+    assert lake.delete_file_system(LABCONVDL_DFS, "datalake") is False
     assert lake.delete_account(ref) is True
     assert lake.delete_account(ref) is False
 
@@ -247,3 +252,83 @@ def test_the_workstation_is_the_attendees_machine(
         workstation.read_profile("lab-conv")
     assert workstation.clone_folder("mlops") == target.workspace / "repos" / "mlops"
     assert not (target.workspace / "repos").exists(), "asking creates nothing"
+
+
+def test_the_git_credential_and_git_folders_keep_the_conventions(
+        target: Target, group: str, tmp_path: Path) -> None:
+    """The credential's token goes in and never comes back; a Git folder is made as the Repos
+    API makes one (url, provider, path; then a branch), idempotently, and reads the notebooks
+    of its head commit."""
+    databricks = target.databricks
+    databricks.create_workspace(target.ref(group, DATABRICKS_WORKSPACES, "lab-git-adb"),
+                                "eastus")
+    assert databricks.git_provider("lab-git-adb") is None
+    databricks.set_git_provider("lab-git-adb", GitCredential("azureDevOpsServices", "ada",
+                                                             SECRET))
+    read = databricks.git_provider("lab-git-adb")
+    assert read == GitCredential("azureDevOpsServices", "ada") and read.token is None
+    assert SECRET not in repr(GitCredential("azureDevOpsServices", "ada", SECRET))
+    with pytest.raises(NotFound):
+        databricks.git_provider("lab-no-adb")
+
+    target.devops.create_project("labconv", "lab")
+    repo = target.devops.create_repository("labconv", "lab", "lab")
+    copy = target.workstation.working_copy(repo, tmp_path / "clone")
+    copy.repo()
+    copy.checkout("master")
+    notebook = "# Databricks notebook source\nprint('master')\n"
+    (copy.path / "nb.py").write_text(notebook)
+    copy.commit_all("first")
+    copy.push("master")
+    copy.checkout("ada", start="master")
+    (copy.path / "nb.py").write_text(notebook.replace("master", "ada"))
+    on_ada = copy.commit_all("mine")
+    copy.push("ada")
+
+    path = "/Repos/ada/lab"
+    made = databricks.create_git_folder("lab-git-adb", path, repo.web_url, "azureDevOpsServices")
+    assert (made.path, made.url, made.branch) == (path, repo.web_url, "master")
+    assert databricks.create_git_folder("lab-git-adb", path, repo.web_url,
+                                        "azureDevOpsServices") == made
+    with pytest.raises(Conflict) as conflict:
+        databricks.create_git_folder("lab-git-adb", path, "https://example.com/other",
+                                     "gitHub")
+    assert repo.web_url in one_line(conflict.value)
+    assert "master" in databricks.notebook_source("lab-git-adb", f"{path}/nb")
+    moved = databricks.update_git_folder("lab-git-adb", path, "ada")
+    assert (moved.branch, moved.head_commit) == ("ada", on_ada)
+    assert databricks.notebook_source("lab-git-adb", f"{path}/nb") == (
+        notebook.replace("master", "ada"))
+    with pytest.raises(NotFound) as missing:
+        databricks.update_git_folder("lab-git-adb", path, "nope")
+    assert "nope" in one_line(missing.value)
+    with pytest.raises(NotFound):
+        databricks.notebook_source("lab-git-adb", f"{path}/none")
+    with pytest.raises(NotFound):
+        databricks.git_folder("lab-git-adb", "/Repos/ada/none")
+    assert databricks.git_folders("lab-git-adb") == [moved]
+    assert databricks.delete_git_folder("lab-git-adb", path) is True
+    assert databricks.delete_git_folder("lab-git-adb", path) is False
+    databricks.set_git_provider("lab-git-adb", None)
+    assert databricks.git_provider("lab-git-adb") is None
+
+
+def test_the_data_lake_is_addressed_by_its_dfs_endpoint(target: Target, group: str) -> None:
+    """As `DataLakeServiceClient(account_url=…)` addresses it: the account's endpoint, with or
+    without its trailing slash, its host compared as host names are (case-insensitively)."""
+    lake = target.datalake
+    account = lake.create_account(target.ref(group, STORAGE_ACCOUNTS, "labconvdl"), "eastus")
+    assert account.dfs_endpoint == lake.dfs_endpoint("labconvdl") == LABCONVDL_DFS
+    lake.create_file_system(account.dfs_endpoint, "datalake")
+    lake.upload("https://LabConvDL.dfs.core.windows.net", "datalake", "raw/a.csv", b"a, b\n")
+    assert lake.read(LABCONVDL_DFS, "datalake", "raw/a.csv") == b"a, b\n"
+    assert [f.path for f in lake.list_files(LABCONVDL_DFS, "datalake")] == ["raw/a.csv"]
+    assert lake.uri(LABCONVDL_DFS, "datalake") == (
+        "abfss://datalake@labconvdl.dfs.core.windows.net")
+    with pytest.raises(NotFound) as missing:
+        lake.file_systems("https://labnowhere.dfs.core.windows.net/")
+    assert "labnowhere" in one_line(missing.value)
+    with pytest.raises(TargetError) as bare:
+        lake.file_systems("labconvdl")
+    assert not isinstance(bare.value, NotFound)
+    assert "https://NAME.dfs.core.windows.net" in one_line(bare.value)

@@ -225,3 +225,24 @@ def test_local_profiles_give_up_quickly_on_a_sandbox_not_served(
     assert "retry_timeout_seconds = 5" in text
     assert target.workstation.read_profile("lab-dev").host == "http://127.0.0.1:20001"
     assert not target.sandbox_path.exists(), "profiles are the attendee's, not the sandbox's"
+
+
+def test_a_sandbox_that_kept_the_git_provider_as_a_setting_keeps_it_as_the_credential(
+        tmp_path: Path) -> None:
+    import sqlite3
+
+    from labtui.targets.resources import GitCredential
+
+    target = LocalTarget(tmp_path / "ws")
+    group = target.resource_groups.create("lab-db-dev", "eastus").name
+    target.databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
+    target.close()
+    with sqlite3.connect(tmp_path / "ws" / "sandbox" / "sandbox.db") as db:
+        db.execute("DELETE FROM git_credentials")
+        db.executemany("INSERT INTO workspace_settings VALUES ('lab-adb-dev', ?, ?)",
+                       [("git-provider", "azureDevOpsServices"), ("git-username", "ada")])
+    reopened = LocalTarget(tmp_path / "ws")
+    assert reopened.databricks.git_provider("lab-adb-dev") == GitCredential(
+        "azureDevOpsServices", "ada")
+    assert reopened.sandbox.query("SELECT * FROM workspace_settings") == []
+    reopened.close()

@@ -19,6 +19,7 @@ from labtui_steps import infrastructure
 
 from labtui.targets.local import LocalTarget
 from labtui.targets.local.databricks_api import AlreadyServed, DatabricksApiServer
+from labtui.targets.resources import GitCredential
 from tests.steps.conftest import ANSWERS, Lab
 
 KV_URI = "https://contoso7-kv-dev.vault.azure.net/"
@@ -266,7 +267,8 @@ def test_git_credentials_and_repos(served: Served, tmp_path: Path) -> None:
     clone = tmp_path / "clone"
     subprocess.run([git, "clone", "-q", str(origin), str(clone)], check=True)
     (clone / "README.md").write_text("lab\n")
-    for args in (["add", "README.md"], ["-c", "user.name=t", "-c", "user.email=t@t",
+    (clone / "nb.py").write_text("# Databricks notebook source\nprint('from git')\n")
+    for args in (["add", "README.md", "nb.py"], ["-c", "user.name=t", "-c", "user.email=t@t",
                                          "commit", "-qm", "first"],
                  ["branch", "feature"], ["push", "-q", "origin", "main", "feature"]):
         subprocess.run([git, "-C", str(clone), *args], check=True)
@@ -276,12 +278,17 @@ def test_git_credentials_and_repos(served: Served, tmp_path: Path) -> None:
     credential = w.git_credentials.create(  # type: ignore[attr-defined]
         git_provider="azureDevOpsServices", git_username="ada",
         personal_access_token="devops-pat-value")
-    assert served.lab.target.databricks.git_provider("contoso7-adb-dev") == "azureDevOpsServices"
+    databricks = served.lab.target.databricks
+    assert databricks.git_provider("contoso7-adb-dev") == GitCredential(
+        "azureDevOpsServices", "ada")
     with pytest.raises(ResourceAlreadyExists):
         w.git_credentials.create(git_provider="gitHub")  # type: ignore[attr-defined]
     assert [c.git_username for c in w.git_credentials.list()] == ["ada"]  # type: ignore
-    assert "devops-pat-value" not in (served.lab.path / "sandbox" / "sandbox.db"
-                                      ).read_bytes().decode("latin-1")
+    # Kept as the vaults' secrets are: sealed with the vault key, never in the clear.
+    sandbox = served.lab.path / "sandbox"
+    assert "devops-pat-value" not in (sandbox / "sandbox.db").read_bytes().decode("latin-1")
+    (sealed,) = served.lab.target.sandbox.query("SELECT token FROM git_credentials")
+    assert served.lab.target.sandbox.decrypt(sealed["token"]) == "devops-pat-value"
     repo = w.repos.create(url=str(origin), provider="azureDevOpsServices")  # type: ignore
     assert (repo.path, repo.branch, repo.head_commit_id) == ("/Repos/ada/origin", "main", head)
     updated = w.repos.update(repo.id, branch="feature")  # type: ignore[attr-defined]
@@ -290,7 +297,17 @@ def test_git_credentials_and_repos(served: Served, tmp_path: Path) -> None:
     with pytest.raises(InvalidParameterValue, match="Branch nope does not exist"):
         w.repos.update(repo.id, branch="nope")  # type: ignore[attr-defined]
     assert [r.path for r in w.repos.list()] == ["/Repos/ada/origin"]  # type: ignore
+    assert databricks.git_folder("contoso7-adb-dev", "/Repos/ada/origin").branch == "feature"
+    # The folder's notebooks are the files of its head commit.
+    from databricks.sdk.service.workspace import ExportFormat, ObjectType
+
+    status = w.workspace.get_status("/Repos/ada/origin/nb")  # type: ignore[attr-defined]
+    assert status.object_type == ObjectType.NOTEBOOK
+    exported = w.workspace.export("/Repos/ada/origin/nb",  # type: ignore[attr-defined]
+                                  format=ExportFormat.SOURCE)
+    assert "print('from git')" in base64.b64decode(exported.content).decode()
     w.repos.delete(repo.id)  # type: ignore[attr-defined]
+    assert databricks.git_folders("contoso7-adb-dev") == []
     w.git_credentials.delete(credential.credential_id)  # type: ignore[attr-defined]
     assert list(w.git_credentials.list()) == []  # type: ignore[attr-defined]
 

@@ -16,12 +16,16 @@ TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SOURCE = "abfss://datalake@mountlake.dfs.core.windows.net/"
 
 
+MOUNTLAKE_DFS = "https://mountlake.dfs.core.windows.net/"
+"""The accounts' DFS endpoints: how the data lake's data plane is addressed."""
+
+
 @pytest.fixture
 def lake(tmp_path: Path) -> tuple[LocalTarget, NotebookHost, str, str, str]:
     target = LocalTarget(tmp_path)
     target.resource_groups.create("rg", "eastus")
     target.datalake.create_account(target.ref("rg", STORAGE_ACCOUNTS, "mountlake"), "eastus")
-    target.datalake.create_file_system("mountlake", "datalake")
+    target.datalake.create_file_system(MOUNTLAKE_DFS, "datalake")
     principal = target.principals.create_service_principal("mount-sp", TENANT)
     assert principal.password is not None
     host = NotebookHost(target.sandbox, target.datalake, target.principals, target.models)
@@ -34,7 +38,7 @@ def test_mount_needs_the_principals_password_and_an_acl(
     configs = {CLIENT_ID: app_id, CLIENT_SECRET: password}
     with pytest.raises(TargetError, match="has no read/execute ACL on datalake"):
         host._mount(SOURCE, configs)
-    target.datalake.update_acl("mountlake", "datalake", "",
+    target.datalake.update_acl(MOUNTLAKE_DFS, "datalake", "",
                                [AclEntry("access", "user", object_id, "rwx")])
     folder = host._mount(SOURCE, configs)
     assert folder.is_dir()

@@ -19,6 +19,11 @@ from labtui.targets.resources import (
 KV_URI = "https://lab-kv-dev.vault.azure.net/"
 
 
+LABDLDEV_DFS = "https://labdldev.dfs.core.windows.net/"
+PARTLAKE_DFS = "https://partlake.dfs.core.windows.net/"
+"""The accounts' DFS endpoints: how the data lake's data plane is addressed."""
+
+
 def test_resource_group_owns_its_resources(target: LocalTarget, group: str) -> None:
     lake, vault = target.datalake, target.vault
     lake_ref, vault_ref = (target.ref(group, STORAGE_ACCOUNTS, "labdldev"),
@@ -26,8 +31,8 @@ def test_resource_group_owns_its_resources(target: LocalTarget, group: str) -> N
     adb_ref, ml_ref = (target.ref(group, DATABRICKS_WORKSPACES, "lab-adb-dev"),
                        target.ref(group, ML_WORKSPACES, "lab-ml-dev"))
     account = lake.create_account(lake_ref, "eastus")
-    lake.create_file_system("labdldev", "datalake")
-    lake.upload("labdldev", "datalake", "data.csv", b"a, b\n")
+    lake.create_file_system(LABDLDEV_DFS, "datalake")
+    lake.upload(LABDLDEV_DFS, "datalake", "data.csv", b"a, b\n")
     vault.create_vault(vault_ref, "eastus")
     vault.set_secret(KV_URI, "s", "secret-value")
     target.databricks.create_workspace(adb_ref, "eastus")
@@ -67,9 +72,9 @@ def test_creating_again_is_idempotent_but_other_settings_conflict(
 def test_abfss_uri_resolves_to_the_file_system_folder(target: LocalTarget, group: str) -> None:
     lake = target.datalake
     lake.create_account(target.ref(group, STORAGE_ACCOUNTS, "labdldev"), "eastus")
-    lake.create_file_system("labdldev", "datalake")
-    lake.upload("labdldev", "datalake", "AdultCensusIncome.csv", b"age, income\n")
-    uri = lake.uri("labdldev", "datalake")
+    lake.create_file_system(LABDLDEV_DFS, "datalake")
+    lake.upload(LABDLDEV_DFS, "datalake", "AdultCensusIncome.csv", b"age, income\n")
+    uri = lake.uri(LABDLDEV_DFS, "datalake")
     assert uri == "abfss://datalake@labdldev.dfs.core.windows.net"
     folder = lake.resolve(uri)
     assert (folder / "AdultCensusIncome.csv").read_bytes() == b"age, income\n"
@@ -81,19 +86,19 @@ def test_abfss_uri_resolves_to_the_file_system_folder(target: LocalTarget, group
 def test_acl_update_remove_and_default_inheritance(target: LocalTarget, group: str) -> None:
     lake = target.datalake
     lake.create_account(target.ref(group, STORAGE_ACCOUNTS, "labdldev"), "eastus")
-    lake.create_file_system("labdldev", "datalake")
+    lake.create_file_system(LABDLDEV_DFS, "datalake")
     oid = "1f6b1c1e-0000-4000-8000-000000000001"
-    lake.update_acl("labdldev", "datalake", "", [AclEntry("access", "user", oid, "rwx"),
+    lake.update_acl(LABDLDEV_DFS, "datalake", "", [AclEntry("access", "user", oid, "rwx"),
                                                   AclEntry("default", "user", oid, "r-x")])
-    lake.upload("labdldev", "datalake", "a/b/c.csv", b"x")
-    assert AclEntry("default", "user", oid, "r-x") in lake.get_acl("labdldev", "datalake", "a")
-    file_acl = lake.get_acl("labdldev", "datalake", "a/b/c.csv")
+    lake.upload(LABDLDEV_DFS, "datalake", "a/b/c.csv", b"x")
+    assert AclEntry("default", "user", oid, "r-x") in lake.get_acl(LABDLDEV_DFS, "datalake", "a")
+    file_acl = lake.get_acl(LABDLDEV_DFS, "datalake", "a/b/c.csv")
     assert AclEntry("access", "user", oid, "r-x") in file_acl
     assert all(entry.scope == "access" for entry in file_acl), "files have no default ACL"
-    assert lake.remove_acl("labdldev", "datalake", "", oid) is True
-    assert all(e.principal != oid for e in lake.get_acl("labdldev", "datalake"))
+    assert lake.remove_acl(LABDLDEV_DFS, "datalake", "", oid) is True
+    assert all(e.principal != oid for e in lake.get_acl(LABDLDEV_DFS, "datalake"))
     with pytest.raises(NotFound):
-        lake.get_acl("labdldev", "datalake", "missing.csv")
+        lake.get_acl(LABDLDEV_DFS, "datalake", "missing.csv")
 
 
 def test_vault_soft_delete_recover_and_purge(target: LocalTarget, group: str) -> None:
@@ -166,20 +171,20 @@ def test_service_principals_and_role_assignments(target: LocalTarget, group: str
 def test_upload_from_a_missing_file_is_not_found(target: LocalTarget, group: str,
                                                  tmp_path: Path) -> None:
     target.datalake.create_account(target.ref(group, STORAGE_ACCOUNTS, "labdldev"), "eastus")
-    target.datalake.create_file_system("labdldev", "datalake")
+    target.datalake.create_file_system(LABDLDEV_DFS, "datalake")
     with pytest.raises(NotFound, match=r"missing\.csv does not exist"):
-        target.datalake.upload("labdldev", "datalake", "d.csv", tmp_path / "missing.csv")
-    assert target.datalake.list_files("labdldev", "datalake") == []
+        target.datalake.upload(LABDLDEV_DFS, "datalake", "d.csv", tmp_path / "missing.csv")
+    assert target.datalake.list_files(LABDLDEV_DFS, "datalake") == []
 
 
 def test_deleting_a_file_also_removes_a_half_done_upload(tmp_path: Path) -> None:
     target = LocalTarget(tmp_path)
     target.resource_groups.create("rg", "eastus")
     target.datalake.create_account(target.ref("rg", STORAGE_ACCOUNTS, "partlake"), "eastus")
-    target.datalake.create_file_system("partlake", "datalake")
+    target.datalake.create_file_system(PARTLAKE_DFS, "datalake")
     folder = target.datalake.resolve("abfss://datalake@partlake.dfs.core.windows.net")
     leftover = folder / ".AdultCensusIncome.csv.part"
     leftover.write_bytes(b"age, workclass")  # an upload killed before its rename
-    assert target.datalake.delete_file("partlake", "datalake", "AdultCensusIncome.csv") is False
+    assert target.datalake.delete_file(PARTLAKE_DFS, "datalake", "AdultCensusIncome.csv") is False
     assert not leftover.exists()
     target.close()

@@ -18,14 +18,18 @@ from labtui.targets.resources import KEY_VAULTS, STORAGE_ACCOUNTS
 KV_URI = "https://lab-kv-dev.vault.azure.net/"
 
 
+LABDLDEV_DFS = "https://labdldev.dfs.core.windows.net/"
+"""The accounts' DFS endpoints: how the data lake's data plane is addressed."""
+
+
 def test_sandbox_is_private_and_opened_on_first_use(tmp_path: Path) -> None:
     target = LocalTarget(tmp_path / "ws")
     assert not (tmp_path / "ws" / "sandbox").exists(), "opening the target creates nothing"
     target.resource_groups.create("lab-db-dev", "eastus")
     target.vault.create_vault(target.ref("lab-db-dev", KEY_VAULTS, "lab-kv-dev"), "eastus")
     target.datalake.create_account(target.ref("lab-db-dev", STORAGE_ACCOUNTS, "labdldev"), "eastus")
-    target.datalake.create_file_system("labdldev", "datalake")
-    target.datalake.upload("labdldev", "datalake", "x/y.csv", b"1, 2\n")
+    target.datalake.create_file_system(LABDLDEV_DFS, "datalake")
+    target.datalake.upload(LABDLDEV_DFS, "datalake", "x/y.csv", b"1, 2\n")
     root = tmp_path / "ws" / "sandbox"
     for path in [root, *root.rglob("*")]:
         mode = stat.S_IMODE(path.stat().st_mode)

@@ -10,9 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import re
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +25,7 @@ from labtui.targets.local.databricks_api.errors import (
     not_found,
 )
 from labtui.targets.local.databricks_api.runs import JobRuns
+from labtui.targets.resources import GitCredential, GitFolder
 
 ROOT_FOLDERS = ("/Repos", "/Shared", "/Users")
 """Folders every workspace has, even empty."""
@@ -41,9 +40,6 @@ NOTEBOOK_HEADERS = {
     "PYTHON": "# Databricks notebook source", "SQL": "-- Databricks notebook source",
     "SCALA": "// Databricks notebook source", "R": "# Databricks notebook source",
 }
-
-GIT_TIMEOUT = 30.0
-
 
 @dataclass
 class Request:
@@ -322,11 +318,11 @@ class Api:
 
     # --- workspace (notebooks) -----------------------------------------------------------
 
-    def _tree(self, workspace: str) -> tuple[set[str], dict[str, tuple[str, str, str]]]:
-        """The notebooks' paths and the repos (paths linked to a whole git repository)."""
+    def _tree(self, workspace: str) -> tuple[set[str], dict[str, GitFolder]]:
+        """The notebooks' paths and the Git folders by path."""
         notebooks = set(self.databricks.notebooks(workspace))
-        repos = {path: link for path, link in self.databricks.links(workspace).items()
-                 if link[2] == "" and path not in notebooks}
+        repos = {folder.path: folder for folder in self.databricks.git_folders(workspace)
+                 if folder.path not in notebooks}
         return notebooks, repos
 
     def _object(self, workspace: str, path: str) -> dict[str, Any]:
@@ -392,7 +388,7 @@ class Api:
             self.databricks.delete_notebook(r.workspace, path)
             return {}
         if kind == "REPO":
-            self.databricks.unlink_notebook(r.workspace, path)
+            self.databricks.delete_git_folder(r.workspace, path)
             return {}
         inside = sorted(p for p in [*notebooks, *repos] if p.startswith(path.rstrip("/") + "/"))
         if inside and not _flag(r.get("recursive")):
@@ -401,7 +397,7 @@ class Api:
             raise invalid(f"Folder ({path}) cannot be deleted")
         for item in inside:
             if item in repos:
-                self.databricks.unlink_notebook(r.workspace, item)
+                self.databricks.delete_git_folder(r.workspace, item)
             else:
                 self.databricks.delete_notebook(r.workspace, item)
         return {}
@@ -424,12 +420,11 @@ class Api:
     # --- Git credentials (one per user, as in Databricks) --------------------------------
 
     def _credential(self, workspace: str) -> dict[str, Any] | None:
-        provider = self.databricks.git_provider(workspace)
-        if provider is None:
+        credential = self.databricks.git_provider(workspace)
+        if credential is None:
             return None
         return {"credential_id": _credential_id(self.databricks, workspace),
-                "git_provider": provider,
-                "git_username": self.databricks.setting(workspace, "git-username") or ""}
+                "git_provider": credential.provider, "git_username": credential.username}
 
     def _credential_by_id(self, r: Request, item: str) -> dict[str, Any]:
         found = self._credential(r.workspace)
@@ -451,11 +446,10 @@ class Api:
         return found
 
     def _set_credential(self, r: Request) -> None:
-        provider = _provider(str(r.arg("git_provider")))
-        # The token is not kept: the local workspace reads repositories without it.
-        self.databricks.set_git_provider(r.workspace, provider)
-        self.databricks.set_setting(r.workspace, "git-username",
-                                    str(r.get("git_username") or "") or None)
+        token = r.get("personal_access_token")
+        self.databricks.set_git_provider(r.workspace, GitCredential(
+            _provider(str(r.arg("git_provider"))), str(r.get("git_username") or ""),
+            str(token) if token else None))
 
     def credential_get(self, r: Request, item: str) -> dict[str, Any]:
         return self._credential_by_id(r, item)
@@ -468,64 +462,68 @@ class Api:
     def credential_delete(self, r: Request, item: str) -> dict[str, Any]:
         self._credential_by_id(r, item)
         self.databricks.set_git_provider(r.workspace, None)
-        self.databricks.set_setting(r.workspace, "git-username", None)
         return {}
 
-    # --- repos ---------------------------------------------------------------------------
+    # --- repos (Git folders) -------------------------------------------------------------
 
-    def _repo(self, workspace: str, path: str, link: tuple[str, str, str]) -> dict[str, Any]:
-        url, branch, _ = link
+    def _repo(self, workspace: str, folder: GitFolder) -> dict[str, Any]:
         repo: dict[str, Any] = {
-            "id": _object_id(workspace, path), "path": path, "url": url, "branch": branch,
-            "provider": self.databricks.setting(workspace, f"repo-provider:{path}") or ""}
-        head = _branch_head(url, branch)
-        if head:
-            repo["head_commit_id"] = head
+            "id": _object_id(workspace, folder.path), "path": folder.path, "url": folder.url,
+            "branch": folder.branch, "provider": folder.provider}
+        if folder.head_commit:
+            repo["head_commit_id"] = folder.head_commit
         return repo
 
-    def _repo_by_id(self, r: Request, item: str) -> tuple[str, tuple[str, str, str]]:
+    def _repo_by_id(self, r: Request, item: str) -> GitFolder:
         _, repos = self._tree(r.workspace)
-        for path, link in repos.items():
+        for path, folder in repos.items():
             if str(_object_id(r.workspace, path)) == item:
-                return path, link
+                return folder
         raise not_found(f"Repo {item} does not exist.")
 
     def repos_list(self, r: Request) -> dict[str, Any]:
         prefix = str(r.get("path_prefix") or "")
         _, repos = self._tree(r.workspace)
-        return {"repos": [self._repo(r.workspace, path, link) for path, link in
+        return {"repos": [self._repo(r.workspace, folder) for path, folder in
                           sorted(repos.items()) if path.startswith(prefix)]}
 
     def repos_create(self, r: Request) -> dict[str, Any]:
         url, provider = str(r.arg("url")), _provider(str(r.arg("provider")))
         name = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") or "repo"
-        user = self.databricks.setting(r.workspace, "git-username") or "labtui"
+        credential = self.databricks.git_provider(r.workspace)
+        user = (credential.username if credential is not None else "") or "labtui"
         path = _path(r.get("path") or f"/Repos/{user}/{name}")
         if not path.startswith("/Repos/") or path.count("/") < 3:
             raise invalid(f"Repo path {path} must be /Repos/<folder>/<name>")
         notebooks, repos = self._tree(r.workspace)
         if _kind(path, notebooks, repos) is not None:
             raise already_exists(f"Path ({path}) already exists.")
-        branch = str(r.get("branch") or _default_branch(url))
-        _require_branch(url, branch)
-        self.databricks.link_notebook(r.workspace, path, url, branch, "")
-        self.databricks.set_setting(r.workspace, f"repo-provider:{path}", provider)
-        return self._repo(r.workspace, path, (url, branch, ""))
+        try:
+            folder = self.databricks.create_git_folder(r.workspace, path, url, provider)
+            if r.get("branch"):
+                folder = self.databricks.update_git_folder(r.workspace, path,
+                                                           str(r.body["branch"]))
+        except TargetError as exc:  # no such repository or branch: Databricks says 400
+            raise invalid(str(exc)) from None
+        return self._repo(r.workspace, folder)
 
     def repo_get(self, r: Request, item: str) -> dict[str, Any]:
-        return self._repo(r.workspace, *self._repo_by_id(r, item))
+        return self._repo(r.workspace, self._repo_by_id(r, item))
 
     def repo_update(self, r: Request, item: str) -> dict[str, Any]:
-        path, (url, _, _) = self._repo_by_id(r, item)
+        folder = self._repo_by_id(r, item)
         branch = str(r.arg("branch"))
-        _require_branch(url, branch)
-        self.databricks.link_notebook(r.workspace, path, url, branch, "")
-        return self._repo(r.workspace, path, (url, branch, ""))
+        try:
+            updated = self.databricks.update_git_folder(r.workspace, folder.path, branch)
+        except NotFound:
+            raise invalid(f"Branch {branch} does not exist in {folder.url}") from None
+        except TargetError as exc:
+            raise invalid(str(exc)) from None
+        return self._repo(r.workspace, updated)
 
     def repo_delete(self, r: Request, item: str) -> dict[str, Any]:
-        path, _ = self._repo_by_id(r, item)
-        self.databricks.unlink_notebook(r.workspace, path)
-        self.databricks.set_setting(r.workspace, f"repo-provider:{path}", None)
+        folder = self._repo_by_id(r, item)
+        self.databricks.delete_git_folder(r.workspace, folder.path)
         return {}
 
 
@@ -619,6 +617,13 @@ def _object_id(workspace: str, path: str) -> int:
 def _object_info(workspace: str, path: str, notebooks: set[str], repos: dict[str, Any],
                  databricks: LocalDatabricks) -> dict[str, Any]:
     kind = _kind(path, notebooks, repos)
+    if kind is None and any(path.startswith(folder + "/") for folder in repos):
+        # A notebook inside a Git folder: a file of the folder's head commit.
+        try:
+            databricks.notebook_source(workspace, path)
+            kind = "NOTEBOOK"
+        except NotFound:
+            pass
     if kind is None:
         raise not_found(f"Path ({path}) doesn't exist.")
     info: dict[str, Any] = {"path": path, "object_type": kind,
@@ -649,40 +654,3 @@ def _provider(given: str) -> str:
         if provider.lower() == given.lower():
             return provider
     raise invalid(f"Invalid Git provider {given}: one of {', '.join(GIT_PROVIDERS)}")
-
-
-def _ls_remote(url: str, *refs: str) -> str:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    try:
-        done = subprocess.run(["git", "ls-remote", "--symref", url, *refs], env=env,
-                              capture_output=True, text=True, timeout=GIT_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise invalid(f"cannot read the Git repository {url}: {exc}") from None
-    if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["git ls-remote failed"])[-1]
-        raise invalid(f"cannot read the Git repository {url}: {reason}")
-    return done.stdout
-
-
-def _default_branch(url: str) -> str:
-    for line in _ls_remote(url, "HEAD").splitlines():
-        if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
-            return line[len("ref: refs/heads/"):-len("\tHEAD")]
-    raise invalid(f"the Git repository {url} has no default branch (is it empty?)")
-
-
-def _require_branch(url: str, branch: str) -> None:
-    if not _ls_remote(url, f"refs/heads/{branch}").strip():
-        raise invalid(f"Branch {branch} does not exist in {url}")
-
-
-def _branch_head(url: str, branch: str) -> str | None:
-    try:
-        listing = _ls_remote(url, f"refs/heads/{branch}")
-    except ApiError:
-        return None
-    for line in listing.splitlines():
-        sha, _, ref = line.partition("\t")
-        if ref == f"refs/heads/{branch}":
-            return sha
-    return None
