@@ -27,6 +27,8 @@ from labtui.targets.resources import (
     AccessToken,
     Cluster,
     DatabricksWorkspace,
+    GitCredential,
+    GitFolder,
     KeyVault,
     Library,
     LibraryStatus,
@@ -397,27 +399,82 @@ class AzureDatabricks(Databricks):
                 return False
         return True
 
-    # -- Git integration (the Dev loop; its port methods are being reshaped) ---------------
+    # -- Git integration: the user's Git credential and Git folders (the Repos API) --------
 
-    def _git_not_yet(self) -> TargetError:
-        return TargetError("the azure target's Databricks Git integration is not implemented "
-                           "yet")
+    def set_git_provider(self, workspace: str, credential: GitCredential | None) -> None:
+        w = self._client(workspace)
+        with self._sdk(f"the Git credential of Databricks workspace {workspace}"):
+            existing = list(w.git_credentials.list())
+            if credential is None:
+                for found in existing:
+                    w.git_credentials.delete(found.credential_id)
+                return
+            given = {"git_provider": credential.provider,
+                     "git_username": credential.username or None,
+                     "personal_access_token": credential.token}
+            if existing:
+                w.git_credentials.update(existing[0].credential_id, **given)
+            else:
+                w.git_credentials.create(**given)
 
-    def set_git_provider(self, workspace: str, provider: str | None) -> None:
-        raise self._git_not_yet()
+    def git_provider(self, workspace: str) -> GitCredential | None:
+        w = self._client(workspace)
+        with self._sdk(f"the Git credential of Databricks workspace {workspace}"):
+            existing = list(w.git_credentials.list())
+        if not existing:
+            return None
+        return GitCredential(str(existing[0].git_provider or ""),
+                             str(existing[0].git_username or ""))
 
-    def git_provider(self, workspace: str) -> str | None:
-        raise self._git_not_yet()
+    def _folders(self, workspace: str, prefix: str | None = None) -> list[Any]:
+        w = self._client(workspace)
+        with self._sdk(f"the Git folders of Databricks workspace {workspace}"):
+            return list(w.repos.list(path_prefix=prefix))
 
-    def link_notebook(self, workspace: str, path: str, repo_url: str, branch: str,
-                      repo_path: str) -> None:
-        raise self._git_not_yet()
+    def _folder(self, workspace: str, path: str) -> Any:
+        for found in self._folders(workspace, path):
+            if str(found.path).rstrip("/") == path.rstrip("/"):
+                return found
+        raise NotFound(f"Git folder {path} of Databricks workspace {workspace} was not found")
 
-    def notebook_link(self, workspace: str, path: str) -> tuple[str, str, str] | None:
-        raise self._git_not_yet()
+    def create_git_folder(self, workspace: str, path: str, url: str,
+                          provider: str) -> GitFolder:
+        try:
+            found = self._folder(workspace, path)
+        except NotFound:
+            found = None
+        if found is not None:
+            if str(found.url).rstrip("/") != url.rstrip("/"):
+                raise Conflict(f"Git folder {path} of Databricks workspace {workspace} holds "
+                               f"{found.url} (not {url})")
+            return _git_folder(found)
+        w = self._client(workspace)
+        with self._sdk(f"Git folder {path} of Databricks workspace {workspace}"):
+            made = w.repos.create(url=url, provider=provider, path=path)
+        return _git_folder(made)
 
-    def unlink_notebook(self, workspace: str, path: str) -> bool:
-        raise self._git_not_yet()
+    def update_git_folder(self, workspace: str, path: str, branch: str) -> GitFolder:
+        found = self._folder(workspace, path)
+        w = self._client(workspace)
+        with self._sdk(f"Git folder {path} of Databricks workspace {workspace}"):
+            w.repos.update(found.id, branch=branch)
+            return _git_folder(w.repos.get(found.id))
+
+    def git_folder(self, workspace: str, path: str) -> GitFolder:
+        return _git_folder(self._folder(workspace, path))
+
+    def git_folders(self, workspace: str) -> list[GitFolder]:
+        return sorted((_git_folder(f) for f in self._folders(workspace)), key=lambda f: f.path)
+
+    def delete_git_folder(self, workspace: str, path: str) -> bool:
+        try:
+            found = self._folder(workspace, path)
+        except NotFound:
+            return False
+        w = self._client(workspace)
+        with self._sdk(f"Git folder {path} of Databricks workspace {workspace}"):
+            w.repos.delete(found.id)
+        return True
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -524,6 +581,12 @@ def _translate(exc: BaseException, what: str) -> TargetError:
                          f"{message}")
     return TargetError(f"{what}: {message}" + (f" ({code})" if code and code not in message
                                                 else ""))
+
+
+def _git_folder(repo: Any) -> GitFolder:
+    return GitFolder(path=str(repo.path or ""), url=str(repo.url or ""),
+                     provider=str(repo.provider or ""), branch=str(repo.branch or ""),
+                     head_commit=str(repo.head_commit_id or ""))
 
 
 def _text(value: Any) -> str:

@@ -8,8 +8,8 @@ after `check_name_availability` (account names are global: one taken elsewhere i
 named entry, so the entry grants what it says.
 
 The data plane is addressed by the account's DFS endpoint (`StorageAccount.dfs_endpoint`), as
-`DataLakeServiceClient(account_url=…)` is; given an account's name instead, it is reached where
-Resource Manager said, or at Azure's public form of the endpoint.
+`DataLakeServiceClient(account_url=…)` is (its host compared case-insensitively, with or
+without the trailing slash).
 """
 
 from __future__ import annotations
@@ -95,21 +95,16 @@ class AzureDataLake(DataLake):
             return self._mgmt[key].storage_accounts
 
     def _lake(self, account: str) -> Any:
-        """The data plane client of an account, given its DFS endpoint (as the port addresses
-        it) or its name (looked for where Resource Manager said, else Azure's public form)."""
+        """The data plane client of the account whose DFS endpoint is `account`."""
         from azure.storage.filedatalake import DataLakeServiceClient, LinearRetry
 
         with self._lock:
-            if "://" in account:
-                url = account.strip()
-                if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-                    raise TargetError(f"{account} is not a data lake's DFS endpoint "
-                                      "(https://NAME.dfs.core.windows.net/)")
-                key = url.rstrip("/").lower()
-            else:
-                key = account.lower()
-                url = self._dfs.get(key, f"https://{key}.dfs.core.windows.net/")
-                key = url.rstrip("/").lower()
+            url = account.strip()
+            if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+                raise TargetError(f"{account} is not a data lake's DFS endpoint: the data lake "
+                                  "is addressed by https://NAME.dfs.core.windows.net/ "
+                                  "(StorageAccount.dfs_endpoint)")
+            key = url.rstrip("/").lower()
             if key not in self._lakes:
                 # Typed as int, used as float seconds (time.sleep).
                 pause: dict[str, Any] = {"backoff": self.retry_seconds, "retry_total": 3,

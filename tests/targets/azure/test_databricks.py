@@ -246,3 +246,22 @@ def test_the_databricks_endpoint_is_https_or_loopback(
     else:
         with pytest.raises(TargetError, match="azure-databricks-endpoint: "):
             configure()
+
+
+def test_the_git_credential_goes_in_and_its_token_never_comes_back(
+        target: AzureTarget, plane: DatabricksPlane) -> None:
+    from labtui.targets.resources import GitCredential
+
+    name = _workspace(target)
+    adb = target.databricks
+    assert adb.git_provider(name) is None
+    adb.set_git_provider(name, GitCredential("azureDevOpsServices", "ada", contract.SECRET))
+    assert adb.git_provider(name) == GitCredential("azureDevOpsServices", "ada")
+    adb.set_git_provider(name, GitCredential("gitHub", "ada", contract.SECRET))
+    assert adb.git_provider(name) == GitCredential("gitHub", "ada"), "replaced, not added"
+    assert adb.git_folders(name) == []
+    with pytest.raises(NotFound):
+        adb.git_folder(name, "/Repos/ada/none")
+    assert adb.delete_git_folder(name, "/Repos/ada/none") is False
+    adb.set_git_provider(name, None)
+    assert adb.git_provider(name) is None
