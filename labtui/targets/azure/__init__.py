@@ -65,6 +65,7 @@ class AzureTarget(Target):
         """Check the options and keep the endpoints; nothing goes over the network yet."""
         super().configure(values)
         self.endpoints = Endpoints.from_settings(self.settings)
+        self._ports.clear()  # built again on these settings
 
     def use_device_code_prompt(self, prompt: DeviceCodePrompt) -> None:
         """How a front end shows a device code (the app draws it); call before `check()`."""
@@ -182,4 +183,3 @@ class AzureTarget(Target):
             if self._credential is not None:
                 self._credential.close()
                 self._credential = None
-
