@@ -27,6 +27,7 @@ from labtui.targets.azure.credentials import (
 )
 from labtui.targets.azure.endpoints import Endpoints
 from labtui.targets.azure.options import OPTIONS
+from labtui.targets.azure.sdk_errors import Propagation
 from labtui.targets.base import (
     Databricks,
     DataLake,
@@ -54,6 +55,9 @@ class AzureTarget(Target):
         self._credential: SignIn | None = None
         self._account: Account | None = None
         self._lock = threading.Lock()
+        self.propagation = Propagation()
+        """When this target last assigned a role (a 403 soon after is Transient)."""
+        self._ports: dict[str, object] = {}
 
     # -- configuration and sign-in ---------------------------------------------------------
 
@@ -61,6 +65,7 @@ class AzureTarget(Target):
         """Check the options and keep the endpoints; nothing goes over the network yet."""
         super().configure(values)
         self.endpoints = Endpoints.from_settings(self.settings)
+        self._ports.clear()  # built again on these settings
 
     def use_device_code_prompt(self, prompt: DeviceCodePrompt) -> None:
         """How a front end shows a device code (the app draws it); call before `check()`."""
@@ -107,6 +112,13 @@ class AzureTarget(Target):
                                              self.settings["subscription-id"])
             return self._account
 
+    @property
+    def subscription_id(self) -> str:
+        """The subscription option: where `ref` puts the lab's resources."""
+        if "subscription-id" not in self.settings:
+            raise TargetError("the azure target is used before it is configured")
+        return self.settings["subscription-id"]
+
     def identity(self) -> dict[str, str]:
         return self.account().as_banner()
 
@@ -124,7 +136,17 @@ class AzureTarget(Target):
 
     @property
     def datalake(self) -> DataLake:
-        self._not_yet("data lake")
+        from labtui.targets.azure.datalake import AzureDataLake
+
+        credential = self.credential
+        with self._lock:
+            if "datalake" not in self._ports:
+                self._ports["datalake"] = AzureDataLake(
+                    credential, self.endpoints, self.settings["subscription-id"],
+                    self.propagation)
+            port = self._ports["datalake"]
+        assert isinstance(port, AzureDataLake)
+        return port
 
     @property
     def vault(self) -> Vault:
@@ -136,7 +158,17 @@ class AzureTarget(Target):
 
     @property
     def databricks(self) -> Databricks:
-        self._not_yet("Databricks")
+        from labtui.targets.azure.databricks import AzureDatabricks
+
+        credential = self.credential
+        with self._lock:
+            if "databricks" not in self._ports:
+                self._ports["databricks"] = AzureDatabricks(
+                    credential, self.endpoints, self.settings["subscription-id"],
+                    data_plane=self.settings.get("azure-databricks-endpoint") or None)
+            port = self._ports["databricks"]
+        assert isinstance(port, AzureDatabricks)
+        return port
 
     @property
     def models(self) -> Models:

@@ -83,6 +83,20 @@ GRAPH_ENDPOINT = Field(
     validate=_https,
     help="https://graph.microsoft.com, or a sovereign cloud's (graph.microsoft.us …).",
 )
+def _databricks_endpoint(value: str) -> str | None:
+    # Plain HTTP only where nothing leaves the machine (loopback fakes).
+    parsed = urlparse(value)
+    if parsed.scheme == "http" and parsed.hostname in ("127.0.0.1", "localhost"):
+        return None if not parsed.path.strip("/") else _https(value)
+    return _https(value)
+
+
+DATABRICKS_ENDPOINT = Field(
+    "azure-databricks-endpoint", "Databricks REST API endpoint", kind="url", required=False,
+    validate=_databricks_endpoint,
+    help="Where every Databricks workspace's REST API is reached instead of its own "
+    "https://adb-….azuredatabricks.net (a proxy, or loopback fakes); leave empty on Azure.",
+)
 CA_BUNDLE = Field(
     "azure-ca-bundle", "CA bundle for Azure's endpoints", kind="path", required=False,
     validate=_pem_file,
@@ -92,5 +106,5 @@ CA_BUNDLE = Field(
 
 OPTIONS: tuple[Field, ...] = (
     TENANT_ID, SUBSCRIPTION_ID, CREDENTIAL, DEVOPS_ORGANIZATION, DEVOPS_TOKEN,
-    AUTHORITY, ARM_ENDPOINT, GRAPH_ENDPOINT, CA_BUNDLE,
+    AUTHORITY, ARM_ENDPOINT, GRAPH_ENDPOINT, CA_BUNDLE, DATABRICKS_ENDPOINT,
 )

@@ -20,6 +20,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -137,7 +138,8 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "GET" and url.path == IDENTITY_PATH:
                 self._json(200, {"sandbox": owner.identity}, method, url.path)
                 return
-            workspace = owner.authenticate(self.headers.get("Authorization", ""))
+            workspace = owner.authenticate(self.headers.get("Authorization", ""),
+                                           dict(self.headers.items()))
             query = {key: values[-1] for key, values in parse_qs(url.query).items()}
             answer = owner.api.call(Request(method, url.path, query, body, workspace))
         except ApiError as exc:
@@ -217,6 +219,10 @@ class DatabricksApiServer:
         self._databricks = databricks
         self._httpd.owner = self
         self._thread: threading.Thread | None = None
+        self.other_tokens: Callable[[str, Mapping[str, str]], str | None] | None = None
+        """Who else may call: given a bearer token that is no personal access token of the
+        sandbox and the request's headers, the workspace it is for, or None. Serving this API
+        as an Azure Databricks workspace's (the azure target's tests) it checks Entra tokens."""
 
     @property
     def address(self) -> tuple[str, int]:
@@ -224,13 +230,15 @@ class DatabricksApiServer:
         host, port = self._httpd.server_address[:2]
         return str(host), int(port)
 
-    def authenticate(self, header: str) -> str:
+    def authenticate(self, header: str, headers: Mapping[str, str] | None = None) -> str:
         """The workspace a bearer token belongs to (raises a 401 ApiError)."""
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthenticated("Credential was not sent or was of an unsupported type for "
                                   "this API: send a personal access token as Bearer")
         workspace = self._databricks.token_workspace(token.strip())
+        if workspace is None and self.other_tokens is not None:
+            workspace = self.other_tokens(token.strip(), headers or {})
         if workspace is None:
             raise unauthenticated("Invalid access token.")
         return workspace

@@ -1,0 +1,267 @@
+"""The azure target's Databricks port on the loopback fakes: azure-mgmt-databricks against the
+workspace fake, databricks-sdk against the local target's REST API served as the workspace's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labtui.targets.azure import AzureTarget
+from labtui.targets.base import Conflict, NotFound, TargetError, Transient
+from labtui.targets.resources import DATABRICKS_WORKSPACES, KEY_VAULTS, KeyVault, Library
+from tests.fakes.azure import clients
+from tests.fakes.azure.cloud import FakeCloud
+from tests.fakes.azure.databricks_plane import DatabricksPlane
+from tests.fakes.azure.faults import Fault
+from tests.targets.contract import test_conventions as contract
+from tests.targets.contract.test_conventions import one_line
+
+from .conftest import fake_options, open_target
+
+GROUP = "lab-contract-dev"
+NOTEBOOK = "# Databricks notebook source\nprint('hello')\n"
+
+
+@pytest.fixture
+def plane(tmp_path: Path, cloud: FakeCloud) -> Iterator[DatabricksPlane]:
+    served = DatabricksPlane(cloud, tmp_path / "sandbox").start()
+    yield served
+    served.stop()
+
+
+def quick(target: AzureTarget) -> None:
+    """Polling and the SDKs' retries made short (the fakes answer Retry-After: 0, which
+    azure-core reads as "none given")."""
+    target.databricks.poll_seconds = 0.05  # type: ignore[attr-defined]
+    target.databricks.retry_seconds = 10  # type: ignore[attr-defined]
+    target.databricks.backoff_factor = 0.01  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def target(tmp_path: Path, cloud: FakeCloud, plane: DatabricksPlane) -> Iterator[AzureTarget]:
+    opened = open_target(tmp_path, cloud, **{"azure-databricks-endpoint": plane.url})
+    clients.resources(cloud).resource_groups.create_or_update(GROUP, {"location": "eastus"})
+    quick(opened)
+    yield opened
+    opened.close()
+
+
+def _workspace(target: AzureTarget, name: str = "lab-adb") -> str:
+    target.databricks.create_workspace(target.ref(GROUP, DATABRICKS_WORKSPACES, name), "eastus")
+    return name
+
+
+def test_the_port_keeps_the_contract_conventions(target: AzureTarget) -> None:
+    contract.test_databricks_workspaces_and_scopes_keep_the_conventions(target, GROUP)
+
+
+def test_the_workspace_is_premium_hybrid_with_its_managed_group(
+        target: AzureTarget, cloud: FakeCloud) -> None:
+    ref = target.ref(GROUP, DATABRICKS_WORKSPACES, "lab-adb")
+    made = target.databricks.create_workspace(ref, "eastus")
+    assert made.sku == "premium" and made.url.startswith(f"https://adb-{made.workspace_id}.")
+    stored = cloud.databricks.workspaces[(GROUP, "lab-adb")].body["properties"]
+    assert stored["computeMode"] == "Hybrid"
+    managed = clients.resources(cloud).resource_groups.get("databricks-rg-lab-adb")
+    assert managed.managed_by == made.id
+    assert target.databricks.create_workspace(ref, "eastus") == made
+    assert cloud.server.count("PUT", "/workspaces/lab-adb$") == 1, "no second create"
+    with pytest.raises(NotFound) as missing:
+        target.databricks.create_workspace(target.ref("lab-no-rg", DATABRICKS_WORKSPACES, "x"),
+                                           "eastus")
+    assert "lab-no-rg" in one_line(missing.value)
+
+
+def test_a_cluster_with_the_lab_libraries_over_databricks_sdk(
+        target: AzureTarget, plane: DatabricksPlane) -> None:
+    name = _workspace(target)
+    adb = target.databricks
+    made = adb.create_cluster(name, "lab-cluster", node_type="Standard_DS3_v2",
+                              spark_version="15.4.x-scala2.12", num_workers=1,
+                              autotermination_minutes=120)
+    assert (made.name, made.autotermination_minutes) == ("lab-cluster", 120)
+    assert [c.cluster_id for c in adb.clusters(name)] == [made.cluster_id]
+    assert adb.edit_cluster(name, made.cluster_id, autotermination_minutes=60
+                            ).autotermination_minutes == 60
+    wanted = [Library("pypi", "mlflow"), Library("pypi", "azureml-mlflow")]
+    adb.install_libraries(name, made.cluster_id, wanted)
+    assert {s.library for s in adb.cluster_libraries(name, made.cluster_id)} == set(wanted)
+    adb.uninstall_libraries(name, made.cluster_id, [Library("pypi", "mlflow"),
+                                                    Library("pypi", "never-installed")])
+    assert [s.library for s in adb.cluster_libraries(name, made.cluster_id)] == [wanted[1]]
+    # What the sandbox holds is what the SDK calls made.
+    assert [c.name for c in plane.local.databricks.clusters(name)] == ["lab-cluster"]
+    assert plane.entra_calls > 0, "signed with the Entra token, not a PAT"
+    assert adb.delete_cluster(name, made.cluster_id) is True
+    assert adb.delete_cluster(name, made.cluster_id) is False
+    with pytest.raises(NotFound):
+        adb.get_cluster(name, made.cluster_id)
+
+
+def test_a_token_is_issued_checked_and_revoked(target: AzureTarget) -> None:
+    name = _workspace(target)
+    adb = target.databricks
+    token = adb.create_token(name, "labtui cli profile", lifetime_seconds=3600)
+    assert token.value and token.expires is not None
+    assert [t.token_id for t in adb.tokens(name)] == [token.token_id]
+    assert all(t.value is None for t in adb.tokens(name))
+    assert adb.check_token(name, token.value) is True
+    assert adb.delete_token(name, token.token_id) is True
+    assert adb.delete_token(name, token.token_id) is False
+    assert adb.check_token(name, token.value) is False
+
+
+def test_notebooks_are_imported_exported_and_deleted(target: AzureTarget) -> None:
+    name = _workspace(target)
+    adb = target.databricks
+    adb.import_notebook(name, "/Shared/lab/train", NOTEBOOK)
+    assert adb.notebook_source(name, "/Shared/lab/train").strip() == NOTEBOOK.strip()
+    adb.import_notebook(name, "/Shared/lab/train", NOTEBOOK.replace("hello", "again"))
+    assert "again" in adb.notebook_source(name, "/Shared/lab/train")
+    assert adb.delete_notebook(name, "/Shared/lab/train") is True
+    assert adb.delete_notebook(name, "/Shared/lab/train") is False
+    with pytest.raises(NotFound):
+        adb.notebook_source(name, "/Shared/lab/train")
+
+
+def test_a_key_vault_scope_needs_a_user_token_said_in_one_line(
+        target: AzureTarget, plane: DatabricksPlane) -> None:
+    name = _workspace(target)
+    ref = target.ref(GROUP, KEY_VAULTS, "lab-kv")
+    vault = KeyVault(ref, "eastus", "https://lab-kv.vault.azure.net/")
+    with pytest.raises(TargetError) as refused:
+        target.databricks.create_secret_scope(name, "data-lake", vault=vault)
+    message = one_line(refused.value)
+    assert "user" in message and "service principal" in message
+    assert target.databricks.secret_scopes(name) == []
+
+
+def test_throttling_of_the_workspace_api_is_survived(
+        target: AzureTarget, plane: DatabricksPlane) -> None:
+    name = _workspace(target)
+    plane.server.faults.inject(429, times=2, retry_after=0.2)
+    plane.server.faults.inject(503, retry_after=0.2)
+    scope = target.databricks.create_secret_scope(name, "lab-scope")
+    assert plane.server.faults.served == 3
+    assert target.databricks.secret_scopes(name) == [scope], "one scope, not a duplicate"
+
+
+def test_a_workspace_api_that_stays_busy_is_transient_in_one_line(
+        target: AzureTarget, plane: DatabricksPlane) -> None:
+    name = _workspace(target)
+    target.databricks.retry_seconds = 1  # type: ignore[attr-defined]
+    target.databricks._clients.clear()  # type: ignore[attr-defined]
+    plane.server.faults.inject(503, times=100, retry_after=0.3)
+    with pytest.raises(Transient) as busy:
+        target.databricks.clusters(name)
+    one_line(busy.value)
+
+
+def test_a_dropped_connection_mid_creation_makes_one_workspace(
+        target: AzureTarget, cloud: FakeCloud) -> None:
+    cloud.server.faults.add("PUT", "/workspaces/lab-adb2$", Fault.unavailable())
+    cloud.server.faults.add("GET", "/operationStatuses/", Fault.drop())
+    cloud.server.faults.add("GET", "/operationStatuses/", Fault.throttle(retry_after=1))
+    made = target.databricks.create_workspace(
+        target.ref(GROUP, DATABRICKS_WORKSPACES, "lab-adb2"), "eastus")
+    assert len(cloud.server.faults.fired) == 3
+    listed = clients.databricks_workspaces(cloud).workspaces.list_by_resource_group(GROUP)
+    assert [w.name for w in listed] == [made.name]
+
+
+def test_another_sku_is_a_conflict_naming_both(target: AzureTarget) -> None:
+    ref = target.ref(GROUP, DATABRICKS_WORKSPACES, "lab-adb3")
+    target.databricks.create_workspace(ref, "eastus")
+    with pytest.raises(Conflict) as conflict:
+        target.databricks.create_workspace(ref, "eastus", sku="standard")
+    message = one_line(conflict.value)
+    assert "premium" in message and "standard" in message
+
+
+def _cluster(target: AzureTarget, name: str) -> str:
+    return target.databricks.create_cluster(
+        name, "lab-cluster", node_type="Standard_DS3_v2", spark_version="15.4.x-scala2.12",
+        num_workers=1, autotermination_minutes=120).cluster_id
+
+
+def test_a_notebook_runs_as_a_one_time_job_and_returns_its_exit_value(
+        target: AzureTarget) -> None:
+    name = _workspace(target)
+    cluster_id = _cluster(target, name)
+    target.databricks.import_notebook(
+        name, "/Shared/answer",
+        "# Databricks notebook source\nanswer = 6 * 7\ndbutils.notebook.exit(str(answer))\n")
+    lines: list[str] = []
+    run = target.databricks.run_notebook(name, cluster_id, "/Shared/answer",
+                                         log=lines.append)
+    assert (run.state, run.exit_value) == ("SUCCESS", "42")
+    assert any("TERMINATED" in line for line in lines)
+
+
+def test_a_failing_notebook_is_one_line_naming_the_error(target: AzureTarget) -> None:
+    name = _workspace(target)
+    cluster_id = _cluster(target, name)
+    target.databricks.import_notebook(name, "/Shared/broken",
+                                      "# Databricks notebook source\n1 / 0\n")
+    with pytest.raises(TargetError) as failed:
+        target.databricks.run_notebook(name, cluster_id, "/Shared/broken")
+    assert "ZeroDivisionError" in one_line(failed.value)
+    with pytest.raises(NotFound):
+        target.databricks.run_notebook(name, cluster_id, "/Shared/nothing")
+
+
+def test_a_missing_workspace_is_named_in_one_line_and_elsewhere_is_elsewhere(
+        target: AzureTarget) -> None:
+    contract.test_a_missing_resource_is_named_in_one_line(
+        target, lambda t: t.databricks.get_workspace(
+            t.ref(GROUP, DATABRICKS_WORKSPACES, "lab-missing-adb")))
+    ref = target.ref(GROUP, DATABRICKS_WORKSPACES, "lab-ref-adb")
+    made = target.databricks.create_workspace(ref, "eastus")
+    other = type(ref)("11111111-2222-3333-4444-555555555555", GROUP, ref.type, ref.name)
+    with pytest.raises(NotFound):
+        target.databricks.get_workspace(other)
+    assert target.databricks.delete_workspace(other) is False
+    shouted = target.ref(GROUP.upper(), ref.type.upper(), ref.name.upper())
+    assert target.databricks.get_workspace(shouted) == made
+    with pytest.raises(NotFound) as gone_plane:
+        target.databricks.clusters("lab-never-made")
+    assert "lab-never-made" in one_line(gone_plane.value)
+
+
+
+@pytest.mark.parametrize(("endpoint", "accepted"), [
+    ("http://127.0.0.1:8080", True), ("https://adb-proxy.contoso.com", True),
+    ("http://adb-proxy.contoso.com", False), ("http://127.0.0.1:8080/api", False),
+])
+def test_the_databricks_endpoint_is_https_or_loopback(
+        tmp_path: Path, cloud: FakeCloud, endpoint: str, accepted: bool) -> None:
+    target = AzureTarget(tmp_path / "ws", environ={})
+    configure = lambda: target.configure(  # noqa: E731
+        {**fake_options(cloud), "azure-databricks-endpoint": endpoint})
+    if accepted:
+        configure()
+        assert target.settings["azure-databricks-endpoint"] == endpoint
+    else:
+        with pytest.raises(TargetError, match="azure-databricks-endpoint: "):
+            configure()
+
+
+def test_the_git_credential_goes_in_and_its_token_never_comes_back(
+        target: AzureTarget, plane: DatabricksPlane) -> None:
+    from labtui.targets.resources import GitCredential
+
+    name = _workspace(target)
+    adb = target.databricks
+    assert adb.git_provider(name) is None
+    adb.set_git_provider(name, GitCredential("azureDevOpsServices", "ada", contract.SECRET))
+    assert adb.git_provider(name) == GitCredential("azureDevOpsServices", "ada")
+    adb.set_git_provider(name, GitCredential("gitHub", "ada", contract.SECRET))
+    assert adb.git_provider(name) == GitCredential("gitHub", "ada"), "replaced, not added"
+    assert adb.git_folders(name) == []
+    with pytest.raises(NotFound):
+        adb.git_folder(name, "/Repos/ada/none")
+    assert adb.delete_git_folder(name, "/Repos/ada/none") is False
+    adb.set_git_provider(name, None)
+    assert adb.git_provider(name) is None
