@@ -1,8 +1,9 @@
-"""The app on a workspace where the whole lab really ran (`labtui --all --headless --solve`:
-Spark trained the model, Docker built the images and ran the tests in a container): it shows
-what the real steps published and created — also in an app opened afterwards, as after a
-restart. The lab runs once for the module (a few minutes on two cores) and is rolled back at
-the end, taking its images and containers with it."""
+"""The app on a workspace where the lab really ran through the dev loop (`labtui --step
+test-image --with-requires --headless --solve`: Spark trained the model, Docker built the
+images and ran the tests in a container): it shows what the real steps published and created
+— also in an app opened afterwards, as after a restart. The lab runs once for the module (a
+few minutes on two cores) and is rolled back at the end, taking its images and containers with
+it."""
 
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ def ran_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     env = labtui_env(HOME=str(home), DATABRICKS_CONFIG_FILE=str(home / ".databrickscfg"),
                      LABTUI_DATABRICKS_TOKEN=TOKEN)
     lab = LabtuiRunner(root / "ws", env)
-    ran = lab("--all", "--headless", "--solve", "--values", str(answers), timeout=1500)
+    ran = lab("--step", "test-image", "--with-requires", "--headless", "--solve", "--values",
+              str(answers), timeout=1500)
     try:
         assert ran.code == 0, ran.output[-4000:]
         yield lab.workspace
