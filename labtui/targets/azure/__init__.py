@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from labtui.targets.azure.account import Account, read_account
 from labtui.targets.azure.credentials import (
@@ -39,6 +39,9 @@ from labtui.targets.base import (
     Vault,
 )
 
+if TYPE_CHECKING:
+    from labtui.targets.operations import StartedOperation
+
 
 class AzureTarget(Target):
     """Azure: a tenant and a subscription, signed in with azure-identity."""
@@ -54,6 +57,7 @@ class AzureTarget(Target):
         self._credential: SignIn | None = None
         self._account: Account | None = None
         self._lock = threading.Lock()
+        self._ports: dict[str, Any] = {}
 
     # -- configuration and sign-in ---------------------------------------------------------
 
@@ -119,8 +123,33 @@ class AzureTarget(Target):
         raise TargetError(f"the azure target's {port} port is not implemented yet")
 
     @property
+    def subscription_id(self) -> str:
+        return self.settings["subscription-id"]
+
+    def _port(self, name: str, make: Callable[[], Any]) -> Any:
+        """The port called `name`, built once (its SDK imported then) and kept."""
+        with self._lock:
+            port = self._ports.get(name)
+        if port is None:
+            built = make()
+            with self._lock:
+                port = self._ports.setdefault(name, built)
+        return port
+
+    @property
     def resource_groups(self) -> ResourceGroups:
-        self._not_yet("resource groups")
+        from labtui.targets.azure.resource_groups import AzureResourceGroups
+
+        return cast(AzureResourceGroups, self._port("resource groups", lambda: AzureResourceGroups(
+            self.credential, self.subscription_id, self.endpoints)))
+
+    def resume_operation(self, operation: StartedOperation) -> None:
+        from labtui.targets.azure.resource_groups import DELETE, AzureResourceGroups
+
+        if operation.action == DELETE:
+            cast(AzureResourceGroups, self.resource_groups).resume(operation)
+            return
+        super().resume_operation(operation)
 
     @property
     def datalake(self) -> DataLake:
@@ -147,6 +176,10 @@ class AzureTarget(Target):
         self._not_yet("DevOps")
 
     def close(self) -> None:
+        with self._lock:
+            ports, self._ports = list(self._ports.values()), {}
+        for port in ports:
+            port.close()
         with self._lock:
             if self._credential is not None:
                 self._credential.close()
