@@ -144,10 +144,14 @@ class AzureTarget(Target):
             self.credential, self.subscription_id, self.endpoints)))
 
     def resume_operation(self, operation: StartedOperation) -> None:
+        from labtui.targets.azure.key_vault import PURGE, AzureVault
         from labtui.targets.azure.resource_groups import DELETE, AzureResourceGroups
 
         if operation.action == DELETE:
             cast(AzureResourceGroups, self.resource_groups).resume(operation)
+            return
+        if operation.action == PURGE:
+            cast(AzureVault, self.vault).resume(operation)
             return
         super().resume_operation(operation)
 
@@ -157,7 +161,13 @@ class AzureTarget(Target):
 
     @property
     def vault(self) -> Vault:
-        self._not_yet("key vault")
+        from labtui.targets.azure.key_vault import AzureVault
+        from labtui.targets.azure.resource_groups import AzureResourceGroups
+
+        groups = cast(AzureResourceGroups, self.resource_groups)
+        return cast(AzureVault, self._port("key vault", lambda: AzureVault(
+            self.credential, self.subscription_id, self.settings["tenant-id"], self.endpoints,
+            groups.ensure_providers)))
 
     @property
     def principals(self) -> Identity:
