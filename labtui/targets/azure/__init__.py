@@ -171,7 +171,12 @@ class AzureTarget(Target):
 
     @property
     def principals(self) -> Identity:
-        self._not_yet("identity")
+        from labtui.targets.azure.identity import AzureIdentity
+
+        groups = self.resource_groups
+        return cast(AzureIdentity, self._port("identity", lambda: AzureIdentity(
+            self.credential, self.subscription_id, self.settings["tenant-id"], self.endpoints,
+            groups.exists)))
 
     @property
     def databricks(self) -> Databricks:

@@ -31,7 +31,7 @@ ALL_PORTS = frozenset({
 
 NOT_YET: dict[str, frozenset[str]] = {
     "azure": frozenset({
-        "datalake", "principals", "databricks", "models", "devops",
+        "datalake", "databricks", "models", "devops",
         "containers", "pull_requests", "variable_groups", "pipelines", "environments",
     }),
 }

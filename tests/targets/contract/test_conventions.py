@@ -127,6 +127,43 @@ def test_storage_accounts_keep_the_conventions(target: Target, group: str) -> No
     assert lake.delete_account(ref) is False
 
 
+@pytest.mark.ports("principals")
+def test_service_principals_and_role_assignments_keep_the_conventions(
+        target: Target, group: str) -> None:
+    principals = target.principals
+    tenant = target.settings.get("tenant-id") or "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    made = principals.create_service_principal("lab-conv-sp", tenant)
+    assert made.password, "the password is returned when it is made"
+    assert made.password not in repr(made), "and never shown"
+    with pytest.raises(Conflict) as twice:
+        principals.create_service_principal("lab-conv-sp", tenant)
+    assert "lab-conv-sp" in one_line(twice.value)
+    found = principals.find_service_principal("lab-conv-sp")
+    assert (found.app_id, found.object_id, found.password) == (made.app_id, made.object_id, None)
+    assert principals.get_service_principal(made.app_id) == found
+    with pytest.raises(NotFound):
+        principals.find_service_principal("lab-no-sp")
+    assert principals.check_password(made.app_id, made.password) is True
+    assert principals.check_password(made.app_id, "not-the-password") is False
+    new = principals.reset_password(made.app_id)
+    assert new != made.password and principals.check_password(made.app_id, new) is True
+    scope = target.resource_groups.get(group).id
+    role = "Storage Blob Data Contributor"
+    assigned = principals.assign_role(made.object_id, role, scope)
+    assert principals.assign_role(made.object_id, role, scope) == assigned, "idempotent"
+    assert [(a.principal_id, a.role) for a in principals.role_assignments(scope)] == [
+        (made.object_id, role)]
+    with pytest.raises(NotFound):
+        principals.assign_role(made.object_id, role, scope + "-nowhere")
+    with pytest.raises(NotFound):
+        principals.assign_role("00000000-1111-2222-3333-444444444444", role, scope)
+    assert principals.remove_role_assignment(assigned.id) is True
+    assert principals.remove_role_assignment(assigned.id) is False
+    assert principals.delete_service_principal(made.app_id) is True
+    assert principals.delete_service_principal(made.app_id) is False
+    assert principals.check_password(made.app_id, new) is False
+
+
 @pytest.mark.ports("databricks")
 def test_databricks_workspaces_and_scopes_keep_the_conventions(
         target: Target, group: str) -> None:
