@@ -184,7 +184,12 @@ class AzureTarget(Target):
 
     @property
     def models(self) -> Models:
-        self._not_yet("model registry")
+        from labtui.targets.azure.ml_workspaces import AzureMlWorkspaces
+        from labtui.targets.azure.resource_groups import AzureResourceGroups
+
+        groups = cast(AzureResourceGroups, self.resource_groups)
+        return cast(AzureMlWorkspaces, self._port("ML workspaces", lambda: AzureMlWorkspaces(
+            self.credential, self.subscription_id, self.endpoints, groups.ensure_providers)))
 
     @property
     def devops(self) -> DevOps:
