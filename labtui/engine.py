@@ -56,6 +56,7 @@ from labtui.step import (
     Verdict,
 )
 from labtui.targets.base import Target, TargetError, Transient
+from labtui.targets.operations import PendingOperation, StartedOperation, listening
 from labtui.targets.ownership import JournalMirror, MirroredEntry, NotOwner
 from labtui.uninstalled import uninstalled_unit
 from labtui.values import Resolver, ValuesError
@@ -165,6 +166,24 @@ class _Journal(Journal):
         self._workspace.journal_forget(entry.seq)
         if self._mirror is not None:
             self._mirror.forget(self._unit.id, self._unit.env, entry.kind, entry.ref)
+
+
+class _JournaledOperations:
+    """Journals each long-running operation a port call starts (`labtui.targets.operations`)
+    and forgets it once the call has seen it end: an entry left names one to resume."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+
+    def started(self, operation: StartedOperation) -> None:
+        self._journal.record(PendingOperation(operation.resource, operation.action,
+                                              operation.token))
+
+    def ended(self, operation: StartedOperation) -> None:
+        pending = PendingOperation(operation.resource, operation.action, operation.token)
+        for entry in self._journal.entries():
+            if entry.kind == pending.kind and entry.ref == pending.ref:
+                self._journal.forget(entry)
 
 
 class _Outputs:
@@ -427,7 +446,10 @@ class Engine:
         self.emit(StepStarted(unit.id, unit.env, action))
         stop_heartbeat = self._start_heartbeat(unit, log)
         try:
-            result = self._with_retries(unit, action, log, body, self._context(unit, log))
+            ctx = self._context(unit, log)
+            # A long-running operation a port starts is journaled until it is seen to end.
+            with listening(_JournaledOperations(ctx.journal)):
+                result = self._with_retries(unit, action, log, body, ctx)
         except (Cancelled, RetryCancelled) as exc:
             if isinstance(exc, RetryCancelled) and action == "run":
                 self.workspace.set_status(unit.id, unit.env, Status.CANCELLED)

@@ -215,6 +215,7 @@ from labtui.targets.resources import (
 
 if TYPE_CHECKING:
     from labtui.step import Field
+    from labtui.targets.operations import StartedOperation
     from labtui.targets.ownership import JournalMirror
 
 
@@ -373,6 +374,17 @@ class Target(ABC):
         from labtui.targets.shared.workstation import AttendeeWorkstation
 
         return AttendeeWorkstation(self.workspace)
+
+    def resume_operation(self, operation: StartedOperation) -> None:
+        """Wait for a long-running operation an earlier call started and nobody saw end
+        (its journal entry outlived a crash), until it has ended either way.
+
+        Raises:
+            TargetError: this target starts no such operations, or cannot find this one.
+            Transient: the service is busy; worth trying again.
+        """
+        raise TargetError(f"the {self.name} target has no long-running operations to resume "
+                          f"({operation.action} {operation.resource})")
 
     def journal_mirror(self) -> JournalMirror | None:
         """The target's own record of what the workspace created in it, or None when it keeps

@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from labtui.targets.azure.account import Account, read_account
 from labtui.targets.azure.credentials import (
@@ -40,6 +40,9 @@ from labtui.targets.base import (
     Vault,
 )
 
+if TYPE_CHECKING:
+    from labtui.targets.operations import StartedOperation
+
 
 class AzureTarget(Target):
     """Azure: a tenant and a subscription, signed in with azure-identity."""
@@ -57,7 +60,7 @@ class AzureTarget(Target):
         self._lock = threading.Lock()
         self.propagation = Propagation()
         """When this target last assigned a role (a 403 soon after is Transient)."""
-        self._ports: dict[str, object] = {}
+        self._ports: dict[str, Any] = {}
 
     # -- configuration and sign-in ---------------------------------------------------------
 
@@ -125,60 +128,92 @@ class AzureTarget(Target):
     def banner(self) -> str:
         return self.account().line()
 
-    # -- the ports (built on the ports' new signatures; not yet here) ----------------------
+    # -- the ports: each built once, on first use, with its SDK imported then ---------------
 
     def _not_yet(self, port: str) -> NoReturn:
         raise TargetError(f"the azure target's {port} port is not implemented yet")
 
+    def _port(self, name: str, make: Callable[[], Any]) -> Any:
+        """The port called `name`, built once (its SDK imported then) and kept."""
+        with self._lock:
+            port = self._ports.get(name)
+        if port is None:
+            built = make()
+            with self._lock:
+                port = self._ports.setdefault(name, built)
+        return port
+
     @property
     def resource_groups(self) -> ResourceGroups:
-        self._not_yet("resource groups")
+        from labtui.targets.azure.resource_groups import AzureResourceGroups
+
+        return cast(AzureResourceGroups, self._port("resource groups", lambda: AzureResourceGroups(
+            self.credential, self.subscription_id, self.endpoints)))
+
+    def resume_operation(self, operation: StartedOperation) -> None:
+        from labtui.targets.azure.key_vault import PURGE, AzureVault
+        from labtui.targets.azure.resource_groups import DELETE, AzureResourceGroups
+
+        if operation.action == DELETE:
+            cast(AzureResourceGroups, self.resource_groups).resume(operation)
+            return
+        if operation.action == PURGE:
+            cast(AzureVault, self.vault).resume(operation)
+            return
+        super().resume_operation(operation)
 
     @property
     def datalake(self) -> DataLake:
         from labtui.targets.azure.datalake import AzureDataLake
 
-        credential = self.credential
-        with self._lock:
-            if "datalake" not in self._ports:
-                self._ports["datalake"] = AzureDataLake(
-                    credential, self.endpoints, self.settings["subscription-id"],
-                    self.propagation)
-            port = self._ports["datalake"]
-        assert isinstance(port, AzureDataLake)
-        return port
+        return cast(AzureDataLake, self._port("data lake", lambda: AzureDataLake(
+            self.credential, self.endpoints, self.subscription_id, self.propagation)))
 
     @property
     def vault(self) -> Vault:
-        self._not_yet("key vault")
+        from labtui.targets.azure.key_vault import AzureVault
+        from labtui.targets.azure.resource_groups import AzureResourceGroups
+
+        groups = cast(AzureResourceGroups, self.resource_groups)
+        return cast(AzureVault, self._port("key vault", lambda: AzureVault(
+            self.credential, self.subscription_id, self.settings["tenant-id"], self.endpoints,
+            groups.ensure_providers)))
 
     @property
     def principals(self) -> Identity:
-        self._not_yet("identity")
+        from labtui.targets.azure.identity import AzureIdentity
+
+        groups = self.resource_groups
+        return cast(AzureIdentity, self._port("identity", lambda: AzureIdentity(
+            self.credential, self.subscription_id, self.settings["tenant-id"], self.endpoints,
+            groups.exists, on_assigned=self.propagation.note_assignment)))
 
     @property
     def databricks(self) -> Databricks:
         from labtui.targets.azure.databricks import AzureDatabricks
 
-        credential = self.credential
-        with self._lock:
-            if "databricks" not in self._ports:
-                self._ports["databricks"] = AzureDatabricks(
-                    credential, self.endpoints, self.settings["subscription-id"],
-                    data_plane=self.settings.get("azure-databricks-endpoint") or None)
-            port = self._ports["databricks"]
-        assert isinstance(port, AzureDatabricks)
-        return port
+        return cast(AzureDatabricks, self._port("Databricks", lambda: AzureDatabricks(
+            self.credential, self.endpoints, self.subscription_id,
+            data_plane=self.settings.get("azure-databricks-endpoint") or None)))
 
     @property
     def models(self) -> Models:
-        self._not_yet("model registry")
+        from labtui.targets.azure.ml_workspaces import AzureMlWorkspaces
+        from labtui.targets.azure.resource_groups import AzureResourceGroups
+
+        groups = cast(AzureResourceGroups, self.resource_groups)
+        return cast(AzureMlWorkspaces, self._port("ML workspaces", lambda: AzureMlWorkspaces(
+            self.credential, self.subscription_id, self.endpoints, groups.ensure_providers)))
 
     @property
     def devops(self) -> DevOps:
         self._not_yet("DevOps")
 
     def close(self) -> None:
+        with self._lock:
+            ports, self._ports = list(self._ports.values()), {}
+        for port in ports:
+            port.close()
         with self._lock:
             if self._credential is not None:
                 self._credential.close()

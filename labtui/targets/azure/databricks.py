@@ -82,6 +82,14 @@ class AzureDatabricks(Databricks):
 
     # -- the SDK clients -------------------------------------------------------------------
 
+
+    def close(self) -> None:
+        """Close the management clients this port built (databricks-sdk's workspace clients
+        hold a requests session each, released with them)."""
+        with self._lock:
+            clients, self._mgmt, self._clients = list(self._mgmt.values()), {}, {}
+        for client in clients:
+            client.close()
     def _workspaces(self, subscription: str) -> Any:
         from azure.mgmt.databricks import AzureDatabricksManagementClient
 

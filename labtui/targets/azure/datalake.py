@@ -81,6 +81,15 @@ class AzureDataLake(DataLake):
 
     # -- the SDK clients -------------------------------------------------------------------
 
+    def close(self) -> None:
+        """Close the management and data-plane clients this port built."""
+        with self._lock:
+            clients = [*self._mgmt.values(), *self._lakes.values()]
+            self._mgmt, self._lakes = {}, {}
+        for client in clients:
+            client.close()
+
+
     def _accounts(self, subscription: str) -> Any:
         from azure.mgmt.storage import StorageManagementClient
 

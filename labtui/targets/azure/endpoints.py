@@ -45,6 +45,14 @@ class Endpoints:
         return f"{self.arm if self.arm_is_sovereign else PUBLIC_ARM}/.default"
 
     @property
+    def graph_scope(self) -> str:
+        # As for ARM: a sovereign cloud's Graph (graph.microsoft.us …) names its own audience,
+        # any other host (loopback fakes) takes tokens for public Graph.
+        host = self.graph.split("://", 1)[-1]
+        own = host.startswith("graph.") and self.graph != PUBLIC_GRAPH
+        return f"{self.graph if own else PUBLIC_GRAPH}/.default"
+
+    @property
     def arm_is_sovereign(self) -> bool:
         host = self.arm.split("://", 1)[-1]
         return host.startswith("management.") and self.arm != PUBLIC_ARM

@@ -45,14 +45,20 @@ def test_the_first_line_names_tenant_subscription_and_identity(
                        "--env", "dev")
     lines = ran.stderr.splitlines()
     assert lines[0] == BANNER, ran.output
-    # The port is not built yet: the step fails in one line naming it, exit 1 (a step failed).
-    assert ran.code == 1, ran.output
-    assert "the azure target's resource groups port is not implemented yet" in ran.stderr
+    # The resource group is made in the subscription, after the banner.
+    assert ran.code == 0, ran.output
+    assert "✓ resource-groups (dev): done and verified" in ran.stderr
+    assert cloud.arm.groups["contoso7-db-dev"].location == "eastus"
     assert "Traceback" not in ran.output
     assert CLIENT_SECRET not in ran.output
-    # Signed in and read the subscription, and nothing else reached Azure.
-    assert [(e.method, e.path) for e in cloud.server.log if "/subscriptions/" in e.path] == [
-        ("GET", f"/subscriptions/{SUBSCRIPTION_ID}")]
+    # The subscription is read first, before any group is touched.
+    arm = [(e.method, e.path) for e in cloud.server.log if "/subscriptions/" in e.path]
+    assert arm[0] == ("GET", f"/subscriptions/{SUBSCRIPTION_ID}")
+
+    back = azure_labtui("--target", "azure", "--headless", "--step", "resource-groups",
+                        "--env", "dev", "--rollback")
+    assert back.code == 0, back.output
+    assert not cloud.arm.groups, "rolled back to nothing"
 
 
 def test_with_json_events_the_banner_is_still_first_on_stderr(azure_labtui: LabtuiRunner) -> None:
@@ -61,8 +67,7 @@ def test_with_json_events_the_banner_is_still_first_on_stderr(azure_labtui: Labt
     assert ran.stderr.splitlines()[0] == BANNER, ran.output
     events = [json.loads(line) for line in ran.stdout.splitlines()]
     [finished] = [e for e in events if e["event"] == "step_finished"]
-    assert (finished["step"], finished["outcome"]) == ("resource-groups", "failed")
-    assert "resource groups port is not implemented yet" in finished["message"]
+    assert (finished["step"], finished["outcome"]) == ("resource-groups", "done")
     assert CLIENT_SECRET not in ran.output
 
 
@@ -129,4 +134,4 @@ def test_headless_signs_in_with_a_device_code_printed_on_stderr(
     assert rest.splitlines()[0] == (
         f"azure: tenant {TENANT_ID} · subscription Contoso Lab Subscription ({SUBSCRIPTION_ID}) "
         "· signed in as grace@contoso.com (with a device code)")
-    assert process.returncode == 1  # the port is not built yet
+    assert process.returncode == 0, rest  # signed in by the code, the group made

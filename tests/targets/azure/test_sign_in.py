@@ -197,6 +197,6 @@ def test_without_the_ca_bundle_the_fakes_certificate_is_not_trusted(
 
 
 def test_a_port_not_built_yet_is_a_one_line_target_error(tmp_path: Path, cloud: FakeCloud) -> None:
-    with pytest.raises(TargetError, match=r"^the azure target's resource groups port is not "
+    with pytest.raises(TargetError, match=r"^the azure target's DevOps port is not "
                                           r"implemented yet$"):
-        _ = open_target(tmp_path, cloud).resource_groups
+        _ = open_target(tmp_path, cloud).devops
