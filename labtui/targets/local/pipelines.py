@@ -560,7 +560,10 @@ class LocalPipelines(LocalPort, Pipelines):
         queued = []
         for row in rows:
             pipeline = self._pipeline(row)
-            branch = _default_branch(pipeline.repository)
+            try:
+                branch = _default_branch(pipeline.repository)
+            except NotFound:
+                continue  # its repository was deleted: nothing of it runs
             if branch is None:
                 continue
             text = _file_at(pipeline.repository, f"refs/heads/{branch}", pipeline.yaml_path)

@@ -4,7 +4,9 @@ the source's latest green run; a deployment job's approval shows as what the run
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -170,3 +172,24 @@ def test_an_approval_times_out_after_the_targets_timeout(
     assert done.waiting_for == ""
     assert "The approval for environment 'production' timed out after 1 second" in \
         "\n".join(pipelines.logs(done))
+
+
+def test_a_pipeline_whose_repository_is_gone_is_not_triggered_and_breaks_nothing(
+        target: LocalTarget, repository: GitRepository, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    errors: list[object] = []
+    monkeypatch.setattr(threading, "excepthook", errors.append)
+    pipelines = target.pipelines
+    other = target.devops.create_repository(ORG, PROJECT, "other")
+    copy = target.workstation.working_copy(other, tmp_path / "other")
+    copy.repo()
+    copy.checkout("master")
+    (copy.path / "release-pipeline.yml").write_text(RELEASE, encoding="utf-8")
+    copy.commit_all("a release elsewhere")
+    copy.push("master")
+    release = pipelines.create(other, "Release Pipeline", "release-pipeline.yml")
+    shutil.rmtree(other.clone_url)  # removed behind the sandbox's back
+    build = pipelines.create(repository, "Build Pipeline", "azure-pipelines.yml")
+    assert pipelines.wait(pipelines.queue(build, branch="master"), 120).state == "succeeded"
+    assert [run.id for run in pipelines.runs(release)] == []
+    assert errors == []
