@@ -391,7 +391,8 @@ class LocalPipelines(LocalPort, Pipelines):
                 offset += len(complete)
                 for line in complete.decode("utf-8", "replace").splitlines():
                     on_log(line)
-            if row["state"] in FINISHED_RUN_STATES or row["waiting_for"]:
+            if row["state"] in FINISHED_RUN_STATES or (row["waiting_for"]
+                                                        and self._still_waiting(run)):
                 if row["state"] in FINISHED_RUN_STATES and run.id in self._going:
                     self._going[run.id].thread.join(timeout=5)
                 return self._run(row, run.pipeline)
@@ -399,6 +400,13 @@ class LocalPipelines(LocalPort, Pipelines):
                 raise Transient(f"pipeline run {run.id} of {run.pipeline.name} is still "
                                 f"{row['state']} after {timeout:g} s")
             time.sleep(POLL_SECONDS)
+
+    def _still_waiting(self, run: PipelineRun) -> bool:
+        """Whether an approval of the run is still pending (just decided, the run's gate has
+        not cleared what it waits for yet: a follower keeps following)."""
+        repository = run.pipeline.repository
+        return any(approval.run_id == run.id for approval in self._environments().approvals(
+            repository.organization, repository.project))
 
     def cancel(self, run: PipelineRun) -> bool:
         try:
