@@ -137,12 +137,14 @@ class Catalog:
 
     def requirements(self, unit: Unit) -> list[Unit]:
         """The units that must be done before `unit`: same environment where both repeat per
-        environment, every environment where only the requirement does."""
+        environment, every environment where only the requirement does; a requirement that
+        runs once (in one environment, or in none) whatever environment `unit` runs in."""
         needed = []
         for required_id in unit.step.requires:
             required = self._steps[required_id]
             for env in required.environments():
-                if env is None or unit.env is None or env == unit.env:
+                if not required.per_environment or env is None or unit.env is None \
+                        or env == unit.env:
                     needed.append(Unit(required, env))
         return needed
 

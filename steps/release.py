@@ -49,7 +49,7 @@ from labtui.targets.base import (
 from labtui.validation import naming_rule
 
 RELEASE_PIPELINE = "Release Pipeline"
-BUILD_PIPELINE = "Build Pipeline"
+BUILD_PIPELINE = "model-build"
 """The build pipeline's name, as the release's `resources: pipelines: source:` names it."""
 RELEASE_FILES = ("release-pipeline.yml", "release-deploy.yml")
 RELEASE_BRANCH = "master"

@@ -120,3 +120,17 @@ def test_a_shared_input_declared_per_environment_by_one_step_only_is_refused() -
         Catalog([a, b])
     assert str(raised.value) == (
         "step 'b' input 'vault': declared shared here but per environment by step 'a'")
+
+
+def test_a_step_of_one_environment_waits_for_a_required_step_of_another() -> None:
+    """build-pipeline (pipeline) needs pull-request (dev): the merge comes first, whatever
+    environment each runs in."""
+    review = make_step("review")
+    review.environment = "dev"
+    build = make_step("build", requires=("review",))
+    build.environment = "pipeline"
+    catalog = Catalog([review, build])
+    (unit,) = catalog.units(["build"])
+    assert [(u.id, u.env) for u in catalog.requirements(unit)] == [("review", "dev")]
+    assert [(u.id, u.env) for u in catalog.closure([unit])] == [
+        ("review", "dev"), ("build", "pipeline")]

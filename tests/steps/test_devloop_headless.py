@@ -65,7 +65,15 @@ def test_the_whole_lab_runs_serves_tests_and_rolls_back(
             / f"{prefix}-mlops.git")
     master = subprocess.run(["git", "--git-dir", str(bare), "log", "--format=%s", "master"],
                             capture_output=True, text=True, check=True).stdout.splitlines()
-    assert master[0] == f"Merged PR 1: {prefix}: works"
+    assert master[0] == "Add the release pipeline (QA, then Production on approval)"
+    assert f"Merged PR 1: {prefix}: works" in master
+    # The build the merge needs ran green, then the release: QA served and smoke-tested,
+    # Production approved (--solve, as the release manager) and answering a scoring request.
+    assert "✓ build-pipeline (pipeline): done and verified" in ran.output
+    assert "approval: approved by grace: solved: the reference release" in ran.output
+    assert f"QA serving: {prefix}-inference-qa: estimated_wages" in ran.output
+    assert f"Production serving: {prefix}-inference-production: estimated_wages" in ran.output
+    assert "succeeded: QA and Production are served" in ran.output
     assert "variable group 'Staging Environment Variable Group' linked to key vault " \
         f"{prefix}-kv-pipeline" in ran.output
 

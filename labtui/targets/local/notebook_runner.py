@@ -544,6 +544,18 @@ class _PathMappingReader:
         return path
 
 
+@dataclass
+class _SharedSession:
+    """The process's one Spark session and how many LocalSparks use it now."""
+
+    session: Any = None
+    users: int = 0
+
+
+_SHARED = _SharedSession()
+_SHARED_LOCK = threading.Lock()
+
+
 class LocalSpark:
     """The notebook's `spark`: a local SparkSession started on first use.
 
@@ -574,10 +586,19 @@ class LocalSpark:
 
     @property
     def session(self) -> Any:
-        """The pyspark SparkSession, started now if it was not yet."""
+        """The pyspark SparkSession, started now if it was not yet.
+
+        A process has one SparkContext: every LocalSpark of the process (two workspaces'
+        clusters running notebooks at once) shares one session, counted, and the last one to
+        stop stops it; one runner's stop never ends the session another runner reads with.
+        """
         with self._lock:
             if self._session is None:
-                self._session = self._start()
+                with _SHARED_LOCK:
+                    if _SHARED.session is None:
+                        _SHARED.session = self._start()
+                    _SHARED.users += 1
+                    self._session = _SHARED.session
             return self._session
 
     @property
@@ -592,7 +613,11 @@ class LocalSpark:
     def stop(self) -> None:
         with self._lock:
             if self._session is not None:
-                self._session.stop()
+                with _SHARED_LOCK:
+                    _SHARED.users -= 1
+                    if _SHARED.users <= 0 and _SHARED.session is self._session:
+                        self._session.stop()
+                        _SHARED.session, _SHARED.users = None, 0
                 self._session = None
 
     def cancel_jobs(self) -> None:

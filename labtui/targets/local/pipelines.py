@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
@@ -42,6 +42,7 @@ from labtui.targets.local.pull_requests import create_tables
 from labtui.targets.local.sandbox import LocalPort, Sandbox, with_latency
 from labtui.targets.ports.pipelines import (
     FINISHED_RUN_STATES,
+    Approval,
     Artifact,
     Coverage,
     Pipeline,
@@ -53,7 +54,13 @@ from labtui.targets.ports.pipelines import (
 from labtui.targets.resources import GitRepository
 
 if TYPE_CHECKING:
-    from labtui.targets.local.azpipelines import GateDecision, GateRequest
+    from labtui.targets.local.azpipelines import (
+        GateDecision,
+        GateRequest,
+        ResourceRun,
+    )
+    from labtui.targets.local.azpipelines import Pipeline as LoadedPipeline
+    from labtui.targets.local.azpipelines.gates import Gate
     from labtui.targets.local.databricks import LocalDatabricks
     from labtui.targets.local.databricks_api.server import DatabricksApiServer
     from labtui.targets.local.devops import LocalDevOps
@@ -80,6 +87,7 @@ TABLES = (
         commit_id TEXT NOT NULL,
         reason TEXT NOT NULL,
         variables TEXT NOT NULL,           -- JSON: queue-time variables
+        resources TEXT NOT NULL DEFAULT '{}',  -- JSON: alias → the pipeline resource's run
         state TEXT NOT NULL,
         stage TEXT NOT NULL DEFAULT '',
         waiting_for TEXT NOT NULL DEFAULT '',
@@ -146,6 +154,13 @@ def _head(repository: GitRepository, branch: str) -> str:
     return done.stdout.strip()
 
 
+def _default_branch(repository: GitRepository) -> str | None:
+    """The bare repository's default branch (what its HEAD names), None when it has none."""
+    done = subprocess.run(["git", "--git-dir", str(_bare(repository)), "symbolic-ref",
+                           "--quiet", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
 def _file_at(repository: GitRepository, ref: str, path: str) -> str | None:
     done = subprocess.run(["git", "--git-dir", str(_bare(repository)), "show",
                            f"{ref}:{path}"], capture_output=True, text=True)
@@ -188,6 +203,11 @@ class LocalPipelines(LocalPort, Pipelines):
         self._going: dict[int, _Going] = {}
         self._lock = threading.Lock()
         create_tables(sandbox, TABLES)
+        with sandbox.transaction() as conn:  # a sandbox made before runs had resources
+            columns = {r["name"] for r in conn.execute("PRAGMA table_info(pipeline_runs)")}
+            if "resources" not in columns:
+                conn.execute("ALTER TABLE pipeline_runs ADD COLUMN resources TEXT NOT NULL "
+                             "DEFAULT '{}'")
 
     # --- definitions -------------------------------------------------------------------------
 
@@ -278,7 +298,8 @@ class LocalPipelines(LocalPort, Pipelines):
         return self._queue(pipeline, branch, variables or {}, "Manual")
 
     def _queue(self, pipeline: Pipeline, branch: str, variables: Mapping[str, str],
-               reason: str, commit: str = "") -> PipelineRun:
+               reason: str, commit: str = "",
+               resources: Mapping[str, ResourceRun] | None = None) -> PipelineRun:
         branch = branch.removeprefix("refs/heads/")
         with self._sandbox.transaction() as conn:
             self._pipeline_row(conn, pipeline)
@@ -292,8 +313,9 @@ class LocalPipelines(LocalPort, Pipelines):
                     + FIRST_RUN_ID_RANGE[0]
             cursor = conn.execute(
                 "INSERT INTO pipeline_runs (id, pipeline, branch, commit_id, reason, variables, "
-                "state, created) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?)",
+                "resources, state, created) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
                 (run_id, pipeline.id, branch, commit, reason, json.dumps(dict(variables)),
+                 json.dumps({alias: asdict(found) for alias, found in (resources or {}).items()}),
                  time.time()))
             row = conn.execute("SELECT * FROM pipeline_runs WHERE id = ?",
                                (cursor.lastrowid,)).fetchone()
@@ -369,7 +391,8 @@ class LocalPipelines(LocalPort, Pipelines):
                 offset += len(complete)
                 for line in complete.decode("utf-8", "replace").splitlines():
                     on_log(line)
-            if row["state"] in FINISHED_RUN_STATES or row["waiting_for"]:
+            if row["state"] in FINISHED_RUN_STATES or (row["waiting_for"]
+                                                        and self._still_waiting(run)):
                 if row["state"] in FINISHED_RUN_STATES and run.id in self._going:
                     self._going[run.id].thread.join(timeout=5)
                 return self._run(row, run.pipeline)
@@ -377,6 +400,13 @@ class LocalPipelines(LocalPort, Pipelines):
                 raise Transient(f"pipeline run {run.id} of {run.pipeline.name} is still "
                                 f"{row['state']} after {timeout:g} s")
             time.sleep(POLL_SECONDS)
+
+    def _still_waiting(self, run: PipelineRun) -> bool:
+        """Whether an approval of the run is still pending (just decided, the run's gate has
+        not cleared what it waits for yet: a follower keeps following)."""
+        repository = run.pipeline.repository
+        return any(approval.run_id == run.id for approval in self._environments().approvals(
+            repository.organization, repository.project))
 
     def cancel(self, run: PipelineRun) -> bool:
         try:
@@ -515,9 +545,77 @@ class LocalPipelines(LocalPort, Pipelines):
             state, message = "failed", str(exc)
         try:
             self._finish(run_id, state, message)
+            if state == "succeeded":
+                self.completed(run_id)
         finally:
             with self._lock:
                 self._going.pop(run_id, None)
+
+    def completed(self, run_id: int) -> list[PipelineRun]:
+        """A run finished green: queue a run (reason ResourceTrigger) of each pipeline of its
+        project whose YAML at its repository's default branch head names the run's pipeline
+        as a `resources: pipelines:` source with a trigger including the run's branch; the
+        finished run is that resource's run (`$(resources.pipeline.<alias>.runID)`)."""
+        from labtui.targets.local.azpipelines import PipelineError, ResourceRun, load_text
+        from labtui.targets.local.pipeline_tasks import host_registry
+
+        run = self._run(self._run_row(run_id))
+        source = run.pipeline
+        rows = self._sandbox.query("SELECT * FROM pipelines WHERE organization = ? AND "
+                                   "project = ? AND id != ?", (source.repository.organization,
+                                                               source.repository.project,
+                                                               source.id))
+        queued = []
+        for row in rows:
+            pipeline = self._pipeline(row)
+            try:
+                branch = _default_branch(pipeline.repository)
+            except NotFound:
+                continue  # its repository was deleted: nothing of it runs
+            if branch is None:
+                continue
+            text = _file_at(pipeline.repository, f"refs/heads/{branch}", pipeline.yaml_path)
+            if text is None:
+                continue
+            try:
+                loaded = load_text(text, pipeline.yaml_path, tasks=host_registry(None))
+            except PipelineError:
+                continue  # Azure reports it on the pipeline; a manual run shows the error
+            triggered = loaded.triggers(source.name, run.branch)
+            if triggered:
+                found = ResourceRun(run.id, str(run.id), source.id, source.name, run.branch,
+                                    run.commit)
+                queued.append(self._queue(pipeline, branch, {}, "ResourceTrigger",
+                                          resources={r.alias: found for r in triggered}))
+        return queued
+
+    def _resources(self, loaded: LoadedPipeline, row: sqlite3.Row) -> dict[str, ResourceRun]:
+        """The pipeline resources' runs a run consumes: the ones it was queued with (the run
+        that triggered it), else the latest green run of the source on the resource's branch
+        (any branch when it names none), as a manual run in Azure takes."""
+        from labtui.targets.local.azpipelines import ResourceRun
+
+        given = {alias: ResourceRun(**found)
+                 for alias, found in json.loads(row["resources"] or "{}").items()}
+        pipeline = self._pipeline(self._sandbox.query(
+            "SELECT * FROM pipelines WHERE id = ?", (row["pipeline"],))[0])
+        for resource in loaded.resources:
+            if resource.alias in given:
+                continue
+            branch = resource.branch.removeprefix("refs/heads/")
+            latest = self._sandbox.query(
+                "SELECT r.id, r.branch, r.commit_id, p.id AS pid, p.name FROM pipeline_runs r "
+                "JOIN pipelines p ON p.id = r.pipeline WHERE p.organization = ? AND "
+                "p.project = ? AND p.name = ? AND r.state = 'succeeded' AND "
+                "(? = '' OR r.branch = ?) ORDER BY r.finished DESC, r.id DESC LIMIT 1",
+                (pipeline.repository.organization, pipeline.repository.project,
+                 resource.source, branch, branch))
+            if latest:
+                found = latest[0]
+                given[resource.alias] = ResourceRun(found["id"], str(found["id"]), found["pid"],
+                                                    found["name"], found["branch"],
+                                                    found["commit_id"])
+        return given
 
     def _execute_run(self, run_id: int, cancel: threading.Event) -> tuple[str, str]:
         from labtui.targets.local.azpipelines import PipelineError, Runner, load
@@ -570,9 +668,10 @@ class LocalPipelines(LocalPort, Pipelines):
             runner = Runner(
                 loaded, sources=sources, folder=records,
                 variables=json.loads(row["variables"]), groups=groups,
-                gate=lambda request: self._gate(run, request), tasks=tasks,
+                gate=self._gate(run_id, pipeline), tasks=tasks,
                 branch=branch, commit=run.commit, build_id=run_id, reason=row["reason"],
-                listener=listener, cancel=cancel, environment=self._agent_environment())
+                listener=listener, cancel=cancel, environment=self._agent_environment(),
+                resources=self._resources(loaded, row))
             try:
                 result = runner.run()
             except PipelineError as error:
@@ -585,6 +684,26 @@ class LocalPipelines(LocalPort, Pipelines):
             cancel.set()  # ends the watcher
             watcher.join()
         return RESULTS.get(result.result, "failed"), ""
+
+    def _gate(self, run_id: int, pipeline: Pipeline) -> Gate:
+        """The environments' approval checks, as an agent waits on them: the run shows what
+        it waits for while a person decides."""
+        from labtui.targets.local.releases import EnvironmentGate
+
+        def waiting(approval: Approval) -> None:
+            self._set(run_id, waiting_for=approval.environment)
+
+        gate = EnvironmentGate(self._environments(), pipeline.repository.organization,
+                               pipeline.repository.project,
+                               timeout_seconds=self.approval_timeout, on_waiting=waiting)
+
+        def decide(request: GateRequest) -> GateDecision:
+            try:
+                return gate(request)
+            finally:
+                self._set(run_id, waiting_for="")
+
+        return decide
 
     def _watch_cancel(self, run_id: int, cancel: threading.Event) -> None:
         """Another process may cancel the run (a row flag): pass it to the runner."""
@@ -617,41 +736,6 @@ class LocalPipelines(LocalPort, Pipelines):
             return server.DatabricksApiServer(self._databricks()).start()
         except server.AlreadyServed:
             return None
-
-    def _gate(self, run: PipelineRun, request: GateRequest) -> GateDecision:
-        """An environment's approval check, through the local environments port: the run
-        shows what it waits for while a person decides."""
-        from labtui.targets.local.azpipelines import GateDecision
-
-        repository = run.pipeline.repository
-        environments = self._environments()
-        try:
-            environment = environments.get(repository.organization, repository.project,
-                                           request.environment)
-        except NotFound:
-            environment = environments.create(repository.organization, repository.project,
-                                              request.environment)
-        approval = environments.request(environment, run.id, request.stage,
-                                        timeout_seconds=self.approval_timeout)
-        if approval is None:
-            return GateDecision("approved", reason="the environment has no checks")
-        self._set(run.id, waiting_for=environment.name)
-        try:
-            while True:
-                if request.cancelled.is_set():
-                    return GateDecision("canceled")
-                try:
-                    decided = environments.wait(approval, 0.5)
-                    break
-                except Transient:
-                    continue
-        finally:
-            self._set(run.id, waiting_for="")
-        if decided.status == "approved":
-            return GateDecision("approved", decided.approved_by, decided.comment)
-        if decided.status == "rejected":
-            return GateDecision("rejected", decided.approved_by, decided.comment)
-        return GateDecision("timedOut")
 
     def forget(self, organization: str, project: str, repository: str | None = None) -> None:
         """Drop the pipelines of a deleted project (or repository), with their runs."""

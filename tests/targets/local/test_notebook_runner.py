@@ -426,3 +426,42 @@ def test_the_spark_jvm_and_its_workers_get_no_tokens(tmp_path: Path) -> None:
     for names in (jvm, worker):
         assert not set(secrets) & set(names), names
     assert lines["still"] == "here: dapi", "labtui's own environment is left as it was"
+
+
+@pytest.mark.slow
+def test_two_clusters_notebooks_share_the_process_spark_and_read_their_own_mounts(
+        tmp_path: Path) -> None:
+    """Two workspaces' clusters in one process (the dev loop's training and the build
+    pipeline's at once): the process has one SparkContext, and one runner ending must not stop
+    it under the other, whose notebook still reads its own data lake through its mount."""
+    ok, reason = spark_available()
+    require(ok, reason)
+    read = nb(
+        'dbutils.fs.mount(source="abfss://datalake@contoso7dev.dfs.core.windows.net/", '
+        'mount_point="/mnt/datalake", extra_configs={"fs.azure.account.oauth2.client.secret": '
+        f'{SECRETS["sp-password"]!r}}})',
+        'print("rows:", spark.read.csv("/mnt/datalake/data.csv", header=True).count())',
+    )
+    lakes = []
+    for name, rows in (("dev", 3), ("pipeline", 5)):
+        lake = tmp_path / name / "lake"
+        lake.mkdir(parents=True)
+        (lake / "data.csv").write_text("a,b\n" + "1,2\n" * rows, encoding="utf-8")
+        lakes.append(lake)
+    first = NotebookRunner(secrets=DictSecrets({}), resolve_mount=lake_resolver(lakes[0]),
+                           work_dir=tmp_path / "dev" / "work")
+    second = NotebookRunner(secrets=DictSecrets({}), resolve_mount=lake_resolver(lakes[1]),
+                            work_dir=tmp_path / "pipeline" / "work")
+    try:
+        lines: list[str] = []
+        first.run(read, name="dev", log=lines.append)
+        second.run(read, name="pipeline", log=lines.append)
+        first.close()  # the dev loop's run ends while the pipeline's cluster goes on
+        again = nb('print("rows:", spark.read.csv("/mnt/datalake/data.csv", '
+                   'header=True).count())')
+        second.run(again, name="pipeline-again", log=lines.append)
+        assert [line for line in lines if line.startswith("rows:")] == [
+            "rows: 3", "rows: 5", "rows: 5"]
+    finally:
+        first.close()
+        second.close()
