@@ -266,7 +266,7 @@ def test_a_wheel_ships_the_assets(tmp_path: Path) -> None:
     assert steps <= names, sorted(steps - names)
     guides = {f"labtui_steps/{p.relative_to(root / 'steps').as_posix()}"
               for p in (root / "steps").rglob("guides/*.md")}
-    assert len(guides) == 19 and guides <= names, sorted(guides - names)
+    assert len(guides) == 21 and guides <= names, sorted(guides - names)
 
 
 # ------------------------------------------------------------------------------------------

@@ -18,6 +18,9 @@ def test_a_token_the_workspace_refuses_is_a_one_line_failure_before_anything_run
     ready = lab("--step", "variable-group", "--with-requires", "--headless", *values(lab),
                 timeout=900)
     assert ready.code == 0, ready.output[-3000:]
+    uploaded = lab("--step", "upload-data", "--env", "pipeline", "--with-requires",
+                   "--headless", *values(lab), timeout=900)
+    assert uploaded.code == 0, uploaded.output[-3000:]
     before = git_log(lab)
     ran = lab("--step", "build-pipeline", "--headless", *values(lab))
     assert ran.code == 1, ran.output

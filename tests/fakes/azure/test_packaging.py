@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -30,11 +31,12 @@ def test_the_azure_extra_is_declared_and_the_test_extra_pulls_it_in() -> None:
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
     ]
-    names = {d.split(">")[0].split("=")[0] for d in extras["azure"]}
+    names = {re.split(r"[<>=!~ ]", d)[0] for d in extras["azure"]}
     assert names == {
         "azure-mgmt-resource", "azure-mgmt-storage", "azure-storage-file-datalake",
         "azure-mgmt-keyvault", "azure-keyvault-secrets", "azure-mgmt-authorization",
         "azure-mgmt-databricks", "azure-ai-ml",
+        "opentelemetry-sdk",  # one release left out: pip 23 cannot resolve a fresh install
     }
     assert "azure-keyvault-secrets>=4.12" in extras["azure"]
     assert "labtui[azure]" in extras["test"]

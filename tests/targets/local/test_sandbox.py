@@ -155,13 +155,13 @@ def test_sibling_resources_removed_at_once_from_two_threads_both_go(tmp_path: Pa
     errors: list[BaseException] = []
     for _ in range(60):
         for account in ("labdla", "labdlb"):
-            lake.create_file_system(account, "datalake")
+            lake.create_file_system(lake.dfs_endpoint(account), "datalake")
         start = threading.Barrier(2)
 
         def remove(account: str, start: threading.Barrier = start) -> None:
             start.wait(10)
             try:
-                assert lake.delete_file_system(account, "datalake")
+                assert lake.delete_file_system(lake.dfs_endpoint(account), "datalake")
             except BaseException as exc:  # collected: the test names it below
                 errors.append(exc)
 
@@ -171,5 +171,6 @@ def test_sibling_resources_removed_at_once_from_two_threads_both_go(tmp_path: Pa
         for thread in threads:
             thread.join()
         assert errors == []
-    assert lake.file_systems("labdla") == lake.file_systems("labdlb") == []
+    assert lake.file_systems(lake.dfs_endpoint("labdla")) == \
+        lake.file_systems(lake.dfs_endpoint("labdlb")) == []
     target.close()
