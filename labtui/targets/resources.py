@@ -88,17 +88,11 @@ class ResourceGroup:
     id: str
 
 
-@dataclass(frozen=True)
-class StorageAccount:
-    """A storage account. For the lab: StorageV2, hierarchical namespace on, Cool tier.
-    `dfs_endpoint` (https://NAME.dfs.core.windows.net/) is how its data plane is addressed."""
+class Addressed:
+    """A resource addressed by a `ResourceRef`: its name, resource group and resource id all
+    come from `ref`."""
 
     ref: ResourceRef
-    location: str
-    kind: str
-    access_tier: str
-    hierarchical_namespace: bool
-    dfs_endpoint: str
 
     @property
     def name(self) -> str:
@@ -112,6 +106,19 @@ class StorageAccount:
     def id(self) -> str:
         """The resource id (`ref.id`)."""
         return self.ref.id
+
+
+@dataclass(frozen=True)
+class StorageAccount(Addressed):
+    """A storage account. For the lab: StorageV2, hierarchical namespace on, Cool tier.
+    `dfs_endpoint` (https://NAME.dfs.core.windows.net/) is how its data plane is addressed."""
+
+    ref: ResourceRef
+    location: str
+    kind: str
+    access_tier: str
+    hierarchical_namespace: bool
+    dfs_endpoint: str
 
 
 @dataclass(frozen=True)
@@ -143,26 +150,13 @@ class DataLakeFile:
 
 
 @dataclass(frozen=True)
-class KeyVault:
+class KeyVault(Addressed):
     """A Key Vault: `uri` (https://NAME.vault.azure.net/) is how its secrets are addressed,
     `ref` where the vault itself lives."""
 
     ref: ResourceRef
     location: str
     uri: str
-
-    @property
-    def name(self) -> str:
-        return self.ref.name
-
-    @property
-    def resource_group(self) -> str:
-        return self.ref.resource_group
-
-    @property
-    def id(self) -> str:
-        """The resource id (`ref.id`)."""
-        return self.ref.id
 
 
 @dataclass(frozen=True)
@@ -195,7 +189,7 @@ class RoleAssignment:
 
 
 @dataclass(frozen=True)
-class DatabricksWorkspace:
+class DatabricksWorkspace(Addressed):
     """An Azure Databricks workspace. `url` is what the CLI profiles use as host."""
 
     ref: ResourceRef
@@ -203,19 +197,6 @@ class DatabricksWorkspace:
     sku: str
     workspace_id: str
     url: str
-
-    @property
-    def name(self) -> str:
-        return self.ref.name
-
-    @property
-    def resource_group(self) -> str:
-        return self.ref.resource_group
-
-    @property
-    def id(self) -> str:
-        """The resource id (`ref.id`)."""
-        return self.ref.id
 
 
 @dataclass(frozen=True)
@@ -317,24 +298,11 @@ class GitFolder:
 
 
 @dataclass(frozen=True)
-class MlWorkspace:
+class MlWorkspace(Addressed):
     """An Azure Machine Learning workspace: here, the model registry of one environment."""
 
     ref: ResourceRef
     location: str
-
-    @property
-    def name(self) -> str:
-        return self.ref.name
-
-    @property
-    def resource_group(self) -> str:
-        return self.ref.resource_group
-
-    @property
-    def id(self) -> str:
-        """The resource id (`ref.id`)."""
-        return self.ref.id
 
 
 @dataclass(frozen=True)
