@@ -3,7 +3,9 @@
 The headless console, the app and the proctor all drive the lab through an `Engine`; none of
 them calls a step hook directly. The engine owns the order of things (values before work,
 requires before a run, verify before and after a run), the journal, the run history, masking of
-everything that leaves a hook, and cooperative cancellation.
+everything that leaves a hook, and cooperative cancellation. What an action takes on, and in
+what order, is the planner's (`labtui.planner`, which the engine is); what a hook's context is
+made of in a recorded run is `labtui.run_context`'s; how results are told, `labtui.outcomes`.
 
 On a cloud a unit's time is mostly waiting on round trips, so units that do not need each other
 run (verify, roll back) at once, bounded by `parallel` (`labtui.schedule`), and a hook makes its
@@ -13,25 +15,21 @@ sees stays in the lab's order: results come back in run (or rollback) order.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import partial
 from pathlib import Path
-from typing import Literal
 
 from labtui.catalog import Catalog, Unit
+from labtui.claim import claim
 from labtui.events import (
     ArtifactReady,
     CheckResult,
     Event,
     Heartbeat,
     Listener,
-    LogLine,
     PlannedChange,
     Progress,
     Retrying,
@@ -39,16 +37,22 @@ from labtui.events import (
     StepStarted,
 )
 from labtui.gather import DEFAULT_CALLS, CallPool
-from labtui.journal import Journal, JournalEntry, Record
 from labtui.masking import Masker
-from labtui.plain_text import strip_escapes
+from labtui.outcomes import Outcome, Result, Status
+from labtui.planner import (
+    NotManual,
+    Planner,
+    RequirementsError,
+    SolveScope,
+    units_through,
+)
 from labtui.retry import RetryCancelled, RetryPolicy
+from labtui.run_context import JournaledOperations, RunJournal, RunLog, UnitOutputs
 from labtui.schedule import DEFAULT_PARALLEL, schedule
 from labtui.state import Workspace, WorkspaceError
 from labtui.status import UnitState, unit_state
 from labtui.step import (
     Cancelled,
-    Change,
     Check,
     Logger,
     StepContext,
@@ -56,198 +60,27 @@ from labtui.step import (
     Verdict,
 )
 from labtui.targets.base import Target, TargetError, Transient
-from labtui.targets.operations import PendingOperation, StartedOperation, listening
-from labtui.targets.ownership import JournalMirror, MirroredEntry, NotOwner
-from labtui.uninstalled import uninstalled_unit
+from labtui.targets.operations import listening
 from labtui.values import Resolver, ValuesError
 
-
-class Outcome(StrEnum):
-    """How one unit of work ended. A verify that fails is DRIFT for a unit that was done, and
-    NOT_DONE for one that never was (or was rolled back, or failed)."""
-
-    DONE = "done"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-    DRIFT = "drift"
-    NOT_DONE = "not done"
-    CANCELLED = "cancelled"
-    ROLLED_BACK = "rolled-back"
-    CLEAN = "clean"
-    PLANNED = "planned"
-
-
-class Status(StrEnum):
-    """The recorded status of a unit in the workspace."""
-
-    NOT_STARTED = "not-started"
-    DONE = "done"
-    FAILED = "failed"
-    DRIFT = "drift"
-    CANCELLED = "cancelled"
-
-
-class RequirementsError(Exception):
-    """A unit's requirements are not done; `missing` names them."""
-
-    def __init__(self, unit: Unit, missing: Sequence[Unit]) -> None:
-        self.unit = unit
-        self.missing = list(missing)
-        names = ", ".join(repr(m.label) for m in missing)
-        super().__init__(
-            f"step {unit.label!r} needs {names} done first: run "
-            f"{'it' if len(missing) == 1 else 'them'}, or add --with-requires"
-        )
-
-
-class NotManual(Exception):
-    """A solve was asked of steps none of which is manual (and nothing comes first)."""
-
-    def __init__(self, units: Sequence[Unit]) -> None:
-        self.units = list(units)
-        names = ", ".join(dict.fromkeys(unit.id for unit in units))
-        these = "is not a manual step" if len(self.units) == 1 else "are not manual steps"
-        super().__init__(f"{names} {these}: --solve is for manual steps (like write-test), "
-                         "or with --with-requires when one comes first")
-
-
-@dataclass(frozen=True)
-class SolveScope:
-    """What a solve takes on: `action` "solve" fills in the reference answer of `units` (the
-    manual ones chosen) and verifies them; "run" runs `units` (with what they need) and
-    solves each manual step it meets instead of showing its instructions."""
-
-    action: Literal["solve", "run"]
-    units: tuple[Unit, ...]
-    """In the order the action takes them on (a summary names those it did not reach)."""
-
-
-@dataclass
-class Result:
-    """The result of one action on one unit."""
-
-    unit: Unit
-    action: str
-    outcome: Outcome
-    message: str = ""
-    checks: list[Check] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
-    duration: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome in (Outcome.DONE, Outcome.SKIPPED, Outcome.ROLLED_BACK,
-                                Outcome.CLEAN, Outcome.PLANNED)
+# What front ends have always imported from here, whichever module now holds it.
+__all__ = [
+    "EXPECTED_ERRORS",
+    "Engine",
+    "NotManual",
+    "Outcome",
+    "RequirementsError",
+    "Result",
+    "SolveScope",
+    "Status",
+    "units_through",
+]
 
 
 EXPECTED_ERRORS = (StepError, TargetError, WorkspaceError, ValuesError)
 
 
-class _Journal(Journal):
-    """A unit's journal in state.db, mirrored into the target's own record when it keeps one
-    (written after state.db and before the resource is made; dropped after state.db)."""
-
-    def __init__(self, workspace: Workspace, unit: Unit,
-                 mirror: JournalMirror | None = None) -> None:
-        self._workspace, self._unit, self._mirror = workspace, unit, mirror
-
-    def record(self, record: Record) -> JournalEntry:
-        entry = self._workspace.journal_record(self._unit.id, self._unit.env, record)
-        if self._mirror is not None:
-            self._mirror.record(MirroredEntry(
-                self._unit.id, self._unit.env, record.kind, record.ref,
-                json.dumps(record.payload(), sort_keys=True), time.time()))
-        return entry
-
-    def entries(self) -> list[JournalEntry]:
-        return self._workspace.journal_entries(self._unit.id, self._unit.env)
-
-    def forget(self, entry: JournalEntry) -> None:
-        self._workspace.journal_forget(entry.seq)
-        if self._mirror is not None:
-            self._mirror.forget(self._unit.id, self._unit.env, entry.kind, entry.ref)
-
-
-class _JournaledOperations:
-    """Journals each long-running operation a port call starts (`labtui.targets.operations`)
-    and forgets it once the call has seen it end: an entry left names one to resume."""
-
-    def __init__(self, journal: Journal) -> None:
-        self._journal = journal
-
-    def started(self, operation: StartedOperation) -> None:
-        self._journal.record(PendingOperation(operation.resource, operation.action,
-                                              operation.token))
-
-    def ended(self, operation: StartedOperation) -> None:
-        pending = PendingOperation(operation.resource, operation.action, operation.token)
-        for entry in self._journal.entries():
-            if entry.kind == pending.kind and entry.ref == pending.ref:
-                self._journal.forget(entry)
-
-
-class _Outputs:
-    def __init__(self, workspace: Workspace, unit: Unit,
-                 register_secret: Callable[[str], None]) -> None:
-        self._workspace, self._unit, self._register = workspace, unit, register_secret
-
-    def set(self, name: str, value: str, *, secret: bool = False) -> None:
-        if secret:  # a secret the step learnt at run time, as `ctx.register_secret` takes
-            self._register(value)
-        self._workspace.set_output(self._unit.id, self._unit.env, name, value, secret=secret)
-
-    def get(self, name: str, *, step: str | None = None, env: str | None = None) -> str | None:
-        return self._workspace.get_output(step or self._unit.id, env or self._unit.env, name)
-
-
-class _RunLog:
-    """The log of one hook call: masks, emits LogLine events and keeps the lines in the run
-    history, flushed in batches so a chatty step does not write the database per line."""
-
-    FLUSH_LINES = 200
-    FLUSH_SECONDS = 0.5
-
-    def __init__(self, engine: Engine, unit: Unit, run_id: int) -> None:
-        self._engine, self._unit, self._run_id = engine, unit, run_id
-        self._pending: list[tuple[float, str, str]] = []
-        self._lock = threading.Lock()
-        self._flushed = time.monotonic()
-        self.last_activity = time.monotonic()
-
-    def __call__(self, message: str) -> None:
-        self._write(message, "info")
-
-    def warn(self, message: str) -> None:
-        self._write(message, "warning")
-
-    def record(self, message: str, level: str = "warning") -> None:
-        """Keep `message` in the run history only (the front ends show it another way)."""
-        self._write(message, level, emit=False)
-
-    def _write(self, message: str, level: str, *, emit: bool = True) -> None:
-        # Escapes go first: a colour code inside a secret would otherwise hide it from the masker.
-        masked = self._engine.masker.redact(strip_escapes(str(message)))
-        now = time.time()
-        lines = masked.splitlines() or [""]
-        with self._lock:
-            self.last_activity = time.monotonic()
-            self._pending.extend((now, level, line) for line in lines)
-            due = (len(self._pending) >= self.FLUSH_LINES
-                   or time.monotonic() - self._flushed >= self.FLUSH_SECONDS)
-        if emit:
-            for line in lines:
-                self._engine.emit(LogLine(self._unit.id, self._unit.env, line, level))
-        if due:
-            self.flush()
-
-    def flush(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, []
-            self._flushed = time.monotonic()
-        self._engine.workspace.add_log_lines(self._run_id, pending)
-
-
-class Engine:
+class Engine(Planner):
     """Drives units of work for a front end. One engine per workspace and command."""
 
     def __init__(
@@ -265,8 +98,7 @@ class Engine:
         parallel: int = DEFAULT_PARALLEL,
         parallel_calls: int = DEFAULT_CALLS,
     ) -> None:
-        self.catalog = catalog
-        self.workspace = workspace
+        super().__init__(catalog, workspace)
         self._target = target
         self.resolver = resolver
         self.masker = masker or Masker()
@@ -308,39 +140,14 @@ class Engine:
             self._target.close()
 
     def claim_target(self) -> None:
-        """Bind the target's record of what was created to this state.db, before any work.
+        """Bind the target's record of what was created to this state.db, before any work
+        (`labtui.claim`).
 
         Raises:
             WorkspaceError: the target holds what another state.db recorded (this one was
                 emptied, deleted or replaced); the message gives the ways out.
         """
-        mirror = self.target.journal_mirror()
-        owner = self.workspace.id
-        if mirror is None or owner is None:
-            return
-        try:
-            mirror.claim(owner)
-        except NotOwner as exc:
-            raise WorkspaceError(state_lost_message(self.workspace, exc)) from None
-        self._sync_mirror(mirror)
-
-    def _sync_mirror(self, mirror: JournalMirror) -> None:
-        """Make the journal and the target's record hold the same entries. The journal gets
-        what only the target has (a state.db restored from a backup older than the last run);
-        the target gets what only the journal has (recorded before it kept a record). Nothing
-        is dropped: at worst a rollback finds a resource already gone, which is fine."""
-        from labtui.state import JournalRow
-
-        rows = {(r.step, r.env, r.kind, r.ref): r for r in self.workspace.journal_rows()}
-        mirrored = {(e.step, e.env, e.kind, e.ref): e for e in mirror.entries()}
-        for key, row in rows.items():
-            if key not in mirrored:
-                mirror.record(MirroredEntry(row.step, row.env, row.kind, row.ref, row.undo,
-                                            row.created))
-        for key, entry in mirrored.items():
-            if key not in rows:
-                self.workspace.journal_restore(JournalRow(
-                    0, entry.step, entry.env, entry.kind, entry.ref, entry.undo, entry.created))
+        claim(self.workspace, self.target.journal_mirror())
 
     def check_target(self) -> None:
         """Have the target confirm where it works before any hook runs (once per engine).
@@ -362,10 +169,6 @@ class Engine:
         journal stays exact."""
         self.cancelled.set()
 
-    def status(self, unit: Unit) -> Status:
-        record = self.workspace.status(unit.id, unit.env)
-        return Status(record.status) if record else Status.NOT_STARTED
-
     def unit_state(self, unit: Unit) -> UnitState:
         """Where the unit stands, in the words every front end shows (`labtui.status`)."""
         return unit_state(self.workspace, unit)
@@ -384,16 +187,6 @@ class Engine:
             raise ValuesError(problems)
         self.resolver.remember()
 
-    def check_requires(self, unit: Unit, planned: Sequence[Unit] = ()) -> None:
-        """Raise RequirementsError unless every requirement is done (or runs before it)."""
-        ahead = {(u.id, u.env) for u in planned}
-        missing = [
-            required for required in self.catalog.requirements(unit)
-            if (required.id, required.env) not in ahead and self.status(required) != Status.DONE
-        ]
-        if missing:
-            raise RequirementsError(unit, missing)
-
     def context(self, unit: Unit, log: Logger) -> StepContext:
         """The context a hook of `unit` gets, outside a recorded run: its values, the target,
         its journal and outputs in the workspace, the masker and its artifacts folder, with
@@ -406,7 +199,7 @@ class Engine:
         artifacts.mkdir(parents=True, exist_ok=True, mode=0o700)
 
         def progress(done: float, total: float, message: str) -> None:
-            if isinstance(log, _RunLog):  # progress is activity: no heartbeat needed
+            if isinstance(log, RunLog):  # progress is activity: no heartbeat needed
                 log.last_activity = time.monotonic()
             self.emit(Progress(unit.id, unit.env, done, total, self.masker.redact(message)))
 
@@ -419,8 +212,8 @@ class Engine:
         register_secret = self.masker.register
         return StepContext(
             step_id=unit.id, env=unit.env, values=self.values_for(unit), target=self.target,
-            log=log, journal=_Journal(self.workspace, unit, self.target.journal_mirror()),
-            outputs=_Outputs(self.workspace, unit, register_secret), artifacts=artifacts,
+            log=log, journal=RunJournal(self.workspace, unit, self.target.journal_mirror()),
+            outputs=UnitOutputs(self.workspace, unit, register_secret), artifacts=artifacts,
             cancelled=self.cancelled, report_progress=progress,
             register_secret=register_secret, publish_artifact=publish,
             redact=self.masker.redact, gather_calls=self.calls.gather,
@@ -442,13 +235,13 @@ class Engine:
         """Run one action with its run-history record, events, heartbeat and error handling."""
         started = time.monotonic()
         run_id = self.workspace.start_run(unit.id, unit.env, action)
-        log = _RunLog(self, unit, run_id)
+        log = RunLog(self, unit, run_id)
         self.emit(StepStarted(unit.id, unit.env, action))
         stop_heartbeat = self._start_heartbeat(unit, log)
         try:
             ctx = self._context(unit, log)
             # A long-running operation a port starts is journaled until it is seen to end.
-            with listening(_JournaledOperations(ctx.journal)):
+            with listening(JournaledOperations(ctx.journal)):
                 result = self._with_retries(unit, action, log, body, ctx)
         except (Cancelled, RetryCancelled) as exc:
             if isinstance(exc, RetryCancelled) and action == "run":
@@ -482,7 +275,7 @@ class Engine:
                                result.duration))
         return result
 
-    def _with_retries(self, unit: Unit, action: str, log: _RunLog,
+    def _with_retries(self, unit: Unit, action: str, log: RunLog,
                       body: Callable[[StepContext], Result], ctx: StepContext) -> Result:
         """Call the hook's `body`, again under the retry policy while the target answers
         `Transient`: every hook may be called again (run and rollback are idempotent, verify
@@ -518,7 +311,7 @@ class Engine:
         summary = self.masker.redact(f"{type(exc).__name__}: {exc}")
         return f"unexpected error {summary} (details in {self.error_log})"
 
-    def _start_heartbeat(self, unit: Unit, log: _RunLog) -> threading.Event:
+    def _start_heartbeat(self, unit: Unit, log: RunLog) -> threading.Event:
         stop = threading.Event()
 
         def beat() -> None:
@@ -532,34 +325,6 @@ class Engine:
         return stop
 
     # -- actions ---------------------------------------------------------------------------
-
-    def run_scope(self, units: Sequence[Unit], *, with_requires: bool = False) -> list[Unit]:
-        """Every unit `run` takes on, in run order, without checking anything: `units`, and
-        with `with_requires` what they need first. A summary names those a run did not reach."""
-        return self.catalog.closure(units) if with_requires else list(units)
-
-    def units_to_run(self, units: Sequence[Unit], *, with_requires: bool = False) -> list[Unit]:
-        """The units a run takes on, in order: with `with_requires`, what they need first.
-
-        Raises:
-            RequirementsError: a requirement is not done and not about to run.
-        """
-        ordered = self.run_scope(units, with_requires=with_requires)
-        for i, unit in enumerate(ordered):
-            self.check_requires(unit, ordered[:i])
-        return ordered
-
-    def units_to_plan(self, units: Sequence[Unit], *, with_requires: bool = False) -> list[Unit]:
-        """What the plan before a run shows, in run order: `units`, and (with
-        `with_requires`) the requirements that are not done yet — a done one is verified and
-        skipped by the run, so it is not offered as work.
-
-        Raises:
-            RequirementsError: a requirement is not done and not about to run.
-        """
-        chosen = set(units)
-        return [unit for unit in self.units_to_run(units, with_requires=with_requires)
-                if unit in chosen or self.status(unit) != Status.DONE]
 
     def run(self, units: Sequence[Unit], *, force: bool = False, with_requires: bool = False,
             solve_manual: bool = False) -> list[Result]:
@@ -622,23 +387,6 @@ class Engine:
         self.workspace.set_status(unit.id, unit.env, Status.FAILED, message)
         return Result(unit, "run", Outcome.FAILED,
                       f"ran, but verify failed: {message}", list(verdict.checks))
-
-    def solve_scope(self, units: Sequence[Unit], *, with_requires: bool = False,
-                    broad: bool = False) -> SolveScope:
-        """What a solve of `units` takes on (the CLI's --solve and the app's Solve ask this).
-        Steps picked one by one are solved in place: their manual units, the others left
-        out. With `with_requires`, or `broad` (a whole section, everything), it is a run that
-        solves the manual steps on its way.
-
-        Raises:
-            NotManual: steps picked one by one, none of them manual.
-        """
-        if with_requires or broad:
-            return SolveScope("run", tuple(self.run_scope(units, with_requires=with_requires)))
-        manual = tuple(unit for unit in units if unit.step.manual)
-        if not manual:
-            raise NotManual(units)
-        return SolveScope("solve", manual)
 
     def solve_request(self, scope: SolveScope, *, force: bool = False) -> list[Result]:
         """Carry out what `solve_scope` decided.
@@ -734,26 +482,6 @@ class Engine:
             return Result(unit, "verify", Outcome.DRIFT, message, checks)
         return Result(unit, "verify", Outcome.NOT_DONE, message, checks)
 
-    def rollback_order(self, units: Sequence[Unit]) -> list[Unit]:
-        """The order a rollback of `units` (given in run order) undoes them: newest first, so
-        what was built on something is removed before it. Front ends list and count a
-        rollback in this order; `rollback` follows it."""
-        return list(reversed(units))
-
-    def reset_scope(self, env: str | None = None) -> list[Unit]:
-        """Every unit a rollback of the whole lab takes on, in run order: each installed unit
-        (of `env` when given) and then those of steps no longer installed whose entries the
-        journal still holds, so what they made is removed too (first, being newest)."""
-        return [*self.catalog.units(env=env), *self.uninstalled_units(env)]
-
-    def units_through(self, step_id: str) -> list[Unit]:
-        """What a hot start through `step_id` runs: see `units_through`.
-
-        Raises:
-            CatalogError: no such step.
-        """
-        return units_through(self.catalog, step_id)
-
     def rollback(self, units: Sequence[Unit]) -> list[Result]:
         """Undo units (given in run order) in `rollback_order`: each once what needs it is
         undone (those of steps no longer installed first), those that do not wait on each
@@ -803,18 +531,6 @@ class Engine:
         return Result(unit, "rollback", Outcome.ROLLED_BACK,
                       f"removed {len(entries)} resource{'s' if len(entries) != 1 else ''}")
 
-    def uninstalled_units(self, env: str | None = None) -> list[Unit]:
-        """The units the journal holds entries of whose step is no longer installed (limited
-        to `env` when given, as `Catalog.units` is), in the order they journaled: a rollback,
-        which goes newest first, undoes the newest first. Add them to a rollback of
-        everything, and what they made is removed too."""
-        found: dict[tuple[str, str | None], None] = {}
-        for row in self.workspace.journal_rows():
-            if row.step not in self.catalog and (env is None or row.env in (None, env)):
-                found.pop((row.step, row.env), None)
-                found[(row.step, row.env)] = None
-        return [uninstalled_unit(step, env) for step, env in found]
-
     def _way_out(self, unit: Unit) -> str:
         """How to get past an entry rollback cannot remove (the newest left is the one)."""
         rows = [row for row in self.workspace.journal_rows()
@@ -831,19 +547,6 @@ class Engine:
         self.workspace.clear_artifacts(unit.id, unit.env)
         self.workspace.save_checks(unit.id, unit.env, [])
         self.workspace.set_status(unit.id, unit.env, Status.NOT_STARTED)
-
-    def done_dependents(self, unit: Unit) -> list[Unit]:
-        """The done units that need `unit`: rolling it back leaves them broken (drift)."""
-        return [dependent for dependent in self.catalog.dependents(unit)
-                if self.status(dependent) == Status.DONE]
-
-    def rollback_plan(self, unit: Unit) -> list[Change]:
-        """What a rollback of `unit` would delete, newest first (read from the journal as
-        stored: an entry that does not fit its kind is listed too, and its rollback says
-        the way out)."""
-        rows = self.workspace.journal_rows()
-        return [Change("delete", row.kind, row.ref) for row in reversed(rows)
-                if row.step == unit.id and row.env == unit.env]
 
     def plan(self, units: Sequence[Unit], *, force: bool = False) -> list[Result]:
         """What a run of each unit would do, touching nothing; with `force`, what a forced
@@ -862,50 +565,3 @@ class Engine:
         return Result(unit, "plan", Outcome.PLANNED, summary, changes=changes)
 
 
-def state_lost_message(workspace: Workspace, lost: NotOwner) -> str:
-    """Why a workspace whose state.db is gone is refused, and the two ways out."""
-    backup = workspace.backup_path
-    ways = []
-    when = backup_taken(backup, lost.owner)
-    if when is not None:
-        ways.append(f"restore the copy labtui kept after the last run ({when}): "
-                    f"cp {backup} {backup.with_name('state.db')}")
-    ways.append("rebuild the journal from what the target holds: labtui recover")
-    return (f"workspace {workspace.path}: its state.db is new or was emptied, but {lost}; "
-            f"nothing was done, so they are not adopted without a journal: "
-            + ", or ".join(ways))
-
-
-def backup_taken(backup: Path, owner: str) -> str | None:
-    """When `backup` was taken, if it is a copy of the state.db `owner` names; else None."""
-    import sqlite3
-
-    if not backup.is_file():
-        return None
-    try:
-        db = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
-        try:
-            rows = db.execute("SELECT value FROM meta WHERE key = 'workspace-id'").fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return None  # a damaged copy is no way out
-    if not rows or rows[0][0] != owner:
-        return None
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(backup.stat().st_mtime))
-
-
-def units_through(catalog: Catalog, step_id: str) -> list[Unit]:
-    """The lab as an attendee would have done it up to `step_id`: every unit of the sections
-    involved (the step's and its requirements'), in the lab's order, up to and including the
-    step, with what they require (so cli-profiles too, which nothing requires).
-
-    Raises:
-        CatalogError: no such step.
-    """
-    needed = catalog.closure(catalog.units([step_id]))
-    everything = catalog.units()
-    last = max(i for i, unit in enumerate(everything) if unit.id == step_id)
-    sections = {unit.step.section for unit in needed}
-    return catalog.closure([unit for unit in everything[:last + 1]
-                            if unit.step.section in sections])
