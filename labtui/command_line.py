@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import IntEnum
@@ -106,3 +107,8 @@ def positive_count(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def say_error(message: str) -> None:
+    """Tell the user what went wrong, in one line on stderr."""
+    print(f"labtui: {message}", file=sys.stderr)
