@@ -5,7 +5,10 @@ and template files (`- template: steps.yml` with its parameters), normalises a t
 `jobs:` or `steps:` into one stage and one job (as Azure does), checks every key, task,
 input, name, dependency and condition, and returns a `Pipeline`. Anything Azure would refuse,
 or that this runner does not support, is a `PipelineError` naming the file, the line and
-column, and the thing."""
+column, and the thing.
+
+The readers of single nodes are `reader.NodeReader`'s, parameters and templates
+`expanding.TemplateExpander`'s; `Loader` builds on both."""
 
 from __future__ import annotations
 
@@ -14,27 +17,22 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-import yaml
-
 from labtui.targets.local.azpipelines.builtin_tasks import builtin_registry
-from labtui.targets.local.azpipelines.errors import ExpressionError, PipelineError
-from labtui.targets.local.azpipelines.expressions import parse
+from labtui.targets.local.azpipelines.errors import PipelineError
+from labtui.targets.local.azpipelines.expanding import TemplateExpander
 from labtui.targets.local.azpipelines.model import (
     BranchFilter,
-    Condition,
     Job,
     Pipeline,
     PipelineResource,
-    Place,
     Stage,
     Step,
     VariableSpec,
 )
 from labtui.targets.local.azpipelines.tasks import TaskRegistry, TaskSpec
 from labtui.targets.local.azpipelines.templates import Templates
-from labtui.targets.local.azpipelines.yamlnodes import Y, read, to_python
+from labtui.targets.local.azpipelines.yamlnodes import Y, read
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 VARIABLE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 ROOT_KEYS = ("name", "trigger", "pr", "resources", "parameters", "variables", "stages", "jobs",
@@ -48,7 +46,6 @@ DEPLOYMENT_KEYS = ("deployment", "displayName", "dependsOn", "condition", "conti
                    "environment", "strategy")
 STEP_COMMON = ("displayName", "name", "condition", "continueOnError", "enabled", "env",
                "timeoutInMinutes", "retryCountOnTaskFailure")
-MAX_RETRIES = 10  # Azure's limit for retryCountOnTaskFailure
 STEP_KINDS: dict[str, tuple[str, ...]] = {
     "script": ("workingDirectory", "failOnStderr"),
     "bash": ("workingDirectory", "failOnStderr"),
@@ -56,104 +53,14 @@ STEP_KINDS: dict[str, tuple[str, ...]] = {
     "checkout": (),
     "publish": ("artifact",),
 }
-PARAMETER_TYPES = ("string", "number", "boolean", "object")
 
 
-TEMPLATE_BODIES = ("steps", "jobs", "stages", "variables")
-MAX_TEMPLATE_DEPTH = 20  # Azure's limit on templates including templates
+class Loader(TemplateExpander):
+    """Reads one pipeline file's sections into the model, with the tasks steps may use."""
 
-
-class Loader:
     def __init__(self, file: str, tasks: TaskRegistry, folder: Path | None = None) -> None:
-        self.file = file
+        super().__init__(file, folder)
         self.tasks = tasks
-        self.folder = folder  # where the pipeline file is: template paths start there
-        self.depth = 0
-
-    # --- small readers -------------------------------------------------------------------
-
-    def error(self, node: Y, message: str) -> PipelineError:
-        return PipelineError(node.file or self.file, node.line, node.column, message)
-
-    def place(self, node: Y) -> Place:
-        return Place(node.line, node.column, node.file if node.file != self.file else "")
-
-    def mapping(self, node: Y, what: str, allowed: tuple[str, ...]) -> Y:
-        if node.kind != "map":
-            raise self.error(node, f"{what} must be a mapping")
-        for key, _ in node.pairs():
-            if key.text not in allowed:
-                raise self.error(key, f"unknown key '{key.text}' in {what} "
-                                      f"(allowed: {', '.join(allowed)})")
-        return node
-
-    def need(self, node: Y, key: str) -> Y:
-        found = node.get(key)
-        if found is None:
-            raise self.error(node, f"'{key}' is missing")
-        return found
-
-    def text(self, node: Y, what: str) -> str:
-        if node.kind != "scalar":
-            raise self.error(node, f"{what} must be text")
-        return "" if node.tag == "null" else node.text
-
-    def boolean(self, node: Y | None, what: str, default: bool) -> bool:
-        if node is None:
-            return default
-        value = self.text(node, what).strip().lower()
-        if value not in ("true", "false"):
-            raise self.error(node, f"{what} must be true or false, not '{node.text}'")
-        return value == "true"
-
-    def minutes(self, node: Y | None, what: str) -> float:
-        if node is None:
-            return 0.0
-        try:
-            value = float(self.text(node, what))
-        except ValueError:
-            raise self.error(node, f"{what} must be a number of minutes, "
-                                   f"not '{node.text}'") from None
-        if value < 0:
-            raise self.error(node, f"{what} cannot be negative")
-        return value
-
-    def retries(self, node: Y | None) -> int:
-        if node is None:
-            return 0
-        text = self.text(node, "'retryCountOnTaskFailure'")
-        if not text.isdigit() or int(text) > MAX_RETRIES:
-            raise self.error(node, f"'retryCountOnTaskFailure' must be a whole number from 0 "
-                                   f"to {MAX_RETRIES}, not '{text}'")
-        return int(text)
-
-    def names(self, node: Y | None, what: str) -> tuple[str, ...] | None:
-        if node is None:
-            return None
-        if node.kind == "scalar":
-            return (node.text,) if node.text and node.tag != "null" else ()
-        if node.kind == "seq":
-            return tuple(self.text(item, what) for item in node.value)
-        raise self.error(node, f"{what} must be a name or a list of names")
-
-    def identifier(self, node: Y, what: str) -> str:
-        name = self.text(node, what)
-        if not IDENTIFIER.match(name):
-            raise self.error(node, f"{what} '{name}' may hold only letters, digits and '_', "
-                                   "and may not start with a digit")
-        return name
-
-    def condition(self, node: Y | None) -> Condition | None:
-        if node is None:
-            return None
-        text = self.text(node, "condition")
-        if text.strip().startswith("$[") or "${{" in text:
-            raise self.error(node, "a condition is an expression without '$[ ]' or '${{ }}'")
-        try:
-            parsed = parse(text, names=("variables",))
-        except ExpressionError as error:
-            raise self.error(node, f"condition '{text}': {error}") from None
-        return Condition(text, parsed, self.place(node))
 
     # --- sections ------------------------------------------------------------------------
 
@@ -322,13 +229,6 @@ class Loader:
                     resolved[item.name] = item.default
         return resolved
 
-    def key_node(self, node: Y, key: str) -> Y:
-        if node.kind == "map":
-            for name, _ in node.pairs():
-                if name.text == key:
-                    return name
-        return node
-
     def steps(self, node: Y | None, where: Y) -> tuple[Step, ...]:
         if node is None or node.kind != "seq":
             raise self.error(node or where, "'steps' must be a list of steps")
@@ -431,179 +331,6 @@ class Loader:
         self.check_graph([(job.name, job.depends_on, job.place) for job in jobs], "job")
         return jobs
 
-    def check_graph(self, items: list[tuple[str, tuple[str, ...], Place]], what: str) -> None:
-        names = {name.lower(): name for name, _, _ in items}
-        if len(names) != len(items):
-            seen: set[str] = set()
-            for name, _, place in items:
-                if name.lower() in seen:
-                    raise PipelineError(place.file or self.file, place.line, place.column,
-                                        f"{what} name '{name}' is used twice")
-                seen.add(name.lower())
-        for name, depends, place in items:
-            for other in depends:
-                if other.lower() not in names:
-                    raise PipelineError(place.file or self.file, place.line, place.column,
-                                        f"{what} '{name}' depends on unknown {what} '{other}'")
-        graph = {name.lower(): [d.lower() for d in depends] for name, depends, _ in items}
-        state: dict[str, int] = {}
-
-        def visit(name: str, trail: list[str]) -> None:
-            if state.get(name) == 2:
-                return
-            if state.get(name) == 1:
-                ring = " -> ".join(names[n] for n in [*trail[trail.index(name):], name])
-                place = next(p for n, _, p in items if n.lower() == name)
-                raise PipelineError(place.file or self.file, place.line, place.column,
-                                    f"the {what}s depend on each other in a loop: {ring}")
-            state[name] = 1
-            for other in graph[name]:
-                visit(other, [*trail, name])
-            state[name] = 2
-
-        for name in graph:
-            visit(name, [])
-
-    # --- the file ------------------------------------------------------------------------
-
-    def parameters(self, node: Y | None, given: Mapping[str, object], *,
-                   where: Y | None = None) -> dict[str, object]:
-        values: dict[str, object] = {}
-        declared: dict[str, Y] = {}
-        if node is None:
-            pass
-        elif node.kind == "map":  # the older form: name: default
-            for key, value in node.pairs():
-                declared[key.text] = key
-                values[key.text] = to_python(value)
-        elif node.kind == "seq":
-            for item in node.value:
-                self.mapping(item, "a parameter", ("name", "displayName", "type", "default",
-                                                   "values"))
-                name_node = item.get("name")
-                if name_node is None:
-                    raise self.error(item, "a parameter needs 'name'")
-                name = self.text(name_node, "a parameter's name")
-                kind = self.text(item.get("type"), "type").lower() if item.get("type") \
-                    else "string"
-                if kind not in PARAMETER_TYPES:
-                    raise self.error(item.get("type") or item,
-                                     f"parameter type '{kind}' is outside the subset this "
-                                     f"runner supports ({', '.join(PARAMETER_TYPES)})")
-                values_node = item.get("values")
-                choices = [self.shown(to_python(v)) for v in values_node.value] \
-                    if values_node is not None and values_node.kind == "seq" else []
-                declared[name] = name_node
-                default = item.get("default")
-                chosen: object
-                if name in given:
-                    chosen = self.parameter_value(name_node, name, kind, given[name])
-                elif default is not None:
-                    chosen = self.parameter_value(default, name, kind, to_python(default))
-                else:
-                    raise self.error(name_node, f"a value for the parameter '{name}' must be "
-                                                "provided (it has no default)")
-                if choices and self.shown(chosen) not in choices:
-                    raise self.error(name_node, f"parameter '{name}' is '{self.shown(chosen)}',"
-                                                f" not one of: {', '.join(choices)}")
-                values[name] = chosen
-        else:
-            raise self.error(node, "'parameters' must be a list")
-        for name, raw in given.items():
-            if name not in declared:
-                message = f"unexpected parameter '{name}' (the " \
-                          f"{'template' if where else 'file'} declares: " \
-                          f"{', '.join(declared) or 'none'})"
-                if where is not None:
-                    raise self.error(where, message)
-                raise PipelineError(self.file, 0, 0, message)
-            if node is not None and node.kind == "map":
-                values[name] = raw
-        return values
-
-    def shown(self, value: object) -> str:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value)
-
-    def parameter_value(self, node: Y, name: str, kind: str, raw: object) -> object:
-        if kind == "string":
-            if isinstance(raw, dict | list):
-                raise self.error(node, f"parameter '{name}' is a string, not a list or mapping")
-            return self.shown(raw) if raw is not None else ""
-        if kind == "number":
-            try:
-                return float(str(raw))
-            except ValueError:
-                raise self.error(node, f"parameter '{name}' must be a number, "
-                                       f"not '{raw}'") from None
-        if kind == "boolean":
-            if isinstance(raw, bool):
-                return raw
-            if str(raw).lower() not in ("true", "false"):
-                raise self.error(node, f"parameter '{name}' must be true or false, "
-                                       f"not '{raw}'")
-            return str(raw).lower() == "true"
-        if isinstance(raw, str):
-            try:
-                return yaml.safe_load(raw)
-            except yaml.YAMLError:
-                raise self.error(node, f"parameter '{name}' is not a YAML value") from None
-        return raw
-
-    def include(self, item: Y, scope: Templates) -> list[Y]:
-        """The items of a template file, expanded with its parameters (Azure resolves the
-        path from the file that names it; `/` starts at the pipeline file's folder)."""
-        reference = self.need(item, "template")
-        path_text = self.text(reference, "template")
-        if "@" in path_text:
-            raise self.error(reference, f"template '{path_text}': templates in other "
-                                        "repositories are outside the subset")
-        if self.folder is None:
-            raise self.error(reference, "templates need the pipeline to be loaded from a file")
-        including = Path(item.file) if item.file else Path(self.file)
-        base = self.folder if path_text.startswith("/") or not item.file else including.parent
-        path = (base / path_text.lstrip("/")).resolve()
-        if self.depth >= MAX_TEMPLATE_DEPTH:
-            raise self.error(reference, f"templates include each other more than "
-                                        f"{MAX_TEMPLATE_DEPTH} levels deep")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise self.error(reference, f"template '{path_text}': cannot read {path} "
-                                        f"({error.strerror})") from None
-        name = str(path)
-        root = read(text, name)
-        if root.kind != "map":
-            raise self.error(root, "a template file must be a mapping")
-        bodies = [key for key in root.key_names() if key in TEMPLATE_BODIES]
-        for key, _ in root.pairs():
-            if key.text not in (*TEMPLATE_BODIES, "parameters"):
-                raise self.error(key, f"unknown key '{key.text}' in a template (allowed: "
-                                      f"parameters, {', '.join(TEMPLATE_BODIES)})")
-        if len(bodies) != 1:
-            raise self.error(root, "a template needs exactly one of: "
-                                   + ", ".join(TEMPLATE_BODIES))
-        given_node = item.get("parameters")
-        given: dict[str, object] = {}
-        if given_node is not None:
-            expanded = scope.expand(given_node)
-            if expanded.kind != "map":
-                raise self.error(given_node, "a template's 'parameters' must be a mapping")
-            given = {key.text: to_python(value) for key, value in expanded.pairs()}
-        values = self.parameters(root.get("parameters"), given, where=given_node or item)
-        names = {**scope.names, "parameters": values}
-        body = root.get(bodies[0])
-        assert body is not None
-        if body.kind != "seq":
-            raise self.error(body, f"'{bodies[0]}' must be a list")
-        self.depth += 1
-        try:
-            return Templates(name, names, self.include).sequence(body)
-        finally:
-            self.depth -= 1
 
     def pipeline(self, root: Y, parameters: Mapping[str, str],
                  variables: Mapping[str, str]) -> Pipeline:
