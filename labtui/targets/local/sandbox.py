@@ -458,19 +458,32 @@ P = TypeVar("P", bound=LocalPort)
 
 
 def with_latency(cls: type[P]) -> type[P]:
-    """Make every public method of a local port sleep the sandbox's latency first."""
+    """Make every public method of a local port sleep the sandbox's latency first: one round
+    trip per call from outside the target. A port method that calls another port (listing a
+    vault-backed scope reads the vault) is still one round trip, as a cloud service's own
+    calls are; closing a port is not a call to the cloud."""
     for name, member in list(vars(cls).items()):
-        if name.startswith("_") or not callable(member):
+        if name.startswith("_") or name in _NOT_ROUND_TRIPS or not callable(member):
             continue
         setattr(cls, name, _delayed(member))
     return cls
 
 
+_NOT_ROUND_TRIPS = frozenset({"close"})
+_inside_call = threading.local()
+
+
 def _delayed(method: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(method)
     def wrapper(self: LocalPort, *args: Any, **kwargs: Any) -> T:
+        if getattr(_inside_call, "active", False):  # part of the call that is under way
+            return method(self, *args, **kwargs)
         self._sandbox.pause()
-        return method(self, *args, **kwargs)
+        _inside_call.active = True
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            _inside_call.active = False
 
     return wrapper
 

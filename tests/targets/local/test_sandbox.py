@@ -66,6 +66,38 @@ def test_every_port_call_sleeps_the_injected_latency(
     target.close()
 
 
+def test_a_port_call_is_one_round_trip_whatever_it_calls_inside(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Listing a vault-backed scope reads the vault inside the local target: on a cloud that
+    # is the service's own call, so the caller waits one round trip, not two.
+    slept: list[float] = []
+    monkeypatch.setattr(sandbox.time, "sleep", slept.append)
+    monkeypatch.setenv("LABTUI_LOCAL_LATENCY", "0.05")
+    target = LocalTarget(tmp_path / "ws")
+
+    @sandbox.with_latency
+    class Outer(sandbox.LocalPort):
+        def lookup(self) -> list[str]:
+            return [group.name for group in target.resource_groups.list()]
+
+    target.resource_groups.create("lab-db-dev", "eastus")
+    assert Outer(target.sandbox).lookup() == ["lab-db-dev"]
+    assert slept == [0.05] * 2  # the create, then the lookup with the list inside it
+    assert target.resource_groups.exists("lab-db-dev") and slept == [0.05] * 3
+
+
+def test_closing_the_ports_is_not_a_round_trip(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(sandbox.time, "sleep", slept.append)
+    monkeypatch.setenv("LABTUI_LOCAL_LATENCY", "0.05")
+    target = LocalTarget(tmp_path / "ws")
+    target.resource_groups.create("lab-db-dev", "eastus")
+    slept.clear()
+    target.close()  # closes the pipelines' and the containers' ports too
+    assert slept == []
+
+
 def test_importing_the_local_target_does_not_import_mlflow() -> None:
     code = ("import sys, labtui.targets.local, labtui_steps.infrastructure; "
             "print(any(m.split('.')[0] in ('mlflow', 'databricks') for m in sys.modules))")
