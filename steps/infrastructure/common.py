@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, TypeVar, overload
 
 from labtui_steps import records
 
 from labtui.step import (
     Check,
+    JournalEntry,
     Step,
     StepContext,
     StepError,
@@ -31,6 +34,11 @@ LIBRARIES: tuple[Library, ...] = (
     Library("pypi", "scikit-learn"),
 )
 DOWNLOAD_TIMEOUT = 10.0
+
+T = TypeVar("T")
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
 
 
 
@@ -70,3 +78,39 @@ def exists(lookup: Callable[[], object]) -> bool:
     except NotFound:
         return False
     return True
+
+
+def found(lookup: Callable[[], T]) -> Callable[[], T | NotFound]:
+    """`lookup` as a call for `ctx.gather` that answers the `NotFound` it raises rather than
+    raising it, so one thing missing does not hide what the calls made with it found."""
+
+    def call() -> T | NotFound:
+        try:
+            return lookup()
+        except NotFound as missing:
+            return missing
+
+    return call
+
+
+@overload
+def together(ctx: StepContext, first: Callable[[], A], second: Callable[[], B], /
+             ) -> tuple[A, B]: ...
+@overload
+def together(ctx: StepContext, first: Callable[[], A], second: Callable[[], B],
+             third: Callable[[], C], /) -> tuple[A, B, C]: ...
+def together(ctx: StepContext, *calls: Callable[[], Any]) -> tuple[Any, ...]:
+    """Calls that do not need each other's answers, made at once (`ctx.gather`: one round
+    trip for all), with each answer keeping its own type."""
+    return tuple(ctx.gather(*calls))
+
+
+def undo_together(ctx: StepContext, entries: Sequence[JournalEntry]) -> None:
+    """Undo journal entries that do not depend on each other at once (one round trip for
+    all, not one per entry), each forgotten once its undo is done."""
+
+    def undo(entry: JournalEntry) -> None:
+        entry.record.undo(ctx)
+        ctx.journal.forget(entry)
+
+    ctx.gather(*(partial(undo, entry) for entry in entries))

@@ -3,6 +3,9 @@ file system `datalake`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
+
 from labtui_steps import records
 from labtui_steps.fields import (
     LOCATION,
@@ -15,7 +18,9 @@ from labtui_steps.infrastructure.common import (
     InfrastructureStep,
     check_that,
     exists,
+    found,
     resource_ref,
+    together,
 )
 
 from labtui.step import (
@@ -65,15 +70,20 @@ class DataLake(InfrastructureStep):
         ctx.outputs.set("datalake-fqdn", lake.uri(endpoint, FILE_SYSTEM))
 
     def verify(self, ctx: StepContext) -> Verdict:
-        name = ctx.value("storage-account")
-        try:
-            account = ctx.target.datalake.get_account(
-                resource_ref(ctx, STORAGE_ACCOUNTS, "storage-account"))
-        except NotFound:
+        name, lake = ctx.value("storage-account"), ctx.target.datalake
+        # The account and its file systems in one round trip (the endpoint is known by name).
+        account, file_systems = together(
+            ctx, found(partial(lake.get_account,
+                               resource_ref(ctx, STORAGE_ACCOUNTS, "storage-account"))),
+            found(partial(lake.file_systems, lake.dfs_endpoint(name))))
+        if isinstance(account, NotFound):
             return Verdict.of(Check("storage account", False, f"{name} does not exist in "
                                     f"resource group {ctx.value('resource-group')}",
                                     "run this step to create it"))
-        return Verdict.of(Check("storage account", True), *_account_checks(ctx, account))
+        if isinstance(file_systems, NotFound) or account.dfs_endpoint != lake.dfs_endpoint(name):
+            file_systems = lake.file_systems(account.dfs_endpoint)  # an account elsewhere
+        return Verdict.of(Check("storage account", True),
+                          *_account_checks(account, file_systems))
 
     def plan(self, ctx: StepContext) -> list[Change]:
         name, lake = ctx.value("storage-account"), ctx.target.datalake
@@ -86,7 +96,7 @@ class DataLake(InfrastructureStep):
                 Change("keep" if has_fs else "create", "file system", FILE_SYSTEM)]
 
 
-def _account_checks(ctx: StepContext, account: StorageAccount) -> list[Check]:
+def _account_checks(account: StorageAccount, file_systems: Sequence[str]) -> list[Check]:
     return [
         check_that("StorageV2", None if account.kind == "StorageV2" else
                f"{account.name} is {account.kind}, the lab needs StorageV2",
@@ -96,7 +106,7 @@ def _account_checks(ctx: StepContext, account: StorageAccount) -> list[Check]:
                "it cannot be turned on later: delete the account and run this step again"),
         check_that("access tier", None if account.access_tier == "Cool" else
                f"{account.name} uses the {account.access_tier} tier, the lab uses Cool"),
-        check_that("file system", None if FILE_SYSTEM in ctx.target.datalake.file_systems(
-            account.dfs_endpoint) else f"there is no file system '{FILE_SYSTEM}' in {account.name}",
-            "run this step to create it"),
+        check_that("file system", None if FILE_SYSTEM in file_systems else
+               f"there is no file system '{FILE_SYSTEM}' in {account.name}",
+               "run this step to create it"),
     ]

@@ -31,12 +31,12 @@ from labtui_steps.infrastructure.common import (
     check_that,
     issue_token,
     resource_ref,
+    undo_together,
 )
 
 from labtui.step import (
     Change,
     Check,
-    JournalEntry,
     StepContext,
     StepError,
     Verdict,
@@ -274,12 +274,7 @@ class Secrets(InfrastructureStep):
     def rollback(self, ctx: StepContext) -> None:
         """Each entry stands alone (a secret, a recovered secret, the pipeline's token): they
         are undone together, one round trip instead of one per secret."""
-
-        def undo(entry: JournalEntry) -> None:
-            entry.record.undo(ctx)
-            ctx.journal.forget(entry)
-
-        ctx.gather(*(partial(undo, entry) for entry in reversed(ctx.journal.entries())))
+        undo_together(ctx, list(reversed(ctx.journal.entries())))
 
     def plan(self, ctx: StepContext) -> list[Change]:
         try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from labtui_steps import records
 from labtui_steps.fields import (
     PREFIX,
@@ -16,7 +19,10 @@ from labtui_steps.infrastructure.common import (
     InfrastructureStep,
     check_that,
     exists,
+    found,
     resource_ref,
+    together,
+    undo_together,
 )
 
 from labtui.step import (
@@ -33,6 +39,7 @@ from labtui.targets.base import (
 from labtui.targets.resources import (
     STORAGE_ACCOUNTS,
 )
+from labtui.targets.resources import ServicePrincipal as Principal
 
 
 class ServicePrincipal(InfrastructureStep):
@@ -50,10 +57,11 @@ class ServicePrincipal(InfrastructureStep):
     def run(self, ctx: StepContext) -> None:
         principals, lake = ctx.target.principals, ctx.target.datalake
         name, tenant = ctx.value("service-principal"), ctx.value("tenant-id")
-        account = lake.get_account(resource_ref(ctx, STORAGE_ACCOUNTS, "storage-account"))
-        try:
-            principal = principals.find_service_principal(name)
-        except NotFound:
+        # The account and the principal do not need each other: one round trip.
+        account, principal = together(
+            ctx, partial(lake.get_account, resource_ref(ctx, STORAGE_ACCOUNTS, "storage-account")),
+            found(partial(principals.find_service_principal, name)))
+        if isinstance(principal, NotFound):
             ctx.journal.record_once(records.ServicePrincipal(name))
             ctx.log(f"create service principal {name}")
             principal = principals.create_service_principal(name, tenant)
@@ -80,53 +88,69 @@ class ServicePrincipal(InfrastructureStep):
                         f"https://login.microsoftonline.com/{tenant}/oauth2/token")
         ctx.check_cancelled()
         wanted = _acl_for(principal.object_id)
-        if not set(wanted) <= set(lake.get_acl(account.dfs_endpoint, FILE_SYSTEM)):
+        # The ACL and the role are each read, and then made, together.
+        acl, has_role = together(
+            ctx, partial(lake.get_acl, account.dfs_endpoint, FILE_SYSTEM),
+            partial(_has_role, ctx, principal.object_id, account.id))
+        grants: list[Callable[[], object]] = []
+        if not set(wanted) <= set(acl):
             ctx.journal.record_once(records.DatalakeAcl(
                 principal.object_id, account=account.dfs_endpoint, file_system=FILE_SYSTEM))
             ctx.log(f"give {name} read, write and execute on {FILE_SYSTEM}, also as default")
-            lake.update_acl(account.dfs_endpoint, FILE_SYSTEM, "", wanted)
-        if not _has_role(ctx, principal.object_id, account.id):
+            grants.append(partial(lake.update_acl, account.dfs_endpoint, FILE_SYSTEM, "", wanted))
+        if not has_role:
             ctx.journal.record_once(records.RoleAssignment(
                 f"{ROLE} on {account.name}", principal=principal.object_id, role=ROLE,
                 scope=account.id))
             ctx.log(f"assign {ROLE} on {account.name} to {name}")
-            principals.assign_role(principal.object_id, ROLE, account.id)
+            grants.append(partial(principals.assign_role, principal.object_id, ROLE, account.id))
+        ctx.gather(*grants)
 
     def verify(self, ctx: StepContext) -> Verdict:
         principals, lake = ctx.target.principals, ctx.target.datalake
-        name, tenant = ctx.value("service-principal"), ctx.value("tenant-id")
-        try:
-            principal = principals.find_service_principal(name)
-        except NotFound:
+        name = ctx.value("service-principal")
+        # Two round trips: the principal and the account, then what is read with their ids.
+        principal, account = together(
+            ctx, found(partial(principals.find_service_principal, name)),
+            found(partial(lake.get_account,
+                          resource_ref(ctx, STORAGE_ACCOUNTS, "storage-account"))))
+        if isinstance(principal, NotFound):
             return Verdict.of(Check("service principal", False, f"{name} does not exist",
                                     "run this step to create it"))
         password = ctx.outputs.get("sp-password")
-        signs_in = password is not None and principals.check_password(principal.app_id, password)
-        checks = [
-            Check("service principal", True),
-            check_that("tenant", None if principal.tenant_id.lower() == tenant.lower() else
-                   f"{name} is in tenant {principal.tenant_id}, not {tenant}"),
-            check_that("app id recorded", None if ctx.outputs.get("sp-app-id") == principal.app_id
-                   else "the app id is not recorded for the secrets step", "run this step again"),
-            check_that("password", None if signs_in else
-                   "the recorded password does not sign in (or none is recorded)",
-                   "run this step again: it resets the password"),
-        ]
-        try:
-            account = lake.get_account(resource_ref(ctx, STORAGE_ACCOUNTS, "storage-account"))
-            acl = set(lake.get_acl(account.dfs_endpoint, FILE_SYSTEM))
-        except NotFound as exc:
-            return Verdict((*checks, Check("data lake access", False, str(exc),
+
+        def signs_in() -> bool:
+            return password is not None and principals.check_password(principal.app_id,
+                                                                       password)
+
+        if isinstance(account, NotFound):
+            return Verdict((*_principal_checks(ctx, principal, signs_in()),
+                            Check("data lake access", False, str(account),
+                                  "run the data-lake step")))
+        password_ok, acl, has_role = together(
+            ctx, signs_in, found(partial(lake.get_acl, account.dfs_endpoint, FILE_SYSTEM)),
+            partial(_has_role, ctx, principal.object_id, account.id))
+        checks = _principal_checks(ctx, principal, password_ok)
+        if isinstance(acl, NotFound):
+            return Verdict((*checks, Check("data lake access", False, str(acl),
                                            "run the data-lake step")))
         missing = [str(entry) for entry in _acl_for(principal.object_id) if entry not in acl]
         checks += [
             check_that("data lake ACL", f"{FILE_SYSTEM} lacks {', '.join(missing)}"
                    if missing else None, "run this step again"),
-            check_that("role", None if _has_role(ctx, principal.object_id, account.id) else
+            check_that("role", None if has_role else
                    f"{name} does not have {ROLE} on {account.name}", "run this step again"),
         ]
         return Verdict(tuple(checks))
 
+    def rollback(self, ctx: StepContext) -> None:
+        """The principal's grants (its data lake ACL, its role) are taken back together,
+        then the principal goes."""
+        entries = list(reversed(ctx.journal.entries()))
+        principal = records.ServicePrincipal.kind
+        undo_together(ctx, [entry for entry in entries if entry.kind != principal])
+        ctx.check_cancelled()
+        undo_together(ctx, [entry for entry in entries if entry.kind == principal])
 
     def plan(self, ctx: StepContext) -> list[Change]:
         name, account = ctx.value("service-principal"), ctx.value("storage-account")
@@ -147,6 +171,21 @@ class ServicePrincipal(InfrastructureStep):
             Change("create" if no_lake or "role" in failed else "keep", "role assignment",
                    role),
         ]
+
+
+def _principal_checks(ctx: StepContext, principal: Principal, signs_in: bool) -> list[Check]:
+    """The checks of the principal itself: its tenant, its recorded app id, its password."""
+    name, tenant = ctx.value("service-principal"), ctx.value("tenant-id")
+    return [
+        Check("service principal", True),
+        check_that("tenant", None if principal.tenant_id.lower() == tenant.lower() else
+               f"{name} is in tenant {principal.tenant_id}, not {tenant}"),
+        check_that("app id recorded", None if ctx.outputs.get("sp-app-id") == principal.app_id
+               else "the app id is not recorded for the secrets step", "run this step again"),
+        check_that("password", None if signs_in else
+               "the recorded password does not sign in (or none is recorded)",
+               "run this step again: it resets the password"),
+    ]
 
 
 def _acl_for(object_id: str) -> list[AclEntry]:

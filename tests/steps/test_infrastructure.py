@@ -474,36 +474,16 @@ def test_each_infrastructure_step_is_found_from_its_id_in_one_hop() -> None:
 def test_secrets_reads_and_removals_each_wait_on_one_round_trip(
         lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     """On a cloud each port call is a round trip: the vault, the scope's listing and the ten
-    values are read together, and the ten secrets removed together. The first calls on the
-    engine's pool wait at a barrier as wide as that round trip: calls made one after the
-    other would never all arrive there (the barrier would break)."""
-    import threading
-
+    values are read together, and the ten secrets removed together (see `Rounds`)."""
     lab.run_section(envs=("dev",))
-    sandbox = lab.target.sandbox
-    real_pause = sandbox.pause
-    lock = threading.Lock()
-    meeting = {"barrier": threading.Barrier(12), "arrived": 0}
-
-    def pause() -> None:
-        if threading.current_thread().name.startswith("labtui-call"):
-            barrier = meeting["barrier"]
-            assert isinstance(barrier, threading.Barrier)
-            with lock:
-                first = int(meeting["arrived"]) < barrier.parties
-                meeting["arrived"] = int(meeting["arrived"]) + 1
-            if first:
-                barrier.wait(20)
-        real_pause()
-
-    monkeypatch.setattr(sandbox, "pause", pause)
+    rounds = Rounds(lab, monkeypatch, 12)
     verdict = infra.Secrets().verify(lab.ctx(infra.Secrets, "dev"))
     assert verdict.ok, verdict.failed
-    assert meeting["arrived"] >= 12, "the vault, the listing and the ten values together"
+    assert rounds.arrived >= 12, "the vault, the listing and the ten values together"
 
-    meeting.update(barrier=threading.Barrier(len(infra.Secrets.LAB_SECRETS)), arrived=0)
+    rounds = Rounds(lab, monkeypatch, len(infra.Secrets.LAB_SECRETS))
     lab.rollback(infra.Secrets, "dev")
-    assert meeting["arrived"] == 2 * len(infra.Secrets.LAB_SECRETS), "removed, then purged"
+    assert rounds.arrived == 2 * len(infra.Secrets.LAB_SECRETS), "removed, then purged"
     assert lab.journal(infra.Secrets, "dev") == []
     assert lab.target.vault.list_secrets(KV_URI) == []
 
@@ -530,3 +510,78 @@ def test_records_journaled_with_the_account_name_still_undo(lab: Lab) -> None:
     lake = lab.target.datalake
     assert lake.list_files(CONTOSO7DLDEV_DFS, "datalake") == []
     assert lake.file_systems(CONTOSO7DLDEV_DFS) == ["datalake"]
+
+
+class Rounds:
+    """Makes the port calls on the engine's pool meet round by round: the first `widths[0]`
+    wait at a barrier that wide, the next `widths[1]` at the next, and so on. Calls made one
+    after the other would never all arrive at their barrier (it breaks after a while, and
+    the hook fails); calls after the last round pass."""
+
+    def __init__(self, lab: Lab, monkeypatch: pytest.MonkeyPatch, *widths: int) -> None:
+        import threading
+
+        self.arrived = 0
+        self._barriers = [threading.Barrier(width) for width in widths]
+        self._lock = threading.Lock()
+        real_pause = lab.target.sandbox.pause
+
+        def pause() -> None:
+            if threading.current_thread().name.startswith("labtui-call"):
+                with self._lock:
+                    seen, self.arrived = self.arrived, self.arrived + 1
+                for barrier in self._barriers:
+                    if seen < barrier.parties:
+                        barrier.wait(20)
+                        break
+                    seen -= barrier.parties
+            real_pause()
+
+        monkeypatch.setattr(lab.target.sandbox, "pause", pause)
+
+
+def test_service_principal_reads_wait_on_two_round_trips(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its verify finds the principal and the account together, then checks the password,
+    reads the ACL and the role assignments together; a run again reads the account and the
+    principal, then the ACL and the roles, two at a time."""
+    lab.run_section(envs=("dev",))
+    rounds = Rounds(lab, monkeypatch, 2, 3)
+    verdict = infra.ServicePrincipal().verify(lab.ctx(infra.ServicePrincipal, "dev"))
+    assert verdict.ok, verdict.failed
+    assert rounds.arrived == 5
+
+    rounds = Rounds(lab, monkeypatch, 2, 2, 2, 3)  # the run, then the verify after it
+    lab.run(infra.ServicePrincipal, "dev")
+    assert rounds.arrived == 9
+
+
+def test_service_principal_rollback_takes_its_grants_back_together(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    lab.run_section(envs=("dev",))
+    object_id = lab.output("service-principal", "dev", "sp-object-id")
+    rounds = Rounds(lab, monkeypatch, 2)  # the ACL removed while the roles are listed
+    lab.rollback(infra.ServicePrincipal, "dev")
+    assert rounds.arrived >= 2
+    assert lab.journal(infra.ServicePrincipal, "dev") == []
+    target = lab.target
+    with pytest.raises(NotFound):
+        target.principals.find_service_principal("contoso7-sp-dev")
+    account = target.datalake.get_account(
+        target.ref("contoso7-db-dev", STORAGE_ACCOUNTS, "contoso7dldev"))
+    assert not any(entry.principal == object_id for entry in
+                   target.datalake.get_acl(CONTOSO7DLDEV_DFS, "datalake"))
+    assert not any(a.principal_id == object_id
+                   for a in target.principals.role_assignments(account.id))
+
+
+def test_data_lake_verify_reads_the_account_and_its_file_systems_together(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    lab.run_section(envs=("dev",))
+    rounds = Rounds(lab, monkeypatch, 2)
+    assert infra.DataLake().verify(lab.ctx(infra.DataLake, "dev")).ok
+    assert rounds.arrived == 2
+    lab.target.datalake.delete_file_system(CONTOSO7DLDEV_DFS, "datalake")
+    failed = {c.name: c.message for c in
+              infra.DataLake().verify(lab.ctx(infra.DataLake, "dev")).failed}
+    assert failed == {"file system": "there is no file system 'datalake' in contoso7dldev"}
