@@ -144,13 +144,10 @@ class ServicePrincipal(InfrastructureStep):
         return Verdict(tuple(checks))
 
     def rollback(self, ctx: StepContext) -> None:
-        """The principal's grants (its data lake ACL, its role) are taken back together,
-        then the principal goes."""
-        entries = list(reversed(ctx.journal.entries()))
-        principal = records.ServicePrincipal.kind
-        undo_together(ctx, [entry for entry in entries if entry.kind != principal])
-        ctx.check_cancelled()
-        undo_together(ctx, [entry for entry in entries if entry.kind == principal])
+        """The principal and its grants go together: the ACL entries and the role assignment
+        are removed by the principal's object id, which needs the principal no more than the
+        principal needs them (Azure lists an assignment whose principal is gone by that id)."""
+        undo_together(ctx, list(reversed(ctx.journal.entries())))
 
     def plan(self, ctx: StepContext) -> list[Change]:
         name, account = ctx.value("service-principal"), ctx.value("storage-account")
