@@ -85,6 +85,24 @@ class DataLake(InfrastructureStep):
         return Verdict.of(Check("storage account", True),
                           *_account_checks(account, file_systems))
 
+    def rollback(self, ctx: StepContext) -> None:
+        """Newest first, as every step; but a file system in an account this step made goes
+        with the account (deleting an account deletes what it holds): one round trip, not
+        two."""
+        entries = ctx.journal.entries()
+        made = {ctx.target.datalake.dfs_endpoint(records.control_ref(
+                    ctx, entry.record.resource, STORAGE_ACCOUNTS).name)
+                for entry in entries if isinstance(entry.record, records.StorageAccount)}
+        inside = [entry for entry in entries if isinstance(entry.record, records.FileSystem)
+                  and records.datalake_endpoint(ctx, entry.record.account) in made]
+        for entry in reversed(entries):
+            ctx.check_cancelled()
+            if entry not in inside:
+                entry.record.undo(ctx)
+                ctx.journal.forget(entry)
+        for entry in inside:  # gone with their account
+            ctx.journal.forget(entry)
+
     def plan(self, ctx: StepContext) -> list[Change]:
         name, lake = ctx.value("storage-account"), ctx.target.datalake
         ref = resource_ref(ctx, STORAGE_ACCOUNTS, "storage-account")

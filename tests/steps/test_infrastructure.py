@@ -586,3 +586,34 @@ def test_data_lake_verify_reads_the_account_and_its_file_systems_together(
     failed = {c.name: c.message for c in
               infra.DataLake().verify(lab.ctx(infra.DataLake, "dev")).failed}
     assert failed == {"file system": "there is no file system 'datalake' in contoso7dldev"}
+
+
+def test_data_lake_rollback_removes_the_account_with_its_file_system(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file system it made is in the account it made: deleting the account removes both,
+    one call; the journal is empty and a run builds both again."""
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(infra.DataLake, "dev")
+    slept: list[float] = []
+    monkeypatch.setattr(lab.target.sandbox, "pause", lambda: slept.append(1.0))
+    lab.rollback(infra.DataLake, "dev")
+    assert len(slept) == 1, "one call: the account, which holds the file system"
+    assert lab.journal(infra.DataLake, "dev") == []
+    ref = lab.target.ref("contoso7-db-dev", STORAGE_ACCOUNTS, "contoso7dldev")
+    with pytest.raises(NotFound):
+        lab.target.datalake.get_account(ref)
+    lab.run(infra.DataLake, "dev")
+    assert lab.target.datalake.file_systems(CONTOSO7DLDEV_DFS) == ["datalake"]
+
+
+def test_data_lake_rollback_in_an_account_it_did_not_make_removes_the_file_system(
+        lab: Lab) -> None:
+    lab.run(infra.ResourceGroups, "dev")
+    ref = lab.target.ref("contoso7-db-dev", STORAGE_ACCOUNTS, "contoso7dldev")
+    lab.target.datalake.create_account(ref, "eastus", kind="StorageV2", access_tier="Cool",
+                                       hierarchical_namespace=True)
+    lab.run(infra.DataLake, "dev")
+    lab.rollback(infra.DataLake, "dev")
+    assert lab.target.datalake.get_account(ref).name == "contoso7dldev", "not ours: kept"
+    assert lab.target.datalake.file_systems(CONTOSO7DLDEV_DFS) == []
+    assert lab.journal(infra.DataLake, "dev") == []

@@ -101,6 +101,21 @@ def test_acl_update_remove_and_default_inheritance(target: LocalTarget, group: s
         lake.get_acl(LABDLDEV_DFS, "datalake", "missing.csv")
 
 
+def test_a_deleted_account_takes_its_file_systems_with_it(
+        target: LocalTarget, group: str) -> None:
+    """As on Azure (the data-lake step's rollback counts on it)."""
+    lake, ref = target.datalake, target.ref(group, STORAGE_ACCOUNTS, "labdldev")
+    lake.create_account(ref, "eastus")
+    lake.create_file_system(LABDLDEV_DFS, "datalake")
+    oid = "1f6b1c1e-0000-4000-8000-000000000001"
+    lake.update_acl(LABDLDEV_DFS, "datalake", "", [AclEntry("access", "user", oid, "rwx")])
+    assert lake.delete_account(ref) is True
+    lake.create_account(ref, "eastus")  # the same name again: a new, empty account
+    assert lake.file_systems(LABDLDEV_DFS) == []
+    lake.create_file_system(LABDLDEV_DFS, "datalake")
+    assert all(e.principal != oid for e in lake.get_acl(LABDLDEV_DFS, "datalake"))
+
+
 def test_vault_soft_delete_recover_and_purge(target: LocalTarget, group: str) -> None:
     vault = target.vault
     vault.create_vault(target.ref(group, KEY_VAULTS, "lab-kv-dev"), "eastus")
