@@ -96,8 +96,10 @@ def depth(catalog: Catalog, units: Sequence[Unit]) -> int:
     return max((longest(u) for u in units), default=0)
 
 
-def session(workspace: Path, answers: Path, catalog: Catalog) -> Session:
-    return Session(SessionOptions(workspace, values_file=answers, command="bench"),
+def session(workspace: Path, answers: Path, catalog: Catalog, jobs: int | None = None
+            ) -> Session:
+    return Session(SessionOptions(workspace, values_file=answers, command="bench",
+                                  parallel=jobs),
                    catalog=catalog)
 
 
@@ -135,9 +137,9 @@ def timed(counter: CallCounter, latency: float, work: Callable[[], None], repeat
 
 
 def engine_work(workspace: Path, answers: Path, catalog: Catalog, action: str,
-                units: Sequence[Unit]) -> Callable[[], None]:
+                units: Sequence[Unit], jobs: int | None = None) -> Callable[[], None]:
     def work() -> None:
-        with session(workspace, answers, catalog) as s:
+        with session(workspace, answers, catalog, jobs) as s:
             results = (s.engine.run(units, force=True) if action == "run"
                        else s.engine.verify(units))
         failed = [r for r in results if not r.ok]
@@ -170,6 +172,9 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per port call")
     parser.add_argument("--repeat", type=int, default=3, metavar="N",
                         help="time each scenario N times and keep the fastest (default 3)")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="units the engine works on at once in (a) and (b), as labtui's "
+                             "--jobs (default: the engine's)")
     args = parser.parse_args()
     catalog = Catalog.discover()
     if "secrets" not in catalog:
@@ -190,12 +195,12 @@ def main() -> int:
 
         n = max(1, args.repeat)
         secrets = catalog.units(["secrets"])
-        work = engine_work(workspace, answers, catalog, "run", secrets)
+        work = engine_work(workspace, answers, catalog, "run", secrets, args.jobs)
         rows.append(("(a) forced secrets run + verify", timed(counter, 0, work, n),
                      timed(counter, args.latency, work, n), 3 * depth(catalog, secrets)))
 
         section = infrastructure(catalog)
-        work = engine_work(workspace, answers, catalog, "verify", section)
+        work = engine_work(workspace, answers, catalog, "verify", section, args.jobs)
         # Verify only reads: the engine verifies every unit at once (`Engine.verify`).
         rows.append(("(b) verify Infrastructure", timed(counter, 0, work, n),
                      timed(counter, args.latency, work, n), 1))
