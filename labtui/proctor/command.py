@@ -105,12 +105,14 @@ def _shared_options() -> argparse.ArgumentParser:
     """Options of every proctor action. The common labtui options are repeated with SUPPRESS
     defaults so they may also follow the action (`labtui proctor reset --roster r.csv --json`)
     without resetting what was given before it."""
+    from labtui.command_line import positive_count, target_argument
+
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--roster", type=Path, required=True, metavar="FILE",
                         help="CSV (header: attendee,prefix,workspace[,target][,INPUT…]) or TOML "
                              "([[attendee]] tables); a secret input's column holds the name of "
                              "the environment variable holding it")
-    shared.add_argument("--parallel", type=_positive, default=None, metavar="N",
+    shared.add_argument("--parallel", type=positive_count, default=None, metavar="N",
                         help="attendees worked on at once (default 64: the work is waiting)")
     shared.add_argument("--only", action="extend", nargs="+", default=[], metavar="ID",
                         help="only these attendees (roster 'attendee' values)")
@@ -118,8 +120,6 @@ def _shared_options() -> argparse.ArgumentParser:
                         help="retries of a step that failed for a passing reason (throttling, "
                              "timeouts), with exponential backoff (default 3)")
     shared.add_argument("--backoff", type=float, default=1.0, help=argparse.SUPPRESS)
-    from labtui.command_line import target_argument
-
     shared.add_argument("--target", type=target_argument, default=argparse.SUPPRESS,
                         metavar="NAME",
                         help="target of attendees whose row names none (default: local)")
@@ -133,16 +133,6 @@ def _shared_options() -> argparse.ArgumentParser:
     shared.add_argument("--force-unlock", action="store_true", default=argparse.SUPPRESS,
                         help="take over workspaces whose lock holder is gone")
     return shared
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def run(args: argparse.Namespace, masker: Masker) -> int:

@@ -370,12 +370,9 @@ class Fleet:
     # -- reset -----------------------------------------------------------------------------
 
     def _reset(self, attendee: Attendee, emit: FleetListener) -> AttendeeResult:
-        problem = workspace_problem(attendee)
-        if problem:
-            return AttendeeResult(attendee, "reset", AttendeeOutcome.FAILED, problem)
-        if not (attendee.workspace / "state.db").exists():
-            return AttendeeResult(attendee, "reset", AttendeeOutcome.UNCHANGED,
-                                  "no workspace yet: nothing to remove")
+        unready = _unready(attendee, "reset", "remove", AttendeeOutcome.UNCHANGED)
+        if unready is not None:
+            return unready
         with self._session(attendee, "reset", emit) as session:
             wrong = self._check_prefix(session, attendee)
             if wrong:
@@ -421,12 +418,9 @@ class Fleet:
              person_from: str, emit: FleetListener) -> AttendeeResult:
         from labtui.actions import ActionError
 
-        problem = workspace_problem(attendee)
-        if problem:
-            return AttendeeResult(attendee, action, AttendeeOutcome.FAILED, problem)
-        if not (attendee.workspace / "state.db").exists():
-            return AttendeeResult(attendee, action, AttendeeOutcome.FAILED,
-                                  f"no workspace yet: nothing to {action}")
+        unready = _unready(attendee, action, action, AttendeeOutcome.FAILED)
+        if unready is not None:
+            return unready
         with self._session(attendee, action, emit) as session:
             wrong = self._check_prefix(session, attendee)
             if wrong:
@@ -496,12 +490,9 @@ class Fleet:
 
     def _export(self, attendee: Attendee, out: Path, archive: bool,
                 emit: FleetListener) -> AttendeeResult:
-        problem = workspace_problem(attendee)
-        if problem:
-            return AttendeeResult(attendee, "export", AttendeeOutcome.FAILED, problem)
-        if not (attendee.workspace / "state.db").exists():
-            return AttendeeResult(attendee, "export", AttendeeOutcome.UNCHANGED,
-                                  "no workspace yet: nothing to export")
+        unready = _unready(attendee, "export", "export", AttendeeOutcome.UNCHANGED)
+        if unready is not None:
+            return unready
         masker = self._attendee_masker(attendee)
         with Workspace(attendee.workspace, read_only=True) as workspace:
             try:
@@ -532,6 +523,19 @@ def workspace_problem(attendee: Attendee) -> str:
     if path.is_dir() and state.exists() and not state.is_file():
         return f"workspace {path} holds a state.db that is not a file: is it a workspace?"
     return ""
+
+
+def _unready(attendee: Attendee, action: str, verb: str,
+             without_workspace: AttendeeOutcome) -> AttendeeResult | None:
+    """Why `action` cannot touch the attendee's workspace: it is not usable (failed), or
+    there is none yet (`without_workspace`: "nothing to `verb`"); None when it is there."""
+    problem = workspace_problem(attendee)
+    if problem:
+        return AttendeeResult(attendee, action, AttendeeOutcome.FAILED, problem)
+    if not (attendee.workspace / "state.db").exists():
+        return AttendeeResult(attendee, action, without_workspace,
+                              f"no workspace yet: nothing to {verb}")
+    return None
 
 
 def _past(action: str) -> str:

@@ -48,11 +48,17 @@ def test_a_workspace_that_cannot_hold_a_sandbox_is_one_clear_error(tmp_path: Pat
     assert blocker.read_text() == "a file where the workspace should be"
 
 
-def test_every_port_call_sleeps_the_injected_latency(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    slept: list[float] = []
-    monkeypatch.setattr(sandbox.time, "sleep", slept.append)
+@pytest.fixture
+def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """What the sandbox sleeps, with a latency of 50 ms a call (recorded, not slept)."""
+    sleeps: list[float] = []
+    monkeypatch.setattr(sandbox.time, "sleep", sleeps.append)
     monkeypatch.setenv("LABTUI_LOCAL_LATENCY", "0.05")
+    return sleeps
+
+
+def test_every_port_call_sleeps_the_injected_latency(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slept: list[float]) -> None:
     target = LocalTarget(tmp_path / "ws")
     target.resource_groups.create("lab-db-dev", "eastus")
     target.vault.create_vault(target.ref("lab-db-dev", KEY_VAULTS, "lab-kv-dev"), "eastus")
@@ -67,12 +73,9 @@ def test_every_port_call_sleeps_the_injected_latency(
 
 
 def test_a_port_call_is_one_round_trip_whatever_it_calls_inside(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, slept: list[float]) -> None:
     # Listing a vault-backed scope reads the vault inside the local target: on a cloud that
     # is the service's own call, so the caller waits one round trip, not two.
-    slept: list[float] = []
-    monkeypatch.setattr(sandbox.time, "sleep", slept.append)
-    monkeypatch.setenv("LABTUI_LOCAL_LATENCY", "0.05")
     target = LocalTarget(tmp_path / "ws")
 
     @sandbox.with_latency
@@ -86,11 +89,7 @@ def test_a_port_call_is_one_round_trip_whatever_it_calls_inside(
     assert target.resource_groups.exists("lab-db-dev") and slept == [0.05] * 3
 
 
-def test_closing_the_ports_is_not_a_round_trip(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    slept: list[float] = []
-    monkeypatch.setattr(sandbox.time, "sleep", slept.append)
-    monkeypatch.setenv("LABTUI_LOCAL_LATENCY", "0.05")
+def test_closing_the_ports_is_not_a_round_trip(tmp_path: Path, slept: list[float]) -> None:
     target = LocalTarget(tmp_path / "ws")
     target.resource_groups.create("lab-db-dev", "eastus")
     slept.clear()
