@@ -51,19 +51,25 @@ class DataLake(InfrastructureStep):
     def run(self, ctx: StepContext) -> None:
         name, lake = ctx.value("storage-account"), ctx.target.datalake
         ref = resource_ref(ctx, STORAGE_ACCOUNTS, "storage-account")
-        try:
-            account = lake.get_account(ref)
-            ctx.log(f"storage account {name} exists already")
-        except NotFound:
+        # What is there, the account and its file systems, in one round trip.
+        found_account, file_systems = together(
+            ctx, found(partial(lake.get_account, ref)),
+            found(partial(lake.file_systems, lake.dfs_endpoint(name))))
+        if isinstance(found_account, NotFound):
             ctx.journal.record_once(records.StorageAccount(ref.id))
             ctx.log(f"create storage account {name} (StorageV2, Cool, hierarchical namespace)")
+            file_systems = []  # a new account has none
+        else:
+            ctx.log(f"storage account {name} exists already")
         account = lake.create_account(
             ref, ctx.value("location"),
             kind="StorageV2", access_tier="Cool", hierarchical_namespace=True,
         )
         ctx.check_cancelled()
         endpoint = account.dfs_endpoint
-        if FILE_SYSTEM not in lake.file_systems(endpoint):
+        if isinstance(file_systems, NotFound) or endpoint != lake.dfs_endpoint(name):
+            file_systems = lake.file_systems(endpoint)  # an account elsewhere
+        if FILE_SYSTEM not in file_systems:
             ctx.journal.record_once(records.FileSystem(FILE_SYSTEM, account=endpoint))
             ctx.log(f"create file system {FILE_SYSTEM}")
             lake.create_file_system(endpoint, FILE_SYSTEM)

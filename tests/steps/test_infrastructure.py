@@ -576,8 +576,15 @@ def test_service_principal_rollback_removes_it_and_its_grants_together(
                    for a in target.principals.role_assignments(account.id))
 
 
-def test_data_lake_verify_reads_the_account_and_its_file_systems_together(
+def test_data_lake_reads_the_account_and_its_file_systems_together(
         lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its run and its verify each look at the account and its file systems at once."""
+    lab.run(infra.ResourceGroups, "dev")
+    rounds = Rounds(lab, monkeypatch, 2, 2)  # the run's look, then the verify's after it
+    lab.run(infra.DataLake, "dev")
+    assert rounds.arrived == 4
+    assert lab.target.datalake.file_systems(CONTOSO7DLDEV_DFS) == ["datalake"]
+    assert lab.journal(infra.DataLake, "dev") != []
     lab.run_section(envs=("dev",))
     rounds = Rounds(lab, monkeypatch, 2)
     assert infra.DataLake().verify(lab.ctx(infra.DataLake, "dev")).ok
