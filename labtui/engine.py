@@ -601,6 +601,7 @@ class Engine:
                 return Result(unit, "run", Outcome.SKIPPED, "already done (verified)",
                               list(verdict.checks))
         ctx.check_cancelled()
+        self._resume_operations(ctx)
         try:
             if unit.step.manual and solve_manual:
                 unit.step.solve(ctx)
@@ -622,6 +623,16 @@ class Engine:
         self.workspace.set_status(unit.id, unit.env, Status.FAILED, message)
         return Result(unit, "run", Outcome.FAILED,
                       f"ran, but verify failed: {message}", list(verdict.checks))
+
+    def _resume_operations(self, ctx: StepContext) -> None:
+        """Wait for the long-running operations an earlier run of this step started and
+        nobody saw end (it was killed mid-wait): the target resumes each from its token, so
+        the step, run again, finds what they made instead of starting them a second time."""
+        for entry in ctx.journal.entries():
+            if isinstance(entry.record, PendingOperation):
+                ctx.log(f"resume {entry.ref} (started by an earlier run)")
+                ctx.target.resume_operation(entry.record.operation)
+                ctx.journal.forget(entry)
 
     def solve_scope(self, units: Sequence[Unit], *, with_requires: bool = False,
                     broad: bool = False) -> SolveScope:

@@ -53,9 +53,11 @@ def client_kwargs(endpoints: Endpoints) -> dict[str, Any]:
 
 
 def build(factory: Callable[..., C], credential: TokenCredential, subscription_id: str,
-          endpoints: Endpoints) -> C:
-    """A management client (`ResourceManagementClient` …) for the subscription."""
-    return factory(credential, subscription_id, **client_kwargs(endpoints))
+          endpoints: Endpoints, **overrides: Any) -> C:
+    """A management client (`ResourceManagementClient` …) for the subscription: every port
+    of the target builds its clients here. `overrides` replace a keyword of
+    `client_kwargs` (a port's own pace of retries, say)."""
+    return factory(credential, subscription_id, **{**client_kwargs(endpoints), **overrides})
 
 
 def retry_after(error: BaseException) -> float | None:

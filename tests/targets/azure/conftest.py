@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from labtui.targets.azure import AzureTarget
+from tests.conftest import LabtuiRunner, labtui_env
 from tests.fakes.azure.cloud import CLIENT_ID, CLIENT_SECRET, SUBSCRIPTION_ID, TENANT_ID, FakeCloud
 
 SP_ENVIRON = {"AZURE_CLIENT_ID": CLIENT_ID, "AZURE_CLIENT_SECRET": CLIENT_SECRET,
@@ -25,6 +26,26 @@ def cloud(tmp_path: Path) -> Iterator[FakeCloud]:
         yield fake
     finally:
         fake.stop()
+
+
+@pytest.fixture
+def azure_labtui(tmp_path: Path, cloud: FakeCloud) -> LabtuiRunner:
+    """`labtui` in a subprocess, its azure target pointed at the fakes by its options."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = labtui_env(
+        HOME=str(home), DATABRICKS_CONFIG_FILE=str(home / ".databrickscfg"), COLUMNS="200",
+        PATH=path_without_az(),
+        LABTUI_PREFIX="contoso7",
+        LABTUI_TENANT_ID=TENANT_ID,
+        LABTUI_SUBSCRIPTION_ID=SUBSCRIPTION_ID,
+        LABTUI_AZURE_AUTHORITY=cloud.url,
+        LABTUI_AZURE_ARM_ENDPOINT=cloud.url,
+        LABTUI_AZURE_GRAPH_ENDPOINT=cloud.url,
+        LABTUI_AZURE_CA_BUNDLE=str(cloud.server.ca_path),
+        **SP_ENVIRON,
+    )
+    return LabtuiRunner(tmp_path / "ws", env)
 
 
 def fake_options(cloud: FakeCloud, **more: str) -> dict[str, str]:
