@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from labtui.targets import operations
-from labtui.targets.azure.mgmt import SDK_RETRIES, loopback, translated
+from labtui.targets.azure.mgmt import loopback, rest_client, translated
 from labtui.targets.errors import TargetError, Transient
 
 if TYPE_CHECKING:
@@ -59,20 +59,11 @@ def resume(credential: TokenCredential, endpoints: Endpoints, token: str, what: 
         Transient: Azure is busy or did not answer; worth trying again.
         TargetError: the operation failed.
     """
-    from azure.core import PipelineClient
-    from azure.core.pipeline.policies import (
-        BearerTokenCredentialPolicy,
-        RequestIdPolicy,
-        RetryPolicy,
-    )
     from azure.core.polling import LROPoller
     from azure.mgmt.core.polling.arm_polling import ARMPolling
 
     near = loopback(endpoints)
-    client: Any = PipelineClient(endpoints.arm, transport=endpoints.transport(), policies=[
-        RequestIdPolicy(),
-        RetryPolicy(retry_total=SDK_RETRIES, retry_backoff_factor=0.05 if near else 0.8),
-        BearerTokenCredentialPolicy(credential, endpoints.arm_scope)])
+    client = rest_client(credential, endpoints)
     try:
         with translated(what):
             LROPoller.from_continuation_token(
