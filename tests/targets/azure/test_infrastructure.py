@@ -120,9 +120,10 @@ def test_the_section_runs_verifies_plans_nothing_and_rolls_back_to_nothing(
     _assert_empty(cloud)
 
 
-def _same_role_under_another_name(cloud: FakeCloud) -> Fault:
+def _same_role_under_another_name(cloud: FakeCloud, assigned: threading.Event) -> Fault:
     """Someone assigns the role the port is about to assign, under another name (the portal,
-    an earlier try): Azure answers the port's PUT 409 RoleAssignmentExists."""
+    an earlier try): Azure answers the port's PUT 409 RoleAssignmentExists. `assigned` is set
+    then (the role now propagates)."""
     rx = re.compile(r"^(?P<scope>.+)/providers/Microsoft\.Authorization/roleAssignments/")
 
     def assign(request: Request) -> None:
@@ -134,6 +135,7 @@ def _same_role_under_another_name(cloud: FakeCloud) -> Fault:
                            str(props["principalId"]).lower(), "ServicePrincipal", time.time())
         with cloud.authorization._lock:
             cloud.authorization.assignments[other.name] = other
+        assigned.set()
 
     return Fault.meanwhile(assign)
 
@@ -147,8 +149,7 @@ def test_the_section_survives_the_faults_without_duplicates(
     arm.add("POST", r"/v1\.0/applications$", Fault.unavailable(retry_after=1))
     arm.add("GET", r"/operationResults/", Fault.drop(), times=2)  # storage creation
     arm.add("GET", r"/operationStatuses/", Fault.drop(), times=2)  # ML and Databricks
-    arm.add("PUT", r"/roleAssignments/", Fault.meanwhile(lambda request: assigned.set()))
-    arm.add("PUT", r"/roleAssignments/", _same_role_under_another_name(cloud))
+    arm.add("PUT", r"/roleAssignments/", _same_role_under_another_name(cloud, assigned))
     # An upload right after the role was assigned: the data lake does not honour it yet.
     lake.add("PUT", r"/datalake/.", Fault.refuse(403, "AuthorizationPermissionMismatch",
                                                  gate=assigned))
@@ -156,10 +157,13 @@ def test_the_section_survives_the_faults_without_duplicates(
 
     ran = _run(section)
     fired: list[Fired] = [*arm.fired, *lake.fired]
-    kinds = Counter(f"{f.fault.kind} {f.fault.status or ''}".strip() for f in fired)
+    kinds = Counter("409 RoleAssignmentExists" if f.fault.kind == "meanwhile" else
+                    f"{f.fault.status} {f.fault.code}" if f.fault.kind == "status" else
+                    f"connection dropped ({f.method} {f.path.rsplit('/', 2)[-2]})"
+                    for f in fired)
     print(f"\nfaults injected: {injected}, met: {len(fired)}, survived: "
           f"{len(fired) if ran.code == (1 if DATABRICKS_PENDING else 0) else 0} "
-          f"({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))})")
+          f"({'; '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))})")
     assert arm.pending() == 0 and lake.pending() == 0, "every fault met a request"
     _assert_ran(ran, cloud)
     # The 403 was waited out: the step ran again and the file is there, once.
