@@ -60,7 +60,7 @@ from labtui.step import (
     Verdict,
 )
 from labtui.targets.base import Target, TargetError, Transient
-from labtui.targets.operations import listening
+from labtui.targets.operations import PendingOperation, listening
 from labtui.values import Resolver, ValuesError
 
 # What front ends have always imported from here, whichever module now holds it.
@@ -366,6 +366,7 @@ class Engine(Planner):
                 return Result(unit, "run", Outcome.SKIPPED, "already done (verified)",
                               list(verdict.checks))
         ctx.check_cancelled()
+        self._resume_operations(ctx)
         try:
             if unit.step.manual and solve_manual:
                 unit.step.solve(ctx)
@@ -387,6 +388,16 @@ class Engine(Planner):
         self.workspace.set_status(unit.id, unit.env, Status.FAILED, message)
         return Result(unit, "run", Outcome.FAILED,
                       f"ran, but verify failed: {message}", list(verdict.checks))
+
+    def _resume_operations(self, ctx: StepContext) -> None:
+        """Wait for the long-running operations an earlier run of this step started and
+        nobody saw end (it was killed mid-wait): the target resumes each from its token, so
+        the step, run again, finds what they made instead of starting them a second time."""
+        for entry in ctx.journal.entries():
+            if isinstance(entry.record, PendingOperation):
+                ctx.log(f"resume {entry.ref} (started by an earlier run)")
+                ctx.target.resume_operation(entry.record.operation)
+                ctx.journal.forget(entry)
 
     def solve_request(self, scope: SolveScope, *, force: bool = False) -> list[Result]:
         """Carry out what `solve_scope` decided.

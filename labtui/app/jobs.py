@@ -14,6 +14,7 @@ from textual.worker import Worker, WorkerState
 from labtui.app.banner import Banner
 from labtui.app.bridge import describe
 from labtui.app.confirm import ConfirmScreen
+from labtui.app.device_code import close_device_code, offer_device_code_prompt
 from labtui.app.job import Job
 from labtui.app.model import unit_key
 from labtui.catalog import Unit
@@ -71,6 +72,8 @@ class EngineJobs(LabLayout):
 
     @work(thread=True, group="identity", exit_on_error=False, description="identity")
     def load_identity(self) -> dict[str, str]:
+        if self.lab.session is not None:  # a device code is shown in a dialog of the app
+            offer_device_code_prompt(self, self.lab.session.engine.target)
         return self.lab.identity()
 
     @work(thread=True, group="databricks-api", exclusive=True, exit_on_error=False,
@@ -157,6 +160,8 @@ class EngineJobs(LabLayout):
             self.databricks_api_changed(event)
             return
         if worker.group == "identity":
+            if event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+                close_device_code(self)  # signed in, or not: either way the code is spent
             if event.state == WorkerState.SUCCESS and isinstance(worker.result, dict):
                 self.query_one(Banner).show_identity(worker.result)
             elif event.state == WorkerState.ERROR:

@@ -151,16 +151,24 @@ class AzureTarget(Target):
             self.credential, self.subscription_id, self.endpoints)))
 
     def resume_operation(self, operation: StartedOperation) -> None:
-        from labtui.targets.azure.key_vault import PURGE, AzureVault
-        from labtui.targets.azure.resource_groups import DELETE, AzureResourceGroups
+        """Wait for an operation an earlier process started (its journal entry outlived it):
+        each port resumes its own, from the continuation token."""
+        from labtui.targets.azure import datalake, key_vault, ml_workspaces, resource_groups
 
-        if operation.action == DELETE:
-            cast(AzureResourceGroups, self.resource_groups).resume(operation)
+        resumes: dict[str, Callable[[StartedOperation], None]] = {
+            resource_groups.DELETE: lambda op: cast(
+                resource_groups.AzureResourceGroups, self.resource_groups).resume(op),
+            key_vault.PURGE: lambda op: cast(key_vault.AzureVault, self.vault).resume(op),
+            key_vault.CREATE: lambda op: cast(key_vault.AzureVault, self.vault).resume(op),
+            datalake.CREATE: lambda op: cast(datalake.AzureDataLake, self.datalake).resume(op),
+            ml_workspaces.CREATE: lambda op: cast(
+                ml_workspaces.AzureMlWorkspaces, self.models).resume(op),
+        }
+        resume = resumes.get(operation.action)
+        if resume is None:
+            super().resume_operation(operation)
             return
-        if operation.action == PURGE:
-            cast(AzureVault, self.vault).resume(operation)
-            return
-        super().resume_operation(operation)
+        resume(operation)
 
     @property
     def datalake(self) -> DataLake:

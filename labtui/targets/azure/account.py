@@ -76,26 +76,16 @@ def read_account(credential: SignIn, endpoints: Endpoints, subscription_id: str)
             ARM cannot be reached; one line naming the subscription and the tenant.
         Transient: ARM kept answering 429/5xx after the SDK's retries.
     """
-    from azure.core import PipelineClient
     from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
-    from azure.core.pipeline.policies import (
-        BearerTokenCredentialPolicy,
-        HeadersPolicy,
-        RequestIdPolicy,
-        RetryPolicy,
-        UserAgentPolicy,
-    )
     from azure.core.rest import HttpRequest
+
+    from labtui.targets.azure.mgmt import rest_client
 
     tenant = credential.tenant_id
     where = f"subscription {subscription_id} (tenant {tenant})"
     token = credential.get_token(endpoints.arm_scope)
     who = describe_identity(token_claims(token.token))
-    client: PipelineClient[Any, Any] = PipelineClient(
-        endpoints.arm, transport=endpoints.transport(),
-        policies=[RequestIdPolicy(), HeadersPolicy(), UserAgentPolicy("labtui"),
-                  RetryPolicy(retry_total=3, retry_backoff_factor=0.5),
-                  BearerTokenCredentialPolicy(credential, endpoints.arm_scope)])
+    client = rest_client(credential, endpoints)
     request = HttpRequest("GET", f"{endpoints.arm}/subscriptions/{subscription_id}",
                           params={"api-version": SUBSCRIPTION_API})
     try:

@@ -20,14 +20,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from labtui.targets.azure import pollers
 from labtui.targets.azure.endpoints import Endpoints
+from labtui.targets.azure.mgmt import build
 from labtui.targets.azure.sdk_errors import Propagation, error_code, translate
 from labtui.targets.errors import Conflict, NotFound, TargetError
+from labtui.targets.operations import StartedOperation
 from labtui.targets.ports.azure import DataLake
 from labtui.targets.resources import AclEntry, DataLakeFile, ResourceRef, StorageAccount
 
 Progress = Callable[[int, int], None]
 SKU = "Standard_LRS"
+CREATE = "create-storage-account"
 
 
 def parse_acl(text: str) -> list[AclEntry]:
@@ -96,11 +100,9 @@ class AzureDataLake(DataLake):
         with self._lock:
             key = subscription.lower()
             if key not in self._mgmt:
-                self._mgmt[key] = StorageManagementClient(
-                    self.credential, subscription, base_url=self.endpoints.arm,
-                    credential_scopes=[self.endpoints.arm_scope],
-                    transport=self.endpoints.transport(),
-                    retry_backoff_factor=self.backoff_factor)
+                self._mgmt[key] = build(StorageManagementClient, self.credential,
+                                        subscription, self.endpoints,
+                                        retry_backoff_factor=self.backoff_factor)
             return self._mgmt[key].storage_accounts
 
     def _lake(self, account: str) -> Any:
@@ -185,9 +187,23 @@ class AzureDataLake(DataLake):
                                "accessTier": access_tier, "minimumTlsVersion": "TLS1_2",
                                "supportsHttpsTrafficOnly": True}}
         with self._sdk(what):
-            made = accounts.begin_create(ref.resource_group, ref.name, body,
-                                        polling_interval=self.poll_seconds).result()
+            poller = accounts.begin_create(ref.resource_group, ref.name, body,
+                                           polling_interval=self.poll_seconds)
+        with self._sdk(what):
+            made = pollers.wait(poller, ref.id, CREATE, f"creating {what}")
         return self._remember(made)
+
+    def resume(self, operation: StartedOperation) -> None:
+        """Wait for an account's creation an earlier process started (its continuation
+        token), until it has ended either way."""
+        subscription = operation.resource.strip("/").split("/")[1]
+        accounts = self._accounts(subscription)
+        try:
+            with self._sdk(f"creating {operation.resource}"):
+                accounts.begin_create(None, None, None, continuation_token=operation.token,
+                                      polling_interval=self.poll_seconds).result()
+        except NotFound:
+            return  # gone (its group deleted) meanwhile
 
     def get_account(self, ref: ResourceRef) -> StorageAccount:
         with self._sdk(f"storage account {ref.name} in resource group {ref.resource_group}"):

@@ -31,11 +31,10 @@ from typing import TYPE_CHECKING, Any
 from labtui.targets.azure.credentials import first_line
 from labtui.targets.azure.mgmt import (
     BUSY,
-    SDK_RETRIES,
     build,
     error_code,
-    loopback,
     message_of,
+    rest_client,
     retry_after,
     status_of,
     translated,
@@ -75,14 +74,6 @@ class AzureIdentity(Identity):
     def __init__(self, credential: TokenCredential, subscription_id: str, tenant_id: str,
                  endpoints: Endpoints, group_exists: Callable[[str], bool],
                  on_assigned: Callable[[], None] = lambda: None) -> None:
-        from azure.core import PipelineClient
-        from azure.core.pipeline.policies import (
-            BearerTokenCredentialPolicy,
-            HeadersPolicy,
-            RequestIdPolicy,
-            RetryPolicy,
-            UserAgentPolicy,
-        )
         from azure.mgmt.authorization import AuthorizationManagementClient
 
         self._on_assigned = on_assigned
@@ -90,13 +81,8 @@ class AzureIdentity(Identity):
         self._endpoints = endpoints
         self._tenant = tenant_id
         self._subscription = subscription_id
-        near = loopback(endpoints)
-        self._graph: Any = PipelineClient(
-            endpoints.graph, transport=endpoints.transport(),
-            policies=[RequestIdPolicy(), HeadersPolicy(), UserAgentPolicy("labtui"),
-                      RetryPolicy(retry_total=SDK_RETRIES,
-                                  retry_backoff_factor=0.05 if near else 0.8),
-                      BearerTokenCredentialPolicy(credential, endpoints.graph_scope)])
+        self._graph: Any = rest_client(credential, endpoints, base_url=endpoints.graph,
+                                       scope=endpoints.graph_scope)
         self._rbac: Any = build(AuthorizationManagementClient, credential, subscription_id,
                                 endpoints)
         self._group_exists = group_exists

@@ -20,11 +20,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from labtui.targets import operations
+from labtui.targets.azure import pollers
 from labtui.targets.azure.credentials import first_line
 from labtui.targets.azure.mgmt import (
     BUSY,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 SOFT_DELETE_DAYS = 7
 PURGE = "purge-key-vault"
+CREATE = "create-key-vault"
 SETTLE_WAIT = 60.0
 """Seconds a secret may stay in a passing state (being deleted, purged, recovered)."""
 
@@ -142,8 +144,9 @@ class AzureVault(Vault):
         what = f"creating key vault {ref.name} in {ref.resource_group}"
         try:
             with translated(what):
-                made = vaults.begin_create_or_update(ref.resource_group, ref.name,
-                                                     parameters).result()
+                poller = vaults.begin_create_or_update(ref.resource_group, ref.name,
+                                                       parameters)
+            made = pollers.wait(poller, ref.id, CREATE, what)
         except NotFound:
             raise NotFound(f"{what}: resource group {ref.resource_group} does not exist"
                            ) from None
@@ -194,30 +197,25 @@ class AzureVault(Vault):
                 poller = self._client.vaults.begin_purge_deleted(name, location)
         except NotFound:
             return  # purged already
-        started = operations.StartedOperation(
-            f"/subscriptions/{self._subscription}/providers/Microsoft.KeyVault/locations/"
-            f"{location}/deletedVaults/{name}", PURGE, poller.continuation_token())
-        operations.started(started)
-        try:
-            with translated(what):
-                poller.result()
-        except NotFound:
-            pass
-        except Transient:
-            raise  # Key Vault goes on purging: the journaled operation is resumed later
-        except TargetError:
-            operations.ended(started)
-            raise
-        operations.ended(started)
+        with suppress(NotFound):  # purged meanwhile
+            pollers.wait(poller, f"/subscriptions/{self._subscription}/providers/"
+                         f"Microsoft.KeyVault/locations/{location}/deletedVaults/{name}",
+                         PURGE, what)
 
     def resume(self, operation: operations.StartedOperation) -> None:
-        """Wait for a purge an earlier process started, from its continuation token."""
+        """Wait for a creation or a purge an earlier process started, from its continuation
+        token, until it has ended either way."""
+        vaults = self._client.vaults
         try:
-            with translated(f"purging {operation.resource}"):
-                self._client.vaults.begin_purge_deleted(
-                    None, None, continuation_token=operation.token).result()
+            with translated(f"{operation.action} {operation.resource}"):
+                if operation.action == CREATE:
+                    vaults.begin_create_or_update(
+                        None, None, None, continuation_token=operation.token).result()
+                else:
+                    vaults.begin_purge_deleted(
+                        None, None, continuation_token=operation.token).result()
         except NotFound:
-            return
+            return  # gone (purged, or its group deleted) meanwhile
 
     # -- secrets ---------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """What every management client of the azure target shares: how it is built, and how its
 errors become the ports' errors.
 
-Clients are built with the target's endpoints (`base_url`, the transport trusting the CA
+Every port builds its clients here: an SDK's management client with `build`, a bare REST
+client (Graph, the subscription's record, a resumed operation) with `rest_client`. Clients
+are built with the target's endpoints (`base_url`, the transport trusting the CA
 bundle, the token scope of the cloud). Their own retry policy runs first: 429 with Retry-After,
 503 and dropped connections are retried by azure-core, waiting what the service asks. What is
 still failing after that reaches the port as `Transient` (with the Retry-After the service
@@ -53,9 +55,35 @@ def client_kwargs(endpoints: Endpoints) -> dict[str, Any]:
 
 
 def build(factory: Callable[..., C], credential: TokenCredential, subscription_id: str,
-          endpoints: Endpoints) -> C:
-    """A management client (`ResourceManagementClient` …) for the subscription."""
-    return factory(credential, subscription_id, **client_kwargs(endpoints))
+          endpoints: Endpoints, **overrides: Any) -> C:
+    """A management client (`ResourceManagementClient` …) for the subscription: every port
+    of the target builds its clients here. `overrides` replace a keyword of
+    `client_kwargs` (a port's own pace of retries, say)."""
+    return factory(credential, subscription_id, **{**client_kwargs(endpoints), **overrides})
+
+
+def rest_client(credential: TokenCredential, endpoints: Endpoints, *,
+                base_url: str | None = None, scope: str | None = None) -> Any:
+    """An azure-core `PipelineClient` for a REST API no SDK client covers (a subscription's
+    own record, Microsoft Graph, a long-running operation resumed from its token): Resource
+    Manager's (or `base_url`'s, for `scope`) with the same transport, retries and token as
+    `build`'s clients."""
+    from azure.core import PipelineClient
+    from azure.core.pipeline.policies import (
+        BearerTokenCredentialPolicy,
+        HeadersPolicy,
+        RequestIdPolicy,
+        RetryPolicy,
+        UserAgentPolicy,
+    )
+
+    kwargs = client_kwargs(endpoints)
+    return PipelineClient(
+        base_url or endpoints.arm, transport=kwargs["transport"],
+        policies=[RequestIdPolicy(), HeadersPolicy(), UserAgentPolicy("labtui"),
+                  RetryPolicy(retry_total=kwargs["retry_total"],
+                              retry_backoff_factor=kwargs["retry_backoff_factor"]),
+                  BearerTokenCredentialPolicy(credential, scope or endpoints.arm_scope)])
 
 
 def retry_after(error: BaseException) -> float | None:

@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from labtui.targets import operations
+from labtui.targets.azure import pollers
 from labtui.targets.azure.mgmt import SDK_RETRIES, loopback, translated
 from labtui.targets.azure.options import PUBLIC_ARM
 from labtui.targets.errors import NotFound, TargetError
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
     from labtui.targets.azure.endpoints import Endpoints
 
+CREATE = "create-ml-workspace"
 _ENVIRONMENT = threading.Lock()
 """Held while azure-ai-ml runs with the process variables it reads set for this target."""
 
@@ -151,9 +154,10 @@ class AzureMlWorkspaces(Models):
         client = self._client(ref.resource_group)
         try:
             with translated(what), self._sdk_environment():
-                made = client.workspaces.begin_create(Workspace(
+                poller = client.workspaces.begin_create(Workspace(
                     name=ref.name, location=location,
-                    description="the lab's model registry")).result()
+                    description="the lab's model registry"))
+            made = self._wait_journaled(poller, ref, what)
         except NotFound:
             raise NotFound(f"{what}: resource group {ref.resource_group} does not exist"
                            ) from None
@@ -163,6 +167,31 @@ class AzureMlWorkspaces(Models):
                                ) from None
             raise
         return self._workspace(made, ref)
+
+    def _wait_journaled(self, poller: Any, ref: ResourceRef, what: str) -> Any:
+        """The workspace `begin_create` makes, its template deployment's continuation token
+        journaled meanwhile (azure-ai-ml's poller wraps the deployment's ARM poller)."""
+        deployment = getattr(poller.polling_method(), "poller", None)
+        if deployment is None or not hasattr(deployment, "continuation_token"):
+            raise TargetError(f"{what}: this azure-ai-ml does not expose the deployment it "
+                              "started, so a crash could not resume it; labtui needs "
+                              "azure-ai-ml >= 1.20")
+        with self._sdk_environment():
+            return pollers.wait(poller, ref.id, CREATE, what,
+                                token=deployment.continuation_token())
+
+    def resume(self, operation: operations.StartedOperation) -> None:
+        """Wait for a workspace's template deployment an earlier process started (from its
+        continuation token), until it has ended either way."""
+        try:
+            pollers.resume(self._credential, self._endpoints, operation.token,
+                           f"creating {operation.resource}")
+        except NotFound:
+            return  # gone (its group deleted) meanwhile
+        except TargetError as exc:
+            if "DeploymentFailed" in str(exc) or "OperationNotFound" in str(exc):
+                return  # over, and failed: the workspace's own entry removes what is left
+            raise
 
     def get_workspace(self, ref: ResourceRef) -> MlWorkspace:
         found = self._find(ref)

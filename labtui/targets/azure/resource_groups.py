@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from labtui.targets import operations
+from labtui.targets.azure import pollers
 from labtui.targets.azure.mgmt import build, error_code, loopback, translated
-from labtui.targets.errors import Conflict, NotFound, TargetError, Transient
+from labtui.targets.errors import Conflict, NotFound, TargetError
 from labtui.targets.ports.azure import ResourceGroups
 from labtui.targets.resources import ResourceGroup
 
@@ -145,20 +147,8 @@ class AzureResourceGroups(ResourceGroups):
                 poller = groups.begin_delete(name)
         except NotFound:
             return False
-        started = operations.StartedOperation(self._id(name), DELETE,
-                                              poller.continuation_token())
-        operations.started(started)
-        try:
-            with translated(f"deleting resource group {name}"):
-                poller.result()
-        except NotFound:
-            pass  # gone while we watched
-        except Transient:
-            raise  # ARM goes on deleting: the journaled operation is resumed later
-        except TargetError:
-            operations.ended(started)  # the operation failed for good: nothing to resume
-            raise
-        operations.ended(started)
+        with suppress(NotFound):  # gone while we watched
+            pollers.wait(poller, self._id(name), DELETE, f"deleting resource group {name}")
         return True
 
     def resume(self, operation: operations.StartedOperation) -> None:

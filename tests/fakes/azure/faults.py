@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -17,11 +19,15 @@ class Fault:
     """What a faulted request meets: a status (with Retry-After), a stall, a dropped line,
     or a lost answer."""
 
-    kind: str  # "status" | "stall" | "drop" | "lost"
+    kind: str  # "status" | "stall" | "drop" | "lost" | "meanwhile"
     status: int = 0
     retry_after: float | None = None
     seconds: float = 0.0
     code: str = ""
+    action: Callable[[Any], None] | None = field(default=None, compare=False)
+    """For "meanwhile": what someone else does just before the request is served."""
+    gate: threading.Event | None = field(default=None, compare=False)
+    """The request is held until this is set (at most 30 s), then meets the fault."""
 
     @classmethod
     def throttle(cls, retry_after: float = 1) -> Fault:
@@ -50,10 +56,16 @@ class Fault:
         return cls("lost")
 
     @classmethod
-    def refuse(cls, status: int, code: str) -> Fault:
+    def refuse(cls, status: int, code: str, gate: threading.Event | None = None) -> Fault:
         """Any other error status, e.g. 403 AuthorizationPermissionMismatch while a role
-        assignment propagates."""
-        return cls("status", status=status, code=code)
+        assignment propagates (held, with `gate`, until the assignment has been made)."""
+        return cls("status", status=status, code=code, gate=gate)
+
+    @classmethod
+    def meanwhile(cls, action: Callable[[Any], None]) -> Fault:
+        """`action(request)` runs just before the request is served as usual: someone else
+        acting in between (the same role assigned under another name, say)."""
+        return cls("meanwhile", action=action)
 
 
 @dataclass

@@ -37,6 +37,9 @@ class Operations:
     retry_after: int = 0
     """Real ARM says 10 to 60 s; the fake says 0 so tests don't wait (raise it to watch the SDK
     honour Retry-After)."""
+    held: bool = False
+    """While true, every operation stays `InProgress` however often it is read (a test kills
+    the client mid-wait, then lets the operations go on)."""
     _ops: dict[str, Operation] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -75,6 +78,8 @@ class Operations:
     def _advance(self, op: Operation, read: bool = True) -> None:
         with self._lock:
             if op.status != "InProgress":
+                return
+            if read and self.held:
                 return
             if read:
                 op.reads += 1

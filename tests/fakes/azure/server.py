@@ -206,6 +206,12 @@ class _Handler(BaseHTTPRequestHandler):
             base_url=fake.url,
         )
         fault = fake.faults.take(request.method, request.path)
+        if fault is not None and fault.gate is not None:
+            fault.gate.wait(30)
+        if fault is not None and fault.kind == "meanwhile":
+            assert fault.action is not None
+            fault.action(request)
+            fault = None
         if fault is not None and fault.kind == "lost":
             fake._record(request, fake._dispatch(request).status)
             self._fail(fault, fake)

@@ -5,7 +5,8 @@
 - `PUT …/storageAccounts/{name}` answers 202 with `Location` (as the real service does, no
   body), polled through `lro` until the account exists (`create_polls` reads), then 200 with the
   account; a PUT of an existing account answers 200 at once; a name taken elsewhere is 409
-  StorageAccountAlreadyTaken;
+  StorageAccountAlreadyTaken; a DELETE while the account is still being created is 409
+  StorageAccountOperationInProgress;
 - the account keeps `kind`, `sku`, `isHnsEnabled`, `accessTier` (Hot by default for StorageV2),
   and its `primaryEndpoints` point at the data lake host (`datalake`), path-style:
   `https://127.0.0.1:<port>/<account>/`, which is how the storage SDKs address a 127.0.0.1 host.
@@ -152,6 +153,10 @@ class FakeStorage:
         account = self._live(match)
         if account is None:
             return Response(204)
+        if account.state != "Succeeded":
+            return error(409, "StorageAccountOperationInProgress",
+                         "An operation is currently performing on this storage account that "
+                         "requires exclusive access.")
         self.accounts.pop(account.name)
         self.datalake.remove_account(account.name)
         return Response(200)

@@ -6,32 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import LabtuiRunner, labtui_env
+from tests.conftest import LabtuiRunner
 from tests.fakes.azure.cloud import CLIENT_ID, CLIENT_SECRET, SUBSCRIPTION_ID, TENANT_ID, FakeCloud
 
-from .conftest import SP_ENVIRON, path_without_az
-
-
-@pytest.fixture
-def azure_labtui(tmp_path: Path, cloud: FakeCloud) -> LabtuiRunner:
-    home = tmp_path / "home"
-    home.mkdir()
-    env = labtui_env(
-        HOME=str(home), DATABRICKS_CONFIG_FILE=str(home / ".databrickscfg"), COLUMNS="200",
-        PATH=path_without_az(),
-        LABTUI_PREFIX="contoso7",
-        LABTUI_TENANT_ID=TENANT_ID,
-        LABTUI_SUBSCRIPTION_ID=SUBSCRIPTION_ID,
-        LABTUI_AZURE_AUTHORITY=cloud.url,
-        LABTUI_AZURE_ARM_ENDPOINT=cloud.url,
-        LABTUI_AZURE_GRAPH_ENDPOINT=cloud.url,
-        LABTUI_AZURE_CA_BUNDLE=str(cloud.server.ca_path),
-        **SP_ENVIRON,
-    )
-    return LabtuiRunner(tmp_path / "ws", env)
-
+from .conftest import SP_ENVIRON
 
 BANNER = (f"azure: tenant {TENANT_ID} · subscription Contoso Lab Subscription "
           f"({SUBSCRIPTION_ID}) · signed in as service principal {CLIENT_ID} (with a service "

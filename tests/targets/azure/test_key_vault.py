@@ -13,7 +13,7 @@ import pytest
 
 from labtui.targets import operations
 from labtui.targets.azure import AzureTarget
-from labtui.targets.azure.key_vault import PURGE, AzureVault
+from labtui.targets.azure.key_vault import CREATE, PURGE, AzureVault
 from labtui.targets.errors import Conflict, Transient
 from labtui.targets.resources import KEY_VAULTS, KeyVault, ResourceRef
 from tests.fakes.azure import clients
@@ -183,3 +183,55 @@ def test_throttling_past_the_sdks_retries_is_transient_and_keeps_the_value_out(
     assert busy.value.retry_after == pytest.approx(0.1)
     assert SECRET not in str(busy.value) and "\n" not in str(busy.value)
     assert "HTTP 429" in str(busy.value)
+
+
+class Killed(BaseException):
+    """The process dying right after the journal took the operation (as SIGKILL would)."""
+
+
+class KilledOnStart:
+    def __init__(self) -> None:
+        self.heard: list[operations.StartedOperation] = []
+
+    def started(self, operation: operations.StartedOperation) -> None:
+        self.heard.append(operation)
+        raise Killed
+
+    def ended(self, operation: operations.StartedOperation) -> None:
+        self.heard.remove(operation)
+
+
+def test_a_creation_cut_off_after_its_token_is_journaled_is_resumed_from_it(
+        cloud: FakeCloud, tmp_path: Path, target: AzureTarget, ref: ResourceRef) -> None:
+    cloud.keyvault.create_polls = 3
+    listener = KilledOnStart()
+    with operations.listening(listener), pytest.raises(Killed):
+        target.vault.create_vault(ref, "westeurope")
+    [pending] = listener.heard
+    assert (pending.resource, pending.action) == (ref.id, CREATE) and pending.token
+    assert cloud.keyvault.vaults["kv-contoso7-dev"].state == "RegisteringDns"
+
+    again = open_target(tmp_path / "again", cloud)  # a new process, the token from the journal
+    try:
+        again.resume_operation(pending)
+    finally:
+        again.close()
+    assert cloud.keyvault.vaults["kv-contoso7-dev"].state == "Succeeded"
+    assert cloud.server.count("PUT", "/vaults/kv-contoso7-dev") == 1, "the same creation"
+
+
+def test_a_creation_seen_to_end_leaves_nothing_to_resume(
+        target: AzureTarget, ref: ResourceRef) -> None:
+    heard: list[tuple[str, operations.StartedOperation]] = []
+
+    class Listener:
+        def started(self, operation: operations.StartedOperation) -> None:
+            heard.append(("started", operation))
+
+        def ended(self, operation: operations.StartedOperation) -> None:
+            heard.append(("ended", operation))
+
+    with operations.listening(Listener()):
+        target.vault.create_vault(ref, "westeurope")
+    assert [(event, op.action) for event, op in heard] == [("started", CREATE),
+                                                           ("ended", CREATE)]

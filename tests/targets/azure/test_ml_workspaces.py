@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from labtui.targets import operations
 from labtui.targets.azure import AzureTarget
+from labtui.targets.azure.ml_workspaces import CREATE
 from labtui.targets.errors import TargetError
 from labtui.targets.resources import ML_WORKSPACES, ResourceRef
 from tests.fakes.azure.cloud import FakeCloud
@@ -75,3 +77,36 @@ def test_the_model_registry_says_it_is_not_built_yet(
     with pytest.raises(TargetError, match=r"^the azure target's model registry is not "
                                           r"implemented yet$"):
         target.models.list_models("contoso7-mlw-dev")
+
+
+class Killed(BaseException):
+    """The process dying right after the journal took the operation (as SIGKILL would)."""
+
+
+def test_a_creation_cut_off_after_its_token_is_journaled_is_resumed_from_it(
+        cloud: FakeCloud, tmp_path: Path, target: AzureTarget, ref: ResourceRef) -> None:
+    heard: list[operations.StartedOperation] = []
+
+    class KilledOnStart:
+        def started(self, operation: operations.StartedOperation) -> None:
+            heard.append(operation)
+            raise Killed
+
+        def ended(self, operation: operations.StartedOperation) -> None:
+            heard.remove(operation)
+
+    cloud.operations.held = True
+    with operations.listening(KilledOnStart()), pytest.raises(Killed):
+        target.models.create_workspace(ref, "westeurope")
+    [pending] = heard
+    assert (pending.resource, pending.action) == (ref.id, CREATE) and pending.token
+    assert not cloud.ml.workspaces, "the deployment is still running"
+
+    cloud.operations.held = False
+    again = open_target(tmp_path / "again", cloud)  # a new process, the token from the journal
+    try:
+        again.resume_operation(pending)
+    finally:
+        again.close()
+    assert list(cloud.ml.workspaces) == [("contoso7-db-dev", "contoso7-mlw-dev")]
+    assert cloud.server.count("PUT", "/deployments/[^/]+$") == 1, "the same deployment"
