@@ -466,6 +466,11 @@ class BuildPipelineStep(Step):
             raise StepError(f"build run {done.id} {done.state}: {self._why(ctx, done)}")
         ctx.log(f"build run {done.id} succeeded: {done.url}")
 
+    def pipeline_run(self, ctx: StepContext) -> PipelineRun | None:
+        """The last run on master (the one verify judges), while it runs too."""
+        pipeline = find_pipeline(ctx)
+        return last_master_run(ctx, pipeline) if pipeline is not None else None
+
     def _check_token(self, ctx: StepContext) -> None:
         """The run trains with the vault's db-access-token: a token the pipeline workspace
         does not accept would fail it minutes in, so say so now."""

@@ -267,6 +267,13 @@ class ReleasePipelineStep(Step):
                             + (f": its approval {why}" if why else ""))
         return run
 
+    def pipeline_run(self, ctx: StepContext) -> PipelineRun | None:
+        """The latest release run, the one a pending approval holds."""
+        try:
+            return latest_run(ctx, release_pipeline(ctx))
+        except NotFound:
+            return None
+
     # --- actions ---------------------------------------------------------------------------
 
     def act(self, ctx: StepContext, action: str, inputs: Mapping[str, str]) -> None:

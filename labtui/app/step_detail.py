@@ -90,6 +90,7 @@ class StepDetail(VerticalScroll):
             for person_action in step.actions:  # a person's acts: approve, reject …
                 yield Button(person_action.label, compact=True, classes="action",
                              id=f"do-{STEP_ACTION_PREFIX}{person_action.name}")
+        yield Vertical(id="pipeline-run")
         yield Vertical(id="reports")
         yield Vertical(id="created")
         if self.selection.fields():
@@ -99,6 +100,7 @@ class StepDetail(VerticalScroll):
 
     def on_mount(self) -> None:
         self.query_one(".step-summary").display = bool(self.selection.step.summary)
+        self._show_pipeline_run()
         self.refresh_state(self.running, reports=True)
         self.order_sections()
 
@@ -222,6 +224,20 @@ class StepDetail(VerticalScroll):
         if views:
             box.mount_all(views)
         box.display = bool(views)
+
+    def _show_pipeline_run(self) -> None:
+        """A step that follows a pipeline run shows it live: stages, jobs, steps and the
+        selected step's log (`labtui.app.pipeline_run`), moving on to a newer run."""
+        units = [unit for unit in self.selection.units if self.lab.follows_pipeline(unit)]
+        box = self.query_one("#pipeline-run", Vertical)
+        box.display = bool(units) and not self.lab.read_only
+        if not box.display:
+            return
+        from labtui.app.pipeline_run import PipelineRunView, PortRunSource
+
+        unit = units[0]
+        box.mount(PipelineRunView(PortRunSource(lambda: self.lab.pipeline_run(unit)),
+                                  title="Last run", keep_polling=True, id="step-run"))
 
     def _show_created(self) -> None:
         """Rebuild what the units created when it changed (a run or rollback finished)."""

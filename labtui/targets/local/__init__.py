@@ -74,7 +74,8 @@ class LocalTarget(Target):
 
     def __init__(self, workspace: Path, *, latency: float | None = None,
                  busy_timeout: float = 30.0) -> None:
-        super().__init__(workspace)
+        # Absolute: file URIs, git's working folders and run threads outlive the cwd.
+        super().__init__(Path(workspace).absolute())
         self.busy_timeout = busy_timeout
         self.latency = _latency_from_env() if latency is None else latency
         if self.latency < 0:

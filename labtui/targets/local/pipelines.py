@@ -50,6 +50,9 @@ from labtui.targets.ports.pipelines import (
     Pipelines,
     PublishedTest,
     RunState,
+    TimelineRecord,
+    TimelineState,
+    TimelineType,
 )
 from labtui.targets.resources import GitRepository
 
@@ -467,10 +470,36 @@ class LocalPipelines(LocalPort, Pipelines):
         path = self.folder(run) / "log.txt"
         return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
-    def timeline(self, run: PipelineRun) -> list[dict[str, object]]:
-        """The run's stages, jobs and steps with their state and result. Local only."""
-        found = self._records(run, "timeline.json")
+    def _timeline(self, run: PipelineRun) -> list[dict[str, object]]:
+        try:
+            found = self._records(run, "timeline.json")
+        except ValueError:  # read between two writes of the runner: as it was a moment ago
+            return []
         return cast(list[dict[str, object]], found) if isinstance(found, list) else []
+
+    def timeline(self, run: PipelineRun) -> list[TimelineRecord]:
+        records = []
+        for item in self._timeline(run):
+            records.append(TimelineRecord(
+                str(item["id"]), cast(TimelineType, item["type"]), str(item["name"]),
+                str(item.get("display_name", "")), str(item.get("parent", "")),
+                int(cast(int, item.get("order", 0))),
+                cast(TimelineState, item.get("state", "pending")), str(item.get("result", "")),
+                float(cast(float, item.get("started", 0.0))),
+                float(cast(float, item.get("finished", 0.0))),
+                tuple(str(e) for e in cast(list[object], item.get("errors", []))),
+                bool(item.get("log"))))
+        return sorted(records, key=lambda record: record.order)
+
+    def step_log(self, run: PipelineRun, record_id: str) -> list[str]:
+        item = next((i for i in self._timeline(run) if i.get("id") == record_id), None)
+        if item is None:
+            raise NotFound(f"pipeline run {run.id} of {run.pipeline.name} has no timeline "
+                           f"record {record_id!r}")
+        path = self.folder(run) / str(item.get("log") or "")
+        if not item.get("log") or not path.is_file():
+            return []
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
 
     def test_results(self, run: PipelineRun) -> list[PublishedTest]:
         found = self._records(run, "tests.json") or []

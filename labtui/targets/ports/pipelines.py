@@ -273,6 +273,33 @@ class PipelineRun:
     url: str = ""
 
 
+TimelineType = Literal["Stage", "Job", "Task", "Checkpoint"]
+TimelineState = Literal["pending", "inProgress", "completed"]
+
+
+@dataclass(frozen=True)
+class TimelineRecord:
+    """A stage, job, step (`Task`) or approval (`Checkpoint`) of a run, as Azure DevOps'
+    build timeline has it: `parent` is the id of the record it belongs to (empty for a
+    stage), `order` its place among all records, `state` one of `TimelineState` and, once
+    completed, `result` one of succeeded, succeededWithIssues, failed, canceled, skipped.
+    `started` and `finished` are POSIX times (0 until then); `errors` are the messages it
+    failed with (masked); `has_log` says whether `Pipelines.step_log` has lines for it."""
+
+    id: str
+    type: TimelineType
+    name: str
+    display_name: str = ""
+    parent: str = ""
+    order: int = 0
+    state: TimelineState = "pending"
+    result: str = ""
+    started: float = 0.0
+    finished: float = 0.0
+    errors: tuple[str, ...] = ()
+    has_log: bool = False
+
+
 @dataclass(frozen=True)
 class PublishedTest:
     """One test a run published (JUnit), with its outcome."""
@@ -377,6 +404,24 @@ class Pipelines(ABC):
     def logs(self, run: PipelineRun) -> list[str]:
         """The run's log lines so far, every job's in order; secrets the pipeline knows are
         masked (`***`) as Azure DevOps masks them. Raises NotFound."""
+
+    @abstractmethod
+    def timeline(self, run: PipelineRun) -> list[TimelineRecord]:
+        """The run's stages, jobs, steps and approval checkpoints so far, by `order` (empty
+        while no agent has picked it up). A follower reads it again to see the run go on.
+
+        Raises:
+            NotFound: the run does not exist.
+        """
+
+    @abstractmethod
+    def step_log(self, run: PipelineRun, record_id: str) -> list[str]:
+        """One timeline record's log lines so far, masked as `logs` masks them; empty for a
+        record without a log (a stage, a job, a step that has not started).
+
+        Raises:
+            NotFound: the run, or a record `record_id` in its timeline, does not exist.
+        """
 
     @abstractmethod
     def test_results(self, run: PipelineRun) -> list[PublishedTest]:
