@@ -35,6 +35,7 @@ from labtui_steps.release_records import (
 )
 
 from labtui.actions import APPROVE, REJECT
+from labtui.durations import duration_rule, duration_text, seconds
 from labtui.step import Change, Check, Field, Step, StepContext, StepError, Verdict
 from labtui.targets.base import (
     Approval,
@@ -74,10 +75,20 @@ APPROVER = Field(
     "actions.",
 )
 APPROVAL_TIMEOUT = Field(
-    "approval-timeout", "Approval timeout (minutes)", kind="int", default="2880",
-    help="How long Production waits for the approval before the stage fails (the lab's two "
-    "days: 2880 minutes).",
+    "approval-timeout", "Approval timeout", default="2d", validate=duration_rule,
+    help="How long Production waits for the approval before the stage fails: a number with "
+    "a unit, s, m, h or d (the lab's two days: 2d; 90m; 30s).",
 )
+
+
+def approval_seconds(ctx: StepContext) -> int:
+    """The approval-timeout value in seconds (validated before any hook runs)."""
+    return seconds(ctx.value("approval-timeout"))
+
+
+def approval_window(ctx: StepContext) -> str:
+    """The approval-timeout, as the attendee reads it (`2d`)."""
+    return duration_text(approval_seconds(ctx))
 
 
 def release_pipeline(ctx: StepContext) -> Pipeline:
@@ -103,8 +114,8 @@ def approve_hint(approver: str) -> str:
             "approve --stage production)")
 
 
-def outcome(approval: Approval) -> str:
-    """What became of an approval, in one line."""
+def outcome(approval: Approval, window: str = "") -> str:
+    """What became of an approval, in one line (`window`: how long it could wait, `2d`)."""
     if approval.status == "approved":
         return f"approved by {approval.approved_by}" + (
             f": {approval.comment}" if approval.comment else "")
@@ -112,7 +123,8 @@ def outcome(approval: Approval) -> str:
         return f"rejected by {approval.approved_by}" + (
             f": {approval.comment}" if approval.comment else "")
     if approval.status == "timed out":
-        return "timed out (nobody approved it in time)"
+        return (f"timed out after {window}" if window else "timed out") + (
+            " (nobody approved or rejected it in time)")
     return "waiting for " + " or ".join(approval.approvers)
 
 
@@ -227,7 +239,8 @@ class ReleasePipelineStep(Step):
                                     description=f"The release's {STAGE_OF[slot]} stage")
                 ctx.log(f"created environment {slot}")
         production = environments.get(org, project, "production")
-        check = ApprovalCheck((ctx.value("approver"),), int(ctx.value("approval-timeout")),
+        # As Azure's approval check keeps it: minutes (a fraction for a test's seconds).
+        check = ApprovalCheck((ctx.value("approver"),), approval_seconds(ctx) / 60,
                               "Approve once QA's product team signs the release off.")
         try:
             environments.add_approval_check(production, check)
@@ -236,7 +249,7 @@ class ReleasePipelineStep(Step):
             environments.remove_checks(production)
             environments.add_approval_check(production, check)
         ctx.log(f"environment production needs {check.approvers[0]}'s approval within "
-                f"{check.timeout_minutes} minutes")
+                f"{approval_window(ctx)}")
 
     def _define(self, ctx: StepContext, repo: GitRepository) -> Pipeline:
         try:
@@ -261,7 +274,7 @@ class ReleasePipelineStep(Step):
         elif run.state == "succeeded":
             ctx.log(f"release run {run.id} succeeded: QA and Production are served")
         else:
-            why = "; ".join(outcome(a) for a in run_approvals(ctx, run)
+            why = "; ".join(outcome(a, approval_window(ctx)) for a in run_approvals(ctx, run)
                             if a.status in ("rejected", "timed out"))
             raise StepError(f"release run {run.id} {run.state} at stage {run.stage or '?'}"
                             + (f": its approval {why}" if why else ""))
@@ -337,13 +350,13 @@ class ReleasePipelineStep(Step):
         if run.state != "succeeded":
             decided = [a for a in approvals if a.status in ("rejected", "timed out")]
             if decided:
-                reason = outcome(decided[-1])
+                reason = outcome(decided[-1], approval_window(ctx))
                 hint = ("fix what the approver asks for on your branch and take it through a "
                         "pull request: the next green build starts a new release; or run this "
                         "step to release the same build again" if decided[-1].status ==
                         "rejected" else
                         f"run this step to start a new release, and have {approver} approve "
-                        f"it within {ctx.value('approval-timeout')} minutes")
+                        f"it within {approval_window(ctx)}")
                 checks.append(Check("QA", True, f"run {run.id}: served and smoke-tested"))
                 checks.append(Check("Production", False,
                                     f"run {run.id} failed: its approval {reason}", hint))
@@ -365,16 +378,16 @@ class ReleasePipelineStep(Step):
                 organization(ctx), ctx.value("devops-project"), "production")
         except NotFound as exc:
             return Check("approval check", False, str(exc), "run this step")
-        wanted = (ctx.value("approver").lower(), int(ctx.value("approval-timeout")))
+        wanted = (ctx.value("approver").lower(), approval_seconds(ctx))
         for check in production.checks:
-            if ({a.lower() for a in check.approvers}, check.timeout_minutes) == \
+            if ({a.lower() for a in check.approvers}, round(check.timeout_minutes * 60)) == \
                     ({wanted[0]}, wanted[1]):
                 return Check("approval check", True,
                              f"production: {check.approvers[0]} within "
-                             f"{check.timeout_minutes} minutes")
+                             f"{duration_text(check.timeout_minutes * 60)}")
         return Check("approval check", False,
                      f"production has no approval check by {ctx.value('approver')} within "
-                     f"{wanted[1]} minutes", "run this step")
+                     f"{approval_window(ctx)}", "run this step")
 
     def _serving(self, ctx: StepContext, slot: str) -> Check:
         """The slot's container answers the smoke record within range."""
@@ -408,7 +421,7 @@ class ReleasePipelineStep(Step):
                     Change("create", "environment", "qa"),
                     Change("create", "environment", "production",
                            f"approval by {ctx.value('approver')} within "
-                           f"{ctx.value('approval-timeout')} minutes"),
+                           f"{approval_window(ctx)}"),
                     Change("create", "pipeline", RELEASE_PIPELINE, RELEASE_FILES[0]),
                     Change("create", "release run", RELEASE_BRANCH,
                            "QA, then Production on approval")]

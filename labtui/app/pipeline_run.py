@@ -22,6 +22,7 @@ from typing import Protocol
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Log, Static, Tree
 from textual.widgets.tree import TreeNode
 
@@ -193,6 +194,14 @@ class PipelineRunView(Vertical):
             page, whose source moves on to it).
     """
 
+    class Waiting(Message):
+        """Whether the run waits for an approval now (sent when that changes): the page
+        shows its approve / reject actions as what to do next."""
+
+        def __init__(self, waiting: bool) -> None:
+            super().__init__()
+            self.waiting = waiting
+
     DEFAULT_CSS = """
     PipelineRunView { height: auto; }
     PipelineRunView .run-title { text-style: bold; }
@@ -209,6 +218,7 @@ class PipelineRunView(Vertical):
         self.poll = poll
         self.keep_polling = keep_polling
         self._heading = ""
+        self._waiting = False
         self.records: dict[str, RunRecord] = {}
         self.nodes: dict[str, TreeNode[str]] = {}
         self.selected = ""
@@ -273,6 +283,9 @@ class PipelineRunView(Vertical):
 
     def _status(self, records: Sequence[RunRecord]) -> None:
         waiting = [r for r in records if r.waiting_for_approval]
+        if bool(waiting) != self._waiting:
+            self._waiting = bool(waiting)
+            self.post_message(self.Waiting(self._waiting))
         stages = [r for r in records if r.type == "Stage"]
         if waiting:
             parent = self.records.get(self.records[waiting[0].id].parent)

@@ -5,7 +5,7 @@ missing, the inputs come right after the actions instead."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
@@ -18,6 +18,9 @@ from labtui.app.model import Lab, Selection, UnitKey, unit_key
 from labtui.app.step_tree import status_text
 from labtui.app.value_form import ValueForm
 from labtui.catalog import Unit
+
+if TYPE_CHECKING:
+    from labtui.app.pipeline_run import PipelineRunView
 
 ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("run", "Run", "r"), ("verify", "Verify", "v"), ("plan", "Plan", "p"),
@@ -238,6 +241,13 @@ class StepDetail(VerticalScroll):
         unit = units[0]
         box.mount(PipelineRunView(PortRunSource(lambda: self.lab.pipeline_run(unit)),
                                   title="Last run", keep_polling=True, id="step-run"))
+
+    def on_pipeline_run_view_waiting(self, message: PipelineRunView.Waiting) -> None:
+        """A run waits for an approval: its approve / reject buttons stand out until then."""
+        waiting = message.waiting
+        for name, variant in (("approve", "success"), ("reject", "error")):
+            for button in self.query(f"#do-{STEP_ACTION_PREFIX}{name}").results(Button):
+                button.variant = variant if waiting else "default"
 
     def _show_created(self) -> None:
         """Rebuild what the units created when it changed (a run or rollback finished)."""

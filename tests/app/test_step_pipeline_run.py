@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from labtui_steps.devops import DevOpsProject, SeedRepo
 from textual.pilot import Pilot
-from textual.widgets import Input, Log, Static
+from textual.widgets import Button, Input, Log, Static
 
 from labtui.app.action_form import ActionForm
 from labtui.app.app import LabApp
@@ -233,6 +233,9 @@ async def test_release_pipelines_page_shows_the_approval_and_approve_goes_on(
         assert any(s.startswith("⏸ Approval for environment 'production'")
                    and s.endswith("waiting for approval") for s in shown), shown
 
+        assert app.query_one("#do-act-approve", Button).variant == "success", \
+            "the pending approval shows as the action to take"
+
         await pilot.click("#do-act-approve")
         await pilot.pause()
         assert isinstance(app.screen, ActionForm)
@@ -242,6 +245,7 @@ async def test_release_pipelines_page_shows_the_approval_and_approve_goes_on(
         shown = labels(app)
         assert any(s.startswith("✓ Approval for environment 'production'") for s in shown)
         assert any(s.startswith("✓ Serve and smoke-test Production") for s in shown), shown
+        assert app.query_one("#do-act-approve", Button).variant == "default"
 
 
 def settle_times(target: LocalTarget, run: PipelineRun, work: Path) -> None:

@@ -27,7 +27,7 @@ PROJECT = "contoso7-mlops"
 def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StepLab]:
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "home" / ".databrickscfg"))
     with StepLab(tmp_path / "ws", answers={**ANSWERS, "approver": "rm",
-                                           "approval-timeout": "2880"}) as lab:
+                                           "approval-timeout": "2d"}) as lab:
         lab.run(DevOpsProject, None)
         lab.run(SeedRepo, None)
         yield lab

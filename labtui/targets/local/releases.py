@@ -65,11 +65,11 @@ class EnvironmentGate:
         return self.decision(approval, environment.checks[0].timeout_minutes
                              if environment.checks else 0)
 
-    def decision(self, approval: Approval, timeout_minutes: int) -> GateDecision:
+    def decision(self, approval: Approval, timeout_minutes: float) -> GateDecision:
         if approval.status == "approved":
             return GateDecision("approved", approval.approved_by, approval.comment)
         if approval.status == "rejected":
             return GateDecision("rejected", approval.approved_by, approval.comment)
         seconds = (self.timeout_seconds if self.timeout_seconds is not None
-                   else timeout_minutes * 60.0)
+                   else round(timeout_minutes * 60.0, 3))
         return GateDecision("timedOut", reason=seconds_text(seconds))

@@ -452,10 +452,12 @@ ApprovalStatus = Literal["pending", "approved", "rejected", "timed out"]
 @dataclass(frozen=True)
 class ApprovalCheck:
     """An approval check on an environment: one of `approvers` must approve within
-    `timeout_minutes`, or the stage fails."""
+    `timeout_minutes`, or the stage fails. Minutes, as Azure DevOps' check configuration
+    keeps its `timeout` (whole minutes there: a target rounds a fraction up); a sandbox keeps
+    a fraction as it is (a test's seconds)."""
 
     approvers: tuple[str, ...]
-    timeout_minutes: int = 43200
+    timeout_minutes: float = 43200
     instructions: str = ""
 
 
