@@ -31,6 +31,7 @@ from labtui_steps.fields import (
 )
 from labtui_steps.infrastructure import Secrets
 from labtui_steps.infrastructure.common import resource_ref
+from labtui_steps.run_tree import run_tree
 
 from labtui.actions import APPROVE, REJECT
 from labtui.step import (
@@ -461,6 +462,8 @@ class BuildPipelineStep(Step):
             pipelines.cancel(run)
             raise
         ctx.outputs.set("build-run-id", str(done.id))
+        for line in run_tree(done, pipelines.timeline(done)):
+            ctx.log(line)
         self._publish(ctx, done)
         if done.state != "succeeded":
             raise StepError(f"build run {done.id} {done.state}: {self._why(ctx, done)}")

@@ -33,6 +33,7 @@ from labtui_steps.release_records import (
     ReleaseDefinition,
     ReleaseFiles,
 )
+from labtui_steps.run_tree import run_tree
 
 from labtui.actions import APPROVE, REJECT
 from labtui.durations import duration_rule, duration_text, seconds
@@ -268,6 +269,8 @@ class ReleasePipelineStep(Step):
     def _follow(self, ctx: StepContext, run: PipelineRun) -> PipelineRun:
         """Follow a run until it finishes or waits for an approval; its log goes to ours."""
         run = ctx.target.pipelines.wait(run, RUN_TIMEOUT, on_log=ctx.log)
+        for line in run_tree(run, ctx.target.pipelines.timeline(run)):
+            ctx.log(line)
         if run.waiting_for:
             ctx.log(f"release run {run.id}: {STAGE_OF.get(run.waiting_for, run.stage)} waits "
                     f"for {ctx.value('approver')}'s approval on {run.waiting_for}")
@@ -336,19 +339,21 @@ class ReleasePipelineStep(Step):
             return Verdict(tuple(checks))
         approvals = run_approvals(ctx, run)
         approver = ctx.value("approver")
-        if run.waiting_for:
+        # Decided while no process followed the run (it goes on when one does): as good as
+        # failed already, and said so.
+        decided = [a for a in approvals if a.status in ("rejected", "timed out")]
+        if run.waiting_for and not decided:
             checks.append(Check("QA", True, f"run {run.id}: served and smoke-tested"))
             checks.append(Check("Production", False,
                                 f"run {run.id}: Production is waiting for {approver}'s "
                                 "approval",
                                 approve_hint(approver)))
             return Verdict(tuple(checks))
-        if run.state in ("queued", "running"):
+        if run.state in ("queued", "running") and not decided:
             checks.append(Check("release", False, f"run {run.id} is {run.state}",
                                 "wait for it, then verify again"))
             return Verdict(tuple(checks))
         if run.state != "succeeded":
-            decided = [a for a in approvals if a.status in ("rejected", "timed out")]
             if decided:
                 reason = outcome(decided[-1], approval_window(ctx))
                 hint = ("fix what the approver asks for on your branch and take it through a "

@@ -145,7 +145,30 @@ def test_a_rejected_approval_ends_production_failed_with_who_and_why(
     out = rejected.output
     assert "rm rejected the Production stage" in out, out[-3000:]
     assert "its approval rejected by rm: QA found a regression" in out, out[-3000:]
+    assert "✗ Deploy to Production" in out, "the stage failed: the run went on after the " \
+        "process that started it had ended"
+    assert "The approval for environment 'production' was rejected by rm: QA found a " \
+        "regression" in out, "the run's own log says who and why"
     assert "Traceback" not in out
+    verified = lab("--step", "release-pipeline", "--headless", "--verify")
+    assert verified.code == 3
+    assert "its approval rejected by rm: QA found a regression" in verified.output
+
+
+@pytest.mark.docker
+def test_an_approval_given_later_by_another_command_serves_production(
+        lab: LabtuiRunner) -> None:
+    started = lab("--step", "release-pipeline", "--headless", *values(lab), timeout=600)
+    assert started.code == 1 and "waits for rm's approval" in started.output, \
+        started.output[-3000:]
+    approved = lab("--step", "release-pipeline", "--headless", "--approve", "--as", "rm",
+                   timeout=600)
+    assert approved.code == 0, approved.output[-3000:]
+    out = approved.output
+    assert "rm approved the Production stage" in out
+    assert "succeeded: QA and Production are served" in out
+    assert "✓ Deploy to Production" in out and "✓ Deploy to QA" in out
+    assert "Production serving: p1-release-" in out, out[-3000:]
 
 
 @pytest.fixture
@@ -157,15 +180,27 @@ def impatient(tmp_path: Path, containers: DockerContainers) -> Iterator[LabtuiRu
 def test_an_approval_nobody_gives_times_out_and_fails_production(
         impatient: LabtuiRunner) -> None:
     lab = impatient
-    ran = lab("--step", "release-pipeline", "--headless", *values(lab), timeout=600)
-    assert "environment production needs rm's approval within 3s" in ran.output, \
-        ran.output[-3000:]
-    if ran.code == 1 and "waits for rm's approval" in ran.output:
-        # It stopped at the approval: the run goes on waiting, and nobody gives it.
-        ran = lab("--step", "release-pipeline", "--headless", "--verify", timeout=600)
-    assert ran.code in (1, 3), ran.output[-3000:]
-    assert "its approval timed out after 3s" in ran.output, ran.output[-3000:]
-    assert "Traceback" not in ran.output
+    started = lab("--step", "release-pipeline", "--headless", *values(lab), timeout=600)
+    assert started.code == 1, started.output[-3000:]
+    assert "environment production needs rm's approval within 3s" in started.output
+    assert "waits for rm's approval on production" in started.output, started.output[-3000:]
+
+    # Nobody approves: the run waits on (no process follows it) until its deadline passes.
+    for _ in range(120):
+        verified = lab("--step", "release-pipeline", "--headless", "--verify")
+        if "timed out" in verified.output:
+            break
+    assert verified.code == 3, verified.output[-3000:]
+    assert "Production: run" in verified.output
+    assert "its approval timed out after 3s" in verified.output, verified.output[-3000:]
+
+    again = lab("--step", "release-pipeline", "--headless", *values(lab), timeout=600)
+    assert again.code == 1, again.output[-3000:]
+    assert "failed at stage Production: its approval timed out after 3s" in again.output, \
+        again.output[-3000:]
+    assert "The approval for environment 'production' timed out after 3 seconds" in \
+        again.output, "the run's own log says it too"
+    assert "Traceback" not in again.output
 
 
 @pytest.mark.parametrize("given, words", [
