@@ -12,7 +12,6 @@ NAME`, `--reject --as NAME --comment WHY`; in the app on the step's page), or th
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import urllib.error
 import urllib.request
@@ -27,6 +26,7 @@ from labtui_steps.fields import (
     PREFIX,
 )
 from labtui_steps.images import PURPOSE_LABEL, workspace_label
+from labtui_steps.pipelines import PIPELINE_NAME
 from labtui_steps.release_records import (
     Deployment,
     DeploymentEnvironment,
@@ -51,8 +51,9 @@ from labtui.targets.base import (
 from labtui.validation import naming_rule
 
 RELEASE_PIPELINE = "Release Pipeline"
-BUILD_PIPELINE = "model-build"
-"""The build pipeline's name, as the release's `resources: pipelines: source:` names it."""
+SOURCE_LINE = "    source: model-build  # the build pipeline's name (build-pipeline-name)\n"
+"""The line of release-pipeline.yml naming the build pipeline whose runs it releases: written
+with the build step's `build-pipeline-name` (Azure resolves no expression in `resources:`)."""
 RELEASE_FILES = ("release-pipeline.yml", "release-deploy.yml")
 RELEASE_BRANCH = "master"
 SLOTS = ("qa", "production")
@@ -90,6 +91,32 @@ def approval_seconds(ctx: StepContext) -> int:
 def approval_window(ctx: StepContext) -> str:
     """The approval-timeout, as the attendee reads it (`2d`)."""
     return duration_text(approval_seconds(ctx))
+
+
+def yaml_plain(name: str) -> bool:
+    """Whether YAML reads `name` written plain as the same string."""
+    import yaml
+
+    try:
+        return bool(yaml.safe_load(f"k: {name}") == {"k": name})
+    except yaml.YAMLError:
+        return False
+
+
+def release_files(ctx: StepContext) -> dict[str, str]:
+    """The release's files as committed (name → text): release-pipeline.yml releases the
+    runs of the pipeline named `build-pipeline-name`."""
+    files = {name: (assets_root() / name).read_text(encoding="utf-8") for name in RELEASE_FILES}
+    text = files[RELEASE_FILES[0]]
+    if SOURCE_LINE not in text:
+        raise StepError(f"{RELEASE_FILES[0]} in the lab's assets names no build pipeline "
+                        f"source line ({SOURCE_LINE.strip()!r}): reinstall labtui")
+    name = ctx.value("build-pipeline-name")
+    # Plain as the lab writes it, quoted where YAML would read another type (`2024`, `1.5`).
+    plain = yaml_plain(name)
+    files[RELEASE_FILES[0]] = text.replace(SOURCE_LINE, SOURCE_LINE.replace(
+        "source: model-build ", f"source: {name if plain else json.dumps(name)} ", 1), 1)
+    return files
 
 
 def release_pipeline(ctx: StepContext) -> Pipeline:
@@ -162,7 +189,7 @@ class ReleasePipelineStep(Step):
     requires = ("build-pipeline",)
     """After the build pipeline lands: ("build-pipeline",) (its green run is what is released)."""
     environment = "pipeline"
-    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, IMAGE_NAME, APPROVER,
+    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, IMAGE_NAME, PIPELINE_NAME, APPROVER,
               APPROVAL_TIMEOUT)
     actions = (APPROVE, REJECT)
     manual = True
@@ -212,16 +239,17 @@ class ReleasePipelineStep(Step):
             copy = ctx.target.workstation.working_copy(repo, Path(folder) / "clone")
             copy.repo()
             copy.checkout(RELEASE_BRANCH)
+            files = release_files(ctx)
             changed = [name for name in RELEASE_FILES
                        if not (copy.path / name).exists()
-                       or (copy.path / name).read_bytes() != (assets_root() / name).read_bytes()]
+                       or (copy.path / name).read_text(encoding="utf-8") != files[name]]
             if not changed:
                 ctx.log(f"{', '.join(RELEASE_FILES)} are on {RELEASE_BRANCH} already")
                 return
             ctx.journal.record_once(ReleaseFiles(repo.organization, repo.project, repo.name,
                                                  RELEASE_BRANCH, RELEASE_FILES))
             for name in changed:
-                shutil.copy2(assets_root() / name, copy.path / name)
+                (copy.path / name).write_text(files[name], encoding="utf-8")
             commit = copy.commit_all("Add the release pipeline (QA, then Production on "
                                      "approval)")
             copy.push(RELEASE_BRANCH)

@@ -219,3 +219,29 @@ def test_a_bad_approval_timeout_is_one_line_naming_the_rule(
     assert ran.code == 2, ran.output
     assert words in ran.stderr
     assert len(ran.stderr.strip().splitlines()) == 1 and "Traceback" not in ran.output
+
+
+@pytest.fixture
+def renamed(tmp_path: Path, containers: DockerContainers) -> Iterator[LabtuiRunner]:
+    yield from released(tmp_path, containers, pipeline="census-ci")
+
+
+@pytest.mark.docker
+def test_the_release_takes_the_build_of_the_build_pipeline_name_given(
+        renamed: LabtuiRunner) -> None:
+    lab = renamed
+    started = lab("--step", "release-pipeline", "--headless", *values(lab), timeout=600)
+    assert started.code == 1, started.output[-3000:]
+    assert "smoke test passed" in started.output, "QA served census-ci's image"
+    assert "waits for rm's approval on production" in started.output
+    target = LocalTarget(lab.workspace)
+    try:
+        repo = target.devops.get_repository(ORG, PROJECT, PROJECT)
+        copy = target.workstation.working_copy(repo, lab.workspace.parent / "check")
+        copy.repo()
+        assert "    source: census-ci  # the build pipeline's name" in copy.show(
+            "origin/master", "release-pipeline.yml")
+        build = target.pipelines.runs(target.pipelines.get(ORG, PROJECT, "census-ci"))[0]
+    finally:
+        target.close()
+    assert f":{build.id} as p1-release-" in started.output, "it tagged that build's image"
