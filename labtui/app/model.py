@@ -249,8 +249,11 @@ class Lab:
     def pipeline_run(self, unit: Unit) -> tuple[Pipelines, PipelineRun] | None:
         """The pipeline run the unit's step follows, with the port that reads it; None when
         it has none, the workspace is open read-only, or the target cannot say now (the
-        step's page then shows no run; a run, verify or the log says why)."""
-        if self.session is None or not self.follows_pipeline(unit):
+        step's page then shows no run; a run, verify or the log says why). A step that never
+        ran has defined no pipeline yet: the target is not asked (asking would make a
+        sandbox a fresh workspace does not have yet)."""
+        if self.session is None or not self.follows_pipeline(unit) or \
+                self.record(unit) is None:
             return None
         ctx = self.engine.context(unit, _Unheard())
         try:

@@ -112,6 +112,9 @@ def lab_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         (copy.path / "notes.md").write_text("works\n")
         copy.commit_all("works")
         copy.push("contoso7")
+        # As after their first runs (which define the pipelines the tests define here).
+        for step in ("build-pipeline", "release-pipeline"):
+            lab.workspace.set_status(step, "pipeline", "done")
     gate.mkdir()
     yield gate
 
@@ -192,6 +195,17 @@ async def test_build_pipelines_page_follows_the_run_the_merge_queued(
                     "master",
                     "the newer run replaces the finished one")
         await until(pilot, lambda: run_status(app) == "finished", "the second run finishes")
+
+
+async def test_a_fresh_workspace_s_build_page_asks_the_target_nothing(
+        make_app: AppFactory) -> None:
+    app = make_app(focus="build-pipeline", catalog=Catalog.discover(), environ=ENVIRON)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await until(pilot, lambda: run_title(app).startswith("Last run: No pipeline run yet"),
+                    "the page says there is no run yet")
+        await pilot.pause(0.3)
+        assert not (Path("ws") / "sandbox").exists(), "looking made no sandbox"
 
 
 def merge_again(target: Target, gate: Path) -> None:
