@@ -43,6 +43,8 @@ def seconds(value: str) -> int:
 def duration_text(total: float) -> str:
     """`172800` → `2d`, `5400` → `90m`, `30` → `30s`: the largest unit that divides it."""
     whole = round(total)
+    if abs(total - whole) > 1e-6:
+        return f"{total:g}s"
     for unit, size in sorted(UNITS.items(), key=lambda item: -item[1]):
         if whole >= size and whole % size == 0:
             return f"{whole // size}{unit}"
