@@ -29,7 +29,7 @@ from labtui.validation import validate_value
 
 if TYPE_CHECKING:
     from labtui.actions import Action
-    from labtui.targets.base import Target
+    from labtui.targets.base import PipelineRun, Target
 
 ENVIRONMENTS: tuple[str, ...] = ("dev", "pipeline")
 """The lab's environments: most infrastructure steps run once for each."""
@@ -288,6 +288,16 @@ class Step(ABC):
                 what to do instead.
         """
         raise StepError(f"step {self.id!r} offers no {action!r} action")
+
+    def pipeline_run(self, ctx: StepContext) -> PipelineRun | None:
+        """The pipeline run this step follows (its latest), for a front end to show live;
+        None when it has none yet. Read-only, like `verify`: it may be called at any time,
+        also while the step runs. A step that runs no pipeline keeps this default.
+
+        Raises:
+            TargetError: the target could not say (a front end shows no run then).
+        """
+        return None
 
     def solve(self, ctx: StepContext) -> None:
         """Fill in a reference answer for a manual step (proctors and `--solve`)."""

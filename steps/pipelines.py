@@ -31,6 +31,7 @@ from labtui_steps.fields import (
 )
 from labtui_steps.infrastructure import Secrets
 from labtui_steps.infrastructure.common import resource_ref
+from labtui_steps.run_tree import run_tree
 
 from labtui.actions import APPROVE, REJECT
 from labtui.step import (
@@ -461,10 +462,17 @@ class BuildPipelineStep(Step):
             pipelines.cancel(run)
             raise
         ctx.outputs.set("build-run-id", str(done.id))
+        for line in run_tree(done, pipelines.timeline(done)):
+            ctx.log(line)
         self._publish(ctx, done)
         if done.state != "succeeded":
             raise StepError(f"build run {done.id} {done.state}: {self._why(ctx, done)}")
         ctx.log(f"build run {done.id} succeeded: {done.url}")
+
+    def pipeline_run(self, ctx: StepContext) -> PipelineRun | None:
+        """The last run on master (the one verify judges), while it runs too."""
+        pipeline = find_pipeline(ctx)
+        return last_master_run(ctx, pipeline) if pipeline is not None else None
 
     def _check_token(self, ctx: StepContext) -> None:
         """The run trains with the vault's db-access-token: a token the pipeline workspace

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labtui_steps.images import remove_image_and_containers, remove_verify_servers
+from labtui_steps.pipeline_undo import delete_pipeline, remove_from_branch, repository_of
 
 from labtui.journal import Record
 from labtui.step import StepContext, StepError
@@ -334,15 +335,6 @@ class RecoveredSecret(Record):
 # --- Azure DevOps ---------------------------------------------------------------------------
 
 
-def _repository(ctx: StepContext, organization: str, project: str,
-                repository: str) -> GitRepository | None:
-    """The repository a record names, or None if it is gone already."""
-    try:
-        return ctx.target.devops.get_repository(organization, project, repository)
-    except NotFound:
-        return None
-
-
 @dataclass(frozen=True)
 class DevOpsProject(Record):
     kind = "devops-project"
@@ -407,7 +399,7 @@ class Branch(Record):
     before: str = ""
 
     def undo(self, ctx: StepContext) -> None:
-        repo = _repository(ctx, self.organization, self.project, self.repository)
+        repo = repository_of(ctx, self.organization, self.project, self.repository)
         if repo is None:
             return
         if self.before:
@@ -599,7 +591,7 @@ class PullRequest(Record):
         return f"{self.repository}:{self.source}→{self.target}"
 
     def undo(self, ctx: StepContext) -> None:
-        repo = _repository(ctx, self.organization, self.project, self.repository)
+        repo = repository_of(ctx, self.organization, self.project, self.repository)
         if repo is None:
             return
         prs = ctx.target.pull_requests
@@ -657,24 +649,13 @@ class PipelineFile(Record):
     repository: str
 
     def undo(self, ctx: StepContext) -> None:
-        import tempfile
-
-        repo = _repository(ctx, self.organization, self.project, self.repository)
+        repo = repository_of(ctx, self.organization, self.project, self.repository)
         if repo is None:
             return
-        with tempfile.TemporaryDirectory(prefix="labtui-unpipeline-") as folder:
-            copy = ctx.target.workstation.working_copy(repo, Path(folder) / "clone")
-            copy.repo()
-            copy.checkout(self.branch)
-            target = copy.path / self.path
-            if not target.exists():
-                return
-            target.unlink()
-            if target.parent != copy.path and not any(target.parent.iterdir()):
-                target.parent.rmdir()
-            commit = copy.commit_all(f"Remove {self.path}")
-            copy.push(self.branch)
-            ctx.log(f"removed {self.path} from {self.branch}: {(commit or '')[:10]}")
+        removed = remove_from_branch(ctx, repo, self.branch, (self.path,),
+                                     f"Remove {self.path}")
+        if removed is not None:
+            ctx.log(f"removed {self.path} from {self.branch}: {removed[1][:10]}")
 
 
 @dataclass(frozen=True)
@@ -687,13 +668,8 @@ class BuildPipeline(Record):
     name: str
 
     def undo(self, ctx: StepContext) -> None:
-        pipelines = ctx.target.pipelines
-        try:
-            pipeline = pipelines.get(self.organization, self.project, self.name)
-        except NotFound:
-            return
-        runs = len(pipelines.runs(pipeline))
-        if pipelines.delete(pipeline):
+        runs = delete_pipeline(ctx, self.organization, self.project, self.name)
+        if runs is not None:
             ctx.log(f"deleted pipeline {self.name} and its {runs} run{'s' if runs != 1 else ''}")
 
 

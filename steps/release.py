@@ -12,7 +12,6 @@ NAME`, `--reject --as NAME --comment WHY`; in the app on the step's page), or th
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import urllib.error
 import urllib.request
@@ -27,14 +26,17 @@ from labtui_steps.fields import (
     PREFIX,
 )
 from labtui_steps.images import PURPOSE_LABEL, workspace_label
+from labtui_steps.pipelines import PIPELINE_NAME
 from labtui_steps.release_records import (
     Deployment,
     DeploymentEnvironment,
     ReleaseDefinition,
     ReleaseFiles,
 )
+from labtui_steps.run_tree import run_tree
 
 from labtui.actions import APPROVE, REJECT
+from labtui.durations import duration_rule, duration_text, seconds
 from labtui.step import Change, Check, Field, Step, StepContext, StepError, Verdict
 from labtui.targets.base import (
     Approval,
@@ -49,8 +51,9 @@ from labtui.targets.base import (
 from labtui.validation import naming_rule
 
 RELEASE_PIPELINE = "Release Pipeline"
-BUILD_PIPELINE = "model-build"
-"""The build pipeline's name, as the release's `resources: pipelines: source:` names it."""
+SOURCE_LINE = "    source: model-build  # the build pipeline's name (build-pipeline-name)\n"
+"""The line of release-pipeline.yml naming the build pipeline whose runs it releases: written
+with the build step's `build-pipeline-name` (Azure resolves no expression in `resources:`)."""
 RELEASE_FILES = ("release-pipeline.yml", "release-deploy.yml")
 RELEASE_BRANCH = "master"
 SLOTS = ("qa", "production")
@@ -74,10 +77,46 @@ APPROVER = Field(
     "actions.",
 )
 APPROVAL_TIMEOUT = Field(
-    "approval-timeout", "Approval timeout (minutes)", kind="int", default="2880",
-    help="How long Production waits for the approval before the stage fails (the lab's two "
-    "days: 2880 minutes).",
+    "approval-timeout", "Approval timeout", default="2d", validate=duration_rule,
+    help="How long Production waits for the approval before the stage fails: a number with "
+    "a unit, s, m, h or d (the lab's two days: 2d; 90m; 30s).",
 )
+
+
+def approval_seconds(ctx: StepContext) -> int:
+    """The approval-timeout value in seconds (validated before any hook runs)."""
+    return seconds(ctx.value("approval-timeout"))
+
+
+def approval_window(ctx: StepContext) -> str:
+    """The approval-timeout, as the attendee reads it (`2d`)."""
+    return duration_text(approval_seconds(ctx))
+
+
+def yaml_plain(name: str) -> bool:
+    """Whether YAML reads `name` written plain as the same string."""
+    import yaml
+
+    try:
+        return bool(yaml.safe_load(f"k: {name}") == {"k": name})
+    except yaml.YAMLError:
+        return False
+
+
+def release_files(ctx: StepContext) -> dict[str, str]:
+    """The release's files as committed (name → text): release-pipeline.yml releases the
+    runs of the pipeline named `build-pipeline-name`."""
+    files = {name: (assets_root() / name).read_text(encoding="utf-8") for name in RELEASE_FILES}
+    text = files[RELEASE_FILES[0]]
+    if SOURCE_LINE not in text:
+        raise StepError(f"{RELEASE_FILES[0]} in the lab's assets names no build pipeline "
+                        f"source line ({SOURCE_LINE.strip()!r}): reinstall labtui")
+    name = ctx.value("build-pipeline-name")
+    # Plain as the lab writes it, quoted where YAML would read another type (`2024`, `1.5`).
+    plain = yaml_plain(name)
+    files[RELEASE_FILES[0]] = text.replace(SOURCE_LINE, SOURCE_LINE.replace(
+        "source: model-build ", f"source: {name if plain else json.dumps(name)} ", 1), 1)
+    return files
 
 
 def release_pipeline(ctx: StepContext) -> Pipeline:
@@ -103,8 +142,8 @@ def approve_hint(approver: str) -> str:
             "approve --stage production)")
 
 
-def outcome(approval: Approval) -> str:
-    """What became of an approval, in one line."""
+def outcome(approval: Approval, window: str = "") -> str:
+    """What became of an approval, in one line (`window`: how long it could wait, `2d`)."""
     if approval.status == "approved":
         return f"approved by {approval.approved_by}" + (
             f": {approval.comment}" if approval.comment else "")
@@ -112,7 +151,8 @@ def outcome(approval: Approval) -> str:
         return f"rejected by {approval.approved_by}" + (
             f": {approval.comment}" if approval.comment else "")
     if approval.status == "timed out":
-        return "timed out (nobody approved it in time)"
+        return (f"timed out after {window}" if window else "timed out") + (
+            " (nobody approved or rejected it in time)")
     return "waiting for " + " or ".join(approval.approvers)
 
 
@@ -149,7 +189,7 @@ class ReleasePipelineStep(Step):
     requires = ("build-pipeline",)
     """After the build pipeline lands: ("build-pipeline",) (its green run is what is released)."""
     environment = "pipeline"
-    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, IMAGE_NAME, APPROVER,
+    inputs = (PREFIX, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, IMAGE_NAME, PIPELINE_NAME, APPROVER,
               APPROVAL_TIMEOUT)
     actions = (APPROVE, REJECT)
     manual = True
@@ -199,16 +239,17 @@ class ReleasePipelineStep(Step):
             copy = ctx.target.workstation.working_copy(repo, Path(folder) / "clone")
             copy.repo()
             copy.checkout(RELEASE_BRANCH)
+            files = release_files(ctx)
             changed = [name for name in RELEASE_FILES
                        if not (copy.path / name).exists()
-                       or (copy.path / name).read_bytes() != (assets_root() / name).read_bytes()]
+                       or (copy.path / name).read_text(encoding="utf-8") != files[name]]
             if not changed:
                 ctx.log(f"{', '.join(RELEASE_FILES)} are on {RELEASE_BRANCH} already")
                 return
             ctx.journal.record_once(ReleaseFiles(repo.organization, repo.project, repo.name,
                                                  RELEASE_BRANCH, RELEASE_FILES))
             for name in changed:
-                shutil.copy2(assets_root() / name, copy.path / name)
+                (copy.path / name).write_text(files[name], encoding="utf-8")
             commit = copy.commit_all("Add the release pipeline (QA, then Production on "
                                      "approval)")
             copy.push(RELEASE_BRANCH)
@@ -227,7 +268,8 @@ class ReleasePipelineStep(Step):
                                     description=f"The release's {STAGE_OF[slot]} stage")
                 ctx.log(f"created environment {slot}")
         production = environments.get(org, project, "production")
-        check = ApprovalCheck((ctx.value("approver"),), int(ctx.value("approval-timeout")),
+        # As Azure's approval check keeps it: minutes (a fraction for a test's seconds).
+        check = ApprovalCheck((ctx.value("approver"),), approval_seconds(ctx) / 60,
                               "Approve once QA's product team signs the release off.")
         try:
             environments.add_approval_check(production, check)
@@ -236,7 +278,7 @@ class ReleasePipelineStep(Step):
             environments.remove_checks(production)
             environments.add_approval_check(production, check)
         ctx.log(f"environment production needs {check.approvers[0]}'s approval within "
-                f"{check.timeout_minutes} minutes")
+                f"{approval_window(ctx)}")
 
     def _define(self, ctx: StepContext, repo: GitRepository) -> Pipeline:
         try:
@@ -255,17 +297,26 @@ class ReleasePipelineStep(Step):
     def _follow(self, ctx: StepContext, run: PipelineRun) -> PipelineRun:
         """Follow a run until it finishes or waits for an approval; its log goes to ours."""
         run = ctx.target.pipelines.wait(run, RUN_TIMEOUT, on_log=ctx.log)
+        for line in run_tree(run, ctx.target.pipelines.timeline(run)):
+            ctx.log(line)
         if run.waiting_for:
             ctx.log(f"release run {run.id}: {STAGE_OF.get(run.waiting_for, run.stage)} waits "
                     f"for {ctx.value('approver')}'s approval on {run.waiting_for}")
         elif run.state == "succeeded":
             ctx.log(f"release run {run.id} succeeded: QA and Production are served")
         else:
-            why = "; ".join(outcome(a) for a in run_approvals(ctx, run)
+            why = "; ".join(outcome(a, approval_window(ctx)) for a in run_approvals(ctx, run)
                             if a.status in ("rejected", "timed out"))
             raise StepError(f"release run {run.id} {run.state} at stage {run.stage or '?'}"
                             + (f": its approval {why}" if why else ""))
         return run
+
+    def pipeline_run(self, ctx: StepContext) -> PipelineRun | None:
+        """The latest release run, the one a pending approval holds."""
+        try:
+            return latest_run(ctx, release_pipeline(ctx))
+        except NotFound:
+            return None
 
     # --- actions ---------------------------------------------------------------------------
 
@@ -316,27 +367,29 @@ class ReleasePipelineStep(Step):
             return Verdict(tuple(checks))
         approvals = run_approvals(ctx, run)
         approver = ctx.value("approver")
-        if run.waiting_for:
+        # Decided while no process followed the run (it goes on when one does): as good as
+        # failed already, and said so.
+        decided = [a for a in approvals if a.status in ("rejected", "timed out")]
+        if run.waiting_for and not decided:
             checks.append(Check("QA", True, f"run {run.id}: served and smoke-tested"))
             checks.append(Check("Production", False,
                                 f"run {run.id}: Production is waiting for {approver}'s "
                                 "approval",
                                 approve_hint(approver)))
             return Verdict(tuple(checks))
-        if run.state in ("queued", "running"):
+        if run.state in ("queued", "running") and not decided:
             checks.append(Check("release", False, f"run {run.id} is {run.state}",
                                 "wait for it, then verify again"))
             return Verdict(tuple(checks))
         if run.state != "succeeded":
-            decided = [a for a in approvals if a.status in ("rejected", "timed out")]
             if decided:
-                reason = outcome(decided[-1])
+                reason = outcome(decided[-1], approval_window(ctx))
                 hint = ("fix what the approver asks for on your branch and take it through a "
                         "pull request: the next green build starts a new release; or run this "
                         "step to release the same build again" if decided[-1].status ==
                         "rejected" else
                         f"run this step to start a new release, and have {approver} approve "
-                        f"it within {ctx.value('approval-timeout')} minutes")
+                        f"it within {approval_window(ctx)}")
                 checks.append(Check("QA", True, f"run {run.id}: served and smoke-tested"))
                 checks.append(Check("Production", False,
                                     f"run {run.id} failed: its approval {reason}", hint))
@@ -358,16 +411,16 @@ class ReleasePipelineStep(Step):
                 organization(ctx), ctx.value("devops-project"), "production")
         except NotFound as exc:
             return Check("approval check", False, str(exc), "run this step")
-        wanted = (ctx.value("approver").lower(), int(ctx.value("approval-timeout")))
+        wanted = (ctx.value("approver").lower(), approval_seconds(ctx))
         for check in production.checks:
-            if ({a.lower() for a in check.approvers}, check.timeout_minutes) == \
+            if ({a.lower() for a in check.approvers}, round(check.timeout_minutes * 60)) == \
                     ({wanted[0]}, wanted[1]):
                 return Check("approval check", True,
                              f"production: {check.approvers[0]} within "
-                             f"{check.timeout_minutes} minutes")
+                             f"{duration_text(check.timeout_minutes * 60)}")
         return Check("approval check", False,
                      f"production has no approval check by {ctx.value('approver')} within "
-                     f"{wanted[1]} minutes", "run this step")
+                     f"{approval_window(ctx)}", "run this step")
 
     def _serving(self, ctx: StepContext, slot: str) -> Check:
         """The slot's container answers the smoke record within range."""
@@ -401,7 +454,7 @@ class ReleasePipelineStep(Step):
                     Change("create", "environment", "qa"),
                     Change("create", "environment", "production",
                            f"approval by {ctx.value('approver')} within "
-                           f"{ctx.value('approval-timeout')} minutes"),
+                           f"{approval_window(ctx)}"),
                     Change("create", "pipeline", RELEASE_PIPELINE, RELEASE_FILES[0]),
                     Change("create", "release run", RELEASE_BRANCH,
                            "QA, then Production on approval")]

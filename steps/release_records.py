@@ -5,27 +5,15 @@ change."""
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from labtui_steps.images import PURPOSE_LABEL, workspace_label
-from labtui_steps.records import ignore_missing
+from labtui_steps.pipeline_undo import delete_pipeline, remove_from_branch, repository_of
 
 from labtui.journal import Record
 from labtui.step import StepContext
-from labtui.targets.base import GitRepository, NotFound
 
 RELEASE_FILES_MESSAGE = "Remove the release pipeline"
-
-
-def repository_of(ctx: StepContext, organization: str, project: str,
-                  name: str) -> GitRepository | None:
-    """The repository a record names, or None if it is gone already."""
-    try:
-        return ctx.target.devops.get_repository(organization, project, name)
-    except NotFound:
-        return None
 
 
 @dataclass(frozen=True)
@@ -49,17 +37,10 @@ class ReleaseFiles(Record):
         repo = repository_of(ctx, self.organization, self.project, self.repository)
         if repo is None:
             return
-        with tempfile.TemporaryDirectory(prefix="labtui-release-") as folder:
-            copy = ctx.target.workstation.working_copy(repo, Path(folder) / "clone")
-            copy.repo()
-            copy.checkout(self.branch)
-            present = [p for p in self.paths if (copy.path / p).exists()]
-            if not present:
-                return
-            for path in present:
-                (copy.path / path).unlink()
-            commit = copy.commit_all(RELEASE_FILES_MESSAGE)
-            copy.push(self.branch)
+        removed = remove_from_branch(ctx, repo, self.branch, self.paths,
+                                     RELEASE_FILES_MESSAGE)
+        if removed is not None:
+            present, commit = removed
             ctx.log(f"removed {', '.join(present)} from {self.branch}"
                     + (f" ({commit[:10]})" if commit else ""))
 
@@ -74,11 +55,8 @@ class ReleaseDefinition(Record):
     name: str
 
     def undo(self, ctx: StepContext) -> None:
-        def delete() -> None:
-            pipeline = ctx.target.pipelines.get(self.organization, self.project, self.name)
-            if ctx.target.pipelines.delete(pipeline):
-                ctx.log(f"deleted pipeline {self.name} with its runs")
-        ignore_missing(delete)
+        if delete_pipeline(ctx, self.organization, self.project, self.name) is not None:
+            ctx.log(f"deleted pipeline {self.name} with its runs")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from labtui.masking import Masker
 from labtui.session import Session, SessionOptions, with_targets_options
 from labtui.state import StatusRecord, Workspace, WorkspaceLocked
 from labtui.status import UnitState, unit_state
-from labtui.step import Field, Step
+from labtui.step import Field, Step, StepError
+from labtui.targets.base import PipelineRun, Pipelines, TargetError
 from labtui.values import Answers, Resolver, load_answers, parse_set_args
 
 STATUS_WORDS: tuple[str, ...] = (
@@ -150,6 +151,16 @@ def holder_text(holder: Mapping[str, Any]) -> str:
             f"({holder.get('command', '?')}, since {since})")
 
 
+class _Unheard:
+    """A log for reading hooks: nothing they say is shown (what they read is)."""
+
+    def __call__(self, message: str) -> None:
+        return None
+
+    def warn(self, message: str) -> None:
+        return None
+
+
 class Lab:
     """The catalogue, the workspace, the values and — unless read-only — the engine."""
 
@@ -227,6 +238,29 @@ class Lab:
                           for row in self.workspace.journal_rows()
                           if row.step == unit.id and row.env == unit.env)
         return Created(outputs, resources)
+
+    # -- pipeline runs ---------------------------------------------------------------------
+
+    @staticmethod
+    def follows_pipeline(unit: Unit) -> bool:
+        """Whether the unit's step follows a pipeline run (`Step.pipeline_run`)."""
+        return type(unit.step).pipeline_run is not Step.pipeline_run
+
+    def pipeline_run(self, unit: Unit) -> tuple[Pipelines, PipelineRun] | None:
+        """The pipeline run the unit's step follows, with the port that reads it; None when
+        it has none, the workspace is open read-only, or the target cannot say now (the
+        step's page then shows no run; a run, verify or the log says why). A step that never
+        ran has defined no pipeline yet: the target is not asked (asking would make a
+        sandbox a fresh workspace does not have yet)."""
+        if self.session is None or not self.follows_pipeline(unit) or \
+                self.record(unit) is None:
+            return None
+        ctx = self.engine.context(unit, _Unheard())
+        try:
+            run = unit.step.pipeline_run(ctx)
+        except (TargetError, StepError):
+            return None
+        return (ctx.target.pipelines, run) if run is not None else None
 
     def close(self) -> None:
         if self.session is not None:

@@ -1,26 +1,32 @@
 """A pipeline run as the attendee follows it: its stages, jobs and steps as a tree with each
-one's live status, and the log of the one selected beside it.
+one's live status, and the log of the one selected below it.
 
 The view is fed by the run's timeline (Azure DevOps' shape: records of type Stage, Job, Task
 and Checkpoint, each with a parent, a state and a result) through a `RunSource`; it asks the
 source again every `poll` seconds while the run is not finished, so a running stage, a step's
 new log lines and an approval that is waiting all show as they happen. `FolderRunSource`
-reads a run's records folder as the YAML runner keeps it (`timeline.json`, `logs/N.log`).
+reads a run's records folder as the YAML runner keeps it (`timeline.json`, `logs/N.log`);
+`PortRunSource` reads the run a step follows through the target's Pipelines port, and moves
+on to a newer run when one is queued (a merge's CI build, a green build's release).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Log, Static, Tree
 from textual.widgets.tree import TreeNode
+
+from labtui.targets.base import PipelineRun, Pipelines, TargetError, TimelineRecord
 
 RESULT_MARKS = {"succeeded": ("✓", "green"), "succeededWithIssues": ("!", "yellow"),
                 "failed": ("✗", "red"), "canceled": ("■", "yellow"),
@@ -70,6 +76,10 @@ class RunSource(Protocol):
     def log(self, record_id: str) -> list[str]:
         """The record's log lines so far (masked); empty for one without a log."""
 
+    def heading(self) -> str:
+        """Which run this is, shown above the tree; "" keeps the view's title. When it
+        changes, the view starts over with the new run."""
+
 
 class FolderRunSource:
     """A run's records folder, as the YAML runner writes it."""
@@ -96,6 +106,9 @@ class FolderRunSource:
                 tuple(item.get("errors", ()))))
         return sorted(records, key=lambda r: r.order)
 
+    def heading(self) -> str:
+        return ""
+
     def log(self, record_id: str) -> list[str]:
         name = self._logs.get(record_id, "")
         if not name:
@@ -104,6 +117,65 @@ class FolderRunSource:
             return (self.folder / name).read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             return []
+
+
+def from_port(record: TimelineRecord) -> RunRecord:
+    return RunRecord(record.id, record.type, record.name, record.display_name, record.parent,
+                     record.order, record.state, record.result, record.started,
+                     record.finished, record.errors)
+
+
+RunFinder = Callable[[], "tuple[Pipelines, PipelineRun] | None"]
+"""Which run to show now, with the port that reads it (None: no run yet)."""
+
+
+class PortRunSource:
+    """The run a step follows, read through the Pipelines port.
+
+    `find` is asked again every `refind` seconds (a merge may have queued a newer run); the
+    timeline and logs are read at every poll. A target error reads as nothing new: the view
+    keeps what it showed, and the next poll tries again.
+    """
+
+    def __init__(self, find: RunFinder, *, refind: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.find = find
+        self.refind = refind
+        self.clock = clock
+        self.found: tuple[Pipelines, PipelineRun] | None = None
+        self._asked = float("-inf")
+
+    def _current(self) -> tuple[Pipelines, PipelineRun] | None:
+        now = self.clock()
+        if now - self._asked >= self.refind:
+            self._asked = now
+            self.found = self.find()
+        return self.found
+
+    def timeline(self) -> list[RunRecord]:
+        found = self._current()
+        if found is None:
+            return []
+        pipelines, run = found
+        try:
+            return [from_port(record) for record in pipelines.timeline(run)]
+        except TargetError:
+            return []
+
+    def log(self, record_id: str) -> list[str]:
+        if self.found is None:
+            return []
+        pipelines, run = self.found
+        try:
+            return pipelines.step_log(run, record_id)
+        except TargetError:
+            return []
+
+    def heading(self) -> str:
+        if self.found is None:
+            return "No pipeline run yet: the step's run (or a merge into master) starts one"
+        run = self.found[1]
+        return f"{run.pipeline.name} #{run.id} · {run.branch}"
 
 
 def finished(records: Sequence[RunRecord]) -> bool:
@@ -118,40 +190,51 @@ class PipelineRunView(Vertical):
         source: where the run is read from.
         title: what the run is called above the tree (e.g. "Release Pipeline #3").
         poll: seconds between two reads while the run is not finished.
+        keep_polling: go on reading after the run finished (a newer run may come: a step's
+            page, whose source moves on to it).
     """
 
+    class Waiting(Message):
+        """Whether the run waits for an approval now (sent when that changes): the page
+        shows its approve / reject actions as what to do next."""
+
+        def __init__(self, waiting: bool) -> None:
+            super().__init__()
+            self.waiting = waiting
+
     DEFAULT_CSS = """
-    PipelineRunView { height: auto; max-height: 40; }
+    PipelineRunView { height: auto; }
     PipelineRunView .run-title { text-style: bold; }
-    PipelineRunView #run-body { height: 18; }
-    PipelineRunView #run-tree { width: 1fr; min-width: 36; }
-    PipelineRunView #run-log { width: 2fr; border-left: solid $panel; }
+    PipelineRunView #run-tree { height: auto; max-height: 16; }
+    PipelineRunView #run-log { height: 10; border-top: solid $panel; }
     PipelineRunView .run-status { color: $text-muted; }
     """
 
     def __init__(self, source: RunSource, *, title: str = "Pipeline run", poll: float = 0.5,
-                 id: str | None = None) -> None:
+                 keep_polling: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self.source = source
         self.title = title
         self.poll = poll
+        self.keep_polling = keep_polling
+        self._heading = ""
+        self._waiting = False
         self.records: dict[str, RunRecord] = {}
         self.nodes: dict[str, TreeNode[str]] = {}
         self.selected = ""
         self._shown_lines = 0
 
     def compose(self) -> ComposeResult:
-        yield Static(self.title, classes="run-title")
+        yield Static(self.title, classes="run-title", id="run-title")
         yield Static("", classes="run-status", id="run-status")
-        with Horizontal(id="run-body"):
-            tree: Tree[str] = Tree("run", id="run-tree")
-            tree.show_root = False
-            yield tree
-            yield Log(id="run-log", highlight=False)
+        tree: Tree[str] = Tree("run", id="run-tree")
+        tree.show_root = False
+        yield tree
+        yield Log(id="run-log", highlight=False)
 
     def on_mount(self) -> None:
         self.refresh_run()
-        if not finished(list(self.records.values())):
+        if self.keep_polling or not finished(list(self.records.values())):
             self._timer = self.set_interval(self.poll, self.refresh_run)
 
     # --- the timeline ----------------------------------------------------------------------
@@ -161,6 +244,17 @@ class PipelineRunView(Vertical):
         lines, and the status line."""
         records = self.source.timeline()
         tree = self.query_one("#run-tree", Tree)
+        heading = self.source.heading()
+        if heading != self._heading:  # another run: start over with it
+            self._heading = heading
+            self.query_one("#run-title", Static).update(
+                f"{self.title}: {heading}" if heading else self.title)
+            tree.clear()
+            self.records.clear()
+            self.nodes.clear()
+            self.selected = ""
+            self.query_one("#run-log", Log).clear()
+            self._shown_lines = 0
         for record in records:
             node = self.nodes.get(record.id)
             if node is None:
@@ -184,11 +278,14 @@ class PipelineRunView(Vertical):
         else:
             self._show_log(self.selected, again=False)
         self._status(records)
-        if finished(records) and hasattr(self, "_timer"):
+        if finished(records) and hasattr(self, "_timer") and not self.keep_polling:
             self._timer.stop()
 
     def _status(self, records: Sequence[RunRecord]) -> None:
         waiting = [r for r in records if r.waiting_for_approval]
+        if bool(waiting) != self._waiting:
+            self._waiting = bool(waiting)
+            self.post_message(self.Waiting(self._waiting))
         stages = [r for r in records if r.type == "Stage"]
         if waiting:
             parent = self.records.get(self.records[waiting[0].id].parent)
@@ -202,6 +299,8 @@ class PipelineRunView(Vertical):
         elif any(r.state == "inProgress" for r in stages):
             running = next(r for r in stages if r.state == "inProgress")
             text = f"running: {running.display_name or running.name}"
+        elif not records and self._heading.startswith("No pipeline run"):
+            text = ""
         else:
             text = "queued"
         self.query_one("#run-status", Static).update(text)

@@ -5,7 +5,7 @@ missing, the inputs come right after the actions instead."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
@@ -18,6 +18,9 @@ from labtui.app.model import Lab, Selection, UnitKey, unit_key
 from labtui.app.step_tree import status_text
 from labtui.app.value_form import ValueForm
 from labtui.catalog import Unit
+
+if TYPE_CHECKING:
+    from labtui.app.pipeline_run import PipelineRunView
 
 ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("run", "Run", "r"), ("verify", "Verify", "v"), ("plan", "Plan", "p"),
@@ -90,6 +93,7 @@ class StepDetail(VerticalScroll):
             for person_action in step.actions:  # a person's acts: approve, reject …
                 yield Button(person_action.label, compact=True, classes="action",
                              id=f"do-{STEP_ACTION_PREFIX}{person_action.name}")
+        yield Vertical(id="pipeline-run")
         yield Vertical(id="reports")
         yield Vertical(id="created")
         if self.selection.fields():
@@ -99,6 +103,7 @@ class StepDetail(VerticalScroll):
 
     def on_mount(self) -> None:
         self.query_one(".step-summary").display = bool(self.selection.step.summary)
+        self._show_pipeline_run()
         self.refresh_state(self.running, reports=True)
         self.order_sections()
 
@@ -222,6 +227,27 @@ class StepDetail(VerticalScroll):
         if views:
             box.mount_all(views)
         box.display = bool(views)
+
+    def _show_pipeline_run(self) -> None:
+        """A step that follows a pipeline run shows it live: stages, jobs, steps and the
+        selected step's log (`labtui.app.pipeline_run`), moving on to a newer run."""
+        units = [unit for unit in self.selection.units if self.lab.follows_pipeline(unit)]
+        box = self.query_one("#pipeline-run", Vertical)
+        box.display = bool(units) and not self.lab.read_only
+        if not box.display:
+            return
+        from labtui.app.pipeline_run import PipelineRunView, PortRunSource
+
+        unit = units[0]
+        box.mount(PipelineRunView(PortRunSource(lambda: self.lab.pipeline_run(unit)),
+                                  title="Last run", keep_polling=True, id="step-run"))
+
+    def on_pipeline_run_view_waiting(self, message: PipelineRunView.Waiting) -> None:
+        """A run waits for an approval: its approve / reject buttons stand out until then."""
+        waiting = message.waiting
+        for name, variant in (("approve", "success"), ("reject", "error")):
+            for button in self.query(f"#do-{STEP_ACTION_PREFIX}{name}").results(Button):
+                button.variant = variant if waiting else "default"
 
     def _show_created(self) -> None:
         """Rebuild what the units created when it changed (a run or rollback finished)."""

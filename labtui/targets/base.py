@@ -126,6 +126,9 @@ from labtui.targets.ports.pipelines import (
     RunState as RunState,
 )
 from labtui.targets.ports.pipelines import (
+    TimelineRecord as TimelineRecord,
+)
+from labtui.targets.ports.pipelines import (
     Variable as Variable,
 )
 from labtui.targets.ports.pipelines import (

@@ -78,6 +78,12 @@ def test_the_merge_queues_a_green_build_a_failing_test_fails_it_and_rollback_lea
     assert "##[section]Starting: Build the test image" in out, "the run's log is the step's"
     assert "test_the_attendee_wrote" in out, "the published tests are shown in the summary"
     assert "model_class.py" in out, "the published coverage is shown in the summary"
+    tree = [line.split("] ", 1)[-1] for line in out.splitlines()]
+    assert any(line.startswith("run ") and " of model-build on master: succeeded" in line
+               for line in tree), "the run's tree follows it"
+    assert any(line.startswith("  ✓ Train, build and test ") for line in tree)
+    assert any(line.startswith("      ✓ Run the unit tests in the test image ")
+               for line in tree), "each step with its result, under its job"
     assert git_log(lab)[0].endswith("|Add the build pipeline")
     target = LocalTarget(lab.workspace)
     try:
@@ -116,6 +122,8 @@ def test_the_merge_queues_a_green_build_a_failing_test_fails_it_and_rollback_lea
     assert "test tests.test_model.test_the_estimate_is_negative failed: AssertionError: " \
         "wages are never negative" in failed.output, \
         failed.output[-3000:]
+    assert any(line.split("] ", 1)[-1].startswith("      ✗ Run the unit tests in the test image")
+               for line in failed.output.splitlines()), "the tree shows where it failed"
 
     rolled = lab("--step", "build-pipeline", "--headless", "--rollback")
     assert rolled.code == 0, rolled.output

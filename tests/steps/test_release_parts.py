@@ -27,7 +27,7 @@ PROJECT = "contoso7-mlops"
 def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StepLab]:
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "home" / ".databrickscfg"))
     with StepLab(tmp_path / "ws", answers={**ANSWERS, "approver": "rm",
-                                           "approval-timeout": "2880"}) as lab:
+                                           "approval-timeout": "2d"}) as lab:
         lab.run(DevOpsProject, None)
         lab.run(SeedRepo, None)
         yield lab
@@ -97,3 +97,24 @@ def test_only_the_release_manager_approves(lab: StepLab) -> None:
         ReleasePipelineStep().act(ctx, "approve", {"as": "mallory"})
     assert str(stranger.value) == "mallory is not an approver of production (its approvers: rm)"
     assert target.environments.approvals("contoso7", PROJECT)[0].status == "pending"
+
+
+@pytest.mark.parametrize("name, line", [
+    ("census-ci", "    source: census-ci  # the build pipeline's name (build-pipeline-name)"),
+    ("2024", '    source: "2024"  # the build pipeline\'s name (build-pipeline-name)'),
+])
+def test_the_release_names_the_build_pipeline_the_build_step_defines(
+        lab: StepLab, name: str, line: str) -> None:
+    lab.answers["build-pipeline-name"] = name
+    ctx = lab.ctx(ReleasePipelineStep, "pipeline")
+    ReleasePipelineStep()._commit_files(ctx, repository(ctx))
+    bare = next((lab.path / "sandbox" / "devops").glob(f"*/{PROJECT}/repos/{PROJECT}.git"))
+    text = subprocess.run(["git", "--git-dir", str(bare), "show",
+                           "master:release-pipeline.yml"],
+                          capture_output=True, text=True, check=True).stdout
+    assert line in text.splitlines()
+    before = len(master_log(lab))
+    lab.answers["build-pipeline-name"] = "model-build"
+    ReleasePipelineStep()._commit_files(lab.ctx(ReleasePipelineStep, "pipeline"),
+                                        repository(ctx))
+    assert len(master_log(lab)) == before + 1, "another name: the file follows it"

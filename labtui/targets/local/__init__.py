@@ -74,7 +74,9 @@ class LocalTarget(Target):
 
     def __init__(self, workspace: Path, *, latency: float | None = None,
                  busy_timeout: float = 30.0) -> None:
-        super().__init__(workspace)
+        # Absolute: file URIs, git's working folders and run threads outlive the cwd.
+        super().__init__(Path(workspace).absolute())
+        self._shown = Path(workspace) / "sandbox"  # as the user gave it, in the banner
         self.busy_timeout = busy_timeout
         self.latency = _latency_from_env() if latency is None else latency
         if self.latency < 0:
@@ -91,7 +93,7 @@ class LocalTarget(Target):
         return self.workspace / "sandbox"
 
     def identity(self) -> dict[str, str]:
-        shown = {"target": "local", "sandbox": str(self.sandbox_path)}
+        shown = {"target": "local", "sandbox": str(self._shown)}
         # Shown once the sandbox exists: asking must not create one (`labtui list`, the app).
         if self._ports is not None or (self.sandbox_path / "sandbox.db").exists():
             shown["subscription"] = self.subscription_id

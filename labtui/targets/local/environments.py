@@ -48,7 +48,7 @@ TABLES = (
         project TEXT NOT NULL COLLATE NOCASE,
         environment TEXT NOT NULL COLLATE NOCASE,
         approvers TEXT NOT NULL,           -- JSON list
-        timeout_minutes INTEGER NOT NULL,
+        timeout_minutes REAL NOT NULL,  -- minutes; a fraction for seconds
         instructions TEXT NOT NULL,
         PRIMARY KEY (organization, project, environment),
         FOREIGN KEY (organization, project, environment)

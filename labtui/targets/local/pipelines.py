@@ -50,6 +50,9 @@ from labtui.targets.ports.pipelines import (
     Pipelines,
     PublishedTest,
     RunState,
+    TimelineRecord,
+    TimelineState,
+    TimelineType,
 )
 from labtui.targets.resources import GitRepository
 
@@ -169,10 +172,12 @@ def _file_at(repository: GitRepository, ref: str, path: str) -> str | None:
 
 @dataclass
 class _Going:
-    """A run this process executes: its thread and cancel event."""
+    """A run this process executes: its thread, cancel event, and the event that parks it
+    at an approval it waits on (the process is closing; the run is not over)."""
 
     thread: threading.Thread
     cancel: threading.Event = field(default_factory=threading.Event)
+    park: threading.Event = field(default_factory=threading.Event)
 
 
 @with_latency
@@ -421,6 +426,10 @@ class LocalPipelines(LocalPort, Pipelines):
                 conn.execute("UPDATE pipeline_runs SET state = 'canceled', finished = ?, "
                              "message = 'canceled before it started' WHERE id = ? AND "
                              "state = 'queued'", (time.time(), run.id))
+            elif not row["owner"]:  # parked at an approval: no process to tell
+                conn.execute("UPDATE pipeline_runs SET state = 'canceled', finished = ?, "
+                             "waiting_for = '', message = 'canceled while it waited for an "
+                             "approval' WHERE id = ? AND owner = ''", (time.time(), run.id))
         going = self._going.get(run.id)
         if going is not None:
             going.cancel.set()
@@ -440,17 +449,28 @@ class LocalPipelines(LocalPort, Pipelines):
             going.thread.join()
 
     def start_queued(self) -> list[int]:
-        """Start every queued run in this process (the ones no process has claimed); their
-        ids."""
-        rows = self._sandbox.query("SELECT id FROM pipeline_runs WHERE state = 'queued' "
-                                   "ORDER BY created")
+        """Start every queued run in this process (the ones no process has claimed), and
+        resume the ones parked at an approval; their ids."""
+        rows = self._sandbox.query("SELECT id FROM pipeline_runs WHERE state = 'queued' OR "
+                                   "(state = 'running' AND owner = '') ORDER BY created")
         for row in rows:
             self._start(row["id"])
         return [row["id"] for row in rows]
 
     def close(self) -> None:
-        """Cancel the runs this process executes and wait for them to end."""
+        """Stop the runs this process executes and wait for their threads: one waiting for
+        an approval is parked (it goes on waiting with no process, and the next `wait` on
+        it resumes it, as an Azure DevOps run outlives the command that queued it); the
+        others are canceled."""
         for run_id in list(self._going):
+            going = self._going.get(run_id)
+            rows = self._sandbox.query("SELECT waiting_for FROM pipeline_runs WHERE id = ?",
+                                       (run_id,))
+            if going is not None and rows and rows[0]["waiting_for"]:
+                going.park.set()
+                going.thread.join(timeout=30)
+                if not going.thread.is_alive():
+                    continue
             self._stop(run_id)
 
     # --- what a run published ------------------------------------------------------------------
@@ -467,10 +487,36 @@ class LocalPipelines(LocalPort, Pipelines):
         path = self.folder(run) / "log.txt"
         return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
-    def timeline(self, run: PipelineRun) -> list[dict[str, object]]:
-        """The run's stages, jobs and steps with their state and result. Local only."""
-        found = self._records(run, "timeline.json")
+    def _timeline(self, run: PipelineRun) -> list[dict[str, object]]:
+        try:
+            found = self._records(run, "timeline.json")
+        except ValueError:  # read between two writes of the runner: as it was a moment ago
+            return []
         return cast(list[dict[str, object]], found) if isinstance(found, list) else []
+
+    def timeline(self, run: PipelineRun) -> list[TimelineRecord]:
+        records = []
+        for item in self._timeline(run):
+            records.append(TimelineRecord(
+                str(item["id"]), cast(TimelineType, item["type"]), str(item["name"]),
+                str(item.get("display_name", "")), str(item.get("parent", "")),
+                int(cast(int, item.get("order", 0))),
+                cast(TimelineState, item.get("state", "pending")), str(item.get("result", "")),
+                float(cast(float, item.get("started", 0.0))),
+                float(cast(float, item.get("finished", 0.0))),
+                tuple(str(e) for e in cast(list[object], item.get("errors", []))),
+                bool(item.get("log"))))
+        return sorted(records, key=lambda record: record.order)
+
+    def step_log(self, run: PipelineRun, record_id: str) -> list[str]:
+        item = next((i for i in self._timeline(run) if i.get("id") == record_id), None)
+        if item is None:
+            raise NotFound(f"pipeline run {run.id} of {run.pipeline.name} has no timeline "
+                           f"record {record_id!r}")
+        path = self.folder(run) / str(item.get("log") or "")
+        if not item.get("log") or not path.is_file():
+            return []
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
 
     def test_results(self, run: PipelineRun) -> list[PublishedTest]:
         found = self._records(run, "tests.json") or []
@@ -514,9 +560,11 @@ class LocalPipelines(LocalPort, Pipelines):
             if run_id in self._going:
                 return
             with self._sandbox.transaction() as conn:
+                # Queued, or parked at an approval (running, no process: see `close`).
                 claimed = conn.execute(
                     "UPDATE pipeline_runs SET state = 'running', owner = ? WHERE id = ? AND "
-                    "state = 'queued'", (_me(), run_id)).rowcount
+                    "(state = 'queued' OR (state = 'running' AND owner = ''))",
+                    (_me(), run_id)).rowcount
             if not claimed:
                 return
             going = _Going(threading.Thread(target=self._execute, args=(run_id,),
@@ -538,9 +586,17 @@ class LocalPipelines(LocalPort, Pipelines):
                              (value, run_id))
 
     def _execute(self, run_id: int) -> None:
+        from labtui.targets.local.azpipelines import Parked
+
         going = self._going[run_id]
         try:
-            state, message = self._execute_run(run_id, going.cancel)
+            state, message = self._execute_run(run_id, going.cancel, going.park)
+        except Parked:
+            with self._sandbox.transaction() as conn:  # no process: the next wait resumes it
+                conn.execute("UPDATE pipeline_runs SET owner = '' WHERE id = ?", (run_id,))
+            with self._lock:
+                self._going.pop(run_id, None)
+            return
         except (TargetError, OSError) as exc:
             state, message = "failed", str(exc)
         try:
@@ -617,7 +673,8 @@ class LocalPipelines(LocalPort, Pipelines):
                                                     found["commit_id"])
         return given
 
-    def _execute_run(self, run_id: int, cancel: threading.Event) -> tuple[str, str]:
+    def _execute_run(self, run_id: int, cancel: threading.Event,
+                     park: threading.Event) -> tuple[str, str]:
         from labtui.targets.local.azpipelines import PipelineError, Runner, load
         from labtui.targets.local.azpipelines.records import Event, TimelineRecord
         from labtui.targets.local.pipeline_tasks import host_registry
@@ -626,13 +683,19 @@ class LocalPipelines(LocalPort, Pipelines):
         run = self._run(row, None)
         pipeline = run.pipeline
         folder = self.folder(run).parent
-        if folder.exists():
-            shutil.rmtree(folder)
-        sources = self._sandbox.folder(FOLDER, str(pipeline.id), str(run_id), "sources")
-        _git("clone", "--quiet", "--no-checkout", str(_bare(pipeline.repository)),
-             str(sources))
-        _git("checkout", "--quiet", "--detach", run.commit, cwd=sources)
         records = self.folder(run)
+        # A run parked at an approval goes on from its sources and records as they are.
+        resume = [TimelineRecord.from_saved(item)
+                  for item in self._timeline(run)] if row["waiting_for"] else []
+        if not resume:
+            if folder.exists():
+                shutil.rmtree(folder)
+            sources = self._sandbox.folder(FOLDER, str(pipeline.id), str(run_id), "sources")
+            _git("clone", "--quiet", "--no-checkout", str(_bare(pipeline.repository)),
+                 str(sources))
+            _git("checkout", "--quiet", "--detach", run.commit, cwd=sources)
+        else:
+            sources = folder / "sources"
         tasks = host_registry(self._containers, labels={
             RUN_LABEL: str(run_id),
             PIPELINE_LABEL: f"{pipeline.repository.project}/{pipeline.name}"})
@@ -668,10 +731,10 @@ class LocalPipelines(LocalPort, Pipelines):
             runner = Runner(
                 loaded, sources=sources, folder=records,
                 variables=json.loads(row["variables"]), groups=groups,
-                gate=self._gate(run_id, pipeline), tasks=tasks,
+                gate=self._gate(run_id, pipeline, park), tasks=tasks,
                 branch=branch, commit=run.commit, build_id=run_id, reason=row["reason"],
                 listener=listener, cancel=cancel, environment=self._agent_environment(),
-                resources=self._resources(loaded, row))
+                resources=self._resources(loaded, row), resume=resume)
             try:
                 result = runner.run()
             except PipelineError as error:
@@ -685,7 +748,7 @@ class LocalPipelines(LocalPort, Pipelines):
             watcher.join()
         return RESULTS.get(result.result, "failed"), ""
 
-    def _gate(self, run_id: int, pipeline: Pipeline) -> Gate:
+    def _gate(self, run_id: int, pipeline: Pipeline, park: threading.Event) -> Gate:
         """The environments' approval checks, as an agent waits on them: the run shows what
         it waits for while a person decides."""
         from labtui.targets.local.releases import EnvironmentGate
@@ -695,13 +758,13 @@ class LocalPipelines(LocalPort, Pipelines):
 
         gate = EnvironmentGate(self._environments(), pipeline.repository.organization,
                                pipeline.repository.project,
-                               timeout_seconds=self.approval_timeout, on_waiting=waiting)
+                               timeout_seconds=self.approval_timeout, on_waiting=waiting,
+                               park=park)
 
         def decide(request: GateRequest) -> GateDecision:
-            try:
-                return gate(request)
-            finally:
-                self._set(run_id, waiting_for="")
+            decision = gate(request)  # Parked: it still waits, with no process
+            self._set(run_id, waiting_for="")
+            return decision
 
         return decide
 

@@ -11,10 +11,16 @@ that does not exist is created, as Azure DevOps creates an environment a deploym
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from labtui.targets.errors import NotFound, Transient
-from labtui.targets.local.azpipelines.gates import GateDecision, GateRequest, seconds_text
+from labtui.targets.local.azpipelines.gates import (
+    GateDecision,
+    GateRequest,
+    Parked,
+    seconds_text,
+)
 from labtui.targets.local.environments import LocalEnvironments
 from labtui.targets.ports.pipelines import Approval
 
@@ -31,16 +37,20 @@ class EnvironmentGate:
         timeout_seconds: how long an approval waits, overriding the check's
             `timeout_minutes` (tests and demos do not wait two days); None keeps the check's.
         on_waiting: called once with each approval a deployment job starts waiting on.
+        park: set it to stop waiting without a decision (`Parked`): the process running the
+            run is closing, and the approval goes on waiting for a later one to resume it.
     """
 
     def __init__(self, environments: LocalEnvironments, organization: str, project: str, *,
                  timeout_seconds: float | None = None,
-                 on_waiting: Callable[[Approval], None] | None = None) -> None:
+                 on_waiting: Callable[[Approval], None] | None = None,
+                 park: threading.Event | None = None) -> None:
         self.environments = environments
         self.organization = organization
         self.project = project
         self.timeout_seconds = timeout_seconds
         self.on_waiting = on_waiting
+        self.park = park or threading.Event()
 
     def __call__(self, request: GateRequest) -> GateDecision:
         try:
@@ -58,6 +68,9 @@ class EnvironmentGate:
         while approval.status == "pending":
             if request.cancelled.is_set():
                 return GateDecision("canceled")
+            if self.park.is_set():
+                raise Parked(f"run {request.run_id} parked at the approval of "
+                             f"{request.environment}")
             try:
                 approval = self.environments.wait(approval, WAIT_SLICE_SECONDS)
             except Transient:
@@ -65,11 +78,11 @@ class EnvironmentGate:
         return self.decision(approval, environment.checks[0].timeout_minutes
                              if environment.checks else 0)
 
-    def decision(self, approval: Approval, timeout_minutes: int) -> GateDecision:
+    def decision(self, approval: Approval, timeout_minutes: float) -> GateDecision:
         if approval.status == "approved":
             return GateDecision("approved", approval.approved_by, approval.comment)
         if approval.status == "rejected":
             return GateDecision("rejected", approval.approved_by, approval.comment)
         seconds = (self.timeout_seconds if self.timeout_seconds is not None
-                   else timeout_minutes * 60.0)
+                   else round(timeout_minutes * 60.0, 3))
         return GateDecision("timedOut", reason=seconds_text(seconds))

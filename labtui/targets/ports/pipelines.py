@@ -273,6 +273,33 @@ class PipelineRun:
     url: str = ""
 
 
+TimelineType = Literal["Stage", "Job", "Task", "Checkpoint"]
+TimelineState = Literal["pending", "inProgress", "completed"]
+
+
+@dataclass(frozen=True)
+class TimelineRecord:
+    """A stage, job, step (`Task`) or approval (`Checkpoint`) of a run, as Azure DevOps'
+    build timeline has it: `parent` is the id of the record it belongs to (empty for a
+    stage), `order` its place among all records, `state` one of `TimelineState` and, once
+    completed, `result` one of succeeded, succeededWithIssues, failed, canceled, skipped.
+    `started` and `finished` are POSIX times (0 until then); `errors` are the messages it
+    failed with (masked); `has_log` says whether `Pipelines.step_log` has lines for it."""
+
+    id: str
+    type: TimelineType
+    name: str
+    display_name: str = ""
+    parent: str = ""
+    order: int = 0
+    state: TimelineState = "pending"
+    result: str = ""
+    started: float = 0.0
+    finished: float = 0.0
+    errors: tuple[str, ...] = ()
+    has_log: bool = False
+
+
 @dataclass(frozen=True)
 class PublishedTest:
     """One test a run published (JUnit), with its outcome."""
@@ -379,6 +406,24 @@ class Pipelines(ABC):
         masked (`***`) as Azure DevOps masks them. Raises NotFound."""
 
     @abstractmethod
+    def timeline(self, run: PipelineRun) -> list[TimelineRecord]:
+        """The run's stages, jobs, steps and approval checkpoints so far, by `order` (empty
+        while no agent has picked it up). A follower reads it again to see the run go on.
+
+        Raises:
+            NotFound: the run does not exist.
+        """
+
+    @abstractmethod
+    def step_log(self, run: PipelineRun, record_id: str) -> list[str]:
+        """One timeline record's log lines so far, masked as `logs` masks them; empty for a
+        record without a log (a stage, a job, a step that has not started).
+
+        Raises:
+            NotFound: the run, or a record `record_id` in its timeline, does not exist.
+        """
+
+    @abstractmethod
     def test_results(self, run: PipelineRun) -> list[PublishedTest]:
         """The test cases the run published; empty when it published none. Raises NotFound."""
 
@@ -407,10 +452,12 @@ ApprovalStatus = Literal["pending", "approved", "rejected", "timed out"]
 @dataclass(frozen=True)
 class ApprovalCheck:
     """An approval check on an environment: one of `approvers` must approve within
-    `timeout_minutes`, or the stage fails."""
+    `timeout_minutes`, or the stage fails. Minutes, as Azure DevOps' check configuration
+    keeps its `timeout` (whole minutes there: a target rounds a fraction up); a sandbox keeps
+    a fraction as it is (a test's seconds)."""
 
     approvers: tuple[str, ...]
-    timeout_minutes: int = 43200
+    timeout_minutes: float = 43200
     instructions: str = ""
 
 

@@ -208,3 +208,39 @@ def test_a_run_can_be_cancelled_and_waiting_times_out(
     assert pipelines.cancel(done) is False
     with pytest.raises(NotFound):
         pipelines.queue(pipeline, branch="no-such-branch")
+
+
+def test_the_timeline_holds_stages_jobs_and_steps_and_each_step_its_own_log(
+        target: Target, repository: GitRepository, tmp_path: Path) -> None:
+    copy = target.workstation.working_copy(repository, tmp_path / "clone")
+    copy.checkout("master")
+    write_pipeline(copy.path, failing=True)
+    copy.commit_all("break it")
+    copy.push("master")
+    pipelines = target.pipelines
+    pipeline = pipelines.create(repository, "build", "azure-pipelines.yml")
+    done = pipelines.wait(pipelines.queue(pipeline, branch="master"), 120)
+    assert done.state == "failed"
+    records = pipelines.timeline(done)
+    assert [r.order for r in records] == sorted(r.order for r in records)
+    by_id = {r.id: r for r in records}
+    stage = next(r for r in records if r.type == "Stage")
+    job = next(r for r in records if r.type == "Job")
+    steps = [r for r in records if r.type == "Task" and r.parent == job.id]
+    assert (stage.name, stage.parent, stage.result) == ("Build", "", "failed")
+    assert (job.name, by_id[job.parent].name, job.result) == ("Test", "Build", "failed")
+    assert all(r.state == "completed" for r in records)
+    tests = next(r for r in steps if r.display_name == "Run the tests")
+    assert tests.result == "failed" and tests.errors and tests.has_log
+    assert tests.finished >= tests.started > 0
+    artifact = next(r for r in steps if "PublishPipelineArtifact" in r.display_name
+                    or "artifact" in r.display_name.lower())
+    assert artifact.result == "skipped", "the artifact step ran only on success"
+    lines = pipelines.step_log(done, tests.id)
+    assert "token is ***" in lines and not any(SECRET in line for line in lines)
+    assert "model is worst_regression" in lines
+    assert not any("Publish" in line for line in lines), "the step's own lines only"
+    assert pipelines.step_log(done, stage.id) == [], "a stage has no log of its own"
+    with pytest.raises(NotFound) as unknown:
+        pipelines.step_log(done, "no-such-record")
+    assert "no-such-record" in one_line(unknown.value)

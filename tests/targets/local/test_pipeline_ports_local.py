@@ -234,3 +234,83 @@ def test_deleting_the_project_takes_its_requests_groups_and_environments(
     left = {name for name in tables if name.startswith(
         ("pull_request", "variable_group", "group_variables", "environment", "approvals"))}
     assert left == set(), left
+
+
+GATED_RUN = """\
+trigger: none
+stages:
+- stage: QA
+  jobs:
+  - job: Serve
+    steps:
+    - bash: echo "served qa"
+      displayName: Serve QA
+- stage: Production
+  jobs:
+  - deployment: Serve
+    environment: production
+    strategy:
+      runOnce:
+        deploy:
+          steps:
+          - bash: echo "served production"
+            displayName: Serve Production
+"""
+
+
+def test_a_run_waiting_for_an_approval_outlives_its_process_and_goes_on_in_the_next(
+        tmp_path: Path) -> None:
+    first = LocalTarget(tmp_path / "ws")
+    first.devops.create_project(ORG, PROJECT)
+    repo = first.devops.create_repository(ORG, PROJECT, PROJECT)
+    copy = first.workstation.working_copy(repo, tmp_path / "clone")
+    copy.repo()
+    copy.checkout("master")
+    (copy.path / "release.yml").write_text(GATED_RUN)
+    copy.commit_all("release")
+    copy.push("master")
+    _gated(first)
+    pipeline = first.pipelines.create(repo, "release", "release.yml")
+    waiting = first.pipelines.wait(first.pipelines.queue(pipeline, branch="master"), 60)
+    assert waiting.waiting_for == "production"
+    first.close()  # the command that queued it ends: the run is parked, not canceled
+
+    second = LocalTarget(tmp_path / "ws")
+    try:
+        parked = second.pipelines.run(pipeline, waiting.id)
+        assert (parked.state, parked.waiting_for) == ("running", "production")
+        (approval,) = second.environments.approvals(ORG, PROJECT)
+        second.environments.approve(approval, "grace", "ship it")
+        done = second.pipelines.wait(parked, 60)
+        assert done.state == "succeeded", second.pipelines.logs(done)
+        records = {r.display_name or r.name: r for r in second.pipelines.timeline(done)}
+        assert records["Serve QA"].result == "succeeded"
+        assert records["Serve Production"].result == "succeeded"
+        assert second.pipelines.step_log(done, records["Serve QA"].id).count("served qa") == 1, \
+            "the stage finished before the process ended did not run again"
+        assert "served production" in second.pipelines.step_log(
+            done, records["Serve Production"].id)
+    finally:
+        second.close()
+
+
+def test_a_parked_run_can_be_canceled(tmp_path: Path) -> None:
+    first = LocalTarget(tmp_path / "ws")
+    first.devops.create_project(ORG, PROJECT)
+    repo = first.devops.create_repository(ORG, PROJECT, PROJECT)
+    copy = first.workstation.working_copy(repo, tmp_path / "clone")
+    copy.repo()
+    copy.checkout("master")
+    (copy.path / "release.yml").write_text(GATED_RUN)
+    copy.commit_all("release")
+    copy.push("master")
+    _gated(first)
+    pipeline = first.pipelines.create(repo, "release", "release.yml")
+    waiting = first.pipelines.wait(first.pipelines.queue(pipeline, branch="master"), 60)
+    first.close()
+    second = LocalTarget(tmp_path / "ws")
+    try:
+        assert second.pipelines.cancel(waiting) is True
+        assert second.pipelines.run(pipeline, waiting.id).state == "canceled"
+    finally:
+        second.close()

@@ -10,7 +10,12 @@ run leaves: the masked log, the timeline, published tests, coverage and artifact
 
 from labtui.targets.local.azpipelines.builtin_tasks import builtin_registry
 from labtui.targets.local.azpipelines.errors import PipelineError
-from labtui.targets.local.azpipelines.gates import ApprovalGate, GateDecision, GateRequest
+from labtui.targets.local.azpipelines.gates import (
+    ApprovalGate,
+    GateDecision,
+    GateRequest,
+    Parked,
+)
 from labtui.targets.local.azpipelines.loader import load, load_text
 from labtui.targets.local.azpipelines.model import Job, Pipeline, PipelineResource, Stage, Step
 from labtui.targets.local.azpipelines.records import RunRecords, TimelineRecord
@@ -24,8 +29,27 @@ from labtui.targets.local.azpipelines.tasks import (
 )
 
 __all__ = [
-    "ApprovalGate", "GateDecision", "GateRequest", "InputSpec", "Job", "Pipeline", "PipelineError",
-    "PipelineResource", "ResourceRun", "RunRecords", "RunResult", "Runner", "Stage", "Step",
-    "TaskContext", "TaskFailed",
-    "TaskRegistry", "TaskSpec", "TimelineRecord", "builtin_registry", "load", "load_text",
+    "ApprovalGate",
+    "GateDecision",
+    "GateRequest",
+    "InputSpec",
+    "Job",
+    "Parked",
+    "Pipeline",
+    "PipelineError",
+    "PipelineResource",
+    "ResourceRun",
+    "RunRecords",
+    "RunResult",
+    "Runner",
+    "Stage",
+    "Step",
+    "TaskContext",
+    "TaskFailed",
+    "TaskRegistry",
+    "TaskSpec",
+    "TimelineRecord",
+    "builtin_registry",
+    "load",
+    "load_text",
 ]

@@ -15,6 +15,13 @@ from typing import Literal
 GateResult = Literal["approved", "rejected", "timedOut", "canceled"]
 
 
+class Parked(Exception):
+    """A gate raises it when the process running the run stops while a deployment job waits
+    for its approval: the run stops there, its records as they are (the stage, job and
+    approval in progress), and a later `Runner(resume=...)` of the same run goes on from the
+    stages it had finished — as an Azure DevOps run goes on waiting with no agent busy."""
+
+
 @dataclass(frozen=True)
 class GateRequest:
     """A deployment job of `stage` asks to deploy to `environment`."""

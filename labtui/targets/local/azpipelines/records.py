@@ -10,9 +10,10 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 RECORD_TYPES = ("Stage", "Job", "Task", "Checkpoint")
 
@@ -36,6 +37,17 @@ class TimelineRecord:
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     log: str = ""
+
+    @classmethod
+    def from_saved(cls, item: Mapping[str, Any]) -> TimelineRecord:
+        """A record as `timeline.json` keeps it."""
+        return cls(str(item["id"]), str(item["type"]), str(item["name"]),
+                   str(item.get("display_name", "")), str(item.get("parent", "")),
+                   int(item.get("order", 0)), str(item.get("state", "pending")),
+                   str(item.get("result", "")), float(item.get("started", 0.0)),
+                   float(item.get("finished", 0.0)),
+                   tuple(str(e) for e in item.get("errors", ())),
+                   tuple(str(w) for w in item.get("warnings", ())), str(item.get("log", "")))
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,9 @@ class Runner:
             few others of this process, never all of it).
         resources: alias of a `resources: pipelines:` entry → the run of it this run
             consumes (a run triggered by a pipeline resource has that one's run here).
+        resume: the timeline the same run left when it was parked at an approval (`Parked`):
+            its finished stages keep their records and results and do not run again; the
+            others run (the waiting one asks its gate again). `folder` must be that run's.
     """
 
     def __init__(self, pipeline: Pipeline, *, sources: Path, folder: Path,
@@ -144,7 +147,8 @@ class Runner:
                  listener: Listener | None = None, cancel: threading.Event | None = None,
                  environment: Mapping[str, str] | None = None,
                  kill_grace_seconds: float = 1.0,
-                 resources: Mapping[str, ResourceRun] | None = None) -> None:
+                 resources: Mapping[str, ResourceRun] | None = None,
+                 resume: Sequence[TimelineRecord] = ()) -> None:
         self.pipeline = pipeline
         known = {r.alias.lower() for r in pipeline.resources}
         unknown = sorted(alias for alias in resources or {} if alias.lower() not in known)
@@ -153,6 +157,7 @@ class Runner:
                                 f"{', '.join(unknown)} (it has: "
                                 f"{', '.join(r.alias for r in pipeline.resources) or 'none'})")
         self.resources = dict(resources or {})
+        self.resume = tuple(resume)
         self.sources = Path(sources).resolve()
         self.records = RunRecords(Path(folder), listener)
         self.queued = dict(variables or {})
@@ -261,12 +266,15 @@ class Runner:
         for name, value in self.predefined().items():
             root.set(name, value, readonly=True)
         self.plan()
-        for note in notes:
-            self.records.log("", self.masker.mask(f"##[warning]{note}"))
+        finished = self.restore()
+        if not finished:
+            for note in notes:
+                self.records.log("", self.masker.mask(f"##[warning]{note}"))
         results: dict[str, str] = {}
         for stage in order(self.pipeline.stages):
             assert isinstance(stage, Stage)
-            results[stage.name] = self.run_stage(stage, root, results)
+            results[stage.name] = finished[stage.name] if stage.name in finished else \
+                self.run_stage(stage, root, results)
         outcome = roll_up(list(results.values()), self.cancelled.is_set())
         final = {SUCCEEDED: "succeeded", WITH_ISSUES: "partiallySucceeded", SKIPPED: "succeeded",
                  FAILED: "failed", CANCELED: "canceled"}[outcome]
@@ -288,6 +296,30 @@ class Runner:
                         self.records.add(TimelineRecord(
                             f"{job_id}.{position}", "Task", step.name or f"step{position}",
                             step.display_name, parent=job_id))
+
+    def restore(self) -> dict[str, str]:
+        """Put back what a parked run had finished (`resume`): each completed stage with its
+        jobs, steps and approvals as they ended. Returns stage name → result."""
+        by_parent: dict[str, list[TimelineRecord]] = {}
+        for record in self.resume:
+            by_parent.setdefault(record.parent, []).append(record)
+        finished: dict[str, str] = {}
+
+        def put_back(record: TimelineRecord) -> None:
+            with self.records.lock:
+                self.records.records[record.id] = record
+            for child in by_parent.get(record.id, []):
+                put_back(child)
+
+        for stage in by_parent.get("", []):
+            if stage.type == "Stage" and stage.state == "completed" and \
+                    stage.id in self.records.records:
+                put_back(stage)
+                finished[stage.id] = stage.result
+        if finished:
+            with self.records.lock:
+                self.records.save_timeline()
+        return finished
 
     def status_functions(self, results: Mapping[str, str], depends: Sequence[str],
                          ) -> dict[str, Callable[[Sequence[str]], bool]]:

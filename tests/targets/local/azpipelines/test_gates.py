@@ -3,6 +3,7 @@ out, it fails with that reason and the stages after it do not run."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -128,3 +129,39 @@ def test_a_host_gate_sees_the_request(tmp_path: Path, sources: Path) -> None:
 
 def test_without_a_gate_deployments_run(run_yaml: RunPipeline) -> None:
     assert run_yaml(RELEASE).result == "succeeded"
+
+
+def test_a_run_parked_at_its_approval_resumes_from_the_stages_it_finished(
+        tmp_path: Path, sources: Path) -> None:
+    from labtui.targets.local.azpipelines import Parked
+
+    def park(request: GateRequest) -> GateDecision:
+        if request.environment == "production":
+            raise Parked("the agent's process ends")
+        return GateDecision("approved")
+
+    folder = tmp_path / "run"
+    try:
+        Runner(load_text(RELEASE), sources=sources, folder=folder, gate=park).run()
+    except Parked:
+        pass
+    else:
+        raise AssertionError("the run was not parked")
+    left = json.loads((folder / "timeline.json").read_text())
+    states = {item["id"]: (item["state"], item["result"]) for item in left}
+    assert states["QA"] == ("completed", "succeeded")
+    assert states["Production"] == ("inProgress", ""), "parked where it waits"
+    assert states["Production.DeployProduction.checkpoint"] == ("inProgress", "")
+
+    resumed = Runner(load_text(RELEASE), sources=sources, folder=folder,
+                     gate=lambda request: GateDecision("approved", "ada"),
+                     resume=[TimelineRecord.from_saved(item) for item in left]).run()
+    assert resumed.result == "succeeded"
+    assert resumed.stages == {"QA": "succeeded", "Production": "succeeded",
+                              "Announce": "succeeded"}
+    log = resumed.records.log_path.read_text()
+    assert log.count("serving QA") == 1, "the finished stage did not run again"
+    assert "serving production in production" in log and "released" in log
+    assert resumed.records.records["QA.DeployQA.1"].finished == next(
+        item["finished"] for item in left if item["id"] == "QA.DeployQA.1"), \
+        "its records are kept as they ended"
