@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 # Only light modules here: `labtui --help` must not pay for the engine, targets or plugins.
 from labtui.command_line import UsageError, positive_count, target_argument
-from labtui.schedule import DEFAULT_PARALLEL
+from labtui.schedule import DEFAULT_PARALLEL, DEFAULT_VERIFY_PARALLEL
 from labtui.targets import DEFAULT_TARGET, installed
 
 if TYPE_CHECKING:
@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also write the (masked) log to PATH")
     parser.add_argument("--jobs", type=positive_count, default=None, metavar="N",
                         help="steps that do not need each other work at once, at most N "
-                             f"(default {DEFAULT_PARALLEL}; 1: one after the other)")
+                             f"(default {DEFAULT_PARALLEL}, {DEFAULT_VERIFY_PARALLEL} to verify; "
+                             "1: one after the other)")
     parser.add_argument("--heartbeat", type=float, default=30.0, help=argparse.SUPPRESS)
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

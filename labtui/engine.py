@@ -48,7 +48,7 @@ from labtui.planner import (
 )
 from labtui.retry import RetryCancelled, RetryPolicy
 from labtui.run_context import JournaledOperations, RunJournal, RunLog, UnitOutputs
-from labtui.schedule import DEFAULT_PARALLEL, schedule
+from labtui.schedule import DEFAULT_PARALLEL, DEFAULT_VERIFY_PARALLEL, schedule
 from labtui.state import Workspace, WorkspaceError
 from labtui.status import UnitState, unit_state
 from labtui.step import (
@@ -95,7 +95,7 @@ class Engine(Planner):
         heartbeat_after: float = 30.0,
         error_log: Path | None = None,
         retry: RetryPolicy | None = None,
-        parallel: int = DEFAULT_PARALLEL,
+        parallel: int | None = None,
         parallel_calls: int = DEFAULT_CALLS,
     ) -> None:
         super().__init__(catalog, workspace)
@@ -108,11 +108,14 @@ class Engine(Planner):
         self.cancelled = threading.Event()
         self.retry = retry or RetryPolicy()
         """How a hook that failed with `Transient` is tried again (every front end's)."""
-        if parallel < 1:
+        if parallel is not None and parallel < 1:
             raise ValueError(f"parallel must be at least 1 (got {parallel})")
-        self.parallel = parallel
-        """How many units that do not depend on each other run, verify or roll back at once
+        self.parallel = DEFAULT_PARALLEL if parallel is None else parallel
+        """How many units that do not depend on each other run or roll back at once
         (1: one after the other, in order)."""
+        self.verify_parallel = DEFAULT_VERIFY_PARALLEL if parallel is None else parallel
+        """How many units verify at once: more than run by default (a verify only reads);
+        the number given, if one was."""
         # Units work in threads: listeners get one event at a time, the target opens once.
         self._emit_lock = threading.RLock()
         self._target_lock = threading.Lock()
@@ -350,10 +353,11 @@ class Engine(Planner):
 
     def _concurrently(self, units: Sequence[Unit], waits_for: Callable[[Unit], Sequence[Unit]],
                       work: Callable[[Unit], Result],
-                      proceed: Callable[[Result], bool] = lambda result: True) -> list[Result]:
+                      proceed: Callable[[Result], bool] = lambda result: True,
+                      workers: int | None = None) -> list[Result]:
         """`work` on each unit once those of `waits_for` are finished (and `proceed`ed), up
-        to `parallel` at once; the results in the order of `units`."""
-        done = schedule(units, waits_for, work, workers=self.parallel,
+        to `workers` (default `parallel`) at once; the results in the order of `units`."""
+        done = schedule(units, waits_for, work, workers=workers or self.parallel,
                         cancelled=self.cancelled, proceed=proceed)
         return [done[unit] for unit in units if unit in done]
 
@@ -478,7 +482,8 @@ class Engine(Planner):
         # Verify only reads: no unit waits for another.
         return self._concurrently(
             units, lambda unit: (),
-            lambda unit: self._perform(unit, "verify", partial(self._verify_unit, unit)))
+            lambda unit: self._perform(unit, "verify", partial(self._verify_unit, unit)),
+            workers=self.verify_parallel)
 
     def _verify_unit(self, unit: Unit, ctx: StepContext) -> Result:
         verdict = self._verify(unit, ctx)

@@ -20,7 +20,13 @@ T = TypeVar("T", bound=Hashable)
 R = TypeVar("R")
 
 DEFAULT_PARALLEL = 8
-"""Units an engine works on at once (their hooks mostly wait on the target's round trips)."""
+"""Units an engine runs or rolls back at once (their hooks mostly wait on the target's round
+trips)."""
+
+DEFAULT_VERIFY_PARALLEL = 24
+"""Units an engine verifies at once unless told a number: a verify only reads and waits for no
+other unit, so a whole section (Infrastructure has 21 units) is checked in one wave of round
+trips rather than three."""
 
 
 def schedule(

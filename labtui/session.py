@@ -15,7 +15,6 @@ from labtui.engine import Engine
 from labtui.events import Listener
 from labtui.masking import Masker
 from labtui.retry import RetryPolicy
-from labtui.schedule import DEFAULT_PARALLEL
 from labtui.state import Workspace
 from labtui.step import Field
 from labtui.targets.base import Target, TargetError
@@ -38,7 +37,8 @@ class SessionOptions:
     retry: RetryPolicy | None = None
     """How the engine retries a hook a target answered with `Transient` (default policy)."""
     parallel: int | None = None
-    """Units the engine works on at once (default `labtui.schedule.DEFAULT_PARALLEL`)."""
+    """Units the engine works on at once (by default `labtui.schedule.DEFAULT_PARALLEL` for
+    runs and rollbacks, `DEFAULT_VERIFY_PARALLEL` for verifies)."""
 
 
 class Session:
@@ -91,7 +91,7 @@ class Session:
                 self.catalog, self.workspace, target, self.resolver,
                 masker=self.masker, heartbeat_after=options.heartbeat_after,
                 retry=options.retry,
-                parallel=(DEFAULT_PARALLEL if options.parallel is None else options.parallel),
+                parallel=options.parallel,
             )
             self.engine.claim_target()
         except BaseException:

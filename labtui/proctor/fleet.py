@@ -48,6 +48,7 @@ from labtui.proctor.results import (
 )
 from labtui.proctor.roster import Attendee, Roster
 from labtui.retry import RetryPolicy
+from labtui.schedule import DEFAULT_PARALLEL as ENGINE_PARALLEL
 from labtui.session import Session, SessionOptions, with_targets_options
 from labtui.targets.errors import TargetError
 from labtui.values import (
@@ -338,6 +339,8 @@ class Fleet:
             environ=self._environ_for(attendee), extra_answers=answers,
             command=f"{self.options.command} {action} ({attendee.id})",
             force_unlock=self.options.force_unlock, retry=self._retry,
+            # The room's concurrency is across attendees: each verifies at the run's width.
+            parallel=ENGINE_PARALLEL,
         )
         session = Session(options, catalog=self.catalog, masker=self._attendee_masker(attendee),
                           listeners=[forward])

@@ -226,3 +226,54 @@ def test_the_number_of_units_at_once_is_a_setting_of_at_least_one(
         demo_plugin: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"parallel must be at least 1 \(got 0\)"):
         _session(tmp_path, [Left], parallel=0)
+
+
+def _independent_steps(count: int) -> list[type[Step]]:
+    return [type(f"Wide{n}", (FileStep,), {"id": f"wide-{n}"}) for n in range(count)]
+
+
+class Widest:
+    """The most verifies seen at once."""
+
+    def __init__(self) -> None:
+        self.now = self.most = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.now -= 1
+
+
+def test_a_verify_checks_a_whole_section_in_one_wave_unless_told_a_number(
+        demo_plugin: Path, tmp_path: Path) -> None:
+    """21 units verify at once by default (runs stay at 8: their hooks change things); an
+    explicit --jobs bounds verifies too."""
+    steps = _independent_steps(21)
+    with _session(tmp_path, steps) as session:
+        units = session.catalog.units()
+        assert [r.outcome for r in session.engine.run(units)] == [Outcome.DONE] * 21
+        _both_meet(*(f"verify {step.id}" for step in steps))  # all 21 must overlap
+        assert [r.outcome for r in session.engine.verify(units)] == [Outcome.DONE] * 21
+    Meeting.barriers.clear()
+
+    widest = Widest()
+    original = FileStep.verify
+
+    def counted(self: FileStep, ctx: StepContext) -> Verdict:
+        with widest:
+            threading.Event().wait(0.05)
+            return original(self, ctx)
+
+    FileStep.verify = counted  # type: ignore[method-assign]
+    try:
+        with _session(tmp_path, steps, parallel=4) as session:
+            assert [r.outcome for r in session.engine.verify(session.catalog.units())] == [
+                Outcome.DONE] * 21
+    finally:
+        FileStep.verify = original  # type: ignore[method-assign]
+    assert 1 < widest.most <= 4
