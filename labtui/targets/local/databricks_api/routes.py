@@ -25,7 +25,7 @@ from labtui.targets.local.databricks_api.errors import (
     not_found,
 )
 from labtui.targets.local.databricks_api.runs import JobRuns
-from labtui.targets.resources import GitCredential, GitFolder
+from labtui.targets.resources import DatabricksHost, GitCredential, GitFolder
 
 ROOT_FOLDERS = ("/Repos", "/Shared", "/Users")
 """Folders every workspace has, even empty."""
@@ -43,13 +43,14 @@ NOTEBOOK_HEADERS = {
 
 @dataclass
 class Request:
-    """One authenticated call: the workspace its token belongs to and its arguments."""
+    """One authenticated call: the host of the workspace its token belongs to and its
+    arguments."""
 
     method: str
     path: str
     query: dict[str, str]
     body: dict[str, Any]
-    workspace: str
+    workspace: DatabricksHost
 
     def get(self, name: str) -> Any:
         return self.body[name] if name in self.body else self.query.get(name)
@@ -318,14 +319,14 @@ class Api:
 
     # --- workspace (notebooks) -----------------------------------------------------------
 
-    def _tree(self, workspace: str) -> tuple[set[str], dict[str, GitFolder]]:
+    def _tree(self, workspace: DatabricksHost) -> tuple[set[str], dict[str, GitFolder]]:
         """The notebooks' paths and the Git folders by path."""
         notebooks = set(self.databricks.notebooks(workspace))
         repos = {folder.path: folder for folder in self.databricks.git_folders(workspace)
                  if folder.path not in notebooks}
         return notebooks, repos
 
-    def _object(self, workspace: str, path: str) -> dict[str, Any]:
+    def _object(self, workspace: DatabricksHost, path: str) -> dict[str, Any]:
         notebooks, repos = self._tree(workspace)
         return _object_info(workspace, path, notebooks, repos, self.databricks)
 
@@ -419,11 +420,11 @@ class Api:
 
     # --- Git credentials (one per user, as in Databricks) --------------------------------
 
-    def _credential(self, workspace: str) -> dict[str, Any] | None:
+    def _credential(self, workspace: DatabricksHost) -> dict[str, Any] | None:
         credential = self.databricks.git_provider(workspace)
         if credential is None:
             return None
-        return {"credential_id": _credential_id(self.databricks, workspace),
+        return {"credential_id": _credential_id(workspace),
                 "git_provider": credential.provider, "git_username": credential.username}
 
     def _credential_by_id(self, r: Request, item: str) -> dict[str, Any]:
@@ -466,7 +467,7 @@ class Api:
 
     # --- repos (Git folders) -------------------------------------------------------------
 
-    def _repo(self, workspace: str, folder: GitFolder) -> dict[str, Any]:
+    def _repo(self, workspace: DatabricksHost, folder: GitFolder) -> dict[str, Any]:
         repo: dict[str, Any] = {
             "id": _object_id(workspace, folder.path), "path": folder.path, "url": folder.url,
             "branch": folder.branch, "provider": folder.provider}
@@ -609,12 +610,13 @@ def _kind(path: str, notebooks: set[str], repos: dict[str, Any]) -> str | None:
     return None
 
 
-def _object_id(workspace: str, path: str) -> int:
-    digest = hashlib.sha256(f"{workspace.lower()}\0{path}".encode()).digest()
+def _object_id(workspace: DatabricksHost, path: str) -> int:
+    digest = hashlib.sha256(f"{workspace.workspace_id}\0{path}".encode()).digest()
     return int.from_bytes(digest[:6], "big")
 
 
-def _object_info(workspace: str, path: str, notebooks: set[str], repos: dict[str, Any],
+def _object_info(workspace: DatabricksHost, path: str, notebooks: set[str],
+                 repos: dict[str, Any],
                  databricks: LocalDatabricks) -> dict[str, Any]:
     kind = _kind(path, notebooks, repos)
     if kind is None and any(path.startswith(folder + "/") for folder in repos):
@@ -645,8 +647,8 @@ def _extension(source: str) -> str:
     return {"PYTHON": "py", "SQL": "sql", "SCALA": "scala", "R": "r"}[_language(source)]
 
 
-def _credential_id(databricks: LocalDatabricks, workspace: str) -> int:
-    return int(databricks.workspace_named(workspace).workspace_id) % 10**9
+def _credential_id(workspace: DatabricksHost) -> int:
+    return int(workspace.workspace_id) % 10**9
 
 
 def _provider(given: str) -> str:
