@@ -293,3 +293,18 @@ def test_a_data_plane_call_makes_no_resource_manager_round_trip(
         fresh.close()
     assert arm_after == arm_before, "the host is enough: no workspace lookup on Resource Manager"
     assert plane.entra_calls >= 4, "each call went to the workspace's data plane"
+
+
+def test_a_lost_answer_of_the_workspace_put_makes_one_workspace(
+        target: AzureTarget, cloud: FakeCloud) -> None:
+    """The connection drops after the fake accepted the PUT (the workspace is being made):
+    the target ends with that one workspace, not a second one and not an error."""
+    cloud.server.faults.add("PUT", "/workspaces/lab-adb4$", Fault.lose_answer())
+    made = target.databricks.create_workspace(
+        target.ref(GROUP, DATABRICKS_WORKSPACES, "lab-adb4"), "eastus")
+    assert [f.fault.kind for f in cloud.server.faults.fired] == ["lost"]
+    listed = clients.databricks_workspaces(cloud).workspaces.list_by_resource_group(GROUP)
+    assert [w.name for w in listed] == ["lab-adb4"]
+    assert made.workspace_id and made.url.startswith(f"https://adb-{made.workspace_id}.")
+    stored = cloud.databricks.workspaces[(GROUP, "lab-adb4")].body["properties"]
+    assert stored["provisioningState"] == "Succeeded"
