@@ -160,6 +160,12 @@ class AzureTarget(Target):
         if operation.action == PURGE:
             cast(AzureVault, self.vault).resume(operation)
             return
+        from labtui.targets.azure.databricks import AzureDatabricks
+        from labtui.targets.azure.databricks.workspaces import CREATE
+
+        if operation.action == CREATE:
+            cast(AzureDatabricks, self.databricks).resume(operation)
+            return
         super().resume_operation(operation)
 
     @property

@@ -3,6 +3,7 @@ workspace fake, databricks-sdk against the local target's REST API served as the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from labtui.targets.resources import (
     KeyVault,
     Library,
 )
+from tests.conftest import LabtuiRunner
 from tests.fakes.azure import clients
 from tests.fakes.azure.cloud import FakeCloud
 from tests.fakes.azure.databricks_plane import DatabricksPlane
@@ -25,6 +27,7 @@ from tests.targets.contract import test_conventions as contract
 from tests.targets.contract.test_conventions import one_line
 
 from .conftest import fake_options, open_target
+from .test_headless import azure_labtui  # noqa: F401 - the fixture, used by name
 
 GROUP = "lab-contract-dev"
 NOTEBOOK = "# Databricks notebook source\nprint('hello')\n"
@@ -308,3 +311,48 @@ def test_a_lost_answer_of_the_workspace_put_makes_one_workspace(
     assert made.workspace_id and made.url.startswith(f"https://adb-{made.workspace_id}.")
     stored = cloud.databricks.workspaces[(GROUP, "lab-adb4")].body["properties"]
     assert stored["provisioningState"] == "Succeeded"
+
+
+def test_a_kill_mid_creation_then_rollback_leaves_no_workspace(
+        azure_labtui: LabtuiRunner, cloud: FakeCloud) -> None:  # noqa: F811 - the fixture
+    """The creation's continuation token is journaled before the wait: a process killed while
+    Resource Manager is still making the workspace leaves an entry whose undo waits for the
+    creation to end, so the rollback deletes a settled workspace and nothing is left."""
+    import signal
+    import sqlite3
+    import time
+
+    made = azure_labtui("--target", "azure", "--headless", "--step", "resource-groups",
+                        "--env", "dev")
+    assert made.code == 0, made.output
+    cloud.databricks.create_polls = 10**6  # the fake holds the creation InProgress
+    process = azure_labtui.popen("--target", "azure", "--headless", "--step", "databricks",
+                                 "--env", "dev")
+    state = azure_labtui.workspace / "state.db"
+    deadline = time.monotonic() + 90
+    pending: list[tuple[str, str]] = []
+    try:
+        while not pending and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)
+            if state.exists():
+                with sqlite3.connect(state) as db:
+                    pending = db.execute("SELECT kind, ref FROM journal WHERE step = "
+                                         "'databricks' AND kind = 'operation'").fetchall()
+        assert pending, process.communicate()
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.kill()
+        process.communicate()
+    ((_, ref),) = pending
+    assert ref.startswith("create-databricks-workspace /subscriptions/")
+    (workspace,) = cloud.databricks.workspaces.values()
+    assert workspace.body["properties"]["provisioningState"] == "Accepted", "still being made"
+    assert workspace.creation is not None
+    workspace.creation.polls = workspace.creation.reads + 2  # Resource Manager finishes it
+    undone = azure_labtui("--target", "azure", "--headless", "--step", "databricks",
+                          "--env", "dev", "--rollback")
+    assert undone.code == 0, undone.output
+    assert cloud.databricks.workspaces == {}, "no workspace left behind"
+    with sqlite3.connect(state) as db:
+        assert db.execute("SELECT count(*) FROM journal WHERE step = 'databricks'"
+                          ).fetchone() == (0,)
