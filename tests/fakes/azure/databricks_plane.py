@@ -8,7 +8,9 @@ shared host); one without it may name the workspace's resource id in
 `X-Databricks-Azure-Workspace-Resource-Id`. An org id that no workspace Resource Manager has
 made (the `databricks` fake) has answers 404 RESOURCE_DOES_NOT_EXIST, as the host of no
 workspace has nothing to serve. A workspace is given its data plane in the local sandbox at
-its first call.
+its first call. A Key Vault-backed scope is made only with an Entra user's token (as
+Azure Databricks refuses a personal access token's or a service principal's), on a vault the
+Key Vault fake holds.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class DatabricksPlane:
         self.local.configure({})
         self.server = DatabricksApiServer(self.local.databricks, port=0)
         self.server.other_tokens = self._entra
+        self.server.user_tokens = self._user
+        self.server.api.vault_exists = self._vault
         self.entra_calls = 0
 
     @property
@@ -66,6 +70,18 @@ class DatabricksPlane:
             self.local.resource_groups.create(group, made.body["location"])
         return self.local.databricks.create_workspace(ref, made.body["location"],
                                                       sku=made.body["sku"]["name"]).host
+
+    def _user(self, token: str) -> bool:
+        """A user's Entra token (what a Key Vault-backed scope needs), not an app's."""
+        claims = self.cloud.entra.claims_of(token) or {}
+        return claims.get("idtyp") == "user" or bool(claims.get("upn"))
+
+    def _vault(self, resource_id: str) -> bool:
+        parts = resource_id.strip("/").split("/")
+        if len(parts) != 8:
+            return False
+        found = self.cloud.keyvault.vaults.get(parts[7].lower())
+        return found is not None and found.group.lower() == parts[3].lower()
 
     def start(self) -> DatabricksPlane:
         self.server.start()

@@ -20,13 +20,13 @@ from labtui.targets.resources import (
 )
 from tests.conftest import LabtuiRunner
 from tests.fakes.azure import clients
-from tests.fakes.azure.cloud import FakeCloud
+from tests.fakes.azure.cloud import SUBSCRIPTION_ID, TENANT_ID, FakeCloud
 from tests.fakes.azure.databricks_plane import DatabricksPlane
 from tests.fakes.azure.faults import Fault
 from tests.targets.contract import test_conventions as contract
 from tests.targets.contract.test_conventions import one_line
 
-from .conftest import fake_options, open_target
+from .conftest import fake_options, open_target, path_without_az
 from .test_headless import azure_labtui  # noqa: F401 - the fixture, used by name
 
 GROUP = "lab-contract-dev"
@@ -146,8 +146,67 @@ def test_a_key_vault_scope_needs_a_user_token_said_in_one_line(
         target.databricks.create_secret_scope(host, "data-lake", vault=vault)
     message = one_line(refused.value)
     assert "user" in message and "service principal" in message
+    assert "az login" in message, "it says what to do"
     assert target.databricks.secret_scopes(host) == []
 
+
+def test_the_fake_refuses_a_key_vault_scope_with_a_service_principal_token(
+        target: AzureTarget, plane: DatabricksPlane, cloud: FakeCloud,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Databricks' own refusal, when a caller sends a service principal's token anyway."""
+    host = _workspace(target)
+    vault = target.vault.create_vault(target.ref(GROUP, KEY_VAULTS, "lab-kv-sp"), "eastus")
+    monkeypatch.setattr(type(target.databricks), "_signed_in_as_user", lambda self: True)
+    with pytest.raises(TargetError) as refused:
+        target.databricks.create_secret_scope(host, "data-lake", vault=vault)
+    assert "Scope with Azure KeyVault must have userAADToken defined!" in one_line(
+        refused.value)
+    assert target.databricks.secret_scopes(host) == []
+
+
+def test_the_key_vault_scope_is_made_with_the_users_entra_token(
+        tmp_path: Path, target: AzureTarget, plane: DatabricksPlane, cloud: FakeCloud,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signed in as a user (az login), the target asks its credential for the user's token
+    for the AzureDatabricks application and makes the `data-lake` scope on the vault."""
+    import sys
+
+    from labtui.targets.azure.databricks import AZURE_DATABRICKS_APP
+
+    host = _workspace(target)
+    vault = target.vault.create_vault(target.ref(GROUP, KEY_VAULTS, "lab-kv-user"), "eastus")
+    oid = cloud.entra.add_user("ada@contoso.com")
+    tokens = {"databricks": cloud.entra.mint(AZURE_DATABRICKS_APP, upn="ada@contoso.com",
+                                             idtyp="user", oid=oid),
+              "arm": cloud.entra.mint("https://management.azure.com", upn="ada@contoso.com",
+                                      idtyp="user", oid=oid)}
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    asked = tmp_path / "asked"
+    (folder / "az").write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys, time\n"
+        f"open({str(asked)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+        f"tokens = {tokens!r}\n"
+        f"kind = 'databricks' if {AZURE_DATABRICKS_APP!r} in ' '.join(sys.argv) else 'arm'\n"
+        "print(json.dumps({'accessToken': tokens[kind], 'expires_on': int(time.time()) + 3000,"
+        f" 'subscription': {SUBSCRIPTION_ID!r}, 'tenant': {TENANT_ID!r},"
+        " 'tokenType': 'Bearer'}))\n")
+    (folder / "az").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:{path_without_az()}")
+    user = open_target(tmp_path / "user", cloud, {}, **{"azure-credential": "cli",
+                                                         "azure-databricks-endpoint": plane.url})
+    quick(user)
+    try:
+        scope = user.databricks.create_secret_scope(host, "data-lake", vault=vault)
+        assert (scope.backend, scope.vault_id, scope.vault_uri) == (
+            "AZURE_KEYVAULT", vault.id, vault.uri)
+        assert user.databricks.secret_scopes(host) == [scope]
+        assert user.databricks.create_secret_scope(host, "data-lake", vault=vault) == scope
+    finally:
+        user.close()
+    assert AZURE_DATABRICKS_APP in asked.read_text(), "the user's token for AzureDatabricks"
+    assert target.databricks.secret_scopes(host) == [scope], "the service principal sees it"
 
 def test_throttling_of_the_workspace_api_is_survived(
         target: AzureTarget, plane: DatabricksPlane) -> None:

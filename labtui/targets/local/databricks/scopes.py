@@ -28,6 +28,17 @@ class LocalScopes(LocalDatabricksPlane):
         wanted = SecretScope(
             name, backend, vault.uri if vault else "", vault.id if vault else ""
         )
+        return self._put_scope(host, wanted)
+
+    def link_vault_scope(self, host: DatabricksHost, name: str, vault_uri: str,
+                         vault_id: str) -> SecretScope:
+        """A Key Vault-backed scope on a vault this sandbox does not keep: its REST API
+        serving another cloud's workspaces, which checked the vault itself. Raises NotFound
+        (the host) or Conflict (the scope exists with another backend)."""
+        return self._put_scope(host, SecretScope(name, "AZURE_KEYVAULT", vault_uri, vault_id))
+
+    def _put_scope(self, host: DatabricksHost, wanted: SecretScope) -> SecretScope:
+        name, backend = wanted.name, wanted.backend
         with self._sandbox.transaction() as conn:
             workspace = self._name(host, conn)
             row = conn.execute(

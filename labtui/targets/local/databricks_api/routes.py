@@ -51,6 +51,9 @@ class Request:
     query: dict[str, str]
     body: dict[str, Any]
     workspace: DatabricksHost
+    user_token: bool = False
+    """Signed with a Microsoft Entra user's token (not a personal access token, not a service
+    principal's): what a Key Vault-backed scope needs."""
 
     def get(self, name: str) -> Any:
         return self.body[name] if name in self.body else self.query.get(name)
@@ -69,6 +72,10 @@ class Api:
         self.databricks = databricks
         self.host = host
         self.runs = JobRuns(databricks)
+        self.vault_exists: Callable[[str], bool] | None = None
+        """Whether a Key Vault (by resource id) exists for a Key Vault-backed scope: set when
+        serving another cloud's workspaces, whose vaults this sandbox does not keep (the
+        sandbox's own API is called with personal access tokens, which cannot make one)."""
         self._routes: dict[tuple[str, str], Callable[[Request], dict[str, Any]]] = {
             ("POST", "/api/2.0/token/create"): self.token_create,
             ("GET", "/api/2.0/token/list"): self.token_list,
@@ -268,8 +275,7 @@ class Api:
         name = str(r.arg("scope"))
         backend = str(r.get("scope_backend_type") or "DATABRICKS").upper()
         if backend == "AZURE_KEYVAULT":
-            # A personal access token cannot make one: Azure needs the user's Entra token.
-            raise invalid("Scope with Azure KeyVault must have userAADToken defined!")
+            return self._vault_scope(r, name)
         if backend != "DATABRICKS":
             raise invalid(f"Invalid scope_backend_type: {backend}")
         if not SECRET_KEY.fullmatch(name):
@@ -278,6 +284,24 @@ class Api:
         if any(s.name == name for s in self.databricks.secret_scopes(r.workspace)):
             raise already_exists(f"Scope {name} already exists!")
         self.databricks.create_secret_scope(r.workspace, name)
+        return {}
+
+    def _vault_scope(self, r: Request, name: str) -> dict[str, Any]:
+        if not r.user_token:
+            # A personal access token or a service principal's cannot make one: Azure
+            # Databricks needs the user's Entra token (to act on the vault as that user).
+            raise invalid("Scope with Azure KeyVault must have userAADToken defined!")
+        meta = r.get("backend_azure_keyvault") or {}
+        resource_id, dns_name = str(meta.get("resource_id") or ""), str(
+            meta.get("dns_name") or "")
+        if not resource_id or not dns_name:
+            raise invalid("Missing required field: backend_azure_keyvault (resource_id and "
+                          "dns_name)")
+        if self.vault_exists is None or not self.vault_exists(resource_id):
+            raise invalid(f"Azure KeyVault {resource_id} does not exist or is not accessible")
+        if any(s.name == name for s in self.databricks.secret_scopes(r.workspace)):
+            raise already_exists(f"Scope {name} already exists!")
+        self.databricks.link_vault_scope(r.workspace, name, dns_name, resource_id)
         return {}
 
     def scopes_delete(self, r: Request) -> dict[str, Any]:

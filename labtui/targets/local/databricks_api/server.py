@@ -139,10 +139,11 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "GET" and url.path == IDENTITY_PATH:
                 self._json(200, {"sandbox": owner.identity}, method, url.path)
                 return
-            workspace = owner.authenticate(self.headers.get("Authorization", ""),
-                                           dict(self.headers.items()))
+            authorization = self.headers.get("Authorization", "")
+            workspace = owner.authenticate(authorization, dict(self.headers.items()))
             query = {key: values[-1] for key, values in parse_qs(url.query).items()}
-            answer = owner.api.call(Request(method, url.path, query, body, workspace))
+            answer = owner.api.call(Request(method, url.path, query, body, workspace,
+                                            owner.is_user_token(authorization)))
         except ApiError as exc:
             self._json(exc.status, exc.body(), method, url.path)
             return
@@ -226,6 +227,16 @@ class DatabricksApiServer:
         sandbox and the request's headers, the host of the workspace it is for, or None (or an
         ApiError to answer). Serving this API as an Azure Databricks workspace's (the azure
         target's tests) it checks Entra tokens."""
+
+        self.user_tokens: Callable[[str], bool] | None = None
+        """Which bearer tokens are a Microsoft Entra user's (for Key Vault-backed scopes);
+        None: none are (the sandbox's own callers hold personal access tokens)."""
+
+    def is_user_token(self, header: str) -> bool:
+        """Whether the call's bearer token is an Entra user's (see `user_tokens`)."""
+        scheme, _, token = header.partition(" ")
+        return (scheme.lower() == "bearer" and self.user_tokens is not None
+                and self.user_tokens(token.strip()))
 
     @property
     def address(self) -> tuple[str, int]:
