@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 from labtui_steps import records
+from labtui_steps.databricks_host import databricks_host
 from labtui_steps.devops import git_folder_path, notebook_path
 from labtui_steps.devops import working_copy_path as repo_path
 from labtui_steps.fields import (
@@ -139,11 +140,11 @@ class TrainModel(Step):
 
     def run(self, ctx: StepContext) -> None:
         branch = ctx.value("branch")
-        workspace = ctx.value("databricks-workspace")
         databricks = ctx.target.databricks
         # As "Pull" in the Git folder does: the newest commit of the branch, then run it.
         try:
-            folder = databricks.update_git_folder(workspace, git_folder_path(ctx), branch)
+            host = databricks_host(ctx)
+            folder = databricks.update_git_folder(host, git_folder_path(ctx), branch)
         except NotFound as exc:
             raise StepError(f"{exc}: run git-integration first") from None
         notebook = notebook_path(ctx)
@@ -160,7 +161,7 @@ class TrainModel(Step):
         if work_dir.exists():
             shutil.rmtree(work_dir)
         results = databricks.run_notebook(
-            workspace, cluster, notebook, params={"work_dir": str(work_dir)},
+            host, cluster, notebook, params={"work_dir": str(work_dir)},
             log=ctx.log, progress=lambda done, total, text: ctx.progress(done, total, text),
             cancelled=ctx.cancelled,
         )
@@ -204,7 +205,7 @@ class TrainModel(Step):
     def _notebook_change(self, ctx: StepContext) -> Change:
         workspace, path = ctx.value("databricks-workspace"), git_folder_path(ctx)
         try:
-            ctx.target.databricks.git_folder(workspace, path)
+            ctx.target.databricks.git_folder(databricks_host(ctx), path)
         except NotFound:
             return Change("create", "git folder", path,
                           f"git-integration clones the repository into {workspace} first")

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from labtui_steps import records
+from labtui_steps.databricks_host import databricks_host, host_fields
 from labtui_steps.fields import (
     BRANCH,
     DATABRICKS_WORKSPACE,
@@ -236,24 +237,26 @@ class GitIntegration(Step):
             copy.checkout(branch)
         databricks = ctx.target.databricks
         workspace, user = ctx.value("databricks-workspace"), ctx.value("git-username")
+        host = databricks_host(ctx)
         # Journal what was there before, once (a rerun must not overwrite it with our own
         # setting), so rollback restores the attendee's previous credential and folder.
-        current = databricks.git_provider(workspace)
+        current = databricks.git_provider(host)
         token = ctx.values.get("devops-token") or None
         if token is not None or current is None or (current.provider, current.username) != (
                 GIT_PROVIDER, user):
             ctx.journal.record_once(records.GitProvider(
                 workspace, previous=current.provider if current else "",
-                previous_username=current.username if current else ""))
-            databricks.set_git_provider(workspace, GitCredential(GIT_PROVIDER, user, token))
+                previous_username=current.username if current else "", **host_fields(host)))
+            databricks.set_git_provider(host, GitCredential(GIT_PROVIDER, user, token))
             ctx.log(f"Git credential: {GIT_PROVIDER} as {user}"
                     + (" with your personal access token" if token else ""))
         path = git_folder_path(ctx)
         try:
-            folder = databricks.git_folder(workspace, path)
+            folder = databricks.git_folder(host, path)
         except NotFound:
-            ctx.journal.record_once(records.GitFolder(path, workspace=workspace))
-            folder = databricks.create_git_folder(workspace, path, repo.web_url, GIT_PROVIDER)
+            ctx.journal.record_once(records.GitFolder(path, workspace=workspace,
+                                                      **host_fields(host)))
+            folder = databricks.create_git_folder(host, path, repo.web_url, GIT_PROVIDER)
             ctx.log(f"Git folder {path}: a clone of {repo.web_url}")
         if folder.url != repo.web_url:
             raise StepError(f"the Git folder {path} is a clone of {folder.url}, not of "
@@ -261,8 +264,9 @@ class GitIntegration(Step):
                             "git-username")
         if folder.branch != branch:
             ctx.journal.record_once(records.GitFolder(path, workspace=workspace,
-                                                      previous_branch=folder.branch))
-        folder = databricks.update_git_folder(workspace, path, branch)
+                                                      previous_branch=folder.branch,
+                                                      **host_fields(host)))
+        folder = databricks.update_git_folder(host, path, branch)
         ctx.log(f"Git folder {path} on {branch} at {folder.head_commit[:10]}: the notebook is "
                 f"{notebook_path(ctx)}")
 
@@ -276,11 +280,11 @@ class GitIntegration(Step):
         checks = [Check("branch", branch in branches,
                         f"branch {branch}" + ("" if branch in branches else " does not exist"),
                         "run this step")]
-        databricks = ctx.target.databricks
-        workspace, user = ctx.value("databricks-workspace"), ctx.value("git-username")
+        databricks, user = ctx.target.databricks, ctx.value("git-username")
         path = git_folder_path(ctx)
         try:
-            credential = databricks.git_provider(workspace)
+            host = databricks_host(ctx)
+            credential = databricks.git_provider(host)
         except NotFound as exc:
             checks.append(Check("git folder", False, str(exc), "run the databricks step"))
             return Verdict(tuple(checks))
@@ -292,7 +296,7 @@ class GitIntegration(Step):
             if credential else "no Git credential",
             f"User Settings → Git Integration → {GIT_PROVIDER}, user name {user}"))
         try:
-            folder = databricks.git_folder(workspace, path)
+            folder = databricks.git_folder(host, path)
         except NotFound as exc:
             checks.append(Check("git folder", False, str(exc), "run this step"))
             return Verdict(tuple(checks))
@@ -302,7 +306,7 @@ class GitIntegration(Step):
             if folder.url == repo.web_url else f"{path} is a clone of {folder.url}",
             "run this step again"))
         try:
-            databricks.notebook_source(workspace, notebook_path(ctx))
+            databricks.notebook_source(host, notebook_path(ctx))
             checks.append(Check("notebook", True, notebook_path(ctx)))
         except NotFound:
             checks.append(Check("notebook", False, f"no notebook {notebook_path(ctx)} on "

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from labtui_steps import records
+from labtui_steps.databricks_host import databricks_host, host_fields
 from labtui_steps.devops import assets_root, organization, repository, working_copy_path
 from labtui_steps.fields import (
     BASE_IMAGE,
@@ -439,8 +440,9 @@ class BuildPipelineStep(Step):
         # workspaces the imported notebook, its MLflow runs and the model they register.
         ctx.journal.record_once(records.PipelineImages(f"{repo.project}/{pipeline.name}"))
         ml_workspace = ctx.value("ml-workspace-name")
-        ctx.journal.record_once(records.Notebook(TRAINING_NOTEBOOK,
-                                                 workspace=ctx.value("databricks-workspace")))
+        ctx.journal.record_once(records.Notebook(
+            TRAINING_NOTEBOOK, workspace=ctx.value("databricks-workspace"),
+            **host_fields(databricks_host(ctx, env="pipeline"))))
         ctx.journal.record_once(records.Experiment(TRAINING_NOTEBOOK, workspace=ml_workspace))
         ctx.journal.record_once(records.Model(ml_workspace, ctx.value("model-name")))
         head = ctx.target.devops.branches(repo)[TARGET_BRANCH]
@@ -485,7 +487,7 @@ class BuildPipelineStep(Step):
         except NotFound as exc:
             raise StepError(f"{exc}: run the secrets step for pipeline (labtui --step "
                             "secrets --env pipeline --headless)") from None
-        if not ctx.target.databricks.check_token(workspace, token):
+        if not ctx.target.databricks.check_token(databricks_host(ctx, env="pipeline"), token):
             raise StepError(f"db-access-token in {vault} is not a token of the Databricks "
                             f"workspace {workspace}, so the pipeline could not train: give a "
                             "token of that workspace as databricks-token (or none: the "

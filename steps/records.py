@@ -2,8 +2,10 @@
 
 Each record is what a step journals *before* it creates something, holding all its undo
 needs, so that a rollback works from the journal alone (even once the step that made it is no
-longer installed). Kinds and field names are stored in state.db: they never change. What a
-record removes may already be gone; that is fine.
+longer installed). A Databricks record holds the workspace's name and its data plane's `host`
+and `workspace_id`; one written before hosts holds the name only, resolved when undone.
+Kinds and field names are stored in state.db: they never change. What a record removes may
+already be gone; that is fine.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from labtui.targets.resources import (
     KEY_VAULTS,
     ML_WORKSPACES,
     STORAGE_ACCOUNTS,
+    DatabricksHost,
     GitCredential,
     MalformedResourceId,
     ResourceRef,
@@ -51,6 +54,17 @@ def control_ref(ctx: StepContext, resource: str, type: str) -> ResourceRef:
         raise StepError(f"the journal names {resource} without its resource group (an entry "
                         "written before resource ids): give resource-group to remove it")
     return ctx.target.ref(group, type, resource)
+
+
+def workspace_host(ctx: StepContext, workspace: str, host: str, workspace_id: str
+                   ) -> DatabricksHost:
+    """The host a Databricks record addresses its workspace's data plane by; for an entry
+    written before hosts (only the workspace's name), the host of that workspace in the
+    environment's resource group. Raises NotFound when that workspace is gone."""
+    if host:
+        return DatabricksHost(host, workspace_id)
+    return ctx.target.databricks.get_workspace(
+        control_ref(ctx, workspace, DATABRICKS_WORKSPACES)).host
 
 
 def vault_uri(ctx: StepContext, vault: str) -> str | None:
@@ -169,13 +183,19 @@ class Cluster(Record):
     kind = "cluster"
     name: str
     workspace: str
+    host: str = ""
+    workspace_id: str = ""
 
     def undo(self, ctx: StepContext) -> None:
         databricks = ctx.target.databricks
-        ignore_missing(lambda: [
-            databricks.delete_cluster(self.workspace, cluster.cluster_id)
-            for cluster in databricks.clusters(self.workspace) if cluster.name == self.name
-        ])
+
+        def remove() -> None:
+            host = workspace_host(ctx, self.workspace, self.host, self.workspace_id)
+            for cluster in databricks.clusters(host):
+                if cluster.name == self.name:
+                    databricks.delete_cluster(host, cluster.cluster_id)
+
+        ignore_missing(remove)
 
 
 @dataclass(frozen=True)
@@ -188,11 +208,14 @@ class ClusterLibraries(Record):
     cluster_id: str
     workspace: str
     libraries: str
+    host: str = ""
+    workspace_id: str = ""
 
     def undo(self, ctx: StepContext) -> None:
         libraries = [Library("pypi", spec) for spec in self.libraries.split(",")]
         ignore_missing(lambda: ctx.target.databricks.uninstall_libraries(
-            self.workspace, self.cluster_id, libraries))
+            workspace_host(ctx, self.workspace, self.host, self.workspace_id),
+            self.cluster_id, libraries))
 
 
 @dataclass(frozen=True)
@@ -205,10 +228,13 @@ class ClusterAutotermination(Record):
     cluster_id: str
     workspace: str
     previous: str
+    host: str = ""
+    workspace_id: str = ""
 
     def undo(self, ctx: StepContext) -> None:
         ignore_missing(lambda: ctx.target.databricks.edit_cluster(
-            self.workspace, self.cluster_id, autotermination_minutes=int(self.previous)))
+            workspace_host(ctx, self.workspace, self.host, self.workspace_id),
+            self.cluster_id, autotermination_minutes=int(self.previous)))
 
 
 @dataclass(frozen=True)
@@ -229,13 +255,19 @@ class DatabricksToken(Record):
     ref_field = "comment"
     comment: str
     workspace: str
+    host: str = ""
+    workspace_id: str = ""
 
     def undo(self, ctx: StepContext) -> None:
         databricks = ctx.target.databricks
-        ignore_missing(lambda: [
-            databricks.delete_token(self.workspace, token.token_id)
-            for token in databricks.tokens(self.workspace) if token.comment == self.comment
-        ])
+
+        def revoke() -> None:
+            host = workspace_host(ctx, self.workspace, self.host, self.workspace_id)
+            for token in databricks.tokens(host):
+                if token.comment == self.comment:
+                    databricks.delete_token(host, token.token_id)
+
+        ignore_missing(revoke)
 
 
 @dataclass(frozen=True)
@@ -291,10 +323,12 @@ class SecretScope(Record):
     kind = "secret-scope"
     name: str
     workspace: str
+    host: str = ""
+    workspace_id: str = ""
 
     def undo(self, ctx: StepContext) -> None:
         ignore_missing(lambda: ctx.target.databricks.delete_secret_scope(
-            self.workspace, self.name))
+            workspace_host(ctx, self.workspace, self.host, self.workspace_id), self.name))
 
 
 @dataclass(frozen=True)
@@ -419,13 +453,18 @@ class GitProvider(Record):
     workspace: str
     previous: str
     previous_username: str = ""
+    host: str = ""
+    workspace_id: str = ""
 
     def undo(self, ctx: StepContext) -> None:
+        def host() -> DatabricksHost:
+            return workspace_host(ctx, self.workspace, self.host, self.workspace_id)
+
         if not self.previous:
-            ignore_missing(lambda: ctx.target.databricks.set_git_provider(self.workspace, None))
+            ignore_missing(lambda: ctx.target.databricks.set_git_provider(host(), None))
             return
         ignore_missing(lambda: ctx.target.databricks.set_git_provider(
-            self.workspace, GitCredential(self.previous, self.previous_username)))
+            host(), GitCredential(self.previous, self.previous_username)))
         ctx.log(f"Git credential of {self.workspace} is {self.previous} again; if it had a "
                 "token, enter it again under User Settings → Git Integration")
 
@@ -440,14 +479,20 @@ class GitFolder(Record):
     path: str
     workspace: str
     previous_branch: str = ""
+    host: str = ""
+    workspace_id: str = ""
 
     def undo(self, ctx: StepContext) -> None:
         databricks = ctx.target.databricks
+
+        def host() -> DatabricksHost:
+            return workspace_host(ctx, self.workspace, self.host, self.workspace_id)
+
         if not self.previous_branch:
-            ignore_missing(lambda: databricks.delete_git_folder(self.workspace, self.path))
+            ignore_missing(lambda: databricks.delete_git_folder(host(), self.path))
             return
         ignore_missing(lambda: databricks.update_git_folder(
-            self.workspace, self.path, self.previous_branch))
+            host(), self.path, self.previous_branch))
 
 
 @dataclass(frozen=True)
@@ -476,9 +521,12 @@ class Notebook(Record):
     ref_field = "path"
     path: str
     workspace: str
+    host: str = ""
+    workspace_id: str = ""
 
     def undo(self, ctx: StepContext) -> None:
-        ignore_missing(lambda: ctx.target.databricks.delete_notebook(self.workspace, self.path))
+        ignore_missing(lambda: ctx.target.databricks.delete_notebook(
+            workspace_host(ctx, self.workspace, self.host, self.workspace_id), self.path))
 
 
 @dataclass(frozen=True)

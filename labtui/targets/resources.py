@@ -189,14 +189,48 @@ class RoleAssignment:
 
 
 @dataclass(frozen=True)
+class DatabricksHost:
+    """Where a Databricks workspace's data plane (clusters, scopes, tokens, notebooks, runs)
+    is addressed: its own host, `url` (https://adb-<workspace_id>.<n>.azuredatabricks.net on
+    Azure), and its `workspace_id`, the org id Databricks knows it by.
+
+    Two hosts are equal when they name the same workspace at the same address: the url
+    compares without its letter case and trailing slash.
+    """
+
+    url: str
+    workspace_id: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", self.url.rstrip("/"))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DatabricksHost):
+            return NotImplemented
+        return (self.url.lower(), self.workspace_id) == (other.url.lower(), other.workspace_id)
+
+    def __hash__(self) -> int:
+        return hash((self.url.lower(), self.workspace_id))
+
+    def __str__(self) -> str:
+        return f"{self.url} (workspace {self.workspace_id})"
+
+
+@dataclass(frozen=True)
 class DatabricksWorkspace(Addressed):
-    """An Azure Databricks workspace. `url` is what the CLI profiles use as host."""
+    """An Azure Databricks workspace. `url` is what the CLI profiles use as host; `host`
+    addresses its data plane."""
 
     ref: ResourceRef
     location: str
     sku: str
     workspace_id: str
     url: str
+
+    @property
+    def host(self) -> DatabricksHost:
+        """The workspace's data plane: its url and its workspace id."""
+        return DatabricksHost(self.url, self.workspace_id)
 
 
 @dataclass(frozen=True)

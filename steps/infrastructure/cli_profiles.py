@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 
 from labtui_steps import records
+from labtui_steps.databricks_host import databricks_host
 from labtui_steps.fields import (
     DATABRICKS_PROFILE,
     DATABRICKS_TOKEN,
@@ -16,7 +17,6 @@ from labtui_steps.infrastructure.common import (
     InfrastructureStep,
     check_that,
     issue_token,
-    resource_ref,
 )
 
 from labtui.step import (
@@ -29,9 +29,6 @@ from labtui.step import (
 from labtui.targets.base import (
     NotFound,
     Profile,
-)
-from labtui.targets.resources import (
-    DATABRICKS_WORKSPACES,
 )
 
 
@@ -58,9 +55,9 @@ class CliProfiles(InfrastructureStep):
         given = ctx.values.get("databricks-token", "")
         if given:
             return given
-        workspace, databricks = ctx.value("databricks-workspace"), ctx.target.databricks
+        host, databricks = databricks_host(ctx), ctx.target.databricks
         for candidate in (ctx.outputs.get("token"), existing.token if existing else None):
-            if candidate and databricks.check_token(workspace, candidate):
+            if candidate and databricks.check_token(host, candidate):
                 return candidate
         return None
 
@@ -72,19 +69,18 @@ class CliProfiles(InfrastructureStep):
 
     def run(self, ctx: StepContext) -> None:
         databricks = ctx.target.databricks
-        profile, workspace = ctx.value("databricks-profile"), ctx.value("databricks-workspace")
-        host = databricks.get_workspace(
-            resource_ref(ctx, DATABRICKS_WORKSPACES, "databricks-workspace")).url
+        profile = ctx.value("databricks-profile")
+        plane = databricks_host(ctx)
+        host = plane.url
         existing = self._existing(ctx)
         moved = existing is not None and existing.host.rstrip("/") != host
-        if moved and existing is not None and not databricks.check_token(workspace,
-                                                                         existing.token):
+        if moved and existing is not None and not databricks.check_token(plane, existing.token):
             raise StepError(
                 f"profile [{profile}] in {ctx.target.workstation.profile_file()} is for another "
                 f"workspace ({existing.host}); choose another databricks-profile")
         token = self._usable_token(ctx, existing)
         if token is None:
-            token = issue_token(ctx, workspace, f"labtui cli-profiles [{profile}]")
+            token = issue_token(ctx, f"labtui cli-profiles [{profile}]")
         if not ctx.values.get("databricks-token"):
             ctx.outputs.set("token", token, secret=True)
         if existing is None:
@@ -104,10 +100,10 @@ class CliProfiles(InfrastructureStep):
         databricks = ctx.target.databricks
         profile, workspace = ctx.value("databricks-profile"), ctx.value("databricks-workspace")
         try:
-            host = databricks.get_workspace(
-            resource_ref(ctx, DATABRICKS_WORKSPACES, "databricks-workspace")).url
+            plane = databricks_host(ctx)
         except NotFound as exc:
             return Verdict.of(Check("workspace", False, str(exc), "run the databricks step"))
+        host = plane.url
         path = ctx.target.workstation.profile_file()
         try:
             found = ctx.target.workstation.read_profile(profile)
@@ -119,7 +115,7 @@ class CliProfiles(InfrastructureStep):
             token_problem = None if hmac.compare_digest(found.token.encode(), given.encode()) \
                 else f"[{profile}] holds another token than databricks-token"
         else:
-            token_problem = None if databricks.check_token(workspace, found.token) else (
+            token_problem = None if databricks.check_token(plane, found.token) else (
                 f"{workspace} does not accept the token in [{profile}] (revoked, expired or "
                 "never issued by it)")
         loose = path.stat().st_mode & 0o077
@@ -133,7 +129,6 @@ class CliProfiles(InfrastructureStep):
         )
 
     def plan(self, ctx: StepContext) -> list[Change]:
-        databricks = ctx.target.databricks
         profile, workspace = ctx.value("databricks-profile"), ctx.value("databricks-workspace")
         path = str(ctx.target.workstation.profile_file())
         existing = self._existing(ctx)
@@ -146,8 +141,7 @@ class CliProfiles(InfrastructureStep):
         if existing is None:
             return [*changes, Change("create", "CLI profile", profile, path)]
         try:
-            host = databricks.get_workspace(
-            resource_ref(ctx, DATABRICKS_WORKSPACES, "databricks-workspace")).url
+            host = databricks_host(ctx).url
         except NotFound:
             host = existing.host.rstrip("/")
         if existing.host.rstrip("/") != host:

@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any, TypeVar, overload
 
 from labtui_steps import records
+from labtui_steps.databricks_host import databricks_host, host_fields
 
 from labtui.step import (
     Check,
@@ -60,12 +61,13 @@ class InfrastructureStep(Step):
     per_environment = True
 
 
-def issue_token(ctx: StepContext, workspace: str, comment: str) -> str:
-    """Ask the workspace for a personal access token, journaled by its comment (its id is
-    known only once it exists), masked from the moment it is known."""
-    ctx.journal.record_once(records.DatabricksToken(comment, workspace))
+def issue_token(ctx: StepContext, comment: str) -> str:
+    """Ask the environment's workspace for a personal access token, journaled by its comment
+    (its id is known only once it exists), masked from the moment it is known."""
+    workspace, host = ctx.value("databricks-workspace"), databricks_host(ctx)
+    ctx.journal.record_once(records.DatabricksToken(comment, workspace, **host_fields(host)))
     ctx.log(f"ask {workspace} for a personal access token ({comment!r})")
-    value = ctx.target.databricks.create_token(workspace, comment).value
+    value = ctx.target.databricks.create_token(host, comment).value
     if value is None:
         raise StepError(f"{workspace} issued a token without showing its value")
     return ctx.secret(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from labtui_steps import records
+from labtui_steps.databricks_host import host_fields
 from labtui_steps.fields import (
     CLUSTER_NAME,
     DATABRICKS_WORKSPACE,
@@ -60,33 +61,35 @@ class Databricks(InfrastructureStep):
             ctx.journal.record_once(records.DatabricksWorkspace(ref.id))
             ctx.log(f"create Databricks workspace {name} (premium)")
         workspace = databricks.create_workspace(ref, ctx.value("location"), sku="premium")
+        host = workspace.host
         ctx.check_cancelled()
-        cluster = _find_cluster(databricks.clusters(name), cluster_name)
+        cluster = _find_cluster(databricks.clusters(host), cluster_name)
         if cluster is None:
-            ctx.journal.record_once(records.Cluster(cluster_name, workspace=name))
+            ctx.journal.record_once(records.Cluster(cluster_name, workspace=name,
+                                                     **host_fields(host)))
             ctx.log(f"create cluster {cluster_name}: terminates after "
                     f"{AUTOTERMINATION_MINUTES} minutes of inactivity")
             cluster = databricks.create_cluster(
-                name, cluster_name, node_type=NODE_TYPE, spark_version=SPARK_VERSION,
+                host, cluster_name, node_type=NODE_TYPE, spark_version=SPARK_VERSION,
                 num_workers=NUM_WORKERS, autotermination_minutes=AUTOTERMINATION_MINUTES)
         elif cluster.autotermination_minutes != AUTOTERMINATION_MINUTES:
             ctx.journal.record_once(records.ClusterAutotermination(
                 cluster.cluster_id, workspace=name,
-                previous=str(cluster.autotermination_minutes)))
+                previous=str(cluster.autotermination_minutes), **host_fields(host)))
             ctx.log(f"set cluster {cluster_name} to terminate after "
                     f"{AUTOTERMINATION_MINUTES} idle minutes")
             cluster = databricks.edit_cluster(
-                name, cluster.cluster_id, autotermination_minutes=AUTOTERMINATION_MINUTES)
+                host, cluster.cluster_id, autotermination_minutes=AUTOTERMINATION_MINUTES)
         ctx.check_cancelled()
         installed = {status.library for status in
-                     databricks.cluster_libraries(name, cluster.cluster_id)}
+                     databricks.cluster_libraries(host, cluster.cluster_id)}
         missing = [library for library in LIBRARIES if library not in installed]
         if missing:
             specs = ",".join(library.spec for library in missing)
             ctx.journal.record_once(records.ClusterLibraries(
-                cluster.cluster_id, workspace=name, libraries=specs))
+                cluster.cluster_id, workspace=name, libraries=specs, **host_fields(host)))
             ctx.log(f"install {specs.replace(',', ', ')} on {cluster_name}")
-            databricks.install_libraries(name, cluster.cluster_id, missing)
+            databricks.install_libraries(host, cluster.cluster_id, missing)
         ctx.outputs.set("workspace-url", workspace.url)
         ctx.outputs.set("workspace-id", workspace.workspace_id)
         ctx.outputs.set("cluster-id", cluster.cluster_id)
@@ -107,7 +110,7 @@ class Databricks(InfrastructureStep):
                    f"{name} is on the {workspace.sku} tier; the lab needs Premium "
                    "(Key Vault-backed secret scopes and RBAC)"),
         ]
-        cluster = _find_cluster(databricks.clusters(name), cluster_name)
+        cluster = _find_cluster(databricks.clusters(workspace.host), cluster_name)
         if cluster is None:
             checks.append(Check("cluster", False, f"there is no cluster {cluster_name} in {name}",
                                 "run this step to create it"))
@@ -123,7 +126,7 @@ class Databricks(InfrastructureStep):
         else:
             problem = None
         installed = {status.library for status in
-                     databricks.cluster_libraries(name, cluster.cluster_id)
+                     databricks.cluster_libraries(workspace.host, cluster.cluster_id)
                      if status.status == "INSTALLED"}
         missing = [library.spec for library in LIBRARIES if library not in installed]
         recorded = ctx.outputs.get("cluster-id")
@@ -137,6 +140,11 @@ class Databricks(InfrastructureStep):
             check_that("cluster id recorded", None if recorded == cluster.cluster_id else
                    "the cluster's id is not recorded for the later steps",
                    "run this step again"),
+            check_that("host recorded", None if (
+                ctx.outputs.get("workspace-url"), ctx.outputs.get("workspace-id")) == (
+                workspace.url, workspace.workspace_id) else
+                f"the host of {name} ({workspace.url}, workspace {workspace.workspace_id}) is "
+                "not recorded for the later steps", "run this step again"),
         ]
         return Verdict(tuple(checks))
 
@@ -144,20 +152,22 @@ class Databricks(InfrastructureStep):
         name, cluster_name = ctx.value("databricks-workspace"), ctx.value("cluster-name")
         databricks = ctx.target.databricks
         ref = resource_ref(ctx, DATABRICKS_WORKSPACES, "databricks-workspace")
-        if not exists(lambda: databricks.get_workspace(ref)):
+        try:
+            host = databricks.get_workspace(ref).host
+        except NotFound:
             return [Change("create", "Databricks workspace", name, "premium"),
                     Change("create", "cluster", cluster_name,
                            f"auto-termination {AUTOTERMINATION_MINUTES} minutes"),
                     *(Change("create", "library", lib.spec) for lib in LIBRARIES)]
         changes = [Change("keep", "Databricks workspace", name)]
-        cluster = _find_cluster(databricks.clusters(name), cluster_name)
+        cluster = _find_cluster(databricks.clusters(host), cluster_name)
         if cluster is None:
             return [*changes, Change("create", "cluster", cluster_name),
                     *(Change("create", "library", lib.spec) for lib in LIBRARIES)]
         changes.append(Change(
             "keep" if cluster.autotermination_minutes == AUTOTERMINATION_MINUTES else "change",
             "cluster", cluster_name, f"auto-termination {AUTOTERMINATION_MINUTES} minutes"))
-        installed = {s.library for s in databricks.cluster_libraries(name, cluster.cluster_id)}
+        installed = {s.library for s in databricks.cluster_libraries(host, cluster.cluster_id)}
         changes += [Change("keep" if lib in installed else "create", "library", lib.spec)
                     for lib in LIBRARIES]
         return changes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from labtui_steps import records
+from labtui_steps.databricks_host import databricks_host, host_fields
 from labtui_steps.fields import (
     DATABRICKS_WORKSPACE,
     KEY_VAULT,
@@ -42,17 +43,20 @@ class SecretScope(InfrastructureStep):
 
     def run(self, ctx: StepContext) -> None:
         databricks, workspace = ctx.target.databricks, ctx.value("databricks-workspace")
+        host = databricks_host(ctx)
         vault = ctx.target.vault.get_vault(resource_ref(ctx, KEY_VAULTS, "key-vault"))
-        if not any(scope.name == SCOPE for scope in databricks.secret_scopes(workspace)):
-            ctx.journal.record_once(records.SecretScope(SCOPE, workspace=workspace))
+        if not any(scope.name == SCOPE for scope in databricks.secret_scopes(host)):
+            ctx.journal.record_once(records.SecretScope(SCOPE, workspace=workspace,
+                                                        **host_fields(host)))
             ctx.log(f"create secret scope {SCOPE} backed by {vault.uri}")
-        databricks.create_secret_scope(workspace, SCOPE, vault=vault)
+        databricks.create_secret_scope(host, SCOPE, vault=vault)
 
     def verify(self, ctx: StepContext) -> Verdict:
         databricks, workspace = ctx.target.databricks, ctx.value("databricks-workspace")
         try:
             vault = ctx.target.vault.get_vault(resource_ref(ctx, KEY_VAULTS, "key-vault"))
-            scopes = {scope.name: scope for scope in databricks.secret_scopes(workspace)}
+            scopes = {scope.name: scope
+                      for scope in databricks.secret_scopes(databricks_host(ctx))}
         except NotFound as exc:
             return Verdict.of(Check("secret scope", False, str(exc),
                                     "run the key-vault and databricks steps"))
@@ -71,9 +75,8 @@ class SecretScope(InfrastructureStep):
         )
 
     def plan(self, ctx: StepContext) -> list[Change]:
-        workspace = ctx.value("databricks-workspace")
         try:
-            names = [s.name for s in ctx.target.databricks.secret_scopes(workspace)]
+            names = [s.name for s in ctx.target.databricks.secret_scopes(databricks_host(ctx))]
         except NotFound:
             names = []
         return [Change("keep" if SCOPE in names else "create", "secret scope", SCOPE,

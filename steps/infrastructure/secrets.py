@@ -9,6 +9,7 @@ from functools import partial
 from typing import ClassVar
 
 from labtui_steps import records
+from labtui_steps.databricks_host import databricks_host
 from labtui_steps.fields import (
     COMPUTE_NAME,
     CREATED_BY,
@@ -79,17 +80,18 @@ class Secrets(InfrastructureStep):
         given = ctx.values.get("databricks-token", "")
         if given:
             return given
-        workspace, databricks = ctx.value("databricks-workspace"), ctx.target.databricks
+        databricks = ctx.target.databricks
         kept = (ctx.outputs.get("db-access-token"), ctx.outputs.get("token", step="cli-profiles"))
         try:
-            usable = next((t for t in kept if t and databricks.check_token(workspace, t)), None)
+            host = databricks_host(ctx)
+            usable = next((t for t in kept if t and databricks.check_token(host, t)), None)
         except NotFound as exc:
             raise StepError(f"{exc}: run the databricks step first") from None
         if usable is None:
             if not issue:
                 raise StepError("no Databricks token for db-access-token yet: run this step "
                                 "(the workspace issues one) or give databricks-token")
-            usable = issue_token(ctx, workspace, "labtui secrets db-access-token")
+            usable = issue_token(ctx, "labtui secrets db-access-token")
         if issue and usable != kept[0]:
             ctx.outputs.set("db-access-token", usable, secret=True)
         return usable
@@ -225,7 +227,7 @@ class Secrets(InfrastructureStep):
             wanted = self.wanted(ctx)
         except StepError as exc:
             return Verdict.of(Check("inputs", False, str(exc)))
-        vault, workspace = ctx.value("key-vault"), ctx.value("databricks-workspace")
+        vault = ctx.value("key-vault")
         vault_missing: list[str] = []
         listing: list[set[str] | NotFound] = []
         try:
@@ -241,7 +243,8 @@ class Secrets(InfrastructureStep):
 
         def list_scope() -> None:
             try:
-                listing.append(set(ctx.target.databricks.scope_secrets(workspace, SCOPE)))
+                listing.append(set(ctx.target.databricks.scope_secrets(databricks_host(ctx),
+                                                                       SCOPE)))
             except NotFound as exc:
                 listing.append(exc)
 

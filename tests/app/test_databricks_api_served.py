@@ -9,6 +9,7 @@ from labtui.targets.local import LocalTarget
 from labtui.targets.local.databricks_api import DatabricksApiServer
 from labtui.targets.resources import DATABRICKS_WORKSPACES
 from tests.app.conftest import AppFactory
+from tests.targets.local.conftest import local_host
 
 
 def _sandbox_with_a_workspace(workspace: Path) -> tuple[str, str]:
@@ -19,10 +20,11 @@ def _sandbox_with_a_workspace(workspace: Path) -> tuple[str, str]:
         databricks = target.databricks
         created = databricks.create_workspace(
             target.ref("lab-db-dev", DATABRICKS_WORKSPACES, "lab-adb-dev"), "westeurope")
-        databricks.create_cluster("lab-adb-dev", "lab-dev", node_type="Standard_DS3_v2",
+        adb = local_host(databricks, "lab-adb-dev")
+        databricks.create_cluster(adb, "lab-dev", node_type="Standard_DS3_v2",
                                   spark_version="15.4.x-scala2.12", num_workers=1,
                                   autotermination_minutes=120)
-        token = databricks.create_token("lab-adb-dev", "app test").value
+        token = databricks.create_token(local_host(databricks, "lab-adb-dev"), "app test").value
         assert token is not None
         return created.url, token
     finally:

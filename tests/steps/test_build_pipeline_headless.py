@@ -23,6 +23,7 @@ from tests.steps.test_pipelines_headless import (
     git_log,
     values,
 )
+from tests.targets.local.conftest import local_host
 
 __all__ = ["dev_loop_done"]  # the fixture, used by name
 
@@ -138,7 +139,8 @@ def test_the_merge_queues_a_green_build_a_failing_test_fails_it_and_rollback_lea
         assert "azure-pipelines.yml" not in copy.files("origin/master")
         assert target.models.list_models("contoso7-ml-pipeline", "worst_regression") == []
         with pytest.raises(NotFound):
-            target.databricks.notebook_source("contoso7-adb-pipeline",
+            adb = local_host(target.databricks, "contoso7-adb-pipeline")
+            target.databricks.notebook_source(adb,
                                               "/Shared/Project_One/train_model_ci")
     finally:
         target.close()

@@ -9,6 +9,7 @@ import pytest
 from labtui.targets.local import LocalTarget
 from labtui.targets.resources import GitCredential
 from tests.conftest import LabtuiRunner, labtui_env
+from tests.targets.local.conftest import local_host
 
 ORGANIZATION = "https://dev.azure.com/contoso7"
 
@@ -72,7 +73,8 @@ def test_git_integration_rollback_restores_the_attendees_provider(
         lab: LabtuiRunner, tmp_path: Path) -> None:
     _databricks_ready(lab, tmp_path)
     target = LocalTarget(lab.workspace)
-    target.databricks.set_git_provider("contoso7-adb-dev", GitCredential("gitHub", "ada-gh"))
+    adb = local_host(target.databricks, "contoso7-adb-dev")
+    target.databricks.set_git_provider(adb, GitCredential("gitHub", "ada-gh"))
     target.close()
 
     for _ in range(2):  # a rerun must not forget what was there before
@@ -84,8 +86,9 @@ def test_git_integration_rollback_restores_the_attendees_provider(
 
     target = LocalTarget(lab.workspace)
     databricks = target.databricks
-    assert databricks.git_provider("contoso7-adb-dev") == GitCredential("gitHub", "ada-gh")
-    assert databricks.git_folders("contoso7-adb-dev") == [], "the Git folder is deleted"
+    adb = local_host(databricks, "contoso7-adb-dev")
+    assert databricks.git_provider(adb) == GitCredential("gitHub", "ada-gh")
+    assert databricks.git_folders(adb) == [], "the Git folder is deleted"
     target.close()
 
 
@@ -104,16 +107,18 @@ def test_git_integration_clones_a_git_folder_on_the_branch_with_the_credential(
         ran.output)
     target = LocalTarget(lab.workspace)
     databricks = target.databricks
-    assert databricks.git_provider("contoso7-adb-dev") == GitCredential(
+    assert databricks.git_provider(local_host(databricks, "contoso7-adb-dev")) == GitCredential(
         "azureDevOpsServices", "ada@contoso.com")
-    folder = databricks.git_folder("contoso7-adb-dev", "/Repos/ada@contoso.com/contoso7-mlops")
+    adb = local_host(databricks, "contoso7-adb-dev")
+    folder = databricks.git_folder(adb, "/Repos/ada@contoso.com/contoso7-mlops")
     repo = target.devops.get_repository("contoso7", "contoso7-mlops", "contoso7-mlops")
     assert (folder.url, folder.branch) == (repo.web_url, "contoso7")
     assert folder.head_commit == target.devops.branches(repo)["contoso7"]
     notebook = "/Repos/ada@contoso.com/contoso7-mlops/Project_One/notebooks/train_model"
     clone = lab.workspace / "repos" / "contoso7-mlops"
     on_branch = (clone / "Project_One" / "notebooks" / "train_model.py").read_text()
-    assert databricks.notebook_source("contoso7-adb-dev", notebook) == on_branch
+    adb = local_host(databricks, "contoso7-adb-dev")
+    assert databricks.notebook_source(adb, notebook) == on_branch
     target.close()
 
     verified = lab("--step", "git-integration", "--verify", "--headless")
@@ -133,9 +138,10 @@ def test_git_integration_clones_a_git_folder_on_the_branch_with_the_credential(
     for args in (["commit", "-qam", "works"], ["push", "-q", "origin", "contoso7"]):
         subprocess.run(["git", *args], cwd=clone, env=env, check=True, timeout=60)
     target = LocalTarget(lab.workspace)
-    pulled = target.databricks.update_git_folder("contoso7-adb-dev", folder.path, "contoso7")
+    adb = local_host(target.databricks, "contoso7-adb-dev")
+    pulled = target.databricks.update_git_folder(adb, folder.path, "contoso7")
     assert pulled.head_commit != folder.head_commit
-    assert target.databricks.notebook_source("contoso7-adb-dev", notebook).endswith(
+    assert target.databricks.notebook_source(adb, notebook).endswith(
         "# tried a new feature\n")
     target.close()
 
@@ -149,7 +155,7 @@ def test_rollback_undoes_what_an_older_git_integration_journaled(
 
     _databricks_ready(lab, tmp_path)
     target = LocalTarget(lab.workspace)
-    target.databricks.set_git_provider("contoso7-adb-dev",
+    target.databricks.set_git_provider(local_host(target.databricks, "contoso7-adb-dev"),
                                        GitCredential("azureDevOpsServices", "contoso7"))
     target.close()
     with sqlite3.connect(lab.workspace / "state.db") as db:
@@ -163,7 +169,8 @@ def test_rollback_undoes_what_an_older_git_integration_journaled(
     assert rolled.code == 0, rolled.output
     assert "notebooks run from Git folders now, so there is no link to undo" in rolled.output
     target = LocalTarget(lab.workspace)
-    assert target.databricks.git_provider("contoso7-adb-dev") == GitCredential("gitHub")
+    adb = local_host(target.databricks, "contoso7-adb-dev")
+    assert target.databricks.git_provider(adb) == GitCredential("gitHub")
     target.close()
 
 

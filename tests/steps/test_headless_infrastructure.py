@@ -12,6 +12,7 @@ from labtui.targets.local import LocalTarget
 from labtui.targets.shared.databrickscfg import ProfileFile
 from tests.conftest import LAB_DATA, LabtuiRunner, labtui_env, require_lab_data
 from tests.sandbox_snapshot import snapshot
+from tests.targets.local.conftest import local_host
 
 TOKEN = "dapi5f1d2c3b00112233445566778899aabb"
 ANSWERS = f"""\
@@ -121,7 +122,8 @@ def test_without_a_token_the_section_runs_and_the_profiles_hold_issued_tokens(
     try:
         for env_name in ("dev", "pipeline"):
             token = profiles.read(f"contoso7-{env_name}").token
-            assert target.databricks.check_token(f"contoso7-adb-{env_name}", token), \
+            adb = local_host(target.databricks, f"contoso7-adb-{env_name}")
+            assert target.databricks.check_token(adb, token), \
                 "the sandbox's workspace issued the profile's token"
             assert token not in ran.output
             for path in lab.workspace.rglob("*"):

@@ -20,6 +20,7 @@ from labtui.values import Answers, Resolver
 from tests.conftest import require_lab_data
 from tests.sandbox_snapshot import snapshot
 from tests.steps.conftest import Lab
+from tests.targets.local.conftest import local_host
 
 KV_URI = "https://contoso7-kv-dev.vault.azure.net/"
 KV_PIPELINE_URI = "https://contoso7-kv-pipeline.vault.azure.net/"
@@ -43,10 +44,10 @@ def test_section_creates_what_the_lab_describes(lab: Lab) -> None:
     workspace = target.databricks.get_workspace(
         target.ref("contoso7-db-dev", DATABRICKS_WORKSPACES, "contoso7-adb-dev"))
     assert workspace.sku == "premium"
-    (cluster,) = target.databricks.clusters("contoso7-adb-dev")
+    (cluster,) = target.databricks.clusters(local_host(target.databricks, "contoso7-adb-dev"))
     assert cluster.autotermination_minutes == 120
     libraries = {s.library for s in target.databricks.cluster_libraries(
-        "contoso7-adb-dev", cluster.cluster_id)}
+        local_host(target.databricks, "contoso7-adb-dev"), cluster.cluster_id)}
     assert Library("pypi", "azureml-sdk") in libraries
     csv = target.datalake.read(CONTOSO7DLPIPELINE_DFS, "datalake", "AdultCensusIncome.csv")
     assert csv.splitlines()[0].decode() == HEADER
@@ -62,7 +63,7 @@ def test_secrets_are_the_labs_and_readable_through_the_scope(lab: Lab) -> None:
     assert pipeline == set(infra.Secrets.LAB_SECRETS + infra.Secrets.PIPELINE_SECRETS)
     tenant = lab.answers["tenant-id"]
     read = lambda env, name: databricks.dbutils_secret(  # noqa: E731
-        f"contoso7-adb-{env}", "data-lake", name)
+        local_host(databricks, f"contoso7-adb-{env}"), "data-lake", name)
     assert read("dev", "sp-token-endpoint") == (
         f"https://login.microsoftonline.com/{tenant}/oauth2/token")
     assert read("dev", "datalake-fqdn") == "abfss://datalake@contoso7dldev.dfs.core.windows.net"
@@ -111,13 +112,13 @@ def test_verify_checks_the_scope_lists_the_secrets_without_reading_a_value(lab: 
     assert infra.Secrets().verify(lab.ctx(infra.Secrets, "dev")).ok
     # The scope is made again without its vault: the vault still holds every value, but the
     # notebook reading them through the scope would find none.
-    databricks.delete_secret_scope("contoso7-adb-dev", "data-lake")
-    databricks.create_secret_scope("contoso7-adb-dev", "data-lake")
+    databricks.delete_secret_scope(local_host(databricks, "contoso7-adb-dev"), "data-lake")
+    databricks.create_secret_scope(local_host(databricks, "contoso7-adb-dev"), "data-lake")
     verdict = infra.Secrets().verify(lab.ctx(infra.Secrets, "dev"))
     (failed,) = verdict.failed
     assert failed.name == "listed by scope data-lake"
     assert failed.message.startswith("not listed: ") and "sp-app-id" in failed.message
-    databricks.delete_secret_scope("contoso7-adb-dev", "data-lake")
+    databricks.delete_secret_scope(local_host(databricks, "contoso7-adb-dev"), "data-lake")
     (failed,) = infra.Secrets().verify(lab.ctx(infra.Secrets, "dev")).failed
     assert "data-lake" in failed.message and failed.hint == "run the secret-scope step"
 
@@ -125,23 +126,25 @@ def test_verify_checks_the_scope_lists_the_secrets_without_reading_a_value(lab: 
 def test_vault_backed_scope_sees_secrets_added_later(lab: Lab) -> None:
     lab.run_section(("dev",))
     lab.target.vault.set_secret(KV_URI, "added-later", "value-added-later")
-    assert "added-later" in lab.target.databricks.scope_secrets("contoso7-adb-dev", "data-lake")
+    adb = local_host(lab.target.databricks, "contoso7-adb-dev")
+    assert "added-later" in lab.target.databricks.scope_secrets(adb, "data-lake")
 
 
 def test_cluster_without_autotermination_fails_verify_and_run_fixes_it(lab: Lab) -> None:
     lab.run(infra.ResourceGroups, "dev")
     lab.run(infra.Databricks, "dev")
     databricks = lab.target.databricks
-    (cluster,) = databricks.clusters("contoso7-adb-dev")
-    databricks.edit_cluster("contoso7-adb-dev", cluster.cluster_id, autotermination_minutes=0)
+    (cluster,) = databricks.clusters(local_host(databricks, "contoso7-adb-dev"))
+    adb = local_host(databricks, "contoso7-adb-dev")
+    databricks.edit_cluster(adb, cluster.cluster_id, autotermination_minutes=0)
     verdict = infra.Databricks().verify(lab.ctx(infra.Databricks, "dev"))
     (failed,) = verdict.failed
     assert failed.name == "auto-termination"
     assert "billing" in failed.message and "120" in failed.hint
     lab.run(infra.Databricks, "dev")
-    assert databricks.get_cluster("contoso7-adb-dev",
+    assert databricks.get_cluster(local_host(databricks, "contoso7-adb-dev"),
                                   cluster.cluster_id).autotermination_minutes == 120
-    assert len(databricks.clusters("contoso7-adb-dev")) == 1
+    assert len(databricks.clusters(local_host(databricks, "contoso7-adb-dev"))) == 1
 
 
 @pytest.mark.parametrize("token", ["given", "issued"])
@@ -280,7 +283,7 @@ def test_a_profile_of_this_workspace_at_an_old_address_is_pointed_at_the_served_
     databricks = lab.target.databricks
     workspace = databricks.get_workspace(
         lab.target.ref("contoso7-db-dev", DATABRICKS_WORKSPACES, "contoso7-adb-dev"))
-    token = databricks.create_token(workspace.name, "issued before").value
+    token = databricks.create_token(workspace.host, "issued before").value
     assert token is not None
     old = f"https://adb-{workspace.workspace_id}.labtui.localhost"
     lab.target.workstation.write_profile("contoso7-dev", old, token)
@@ -342,12 +345,13 @@ def test_without_a_token_the_workspace_issues_one_for_the_profile_and_the_pipeli
     for env in ("dev", "pipeline"):
         profile = lab.target.workstation.read_profile(f"contoso7-{env}")
         assert profile.token.startswith("dapi") and len(profile.token) == 36
-        assert databricks.check_token(f"contoso7-adb-{env}", profile.token)
-        assert [t.comment for t in databricks.tokens(f"contoso7-adb-{env}")] == [
+        adb = local_host(databricks, f"contoso7-adb-{env}")
+        assert databricks.check_token(adb, profile.token)
+        assert [t.comment for t in databricks.tokens(adb)] == [
             f"labtui cli-profiles [contoso7-{env}]"]
         assert profile.token in lab.masker, "the issued token is masked"
     pipeline_token = lab.target.workstation.read_profile("contoso7-pipeline").token
-    assert databricks.dbutils_secret("contoso7-adb-pipeline", "data-lake",
+    assert databricks.dbutils_secret(local_host(databricks, "contoso7-adb-pipeline"), "data-lake",
                                         "db-access-token") == pipeline_token
     raw = b"".join(p.read_bytes() for p in (lab.path / "sandbox").rglob("*")
                    if p.is_file())
@@ -357,11 +361,11 @@ def test_without_a_token_the_workspace_issues_one_for_the_profile_and_the_pipeli
     plan = infra.CliProfiles().plan(lab.ctx(infra.CliProfiles, "dev"))
     assert [(c.action, c.kind) for c in plan] == [("keep", "CLI profile")]
     lab.run(infra.CliProfiles, "dev")
-    assert len(databricks.tokens("contoso7-adb-dev")) == 1
+    assert len(databricks.tokens(local_host(databricks, "contoso7-adb-dev"))) == 1
 
     # A revoked token is drift: verify says so, a run gets a new one.
-    (issued,) = databricks.tokens("contoso7-adb-dev")
-    databricks.delete_token("contoso7-adb-dev", issued.token_id)
+    (issued,) = databricks.tokens(local_host(databricks, "contoso7-adb-dev"))
+    databricks.delete_token(local_host(databricks, "contoso7-adb-dev"), issued.token_id)
     verdict = infra.CliProfiles().verify(lab.ctx(infra.CliProfiles, "dev"))
     assert [c.name for c in verdict.failed] == ["token"]
     assert "does not accept the token in [contoso7-dev]" in verdict.failed[0].message
@@ -369,7 +373,7 @@ def test_without_a_token_the_workspace_issues_one_for_the_profile_and_the_pipeli
     assert [(c.action, c.kind) for c in plan] == [("create", "access token"),
                                                   ("change", "CLI profile")]
     lab.run(infra.CliProfiles, "dev")
-    assert databricks.check_token("contoso7-adb-dev",
+    assert databricks.check_token(local_host(databricks, "contoso7-adb-dev"),
                                   lab.target.workstation.read_profile("contoso7-dev").token)
 
 
@@ -381,7 +385,7 @@ def test_a_given_token_is_written_as_it_is_and_no_token_is_issued(lab: Lab) -> N
     lab.run(infra.CliProfiles, "dev")
     given = lab.answers["databricks-token"]
     assert lab.target.workstation.read_profile("contoso7-dev").token == given
-    assert lab.target.databricks.tokens("contoso7-adb-dev") == []
+    assert lab.target.databricks.tokens(local_host(lab.target.databricks, "contoso7-adb-dev")) == []
     plan = infra.CliProfiles().plan(lab.ctx(infra.CliProfiles, "dev"))
     assert [(c.action, c.kind) for c in plan] == [("keep", "CLI profile")]
 
@@ -624,3 +628,65 @@ def test_data_lake_rollback_in_an_account_it_did_not_make_removes_the_file_syste
     assert lab.target.datalake.get_account(ref).name == "contoso7dldev", "not ours: kept"
     assert lab.target.datalake.file_systems(CONTOSO7DLDEV_DFS) == []
     assert lab.journal(infra.DataLake, "dev") == []
+
+
+def test_databricks_entries_hold_the_host_and_old_ones_by_name_still_undo(lab: Lab) -> None:
+    """A Databricks record names the workspace's host (its data plane) now; an entry written
+    before hosts names the workspace alone, and its undo finds the host by that name."""
+    import json
+
+    for step in (infra.ResourceGroups, infra.KeyVault, infra.Databricks, infra.SecretScope):
+        lab.run(step, "dev")
+    host = local_host(lab.target.databricks, "contoso7-adb-dev")
+    assert (lab.output("databricks", "dev", "workspace-url"),
+            lab.output("databricks", "dev", "workspace-id")) == (host.url, host.workspace_id)
+    for step in (infra.Databricks, infra.SecretScope):
+        for entry in lab.journal(step, "dev"):
+            if entry.kind != "databricks-workspace":
+                record = entry.record
+                assert (record.host, record.workspace_id) == (  # type: ignore[attr-defined]
+                    host.url, host.workspace_id), entry.kind
+    with sqlite3.connect(lab.path / "state.db") as db:
+        for rowid, undo in db.execute("SELECT rowid, undo FROM journal WHERE kind IN "
+                                      "('cluster', 'cluster-libraries', 'secret-scope')"
+                                      ).fetchall():
+            payload = json.loads(undo)
+            del payload["host"], payload["workspace_id"]
+            db.execute("UPDATE journal SET undo = ? WHERE rowid = ?",
+                       (json.dumps(payload), rowid))
+    databricks = lab.target.databricks
+    (cluster,) = databricks.clusters(host)
+    assert databricks.cluster_libraries(host, cluster.cluster_id) != []
+    (scope_entry,) = lab.journal(infra.SecretScope, "dev")
+    assert scope_entry.record == records.SecretScope("data-lake", workspace="contoso7-adb-dev")
+    scope_entry.record.undo(lab.ctx(infra.SecretScope, "dev"))
+    assert databricks.secret_scopes(host) == []
+    ctx = lab.ctx(infra.Databricks, "dev")
+    for entry in reversed(lab.journal(infra.Databricks, "dev")):
+        if entry.kind in ("cluster-libraries", "cluster"):
+            entry.record.undo(ctx)
+            if entry.kind == "cluster-libraries":
+                assert databricks.cluster_libraries(host, cluster.cluster_id) == []
+    assert databricks.clusters(host) == [], "found by the workspace's name"
+    assert databricks.get_workspace(
+        lab.target.ref("contoso7-db-dev", DATABRICKS_WORKSPACES, "contoso7-adb-dev")), (
+        "only what the entries name goes")
+
+
+def test_a_host_recorded_for_a_workspace_made_again_is_told_in_one_line(lab: Lab) -> None:
+    """The later steps address the workspace by the host the databricks step recorded: if
+    the workspace was made again (a new workspace id), they say to run that step again."""
+    for step in (infra.ResourceGroups, infra.KeyVault, infra.Databricks):
+        lab.run(step, "dev")
+    databricks = lab.target.databricks
+    ref = lab.target.ref("contoso7-db-dev", DATABRICKS_WORKSPACES, "contoso7-adb-dev")
+    databricks.delete_workspace(ref)
+    databricks.create_workspace(ref, "eastus")
+    verdict = infra.SecretScope().verify(lab.ctx(infra.SecretScope, "dev"))
+    (check,) = verdict.checks
+    assert not check.ok and "no Databricks workspace" in check.message
+    assert "\n" not in check.message and "databricks" in check.hint
+    redone = infra.Databricks().verify(lab.ctx(infra.Databricks, "dev"))
+    assert not all(c.ok for c in redone.checks), "the databricks step has its work again"
+    lab.run(infra.Databricks, "dev")
+    lab.run(infra.SecretScope, "dev")

@@ -154,6 +154,7 @@ class AzureTarget(Target):
         """Wait for an operation an earlier process started (its journal entry outlived it):
         each port resumes its own, from the continuation token."""
         from labtui.targets.azure import datalake, key_vault, ml_workspaces, resource_groups
+        from labtui.targets.azure.databricks import AzureDatabricks, workspaces
 
         resumes: dict[str, Callable[[StartedOperation], None]] = {
             resource_groups.DELETE: lambda op: cast(
@@ -163,6 +164,7 @@ class AzureTarget(Target):
             datalake.CREATE: lambda op: cast(datalake.AzureDataLake, self.datalake).resume(op),
             ml_workspaces.CREATE: lambda op: cast(
                 ml_workspaces.AzureMlWorkspaces, self.models).resume(op),
+            workspaces.CREATE: lambda op: cast(AzureDatabricks, self.databricks).resume(op),
         }
         resume = resumes.get(operation.action)
         if resume is None:

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 from labtui.targets.base import Cluster, NotebookRun, NotFound, TargetError
 
 if TYPE_CHECKING:
-    from labtui.targets.local.databricks import LocalDatabricks
+    from labtui.targets.local.databricks.scopes import LocalScopes
     from labtui.targets.local.datalake import LocalDataLake
     from labtui.targets.local.identity import LocalIdentity
     from labtui.targets.local.models import LocalModels
     from labtui.targets.local.sandbox import Sandbox
+    from labtui.targets.resources import DatabricksHost
 
 CLIENT_ID = "fs.azure.account.oauth2.client.id"
 CLIENT_SECRET = "fs.azure.account.oauth2.client.secret"
@@ -32,8 +33,8 @@ SETTINGS_SCOPE = "data-lake"
 class _ScopeSecrets:
     """`dbutils.secrets` over a workspace's secret scopes (vault-backed ones read live)."""
 
-    def __init__(self, databricks: LocalDatabricks, workspace: str) -> None:
-        self._databricks, self._workspace = databricks, workspace
+    def __init__(self, databricks: LocalScopes, host: DatabricksHost) -> None:
+        self._databricks, self._workspace = databricks, host
 
     def get(self, scope: str, key: str) -> str | None:
         try:
@@ -89,7 +90,8 @@ class NotebookHost:
 
     def run(
         self,
-        databricks: LocalDatabricks,
+        databricks: LocalScopes,
+        host: DatabricksHost,
         workspace: str,
         cluster: Cluster,
         path: str,
@@ -113,7 +115,7 @@ class NotebookHost:
         def masked_log(line: str) -> None:
             log(masker.redact(line))
 
-        secrets = _ScopeSecrets(databricks, workspace)
+        secrets = _ScopeSecrets(databricks, host)
         ml_workspace = secrets.get(SETTINGS_SCOPE, "ml-workspace-name")
         extra: dict[str, Any] = {}
         mlflow = None

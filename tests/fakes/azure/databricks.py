@@ -8,7 +8,9 @@ What the fake keeps faithful (the REST reference and the SDK's own model docs):
 - a create answers 201 `provisioningState: Accepted` with an `Azure-AsyncOperation` monitor
   (`lro`); when it succeeds the managed resource group exists (`managedBy` the workspace) and
   the workspace has its `workspaceId` and `workspaceUrl` (adb-{id}.{n}.azuredatabricks.net);
-  a managed resource group that already exists is refused; the same PUT again answers 200;
+  a managed resource group that already exists is refused; the same PUT again answers 200,
+  or while the creation runs 201 with the monitor of that creation (a client whose first
+  answer was lost meets the operation under way, and ends with one workspace);
 - `DELETE` answers 202 with `Location`; the workspace reads `Deleting` until the operation
   ends, then it and its managed resource group are gone; a missing one answers 204;
 - the provider must be registered when `arm.require_registration` is on, the group must exist
@@ -37,6 +39,7 @@ class Workspace:
     name: str
     group: str
     body: dict[str, Any]
+    creation: Operation | None = None
     deletion: Operation | None = None
 
 
@@ -128,10 +131,14 @@ class FakeDatabricksWorkspaces:
                     "workspaceUrl": f"adb-{workspace_id}.{random.randrange(1, 20)}."
                                     "azuredatabricks.net"})
 
-        op = self.operations.start(self.create_polls, created)
-        headers = self.operations.headers(op, sub, "Microsoft.Databricks", async_operation=True,
-                                          location=False)
-        return Response(201, stored, headers)
+        workspace.creation = self.operations.start(self.create_polls, created)
+        return Response(201, stored, self._creation_headers(workspace))
+
+    def _creation_headers(self, workspace: Workspace) -> dict[str, str]:
+        assert workspace.creation is not None
+        return self.operations.headers(workspace.creation, self.arm.subscription_id,
+                                       "Microsoft.Databricks", async_operation=True,
+                                       location=False)
 
     def _update(self, existing: Workspace, body: dict[str, Any], mode: str,
                 mrg: str | None) -> Response:
@@ -142,6 +149,10 @@ class FakeDatabricksWorkspaces:
             return self._invalid("The compute mode of a workspace cannot be changed.")
         if (props.get("managedResourceGroupId") or "").lower() != (mrg or "").lower():
             return self._invalid("The managed resource group of a workspace cannot be changed.")
+        if props.get("provisioningState") == "Accepted" and existing.creation is not None:
+            # The same PUT again while the workspace is being made (a client that lost the
+            # first answer): ARM answers the creation under way, not a second one.
+            return Response(201, existing.body, self._creation_headers(existing))
         existing.body["tags"] = body.get("tags") or {}
         existing.body["sku"] = {"name": str(body["sku"]["name"]).lower()}
         return Response(200, existing.body)

@@ -121,3 +121,19 @@ def test_deleting_the_group_removes_its_workspaces(cloud: FakeCloud) -> None:
     clients.resources(cloud).resource_groups.begin_delete("contoso7-db-dev").result()
     assert cloud.databricks.workspaces == {}
     assert "contoso7-db-dev-managed" not in cloud.arm.groups
+
+
+def test_the_same_put_while_creating_meets_the_creation_under_way(cloud: FakeCloud) -> None:
+    """A client whose first answer was lost sends the PUT again: it is pointed at the one
+    creation running (the same monitor), which ends with one workspace."""
+    _group(cloud)
+    cloud.server.faults.add("PUT", "/workspaces/contoso7-dbw-dev$", Fault.lose_answer())
+    client = clients.databricks_workspaces(cloud)
+    made = client.workspaces.begin_create_or_update("contoso7-db-dev", "contoso7-dbw-dev",
+                                                    _workspace()).result()
+    assert made.properties.provisioning_state == "Succeeded"
+    assert cloud.server.count("PUT", "/workspaces/contoso7-dbw-dev$", status=201) == 2
+    monitors = {e.path for e in cloud.server.log if "/operationStatuses/" in e.path}
+    assert len(monitors) == 1, "one creation, polled by its one monitor"
+    assert [w.name for w in client.workspaces.list_by_resource_group("contoso7-db-dev")] == [
+        "contoso7-dbw-dev"]

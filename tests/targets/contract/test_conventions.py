@@ -18,6 +18,7 @@ from labtui.targets.resources import (
     KEY_VAULTS,
     ML_WORKSPACES,
     STORAGE_ACCOUNTS,
+    DatabricksHost,
     GitCredential,
     ResourceRef,
 )
@@ -182,14 +183,45 @@ def test_databricks_workspaces_and_scopes_keep_the_conventions(
     assert "standard" in one_line(conflict.value) or "premium" in str(conflict.value)
     with pytest.raises(NotFound):
         databricks.get_workspace(target.ref(group, DATABRICKS_WORKSPACES, "lab-no-adb"))
-    scope = databricks.create_secret_scope("lab-conv-adb", "lab-scope")
-    assert databricks.create_secret_scope("lab-conv-adb", "lab-scope") == scope
-    with pytest.raises(NotFound):
-        databricks.create_secret_scope("lab-no-adb", "lab-scope")
-    assert databricks.delete_secret_scope("lab-conv-adb", "lab-scope") is True
-    assert databricks.delete_secret_scope("lab-conv-adb", "lab-scope") is False
+    host = made.host
+    assert host == DatabricksHost(made.url, made.workspace_id)
+    scope = databricks.create_secret_scope(host, "lab-scope")
+    assert databricks.create_secret_scope(host, "lab-scope") == scope
+    assert databricks.delete_secret_scope(host, "lab-scope") is True
+    assert databricks.delete_secret_scope(host, "lab-scope") is False
     assert databricks.delete_workspace(ref) is True
     assert databricks.delete_workspace(ref) is False
+    with pytest.raises(NotFound) as gone:
+        databricks.secret_scopes(host)
+    assert made.workspace_id in one_line(gone.value), "the host of a deleted workspace"
+
+
+@pytest.mark.ports("databricks")
+def test_a_host_is_of_one_workspace_of_the_target(target: Target, group: str) -> None:
+    """The data plane is addressed by the workspace's host: a host whose workspace id no
+    workspace of the target has, or whose url is another workspace's, is NotFound in one
+    line naming it, and never reaches another workspace's clusters, scopes or tokens."""
+    databricks = target.databricks
+    made = databricks.create_workspace(target.ref(group, DATABRICKS_WORKSPACES, "lab-h-adb"),
+                                       "eastus")
+    databricks.create_secret_scope(made.host, "lab-scope")
+    unknown = DatabricksHost(made.url, str(int(made.workspace_id) + 1))
+    ours = DatabricksHost(made.url.upper() + "/", made.workspace_id)
+    assert ours == made.host, "a url compares as hosts compare"
+    assert [s.name for s in databricks.secret_scopes(ours)] == ["lab-scope"]
+    calls = [lambda h: databricks.secret_scopes(h), lambda h: databricks.clusters(h),
+             lambda h: databricks.tokens(h), lambda h: databricks.create_token(h, "x"),
+             lambda h: databricks.create_secret_scope(h, "lab-other")]
+    for call in calls:
+        with pytest.raises(NotFound) as missing:
+            call(unknown)
+        assert unknown.workspace_id in one_line(missing.value)
+    elsewhere = DatabricksHost("https://adb-1234.5.azuredatabricks.net", made.workspace_id)
+    with pytest.raises(NotFound) as other:
+        databricks.secret_scopes(elsewhere)
+    assert "adb-1234" in one_line(other.value) or "1234" in one_line(other.value)
+    assert [s.name for s in databricks.secret_scopes(made.host)] == ["lab-scope"], (
+        "nothing was made through the wrong hosts")
 
 
 @pytest.mark.ports("models")
@@ -335,16 +367,15 @@ def test_the_git_credential_and_git_folders_keep_the_conventions(
     API makes one (url, provider, path; then a branch), idempotently, and reads the notebooks
     of its head commit."""
     databricks = target.databricks
-    databricks.create_workspace(target.ref(group, DATABRICKS_WORKSPACES, "lab-git-adb"),
-                                "eastus")
-    assert databricks.git_provider("lab-git-adb") is None
-    databricks.set_git_provider("lab-git-adb", GitCredential("azureDevOpsServices", "ada",
-                                                             SECRET))
-    read = databricks.git_provider("lab-git-adb")
+    adb = databricks.create_workspace(target.ref(group, DATABRICKS_WORKSPACES, "lab-git-adb"),
+                                      "eastus").host
+    assert databricks.git_provider(adb) is None
+    databricks.set_git_provider(adb, GitCredential("azureDevOpsServices", "ada", SECRET))
+    read = databricks.git_provider(adb)
     assert read == GitCredential("azureDevOpsServices", "ada") and read.token is None
     assert SECRET not in repr(GitCredential("azureDevOpsServices", "ada", SECRET))
     with pytest.raises(NotFound):
-        databricks.git_provider("lab-no-adb")
+        databricks.git_provider(DatabricksHost(adb.url, str(int(adb.workspace_id) + 1)))
 
     target.devops.create_project("labconv", "lab")
     repo = target.devops.create_repository("labconv", "lab", "lab")
@@ -361,31 +392,30 @@ def test_the_git_credential_and_git_folders_keep_the_conventions(
     copy.push("ada")
 
     path = "/Repos/ada/lab"
-    made = databricks.create_git_folder("lab-git-adb", path, repo.web_url, "azureDevOpsServices")
+    made = databricks.create_git_folder(adb, path, repo.web_url, "azureDevOpsServices")
     assert (made.path, made.url, made.branch) == (path, repo.web_url, "master")
-    assert databricks.create_git_folder("lab-git-adb", path, repo.web_url,
-                                        "azureDevOpsServices") == made
+    assert databricks.create_git_folder(adb, path, repo.web_url, "azureDevOpsServices") == made
     with pytest.raises(Conflict) as conflict:
-        databricks.create_git_folder("lab-git-adb", path, "https://example.com/other",
+        databricks.create_git_folder(adb, path, "https://example.com/other",
                                      "gitHub")
     assert repo.web_url in one_line(conflict.value)
-    assert "master" in databricks.notebook_source("lab-git-adb", f"{path}/nb")
-    moved = databricks.update_git_folder("lab-git-adb", path, "ada")
+    assert "master" in databricks.notebook_source(adb, f"{path}/nb")
+    moved = databricks.update_git_folder(adb, path, "ada")
     assert (moved.branch, moved.head_commit) == ("ada", on_ada)
-    assert databricks.notebook_source("lab-git-adb", f"{path}/nb") == (
+    assert databricks.notebook_source(adb, f"{path}/nb") == (
         notebook.replace("master", "ada"))
     with pytest.raises(NotFound) as missing:
-        databricks.update_git_folder("lab-git-adb", path, "nope")
+        databricks.update_git_folder(adb, path, "nope")
     assert "nope" in one_line(missing.value)
     with pytest.raises(NotFound):
-        databricks.notebook_source("lab-git-adb", f"{path}/none")
+        databricks.notebook_source(adb, f"{path}/none")
     with pytest.raises(NotFound):
-        databricks.git_folder("lab-git-adb", "/Repos/ada/none")
-    assert databricks.git_folders("lab-git-adb") == [moved]
-    assert databricks.delete_git_folder("lab-git-adb", path) is True
-    assert databricks.delete_git_folder("lab-git-adb", path) is False
-    databricks.set_git_provider("lab-git-adb", None)
-    assert databricks.git_provider("lab-git-adb") is None
+        databricks.git_folder(adb, "/Repos/ada/none")
+    assert databricks.git_folders(adb) == [moved]
+    assert databricks.delete_git_folder(adb, path) is True
+    assert databricks.delete_git_folder(adb, path) is False
+    databricks.set_git_provider(adb, None)
+    assert databricks.git_provider(adb) is None
 
 
 def test_the_data_lake_is_addressed_by_its_dfs_endpoint(target: Target, group: str) -> None:

@@ -6,10 +6,12 @@ from pathlib import Path
 import pytest
 
 from labtui.targets.local import LocalTarget
+from labtui.targets.local.databricks import LocalDatabricks
 from labtui.targets.resources import (
     DATABRICKS_WORKSPACES,
     KEY_VAULTS,
     ML_WORKSPACES,
+    DatabricksHost,
     ResourceRef,
 )
 
@@ -40,3 +42,10 @@ def kv_ref(target: LocalTarget, group: str, name: str) -> ResourceRef:
 def ml_ref(target: LocalTarget, group: str, name: str) -> ResourceRef:
     """The ref of ML workspace `name` in `group` of the sandbox's subscription."""
     return target.ref(group, ML_WORKSPACES, name)
+
+
+def local_host(databricks: object, name: str) -> DatabricksHost:
+    """The data-plane host of the sandbox's workspace `name` (what the databricks step
+    records as its workspace-url and workspace-id)."""
+    assert isinstance(databricks, LocalDatabricks)
+    return databricks.workspace_named(name).host

@@ -10,6 +10,7 @@ import pytest
 
 from labtui.targets.base import Conflict, NotFound, TargetError
 from labtui.targets.local import LocalTarget
+from labtui.targets.resources import DatabricksHost
 from labtui.targets.shared.databrickscfg import ProfileFile
 from tests.targets.local.conftest import adb_ref, kv_ref
 
@@ -29,45 +30,45 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_vault_backed_scope_reads_the_vault_live(target: LocalTarget, group: str) -> None:
     databricks, vault = target.databricks, target.vault
-    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
+    dev = databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus").host
     kv = vault.create_vault(kv_ref(target, group, "lab-kv-dev"), "eastus")
-    scope = databricks.create_secret_scope("lab-adb-dev", "data-lake", vault=kv)
+    scope = databricks.create_secret_scope(dev, "data-lake", vault=kv)
     assert scope.backend == "AZURE_KEYVAULT" and scope.vault_uri == kv.uri
-    assert databricks.create_secret_scope("lab-adb-dev", "data-lake", vault=kv) == scope
+    assert databricks.create_secret_scope(dev, "data-lake", vault=kv) == scope
     with pytest.raises(Conflict, match="backed by"):
-        databricks.create_secret_scope("lab-adb-dev", "data-lake")
-    assert databricks.scope_secrets("lab-adb-dev", "data-lake") == []
+        databricks.create_secret_scope(dev, "data-lake")
+    assert databricks.scope_secrets(dev, "data-lake") == []
     vault.set_secret(KV_URI, "sp-app-id", "app-id-value")
-    assert databricks.scope_secrets("lab-adb-dev", "data-lake") == ["sp-app-id"]
-    assert databricks.dbutils_secret("lab-adb-dev", "data-lake", "sp-app-id") == (
+    assert databricks.scope_secrets(dev, "data-lake") == ["sp-app-id"]
+    assert databricks.dbutils_secret(dev, "data-lake", "sp-app-id") == (
         "app-id-value")
     with pytest.raises(TargetError, match="backed by a Key Vault"):
-        databricks.put_scope_secret("lab-adb-dev", "data-lake", "k", "v")
-    assert databricks.delete_secret_scope("lab-adb-dev", "data-lake") is True
+        databricks.put_scope_secret(dev, "data-lake", "k", "v")
+    assert databricks.delete_secret_scope(dev, "data-lake") is True
     assert vault.get_secret(KV_URI, "sp-app-id") == "app-id-value", "vault untouched"
 
 
 def test_clusters_and_libraries(target: LocalTarget, group: str) -> None:
     databricks = target.databricks
-    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
+    dev = databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus").host
     with pytest.raises(Conflict, match="exists with the premium tier"):
         databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus", sku="standard")
     cluster = databricks.create_cluster(
-        "lab-adb-dev", "lab", node_type="Standard_DS3_v2", spark_version="13.3.x-cpu-ml",
+        dev, "lab", node_type="Standard_DS3_v2", spark_version="13.3.x-cpu-ml",
         num_workers=2, autotermination_minutes=120)
     assert cluster.autotermination_minutes == 120
     with pytest.raises(TargetError, match="auto-termination"):
-        databricks.create_cluster("lab-adb-dev", "x", node_type="n", spark_version="v",
+        databricks.create_cluster(dev, "x", node_type="n", spark_version="v",
                                   num_workers=1, autotermination_minutes=5)
     from labtui.targets.base import Library
 
-    databricks.install_libraries("lab-adb-dev", cluster.cluster_id,
+    databricks.install_libraries(dev, cluster.cluster_id,
                                  [Library("pypi", "azureml-sdk")])
-    (status,) = databricks.cluster_libraries("lab-adb-dev", cluster.cluster_id)
+    (status,) = databricks.cluster_libraries(dev, cluster.cluster_id)
     assert (status.library.spec, status.status) == ("azureml-sdk", "INSTALLED")
     assert databricks.delete_workspace(adb_ref(target, group, "lab-adb-dev")) is True
     with pytest.raises(NotFound):
-        databricks.get_cluster("lab-adb-dev", cluster.cluster_id)
+        databricks.get_cluster(dev, cluster.cluster_id)
 
 
 def test_profile_write_keeps_other_sections_byte_for_byte(config: Path) -> None:
@@ -137,14 +138,14 @@ def test_secrets_a_notebook_reads_are_redacted_in_its_output(target: LocalTarget
     from labtui.targets.local.notebook_runner import NotebookError
 
     databricks, vault = target.databricks, target.vault
-    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
+    dev = databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus").host
     kv = vault.create_vault(kv_ref(target, group, "lab-kv-dev"), "eastus")
-    databricks.create_secret_scope("lab-adb-dev", "data-lake", vault=kv)
+    databricks.create_secret_scope(dev, "data-lake", vault=kv)
     vault.set_secret(KV_URI, "own-token", "attendee-own-token-7781")
     cluster = databricks.create_cluster(
-        "lab-adb-dev", "lab", node_type="Standard_DS3_v2", spark_version="13.3.x-cpu-ml",
+        dev, "lab", node_type="Standard_DS3_v2", spark_version="13.3.x-cpu-ml",
         num_workers=2, autotermination_minutes=120)
-    databricks.import_notebook("lab-adb-dev", "/Shared/leak", (
+    databricks.import_notebook(dev, "/Shared/leak", (
         "# Databricks notebook source\n"
         "token = dbutils.secrets.get('data-lake', 'own-token')\n"
         "print('token is', token)\n"
@@ -152,7 +153,7 @@ def test_secrets_a_notebook_reads_are_redacted_in_its_output(target: LocalTarget
         "raise ValueError(f'refused {token}')\n"))
     lines: list[str] = []
     with pytest.raises(NotebookError) as caught:
-        databricks.run_notebook("lab-adb-dev", cluster.cluster_id, "/Shared/leak",
+        databricks.run_notebook(dev, cluster.cluster_id, "/Shared/leak",
                                 log=lines.append)
     assert "refused" in str(caught.value)
     assert any("token is" in line for line in lines)
@@ -189,31 +190,31 @@ def test_processes_writing_profiles_at_once_lose_none(tmp_path: Path) -> None:
 def test_workspace_issues_checks_and_revokes_tokens_and_keeps_only_hashes(
         target: LocalTarget, group: str) -> None:
     databricks = target.databricks
-    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
-    databricks.create_workspace(adb_ref(target, group, "lab-adb-other"), "eastus")
-    issued = databricks.create_token("lab-adb-dev", "for the CLI")
+    dev = databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus").host
+    other = databricks.create_workspace(adb_ref(target, group, "lab-adb-other"), "eastus").host
+    issued = databricks.create_token(dev, "for the CLI")
     assert issued.value is not None
     assert re.fullmatch(r"dapi[0-9a-f]{32}", issued.value)
-    assert databricks.check_token("lab-adb-dev", issued.value)
-    assert not databricks.check_token("lab-adb-other", issued.value), "one workspace's only"
-    assert not databricks.check_token("lab-adb-dev", "dapi" + "0" * 32)
-    listed = databricks.tokens("lab-adb-dev")
+    assert databricks.check_token(dev, issued.value)
+    assert not databricks.check_token(other, issued.value), "one workspace's only"
+    assert not databricks.check_token(dev, "dapi" + "0" * 32)
+    listed = databricks.tokens(dev)
     assert [(t.token_id, t.comment, t.value) for t in listed] == [
         (issued.token_id, "for the CLI", None)]
     raw = b"".join(p.read_bytes() for p in target.workspace.rglob("*") if p.is_file())
     assert issued.value.encode() not in raw
 
-    short = databricks.create_token("lab-adb-dev", "short", lifetime_seconds=1)
+    short = databricks.create_token(dev, "short", lifetime_seconds=1)
     assert short.value is not None and short.expires == pytest.approx(short.created + 1)
-    assert databricks.check_token("lab-adb-dev", short.value)
-    assert databricks.delete_token("lab-adb-dev", issued.token_id) is True
-    assert databricks.delete_token("lab-adb-dev", issued.token_id) is False
-    assert not databricks.check_token("lab-adb-dev", issued.value)
+    assert databricks.check_token(dev, short.value)
+    assert databricks.delete_token(dev, issued.token_id) is True
+    assert databricks.delete_token(dev, issued.token_id) is False
+    assert not databricks.check_token(dev, issued.value)
     with pytest.raises(NotFound):
-        databricks.create_token("no-such-workspace", "x")
+        databricks.create_token(DatabricksHost(dev.url, "1"), "x")
     databricks.delete_workspace(adb_ref(target, group, "lab-adb-dev"))
-    databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
-    assert databricks.tokens("lab-adb-dev") == [], "tokens go with their workspace"
+    dev = databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus").host
+    assert databricks.tokens(dev) == [], "tokens go with their workspace"
 
 
 def test_local_profiles_give_up_quickly_on_a_sandbox_not_served(
@@ -235,14 +236,14 @@ def test_a_sandbox_that_kept_the_git_provider_as_a_setting_keeps_it_as_the_crede
 
     target = LocalTarget(tmp_path / "ws")
     group = target.resource_groups.create("lab-db-dev", "eastus").name
-    target.databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
+    dev = target.databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus").host
     target.close()
     with sqlite3.connect(tmp_path / "ws" / "sandbox" / "sandbox.db") as db:
         db.execute("DELETE FROM git_credentials")
         db.executemany("INSERT INTO workspace_settings VALUES ('lab-adb-dev', ?, ?)",
                        [("git-provider", "azureDevOpsServices"), ("git-username", "ada")])
     reopened = LocalTarget(tmp_path / "ws")
-    assert reopened.databricks.git_provider("lab-adb-dev") == GitCredential(
+    assert reopened.databricks.git_provider(dev) == GitCredential(
         "azureDevOpsServices", "ada")
     assert reopened.sandbox.query("SELECT * FROM workspace_settings") == []
     reopened.close()

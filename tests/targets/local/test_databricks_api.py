@@ -21,6 +21,7 @@ from labtui.targets.local import LocalTarget
 from labtui.targets.local.databricks_api import AlreadyServed, DatabricksApiServer
 from labtui.targets.resources import GitCredential
 from tests.steps.conftest import ANSWERS, Lab
+from tests.targets.local.conftest import local_host
 
 KV_URI = "https://contoso7-kv-dev.vault.azure.net/"
 
@@ -132,8 +133,9 @@ def test_a_failing_notebook_fails_its_run(served: Served) -> None:
     from databricks.sdk.service import jobs
 
     w = _client()
+    adb = local_host(served.lab.target.databricks, "contoso7-adb-dev")
     served.lab.target.databricks.import_notebook(
-        "contoso7-adb-dev", "/Shared/broken", "# Databricks notebook source\n1 / 0\n")
+        adb, "/Shared/broken", "# Databricks notebook source\n1 / 0\n")
     cluster_id = served.lab.output("databricks", "dev", "cluster-id")
     run = w.jobs.submit(  # type: ignore[attr-defined]
         run_name="broken", tasks=[jobs.SubmitTask(
@@ -279,7 +281,7 @@ def test_git_credentials_and_repos(served: Served, tmp_path: Path) -> None:
         git_provider="azureDevOpsServices", git_username="ada",
         personal_access_token="devops-pat-value")
     databricks = served.lab.target.databricks
-    assert databricks.git_provider("contoso7-adb-dev") == GitCredential(
+    assert databricks.git_provider(local_host(databricks, "contoso7-adb-dev")) == GitCredential(
         "azureDevOpsServices", "ada")
     with pytest.raises(ResourceAlreadyExists):
         w.git_credentials.create(git_provider="gitHub")  # type: ignore[attr-defined]
@@ -297,7 +299,8 @@ def test_git_credentials_and_repos(served: Served, tmp_path: Path) -> None:
     with pytest.raises(InvalidParameterValue, match="Branch nope does not exist"):
         w.repos.update(repo.id, branch="nope")  # type: ignore[attr-defined]
     assert [r.path for r in w.repos.list()] == ["/Repos/ada/origin"]  # type: ignore
-    assert databricks.git_folder("contoso7-adb-dev", "/Repos/ada/origin").branch == "feature"
+    adb = local_host(databricks, "contoso7-adb-dev")
+    assert databricks.git_folder(adb, "/Repos/ada/origin").branch == "feature"
     # The folder's notebooks are the files of its head commit.
     from databricks.sdk.service.workspace import ExportFormat, ObjectType
 
@@ -307,7 +310,7 @@ def test_git_credentials_and_repos(served: Served, tmp_path: Path) -> None:
                                   format=ExportFormat.SOURCE)
     assert "print('from git')" in base64.b64decode(exported.content).decode()
     w.repos.delete(repo.id)  # type: ignore[attr-defined]
-    assert databricks.git_folders("contoso7-adb-dev") == []
+    assert databricks.git_folders(local_host(databricks, "contoso7-adb-dev")) == []
     w.git_credentials.delete(credential.credential_id)  # type: ignore[attr-defined]
     assert list(w.git_credentials.list()) == []  # type: ignore[attr-defined]
 
@@ -409,8 +412,9 @@ def test_sdk_keeps_secrets_in_a_databricks_scope_and_notebooks(served: Served) -
         w.secrets.create_scope("scratch")  # type: ignore[attr-defined]
     w.secrets.put_secret("scratch", "api-key", string_value="s3cr3t-value")  # type: ignore
     assert [s.key for s in w.secrets.list_secrets("scratch")] == ["api-key"]  # type: ignore
+    adb = local_host(served.lab.target.databricks, "contoso7-adb-dev")
     assert served.lab.target.databricks.dbutils_secret(
-        "contoso7-adb-dev", "scratch", "api-key") == "s3cr3t-value"
+        adb, "scratch", "api-key") == "s3cr3t-value"
     with pytest.raises(InvalidParameterValue, match="must have userAADToken defined"):
         w.api_client.do("POST", "/api/2.0/secrets/scopes/create",  # type: ignore
                         body={"scope": "kv", "scope_backend_type": "AZURE_KEYVAULT"})

@@ -8,7 +8,7 @@ import pytest
 
 from labtui.targets.base import NotFound
 from labtui.targets.local import LocalTarget
-from tests.targets.local.conftest import adb_ref, ml_ref
+from tests.targets.local.conftest import adb_ref, local_host, ml_ref
 
 
 def test_register_list_and_download_by_name_and_tags(target: LocalTarget, group: str,
@@ -69,12 +69,14 @@ def _notebook_lab(target: LocalTarget, group: str) -> tuple[str, str]:
     target.models.create_workspace(ml_ref(target, group, "lab-ml-dev"), "eastus")
     databricks = target.databricks
     databricks.create_workspace(adb_ref(target, group, "lab-adb-dev"), "eastus")
-    cluster = databricks.create_cluster("lab-adb-dev", "lab-dev", node_type="Standard_DS3_v2",
+    adb = local_host(databricks, "lab-adb-dev")
+    cluster = databricks.create_cluster(adb, "lab-dev", node_type="Standard_DS3_v2",
                                         spark_version="15.4.x-scala2.12", num_workers=1,
                                         autotermination_minutes=120)
-    databricks.create_secret_scope("lab-adb-dev", "data-lake")
-    databricks.put_scope_secret("lab-adb-dev", "data-lake", "ml-workspace-name", "lab-ml-dev")
-    databricks.import_notebook("lab-adb-dev", NOTEBOOK_PATH, NOTEBOOK)
+    databricks.create_secret_scope(local_host(databricks, "lab-adb-dev"), "data-lake")
+    adb = local_host(databricks, "lab-adb-dev")
+    databricks.put_scope_secret(adb, "data-lake", "ml-workspace-name", "lab-ml-dev")
+    databricks.import_notebook(local_host(databricks, "lab-adb-dev"), NOTEBOOK_PATH, NOTEBOOK)
     return "lab-adb-dev", cluster.cluster_id
 
 
@@ -86,7 +88,8 @@ def test_the_version_points_at_the_training_run_and_its_files_stay_in_the_worksp
     monkeypatch.chdir(elsewhere)
     workspace, cluster = _notebook_lab(target, group)
     lines: list[str] = []
-    run = target.databricks.run_notebook(workspace, cluster, NOTEBOOK_PATH,
+    adb = local_host(target.databricks, workspace)
+    run = target.databricks.run_notebook(adb, cluster, NOTEBOOK_PATH,
                                          params={"work_dir": str(tmp_path / "run")},
                                          log=lines.append)
     assert "registered version 1" in lines
@@ -122,7 +125,7 @@ def test_the_version_points_at_the_training_run_and_its_files_stay_in_the_worksp
     assert client.search_runs([run.info.experiment_id]) == []
     assert not Path(run.info.artifact_uri.removeprefix("file://")).exists()
     assert target.models.delete_experiment("lab-ml-dev", NOTEBOOK_PATH) is False
-    target.databricks.run_notebook(workspace, cluster, NOTEBOOK_PATH,
+    target.databricks.run_notebook(local_host(target.databricks, workspace), cluster, NOTEBOOK_PATH,
                                    params={"work_dir": str(tmp_path / "again")},
                                    log=lines.append)
     assert [v.version for v in target.models.list_models("lab-ml-dev")] == [1]

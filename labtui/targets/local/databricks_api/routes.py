@@ -25,7 +25,7 @@ from labtui.targets.local.databricks_api.errors import (
     not_found,
 )
 from labtui.targets.local.databricks_api.runs import JobRuns
-from labtui.targets.resources import GitCredential, GitFolder
+from labtui.targets.resources import DatabricksHost, GitCredential, GitFolder
 
 ROOT_FOLDERS = ("/Repos", "/Shared", "/Users")
 """Folders every workspace has, even empty."""
@@ -43,13 +43,17 @@ NOTEBOOK_HEADERS = {
 
 @dataclass
 class Request:
-    """One authenticated call: the workspace its token belongs to and its arguments."""
+    """One authenticated call: the host of the workspace its token belongs to and its
+    arguments."""
 
     method: str
     path: str
     query: dict[str, str]
     body: dict[str, Any]
-    workspace: str
+    workspace: DatabricksHost
+    user_token: bool = False
+    """Signed with a Microsoft Entra user's token (not a personal access token, not a service
+    principal's): what a Key Vault-backed scope needs."""
 
     def get(self, name: str) -> Any:
         return self.body[name] if name in self.body else self.query.get(name)
@@ -68,6 +72,10 @@ class Api:
         self.databricks = databricks
         self.host = host
         self.runs = JobRuns(databricks)
+        self.vault_exists: Callable[[str], bool] | None = None
+        """Whether a Key Vault (by resource id) exists for a Key Vault-backed scope: set when
+        serving another cloud's workspaces, whose vaults this sandbox does not keep (the
+        sandbox's own API is called with personal access tokens, which cannot make one)."""
         self._routes: dict[tuple[str, str], Callable[[Request], dict[str, Any]]] = {
             ("POST", "/api/2.0/token/create"): self.token_create,
             ("GET", "/api/2.0/token/list"): self.token_list,
@@ -267,8 +275,7 @@ class Api:
         name = str(r.arg("scope"))
         backend = str(r.get("scope_backend_type") or "DATABRICKS").upper()
         if backend == "AZURE_KEYVAULT":
-            # A personal access token cannot make one: Azure needs the user's Entra token.
-            raise invalid("Scope with Azure KeyVault must have userAADToken defined!")
+            return self._vault_scope(r, name)
         if backend != "DATABRICKS":
             raise invalid(f"Invalid scope_backend_type: {backend}")
         if not SECRET_KEY.fullmatch(name):
@@ -277,6 +284,24 @@ class Api:
         if any(s.name == name for s in self.databricks.secret_scopes(r.workspace)):
             raise already_exists(f"Scope {name} already exists!")
         self.databricks.create_secret_scope(r.workspace, name)
+        return {}
+
+    def _vault_scope(self, r: Request, name: str) -> dict[str, Any]:
+        if not r.user_token:
+            # A personal access token or a service principal's cannot make one: Azure
+            # Databricks needs the user's Entra token (to act on the vault as that user).
+            raise invalid("Scope with Azure KeyVault must have userAADToken defined!")
+        meta = r.get("backend_azure_keyvault") or {}
+        resource_id, dns_name = str(meta.get("resource_id") or ""), str(
+            meta.get("dns_name") or "")
+        if not resource_id or not dns_name:
+            raise invalid("Missing required field: backend_azure_keyvault (resource_id and "
+                          "dns_name)")
+        if self.vault_exists is None or not self.vault_exists(resource_id):
+            raise invalid(f"Azure KeyVault {resource_id} does not exist or is not accessible")
+        if any(s.name == name for s in self.databricks.secret_scopes(r.workspace)):
+            raise already_exists(f"Scope {name} already exists!")
+        self.databricks.link_vault_scope(r.workspace, name, dns_name, resource_id)
         return {}
 
     def scopes_delete(self, r: Request) -> dict[str, Any]:
@@ -318,14 +343,14 @@ class Api:
 
     # --- workspace (notebooks) -----------------------------------------------------------
 
-    def _tree(self, workspace: str) -> tuple[set[str], dict[str, GitFolder]]:
+    def _tree(self, workspace: DatabricksHost) -> tuple[set[str], dict[str, GitFolder]]:
         """The notebooks' paths and the Git folders by path."""
         notebooks = set(self.databricks.notebooks(workspace))
         repos = {folder.path: folder for folder in self.databricks.git_folders(workspace)
                  if folder.path not in notebooks}
         return notebooks, repos
 
-    def _object(self, workspace: str, path: str) -> dict[str, Any]:
+    def _object(self, workspace: DatabricksHost, path: str) -> dict[str, Any]:
         notebooks, repos = self._tree(workspace)
         return _object_info(workspace, path, notebooks, repos, self.databricks)
 
@@ -419,11 +444,11 @@ class Api:
 
     # --- Git credentials (one per user, as in Databricks) --------------------------------
 
-    def _credential(self, workspace: str) -> dict[str, Any] | None:
+    def _credential(self, workspace: DatabricksHost) -> dict[str, Any] | None:
         credential = self.databricks.git_provider(workspace)
         if credential is None:
             return None
-        return {"credential_id": _credential_id(self.databricks, workspace),
+        return {"credential_id": _credential_id(workspace),
                 "git_provider": credential.provider, "git_username": credential.username}
 
     def _credential_by_id(self, r: Request, item: str) -> dict[str, Any]:
@@ -466,7 +491,7 @@ class Api:
 
     # --- repos (Git folders) -------------------------------------------------------------
 
-    def _repo(self, workspace: str, folder: GitFolder) -> dict[str, Any]:
+    def _repo(self, workspace: DatabricksHost, folder: GitFolder) -> dict[str, Any]:
         repo: dict[str, Any] = {
             "id": _object_id(workspace, folder.path), "path": folder.path, "url": folder.url,
             "branch": folder.branch, "provider": folder.provider}
@@ -609,12 +634,13 @@ def _kind(path: str, notebooks: set[str], repos: dict[str, Any]) -> str | None:
     return None
 
 
-def _object_id(workspace: str, path: str) -> int:
-    digest = hashlib.sha256(f"{workspace.lower()}\0{path}".encode()).digest()
+def _object_id(workspace: DatabricksHost, path: str) -> int:
+    digest = hashlib.sha256(f"{workspace.workspace_id}\0{path}".encode()).digest()
     return int.from_bytes(digest[:6], "big")
 
 
-def _object_info(workspace: str, path: str, notebooks: set[str], repos: dict[str, Any],
+def _object_info(workspace: DatabricksHost, path: str, notebooks: set[str],
+                 repos: dict[str, Any],
                  databricks: LocalDatabricks) -> dict[str, Any]:
     kind = _kind(path, notebooks, repos)
     if kind is None and any(path.startswith(folder + "/") for folder in repos):
@@ -645,8 +671,8 @@ def _extension(source: str) -> str:
     return {"PYTHON": "py", "SQL": "sql", "SCALA": "scala", "R": "r"}[_language(source)]
 
 
-def _credential_id(databricks: LocalDatabricks, workspace: str) -> int:
-    return int(databricks.workspace_named(workspace).workspace_id) % 10**9
+def _credential_id(workspace: DatabricksHost) -> int:
+    return int(workspace.workspace_id) % 10**9
 
 
 def _provider(given: str) -> str:

@@ -19,6 +19,7 @@ from labtui.step import Cancelled, StepError
 from labtui.targets.base import TargetError
 from labtui.targets.local.databricks import LocalDatabricks
 from labtui.targets.local.databricks_api.errors import ApiError, invalid, not_found
+from labtui.targets.resources import DatabricksHost
 
 log = logging.getLogger("labtui.databricks_api")
 
@@ -36,7 +37,7 @@ class Run:
 
     run_id: int
     task_run_id: int
-    workspace: str
+    workspace: DatabricksHost
     run_name: str
     task_key: str
     cluster_id: str
@@ -117,7 +118,7 @@ class JobRuns:
         # consecutive ids.
         self._ids = itertools.count(secrets.randbelow(10**9) + 10**11, 2)
 
-    def submit(self, workspace: str, body: dict[str, Any]) -> int:
+    def submit(self, workspace: DatabricksHost, body: dict[str, Any]) -> int:
         tasks = body.get("tasks")
         if tasks is not None:
             if not isinstance(tasks, list) or len(tasks) != 1 or not isinstance(tasks[0], dict):
@@ -164,7 +165,7 @@ class JobRuns:
         run.end_time = _now_ms()
         run.life_cycle_state = "TERMINATED"
 
-    def _find(self, workspace: str, run_id: Any) -> tuple[Run, bool]:
+    def _find(self, workspace: DatabricksHost, run_id: Any) -> tuple[Run, bool]:
         """The run with this id (or whose task has it) and whether the id is the task's."""
         try:
             wanted = int(run_id)
@@ -172,12 +173,12 @@ class JobRuns:
             raise invalid(f"run_id must be a number (got {run_id!r})") from None
         with self._lock:
             run = self._runs.get(wanted) or self._runs.get(wanted - 1)
-        if run is None or run.workspace.lower() != workspace.lower() or (
+        if run is None or run.workspace != workspace or (
                 wanted == run.task_run_id and not run.by_task):
             raise not_found(f"Run {wanted} does not exist.")
         return run, wanted == run.task_run_id
 
-    def get(self, workspace: str, run_id: Any, host: str) -> dict[str, Any]:
+    def get(self, workspace: DatabricksHost, run_id: Any, host: str) -> dict[str, Any]:
         run, is_task = self._find(workspace, run_id)
         answer = run.describe(host)
         if is_task:  # a task run described alone, as the API does for a task's run id
@@ -185,7 +186,7 @@ class JobRuns:
                       "run_page_url": answer["run_page_url"]}
         return answer
 
-    def output(self, workspace: str, run_id: Any, host: str) -> dict[str, Any]:
+    def output(self, workspace: DatabricksHost, run_id: Any, host: str) -> dict[str, Any]:
         run, is_task = self._find(workspace, run_id)
         if run.by_task and not is_task:
             raise ApiError(400, "INVALID_PARAMETER_VALUE",
@@ -200,7 +201,7 @@ class JobRuns:
             answer["error"] = run.error
         return answer
 
-    def cancel(self, workspace: str, run_id: Any) -> None:
+    def cancel(self, workspace: DatabricksHost, run_id: Any) -> None:
         run, _ = self._find(workspace, run_id)
         run.cancelled.set()
 

@@ -30,6 +30,7 @@ from labtui.targets.base import TargetError
 from labtui.targets.local.databricks import LocalDatabricks, api_url
 from labtui.targets.local.databricks_api.errors import ApiError, unauthenticated
 from labtui.targets.local.databricks_api.routes import Api, Request
+from labtui.targets.resources import DatabricksHost
 
 log = logging.getLogger("labtui.databricks_api")
 
@@ -138,10 +139,11 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "GET" and url.path == IDENTITY_PATH:
                 self._json(200, {"sandbox": owner.identity}, method, url.path)
                 return
-            workspace = owner.authenticate(self.headers.get("Authorization", ""),
-                                           dict(self.headers.items()))
+            authorization = self.headers.get("Authorization", "")
+            workspace = owner.authenticate(authorization, dict(self.headers.items()))
             query = {key: values[-1] for key, values in parse_qs(url.query).items()}
-            answer = owner.api.call(Request(method, url.path, query, body, workspace))
+            answer = owner.api.call(Request(method, url.path, query, body, workspace,
+                                            owner.is_user_token(authorization)))
         except ApiError as exc:
             self._json(exc.status, exc.body(), method, url.path)
             return
@@ -219,10 +221,22 @@ class DatabricksApiServer:
         self._databricks = databricks
         self._httpd.owner = self
         self._thread: threading.Thread | None = None
-        self.other_tokens: Callable[[str, Mapping[str, str]], str | None] | None = None
+        self.other_tokens: Callable[[str, Mapping[str, str]], DatabricksHost | None] | None \
+            = None
         """Who else may call: given a bearer token that is no personal access token of the
-        sandbox and the request's headers, the workspace it is for, or None. Serving this API
-        as an Azure Databricks workspace's (the azure target's tests) it checks Entra tokens."""
+        sandbox and the request's headers, the host of the workspace it is for, or None (or an
+        ApiError to answer). Serving this API as an Azure Databricks workspace's (the azure
+        target's tests) it checks Entra tokens."""
+
+        self.user_tokens: Callable[[str], bool] | None = None
+        """Which bearer tokens are a Microsoft Entra user's (for Key Vault-backed scopes);
+        None: none are (the sandbox's own callers hold personal access tokens)."""
+
+    def is_user_token(self, header: str) -> bool:
+        """Whether the call's bearer token is an Entra user's (see `user_tokens`)."""
+        scheme, _, token = header.partition(" ")
+        return (scheme.lower() == "bearer" and self.user_tokens is not None
+                and self.user_tokens(token.strip()))
 
     @property
     def address(self) -> tuple[str, int]:
@@ -230,8 +244,9 @@ class DatabricksApiServer:
         host, port = self._httpd.server_address[:2]
         return str(host), int(port)
 
-    def authenticate(self, header: str, headers: Mapping[str, str] | None = None) -> str:
-        """The workspace a bearer token belongs to (raises a 401 ApiError)."""
+    def authenticate(self, header: str, headers: Mapping[str, str] | None = None
+                     ) -> DatabricksHost:
+        """The host of the workspace a bearer token belongs to (raises a 401 ApiError)."""
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthenticated("Credential was not sent or was of an unsupported type for "
