@@ -10,7 +10,7 @@ made (the `databricks` fake) has answers 404 RESOURCE_DOES_NOT_EXIST, as the hos
 workspace has nothing to serve. A workspace is given its data plane in the local sandbox at
 its first call. A Key Vault-backed scope is made only with an Entra user's token (as
 Azure Databricks refuses a personal access token's or a service principal's), on a vault the
-Key Vault fake holds.
+Key Vault fake holds, and lists the live secrets of that vault.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class DatabricksPlane:
         self.server.other_tokens = self._entra
         self.server.user_tokens = self._user
         self.server.api.vault_exists = self._vault
+        self.server.api.vault_secret_names = self._vault_secrets
         self.entra_calls = 0
 
     @property
@@ -82,6 +83,14 @@ class DatabricksPlane:
             return False
         found = self.cloud.keyvault.vaults.get(parts[7].lower())
         return found is not None and found.group.lower() == parts[3].lower()
+
+    def _vault_secrets(self, resource_id: str) -> list[str]:
+        """What a Key Vault-backed scope lists: the live secrets of the fake's vault."""
+        if not self._vault(resource_id):
+            raise ApiError(400, "INVALID_PARAMETER_VALUE",
+                           f"Azure KeyVault {resource_id} does not exist or is not accessible")
+        data = self.cloud.keyvault.data_plane(resource_id.strip("/").split("/")[7])
+        return [s.name for s in data.secrets.values() if s.phase == "live"]
 
     def start(self) -> DatabricksPlane:
         self.server.start()

@@ -4,11 +4,8 @@ signed in with `az login` as a user of the tenant, pointed at the loopback fakes
 options. It runs (dev, pipeline, and prod's resource group), re-verifies, plans nothing, and
 rolls back to empty fakes; once more with faults injected, without duplicate resources.
 
-On main, the Databricks data plane the fakes serve (the local sandbox's REST API) refuses
-every Key Vault-backed secret scope, as it does a personal access token's: the steps
-`secret-scope` and `secrets` (which needs it) cannot finish here until the Databricks work
-on the user's Entra token lands. They are named in `DATABRICKS_PENDING`; everything else is
-asserted whole.
+The Databricks data plane is the fakes' (`DatabricksPlane`): the secret scope is made with
+the user's Entra token and lists the fake vault's secrets live.
 """
 
 from __future__ import annotations
@@ -37,9 +34,6 @@ STEPS = ("resource-groups", "ml-workspace", "data-lake", "key-vault", "databrick
 UNITS = [(step, env) for step in STEPS for env in ("dev", "pipeline")] + [
     ("resource-groups", "prod")]
 DATA_FILE = Path(__file__).parents[2] / "data" / "AdultCensusIncome.csv"
-DATABRICKS_PENDING = {"secret-scope", "secrets"}
-"""Steps the Databricks data plane of the fakes cannot finish on main (see the docstring)."""
-DONE = [u for u in UNITS if u[0] not in DATABRICKS_PENDING]
 
 
 @pytest.fixture
@@ -86,8 +80,8 @@ def _assert_empty(cloud: FakeCloud) -> None:
 
 
 def _assert_ran(ran: Ran, cloud: FakeCloud) -> None:
-    assert ran.code == (1 if DATABRICKS_PENDING else 0), ran.output
-    assert _lines(ran, "done and verified") == set(DONE), ran.output
+    assert ran.code == 0, ran.output
+    assert _lines(ran, "done and verified") == set(UNITS), ran.output
     assert "Traceback" not in ran.output
     for secret in [CLIENT_SECRET, *_secrets_of(cloud)]:
         assert secret not in ran.output
@@ -108,11 +102,11 @@ def test_the_section_runs_verifies_plans_nothing_and_rolls_back_to_nothing(
     assert ran.stderr.splitlines()[0].endswith("signed in as ada@contoso.com (with az login)")
 
     again = _run(section)
-    assert _lines(again, "already done") == set(DONE), again.output
+    assert _lines(again, "already done") == set(UNITS), again.output
 
     plan = _run(section, "--plan")
     assert plan.code == 0, plan.output
-    assert _lines(plan, "nothing to do") == set(DONE), plan.output
+    assert _lines(plan, "nothing to do") == set(UNITS), plan.output
 
     back = _run(section, "--rollback")
     assert back.code == 0, back.output
@@ -162,7 +156,7 @@ def test_the_section_survives_the_faults_without_duplicates(
                     f"connection dropped ({f.method} {f.path.rsplit('/', 2)[-2]})"
                     for f in fired)
     print(f"\nfaults injected: {injected}, met: {len(fired)}, survived: "
-          f"{len(fired) if ran.code == (1 if DATABRICKS_PENDING else 0) else 0} "
+          f"{len(fired) if ran.code == 0 else 0} "
           f"({'; '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))})")
     assert arm.pending() == 0 and lake.pending() == 0, "every fault met a request"
     _assert_ran(ran, cloud)

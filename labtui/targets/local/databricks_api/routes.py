@@ -76,6 +76,9 @@ class Api:
         """Whether a Key Vault (by resource id) exists for a Key Vault-backed scope: set when
         serving another cloud's workspaces, whose vaults this sandbox does not keep (the
         sandbox's own API is called with personal access tokens, which cannot make one)."""
+        self.vault_secret_names: Callable[[str], list[str]] | None = None
+        """The secret names in such a vault (by resource id), read live as Databricks lists a
+        Key Vault-backed scope; set with `vault_exists`."""
         self._routes: dict[tuple[str, str], Callable[[Request], dict[str, Any]]] = {
             ("POST", "/api/2.0/token/create"): self.token_create,
             ("GET", "/api/2.0/token/list"): self.token_list,
@@ -319,8 +322,12 @@ class Api:
         self._scope_exists(r, name)
         # The sandbox keeps no time of writing, so last_updated_timestamp is left out (the
         # API makes it optional; the legacy CLI prints "Not Available").
-        return {"secrets": [{"key": key}
-                            for key in self.databricks.scope_secrets(r.workspace, name)]}
+        scope = next(s for s in self.databricks.secret_scopes(r.workspace) if s.name == name)
+        if scope.backend == "AZURE_KEYVAULT" and self.vault_secret_names is not None:
+            keys = sorted(self.vault_secret_names(scope.vault_id))
+        else:
+            keys = self.databricks.scope_secrets(r.workspace, name)
+        return {"secrets": [{"key": key} for key in keys]}
 
     def secrets_put(self, r: Request) -> dict[str, Any]:
         name, key = str(r.arg("scope")), str(r.arg("key"))
