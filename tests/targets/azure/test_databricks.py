@@ -27,7 +27,6 @@ from tests.targets.contract import test_conventions as contract
 from tests.targets.contract.test_conventions import one_line
 
 from .conftest import fake_options, open_target, path_without_az
-from .test_headless import azure_labtui  # noqa: F401 - the fixture, used by name
 
 GROUP = "lab-contract-dev"
 NOTEBOOK = "# Databricks notebook source\nprint('hello')\n"
@@ -373,7 +372,7 @@ def test_a_lost_answer_of_the_workspace_put_makes_one_workspace(
 
 
 def test_a_kill_mid_creation_then_rollback_leaves_no_workspace(
-        azure_labtui: LabtuiRunner, cloud: FakeCloud) -> None:  # noqa: F811 - the fixture
+        azure_labtui: LabtuiRunner, cloud: FakeCloud) -> None:
     """The creation's continuation token is journaled before the wait: a process killed while
     Resource Manager is still making the workspace leaves an entry whose undo waits for the
     creation to end, so the rollback deletes a settled workspace and nothing is left."""
