@@ -17,8 +17,8 @@ from pathlib import Path
 
 from labtui_steps import records
 from labtui_steps.databricks_host import databricks_host
-from labtui_steps.devops import git_folder_path, notebook_path
-from labtui_steps.devops import working_copy_path as repo_path
+from labtui_steps.devops.common import git_folder_path, notebook_path
+from labtui_steps.devops.common import working_copy_path as repo_path
 from labtui_steps.fields import (
     BASE_IMAGE,
     BRANCH,

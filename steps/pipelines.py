@@ -15,7 +15,7 @@ from pathlib import Path
 
 from labtui_steps import records
 from labtui_steps.databricks_host import databricks_host, host_fields
-from labtui_steps.devops import assets_root, organization, repository, working_copy_path
+from labtui_steps.devops.common import assets_root, organization, repository, working_copy_path
 from labtui_steps.fields import (
     BASE_IMAGE,
     BRANCH,

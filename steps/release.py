@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from labtui_steps.devops import assets_root, organization, repository
+from labtui_steps.devops.common import assets_root, organization, repository
 from labtui_steps.fields import (
     DEVOPS_ORGANIZATION,
     DEVOPS_PROJECT,

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labtui_steps.devops import DevOpsProject, SeedRepo, repository
+from labtui_steps.devops import DevOpsProject, SeedRepo
+from labtui_steps.devops.common import repository
 from labtui_steps.release import ReleasePipelineStep
 
 from labtui.step import StepError
