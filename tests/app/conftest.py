@@ -19,6 +19,7 @@ from typing import ClassVar
 
 import pytest
 from labtui_steps import devloop, records
+from labtui_steps.devloop.train_model import metrics_check
 
 from labtui.app.app import LabApp, build_app
 from labtui.catalog import Catalog
@@ -88,7 +89,7 @@ class TrainModel(devloop.TrainModel):
         ctx.publish("metrics", metrics)
 
     def verify(self, ctx: StepContext) -> Verdict:
-        return Verdict.of(devloop.metrics_check(ctx.artifacts / "metrics.json"))
+        return Verdict.of(metrics_check(ctx.artifacts / "metrics.json"))
 
     plan = Step.plan  # the real plan reads the working copy and the registry
     forced_plan = Step.forced_plan

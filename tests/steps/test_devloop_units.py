@@ -7,7 +7,9 @@ from types import SimpleNamespace
 
 import labtui_assets
 import pytest
-from labtui_steps.devloop import TestImage, count_tests, metrics_check
+from labtui_steps.devloop import TestImage
+from labtui_steps.devloop.train_model import metrics_check
+from labtui_steps.devloop.write_test import count_tests
 
 from labtui.masking import Masker
 from labtui.step import StepError
