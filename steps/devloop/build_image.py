@@ -29,18 +29,10 @@ from labtui_steps.fields import (
     MODEL_NAME,
     PREFIX,
 )
-from labtui_steps.images import (
-    PURPOSE_LABEL,
-    remove_dangling,
-    remove_verify_servers,
-)
+from labtui_steps.images import PURPOSE_LABEL, remove_dangling, remove_verify_servers
 
 from labtui.step import Change, Check, Step, StepContext, StepError, Verdict
-from labtui.targets.base import (
-    ModelVersion,
-    NotFound,
-    TargetError,
-)
+from labtui.targets.base import ModelVersion, NotFound, TargetError
 
 SAMPLE_INPUT = {"age": 37, "hours-per-week": 40.0, "sex": "Female",
                 "occupation": "Exec-managerial"}

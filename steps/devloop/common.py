@@ -10,11 +10,7 @@ from pathlib import Path
 from labtui_steps.devops.common import working_copy_path as repo_path
 
 from labtui.step import StepContext, StepError
-from labtui.targets.base import (
-    ModelVersion,
-    NotFound,
-    TargetError,
-)
+from labtui.targets.base import ModelVersion, NotFound, TargetError
 
 TESTS_FOLDER = "Project_One-Tests"
 

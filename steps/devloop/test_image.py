@@ -29,16 +29,10 @@ from labtui_steps.fields import (
     MODEL_NAME,
     PREFIX,
 )
-from labtui_steps.images import (
-    PURPOSE_LABEL,
-    remove_dangling,
-)
+from labtui_steps.images import PURPOSE_LABEL, remove_dangling
 
 from labtui.step import Change, Check, Step, StepContext, StepError, Verdict
-from labtui.targets.base import (
-    BuildFailed,
-    NotFound,
-)
+from labtui.targets.base import BuildFailed, NotFound
 
 RESULTS_IN_IMAGE = "/var/azureml-app/test_results"
 TESTS_TIMEOUT = 600.0

@@ -11,10 +11,7 @@ from pathlib import Path
 
 from labtui_steps import records
 from labtui_steps.databricks_host import databricks_host
-from labtui_steps.devloop.common import (
-    model_tags,
-    newest_model,
-)
+from labtui_steps.devloop.common import model_tags, newest_model
 from labtui_steps.devops.common import git_folder_path, notebook_path
 from labtui_steps.fields import (
     BRANCH,
@@ -30,9 +27,7 @@ from labtui_steps.fields import (
 )
 
 from labtui.step import Change, Check, Step, StepContext, StepError, Verdict
-from labtui.targets.base import (
-    NotFound,
-)
+from labtui.targets.base import NotFound
 
 MODEL_FILES = ("model.pkl", "x_scaler.pkl", "y_scaler.pkl")
 

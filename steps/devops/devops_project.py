@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from labtui_steps import records
 from labtui_steps.devops.common import organization, repository
-from labtui_steps.fields import (
-    DEVOPS_ORGANIZATION,
-    DEVOPS_PROJECT,
-    DEVOPS_TOKEN,
-    PREFIX,
-)
+from labtui_steps.fields import DEVOPS_ORGANIZATION, DEVOPS_PROJECT, DEVOPS_TOKEN, PREFIX
 
 from labtui.step import Change, Check, Step, StepContext, Verdict
 from labtui.targets.base import NotFound

@@ -13,11 +13,7 @@ from labtui_steps.devops.common import (
     repository,
     working_copy_path,
 )
-from labtui_steps.fields import (
-    DEVOPS_ORGANIZATION,
-    DEVOPS_PROJECT,
-    PREFIX,
-)
+from labtui_steps.fields import DEVOPS_ORGANIZATION, DEVOPS_PROJECT, PREFIX
 
 from labtui.step import Check, Step, StepContext, Verdict
 from labtui.targets.base import NotFound

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from labtui_steps.devops import DevOpsProject, SeedRepo
 from labtui_steps.devops.common import repository
-from labtui_steps.release import ReleasePipelineStep
+from labtui_steps.pipelines import ReleasePipelineStep
 
 from labtui.step import StepError
 from labtui.targets.base import NotFound
