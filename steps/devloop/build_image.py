@@ -9,7 +9,7 @@ import shutil
 import time
 import uuid
 
-from labtui_steps import records
+from labtui_steps.devloop import records
 from labtui_steps.devloop.common import (
     copy_ca_bundle,
     fresh,

@@ -8,7 +8,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from labtui_steps import records
+from labtui_steps.devloop import records
 from labtui_steps.devloop.common import (
     TESTS_FOLDER,
     copy_ca_bundle,

@@ -9,8 +9,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from labtui_steps import records
 from labtui_steps.databricks_host import databricks_host
+from labtui_steps.devloop import records
 from labtui_steps.devloop.common import model_tags, newest_model
 from labtui_steps.devops.common import git_folder_path, notebook_path
 from labtui_steps.fields import (

@@ -8,7 +8,7 @@ import ast
 import shutil
 from pathlib import Path
 
-from labtui_steps import records
+from labtui_steps.devloop import records
 from labtui_steps.devloop.common import TESTS_FOLDER, newest_model, working_copy
 from labtui_steps.devops.common import working_copy_path as repo_path
 from labtui_steps.fields import (

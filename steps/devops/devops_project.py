@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labtui_steps import records
+from labtui_steps.devops import records
 from labtui_steps.devops.common import organization, repository
 from labtui_steps.fields import DEVOPS_ORGANIZATION, DEVOPS_PROJECT, DEVOPS_TOKEN, PREFIX
 

@@ -4,8 +4,8 @@ of the repository checked out on the branch, so the notebook runs from Git.
 
 from __future__ import annotations
 
-from labtui_steps import records
 from labtui_steps.databricks_host import databricks_host, host_fields
+from labtui_steps.devops import records
 from labtui_steps.devops.common import (
     NOTEBOOK_REPO_PATH,
     git_folder_path,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 
-from labtui_steps import records
+from labtui_steps.devops import records
 from labtui_steps.devops.common import (
     NOTEBOOK_REPO_PATH,
     assets_root,

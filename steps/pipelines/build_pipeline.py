@@ -8,8 +8,8 @@ import shutil
 import time
 from pathlib import Path
 
-from labtui_steps import records
 from labtui_steps.databricks_host import databricks_host, host_fields
+from labtui_steps.devloop import records as devloop_records
 from labtui_steps.devops.common import assets_root, organization, repository
 from labtui_steps.fields import (
     BASE_IMAGE,
@@ -24,8 +24,9 @@ from labtui_steps.fields import (
     RESOURCE_GROUP,
 )
 from labtui_steps.infrastructure.common import resource_ref
+from labtui_steps.pipelines import records
 from labtui_steps.pipelines.common import PIPELINE_NAME, TARGET_BRANCH, VARIABLE_GROUP
-from labtui_steps.run_tree import run_tree
+from labtui_steps.pipelines.run_tree import run_tree
 
 from labtui.step import Cancelled, Change, Check, Step, StepContext, StepError, Verdict
 from labtui.targets.base import GitRepository, NotFound, Pipeline, PipelineRun, Transient
@@ -103,11 +104,12 @@ class BuildPipelineStep(Step):
         # workspaces the imported notebook, its MLflow runs and the model they register.
         ctx.journal.record_once(records.PipelineImages(f"{repo.project}/{pipeline.name}"))
         ml_workspace = ctx.value("ml-workspace-name")
-        ctx.journal.record_once(records.Notebook(
+        ctx.journal.record_once(devloop_records.Notebook(
             TRAINING_NOTEBOOK, workspace=ctx.value("databricks-workspace"),
             **host_fields(databricks_host(ctx, env="pipeline"))))
-        ctx.journal.record_once(records.Experiment(TRAINING_NOTEBOOK, workspace=ml_workspace))
-        ctx.journal.record_once(records.Model(ml_workspace, ctx.value("model-name")))
+        ctx.journal.record_once(devloop_records.Experiment(TRAINING_NOTEBOOK,
+                                                           workspace=ml_workspace))
+        ctx.journal.record_once(devloop_records.Model(ml_workspace, ctx.value("model-name")))
         head = ctx.target.devops.branches(repo)[TARGET_BRANCH]
         runs = [r for r in pipelines.runs(pipeline)
                 if r.branch == TARGET_BRANCH and r.commit == head]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from labtui_steps import records
 from labtui_steps.devops.common import repository, working_copy_path
 from labtui_steps.fields import BRANCH, DEVOPS_ORGANIZATION, DEVOPS_PROJECT, PREFIX
+from labtui_steps.pipelines import records
 from labtui_steps.pipelines.common import TARGET_BRANCH
 
 from labtui.actions import APPROVE, REJECT

@@ -22,13 +22,13 @@ from labtui_steps.devops.common import assets_root, organization, repository
 from labtui_steps.fields import DEVOPS_ORGANIZATION, DEVOPS_PROJECT, IMAGE_NAME, PREFIX
 from labtui_steps.images import PURPOSE_LABEL, workspace_label
 from labtui_steps.pipelines.common import PIPELINE_NAME
-from labtui_steps.release_records import (
+from labtui_steps.pipelines.release_records import (
     Deployment,
     DeploymentEnvironment,
     ReleaseDefinition,
     ReleaseFiles,
 )
-from labtui_steps.run_tree import run_tree
+from labtui_steps.pipelines.run_tree import run_tree
 
 from labtui.actions import APPROVE, REJECT
 from labtui.durations import duration_rule, duration_text, seconds

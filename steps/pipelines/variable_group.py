@@ -4,7 +4,6 @@ secrets from, linked to the pipeline Key Vault.
 
 from __future__ import annotations
 
-from labtui_steps import records
 from labtui_steps.devops.common import organization
 from labtui_steps.fields import (
     DEVOPS_ORGANIZATION,
@@ -16,6 +15,7 @@ from labtui_steps.fields import (
 )
 from labtui_steps.infrastructure import Secrets
 from labtui_steps.infrastructure.common import resource_ref
+from labtui_steps.pipelines import records
 from labtui_steps.pipelines.common import VARIABLE_GROUP
 
 from labtui.step import Change, Check, Step, StepContext, Verdict

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from labtui_steps import devloop, records
+from labtui_steps import devloop
 from labtui_steps.devloop.train_model import metrics_check
+from labtui_steps.infrastructure import records
 
 from labtui.app.app import LabApp, build_app
 from labtui.catalog import Catalog

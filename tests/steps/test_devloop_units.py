@@ -108,8 +108,8 @@ def test_write_test_names_the_absolute_test_file_from_the_start(lab: Lab) -> Non
 
 def test_train_model_rollback_removes_the_notebooks_runs(lab: Lab) -> None:
     from labtui_steps.devloop import TrainModel
+    from labtui_steps.devloop.records import Experiment
     from labtui_steps.devops.common import NOTEBOOK_WORKSPACE_PATH
-    from labtui_steps.records import Experiment
     from mlflow import MlflowClient
 
     models = lab.target.models
