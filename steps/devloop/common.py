@@ -72,6 +72,7 @@ def remove_quietly(ctx: StepContext, container: str) -> None:
 
 
 def fresh(folder: Path) -> Path:
+    """`folder`, emptied: what a previous build or test run left there is gone."""
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -79,6 +80,7 @@ def fresh(folder: Path) -> Path:
 
 
 def image_labels(ctx: StepContext, version: ModelVersion) -> dict[str, str]:
+    """The labels both images carry: the model's name, version and tags they were built with."""
     labels = {"labtui.model.name": version.name, "labtui.model.version": str(version.version)}
     labels.update({f"labtui.model.tag.{key}": value for key, value in version.tags.items()})
     return labels
