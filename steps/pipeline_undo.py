@@ -1,6 +1,7 @@
-"""The undo the Pipelines section's journal records share (`records` and `release_records`):
-they name a repository or a pipeline by organization, project and name, and remove what a step
-committed to a shared branch with a new commit, never a rewrite of its history."""
+"""The undo the Pipelines section's journal records share (`pipelines.records` and
+`pipelines.release_records`, and the Azure DevOps section's `branch` record): they name a
+repository or a pipeline by organization, project and name, and remove what a step committed
+to a shared branch with a new commit, never a rewrite of its history."""
 
 from __future__ import annotations
 

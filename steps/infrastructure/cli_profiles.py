@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 
-from labtui_steps import records
 from labtui_steps.databricks_host import databricks_host
 from labtui_steps.fields import (
     DATABRICKS_PROFILE,
@@ -13,6 +12,7 @@ from labtui_steps.fields import (
     PREFIX,
     RESOURCE_GROUP,
 )
+from labtui_steps.infrastructure import records
 from labtui_steps.infrastructure.common import (
     InfrastructureStep,
     check_that,

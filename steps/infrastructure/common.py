@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar, overload
 
-from labtui_steps import records
 from labtui_steps.databricks_host import databricks_host, host_fields
+from labtui_steps.infrastructure import records
 
 from labtui.step import (
     Check,

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from labtui_steps import records
 from labtui_steps.fields import (
     LOCATION,
     PREFIX,
     RESOURCE_GROUP,
     STORAGE_ACCOUNT,
 )
+from labtui_steps.infrastructure import records
 from labtui_steps.infrastructure.common import (
     FILE_SYSTEM,
     InfrastructureStep,
@@ -22,6 +22,7 @@ from labtui_steps.infrastructure.common import (
     resource_ref,
     together,
 )
+from labtui_steps.record_undo import control_ref, datalake_endpoint
 
 from labtui.step import (
     Change,
@@ -96,11 +97,11 @@ class DataLake(InfrastructureStep):
         with the account (deleting an account deletes what it holds): one round trip, not
         two."""
         entries = ctx.journal.entries()
-        made = {ctx.target.datalake.dfs_endpoint(records.control_ref(
+        made = {ctx.target.datalake.dfs_endpoint(control_ref(
                     ctx, entry.record.resource, STORAGE_ACCOUNTS).name)
                 for entry in entries if isinstance(entry.record, records.StorageAccount)}
         inside = [entry for entry in entries if isinstance(entry.record, records.FileSystem)
-                  and records.datalake_endpoint(ctx, entry.record.account) in made]
+                  and datalake_endpoint(ctx, entry.record.account) in made]
         for entry in reversed(entries):
             ctx.check_cancelled()
             if entry not in inside:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from labtui_steps import records
 from labtui_steps.databricks_host import host_fields
 from labtui_steps.fields import (
     CLUSTER_NAME,
@@ -13,6 +12,7 @@ from labtui_steps.fields import (
     PREFIX,
     RESOURCE_GROUP,
 )
+from labtui_steps.infrastructure import records
 from labtui_steps.infrastructure.common import (
     AUTOTERMINATION_MINUTES,
     LIBRARIES,

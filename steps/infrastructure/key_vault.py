@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from labtui_steps import records
 from labtui_steps.fields import (
     KEY_VAULT,
     LOCATION,
     PREFIX,
     RESOURCE_GROUP,
 )
+from labtui_steps.infrastructure import records
 from labtui_steps.infrastructure.common import (
     InfrastructureStep,
     exists,

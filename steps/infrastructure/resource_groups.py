@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from labtui_steps import records
 from labtui_steps.fields import (
     LOCATION,
     PREFIX,
     RESOURCE_GROUP,
 )
+from labtui_steps.infrastructure import records
 from labtui_steps.infrastructure.common import (
     InfrastructureStep,
     check_that,

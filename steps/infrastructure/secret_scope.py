@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from labtui_steps import records
 from labtui_steps.databricks_host import databricks_host, host_fields
 from labtui_steps.fields import (
     DATABRICKS_WORKSPACE,
@@ -10,6 +9,7 @@ from labtui_steps.fields import (
     PREFIX,
     RESOURCE_GROUP,
 )
+from labtui_steps.infrastructure import records
 from labtui_steps.infrastructure.common import (
     SCOPE,
     InfrastructureStep,

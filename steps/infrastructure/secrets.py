@@ -8,7 +8,6 @@ from collections.abc import Callable
 from functools import partial
 from typing import ClassVar
 
-from labtui_steps import records
 from labtui_steps.databricks_host import databricks_host
 from labtui_steps.fields import (
     COMPUTE_NAME,
@@ -25,6 +24,7 @@ from labtui_steps.fields import (
     SUBSCRIPTION_ID,
     TENANT_ID,
 )
+from labtui_steps.infrastructure import records
 from labtui_steps.infrastructure.common import (
     FILE_SYSTEM,
     SCOPE,

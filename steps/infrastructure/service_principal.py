@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from labtui_steps import records
 from labtui_steps.fields import (
     PREFIX,
     RESOURCE_GROUP,
@@ -13,6 +12,7 @@ from labtui_steps.fields import (
     STORAGE_ACCOUNT,
     TENANT_ID,
 )
+from labtui_steps.infrastructure import records
 from labtui_steps.infrastructure.common import (
     FILE_SYSTEM,
     ROLE,

@@ -8,13 +8,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from labtui_steps import census, records
+from labtui_steps import census
 from labtui_steps.fields import (
     DATA_FILE,
     DATA_URL,
     PREFIX,
     STORAGE_ACCOUNT,
 )
+from labtui_steps.infrastructure import records
 from labtui_steps.infrastructure.common import (
     DOWNLOAD_TIMEOUT,
     FILE_SYSTEM,

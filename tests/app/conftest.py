@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from labtui_steps import devloop, records
+from labtui_steps import devloop
+from labtui_steps.devloop.train_model import metrics_check
+from labtui_steps.infrastructure import records
 
 from labtui.app.app import LabApp, build_app
 from labtui.catalog import Catalog
@@ -88,7 +90,7 @@ class TrainModel(devloop.TrainModel):
         ctx.publish("metrics", metrics)
 
     def verify(self, ctx: StepContext) -> Verdict:
-        return Verdict.of(devloop.metrics_check(ctx.artifacts / "metrics.json"))
+        return Verdict.of(metrics_check(ctx.artifacts / "metrics.json"))
 
     plan = Step.plan  # the real plan reads the working copy and the registry
     forced_plan = Step.forced_plan

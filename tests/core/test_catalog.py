@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -134,3 +135,39 @@ def test_a_step_of_one_environment_waits_for_a_required_step_of_another() -> Non
     assert [(u.id, u.env) for u in catalog.requirements(unit)] == [("review", "dev")]
     assert [(u.id, u.env) for u in catalog.closure([unit])] == [
         ("review", "dev"), ("build", "pipeline")]
+
+
+def test_every_lab_step_is_found_from_its_id_in_one_hop() -> None:
+    """A newcomer with a step id (`build-image`) opens steps/<section>/<id with _>.py
+    (steps/devloop/build_image.py) and finds the step's class, its guide beside it in
+    guides/<id>.md, and the entry point naming that very module: one package per section,
+    one module per step, in the lab's order."""
+    import inspect
+    from importlib.metadata import entry_points
+
+    from tests.conftest import ROOT
+
+    points = {point.name: point.value for point in entry_points(group="labtui.steps")
+              if point.dist is not None and point.dist.name == "labtui"}
+    lab = [type(step) for step in Catalog.discover() if step.id in points]
+    assert [step.id for step in lab] == [
+        "resource-groups", "ml-workspace", "data-lake", "key-vault", "databricks",
+        "upload-data", "cli-profiles", "service-principal", "secret-scope", "secrets",
+        "devops-project", "seed-repo", "git-integration",
+        "train-model", "write-test", "build-image", "test-image",
+        "pull-request", "variable-group", "build-pipeline", "release-pipeline",
+    ]
+    sections: dict[str, set[str]] = {}
+    for step in lab:
+        parts = step.__module__.split(".")
+        assert len(parts) == 3 and parts[0] == "labtui_steps", step.__module__
+        package, module = parts[1], parts[2]
+        assert module == step.id.replace("-", "_"), step.__module__
+        source = Path(inspect.getfile(step)).resolve()
+        assert source == ROOT / "steps" / package / f"{module}.py", (step.id, source)
+        assert points[step.id] == f"{step.__module__}:{step.__name__}"
+        assert (source.parent / "guides" / f"{step.id}.md").is_file(), step.id
+        assert step.guide().startswith("# "), f"{step.id}: its guide is the one beside it"
+        sections.setdefault(package, set()).add(step.section)
+    assert sections == {"infrastructure": {"Infrastructure"}, "devops": {"Azure DevOps"},
+                        "devloop": {"Dev loop"}, "pipelines": {"Pipelines"}}

@@ -15,7 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from labtui_steps import records
+from labtui_steps.devloop.records import Model
+from labtui_steps.devops.records import (
+    Branch,
+    DevOpsRepository,
+    GitProvider,
+    NotebookLink,
+    WorkingCopy,
+)
+from labtui_steps.infrastructure.records import (
+    ClusterAutotermination,
+    FileSystem,
+    ResourceGroup,
+    RoleAssignment,
+)
 
 from labtui.catalog import Catalog
 from labtui.engine import Outcome
@@ -26,33 +39,33 @@ from tests.conftest import DEMO_PLUGIN, LabtuiRunner, labtui_env
 
 LEGACY_ROWS = [
     # (kind, ref, undo JSON) exactly as labtui wrote them before records were typed.
-    ("resource-group", "contoso7-db-dev", "{}", records.ResourceGroup("contoso7-db-dev")),
+    ("resource-group", "contoso7-db-dev", "{}", ResourceGroup("contoso7-db-dev")),
     ("file-system", "datalake", '{"account": "contoso7dldev"}',
-     records.FileSystem("datalake", account="contoso7dldev")),
+     FileSystem("datalake", account="contoso7dldev")),
     ("cluster-autotermination", "0101-abc", '{"previous": "60", "workspace": "contoso7-db"}',
-     records.ClusterAutotermination("0101-abc", workspace="contoso7-db", previous="60")),
+     ClusterAutotermination("0101-abc", workspace="contoso7-db", previous="60")),
     ("role-assignment", "Storage Blob Data Contributor on contoso7dldev",
      '{"principal": "p-1", "role": "Storage Blob Data Contributor", "scope": "/sub/x"}',
-     records.RoleAssignment("Storage Blob Data Contributor on contoso7dldev", principal="p-1",
+     RoleAssignment("Storage Blob Data Contributor on contoso7dldev", principal="p-1",
                             role="Storage Blob Data Contributor", scope="/sub/x")),
     ("devops-repository", "contoso7/lab/lab",
      '{"organization": "contoso7", "project": "lab", "repository": "lab"}',
-     records.DevOpsRepository("contoso7", "lab", "lab")),
+     DevOpsRepository("contoso7", "lab", "lab")),
     ("working-copy", "/home/ada/repos/lab", '{"path": "/home/ada/repos/lab"}',
-     records.WorkingCopy("/home/ada/repos/lab")),
+     WorkingCopy("/home/ada/repos/lab")),
     # git-integration's branch had no `before`; seed-repo's had one.
     ("branch", "ada-dev", '{"organization": "o", "project": "p", "repository": "r"}',
-     records.Branch("ada-dev", organization="o", project="p", repository="r")),
+     Branch("ada-dev", organization="o", project="p", repository="r")),
     ("notebook-link", "/Shared/train_model",
      '{"previous": ["https://x/_git/r", "main", "a.py"], "workspace": "contoso7-db"}',
-     records.NotebookLink("/Shared/train_model", workspace="contoso7-db",
+     NotebookLink("/Shared/train_model", workspace="contoso7-db",
                           previous=("https://x/_git/r", "main", "a.py"))),
     # git-integration's provider had no user name.
     ("git-provider", "contoso7-db", '{"previous": "gitHub"}',
-     records.GitProvider("contoso7-db", previous="gitHub")),
+     GitProvider("contoso7-db", previous="gitHub")),
     ("model", "contoso7-ml-dev/worst_regression",
      '{"name": "worst_regression", "workspace": "contoso7-ml-dev"}',
-     records.Model("contoso7-ml-dev", "worst_regression")),
+     Model("contoso7-ml-dev", "worst_regression")),
 ]
 
 
@@ -119,9 +132,9 @@ def test_a_kind_claimed_twice_is_refused_naming_both_places() -> None:
     message = str(raised.value)
     assert "\n" not in message
     assert "'resource-group' is defined twice" in message
-    assert "labtui_steps.records:ResourceGroup" in message
+    assert "labtui_steps.infrastructure.records:ResourceGroup" in message
     assert f"{__name__}:" in message and "Impostor" in message
-    assert type(decode("resource-group", "rg", {})) is records.ResourceGroup
+    assert type(decode("resource-group", "rg", {})) is ResourceGroup
 
 
 def test_an_unknown_kind_is_not_taken_for_another() -> None:
@@ -244,7 +257,7 @@ class DemoFile(Record):
     lines = ran.stderr.strip().splitlines()
     assert len(lines) == 1, ran.stderr
     assert "journal record kind 'resource-group' is defined twice" in lines[0]
-    assert "labtui_steps.records:ResourceGroup" in lines[0]
+    assert "labtui_steps.infrastructure.records:ResourceGroup" in lines[0]
     assert "labtui_demo_steps.records:DemoFile" in lines[0]
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from labtui_steps.records import ResourceGroup
+from labtui_steps.infrastructure.records import ResourceGroup
 
 from labtui.catalog import Catalog
 from labtui.engine import Engine, Outcome

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labtui_steps.records import KeyVault
+from labtui_steps.infrastructure.records import KeyVault
 
 from labtui.state import Workspace
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from labtui_steps.devloop import BuildImage, image_tag
+from labtui_steps.devloop import BuildImage
+from labtui_steps.devloop.common import image_tag
+from labtui_steps.devloop.records import Image
 from labtui_steps.images import PURPOSE_LABEL, workspace_label
-from labtui_steps.records import Image
 
 from labtui.targets.base import OWNER_LABEL, ModelVersion, NotFound
 from labtui.targets.local.containers import DockerContainers

@@ -7,7 +7,9 @@ from types import SimpleNamespace
 
 import labtui_assets
 import pytest
-from labtui_steps.devloop import TestImage, count_tests, metrics_check
+from labtui_steps.devloop import TestImage
+from labtui_steps.devloop.train_model import metrics_check
+from labtui_steps.devloop.write_test import count_tests
 
 from labtui.masking import Masker
 from labtui.step import StepError
@@ -106,8 +108,8 @@ def test_write_test_names_the_absolute_test_file_from_the_start(lab: Lab) -> Non
 
 def test_train_model_rollback_removes_the_notebooks_runs(lab: Lab) -> None:
     from labtui_steps.devloop import TrainModel
-    from labtui_steps.devops import NOTEBOOK_WORKSPACE_PATH
-    from labtui_steps.records import Experiment
+    from labtui_steps.devloop.records import Experiment
+    from labtui_steps.devops.common import NOTEBOOK_WORKSPACE_PATH
     from mlflow import MlflowClient
 
     models = lab.target.models

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from labtui_steps import infrastructure as infra
-from labtui_steps import records
 from labtui_steps.census import HEADER
 from labtui_steps.fields import KEY_VAULT, STORAGE_ACCOUNT, TENANT_ID
+from labtui_steps.infrastructure import records
 
 from labtui.step import Step, StepError
 from labtui.targets.base import AclEntry, Library, NotFound

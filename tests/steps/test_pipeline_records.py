@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from labtui_steps.devops import DevOpsProject, SeedRepo
-from labtui_steps.records import BuildPipeline, PipelineFile
-from labtui_steps.release_records import ReleaseDefinition, ReleaseFiles
+from labtui_steps.pipelines.records import BuildPipeline, PipelineFile
+from labtui_steps.pipelines.release_records import ReleaseDefinition, ReleaseFiles
 
 from labtui.targets.base import NotFound
 from labtui.testing import StepLab

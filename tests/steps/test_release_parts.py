@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labtui_steps.devops import DevOpsProject, SeedRepo, repository
-from labtui_steps.release import ReleasePipelineStep
+from labtui_steps.devops import DevOpsProject, SeedRepo
+from labtui_steps.devops.common import repository
+from labtui_steps.pipelines import ReleasePipelineStep
 
 from labtui.step import StepError
 from labtui.targets.base import NotFound

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import labtui_assets
 import pytest
-from labtui_steps.devloop import REFERENCE_TEST, TESTS_FOLDER
+from labtui_steps.devloop.common import TESTS_FOLDER
+from labtui_steps.devloop.write_test import REFERENCE_TEST
 from labtui_steps.unit_tests import run_unit_tests
 
 ROOT = Path(__file__).resolve().parents[2]

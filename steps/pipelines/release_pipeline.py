@@ -18,22 +18,17 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from labtui_steps.devops import assets_root, organization, repository
-from labtui_steps.fields import (
-    DEVOPS_ORGANIZATION,
-    DEVOPS_PROJECT,
-    IMAGE_NAME,
-    PREFIX,
-)
+from labtui_steps.devops.common import assets_root, organization, repository
+from labtui_steps.fields import DEVOPS_ORGANIZATION, DEVOPS_PROJECT, IMAGE_NAME, PREFIX
 from labtui_steps.images import PURPOSE_LABEL, workspace_label
-from labtui_steps.pipelines import PIPELINE_NAME
-from labtui_steps.release_records import (
+from labtui_steps.pipelines.common import PIPELINE_NAME
+from labtui_steps.pipelines.release_records import (
     Deployment,
     DeploymentEnvironment,
     ReleaseDefinition,
     ReleaseFiles,
 )
-from labtui_steps.run_tree import run_tree
+from labtui_steps.pipelines.run_tree import run_tree
 
 from labtui.actions import APPROVE, REJECT
 from labtui.durations import duration_rule, duration_text, seconds
@@ -181,6 +176,7 @@ class ReleasePipelineStep(Step):
     approval, and follow the release of the last green build."""
 
     id = "release-pipeline"
+    place = 4
     title = "Release to QA, then to Production on approval"
     section = "Pipelines"
     summary = ("A two-stage release of the image your build pipeline built: QA deploys on its "
