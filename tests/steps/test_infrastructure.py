@@ -766,3 +766,67 @@ def test_databricks_rollback_undoes_a_cluster_in_another_workspace_than_the_one_
     assert lab.journal(infra.Databricks, "dev") == []
     assert databricks.clusters(host) == [], "its own undo removed it"
     assert databricks.get_workspace(other).host == host, "not journaled: kept"
+
+
+def test_databricks_verify_reads_the_workspace_and_its_cluster_in_one_round(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workspace, its clusters and the recorded cluster's libraries at the recorded host
+    are read at once; when the recorded cluster is not the workspace's any more, the verify
+    reads the libraries of the one that is, and says what is wrong with it."""
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(infra.Databricks, "dev")
+    rounds = Rounds(lab, monkeypatch, 3)
+    assert infra.Databricks().verify(lab.ctx(infra.Databricks, "dev")).ok
+    assert rounds.arrived == 3
+    databricks = lab.target.databricks
+    host = local_host(databricks, "contoso7-adb-dev")
+    (cluster,) = databricks.clusters(host)
+    databricks.delete_cluster(host, cluster.cluster_id)
+    databricks.create_cluster(host, cluster.name, node_type="Standard_DS3_v2",
+                              spark_version="13.3.x-cpu-ml-scala2.12", num_workers=2,
+                              autotermination_minutes=120)
+    failed = {check.name: check.message for check in
+              infra.Databricks().verify(lab.ctx(infra.Databricks, "dev")).failed}
+    assert failed == {
+        "libraries": "not installed on contoso7-dev: azureml-sdk, mlflow, scikit-learn",
+        "cluster id recorded": "the cluster's id is not recorded for the later steps"}
+
+
+def test_secret_scope_reads_the_vault_and_the_scopes_together(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    for step in (infra.ResourceGroups, infra.KeyVault, infra.Databricks):
+        lab.run(step, "dev")
+    rounds = Rounds(lab, monkeypatch, 2, 2)  # the run's look, then the verify's
+    lab.run(infra.SecretScope, "dev")
+    assert rounds.arrived == 4
+    assert [s.name for s in lab.target.databricks.secret_scopes(
+        local_host(lab.target.databricks, "contoso7-adb-dev"))] == ["data-lake"]
+    lab.target.vault.delete_vault(lab.target.ref("contoso7-db-dev", KEY_VAULTS,
+                                                 "contoso7-kv-dev"))
+    (check,) = infra.SecretScope().verify(lab.ctx(infra.SecretScope, "dev")).failed
+    assert (check.name, check.hint) == ("secret scope", "run the key-vault and databricks steps")
+    assert "contoso7-kv-dev" in check.message
+
+
+def test_cli_profiles_asks_about_the_kept_and_the_profiles_token_at_once(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token the step kept is revoked, the profile holds another the workspace accepts:
+    both are checked in one round trip, and the profile's is kept (no token issued)."""
+    del lab.answers["databricks-token"]
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(infra.Databricks, "dev")
+    lab.run(infra.CliProfiles, "dev")
+    databricks = lab.target.databricks
+    host = local_host(databricks, "contoso7-adb-dev")
+    (kept,) = databricks.tokens(host)
+    databricks.delete_token(host, kept.token_id)
+    pasted = databricks.create_token(host, "pasted by hand").value
+    assert pasted is not None
+    lab.target.workstation.write_profile("contoso7-dev", host.url, pasted)
+    rounds = Rounds(lab, monkeypatch, 2)
+    plan = infra.CliProfiles().plan(lab.ctx(infra.CliProfiles, "dev"))
+    assert rounds.arrived == 2
+    assert [(c.action, c.kind) for c in plan] == [("keep", "CLI profile")]
+    lab.run(infra.CliProfiles, "dev")
+    assert lab.target.workstation.read_profile("contoso7-dev").token == pasted
+    assert [t.comment for t in databricks.tokens(host)] == ["pasted by hand"]
