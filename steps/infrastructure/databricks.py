@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from functools import partial
-from typing import TypeVar
+from collections.abc import Iterable
 
 from labtui_steps import records
-from labtui_steps.databricks_host import databricks_host, host_fields
+from labtui_steps.databricks_host import host_fields
 from labtui_steps.fields import (
     CLUSTER_NAME,
     DATABRICKS_WORKSPACE,
@@ -26,9 +23,7 @@ from labtui_steps.infrastructure.common import (
     InfrastructureStep,
     check_that,
     exists,
-    found,
     resource_ref,
-    together,
 )
 
 from labtui.step import (
@@ -39,17 +34,11 @@ from labtui.step import (
 )
 from labtui.targets.base import (
     Cluster,
-    LibraryStatus,
     NotFound,
-    TargetError,
 )
-from labtui.targets.base import Databricks as DatabricksPort
 from labtui.targets.resources import (
     DATABRICKS_WORKSPACES,
-    DatabricksHost,
 )
-
-T = TypeVar("T")
 
 
 class Databricks(InfrastructureStep):
@@ -109,14 +98,10 @@ class Databricks(InfrastructureStep):
     def verify(self, ctx: StepContext) -> Verdict:
         name, cluster_name = ctx.value("databricks-workspace"), ctx.value("cluster-name")
         databricks = ctx.target.databricks
-        # One round trip when what the last run recorded still holds: the workspace, and at
-        # once its clusters and the recorded cluster's libraries at the recorded host.
-        ahead = _ReadAhead.of(ctx)
-        workspace, listed, libraries = together(
-            ctx, found(partial(databricks.get_workspace,
-                               resource_ref(ctx, DATABRICKS_WORKSPACES, "databricks-workspace"))),
-            ahead.clusters, ahead.libraries)
-        if isinstance(workspace, NotFound):
+        try:
+            workspace = databricks.get_workspace(
+                resource_ref(ctx, DATABRICKS_WORKSPACES, "databricks-workspace"))
+        except NotFound:
             return Verdict.of(Check("workspace", False, f"Databricks workspace {name} does "
                                     f"not exist in resource group {ctx.value('resource-group')}",
                                     "run this step to create it"))
@@ -126,9 +111,7 @@ class Databricks(InfrastructureStep):
                    f"{name} is on the {workspace.sku} tier; the lab needs Premium "
                    "(Key Vault-backed secret scopes and RBAC)"),
         ]
-        if ahead.host != workspace.host or listed is None:
-            listed = databricks.clusters(workspace.host)
-        cluster = _find_cluster(listed, cluster_name)
+        cluster = _find_cluster(databricks.clusters(workspace.host), cluster_name)
         if cluster is None:
             checks.append(Check("cluster", False, f"there is no cluster {cluster_name} in {name}",
                                 "run this step to create it"))
@@ -143,10 +126,9 @@ class Databricks(InfrastructureStep):
                        f"uses {AUTOTERMINATION_MINUTES}")
         else:
             problem = None
-        if ahead.host != workspace.host or ahead.cluster_id != cluster.cluster_id \
-                or libraries is None:
-            libraries = databricks.cluster_libraries(workspace.host, cluster.cluster_id)
-        installed = {status.library for status in libraries if status.status == "INSTALLED"}
+        installed = {status.library for status in
+                     databricks.cluster_libraries(workspace.host, cluster.cluster_id)
+                     if status.status == "INSTALLED"}
         missing = [library.spec for library in LIBRARIES if library not in installed]
         recorded = ctx.outputs.get("cluster-id")
         checks += [
@@ -195,44 +177,6 @@ class Databricks(InfrastructureStep):
         changes += [Change("keep" if lib in installed else "create", "library", lib.spec)
                     for lib in LIBRARIES]
         return changes
-
-
-@dataclass(frozen=True)
-class _ReadAhead:
-    """Reads a verify makes at the host and cluster the last run recorded, before knowing
-    they are still the workspace's: each answers None when it cannot say (nothing recorded,
-    or the host does not answer), and the verify reads again at the workspace's own host."""
-
-    host: DatabricksHost | None
-    cluster_id: str | None
-    databricks: DatabricksPort
-
-    @classmethod
-    def of(cls, ctx: StepContext) -> _ReadAhead:
-        try:
-            host: DatabricksHost | None = databricks_host(ctx)
-        except NotFound:
-            host = None
-        return cls(host, ctx.outputs.get("cluster-id"), ctx.target.databricks)
-
-    def clusters(self) -> list[Cluster] | None:
-        if self.host is None:
-            return None
-        return _or_none(partial(self.databricks.clusters, self.host))
-
-    def libraries(self) -> list[LibraryStatus] | None:
-        if self.host is None or not self.cluster_id:
-            return None
-        return _or_none(partial(self.databricks.cluster_libraries, self.host, self.cluster_id))
-
-
-def _or_none(read: Callable[[], T]) -> T | None:
-    """A read ahead's answer, or None when the target could not give it (the verify then
-    makes the read it stands for again, where its errors count)."""
-    try:
-        return read()
-    except TargetError:
-        return None
 
 
 def _find_cluster(clusters: Iterable[Cluster], name: str) -> Cluster | None:

@@ -16,7 +16,6 @@ from labtui_steps.infrastructure.common import (
     SCOPE,
     InfrastructureStep,
     check_that,
-    found,
     resource_ref,
     together,
 )
@@ -59,21 +58,14 @@ class SecretScope(InfrastructureStep):
         databricks.create_secret_scope(host, SCOPE, vault=vault)
 
     def verify(self, ctx: StepContext) -> Verdict:
+        # One call after the other, not gathered: a section's verify runs every unit at
+        # once, and the engine's bounded pool of calls is what they would queue on.
         databricks, workspace = ctx.target.databricks, ctx.value("databricks-workspace")
         try:
-            host = databricks_host(ctx)
+            vault = ctx.target.vault.get_vault(resource_ref(ctx, KEY_VAULTS, "key-vault"))
+            listed = databricks.secret_scopes(databricks_host(ctx))
         except NotFound as exc:
             return _missing(exc)
-        # One round trip: the vault and the scopes, each answering NotFound rather than
-        # raising it; the vault's absence is named first, as the step needs it first.
-        vault, listed = together(
-            ctx, found(partial(ctx.target.vault.get_vault,
-                               resource_ref(ctx, KEY_VAULTS, "key-vault"))),
-            found(partial(databricks.secret_scopes, host)))
-        if isinstance(vault, NotFound):
-            return _missing(vault)
-        if isinstance(listed, NotFound):
-            return _missing(listed)
         scope = {scope.name: scope for scope in listed}.get(SCOPE)
         if scope is None:
             return Verdict.of(Check("secret scope", False,

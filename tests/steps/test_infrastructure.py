@@ -768,37 +768,16 @@ def test_databricks_rollback_undoes_a_cluster_in_another_workspace_than_the_one_
     assert databricks.get_workspace(other).host == host, "not journaled: kept"
 
 
-def test_databricks_verify_reads_the_workspace_and_its_cluster_in_one_round(
+def test_secret_scope_run_reads_the_vault_and_the_scopes_together(
         lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The workspace, its clusters and the recorded cluster's libraries at the recorded host
-    are read at once; when the recorded cluster is not the workspace's any more, the verify
-    reads the libraries of the one that is, and says what is wrong with it."""
-    lab.run(infra.ResourceGroups, "dev")
-    lab.run(infra.Databricks, "dev")
-    rounds = Rounds(lab, monkeypatch, 3)
-    assert infra.Databricks().verify(lab.ctx(infra.Databricks, "dev")).ok
-    assert rounds.arrived == 3
-    databricks = lab.target.databricks
-    host = local_host(databricks, "contoso7-adb-dev")
-    (cluster,) = databricks.clusters(host)
-    databricks.delete_cluster(host, cluster.cluster_id)
-    databricks.create_cluster(host, cluster.name, node_type="Standard_DS3_v2",
-                              spark_version="13.3.x-cpu-ml-scala2.12", num_workers=2,
-                              autotermination_minutes=120)
-    failed = {check.name: check.message for check in
-              infra.Databricks().verify(lab.ctx(infra.Databricks, "dev")).failed}
-    assert failed == {
-        "libraries": "not installed on contoso7-dev: azureml-sdk, mlflow, scikit-learn",
-        "cluster id recorded": "the cluster's id is not recorded for the later steps"}
-
-
-def test_secret_scope_reads_the_vault_and_the_scopes_together(
-        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its run looks at the vault and the workspace's scopes at once; its verify, made with
+    every other unit's at once in a section, reads them one after the other (it says which
+    is missing)."""
     for step in (infra.ResourceGroups, infra.KeyVault, infra.Databricks):
         lab.run(step, "dev")
-    rounds = Rounds(lab, monkeypatch, 2, 2)  # the run's look, then the verify's
+    rounds = Rounds(lab, monkeypatch, 2)  # the run's look; the rest is not gathered
     lab.run(infra.SecretScope, "dev")
-    assert rounds.arrived == 4
+    assert rounds.arrived == 2
     assert [s.name for s in lab.target.databricks.secret_scopes(
         local_host(lab.target.databricks, "contoso7-adb-dev"))] == ["data-lake"]
     lab.target.vault.delete_vault(lab.target.ref("contoso7-db-dev", KEY_VAULTS,
