@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from functools import partial
 
 from labtui_steps.databricks_host import databricks_host
 from labtui_steps.fields import (
@@ -56,10 +57,13 @@ class CliProfiles(InfrastructureStep):
         if given:
             return given
         host, databricks = databricks_host(ctx), ctx.target.databricks
-        for candidate in (ctx.outputs.get("token"), existing.token if existing else None):
-            if candidate and databricks.check_token(host, candidate):
-                return candidate
-        return None
+        candidates = [candidate for candidate in dict.fromkeys(
+            (ctx.outputs.get("token"), existing.token if existing else None)) if candidate]
+        # One round trip: the workspace is asked about every candidate at once.
+        accepted = ctx.gather(*(partial(databricks.check_token, host, candidate)
+                                for candidate in candidates))
+        return next((candidate for candidate, ok in zip(candidates, accepted, strict=True)
+                     if ok), None)
 
     def _existing(self, ctx: StepContext) -> Profile | None:
         try:

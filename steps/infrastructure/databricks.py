@@ -12,7 +12,7 @@ from labtui_steps.fields import (
     PREFIX,
     RESOURCE_GROUP,
 )
-from labtui_steps.infrastructure import records
+from labtui_steps.infrastructure import databricks_rollback, records
 from labtui_steps.infrastructure.common import (
     AUTOTERMINATION_MINUTES,
     LIBRARIES,
@@ -147,6 +147,11 @@ class Databricks(InfrastructureStep):
                 "not recorded for the later steps", "run this step again"),
         ]
         return Verdict(tuple(checks))
+
+    def rollback(self, ctx: StepContext) -> None:
+        """Two round trips: a workspace the step made goes with everything in it, a cluster
+        it made with its libraries (`databricks_rollback`)."""
+        databricks_rollback.rollback(ctx)
 
     def plan(self, ctx: StepContext) -> list[Change]:
         name, cluster_name = ctx.value("databricks-workspace"), ctx.value("cluster-name")

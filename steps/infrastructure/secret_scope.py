@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from labtui_steps.databricks_host import databricks_host, host_fields
 from labtui_steps.fields import (
     DATABRICKS_WORKSPACE,
@@ -15,6 +17,7 @@ from labtui_steps.infrastructure.common import (
     InfrastructureStep,
     check_that,
     resource_ref,
+    together,
 )
 
 from labtui.step import (
@@ -44,23 +47,26 @@ class SecretScope(InfrastructureStep):
     def run(self, ctx: StepContext) -> None:
         databricks, workspace = ctx.target.databricks, ctx.value("databricks-workspace")
         host = databricks_host(ctx)
-        vault = ctx.target.vault.get_vault(resource_ref(ctx, KEY_VAULTS, "key-vault"))
-        if not any(scope.name == SCOPE for scope in databricks.secret_scopes(host)):
+        # One round trip: the vault and the workspace's scopes do not need each other.
+        vault, scopes = together(
+            ctx, partial(ctx.target.vault.get_vault, resource_ref(ctx, KEY_VAULTS, "key-vault")),
+            partial(databricks.secret_scopes, host))
+        if not any(scope.name == SCOPE for scope in scopes):
             ctx.journal.record_once(records.SecretScope(SCOPE, workspace=workspace,
                                                         **host_fields(host)))
             ctx.log(f"create secret scope {SCOPE} backed by {vault.uri}")
         databricks.create_secret_scope(host, SCOPE, vault=vault)
 
     def verify(self, ctx: StepContext) -> Verdict:
+        # One call after the other, not gathered: a section's verify runs every unit at
+        # once, and the engine's bounded pool of calls is what they would queue on.
         databricks, workspace = ctx.target.databricks, ctx.value("databricks-workspace")
         try:
             vault = ctx.target.vault.get_vault(resource_ref(ctx, KEY_VAULTS, "key-vault"))
-            scopes = {scope.name: scope
-                      for scope in databricks.secret_scopes(databricks_host(ctx))}
+            listed = databricks.secret_scopes(databricks_host(ctx))
         except NotFound as exc:
-            return Verdict.of(Check("secret scope", False, str(exc),
-                                    "run the key-vault and databricks steps"))
-        scope = scopes.get(SCOPE)
+            return _missing(exc)
+        scope = {scope.name: scope for scope in listed}.get(SCOPE)
         if scope is None:
             return Verdict.of(Check("secret scope", False,
                                     f"there is no secret scope {SCOPE} in {workspace}",
@@ -81,3 +87,9 @@ class SecretScope(InfrastructureStep):
             names = []
         return [Change("keep" if SCOPE in names else "create", "secret scope", SCOPE,
                        f"backed by {ctx.value('key-vault')}")]
+
+
+def _missing(missing: NotFound) -> Verdict:
+    """The verdict when what the scope needs is not there yet."""
+    return Verdict.of(Check("secret scope", False, str(missing),
+                            "run the key-vault and databricks steps"))

@@ -28,8 +28,7 @@ from labtui.app.app import LabApp
 from labtui.app.pipeline_run import PipelineRunView
 from labtui.catalog import Catalog
 from labtui.targets.base import ApprovalCheck, GitRepository, PipelineRun, Target
-from labtui.targets.local import LocalTarget
-from labtui.targets.local import pipelines as pipelines_module
+from labtui.targets.local import LocalTarget, pipeline_execution
 from labtui.testing import StepLab
 from tests.app.conftest import AppFactory
 from tests.app.test_app import ready
@@ -285,7 +284,7 @@ def finished_build(lab_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         pipeline = target.pipelines.create(repo_of(target), "model-build",
                                            "azure-pipelines.yml")
         with monkeypatch.context() as patch:
-            patch.setattr(pipelines_module.secrets, "randbelow", lambda _: 0)
+            patch.setattr(pipeline_execution.secrets, "randbelow", lambda _: 0)
             queued = target.pipelines.queue(pipeline, branch="master")
         run = target.pipelines.wait(queued, 60)
         assert run.state == "succeeded", target.pipelines.logs(run)

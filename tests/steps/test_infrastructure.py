@@ -690,3 +690,122 @@ def test_a_host_recorded_for_a_workspace_made_again_is_told_in_one_line(lab: Lab
     assert not all(c.ok for c in redone.checks), "the databricks step has its work again"
     lab.run(infra.Databricks, "dev")
     lab.run(infra.SecretScope, "dev")
+
+
+def test_databricks_rollback_deletes_the_workspace_it_made_with_all_in_it_in_two_rounds(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workspace's host and the cluster's listing are read together, then the workspace
+    alone is deleted: it takes the cluster and its libraries with it (no call of their own),
+    and every entry is forgotten."""
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(infra.Databricks, "dev")
+    assert {entry.kind for entry in lab.journal(infra.Databricks, "dev")} == {
+        "databricks-workspace", "cluster", "cluster-libraries"}
+    calls: list[str] = []
+    real_pause = lab.target.sandbox.pause
+    monkeypatch.setattr(lab.target.sandbox, "pause", lambda: (calls.append("call"),
+                                                              real_pause()))
+    rounds = Rounds(lab, monkeypatch, 2)
+    lab.rollback(infra.Databricks, "dev")
+    assert rounds.arrived == 2, "the workspace and the cluster's listing, read together"
+    assert len(calls) == 3, "then one more call: the workspace's deletion"
+    assert lab.journal(infra.Databricks, "dev") == []
+    with pytest.raises(NotFound):
+        lab.target.databricks.get_workspace(
+            lab.target.ref("contoso7-db-dev", DATABRICKS_WORKSPACES, "contoso7-adb-dev"))
+    lab.run(infra.Databricks, "dev")  # and a run makes it all again
+    (cluster,) = lab.target.databricks.clusters(
+        local_host(lab.target.databricks, "contoso7-adb-dev"))
+    assert cluster.autotermination_minutes == 120
+
+
+def test_databricks_rollback_in_a_workspace_it_did_not_make_deletes_the_cluster_only(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cluster it made goes with its libraries: one listing, one deletion, no uninstall;
+    the workspace that was there before stays."""
+    lab.run(infra.ResourceGroups, "dev")
+    ref = lab.target.ref("contoso7-db-dev", DATABRICKS_WORKSPACES, "contoso7-adb-dev")
+    lab.target.databricks.create_workspace(ref, "eastus", sku="premium")
+    lab.run(infra.Databricks, "dev")
+    assert {entry.kind for entry in lab.journal(infra.Databricks, "dev")} == {
+        "cluster", "cluster-libraries"}
+    called: list[str] = []
+    databricks = lab.target.databricks
+    for name in ("uninstall_libraries", "clusters", "delete_cluster"):
+        real = getattr(databricks, name)
+
+        def spy(*args: object, _real: object = real, _name: str = name) -> object:
+            called.append(_name)
+            return _real(*args)  # type: ignore[operator]
+
+        monkeypatch.setattr(databricks, name, spy)
+    lab.rollback(infra.Databricks, "dev")
+    assert called == ["clusters", "delete_cluster"]
+    assert lab.journal(infra.Databricks, "dev") == []
+    assert databricks.get_workspace(ref).name == "contoso7-adb-dev", "not ours: kept"
+    assert databricks.clusters(local_host(databricks, "contoso7-adb-dev")) == []
+
+
+def test_databricks_rollback_undoes_a_cluster_in_another_workspace_than_the_one_it_deletes(
+        lab: Lab) -> None:
+    """Which entries go with a workspace is read from its host: a cluster journaled in
+    another workspace survives the deletion of the step's workspace, so its own undo runs
+    and removes it (and the other workspace, not journaled, stays)."""
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(infra.Databricks, "dev")
+    databricks = lab.target.databricks
+    other = lab.target.ref("contoso7-db-dev", DATABRICKS_WORKSPACES, "contoso7-adb-other")
+    host = databricks.create_workspace(other, "eastus", sku="premium").host
+    databricks.create_cluster(host, "contoso7-cluster-other", node_type="Standard_DS3_v2",
+                              spark_version="13.3.x-cpu-ml-scala2.12", num_workers=2,
+                              autotermination_minutes=120)
+    ctx = lab.ctx(infra.Databricks, "dev")
+    ctx.journal.record(records.Cluster("contoso7-cluster-other", workspace="contoso7-adb-other",
+                                       host=host.url, workspace_id=host.workspace_id))
+    lab.rollback(infra.Databricks, "dev")
+    assert lab.journal(infra.Databricks, "dev") == []
+    assert databricks.clusters(host) == [], "its own undo removed it"
+    assert databricks.get_workspace(other).host == host, "not journaled: kept"
+
+
+def test_secret_scope_run_reads_the_vault_and_the_scopes_together(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its run looks at the vault and the workspace's scopes at once; its verify, made with
+    every other unit's at once in a section, reads them one after the other (it says which
+    is missing)."""
+    for step in (infra.ResourceGroups, infra.KeyVault, infra.Databricks):
+        lab.run(step, "dev")
+    rounds = Rounds(lab, monkeypatch, 2)  # the run's look; the rest is not gathered
+    lab.run(infra.SecretScope, "dev")
+    assert rounds.arrived == 2
+    assert [s.name for s in lab.target.databricks.secret_scopes(
+        local_host(lab.target.databricks, "contoso7-adb-dev"))] == ["data-lake"]
+    lab.target.vault.delete_vault(lab.target.ref("contoso7-db-dev", KEY_VAULTS,
+                                                 "contoso7-kv-dev"))
+    (check,) = infra.SecretScope().verify(lab.ctx(infra.SecretScope, "dev")).failed
+    assert (check.name, check.hint) == ("secret scope", "run the key-vault and databricks steps")
+    assert "contoso7-kv-dev" in check.message
+
+
+def test_cli_profiles_asks_about_the_kept_and_the_profiles_token_at_once(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token the step kept is revoked, the profile holds another the workspace accepts:
+    both are checked in one round trip, and the profile's is kept (no token issued)."""
+    del lab.answers["databricks-token"]
+    lab.run(infra.ResourceGroups, "dev")
+    lab.run(infra.Databricks, "dev")
+    lab.run(infra.CliProfiles, "dev")
+    databricks = lab.target.databricks
+    host = local_host(databricks, "contoso7-adb-dev")
+    (kept,) = databricks.tokens(host)
+    databricks.delete_token(host, kept.token_id)
+    pasted = databricks.create_token(host, "pasted by hand").value
+    assert pasted is not None
+    lab.target.workstation.write_profile("contoso7-dev", host.url, pasted)
+    rounds = Rounds(lab, monkeypatch, 2)
+    plan = infra.CliProfiles().plan(lab.ctx(infra.CliProfiles, "dev"))
+    assert rounds.arrived == 2
+    assert [(c.action, c.kind) for c in plan] == [("keep", "CLI profile")]
+    lab.run(infra.CliProfiles, "dev")
+    assert lab.target.workstation.read_profile("contoso7-dev").token == pasted
+    assert [t.comment for t in databricks.tokens(host)] == ["pasted by hand"]
