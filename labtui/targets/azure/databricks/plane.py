@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from labtui.targets.azure.endpoints import Endpoints
+from labtui.targets.azure.mgmt import build
 from labtui.targets.azure.sdk_errors import translate
 from labtui.targets.errors import Conflict, NotFound, TargetError, Transient
 from labtui.targets.resources import DatabricksHost, DatabricksWorkspace
@@ -72,11 +73,9 @@ class AzureDatabricksPlane:
         with self._lock:
             key = subscription.lower()
             if key not in self._mgmt:
-                self._mgmt[key] = AzureDatabricksManagementClient(
-                    self.credential, subscription, base_url=self.endpoints.arm,
-                    credential_scopes=[self.endpoints.arm_scope],
-                    transport=self.endpoints.transport(),
-                    retry_backoff_factor=self.backoff_factor)
+                self._mgmt[key] = build(AzureDatabricksManagementClient, self.credential,
+                                        subscription, self.endpoints,
+                                        retry_backoff_factor=self.backoff_factor)
             return self._mgmt[key].workspaces
 
     def _forget(self, workspace: DatabricksWorkspace) -> None:
