@@ -203,6 +203,13 @@ async def test_the_infrastructure_section_runs_and_rolls_back_in_the_app_on_azur
             dialog = app.screen
             assert isinstance(dialog, ConfirmScreen)
             assert dialog.title_text == f"Roll back {SECTION}?", dialog.title_text
+            listed = [str(line) for line in dialog.lines]
+            # Each environment's deletions under its name (its vault's secrets have the same
+            # names as the other's), newest first.
+            dev, pipeline = listed.index("secrets (dev)"), listed.index("secrets (pipeline)")
+            assert listed[dev + 1].startswith("- delete vault-secret "), listed
+            assert listed[pipeline + 1].startswith("- delete vault-secret "), listed
+            assert listed.index("resource-groups (dev)") > max(dev, pipeline), listed
             await pilot.press("y")
             await watch.until(pilot, lambda: app.job is None and all(
                 app.lab.engine.status(u).value != "done" for u in units),
