@@ -45,7 +45,7 @@ class DeviceCodeScreen(ModalScreen[None]):
             yield Static(f"The code is valid until {self.expires_on:%H:%M} UTC. labtui goes on "
                          "by itself once you have signed in there.", classes="dialog-line")
             with Horizontal(id="dialog-buttons"):
-                yield Button("Close", id="close")
+                yield Button("Close (esc)", id="close", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -38,8 +38,14 @@ def rollback_question(lab: Lab, label: str, units: Sequence[Unit],
     """Before a rollback: what will be deleted (newest first), and the done steps that need
     it — they will no longer be done (drift)."""
     lines: list[Text | str] = []
-    for unit in lab.engine.rollback_order(units):
-        for change in lab.engine.rollback_plan(unit):
+    plans = [(unit, lab.engine.rollback_plan(unit)) for unit in lab.engine.rollback_order(units)]
+    # Under the unit they belong to when several have some: two environments' vaults hold
+    # secrets of the same names, which would read as one list said twice.
+    headed = sum(1 for _, changes in plans if changes) > 1
+    for unit, changes in plans:
+        if headed and changes:
+            lines.append(Text(unit.label, style="bold"))
+        for change in changes:
             lines.append(Text(f"- delete {change.kind} {lab.masker.redact(change.ref)}",
                               style="red"))
     if not lines:

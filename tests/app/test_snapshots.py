@@ -122,3 +122,42 @@ def test_train_model_results_first(make_app: AppFactory, snap_compare: SnapCompa
         await steady(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+AZURE_IDENTITY = {"tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                  "subscription": "Contoso Lab Subscription (0b1f6471-1bf0-4dda-aec3-cb9272f09590)",
+                  "signed in as": "grace@contoso.com"}
+
+
+def test_device_code_dialog(make_app: AppFactory, snap_compare: SnapCompare) -> None:
+    """The azure target's sign-in at 80x24: the page and the code whole, the Close button on
+    screen, the dialog in the middle."""
+    from datetime import UTC, datetime
+
+    from labtui.app.device_code import DeviceCodeScreen
+
+    app = make_app(focus="demo-files")
+
+    async def before(pilot: Pilot[int]) -> None:
+        await steady(pilot)
+        expires = datetime(2026, 12, 1, 16, 20, tzinfo=UTC)
+        await pilot.app.push_screen(DeviceCodeScreen("https://microsoft.com/devicelogin",
+                                                     "GX4K7PQ2M", expires))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
+
+
+def test_azure_banner(make_app: AppFactory, snap_compare: SnapCompare) -> None:
+    """Who and where on Azure at 80x24, on two lines: the signed-in user beside the workspace,
+    the tenant and the subscription's name whole, their ids cut to eight characters."""
+    from labtui.app.banner import Banner
+
+    app = make_app(focus="demo-files")
+
+    async def before(pilot: Pilot[int]) -> None:
+        await steady(pilot)
+        pilot.app.query_one(Banner).show_identity(AZURE_IDENTITY)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=before)

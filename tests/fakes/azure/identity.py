@@ -11,7 +11,9 @@ prompt_callback=…)`: MSAL posts to the device authorization endpoint, shows th
 the callback, then polls the token endpoint, which answers `authorization_pending` until the
 user signs in (`approve(user_code, upn)`, what a person does at the verification URL). The
 answer then carries an ID token and `client_info`, which azure-identity needs for its
-authentication record.
+authentication record, and a refresh token: as Entra's, it is good for any resource, so a
+token for another service (Key Vault, Storage, Databricks …) comes from the refresh-token
+grant without the user signing in again.
 
 Access tokens are JWTs shaped like Entra's v1 tokens (`aud`, `iss`, `tid`, `oid`, and `appid`
 for an application or `upn` for a user), so a client may read who is signed in from the
@@ -67,6 +69,8 @@ class FakeEntra:
     tokens: dict[str, str] = field(default_factory=dict)  # access token → audience
     device_code_lifetime: int = 900
     _flows: dict[str, _DeviceFlow] = field(default_factory=dict)  # device code → flow
+    _refresh: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """refresh token → (client id, upn) of the user who signed in."""
     _key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -129,6 +133,11 @@ class FakeEntra:
         with self._lock:
             return [f.user_code for f in self._flows.values() if f.upn is None]
 
+    def refresh_tokens(self) -> list[str]:
+        """The refresh tokens handed to users (secrets, like the access tokens)."""
+        with self._lock:
+            return list(self._refresh)
+
     def audience_of(self, request: Request) -> str | None:
         """The audience of the request's bearer token, or None when it carries no valid one."""
         value = request.header("authorization")
@@ -175,6 +184,8 @@ class FakeEntra:
             return _aad_error(400, "invalid_tenant", "AADSTS90002: Tenant not found.")
         if form.get("grant_type") == DEVICE_CODE_GRANT:
             return self._device_token(request, form)
+        if form.get("grant_type") == "refresh_token":
+            return self._refreshed_token(request, form)
         if form.get("grant_type") != "client_credentials":
             return _aad_error(400, "unsupported_grant_type", "AADSTS70003: unsupported grant.")
         client = form.get("client_id", "")
@@ -241,20 +252,36 @@ class FakeEntra:
                               "AADSTS70016: OAuth 2.0 device flow error. Authorization is pending.")
         with self._lock:
             self._flows.pop(form["device_code"], None)
-        oid = self.add_user(flow.upn)
-        audience = self._audience(flow.scope)
-        token = self.mint(audience, upn=flow.upn, unique_name=flow.upn, oid=oid,
-                          appid=flow.client_id, idtyp="user")
+        return self._user_tokens(request, flow.client_id, flow.upn, flow.scope)
+
+    def _refreshed_token(self, request: Request, form: dict[str, str]) -> Response:
+        with self._lock:
+            found = self._refresh.get(form.get("refresh_token", ""))
+        if found is None or found[0] != form.get("client_id"):
+            return _aad_error(400, "invalid_grant",
+                              "AADSTS70000: the provided refresh token is not valid.")
+        return self._user_tokens(request, found[0], found[1], form.get("scope", ""))
+
+    def _user_tokens(self, request: Request, client_id: str, upn: str, scope: str) -> Response:
+        """What Entra answers a user's sign-in: an access token for the scope's resource, an
+        ID token, `client_info` and a refresh token (a new one each time, as Entra rotates)."""
+        oid = self.add_user(upn)
+        audience = self._audience(scope)
+        token = self.mint(audience, upn=upn, unique_name=upn, oid=oid,
+                          appid=client_id, idtyp="user")
         now = int(time.time())
         id_token = self._sign({"typ": "JWT", "alg": "HS256"}, {
-            "iss": self._issuer(request), "aud": flow.client_id, "sub": oid, "oid": oid,
-            "tid": self.tenant_id, "preferred_username": flow.upn, "iat": now, "nbf": now,
+            "iss": self._issuer(request), "aud": client_id, "sub": oid, "oid": oid,
+            "tid": self.tenant_id, "preferred_username": upn, "iat": now, "nbf": now,
             "exp": now + 3599, "ver": "2.0"})
         client_info = _b64(json.dumps({"uid": oid, "utid": self.tenant_id}).encode())
+        refresh = secrets.token_urlsafe(48)
+        with self._lock:
+            self._refresh[refresh] = (client_id, upn)
         return Response(200, {
             "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
-            "scope": flow.scope, "access_token": token, "id_token": id_token,
-            "client_info": client_info,
+            "scope": scope, "access_token": token, "id_token": id_token,
+            "client_info": client_info, "refresh_token": refresh,
         })
 
 

@@ -148,6 +148,30 @@ def test_a_device_code_is_handed_to_the_front_end_which_shows_it(
     assert target.banner().endswith("(with a device code)")
 
 
+def test_one_device_code_signs_in_to_every_service_the_lab_reaches(
+    tmp_path: Path, cloud: FakeCloud
+) -> None:
+    """The attendee types one code: the tokens for Key Vault, Storage, Graph and Databricks
+    come from the sign-in's refresh token, not from a new code per service."""
+    shown: list[str] = []
+
+    def prompt(url: str, code: str, expires_on: datetime) -> None:
+        shown.append(code)
+        cloud.entra.approve(code, "grace@contoso.com")
+
+    target = open_target(tmp_path, cloud, {}, **{"azure-credential": "device-code"})
+    target.use_device_code_prompt(prompt)
+    target.check()
+    for resource in ("https://vault.azure.net", "https://storage.azure.com",
+                     target.endpoints.graph_scope.removesuffix("/.default"),
+                     "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d"):  # AzureDatabricks
+        token = target.credential.get_token(f"{resource.rstrip('/')}/.default").token
+        claims = cloud.entra.claims_of(token)
+        assert claims is not None and claims["upn"] == "grace@contoso.com"
+        assert claims["aud"] == resource.rstrip("/")
+    assert len(shown) == 1, "one code for every service"
+
+
 def test_where_a_front_end_holds_the_terminal_a_device_code_needs_its_prompt(
     tmp_path: Path, cloud: FakeCloud, capsys: pytest.CaptureFixture[str]
 ) -> None:
