@@ -42,6 +42,8 @@ class TestImage(devloop.TestImage):
     step's masking and reporting, which publish the reports exactly as after a real run (and
     fail the step when a test failed). `results` is the folder it takes."""
 
+    place = 0  # these tests list their Dev loop in the order this module defines it
+
     __test__ = False
     title = "Test the inference image"
     summary = "Runs the tests inside the image and collects JUnit and coverage."
@@ -75,6 +77,8 @@ class TestImage(devloop.TestImage):
 class TrainModel(devloop.TrainModel):
     """The lab's train-model without Spark: `run` keeps the metrics.json a real training run
     wrote and publishes it as the real step does; verify is the real step's metrics check."""
+
+    place = 0  # as TestImage
 
     title = "Train the model"
     summary = "Trains the world's worst regression and registers it."
