@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,6 @@ import pytest
 from labtui.targets.base import GitRepository, Variable
 from labtui.targets.local import LocalTarget
 from tests.targets.contract.test_pipelines_port import GROUP, ORG, PROJECT, write_pipeline
-
-
-@pytest.fixture
-def target(tmp_path: Path) -> Iterator[LocalTarget]:
-    opened = LocalTarget(tmp_path / "ws")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

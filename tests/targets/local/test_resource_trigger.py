@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,13 +52,6 @@ stages:
           steps:
           - bash: echo "production serves build $(resources.pipeline.build.runID)"
 """
-
-
-@pytest.fixture
-def target(tmp_path: Path) -> Iterator[LocalTarget]:
-    opened = LocalTarget(tmp_path / "ws")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
